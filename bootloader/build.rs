@@ -1,0 +1,9 @@
+fn main() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    if std::env::var("TARGET").unwrap() == "x86_64-unknown-none" {
+        println!("cargo:rustc-link-arg-bins=-T{dir}/boot.ld");
+        println!("cargo:rustc-link-arg-bins=--no-gc-sections");
+    }
+    println!("cargo:rerun-if-changed=boot.ld");
+    println!("cargo:rerun-if-changed=src");
+}

@@ -1,0 +1,81 @@
+//! Builds the bare-metal crates (bootloader, firmware) for `x86_64-unknown-none` with a
+//! nested cargo, extracts their flat images and exports the paths to the runner
+//! (`LIFEBOAT_STAGE1`, `LIFEBOAT_STAGE2`, `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use object::{Object, ObjectSection, SectionFlags, SectionKind};
+
+const FIRMWARE_BASE: u64 = 0x10_0000;
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    for p in ["bootloader", "firmware", "hal", "Cargo.lock", ".cargo/config.toml", "rust-toolchain.toml"] {
+        println!("cargo:rerun-if-changed={}", root.join(p).display());
+    }
+    // <target-dir>/<profile>/build/<pkg>/out -> <target-dir>/bare, shared by all profiles.
+    let target_dir = out.ancestors().nth(4).map(|t| t.join("bare")).unwrap_or_else(|| out.join("bare"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args(["build", "--release", "--target", "x86_64-unknown-none"])
+        .args(["-p", "lifeboat-bootloader", "-p", "lifeboat-firmware", "--bins"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for v in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PRIMARY_PACKAGE"] {
+        cmd.env_remove(v);
+    }
+    let res = cmd.output().expect("cannot run cargo for the bare-metal build");
+    if !res.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&res.stderr));
+        panic!("bare-metal build of bootloader/firmware failed (see above)");
+    }
+    let bin = target_dir.join("x86_64-unknown-none/release");
+    let boot_elf = bin.join("lifeboat-bootloader");
+    let fw_elf = bin.join("lifeboat-firmware");
+
+    let boot = std::fs::read(&boot_elf).unwrap();
+    let boot = object::File::parse(&*boot).unwrap();
+    let section = |name: &str| -> Vec<u8> {
+        boot.section_by_name(name).unwrap_or_else(|| panic!("bootloader has no {name}")).data().unwrap().to_vec()
+    };
+    let stage1 = section(".stage1");
+    let stage2 = section(".stage2");
+    assert_eq!(stage1.len(), 512, "stage 1 must be exactly one sector");
+    assert_eq!(&stage1[510..], &[0x55, 0xAA], "stage 1 lacks the boot signature");
+    assert_eq!(stage2.len() % 512, 0, "stage 2 must be whole sectors");
+
+    let firmware = flat_image(&fw_elf, FIRMWARE_BASE);
+    write(&out, "stage1.bin", &stage1, "LIFEBOAT_STAGE1");
+    write(&out, "stage2.bin", &stage2, "LIFEBOAT_STAGE2");
+    write(&out, "firmware.bin", &firmware, "LIFEBOAT_FIRMWARE");
+    println!("cargo:rustc-env=LIFEBOAT_FIRMWARE_ELF={}", fw_elf.display());
+}
+
+/// Every allocated section with file contents, placed at (address - base).
+fn flat_image(elf: &Path, base: u64) -> Vec<u8> {
+    let data = std::fs::read(elf).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let mut img = Vec::new();
+    for s in file.sections() {
+        let alloc = matches!(s.flags(), SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_ALLOC) != 0);
+        if !alloc || s.kind() == SectionKind::UninitializedData || s.size() == 0 {
+            continue;
+        }
+        assert!(s.address() >= base, "section {:?} below the load address", s.name());
+        let off = (s.address() - base) as usize;
+        let bytes = s.data().unwrap();
+        if img.len() < off + bytes.len() {
+            img.resize(off + bytes.len(), 0);
+        }
+        img[off..off + bytes.len()].copy_from_slice(bytes);
+    }
+    img
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8], var: &str) {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    println!("cargo:rustc-env={var}={}", p.display());
+}

@@ -1,0 +1,3 @@
+//! Bare-metal entry, fault handling and the power-on sequence.
+mod entry;
+mod startup;

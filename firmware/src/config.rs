@@ -1,0 +1,127 @@
+//! The boot media's configuration sector: `key=value` lines, `#` comments, NUL padding.
+//! Unknown keys and bad values are reported, never fatal: the unit must still boot.
+#![forbid(unsafe_code)]
+
+use core::fmt;
+
+/// What the monitor reads at power-on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootConfig {
+    /// Seconds to wait for ESC/BREAK before flash boot.
+    pub boot_timeout_s: u32,
+    /// Console speed (COM1).
+    pub baud: u32,
+    /// Console log level.
+    pub log_level: log::LevelFilter,
+    /// `boothelper` media give the `boothelper>` prompt.
+    pub boothelper: bool,
+}
+
+impl Default for BootConfig {
+    fn default() -> Self {
+        Self { boot_timeout_s: 10, baud: 9600, log_level: log::LevelFilter::Warn, boothelper: false }
+    }
+}
+
+/// One line of the configuration that was not understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigWarning<'a> {
+    pub line: usize,
+    pub text: &'a str,
+    pub why: &'static str,
+}
+
+impl fmt::Display for ConfigWarning<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config line {}: {} ({:?}); default kept", self.line, self.why, self.text)
+    }
+}
+
+const BAUDS: [u32; 7] = [1200, 2400, 4800, 9600, 19200, 38400, 115200];
+
+impl BootConfig {
+    /// Parse the sector; `warn` is called once per rejected line.
+    pub fn parse<'a>(bytes: &'a [u8], mut warn: impl FnMut(ConfigWarning<'a>)) -> Self {
+        let mut cfg = Self::default();
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let Ok(text) = core::str::from_utf8(&bytes[..end]) else {
+            warn(ConfigWarning { line: 0, text: "", why: "not UTF-8" });
+            return cfg;
+        };
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut w = |why| warn(ConfigWarning { line: i + 1, text: line, why });
+            let Some((k, v)) = line.split_once('=') else {
+                w("expected key=value");
+                continue;
+            };
+            let (k, v) = (k.trim(), v.trim());
+            match k {
+                "boot_timeout" => match v.parse::<u32>() {
+                    Ok(s) if s <= 3600 => cfg.boot_timeout_s = s,
+                    _ => w("boot_timeout must be 0-3600 seconds"),
+                },
+                "baud" => match v.parse::<u32>() {
+                    Ok(b) if BAUDS.contains(&b) => cfg.baud = b,
+                    _ => w("baud must be one of 1200..115200"),
+                },
+                "log" => match v.parse::<log::LevelFilter>() {
+                    Ok(l) => cfg.log_level = l,
+                    Err(_) => w("log must be off, error, warn, info, debug or trace"),
+                },
+                "mode" => match v {
+                    "monitor" => cfg.boothelper = false,
+                    "boothelper" => cfg.boothelper = true,
+                    _ => w("mode must be monitor or boothelper"),
+                },
+                _ => w("unknown key"),
+            }
+        }
+        cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> (BootConfig, usize) {
+        let mut n = 0;
+        let c = BootConfig::parse(s.as_bytes(), |_| n += 1);
+        (c, n)
+    }
+
+    #[test]
+    fn defaults_for_empty_and_nul_padded() {
+        assert_eq!(parse(""), (BootConfig::default(), 0));
+        let mut sector = [0u8; 512];
+        sector[..15].copy_from_slice(b"boot_timeout=3\n");
+        let c = BootConfig::parse(&sector, |_| panic!());
+        assert_eq!(c.boot_timeout_s, 3);
+        assert_eq!(c.baud, 9600);
+    }
+
+    #[test]
+    fn all_keys() {
+        let (c, n) = parse("# lifeboat\nboot_timeout = 5\nbaud=115200\nlog=info\nmode=boothelper\n");
+        assert_eq!(n, 0);
+        assert_eq!(c, BootConfig { boot_timeout_s: 5, baud: 115200, log_level: log::LevelFilter::Info, boothelper: true });
+    }
+
+    #[test]
+    fn bad_lines_warn_and_keep_defaults() {
+        let (c, n) = parse("boot_timeout=-1\nbaud=9601\nlog=loud\nmode=x\nfoo=1\njunk\n");
+        assert_eq!(c, BootConfig::default());
+        assert_eq!(n, 6);
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported() {
+        let mut n = 0;
+        let c = BootConfig::parse(&[0xff, b'a'], |_| n += 1);
+        assert_eq!((c, n), (BootConfig::default(), 1));
+    }
+}

@@ -1,0 +1,1 @@
+//! NIC drivers implementing smoltcp phy::Device (owned by the NIC work, issue 3).

@@ -1,0 +1,83 @@
+//! Monotonic time from the TSC, calibrated once against PIT channel 2.
+//!
+//! Logic code never reads this clock itself: the firmware passes `now_us()` in.
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::instructions::port::Port;
+
+static TSC_PER_MS: AtomicU64 = AtomicU64::new(0);
+static TSC_ZERO: AtomicU64 = AtomicU64::new(0);
+
+/// PIT input clock, Hz.
+const PIT_HZ: u64 = 1_193_182;
+/// Calibration window: 20 ms of PIT ticks.
+const CAL_TICKS: u64 = PIT_HZ / 50;
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC exists on every x86-64 CPU and has no side effects.
+    #[allow(unused_unsafe)]
+    unsafe {
+        core::arch::x86_64::_rdtsc()
+    }
+}
+
+/// Calibrate the TSC; returns its rate in kHz. Call once, early.
+pub fn init() -> u64 {
+    let mut p61 = Port::<u8>::new(0x61);
+    let mut cmd = Port::<u8>::new(0x43);
+    let mut ch2 = Port::<u8>::new(0x42);
+    // SAFETY: ports 0x42/0x43/0x61 are the PIT channel 2 and its gate on every PC; the
+    // speaker output (0x61 bit 1) is kept off; nothing else uses channel 2.
+    let ticks = unsafe {
+        let v = p61.read();
+        p61.write((v & !0x02) & !0x01); // gate low: counter holds
+        cmd.write(0xB0); // channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count), binary
+        ch2.write((CAL_TICKS & 0xFF) as u8);
+        ch2.write((CAL_TICKS >> 8) as u8);
+        let v = p61.read();
+        p61.write(v | 0x01); // gate high: counting starts
+        let t0 = rdtsc();
+        let mut spins: u64 = 0;
+        // OUT2 (0x61 bit 5) rises when the count reaches zero.
+        while p61.read() & 0x20 == 0 {
+            spins += 1;
+            if spins > 200_000_000 {
+                break; // a broken PIT must not hang the unit; fall back below
+            }
+        }
+        rdtsc().wrapping_sub(t0)
+    };
+    let per_ms = (ticks * 50 / 1000).max(1000);
+    TSC_PER_MS.store(per_ms, Ordering::Relaxed);
+    TSC_ZERO.store(rdtsc(), Ordering::Relaxed);
+    per_ms
+}
+
+fn per_ms() -> u64 {
+    match TSC_PER_MS.load(Ordering::Relaxed) {
+        0 => 1_000_000, // uncalibrated: assume 1 GHz rather than divide by zero
+        v => v,
+    }
+}
+
+/// Microseconds since `init`.
+pub fn now_us() -> u64 {
+    let d = rdtsc().wrapping_sub(TSC_ZERO.load(Ordering::Relaxed)) as u128;
+    (d * 1000 / per_ms() as u128) as u64
+}
+
+pub fn delay_us(us: u64) {
+    let end = now_us() + us;
+    while now_us() < end {
+        core::hint::spin_loop();
+    }
+}
+
+/// `embedded_hal::delay::DelayNs` over the TSC clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Delay;
+
+impl embedded_hal::delay::DelayNs for Delay {
+    fn delay_ns(&mut self, ns: u32) {
+        delay_us((ns as u64).div_ceil(1000));
+    }
+}

@@ -1,0 +1,168 @@
+//! 16550 UART (COM1 console, COM2 defmt channel), polled.
+//!
+//! The receive FIFO holds 16 bytes, so a line pasted at 9600 baud or faster is lost
+//! unless the UART is drained often: every wait for the transmitter drains the
+//! receiver into a software ring (`rx_ring`) first, so echoing never drops input.
+use x86_64::instructions::port::Port;
+
+/// Register offsets and bits, as in the PC16550D datasheet.
+mod spec {
+    pub const RBR_THR_DLL: u16 = 0; // receive buffer / transmit holding / divisor latch low
+    pub const IER_DLM: u16 = 1; // interrupt enable / divisor latch high
+    pub const FCR: u16 = 2; // FIFO control (write)
+    pub const LCR: u16 = 3; // line control
+    pub const MCR: u16 = 4; // modem control
+    pub const LSR: u16 = 5; // line status
+    pub const LCR_DLAB: u8 = 0x80;
+    pub const LCR_8N1: u8 = 0x03;
+    pub const FCR_ENABLE_CLEAR_14: u8 = 0xC7; // enable FIFOs, clear both, RX trigger 14
+    pub const MCR_DTR_RTS_OUT2: u8 = 0x0B;
+    pub const LSR_DR: u8 = 0x01; // data ready
+    pub const LSR_BI: u8 = 0x10; // break interrupt: line held low for a whole character time
+    pub const LSR_THRE: u8 = 0x20; // transmit holding register empty
+    pub const CLOCK_DIV: u32 = 115_200; // 1.8432 MHz / 16
+}
+
+pub const COM1: u16 = 0x3F8;
+pub const COM2: u16 = 0x2F8;
+
+/// What the receiver delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UartEvent {
+    Byte(u8),
+    /// A serial BREAK (LSR.BI); the 0x00 the UART puts in RBR with it is consumed.
+    Break,
+}
+
+/// Baud rates the divisor can produce exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadBaud(pub u32);
+
+const RING: usize = 512;
+
+pub struct Uart16550 {
+    base: u16,
+    rx_ring: [UartEvent; RING],
+    head: usize,
+    len: usize,
+    dropped: u32,
+}
+
+impl Uart16550 {
+    /// # Safety
+    /// `base` must be the I/O base of a 16550-compatible UART, and this must be the
+    /// only object driving it.
+    pub unsafe fn new(base: u16, baud: u32) -> Result<Self, BadBaud> {
+        if baud == 0 || spec::CLOCK_DIV % baud != 0 || spec::CLOCK_DIV / baud > 0xFFFF {
+            return Err(BadBaud(baud));
+        }
+        let div = (spec::CLOCK_DIV / baud) as u16;
+        let mut u = Self { base, rx_ring: [UartEvent::Break; RING], head: 0, len: 0, dropped: 0 };
+        u.out(spec::IER_DLM, 0x00);
+        u.out(spec::LCR, spec::LCR_DLAB);
+        u.out(spec::RBR_THR_DLL, div as u8);
+        u.out(spec::IER_DLM, (div >> 8) as u8);
+        u.out(spec::LCR, spec::LCR_8N1);
+        u.out(spec::FCR, spec::FCR_ENABLE_CLEAR_14);
+        u.out(spec::MCR, spec::MCR_DTR_RTS_OUT2);
+        Ok(u)
+    }
+
+    fn out(&mut self, reg: u16, val: u8) {
+        // SAFETY: `new`'s contract: base..base+7 are this UART's registers and we own them.
+        unsafe { Port::<u8>::new(self.base + reg).write(val) }
+    }
+
+    fn inp(&mut self, reg: u16) -> u8 {
+        // SAFETY: as in `out`; reading LSR/RBR has only the documented side effects.
+        unsafe { Port::<u8>::new(self.base + reg).read() }
+    }
+
+    /// Move everything the hardware holds into the software ring.
+    pub fn drain_rx(&mut self) {
+        for _ in 0..64 {
+            let lsr = self.inp(spec::LSR);
+            let ev = if lsr & spec::LSR_BI != 0 {
+                let _ = self.inp(spec::RBR_THR_DLL);
+                UartEvent::Break
+            } else if lsr & spec::LSR_DR != 0 {
+                UartEvent::Byte(self.inp(spec::RBR_THR_DLL))
+            } else {
+                return;
+            };
+            if self.len == RING {
+                self.dropped = self.dropped.wrapping_add(1);
+            } else {
+                self.rx_ring[(self.head + self.len) % RING] = ev;
+                self.len += 1;
+            }
+        }
+    }
+
+    /// Next received byte or BREAK, if any.
+    pub fn try_read(&mut self) -> Option<UartEvent> {
+        self.drain_rx();
+        if self.len == 0 {
+            return None;
+        }
+        let ev = self.rx_ring[self.head];
+        self.head = (self.head + 1) % RING;
+        self.len -= 1;
+        Some(ev)
+    }
+
+    /// Bytes lost because the software ring was full (reported, never silent).
+    pub fn dropped(&self) -> u32 {
+        self.dropped
+    }
+
+    pub fn write_byte(&mut self, b: u8) {
+        while self.inp(spec::LSR) & spec::LSR_THRE == 0 {
+            self.drain_rx();
+            core::hint::spin_loop();
+        }
+        self.out(spec::RBR_THR_DLL, b);
+    }
+
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_byte(b);
+        }
+    }
+}
+
+impl core::fmt::Write for Uart16550 {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Transmit-only access to an already initialised UART, for the log sink, the
+/// exception and panic reports and the defmt channel: it owns no state, so it can be
+/// used while the console object is borrowed elsewhere (output may interleave).
+#[derive(Debug, Clone, Copy)]
+pub struct RawTx(pub u16);
+
+impl RawTx {
+    pub fn write_bytes(&self, bytes: &[u8]) {
+        for &b in bytes {
+            let mut spins = 0u32;
+            // SAFETY: COM1/COM2 registers; polling LSR and writing THR has no effect
+            // on the receiver state the console object keeps.
+            unsafe {
+                while Port::<u8>::new(self.0 + spec::LSR).read() & spec::LSR_THRE == 0 && spins < 1_000_000 {
+                    spins += 1;
+                }
+                Port::<u8>::new(self.0 + spec::RBR_THR_DLL).write(b);
+            }
+        }
+    }
+}
+
+impl core::fmt::Write for RawTx {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.write_bytes(s.as_bytes());
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! Host side of lifeboat: the boot-media builder used by the runner (`cargo run`) and
+//! the QEMU tests.
+pub mod media;

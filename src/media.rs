@@ -1,0 +1,252 @@
+//! Boot media: `floppy.img` (a 1.44 MB diskette, written with `dd bs=18b`), `usb.img`
+//! and `disk.img` (MBR disk images). Layout, shared with `bootloader/` (see
+//! `bootloader/layout.md`):
+//!
+//! | LBA        | contents                                                    |
+//! |------------|-------------------------------------------------------------|
+//! | 0          | stage 1 boot sector; parameters patched at 0x1A0; MBR table |
+//! | 1          | configuration sector (`key=value` text, NUL-padded)         |
+//! | 2 ..       | stage 2 (whole sectors)                                     |
+//! | then       | firmware flat image, padded to a whole sector               |
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub const STAGE1: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE1"));
+pub const STAGE2: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE2"));
+pub const FIRMWARE: &[u8] = include_bytes!(env!("LIFEBOAT_FIRMWARE"));
+
+/// The firmware ELF (for defmt decoding and symbolising fault addresses).
+pub fn firmware_elf() -> PathBuf {
+    PathBuf::from(env!("LIFEBOAT_FIRMWARE_ELF"))
+}
+
+pub const SECTOR: usize = 512;
+pub const FLOPPY_BYTES: usize = 1_474_560;
+pub const USB_BYTES: usize = 2 << 20;
+pub const DISK_BYTES: usize = 4 << 20;
+/// Stage 1 loads to 0x7E00 and must stop below the EBDA (0x9F000).
+pub const MAX_LOAD_BYTES: usize = 0x9F000 - 0x7E00;
+
+const PARAMS: usize = 0x1A0;
+const PARTITION_TABLE: usize = 0x1BE;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Medium {
+    Floppy,
+    Usb,
+    Disk,
+}
+
+impl Medium {
+    pub const ALL: [Medium; 3] = [Medium::Floppy, Medium::Usb, Medium::Disk];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Medium::Floppy => "floppy.img",
+            Medium::Usb => "usb.img",
+            Medium::Disk => "disk.img",
+        }
+    }
+
+    /// The medium-kind byte stage 2 hands to the firmware.
+    fn kind_byte(self) -> u8 {
+        match self {
+            Medium::Floppy => 1,
+            Medium::Usb => 2,
+            Medium::Disk => 3,
+        }
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Medium::Floppy => FLOPPY_BYTES,
+            Medium::Usb => USB_BYTES,
+            Medium::Disk => DISK_BYTES,
+        }
+    }
+}
+
+impl std::str::FromStr for Medium {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "floppy" | "diskette" => Ok(Medium::Floppy),
+            "usb" => Ok(Medium::Usb),
+            "disk" => Ok(Medium::Disk),
+            _ => Err(format!("unknown medium {s:?} (floppy, usb or disk)")),
+        }
+    }
+}
+
+/// What goes into the configuration sector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Seconds the unit waits for ESC/BREAK before flash boot.
+    pub boot_timeout_s: u32,
+    /// Console baud rate.
+    pub baud: u32,
+    /// Console log level: off, error, warn, info, debug, trace.
+    pub log_level: String,
+    /// Boothelper media give the `boothelper>` prompt.
+    pub boothelper: bool,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self { boot_timeout_s: 10, baud: 9600, log_level: "warn".into(), boothelper: false }
+    }
+}
+
+impl MediaConfig {
+    pub fn to_text(&self) -> String {
+        format!(
+            "# lifeboat boot configuration\nboot_timeout={}\nbaud={}\nlog={}\nmode={}\n",
+            self.boot_timeout_s,
+            self.baud,
+            self.log_level,
+            if self.boothelper { "boothelper" } else { "monitor" }
+        )
+    }
+}
+
+#[derive(Debug)]
+pub enum MediaError {
+    ConfigTooLong(usize),
+    TooLarge { bytes: usize, max: usize },
+    Io(std::io::Error),
+}
+
+impl fmt::Display for MediaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MediaError::ConfigTooLong(n) => write!(f, "configuration is {n} bytes; one sector (511) at most"),
+            MediaError::TooLarge { bytes, max } => {
+                write!(f, "boot payload is {bytes} bytes; the real-mode load window holds {max}")
+            }
+            MediaError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for MediaError {}
+
+impl From<std::io::Error> for MediaError {
+    fn from(e: std::io::Error) -> Self {
+        MediaError::Io(e)
+    }
+}
+
+fn pad(v: &mut Vec<u8>) {
+    let r = v.len() % SECTOR;
+    if r != 0 {
+        v.resize(v.len() + SECTOR - r, 0);
+    }
+}
+
+/// The bytes of one medium.
+pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    let text = cfg.to_text();
+    if text.len() >= SECTOR {
+        return Err(MediaError::ConfigTooLong(text.len()));
+    }
+    let mut payload = text.into_bytes();
+    payload.resize(SECTOR, 0);
+    payload.extend_from_slice(STAGE2);
+    pad(&mut payload);
+    let fw_offset = SECTOR + payload.len();
+    payload.extend_from_slice(FIRMWARE);
+    pad(&mut payload);
+    if payload.len() > MAX_LOAD_BYTES {
+        return Err(MediaError::TooLarge { bytes: payload.len(), max: MAX_LOAD_BYTES });
+    }
+    let mut img = STAGE1.to_vec();
+    assert_eq!(&img[PARAMS..PARAMS + 4], b"LBT1", "stage 1 parameter block moved");
+    let sectors = (payload.len() / SECTOR) as u16;
+    img[PARAMS + 4..PARAMS + 6].copy_from_slice(&sectors.to_le_bytes());
+    img[PARAMS + 6] = medium.kind_byte();
+    img[PARAMS + 8..PARAMS + 12].copy_from_slice(&(fw_offset as u32).to_le_bytes());
+    img[PARAMS + 12..PARAMS + 16].copy_from_slice(&(FIRMWARE.len() as u32).to_le_bytes());
+    if medium != Medium::Floppy {
+        // One active partition (type 0xDA, "non-filesystem data") over the payload, so
+        // BIOSes that insist on a valid MBR boot the stick as a hard disk.
+        let total = (medium.size() / SECTOR) as u32;
+        let e = &mut img[PARTITION_TABLE..PARTITION_TABLE + 16];
+        e.copy_from_slice(&[0x80, 0xFE, 0xFF, 0xFF, 0xDA, 0xFE, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+        e[8..12].copy_from_slice(&1u32.to_le_bytes());
+        e[12..16].copy_from_slice(&(total - 1).to_le_bytes());
+        img[0x1B8..0x1BC].copy_from_slice(b"LFBT");
+    }
+    img.extend_from_slice(&payload);
+    img.resize(medium.size(), 0);
+    Ok(img)
+}
+
+/// The three media written to `dir`.
+#[derive(Debug, Clone)]
+pub struct MediaSet {
+    pub floppy: PathBuf,
+    pub usb: PathBuf,
+    pub disk: PathBuf,
+}
+
+impl MediaSet {
+    pub fn path(&self, m: Medium) -> &Path {
+        match m {
+            Medium::Floppy => &self.floppy,
+            Medium::Usb => &self.usb,
+            Medium::Disk => &self.disk,
+        }
+    }
+}
+
+pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError> {
+    std::fs::create_dir_all(dir)?;
+    for m in Medium::ALL {
+        std::fs::write(dir.join(m.file_name()), image(m, cfg)?)?;
+    }
+    Ok(MediaSet { floppy: dir.join("floppy.img"), usb: dir.join("usb.img"), disk: dir.join("disk.img") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floppy_is_exactly_a_diskette() {
+        let img = image(Medium::Floppy, &MediaConfig::default()).unwrap();
+        assert_eq!(img.len(), 1_474_560);
+        assert_eq!(&img[510..512], &[0x55, 0xAA]);
+        assert_eq!(&img[PARTITION_TABLE..PARTITION_TABLE + 16], &[0; 16]);
+        assert_eq!(img[PARAMS + 6], 1);
+    }
+
+    #[test]
+    fn parameters_describe_the_payload() {
+        let img = image(Medium::Usb, &MediaConfig::default()).unwrap();
+        let sectors = u16::from_le_bytes([img[PARAMS + 4], img[PARAMS + 5]]) as usize;
+        let off = u32::from_le_bytes(img[PARAMS + 8..PARAMS + 12].try_into().unwrap()) as usize;
+        let size = u32::from_le_bytes(img[PARAMS + 12..PARAMS + 16].try_into().unwrap()) as usize;
+        assert_eq!(&img[off..off + size], FIRMWARE);
+        assert!(off + size <= SECTOR * (1 + sectors));
+        assert_eq!(&img[2 * SECTOR..2 * SECTOR + STAGE2.len()], STAGE2);
+        assert!(std::str::from_utf8(&img[SECTOR..SECTOR + 20]).unwrap().starts_with("# lifeboat"));
+        assert_eq!(img[PARTITION_TABLE], 0x80);
+        assert_eq!(img[PARTITION_TABLE + 4], 0xDA);
+        assert_eq!(img.len(), USB_BYTES);
+    }
+
+    #[test]
+    fn config_round_trips_through_the_sector() {
+        let cfg = MediaConfig { boot_timeout_s: 3, baud: 115200, log_level: "info".into(), boothelper: true };
+        let img = image(Medium::Disk, &cfg).unwrap();
+        let sector = &img[SECTOR..2 * SECTOR];
+        let text = std::str::from_utf8(&sector[..sector.iter().position(|&b| b == 0).unwrap()]).unwrap();
+        assert_eq!(text, cfg.to_text());
+    }
+
+    #[test]
+    fn overlong_config_is_refused() {
+        let cfg = MediaConfig { log_level: "x".repeat(600), ..Default::default() };
+        assert!(matches!(image(Medium::Floppy, &cfg), Err(MediaError::ConfigTooLong(_))));
+    }
+}
