@@ -152,3 +152,18 @@ pub fn init(handler: fn(&ExceptionFrame) -> !) {
         x86_64::instructions::tables::lidt(&ptr);
     }
 }
+
+/// Read an address that is mapped nowhere (the boot chain maps only the low 4 GiB).
+pub fn raise_page_fault() -> ! {
+    let p = 0x80_0000_0000u64 as *const u64; // 512 GiB: canonical, PML4 entry 1 not present
+    // SAFETY: deliberately faulting for the `crashtest` diagnostic; the page-fault
+    // handler reports and resets, so the read never completes.
+    unsafe { core::ptr::read_volatile(p) };
+    crate::reset::reset()
+}
+
+/// Execute `ud2`.
+pub fn raise_invalid_opcode() -> ! {
+    // SAFETY: deliberately faulting for the `crashtest` diagnostic; the handler resets.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}

@@ -10,6 +10,7 @@ pub mod bootinfo;
 pub mod exceptions;
 pub mod net;
 pub mod pci;
+pub mod platform;
 pub mod reset;
 pub mod timer;
 pub mod uart;

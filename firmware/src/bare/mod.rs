@@ -1,3 +1,6 @@
 //! Bare-metal entry, fault handling and the power-on sequence.
 mod entry;
+mod logger;
+mod net;
+mod platform;
 mod startup;

@@ -1,12 +1,21 @@
-//! Power-on: banner, the flash-boot window, then the monitor.
+//! Power-on: banner, the flash-boot window, then the monitor loop.
 use core::fmt::Write;
 
 use lifeboat_firmware::config::BootConfig;
+use lifeboat_firmware::monitor::{Action, FaultKind, Monitor, BOOTHELPER_PROMPT, MONITOR_PROMPT};
 use lifeboat_hal::bootinfo::{BootInfo, Medium};
 use lifeboat_hal::timer;
-use lifeboat_hal::uart::{Uart16550, UartEvent, COM1, COM2};
+use lifeboat_hal::uart::{RawTx, Uart16550, UartEvent, COM1, COM2};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+const ESC: u8 = 0x1B;
+
+/// How the flash-boot window ended.
+enum Window {
+    Interrupted,
+    BootNow,
+    TimedOut,
+}
 
 pub fn run(bootinfo_addr: usize) -> ! {
     let tsc_khz = timer::init();
@@ -14,47 +23,126 @@ pub fn run(bootinfo_addr: usize) -> ! {
     // SAFETY: stage 2 passed this address in rdi; it and the configuration sector sit in
     // low memory (0x800, 0x7E00) that nothing else uses.
     let boot = unsafe { BootInfo::from_raw(bootinfo_addr) };
+    let mut config_warnings: heapless::Vec<heapless::String<96>, 4> = heapless::Vec::new();
     let cfg = match &boot {
-        Ok(b) => BootConfig::parse(b.config, |_| {}),
+        Ok(b) => BootConfig::parse(b.config, |w| {
+            let mut s = heapless::String::new();
+            let _ = write!(s, "{w}");
+            let _ = config_warnings.push(s);
+        }),
         Err(_) => BootConfig::default(),
     };
     // SAFETY: COM1 and COM2 exist on every PC-compatible and QEMU machine; these are the
-    // only driver objects for them.
-    let mut con = unsafe { Uart16550::new(COM1, cfg.baud) }.unwrap_or_else(|_| {
+    // only receiver-side driver objects for them. `BootConfig` only admits exact rates.
+    let mut con = match unsafe { Uart16550::new(COM1, cfg.baud) } {
+        Ok(c) => c,
         // SAFETY: as above; 9600 is always a valid rate.
-        unsafe { Uart16550::new(COM1, 9600) }.ok().unwrap()
-    });
+        Err(_) => unsafe { Uart16550::new(COM1, 9600) }.unwrap_or_else(|_| lifeboat_hal::reset::reset()),
+    };
     // SAFETY: as above.
     let _com2 = unsafe { Uart16550::new(COM2, 115_200) };
+    super::logger::init(cfg.log_level);
     defmt::info!("lifeboat {=str} up, TSC {=u64} kHz", VERSION, tsc_khz);
 
     let _ = write!(con, "\r\nlifeboat recovery monitor {VERSION}\r\n");
-    if let Ok(b) = &boot {
-        let medium = match b.medium {
-            Medium::Diskette => "diskette",
-            Medium::UsbStick => "USB stick",
-            Medium::Disk => "disk",
-            Medium::Unknown(_) => "unknown medium",
-        };
-        let _ = write!(
-            con,
-            "Platform x86-64 PC, {} MiB RAM, booted from {} (drive {:#04x})\r\n",
-            b.usable_ram() >> 20,
-            medium,
-            b.boot_drive
-        );
-    }
-    let _ = write!(con, "\r\nUse BREAK or ESC to interrupt flash boot.\r\nUse SPACE to begin flash boot immediately.\r\n");
-    loop {
-        if let Some(ev) = con.try_read() {
-            match ev {
-                UartEvent::Byte(b) => {
-                    let _ = write!(con, "[{b:02x}]");
-                }
-                UartEvent::Break => {
-                    let _ = write!(con, "[BREAK]");
-                }
-            }
+    match &boot {
+        Ok(b) => {
+            let medium = match b.medium {
+                Medium::Diskette => "diskette",
+                Medium::UsbStick => "USB stick",
+                Medium::Disk => "disk",
+                Medium::Unknown(_) => "unknown medium",
+            };
+            let _ = write!(
+                con,
+                "Platform {}, {} MiB RAM, booted from {} (BIOS drive {:#04x})\r\n",
+                super::platform::name(),
+                b.usable_ram() >> 20,
+                medium,
+                b.boot_drive
+            );
+            defmt::info!("boot drive {=u8:#x}, {=usize} E820 regions", b.boot_drive, b.memory_map().len());
         }
+        Err(e) => {
+            let _ = write!(con, "Boot-info block missing (magic {:#010x}); using defaults\r\n", e.0);
+        }
+    }
+    let _ = write!(con, "Flash=none\r\n");
+    for w in &config_warnings {
+        let _ = write!(con, "Warning: {w}\r\n");
+    }
+
+    let prompt = if cfg.boothelper { BOOTHELPER_PROMPT } else { MONITOR_PROMPT };
+    if !cfg.boothelper {
+        let _ = write!(con, "\r\nUse BREAK or ESC to interrupt flash boot.\r\nUse SPACE to begin flash boot immediately.\r\n");
+        match boot_window(&mut con, cfg.boot_timeout_s) {
+            Window::Interrupted => {
+                defmt::info!("flash boot interrupted");
+                let _ = write!(con, "Flash boot interrupted.\r\n");
+            }
+            Window::BootNow | Window::TimedOut => flash_boot(&mut con),
+        }
+    }
+
+    let mut net = super::net::Network::probe(&mut con);
+    let mut monitor = Monitor::new(prompt, net.nic_count());
+    if let Some(i) = net.default_interface() {
+        monitor.settings_mut().interface = i;
+    }
+    let _ = write!(con, "Use ? for help.\r\n");
+    monitor.print_prompt(&mut con);
+    loop {
+        let Some(ev) = con.try_read() else {
+            core::hint::spin_loop();
+            continue;
+        };
+        // A BREAK at the prompt means nothing; the line being typed is kept.
+        let UartEvent::Byte(b) = ev else { continue };
+        match monitor.feed(b, &mut con) {
+            Action::None => continue,
+            Action::Reload => reload(&mut con),
+            Action::Ping(target) => net.ping(&mut con, monitor.settings(), target),
+            Action::Tftp => {
+                let _ = write!(con, "tftp: TFTP download is not in this build yet (it arrives with the TFTP issue); nothing was sent\r\n");
+            }
+            Action::Fault(kind) => crash(kind),
+        }
+        monitor.print_prompt(&mut con);
+    }
+}
+
+/// Wait for ESC / BREAK (monitor) or SPACE (boot now) up to `seconds`.
+fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
+    let deadline = timer::now_us() + u64::from(seconds) * 1_000_000;
+    while timer::now_us() < deadline {
+        match con.try_read() {
+            Some(UartEvent::Break) | Some(UartEvent::Byte(ESC)) => return Window::Interrupted,
+            Some(UartEvent::Byte(b' ')) => return Window::BootNow,
+            _ => core::hint::spin_loop(),
+        }
+    }
+    Window::TimedOut
+}
+
+/// Flash boot. No flash driver exists yet, so there is never a valid image.
+fn flash_boot(con: &mut Uart16550) {
+    defmt::warn!("flash boot: no valid image");
+    let _ = write!(con, "Flash boot: no valid image installed in flash; entering the monitor.\r\n");
+}
+
+fn reload(con: &mut Uart16550) -> ! {
+    let _ = write!(con, "Rebooting...\r\n");
+    defmt::info!("reload");
+    lifeboat_hal::timer::delay_us(20_000); // let the UART drain
+    lifeboat_hal::reset::reset()
+}
+
+/// `crashtest`: prove the fault path (report, then reset) on purpose.
+fn crash(kind: FaultKind) -> ! {
+    let _ = RawTx(COM1).write_str("crashtest: raising the fault now\r\n");
+    match kind {
+        FaultKind::PageFault => lifeboat_hal::exceptions::raise_page_fault(),
+        FaultKind::InvalidOpcode => lifeboat_hal::exceptions::raise_invalid_opcode(),
+        FaultKind::Panic => panic!("crashtest requested by the operator"),
     }
 }

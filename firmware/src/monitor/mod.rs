@@ -1,0 +1,251 @@
+//! The recovery monitor's console: the `monitor>` prompt of the PIX, as pure
+//! logic with no hardware access.
+//!
+//! [`Monitor`] owns the line being typed ([`line`]), the operator's
+//! [`Settings`] ([`settings`]) and the command language ([`command`]). It
+//! answers everything that needs no hardware itself and hands the rest to its
+//! caller as an [`Action`]. [`ping`] keeps the accounting of one `ping`, and
+//! [`mac`] prints MAC addresses the Cisco way.
+//!
+//! # The caller's contract
+//! Feed every console byte to [`Monitor::feed`] with the console as `out`.
+//! - [`Action::None`]: the monitor has written everything, including the next
+//!   prompt. Nothing to do.
+//! - Any other action: the monitor has written only the echo of the line (up
+//!   to its "\r\n") and nothing else. The caller does the work, writes all of
+//!   its output (each line ending in "\r\n"), then calls
+//!   [`Monitor::print_prompt`]. For `Ping` and `Tftp` the caller reads
+//!   [`Monitor::settings`] for the address, netmask, gateway, interface,
+//!   server and file; the monitor has checked that the ones needed are set.
+//!
+//! At start-up the caller prints its banner and "Use ? for help.\r\n" and
+//! calls [`Monitor::print_prompt`] once.
+#![forbid(unsafe_code)]
+
+pub mod command;
+pub mod line;
+pub mod mac;
+pub mod ping;
+pub mod settings;
+
+use core::fmt::{self, Write};
+use core::net::Ipv4Addr;
+
+pub use command::{Command, CommandError, FaultKind};
+pub use line::{LineEditor, LineError, LineEvent};
+pub use mac::MacDisplay;
+pub use ping::{PingEvent, PingSession};
+pub use settings::{parse_ipv4, parse_netmask, AddrError, Settings, DEFAULT_NETMASK};
+
+/// The prompt of the network-recovery monitor.
+pub const MONITOR_PROMPT: &str = "monitor>";
+/// The prompt of the boot-helper image.
+pub const BOOTHELPER_PROMPT: &str = "boothelper>";
+
+/// Work a finished line asks of the caller; see the module docs for who
+/// prints what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing: the monitor has answered and printed the prompt.
+    None,
+    /// `reload`: restart the machine.
+    Reload,
+    /// `ping`: send the echoes to this address (see [`PingSession`]).
+    Ping(Ipv4Addr),
+    /// `tftp`: download `settings().file` from `settings().server`.
+    Tftp,
+    /// `crashtest`: cause this CPU fault on purpose.
+    Fault(FaultKind),
+}
+
+/// The monitor's command interpreter; see the module docs.
+#[derive(Debug)]
+pub struct Monitor {
+    editor: LineEditor,
+    settings: Settings,
+    prompt: &'static str,
+    nic_count: usize,
+}
+
+impl Monitor {
+    /// A monitor showing `prompt` (e.g. [`MONITOR_PROMPT`]) with `nic_count`
+    /// network interfaces found (possibly 0), and nothing set.
+    pub const fn new(prompt: &'static str, nic_count: usize) -> Self {
+        Monitor {
+            editor: LineEditor::new(),
+            settings: Settings::new(),
+            prompt,
+            nic_count,
+        }
+    }
+
+    /// The operator's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The settings, for the caller to preset (e.g. the default interface).
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// How many network interfaces the monitor was told about.
+    pub fn nic_count(&self) -> usize {
+        self.nic_count
+    }
+
+    /// Writes the prompt followed by one space, e.g. "monitor> ".
+    pub fn print_prompt<W: Write + ?Sized>(&self, out: &mut W) {
+        let _ = write!(out, "{} ", self.prompt);
+    }
+
+    /// Takes one byte from the console, writes its echo and any answer to
+    /// `out`, and says what the caller must do. Console write errors are
+    /// ignored: there is nowhere else to report them.
+    pub fn feed<W: Write + ?Sized>(&mut self, byte: u8, out: &mut W) -> Action {
+        let action = match self.editor.feed(byte, out) {
+            LineEvent::Pending => return Action::None,
+            LineEvent::Error(error) => {
+                let _ = write!(out, "{error}\r\n");
+                Action::None
+            }
+            LineEvent::Line(line) => match command::parse(line) {
+                Ok(command) => {
+                    execute(&mut self.settings, self.nic_count, command, out).unwrap_or(Action::None)
+                }
+                Err(error) => {
+                    let _ = write!(out, "{error}\r\n");
+                    Action::None
+                }
+            },
+        };
+        if action == Action::None {
+            self.print_prompt(out);
+        }
+        action
+    }
+}
+
+/// Runs one parsed command: changes `settings` and prints its answer, or
+/// returns the action the caller must take (printing nothing).
+fn execute<W: Write + ?Sized>(
+    settings: &mut Settings,
+    nic_count: usize,
+    command: Command,
+    out: &mut W,
+) -> Result<Action, fmt::Error> {
+    match command {
+        Command::Empty => {}
+        Command::Help => {
+            for info in command::COMMANDS {
+                write!(out, "{:<20} {}\r\n", info.usage, info.help)?;
+            }
+        }
+        Command::Address(None) => match settings.address {
+            Some(address) => write!(out, "address {address} {}\r\n", settings.netmask)?,
+            None => out.write_str("address not set\r\n")?,
+        },
+        Command::Address(Some((address, netmask))) => {
+            settings.address = Some(address);
+            // An address without a mask takes the default mask, as the help says.
+            settings.netmask = netmask.unwrap_or(DEFAULT_NETMASK);
+            match netmask {
+                Some(netmask) => write!(out, "address {address} {netmask}\r\n")?,
+                None => write!(out, "address {address}\r\n")?,
+            }
+        }
+        Command::Server(server) => {
+            if server.is_some() {
+                settings.server = server;
+            }
+            write_address_setting(out, "server", settings.server)?;
+        }
+        Command::Gateway(gateway) => {
+            if gateway.is_some() {
+                settings.gateway = gateway;
+            }
+            write_address_setting(out, "gateway", settings.gateway)?;
+        }
+        Command::File(file) => {
+            if let Some(file) = file {
+                settings.file = file;
+            }
+            match settings.file.as_str() {
+                "" => out.write_str("file not set\r\n")?,
+                file => write!(out, "file {file}\r\n")?,
+            }
+        }
+        Command::Interface(_) if nic_count == 0 => {
+            out.write_str("interface: no network interfaces found\r\n")?
+        }
+        Command::Interface(Some(number)) if number >= nic_count => match nic_count {
+            1 => write!(out, "interface: no interface {number}; the only one is 0\r\n")?,
+            _ => write!(
+                out,
+                "interface: no interface {number}; choose 0 to {}\r\n",
+                nic_count - 1
+            )?,
+        },
+        Command::Interface(number) => {
+            if let Some(number) = number {
+                settings.interface = number;
+            }
+            write!(out, "interface {}\r\n", settings.interface)?;
+        }
+        Command::Trace(trace) => {
+            if let Some(trace) = trace {
+                settings.trace = trace;
+            }
+            let state = if settings.trace { "on" } else { "off" };
+            write!(out, "trace {state}\r\n")?;
+        }
+        Command::Ping(target) => {
+            if nic_count == 0 {
+                out.write_str("ping: no network interfaces found\r\n")?;
+            } else if let Some(target) = target.or(settings.server) {
+                if settings.address.is_some() {
+                    return Ok(Action::Ping(target));
+                }
+                out.write_str("ping: address not set; set this unit's address first\r\n")?;
+            } else {
+                out.write_str("ping: no IP given and server not set\r\n")?;
+            }
+        }
+        Command::Tftp => {
+            let missing = [
+                ("address", settings.address.is_none()),
+                ("server", settings.server.is_none()),
+                ("file", settings.file.is_empty()),
+            ];
+            if nic_count == 0 {
+                out.write_str("tftp: no network interfaces found\r\n")?;
+            } else if missing.iter().any(|&(_, is_missing)| is_missing) {
+                out.write_str("tftp: cannot start; not set:")?;
+                let names = missing.iter().filter(|&&(_, is_missing)| is_missing);
+                for (i, (name, _)) in names.enumerate() {
+                    write!(out, "{} {name}", if i == 0 { "" } else { "," })?;
+                }
+                out.write_str("\r\n")?;
+            } else {
+                return Ok(Action::Tftp);
+            }
+        }
+        Command::Reload => return Ok(Action::Reload),
+        Command::CrashTest(kind) => return Ok(Action::Fault(kind)),
+    }
+    Ok(Action::None)
+}
+
+fn write_address_setting<W: Write + ?Sized>(
+    out: &mut W,
+    name: &str,
+    value: Option<Ipv4Addr>,
+) -> fmt::Result {
+    match value {
+        Some(address) => write!(out, "{name} {address}\r\n"),
+        None => write!(out, "{name} not set\r\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,279 @@
+//! Memory shared with a NIC by DMA, and the register windows (MMIO or I/O ports) of a NIC.
+//!
+//! There is no allocator: each driver keeps its descriptor rings and packet buffers in one
+//! `static` [`DmaRegion`], which at most one driver value may hold at a time (a second `open`
+//! of the same kind fails with `NicError::InUse`). The boot chain identity-maps the low 4 GiB,
+//! so the address of a static is its bus address; the firmware image is loaded below 4 GiB,
+//! which the 32-bit-only 8255x and the legacy virtio queue PFN require.
+
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use x86_64::instructions::port::Port;
+
+/// Bytes in one packet buffer: a 1514-byte frame (+ 4 FCS bytes the 8254x may write when
+/// not stripping, + the 10-byte virtio-net header) fits, and 2048 is the 8254x RCTL.BSIZE.
+pub const BUF_SIZE: usize = 2048;
+
+/// A value the device may read or write by DMA at any time: every access is volatile.
+#[repr(transparent)]
+pub struct Vol<T: Copy>(UnsafeCell<T>);
+
+impl<T: Copy> Vol<T> {
+    /// Read the current value (it may have been written by the device).
+    #[inline]
+    pub fn get(&self) -> T {
+        // SAFETY: the pointer comes from a live reference to initialised memory; the access is
+        // volatile because the device writes this location behind the compiler's back.
+        unsafe { ptr::read_volatile(self.0.get()) }
+    }
+
+    /// Write a value the device will read.
+    #[inline]
+    pub fn set(&self, value: T) {
+        // SAFETY: as in `get`; interior mutability through UnsafeCell makes the write through a
+        // shared reference sound, and the drivers are single-threaded.
+        unsafe { ptr::write_volatile(self.0.get(), value) }
+    }
+
+    /// The bus (== physical == virtual) address of this location.
+    #[inline]
+    pub fn addr(&self) -> u64 {
+        self.0.get() as u64
+    }
+}
+
+/// One packet buffer in DMA memory. Whether the CPU or the device owns it is recorded by the
+/// descriptor that points at it; the drivers only take slices of buffers they own.
+#[repr(C, align(64))]
+pub struct PacketBuf(UnsafeCell<[u8; BUF_SIZE]>);
+
+impl PacketBuf {
+    /// The bus address of the first byte.
+    #[inline]
+    pub fn addr(&self) -> u64 {
+        self.0.get() as u64
+    }
+
+    /// The buffer's bytes, to read a received frame.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must own the buffer (no descriptor that the device may use points at it) for
+    /// as long as the slice lives, and no mutable slice of it may exist meanwhile.
+    #[inline]
+    pub unsafe fn bytes(&self) -> &[u8; BUF_SIZE] {
+        // SAFETY: the caller guarantees the device does not write the buffer meanwhile and
+        // no `&mut` alias exists.
+        unsafe { &*self.0.get() }
+    }
+
+    /// The buffer's bytes, to build a frame to send.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must own the buffer for as long as the slice lives, and no other slice of it may
+    /// exist meanwhile.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn bytes_mut(&self) -> &mut [u8; BUF_SIZE] {
+        // SAFETY: the caller guarantees exclusive CPU ownership of the buffer.
+        unsafe { &mut *self.0.get() }
+    }
+}
+
+/// A statically allocated DMA region that one driver value at a time may claim.
+pub struct DmaRegion<T: 'static> {
+    taken: AtomicBool,
+    memory: UnsafeCell<T>,
+}
+
+// SAFETY: the memory is reached only through a `DmaClaim`, and `taken` ensures at most one
+// claim exists at a time.
+unsafe impl<T> Sync for DmaRegion<T> {}
+
+impl<T> DmaRegion<T> {
+    /// A region whose memory starts all zero (it lives in `.bss`).
+    ///
+    /// # Safety
+    ///
+    /// All-zero bytes must be a valid `T`: `T` must consist only of integers, [`Vol`]s of
+    /// integers, [`PacketBuf`]s and arrays of these.
+    pub const unsafe fn zeroed() -> Self {
+        Self {
+            taken: AtomicBool::new(false),
+            // SAFETY: the caller guarantees all-zero is a valid T.
+            memory: UnsafeCell::new(unsafe { core::mem::zeroed() }),
+        }
+    }
+
+    /// Claim the region; `None` if another driver value holds it.
+    pub fn claim(&'static self) -> Option<DmaClaim<T>> {
+        if self.taken.swap(true, Ordering::Acquire) {
+            None
+        } else {
+            Some(DmaClaim { region: self })
+        }
+    }
+}
+
+/// Exclusive use of a [`DmaRegion`] until dropped. The holder must stop the device's DMA
+/// before dropping it (the drivers reset their NIC in `Drop` first).
+pub struct DmaClaim<T: 'static> {
+    region: &'static DmaRegion<T>,
+}
+
+impl<T> core::ops::Deref for DmaClaim<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the claim is exclusive; T's fields that the device or CPU mutate are `Vol` or
+        // `PacketBuf`, i.e. UnsafeCell, so a shared reference is sound while they change.
+        unsafe { &*self.region.memory.get() }
+    }
+}
+
+impl<T> Drop for DmaClaim<T> {
+    fn drop(&mut self) {
+        self.region.taken.store(false, Ordering::Release);
+    }
+}
+
+/// A memory-mapped register window (a memory BAR).
+pub struct Mmio {
+    base: usize,
+    len: usize,
+}
+
+impl Mmio {
+    /// A register window of `len` bytes at physical address `base`.
+    ///
+    /// # Safety
+    ///
+    /// `base..base + len` must be a memory BAR of the device this value drives, decoded by it
+    /// (Memory Space enabled), identity-mapped uncacheable (the boot chain maps MMIO below
+    /// 4 GiB with PCD), and used by nothing else while this value lives.
+    pub unsafe fn new(base: u64, len: usize) -> Self {
+        Self { base: base as usize, len }
+    }
+
+    fn check(&self, offset: usize, width: usize) {
+        assert!(offset % width == 0 && offset + width <= self.len, "register offset out of window");
+    }
+
+    /// Read a 32-bit register.
+    #[inline]
+    pub fn read32(&self, offset: usize) -> u32 {
+        self.check(offset, 4);
+        // SAFETY: `new`'s contract: the address is an aligned register inside our BAR.
+        unsafe { ptr::read_volatile((self.base + offset) as *const u32) }
+    }
+    /// Write a 32-bit register.
+    #[inline]
+    pub fn write32(&self, offset: usize, value: u32) {
+        self.check(offset, 4);
+        // SAFETY: as in `read32`.
+        unsafe { ptr::write_volatile((self.base + offset) as *mut u32, value) }
+    }
+    /// Read a 16-bit register.
+    #[inline]
+    pub fn read16(&self, offset: usize) -> u16 {
+        self.check(offset, 2);
+        // SAFETY: as in `read32`.
+        unsafe { ptr::read_volatile((self.base + offset) as *const u16) }
+    }
+    /// Write a 16-bit register.
+    #[inline]
+    pub fn write16(&self, offset: usize, value: u16) {
+        self.check(offset, 2);
+        // SAFETY: as in `read32`.
+        unsafe { ptr::write_volatile((self.base + offset) as *mut u16, value) }
+    }
+    /// Read an 8-bit register.
+    #[inline]
+    pub fn read8(&self, offset: usize) -> u8 {
+        self.check(offset, 1);
+        // SAFETY: as in `read32`.
+        unsafe { ptr::read_volatile((self.base + offset) as *const u8) }
+    }
+    /// Write an 8-bit register.
+    #[inline]
+    pub fn write8(&self, offset: usize, value: u8) {
+        self.check(offset, 1);
+        // SAFETY: as in `read32`.
+        unsafe { ptr::write_volatile((self.base + offset) as *mut u8, value) }
+    }
+}
+
+/// An I/O port register window (an I/O BAR).
+pub struct IoPorts {
+    base: u16,
+    len: u16,
+}
+
+impl IoPorts {
+    /// A register window of `len` ports at `base`.
+    ///
+    /// # Safety
+    ///
+    /// `base..base + len` must be an I/O BAR of the device this value drives, decoded by it
+    /// (I/O Space enabled), and used by nothing else while this value lives.
+    pub unsafe fn new(base: u16, len: u16) -> Self {
+        Self { base, len }
+    }
+
+    fn port(&self, offset: u16, width: u16) -> u16 {
+        assert!(offset + width <= self.len, "register offset out of window");
+        self.base + offset
+    }
+
+    /// Read a 32-bit register.
+    #[inline]
+    pub fn read32(&self, offset: u16) -> u32 {
+        let port = self.port(offset, 4);
+        // SAFETY: `new`'s contract: the port is a register of our device.
+        unsafe { Port::<u32>::new(port).read() }
+    }
+    /// Write a 32-bit register.
+    #[inline]
+    pub fn write32(&self, offset: u16, value: u32) {
+        let port = self.port(offset, 4);
+        // SAFETY: as in `read32`.
+        unsafe { Port::<u32>::new(port).write(value) }
+    }
+    /// Read a 16-bit register.
+    #[inline]
+    pub fn read16(&self, offset: u16) -> u16 {
+        let port = self.port(offset, 2);
+        // SAFETY: as in `read32`.
+        unsafe { Port::<u16>::new(port).read() }
+    }
+    /// Write a 16-bit register.
+    #[inline]
+    pub fn write16(&self, offset: u16, value: u16) {
+        let port = self.port(offset, 2);
+        // SAFETY: as in `read32`.
+        unsafe { Port::<u16>::new(port).write(value) }
+    }
+    /// Read an 8-bit register.
+    #[inline]
+    pub fn read8(&self, offset: u16) -> u8 {
+        let port = self.port(offset, 1);
+        // SAFETY: as in `read32`.
+        unsafe { Port::<u8>::new(port).read() }
+    }
+    /// Write an 8-bit register.
+    #[inline]
+    pub fn write8(&self, offset: u16, value: u8) {
+        let port = self.port(offset, 1);
+        // SAFETY: as in `read32`.
+        unsafe { Port::<u8>::new(port).write(value) }
+    }
+}
+
+/// Make the CPU's writes to DMA memory visible before a doorbell write (x86 is TSO, so a
+/// compiler fence suffices for the ordering; `SeqCst` also orders the volatile MMIO store).
+#[inline]
+pub fn dma_barrier() {
+    core::sync::atomic::fence(Ordering::SeqCst);
+}
