@@ -1,6 +1,199 @@
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let out = std::path::PathBuf::from(args.get(3).cloned().unwrap_or("out".into()));
-    let set = lifeboat::media::write_media(&out, &Default::default()).unwrap();
-    println!("{set:?}");
+//! `cargo run --release [-- OPTIONS]`: build the boot media and boot the appliance in
+//! QEMU with the console on this terminal and a user-mode network whose TFTP server
+//! serves a demo directory. `cargo run --release -- media --out DIR` only writes media.
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use lifeboat::media::{self, MediaConfig, Medium};
+use lifeboat_qemu::{ConsoleBackend, Machine, MachineType, NetBackend, NicModel};
+
+const USAGE: &str = "\
+usage: cargo run --release -- [run] [OPTIONS]     build the media and boot them in QEMU
+       cargo run --release -- media --out DIR    write floppy.img, usb.img and disk.img to DIR
+
+options (run):
+  --medium floppy|usb|disk   boot medium (default floppy)
+  --nic MODEL                e1000 (default), i82557b, i82558b, i82559er, virtio or none;
+                             repeat for more NICs
+  --machine pc|q35           QEMU board (default pc)
+  --tftp DIR                 TFTP root served at 10.0.2.2 (default: a generated demo directory)
+options (run and media):
+  --out DIR                  where media are written (default target/lifeboat-media)
+  --timeout SECONDS          flash-boot window (default 10)
+  --baud RATE                console speed (default 9600)
+  --log LEVEL                console log level: off, error, warn, info, debug, trace (default warn)
+  --boothelper               media that start at the boothelper> prompt";
+
+struct Options {
+    media_only: bool,
+    out: PathBuf,
+    medium: Medium,
+    nics: Vec<NicModel>,
+    no_nic: bool,
+    machine: MachineType,
+    tftp: Option<PathBuf>,
+    cfg: MediaConfig,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        media_only: false,
+        out: PathBuf::from("target/lifeboat-media"),
+        medium: Medium::Floppy,
+        nics: Vec::new(),
+        no_nic: false,
+        machine: MachineType::Pc,
+        tftp: None,
+        cfg: MediaConfig::default(),
+    };
+    let mut it = args.iter();
+    let mut first = true;
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "media" if first => o.media_only = true,
+            "run" if first => {}
+            "-h" | "--help" => return Err(String::new()),
+            "--out" => o.out = PathBuf::from(val("--out")?),
+            "--medium" => o.medium = val("--medium")?.parse()?,
+            "--nic" => match val("--nic")?.as_str() {
+                "e1000" => o.nics.push(NicModel::E1000),
+                "i82557b" => o.nics.push(NicModel::I82557b),
+                "i82558b" => o.nics.push(NicModel::I82558b),
+                "i82559er" => o.nics.push(NicModel::I82559er),
+                "virtio" | "virtio-net" | "virtio-net-pci" => o.nics.push(NicModel::VirtioNetPci),
+                "none" => o.no_nic = true,
+                n => return Err(format!("unknown NIC model {n:?}")),
+            },
+            "--machine" => {
+                o.machine = match val("--machine")?.as_str() {
+                    "pc" => MachineType::Pc,
+                    "q35" => MachineType::Q35,
+                    m => return Err(format!("unknown machine {m:?} (pc or q35)")),
+                }
+            }
+            "--tftp" => o.tftp = Some(PathBuf::from(val("--tftp")?)),
+            "--timeout" => o.cfg.boot_timeout_s = val("--timeout")?.parse().map_err(|_| "--timeout takes whole seconds")?,
+            "--baud" => o.cfg.baud = val("--baud")?.parse().map_err(|_| "--baud takes a number")?,
+            "--log" => o.cfg.log_level = val("--log")?,
+            "--boothelper" => o.cfg.boothelper = true,
+            x => return Err(format!("unknown argument {x:?}")),
+        }
+        first = false;
+    }
+    if o.nics.is_empty() && !o.no_nic {
+        o.nics.push(NicModel::E1000);
+    }
+    if o.no_nic {
+        o.nics.clear();
+    }
+    Ok(o)
+}
+
+/// A demo TFTP directory: a placeholder image and a README saying what it is.
+fn demo_dir(base: &Path) -> std::io::Result<PathBuf> {
+    let dir = base.join("tftp-demo");
+    std::fs::create_dir_all(&dir)?;
+    // Deterministic, incompressible-looking bytes (xorshift), 512 KiB.
+    let mut x: u32 = 0x1234_5678;
+    let data: Vec<u8> = (0..512 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    std::fs::write(dir.join("demo.bin"), data)?;
+    std::fs::write(
+        dir.join("README"),
+        "lifeboat demo TFTP root, served by QEMU user-mode networking at 10.0.2.2.\n\
+         In the monitor: address 10.0.2.15, server 10.0.2.2, file demo.bin, ping, tftp.\n",
+    )?;
+    Ok(dir)
+}
+
+/// Find QEMU, installing it with apt-get when we are root on a Debian-like system.
+fn ensure_qemu() -> Result<PathBuf, String> {
+    if let Ok(p) = lifeboat_qemu::find_qemu() {
+        return Ok(p);
+    }
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let apt = Path::new("/usr/bin/apt-get").exists();
+    if root && apt {
+        eprintln!("lifeboat: qemu-system-x86_64 not found; installing Debian package qemu-system-x86 ...");
+        let ok = Command::new("apt-get").args(["install", "-y", "qemu-system-x86"]).status().map(|s| s.success());
+        if !matches!(ok, Ok(true)) {
+            let _ = Command::new("apt-get").arg("update").status();
+            let _ = Command::new("apt-get").args(["install", "-y", "qemu-system-x86"]).status();
+        }
+    }
+    lifeboat_qemu::find_qemu()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let o = match parse_args(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("lifeboat: {e}");
+            }
+            eprintln!("{USAGE}");
+            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+        }
+    };
+    let set = match media::write_media(&o.out, &o.cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lifeboat: cannot write media to {}: {e}", o.out.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    for m in Medium::ALL {
+        eprintln!("lifeboat: wrote {}", set.path(m).display());
+    }
+    if o.media_only {
+        return ExitCode::SUCCESS;
+    }
+    let qemu = match ensure_qemu() {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("lifeboat: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tftp = match o.tftp.clone().map(Ok).unwrap_or_else(|| demo_dir(&o.out)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("lifeboat: cannot create the demo TFTP directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let qmedium = match o.medium {
+        Medium::Floppy => lifeboat_qemu::Medium::Floppy,
+        Medium::Usb => lifeboat_qemu::Medium::Usb,
+        Medium::Disk => lifeboat_qemu::Medium::Disk,
+    };
+    let mut machine = Machine::new(qmedium, set.path(o.medium)).machine_type(o.machine);
+    for (i, nic) in o.nics.iter().enumerate() {
+        // The first NIC gets slirp with the TFTP root; further NICs get their own slirp.
+        let tftp = if i == 0 { Some(tftp.clone()) } else { None };
+        machine = machine.nic(*nic, NetBackend::User { tftp });
+    }
+    eprintln!("lifeboat: TFTP root {} at 10.0.2.2; guest address 10.0.2.15", tftp.display());
+    eprintln!("{}", lifeboat_qemu::STDIO_NOTE);
+    machine.qemu = Some(qemu.clone());
+    let mut cmd = machine.command(&ConsoleBackend::Stdio);
+    match cmd.status() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => {
+            eprintln!("lifeboat: QEMU exited with {s}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("lifeboat: cannot start {}: {e}", qemu.display());
+            ExitCode::FAILURE
+        }
+    }
 }

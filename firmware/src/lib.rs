@@ -1,5 +1,5 @@
 #![cfg_attr(not(test), no_std)]
 //! The lifeboat firmware library: everything that can be tested on the host.
 
-pub mod monitor;
 pub mod config;
+pub mod monitor;

@@ -1,1 +1,28 @@
+//! QEMU machines for lifeboat, shared by the interactive runner (`cargo run`) and the scenario tests.
+//!
+//! * [`Machine`] describes the emulated appliance (boot medium, NICs, memory, flash, COM2) and
+//!   turns it into a `qemu-system-x86_64` command line ([`Machine::command`]); this part is pure
+//!   and unit-tested.
+//! * [`Qemu`] runs one machine with its console on a Unix socket and a QMP socket, records the
+//!   console transcript, and offers `expect`/`send`/`send_break` for scripted sessions. Every wait
+//!   has a timeout, and dropping a [`Qemu`] kills the emulator.
+//!
+//! The measured QEMU facts these options rely on are in `/work/shared/DESIGN.md`.
+#![forbid(unsafe_code)]
 
+mod find;
+mod limit;
+mod machine;
+mod qmp;
+mod session;
+mod transcript;
+
+pub use find::{find_qemu, QEMU_ENV};
+pub use limit::{max_concurrent, MAX_CONCURRENT_ENV};
+pub use machine::{
+    BootMedium, ConsoleBackend, Machine, MachineType, Medium, NetBackend, Nic, NicModel,
+    CONSOLE_CHARDEV, DEBUG_EXIT_IOBASE, SEABIOS, STDIO_NOTE,
+};
+pub use qmp::QmpError;
+pub use session::{LaunchError, Qemu};
+pub use transcript::{printable, ExpectError};

@@ -33,16 +33,44 @@ const fn info(name: &'static str, usage: &'static str, help: &'static str) -> Co
 /// Every listed command, in help order. Indexes are used by [`Verb`].
 pub const COMMANDS: &[CommandInfo] = &[
     info("?", "?", "show this list"),
-    info("address", "address [IP [MASK]]", "set or show this unit's IP address; MASK defaults to 255.255.255.0"),
-    info("file", "file [NAME]", "set or show the image file name on the server (max 127 characters)"),
-    info("gateway", "gateway [IP]", "set or show the router through which the server is reached"),
+    info(
+        "address",
+        "address [IP [MASK]]",
+        "set or show this unit's IP address; MASK defaults to 255.255.255.0",
+    ),
+    info(
+        "file",
+        "file [NAME]",
+        "set or show the image file name on the server (max 127 characters)",
+    ),
+    info(
+        "gateway",
+        "gateway [IP]",
+        "set or show the router through which the server is reached",
+    ),
     info("help", "help", "show this list"),
-    info("interface", "interface [N]", "set or show the network interface to use, numbered as listed at startup"),
-    info("ping", "ping [IP]", "send 5 ICMP echoes to IP (default: the server)"),
+    info(
+        "interface",
+        "interface [N]",
+        "set or show the network interface to use, numbered as listed at startup",
+    ),
+    info(
+        "ping",
+        "ping [IP]",
+        "send 5 ICMP echoes to IP (default: the server)",
+    ),
     info("reload", "reload", "restart the machine"),
-    info("server", "server [IP]", "set or show the IP address of the TFTP server"),
+    info(
+        "server",
+        "server [IP]",
+        "set or show the IP address of the TFTP server",
+    ),
     info("tftp", "tftp", "download the image file from the server"),
-    info("trace", "trace [on|off]", "set or show the printing of every packet sent and received"),
+    info(
+        "trace",
+        "trace [on|off]",
+        "set or show the printing of every packet sent and received",
+    ),
 ];
 
 /// The hidden diagnostic's word; needs to be typed in full.
@@ -69,7 +97,11 @@ impl FaultKind {
         }
     }
 
-    const ALL: [FaultKind; 3] = [FaultKind::PageFault, FaultKind::InvalidOpcode, FaultKind::Panic];
+    const ALL: [FaultKind; 3] = [
+        FaultKind::PageFault,
+        FaultKind::InvalidOpcode,
+        FaultKind::Panic,
+    ];
 }
 
 /// A parsed console line. `None` arguments mean "show the current value".
@@ -111,7 +143,11 @@ pub enum CommandError<'a> {
     /// More arguments than the command takes.
     TooManyArguments(&'static CommandInfo),
     /// An argument that should be an IPv4 address is not one.
-    InvalidAddress { command: &'static str, text: &'a str, error: AddrError },
+    InvalidAddress {
+        command: &'static str,
+        text: &'a str,
+        error: AddrError,
+    },
     /// The netmask given to `address` is not one.
     InvalidNetmask { text: &'a str, error: NetmaskError },
     /// The argument of `interface` is not a number.
@@ -255,10 +291,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
 
     if word.eq_ignore_ascii_case(CRASHTEST) {
         let kind = match (arg_count, extra) {
-            (1, false) => FaultKind::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(args[0])),
+            (1, false) => FaultKind::ALL
+                .into_iter()
+                .find(|k| k.name().eq_ignore_ascii_case(args[0])),
             _ => None,
         };
-        return kind.map(Command::CrashTest).ok_or(CommandError::InvalidFaultKind);
+        return kind
+            .map(Command::CrashTest)
+            .ok_or(CommandError::InvalidFaultKind);
     }
 
     let info = find_command(word)?;
@@ -277,7 +317,11 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
     let arg = (arg_count >= 1).then_some(args[0]);
     let address_arg = |command: &'static str| -> Result<Option<Ipv4Addr>, CommandError<'_>> {
         arg.map(|text| {
-            parse_ipv4(text).map_err(|error| CommandError::InvalidAddress { command, text, error })
+            parse_ipv4(text).map_err(|error| CommandError::InvalidAddress {
+                command,
+                text,
+                error,
+            })
         })
         .transpose()
     };
@@ -291,13 +335,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
         Verb::Ping => Command::Ping(address_arg("ping")?),
         Verb::Address => {
             let address = address_arg("address")?;
-            let netmask = match arg_count {
-                2 => Some(
-                    parse_netmask(args[1])
-                        .map_err(|error| CommandError::InvalidNetmask { text: args[1], error })?,
-                ),
-                _ => None,
-            };
+            let netmask =
+                match arg_count {
+                    2 => Some(parse_netmask(args[1]).map_err(|error| {
+                        CommandError::InvalidNetmask {
+                            text: args[1],
+                            error,
+                        }
+                    })?),
+                    _ => None,
+                };
             Command::Address(address.map(|address| (address, netmask)))
         }
         Verb::File => match arg {
@@ -386,8 +433,14 @@ mod tests {
     fn crashtest_is_not_a_prefix_candidate() {
         assert_eq!(find_command("c"), Err(CommandError::Unknown("c")));
         assert_eq!(parse("crash panic"), Err(CommandError::Unknown("crash")));
-        assert_eq!(parse("crashtest panic"), Ok(Command::CrashTest(FaultKind::Panic)));
-        assert_eq!(parse("crashtest page-fault"), Ok(Command::CrashTest(FaultKind::PageFault)));
+        assert_eq!(
+            parse("crashtest panic"),
+            Ok(Command::CrashTest(FaultKind::Panic))
+        );
+        assert_eq!(
+            parse("crashtest page-fault"),
+            Ok(Command::CrashTest(FaultKind::PageFault))
+        );
         assert_eq!(
             parse("crashtest invalid-opcode"),
             Ok(Command::CrashTest(FaultKind::InvalidOpcode))
@@ -416,10 +469,16 @@ mod tests {
     #[test]
     fn address_forms() {
         assert_eq!(parse("address"), Ok(Command::Address(None)));
-        assert_eq!(parse("addr 192.168.1.1"), Ok(Command::Address(Some((ip(192, 168, 1, 1), None)))));
+        assert_eq!(
+            parse("addr 192.168.1.1"),
+            Ok(Command::Address(Some((ip(192, 168, 1, 1), None))))
+        );
         assert_eq!(
             parse("  a   10.0.0.1  255.255.0.0 "),
-            Ok(Command::Address(Some((ip(10, 0, 0, 1), Some(ip(255, 255, 0, 0))))))
+            Ok(Command::Address(Some((
+                ip(10, 0, 0, 1),
+                Some(ip(255, 255, 0, 0))
+            ))))
         );
         let error = parse("address 192.168.1").unwrap_err();
         assert_eq!(
@@ -433,17 +492,29 @@ mod tests {
         );
         assert!(matches!(
             parse("address 1.2.3.4 255.255"),
-            Err(CommandError::InvalidNetmask { error: NetmaskError::Addr(AddrError::TooFewOctets(2)), .. })
+            Err(CommandError::InvalidNetmask {
+                error: NetmaskError::Addr(AddrError::TooFewOctets(2)),
+                ..
+            })
         ));
         let error = parse("address 1.2.3.4 255.255.255.0 x").unwrap_err();
-        assert_eq!(error.to_string(), "address: too many arguments; usage: address [IP [MASK]]");
+        assert_eq!(
+            error.to_string(),
+            "address: too many arguments; usage: address [IP [MASK]]"
+        );
     }
 
     #[test]
     fn single_address_commands() {
-        assert_eq!(parse("serv 192.168.1.2"), Ok(Command::Server(Some(ip(192, 168, 1, 2)))));
+        assert_eq!(
+            parse("serv 192.168.1.2"),
+            Ok(Command::Server(Some(ip(192, 168, 1, 2))))
+        );
         assert_eq!(parse("server"), Ok(Command::Server(None)));
-        assert_eq!(parse("gateway 10.0.2.2"), Ok(Command::Gateway(Some(ip(10, 0, 2, 2)))));
+        assert_eq!(
+            parse("gateway 10.0.2.2"),
+            Ok(Command::Gateway(Some(ip(10, 0, 2, 2))))
+        );
         assert_eq!(parse("ping"), Ok(Command::Ping(None)));
         assert_eq!(parse("p 8.8.8.8"), Ok(Command::Ping(Some(ip(8, 8, 8, 8)))));
         assert_eq!(
@@ -464,12 +535,20 @@ mod tests {
     fn file_names() {
         assert_eq!(
             parse("file pix601.bin"),
-            Ok(Command::File(Some(FileName::try_from("pix601.bin").unwrap())))
+            Ok(Command::File(Some(
+                FileName::try_from("pix601.bin").unwrap()
+            )))
         );
         assert_eq!(parse("file"), Ok(Command::File(None)));
         let longest = "n".repeat(MAX_FILE_NAME_LEN);
-        assert!(matches!(parse(&format!("file {longest}")), Ok(Command::File(Some(_)))));
-        assert_eq!(parse(&format!("file {longest}x")), Err(CommandError::FileNameTooLong));
+        assert!(matches!(
+            parse(&format!("file {longest}")),
+            Ok(Command::File(Some(_)))
+        ));
+        assert_eq!(
+            parse(&format!("file {longest}x")),
+            Err(CommandError::FileNameTooLong)
+        );
         assert_eq!(
             CommandError::FileNameTooLong.to_string(),
             "file: name too long (max 127 characters)"

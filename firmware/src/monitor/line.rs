@@ -183,7 +183,9 @@ mod tests {
 
     #[test]
     fn two_hundred_characters_arrive_intact() {
-        let text: String = (0..200).map(|i| char::from(b'!' + (i % 90) as u8)).collect();
+        let text: String = (0..200)
+            .map(|i| char::from(b'!' + (i % 90) as u8))
+            .collect();
         let mut input = text.clone().into_bytes();
         input.push(b'\r');
         let mut editor = LineEditor::new();

@@ -110,9 +110,8 @@ impl Monitor {
                 Action::None
             }
             LineEvent::Line(line) => match command::parse(line) {
-                Ok(command) => {
-                    execute(&mut self.settings, self.nic_count, command, out).unwrap_or(Action::None)
-                }
+                Ok(command) => execute(&mut self.settings, self.nic_count, command, out)
+                    .unwrap_or(Action::None),
                 Err(error) => {
                     let _ = write!(out, "{error}\r\n");
                     Action::None
@@ -179,7 +178,10 @@ fn execute<W: Write + ?Sized>(
             out.write_str("interface: no network interfaces found\r\n")?
         }
         Command::Interface(Some(number)) if number >= nic_count => match nic_count {
-            1 => write!(out, "interface: no interface {number}; the only one is 0\r\n")?,
+            1 => write!(
+                out,
+                "interface: no interface {number}; the only one is 0\r\n"
+            )?,
             _ => write!(
                 out,
                 "interface: no interface {number}; choose 0 to {}\r\n",

@@ -164,7 +164,9 @@ impl PingSession {
     /// wait for a reply; `None` when nothing is in flight.
     pub fn deadline_us(&self) -> Option<u64> {
         match self.echoes.get(self.reported)? {
-            EchoState::Outstanding { sent_at_us } => Some(sent_at_us.saturating_add(ECHO_TIMEOUT_US)),
+            EchoState::Outstanding { sent_at_us } => {
+                Some(sent_at_us.saturating_add(ECHO_TIMEOUT_US))
+            }
             _ => None,
         }
     }
@@ -277,7 +279,9 @@ mod tests {
             "Sending 5, 100-byte 0x5b8d ICMP Echoes to 192.168.1.2, timeout is 4 seconds:\r\n"
         );
         let mut out = String::new();
-        PingSession::new(TARGET, 0x000a).write_banner(&mut out).unwrap();
+        PingSession::new(TARGET, 0x000a)
+            .write_banner(&mut out)
+            .unwrap();
         assert!(out.contains(" 0x000a "), "{out}");
     }
 
@@ -290,7 +294,14 @@ mod tests {
         session.write_summary(&mut out).unwrap();
         assert_eq!(out, "Success rate is 100 percent (5/5)\r\n");
         let rtt = session.round_trip().unwrap();
-        assert_eq!(rtt, RoundTrip { min_ms: 2, avg_ms: 6, max_ms: 10 });
+        assert_eq!(
+            rtt,
+            RoundTrip {
+                min_ms: 2,
+                avg_ms: 6,
+                max_ms: 10
+            }
+        );
         assert_eq!(rtt.to_string(), "round-trip min/avg/max = 2/6/10 ms");
     }
 
@@ -321,7 +332,13 @@ mod tests {
         assert!(session.on_reply(0, 5 * MS));
         // Still none until the outcome was reported.
         assert_eq!(session.next_to_send(5 * MS), None);
-        assert_eq!(session.poll(5 * MS), Some(PingEvent::Reply { seq: 0, rtt_us: 5 * MS }));
+        assert_eq!(
+            session.poll(5 * MS),
+            Some(PingEvent::Reply {
+                seq: 0,
+                rtt_us: 5 * MS
+            })
+        );
         assert_eq!(session.poll(5 * MS), None);
         assert_eq!(session.next_to_send(6 * MS), Some(1));
     }
@@ -332,7 +349,10 @@ mod tests {
         assert_eq!(session.next_to_send(10), Some(0));
         assert_eq!(session.deadline_us(), Some(10 + ECHO_TIMEOUT_US));
         assert_eq!(session.poll(10 + ECHO_TIMEOUT_US - 1), None);
-        assert_eq!(session.poll(10 + ECHO_TIMEOUT_US), Some(PingEvent::Timeout { seq: 0 }));
+        assert_eq!(
+            session.poll(10 + ECHO_TIMEOUT_US),
+            Some(PingEvent::Timeout { seq: 0 })
+        );
         assert_eq!(session.deadline_us(), None);
     }
 
@@ -349,8 +369,14 @@ mod tests {
         assert!(!session.on_reply(0, 3 * MS), "duplicate after report");
         assert_eq!(session.next_to_send(3 * MS), Some(1));
         assert!(!session.on_reply(1, 3 * MS + ECHO_TIMEOUT_US), "too late");
-        assert_eq!(session.poll(3 * MS + ECHO_TIMEOUT_US), Some(PingEvent::Timeout { seq: 1 }));
-        assert!(!session.on_reply(1, 3 * MS + ECHO_TIMEOUT_US + 1), "after timeout");
+        assert_eq!(
+            session.poll(3 * MS + ECHO_TIMEOUT_US),
+            Some(PingEvent::Timeout { seq: 1 })
+        );
+        assert!(
+            !session.on_reply(1, 3 * MS + ECHO_TIMEOUT_US + 1),
+            "after timeout"
+        );
         assert_eq!(session.replies(), 1);
     }
 
@@ -361,7 +387,10 @@ mod tests {
         assert_eq!(session.deadline_us(), Some(u64::MAX));
         assert_eq!(session.poll(0), None);
         assert!(session.on_reply(0, 0));
-        assert_eq!(session.poll(0), Some(PingEvent::Reply { seq: 0, rtt_us: 0 }));
+        assert_eq!(
+            session.poll(0),
+            Some(PingEvent::Reply { seq: 0, rtt_us: 0 })
+        );
     }
 
     #[test]

@@ -119,7 +119,8 @@ pub fn parse_ipv4(text: &str) -> Result<Ipv4Addr, AddrError> {
         let value = part
             .bytes()
             .fold(0u16, |acc, digit| acc * 10 + u16::from(digit - b'0'));
-        octets[index] = u8::try_from(value).map_err(|_| AddrError::OctetTooLarge(position, value))?;
+        octets[index] =
+            u8::try_from(value).map_err(|_| AddrError::OctetTooLarge(position, value))?;
         count = position;
     }
     if count < octets.len() {
@@ -219,20 +220,48 @@ mod tests {
 
     #[test]
     fn address_error_messages() {
-        assert_eq!(AddrError::TooFewOctets(3).to_string(), "only 3 of 4 numbers");
-        assert_eq!(AddrError::OctetTooLarge(1, 256).to_string(), "number 1 is 256, above 255");
+        assert_eq!(
+            AddrError::TooFewOctets(3).to_string(),
+            "only 3 of 4 numbers"
+        );
+        assert_eq!(
+            AddrError::OctetTooLarge(1, 256).to_string(),
+            "number 1 is 256, above 255"
+        );
         assert_eq!(AddrError::EmptyOctet(2).to_string(), "number 2 is empty");
-        assert_eq!(AddrError::OctetTooLong(1).to_string(), "number 1 has more than 3 digits");
-        assert_eq!(AddrError::InvalidCharacter('x').to_string(), "unexpected character 'x'");
+        assert_eq!(
+            AddrError::OctetTooLong(1).to_string(),
+            "number 1 has more than 3 digits"
+        );
+        assert_eq!(
+            AddrError::InvalidCharacter('x').to_string(),
+            "unexpected character 'x'"
+        );
     }
 
     #[test]
     fn netmasks_must_be_contiguous() {
-        for good in ["255.255.255.0", "255.255.0.0", "255.255.255.255", "0.0.0.0", "255.255.255.252", "128.0.0.0"] {
+        for good in [
+            "255.255.255.0",
+            "255.255.0.0",
+            "255.255.255.255",
+            "0.0.0.0",
+            "255.255.255.252",
+            "128.0.0.0",
+        ] {
             assert!(parse_netmask(good).is_ok(), "{good}");
         }
-        for bad in ["255.0.255.0", "0.255.255.255", "255.255.255.1", "255.254.255.0"] {
-            assert_eq!(parse_netmask(bad), Err(NetmaskError::NotContiguous), "{bad}");
+        for bad in [
+            "255.0.255.0",
+            "0.255.255.255",
+            "255.255.255.1",
+            "255.254.255.0",
+        ] {
+            assert_eq!(
+                parse_netmask(bad),
+                Err(NetmaskError::NotContiguous),
+                "{bad}"
+            );
         }
         assert_eq!(
             parse_netmask("255.255"),

@@ -78,13 +78,19 @@ fn the_manuals_transcript() {
 #[test]
 fn address_with_mask_and_shown_back() {
     let mut m = monitor();
-    assert_eq!(answer(&mut m, "address"), "address\r\naddress not set\r\nmonitor> ");
+    assert_eq!(
+        answer(&mut m, "address"),
+        "address\r\naddress not set\r\nmonitor> "
+    );
     assert_eq!(
         answer(&mut m, "a 10.0.2.15 255.255.0.0"),
         "a 10.0.2.15 255.255.0.0\r\naddress 10.0.2.15 255.255.0.0\r\nmonitor> "
     );
     assert_eq!(m.settings().netmask, ip(255, 255, 0, 0));
-    assert_eq!(answer(&mut m, "addr"), "addr\r\naddress 10.0.2.15 255.255.0.0\r\nmonitor> ");
+    assert_eq!(
+        answer(&mut m, "addr"),
+        "addr\r\naddress 10.0.2.15 255.255.0.0\r\nmonitor> "
+    );
     // Without a mask the default comes back.
     assert!(answer(&mut m, "addr 10.0.2.15").ends_with("\r\naddress 10.0.2.15\r\nmonitor> "));
     assert!(answer(&mut m, "addr").ends_with("\r\naddress 10.0.2.15 255.255.255.0\r\nmonitor> "));
@@ -131,8 +137,23 @@ fn help_lists_every_command_once_in_one_line_each() {
             assert!(line.starts_with(info.usage), "{line}");
             assert!(line.ends_with(info.help), "{line}");
         }
-        for name in ["address", "file", "gateway", "help", "interface", "ping", "reload", "server", "tftp", "trace"] {
-            assert_eq!(lines.iter().filter(|l| l.starts_with(name)).count(), 1, "{name}");
+        for name in [
+            "address",
+            "file",
+            "gateway",
+            "help",
+            "interface",
+            "ping",
+            "reload",
+            "server",
+            "tftp",
+            "trace",
+        ] {
+            assert_eq!(
+                lines.iter().filter(|l| l.starts_with(name)).count(),
+                1,
+                "{name}"
+            );
         }
         assert!(lines.iter().any(|l| l.starts_with("? ")));
         assert!(body.contains("255.255.255.0"));
@@ -225,7 +246,10 @@ fn bad_input_gets_one_line_and_changes_nothing() {
 
     let long_file = format!("file {}", "x".repeat(128));
     let out = answer(&mut m, &long_file);
-    assert_eq!(out, format!("{long_file}\r\nfile: name too long (max 127 characters)\r\nmonitor> "));
+    assert_eq!(
+        out,
+        format!("{long_file}\r\nfile: name too long (max 127 characters)\r\nmonitor> ")
+    );
     assert_eq!(m.settings(), &before);
 }
 
@@ -238,7 +262,10 @@ fn too_long_line_is_ignored_whole() {
     assert_eq!(actions, []);
     assert_eq!(
         out,
-        format!("{}\r\nline too long (max 255 characters); ignored\r\nmonitor> ", &line[..255])
+        format!(
+            "{}\r\nline too long (max 255 characters); ignored\r\nmonitor> ",
+            &line[..255]
+        )
     );
     assert_eq!(m.settings().server, None);
 }
@@ -248,26 +275,41 @@ fn non_ascii_line_is_ignored_whole() {
     let mut m = monitor();
     let (out, actions) = type_bytes(&mut m, b"serv 10.0.0.1\xC3\xA9\r");
     assert_eq!(actions, []);
-    assert_eq!(out, "serv 10.0.0.1\r\nnon-ASCII byte 0xC3 in line; ignored\r\nmonitor> ");
+    assert_eq!(
+        out,
+        "serv 10.0.0.1\r\nnon-ASCII byte 0xC3 in line; ignored\r\nmonitor> "
+    );
     assert_eq!(m.settings().server, None);
     let (out, _) = type_bytes(&mut m, b"serv\t10.0.0.1\r");
-    assert_eq!(out, "serv10.0.0.1\r\ncontrol byte 0x09 in line; ignored\r\nmonitor> ");
+    assert_eq!(
+        out,
+        "serv10.0.0.1\r\ncontrol byte 0x09 in line; ignored\r\nmonitor> "
+    );
 }
 
 #[test]
 fn ping_targets() {
     let mut m = monitor();
-    assert_eq!(answer(&mut m, "ping"), "ping\r\nping: no IP given and server not set\r\nmonitor> ");
+    assert_eq!(
+        answer(&mut m, "ping"),
+        "ping\r\nping: no IP given and server not set\r\nmonitor> "
+    );
     assert_eq!(
         answer(&mut m, "ping 10.0.0.2"),
         "ping 10.0.0.2\r\nping: address not set; set this unit's address first\r\nmonitor> "
     );
     answer(&mut m, "addr 10.0.0.1");
     let (out, actions) = type_in(&mut m, "p 10.0.0.3\r");
-    assert_eq!((out.as_str(), actions), ("p 10.0.0.3\r\n", vec![Action::Ping(ip(10, 0, 0, 3))]));
+    assert_eq!(
+        (out.as_str(), actions),
+        ("p 10.0.0.3\r\n", vec![Action::Ping(ip(10, 0, 0, 3))])
+    );
     answer(&mut m, "serv 10.0.0.2");
     let (out, actions) = type_in(&mut m, "ping\r");
-    assert_eq!((out.as_str(), actions), ("ping\r\n", vec![Action::Ping(ip(10, 0, 0, 2))]));
+    assert_eq!(
+        (out.as_str(), actions),
+        ("ping\r\n", vec![Action::Ping(ip(10, 0, 0, 2))])
+    );
 }
 
 #[test]
@@ -278,7 +320,8 @@ fn tftp_says_what_is_missing() {
         "tftp\r\ntftp: cannot start; not set: address, server, file\r\nmonitor> "
     );
     answer(&mut m, "serv 10.0.0.2");
-    assert!(answer(&mut m, "tftp").ends_with("\r\ntftp: cannot start; not set: address, file\r\nmonitor> "));
+    assert!(answer(&mut m, "tftp")
+        .ends_with("\r\ntftp: cannot start; not set: address, file\r\nmonitor> "));
     answer(&mut m, "addr 10.0.0.1");
     assert!(answer(&mut m, "tftp").ends_with("\r\ntftp: cannot start; not set: file\r\nmonitor> "));
     answer(&mut m, "file pix.bin");
@@ -307,8 +350,14 @@ fn reload_and_crashtest_return_actions_and_print_nothing() {
 fn no_network_interfaces() {
     let mut m = Monitor::new(BOOTHELPER_PROMPT, 0);
     let none = "no network interfaces found";
-    assert_eq!(answer(&mut m, "interface"), format!("interface\r\ninterface: {none}\r\nboothelper> "));
-    assert_eq!(answer(&mut m, "interface 0"), format!("interface 0\r\ninterface: {none}\r\nboothelper> "));
+    assert_eq!(
+        answer(&mut m, "interface"),
+        format!("interface\r\ninterface: {none}\r\nboothelper> ")
+    );
+    assert_eq!(
+        answer(&mut m, "interface 0"),
+        format!("interface 0\r\ninterface: {none}\r\nboothelper> ")
+    );
     answer(&mut m, "addr 10.0.0.1");
     answer(&mut m, "serv 10.0.0.2");
     answer(&mut m, "file x");
@@ -319,7 +368,8 @@ fn no_network_interfaces() {
 #[test]
 fn one_interface() {
     let mut m = Monitor::new(MONITOR_PROMPT, 1);
-    assert!(answer(&mut m, "interface 1").ends_with("\r\ninterface: no interface 1; the only one is 0\r\nmonitor> "));
+    assert!(answer(&mut m, "interface 1")
+        .ends_with("\r\ninterface: no interface 1; the only one is 0\r\nmonitor> "));
     assert!(answer(&mut m, "interface 0").ends_with("\r\ninterface 0\r\nmonitor> "));
 }
 
@@ -339,7 +389,11 @@ fn all_output_lines_end_in_crlf() {
         &mut m,
         "?\raddr\raddr 1.2.3\rfoo\rt\rtftp\rping\rinterface 9\rfile\rtrace\r\n\n",
     );
-    assert_eq!(out.matches('\n').count(), out.matches("\r\n").count(), "{out:?}");
+    assert_eq!(
+        out.matches('\n').count(),
+        out.matches("\r\n").count(),
+        "{out:?}"
+    );
     assert!(!out.replace("\r\n", "").contains('\r'));
 }
 
