@@ -10,6 +10,9 @@
 //! The measured QEMU facts these options rely on are in `/work/shared/DESIGN.md`.
 #![forbid(unsafe_code)]
 
+/// The JSON crate of [`Qemu::qmp`]'s answers.
+pub use serde_json;
+
 mod find;
 mod limit;
 mod machine;

@@ -142,6 +142,9 @@ pub struct Machine {
     pub max_fw_size_mib: Option<u32>,
     /// COM2 (the defmt log channel) goes to this file when set, else to `null`.
     pub com2_file: Option<PathBuf>,
+    /// Open the boot medium with `snapshot=on`: writes go to a temporary overlay, and several
+    /// machines may boot one image file at once (QEMU otherwise locks it for writing).
+    pub medium_snapshot: bool,
     /// `-no-reboot`: off by default, because `reload` must reboot the machine.
     pub no_reboot: bool,
     /// The emulator binary; [`find_qemu`](crate::find_qemu) when `None`.
@@ -160,6 +163,7 @@ impl Default for Machine {
             pflash: None,
             max_fw_size_mib: None,
             com2_file: None,
+            medium_snapshot: false,
             no_reboot: false,
             qemu: None,
             extra_args: Vec::new(),
@@ -206,6 +210,11 @@ impl Machine {
 
     pub fn com2_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.com2_file = Some(file.into());
+        self
+    }
+
+    pub fn medium_snapshot(mut self, snapshot: bool) -> Self {
+        self.medium_snapshot = snapshot;
         self
     }
 
@@ -288,7 +297,10 @@ impl Machine {
         }
 
         if let Some(BootMedium { medium, image }) = &self.boot {
-            let file = escape(image.as_os_str());
+            let mut file = escape(image.as_os_str());
+            if self.medium_snapshot {
+                file.push(",snapshot=on");
+            }
             match medium {
                 Medium::Floppy => {
                     a.push("-drive")
@@ -485,6 +497,19 @@ mod tests {
         assert!(has(
             &args,
             &["-drive", "if=ide,format=raw,file=/m/disk.img", "-boot", "c"]
+        ));
+    }
+
+    #[test]
+    fn shared_medium_is_opened_as_a_snapshot() {
+        let m = Machine::new(Medium::Usb, "/m/usb.img").medium_snapshot(true);
+        let args = strings(m.args(&socket()));
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=none,id=u,format=raw,file=/m/usb.img,snapshot=on"
+            ]
         ));
     }
 

@@ -149,7 +149,24 @@ impl Qemu {
             .map_err(|e| LaunchError::Io("console reader thread".into(), e))?;
 
         let qmp_stream = connect(&qmp_path, child.get(), &stderr)?;
-        let qmp = Qmp::handshake(qmp_stream, QMP_TIMEOUT).map_err(LaunchError::Qmp)?;
+        let qmp = match Qmp::handshake(qmp_stream, QMP_TIMEOUT) {
+            Ok(qmp) => qmp,
+            Err(e) => {
+                // Most often QEMU quit during start-up (bad image, bad option) just after
+                // opening its sockets: report that, with its words on stderr.
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while Instant::now() < deadline {
+                    if let Ok(Some(status)) = child.get().try_wait() {
+                        return Err(LaunchError::Exited {
+                            status,
+                            stderr: stderr_text(&stderr),
+                        });
+                    }
+                    thread::sleep(Duration::from_millis(10));
+                }
+                return Err(LaunchError::Qmp(e));
+            }
+        };
 
         Ok(Qemu {
             child: child.take(),
@@ -298,17 +315,12 @@ fn connect(
     child: &mut Child,
     stderr: &Mutex<Vec<u8>>,
 ) -> Result<UnixStream, LaunchError> {
-    let stderr_text = || {
-        // Give the stderr thread a moment to collect QEMU's last words.
-        thread::sleep(Duration::from_millis(100));
-        String::from_utf8_lossy(&stderr.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-    };
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(LaunchError::Exited {
                 status,
-                stderr: stderr_text(),
+                stderr: stderr_text(stderr),
             });
         }
         if let Ok(stream) = UnixStream::connect(path) {
@@ -317,11 +329,17 @@ fn connect(
         if Instant::now() >= deadline {
             return Err(LaunchError::NoSocket {
                 path: path.to_owned(),
-                stderr: stderr_text(),
+                stderr: stderr_text(stderr),
             });
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// What QEMU wrote to stderr, once it had a moment to finish writing.
+fn stderr_text(stderr: &Mutex<Vec<u8>>) -> String {
+    thread::sleep(Duration::from_millis(100));
+    String::from_utf8_lossy(&stderr.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
 }
 
 fn make_temp_dir() -> io::Result<PathBuf> {

@@ -158,7 +158,7 @@ impl Mmio {
     }
 
     fn check(&self, offset: usize, width: usize) {
-        assert!(offset % width == 0 && offset + width <= self.len, "register offset out of window");
+        assert!(offset.is_multiple_of(width) && offset + width <= self.len, "register offset out of window");
     }
 
     /// Read a 32-bit register.
@@ -276,4 +276,36 @@ impl IoPorts {
 #[inline]
 pub fn dma_barrier() {
     core::sync::atomic::fence(Ordering::SeqCst);
+}
+
+/// Bytes inside a DMA structure (e.g. the frame area that follows an 8255x RFD header).
+/// Ownership follows the enclosing descriptor, as for [`PacketBuf`].
+#[repr(transparent)]
+pub struct Bytes<const N: usize>(UnsafeCell<[u8; N]>);
+
+impl<const N: usize> Bytes<N> {
+    /// The bytes, to read what the device wrote.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must own the enclosing descriptor for as long as the slice lives, and no mutable
+    /// slice of these bytes may exist meanwhile.
+    #[inline]
+    pub unsafe fn get(&self) -> &[u8; N] {
+        // SAFETY: the caller guarantees the device does not write these bytes meanwhile.
+        unsafe { &*self.0.get() }
+    }
+
+    /// The bytes, to fill them for the device.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must own the enclosing descriptor for as long as the slice lives, and no other
+    /// slice of these bytes may exist meanwhile.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn get_mut(&self) -> &mut [u8; N] {
+        // SAFETY: the caller guarantees exclusive CPU ownership.
+        unsafe { &mut *self.0.get() }
+    }
 }

@@ -136,6 +136,9 @@ const TXD_RS: u8 = 1 << 3;
 /// Transmit descriptor status: Descriptor Done.
 const TXD_DD: u8 = 1 << 0;
 
+/// How long `new` waits for the link after the reset.
+pub const LINK_WAIT_US: u64 = 3_000_000;
+
 /// Receive descriptors (RDLEN must be a multiple of 128 bytes = 8 descriptors).
 pub const RX_N: usize = 32;
 /// Transmit descriptors.
@@ -285,7 +288,7 @@ impl E1000 {
         regs.write32(reg::IMC, 0xFFFF_FFFF);
         let _ = regs.read32(reg::ICR);
 
-        // Link setup (§14.5.5? "Link setup mechanisms"): let the MAC follow the PHY.
+        // Link setup (§14.3, general configuration): set link up and let the MAC follow the PHY.
         let c = regs.read32(reg::CTRL);
         regs.write32(
             reg::CTRL,
@@ -337,6 +340,12 @@ impl E1000 {
         regs.write32(reg::TDT, 0);
         regs.write32(reg::TIPG, TIPG_COPPER);
         regs.write32(reg::TCTL, tctl::EN | tctl::PSP | tctl::CT | tctl::COLD);
+
+        // The reset restarted auto-negotiation (QEMU models it as 500 ms of link down; real
+        // PHYs take up to ~3 s). Frames sent meanwhile are lost, so wait a while for the link;
+        // without a cable, go on after the timeout and let `link_up` tell.
+        let start = timer::now_us();
+        while regs.read32(reg::STATUS) & STATUS_LU == 0 && timer::now_us().wrapping_sub(start) < LINK_WAIT_US {}
 
         Ok(Self {
             regs,

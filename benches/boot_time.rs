@@ -1,0 +1,193 @@
+//! Boot-time benchmark (`cargo bench --bench boot_time`, no libtest harness).
+//!
+//! Prints the firmware's flat binary size, then for each boot medium the seconds from spawning
+//! QEMU to the first console byte, to the banner and to `monitor> ` (ESC is sent as soon as the
+//! flash-boot prompt appears), and the same for Debian's U-Boot 2023.01 (`u-boot-qemu`) on q35
+//! reaching its `=>` prompt (a key is sent at "Hit any key to stop autoboot"). TCG everywhere;
+//! each row is the median of `RUNS` runs, all of which are printed.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lifeboat::media::{self, MediaConfig};
+use lifeboat_qemu::{Machine, Medium, Qemu};
+
+const RUNS: usize = 5;
+const T: Duration = Duration::from_secs(120);
+const BANNER: &str = "lifeboat recovery monitor";
+const UBOOT_ROM: &str = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
+
+/// Seconds from spawn to: first output, banner, prompt.
+#[derive(Clone, Copy)]
+struct Run {
+    first: f64,
+    banner: f64,
+    prompt: f64,
+}
+
+fn lifeboat_run(medium: Medium, image: &Path) -> Result<Run, String> {
+    let machine = Machine::new(medium, image).medium_snapshot(true);
+    let start = Instant::now();
+    let mut q = Qemu::launch(&machine).map_err(|e| e.to_string())?;
+    while q.transcript_len() == 0 {
+        if start.elapsed() > T {
+            return Err("no console output".into());
+        }
+        thread::sleep(Duration::from_micros(500));
+    }
+    let first = start.elapsed().as_secs_f64();
+    q.expect(BANNER, T).map_err(|e| e.to_string())?;
+    let banner = start.elapsed().as_secs_f64();
+    q.expect("Use BREAK or ESC", T).map_err(|e| e.to_string())?;
+    q.send(b"\x1b").map_err(|e| e.to_string())?;
+    q.expect("monitor> ", T).map_err(|e| e.to_string())?;
+    let prompt = start.elapsed().as_secs_f64();
+    Ok(Run { first, banner, prompt })
+}
+
+/// Output of a child's stdout, appended by a reader thread.
+#[derive(Default)]
+struct Output {
+    bytes: Mutex<(Vec<u8>, Option<Instant>, bool)>,
+    changed: Condvar,
+}
+
+impl Output {
+    /// Waits for `needle` at or after `from`; returns the end offset.
+    fn wait(&self, from: usize, needle: &str, deadline: Instant) -> Result<usize, String> {
+        let mut g = self.bytes.lock().unwrap();
+        loop {
+            let hay = &g.0[from.min(g.0.len())..];
+            if let Some(at) = hay.windows(needle.len()).position(|w| w == needle.as_bytes()) {
+                return Ok(from + at + needle.len());
+            }
+            let now = Instant::now();
+            if g.2 || now >= deadline {
+                return Err(format!(
+                    "{needle:?} not seen ({}); output so far: {:?}",
+                    if g.2 { "QEMU exited" } else { "timeout" },
+                    String::from_utf8_lossy(&g.0)
+                ));
+            }
+            g = self.changed.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn uboot_run() -> Result<Run, String> {
+    let start = Instant::now();
+    let mut child = KillOnDrop(
+        Command::new("qemu-system-x86_64")
+            .args(["-accel", "tcg", "-machine", "q35", "-bios", UBOOT_ROM, "-nographic"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawning qemu-system-x86_64: {e}"))?,
+    );
+    let out = Arc::new(Output::default());
+    let mut pipe = child.0.stdout.take().unwrap();
+    let sink = Arc::clone(&out);
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = pipe.read(&mut buf).unwrap_or(0);
+            let mut g = sink.bytes.lock().unwrap();
+            if n == 0 {
+                g.2 = true;
+            } else {
+                g.1.get_or_insert_with(Instant::now);
+                g.0.extend_from_slice(&buf[..n]);
+            }
+            drop(g);
+            sink.changed.notify_all();
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let deadline = start + T;
+    let mut at = out.wait(0, "U-Boot 2023.01", deadline)?;
+    let banner = start.elapsed().as_secs_f64();
+    let first = out.bytes.lock().unwrap().1.unwrap().duration_since(start).as_secs_f64();
+    at = out.wait(at, "Hit any key to stop autoboot", deadline)?;
+    let mut stdin = child.0.stdin.take().unwrap();
+    stdin.write_all(b" ").and_then(|()| stdin.flush()).map_err(|e| e.to_string())?;
+    out.wait(at, "=>", deadline)?;
+    let prompt = start.elapsed().as_secs_f64();
+    Ok(Run { first, banner, prompt })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn row(name: &str, runs: &[Run]) {
+    let col = |f: fn(&Run) -> f64| -> (f64, String) {
+        let all: Vec<f64> = runs.iter().map(f).collect();
+        let list = all.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(" ");
+        (median(all), list)
+    };
+    let (first, first_all) = col(|r| r.first);
+    let (banner, banner_all) = col(|r| r.banner);
+    let (prompt, prompt_all) = col(|r| r.prompt);
+    println!("{name:<22} {first:>8.2} {banner:>8.2} {prompt:>8.2}");
+    println!("{:<22} first [{first_all}] banner [{banner_all}] prompt [{prompt_all}]", "");
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` would run this too: skip then.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("boot_time: run with `cargo bench --bench boot_time`");
+        return;
+    }
+    println!("firmware flat binary: {} bytes", media::FIRMWARE.len());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot-time");
+    let _ = std::fs::remove_dir_all(&dir);
+    let set = media::write_media(&dir, &MediaConfig::default()).expect("writing media");
+
+    println!("seconds from QEMU spawn (TCG), median of {RUNS}:");
+    println!("{:<22} {:>8} {:>8} {:>8}", "", "1st byte", "banner", "prompt");
+    for (medium, name) in [
+        (Medium::Floppy, "lifeboat floppy (pc)"),
+        (Medium::Usb, "lifeboat usb (pc)"),
+        (Medium::Disk, "lifeboat disk (pc)"),
+    ] {
+        let image = set.path(match medium {
+            Medium::Floppy => media::Medium::Floppy,
+            Medium::Usb => media::Medium::Usb,
+            Medium::Disk => media::Medium::Disk,
+        });
+        let runs: Result<Vec<Run>, String> = (0..RUNS).map(|_| lifeboat_run(medium, image)).collect();
+        match runs {
+            Ok(runs) => row(name, &runs),
+            Err(e) => println!("{name:<22} FAILED: {e}"),
+        }
+    }
+
+    let name = "U-Boot 2023.01 (q35)";
+    if !Path::new(UBOOT_ROM).exists() {
+        println!("{name:<22} skipped: {UBOOT_ROM} is missing (Debian package u-boot-qemu)");
+        return;
+    }
+    let runs: Result<Vec<Run>, String> = (0..RUNS).map(|_| uboot_run()).collect();
+    match runs {
+        Ok(runs) => row(name, &runs),
+        Err(e) => println!("{name:<22} FAILED: {e}"),
+    }
+    println!("(banner: lifeboat `{BANNER}`, U-Boot `U-Boot 2023.01`; prompt: `monitor> ` / `=>`)");
+}

@@ -1,0 +1,9 @@
+//! Network logic on top of smoltcp that needs no hardware: a `phy::Device` wrapper that
+//! watches ARP (so `ping` can say "no ARP reply" rather than just "?????"), and the ICMP
+//! echo encoding used by `ping`.
+#![forbid(unsafe_code)]
+
+pub mod arp_watch;
+pub mod echo;
+
+pub use arp_watch::{ArpState, ArpWatch};

@@ -1,0 +1,170 @@
+//! Shared helpers of the QEMU scenario tests: boot media, booting a machine, and talking to
+//! the monitor over the serial console.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use lifeboat::media::{self, MediaConfig, MediaSet};
+pub use lifeboat_qemu::{Machine, Medium, Qemu};
+
+/// Launch to the first banner line (SeaBIOS + bootloader under TCG, 2 guests on 2 cores).
+pub const BOOT: Duration = Duration::from_secs(30);
+/// One console reply.
+pub const REPLY: Duration = Duration::from_secs(10);
+
+pub const ESC: &[u8] = b"\x1b";
+pub const USE_BREAK: &str = "Use BREAK or ESC to interrupt flash boot.\r\n";
+pub const USE_SPACE: &str = "Use SPACE to begin flash boot immediately.\r\n";
+pub const INTERRUPTED: &str = "Flash boot interrupted.\r\n";
+pub const NO_IMAGE: &str = "no valid image";
+pub const HELP_HINT: &str = "Use ? for help.\r\n";
+pub const PROMPT: &str = "monitor> ";
+
+/// Every monitor command, as `?` lists them.
+pub const COMMANDS: [&str; 10] = [
+    "address",
+    "server",
+    "file",
+    "gateway",
+    "interface",
+    "ping",
+    "tftp",
+    "trace",
+    "reload",
+    "help",
+];
+
+/// Boot media with a `boot_timeout_s`-second window, written once per test process.
+///
+/// Each set is built in a staging directory and renamed into
+/// `$CARGO_TARGET_TMPDIR/media/t<seconds>/`, so a QEMU of another test process that still
+/// has the old file open keeps reading a complete image.
+pub fn media(boot_timeout_s: u32) -> MediaSet {
+    static CACHE: OnceLock<Mutex<HashMap<u32, MediaSet>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(boot_timeout_s)
+        .or_insert_with(|| {
+            let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("media");
+            let staging = base.join(format!("staging-{}-t{boot_timeout_s}", std::process::id()));
+            let dir = base.join(format!("t{boot_timeout_s}"));
+            let cfg = MediaConfig {
+                boot_timeout_s,
+                ..MediaConfig::default()
+            };
+            let staged = media::write_media(&staging, &cfg)
+                .unwrap_or_else(|e| panic!("writing media to {}: {e}", staging.display()));
+            std::fs::create_dir_all(&dir).expect("creating media dir");
+            let place = |from: &PathBuf| {
+                let to = dir.join(from.file_name().expect("media file name"));
+                std::fs::rename(from, &to).expect("moving media into place");
+                to
+            };
+            let set = MediaSet {
+                floppy: place(&staged.floppy),
+                usb: place(&staged.usb),
+                disk: place(&staged.disk),
+            };
+            let _ = std::fs::remove_dir_all(&staging);
+            set
+        })
+        .clone()
+}
+
+/// The test machine: `medium` from a media set with a `boot_timeout_s` window, no NIC.
+/// The image is opened as a snapshot so concurrent tests can share it.
+pub fn machine(medium: Medium, boot_timeout_s: u32) -> Machine {
+    let set = media(boot_timeout_s);
+    let image = match medium {
+        Medium::Floppy => set.floppy,
+        Medium::Usb => set.usb,
+        Medium::Disk => set.disk,
+    };
+    Machine::new(medium, image).medium_snapshot(true)
+}
+
+#[track_caller]
+pub fn launch(machine: &Machine) -> Qemu {
+    match Qemu::launch(machine) {
+        Ok(q) => q,
+        Err(e) => panic!("launching QEMU: {e}"),
+    }
+}
+
+/// Waits for `needle` or fails the test with the transcript tail.
+#[track_caller]
+pub fn expect(q: &mut Qemu, needle: &str, timeout: Duration) -> String {
+    match q.expect(needle, timeout) {
+        Ok(text) => text,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Waits for the start-up banner up to the boot window; returns the text before the
+/// window lines (product, version and platform).
+#[track_caller]
+pub fn expect_banner(q: &mut Qemu) -> String {
+    let banner = expect(q, USE_BREAK, BOOT);
+    expect(q, USE_SPACE, REPLY);
+    banner
+}
+
+/// Boots `medium` (5 s window), interrupts the boot window with ESC and waits for the prompt.
+#[track_caller]
+pub fn boot_to_monitor(medium: Medium) -> Qemu {
+    let mut q = launch(&machine(medium, 5));
+    expect_banner(&mut q);
+    q.send(ESC).expect("sending ESC");
+    expect(&mut q, INTERRUPTED, REPLY);
+    expect(&mut q, HELP_HINT, REPLY);
+    expect(&mut q, PROMPT, REPLY);
+    q
+}
+
+/// Sends `line` + CR, checks the echo and returns the reply lines before the next prompt.
+#[track_caller]
+pub fn command(q: &mut Qemu, line: &str) -> Vec<String> {
+    q.send_line(line).expect("writing to the console");
+    let echo = format!("{line}\r\n");
+    let before = expect(q, &echo, REPLY);
+    assert_eq!(before, "", "unexpected output before the echo of {line:?}");
+    lines(&expect(q, PROMPT, REPLY))
+}
+
+/// Like [`command`] for a reply of exactly one line.
+#[track_caller]
+pub fn command1(q: &mut Qemu, line: &str) -> String {
+    let reply = command(q, line);
+    assert_eq!(
+        reply.len(),
+        1,
+        "{line:?} should answer one line, got {reply:#?}"
+    );
+    reply.into_iter().next().unwrap_or_default()
+}
+
+/// Sends raw bytes (a line with editing keys or bad bytes, ending in CR) and returns
+/// `(echo, reply lines)`: the echo is everything up to the first CR LF.
+#[track_caller]
+pub fn raw_command(q: &mut Qemu, bytes: &[u8]) -> (String, Vec<String>) {
+    q.send(bytes).expect("writing to the console");
+    let text = expect(q, PROMPT, REPLY);
+    match text.split_once("\r\n") {
+        Some((echo, reply)) => (echo.to_owned(), lines(reply)),
+        None => panic!("no line end before the prompt in {text:?}"),
+    }
+}
+
+/// Non-empty CR LF separated lines.
+pub fn lines(text: &str) -> Vec<String> {
+    text.split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
