@@ -46,7 +46,11 @@ fn lifeboat_run(medium: Medium, image: &Path) -> Result<Run, String> {
     q.send(b"\x1b").map_err(|e| e.to_string())?;
     q.expect("monitor> ", T).map_err(|e| e.to_string())?;
     let prompt = start.elapsed().as_secs_f64();
-    Ok(Run { first, banner, prompt })
+    Ok(Run {
+        first,
+        banner,
+        prompt,
+    })
 }
 
 /// Output of a child's stdout, appended by a reader thread.
@@ -62,7 +66,10 @@ impl Output {
         let mut g = self.bytes.lock().unwrap();
         loop {
             let hay = &g.0[from.min(g.0.len())..];
-            if let Some(at) = hay.windows(needle.len()).position(|w| w == needle.as_bytes()) {
+            if let Some(at) = hay
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+            {
                 return Ok(from + at + needle.len());
             }
             let now = Instant::now();
@@ -91,7 +98,15 @@ fn uboot_run() -> Result<Run, String> {
     let start = Instant::now();
     let mut child = KillOnDrop(
         Command::new("qemu-system-x86_64")
-            .args(["-accel", "tcg", "-machine", "q35", "-bios", UBOOT_ROM, "-nographic"])
+            .args([
+                "-accel",
+                "tcg",
+                "-machine",
+                "q35",
+                "-bios",
+                UBOOT_ROM,
+                "-nographic",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -122,13 +137,27 @@ fn uboot_run() -> Result<Run, String> {
     let deadline = start + T;
     let mut at = out.wait(0, "U-Boot 2023.01", deadline)?;
     let banner = start.elapsed().as_secs_f64();
-    let first = out.bytes.lock().unwrap().1.unwrap().duration_since(start).as_secs_f64();
+    let first = out
+        .bytes
+        .lock()
+        .unwrap()
+        .1
+        .unwrap()
+        .duration_since(start)
+        .as_secs_f64();
     at = out.wait(at, "Hit any key to stop autoboot", deadline)?;
     let mut stdin = child.0.stdin.take().unwrap();
-    stdin.write_all(b" ").and_then(|()| stdin.flush()).map_err(|e| e.to_string())?;
+    stdin
+        .write_all(b" ")
+        .and_then(|()| stdin.flush())
+        .map_err(|e| e.to_string())?;
     out.wait(at, "=>", deadline)?;
     let prompt = start.elapsed().as_secs_f64();
-    Ok(Run { first, banner, prompt })
+    Ok(Run {
+        first,
+        banner,
+        prompt,
+    })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -139,14 +168,21 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn row(name: &str, runs: &[Run]) {
     let col = |f: fn(&Run) -> f64| -> (f64, String) {
         let all: Vec<f64> = runs.iter().map(f).collect();
-        let list = all.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(" ");
+        let list = all
+            .iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         (median(all), list)
     };
     let (first, first_all) = col(|r| r.first);
     let (banner, banner_all) = col(|r| r.banner);
     let (prompt, prompt_all) = col(|r| r.prompt);
     println!("{name:<22} {first:>8.2} {banner:>8.2} {prompt:>8.2}");
-    println!("{:<22} first [{first_all}] banner [{banner_all}] prompt [{prompt_all}]", "");
+    println!(
+        "{:<22} first [{first_all}] banner [{banner_all}] prompt [{prompt_all}]",
+        ""
+    );
 }
 
 fn main() {
@@ -161,7 +197,10 @@ fn main() {
     let set = media::write_media(&dir, &MediaConfig::default()).expect("writing media");
 
     println!("seconds from QEMU spawn (TCG), median of {RUNS}:");
-    println!("{:<22} {:>8} {:>8} {:>8}", "", "1st byte", "banner", "prompt");
+    println!(
+        "{:<22} {:>8} {:>8} {:>8}",
+        "", "1st byte", "banner", "prompt"
+    );
     for (medium, name) in [
         (Medium::Floppy, "lifeboat floppy (pc)"),
         (Medium::Usb, "lifeboat usb (pc)"),
@@ -172,7 +211,8 @@ fn main() {
             Medium::Usb => media::Medium::Usb,
             Medium::Disk => media::Medium::Disk,
         });
-        let runs: Result<Vec<Run>, String> = (0..RUNS).map(|_| lifeboat_run(medium, image)).collect();
+        let runs: Result<Vec<Run>, String> =
+            (0..RUNS).map(|_| lifeboat_run(medium, image)).collect();
         match runs {
             Ok(runs) => row(name, &runs),
             Err(e) => println!("{name:<22} FAILED: {e}"),

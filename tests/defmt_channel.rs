@@ -32,7 +32,10 @@ fn decode(table: &Table, bytes: &[u8]) -> (Vec<Line>, usize) {
     loop {
         match decoder.decode() {
             Ok(frame) => lines.push(Line {
-                level: frame.level().map(|l| l.as_str().to_owned()).unwrap_or_default(),
+                level: frame
+                    .level()
+                    .map(|l| l.as_str().to_owned())
+                    .unwrap_or_default(),
                 timestamp: frame.display_timestamp().map(|t| t.to_string()),
                 message: frame.display_message().to_string(),
             }),
@@ -56,7 +59,8 @@ fn number(s: &str) -> u64 {
 /// From the banner to `monitor> `, interrupting the flash-boot window with ESC.
 fn interrupt_to_prompt(q: &mut Qemu) {
     q.expect(BANNER, T).unwrap();
-    q.expect("Use BREAK or ESC to interrupt flash boot.", T).unwrap();
+    q.expect("Use BREAK or ESC to interrupt flash boot.", T)
+        .unwrap();
     q.send(b"\x1b").unwrap();
     q.expect("Flash boot interrupted.", T).unwrap();
     q.expect("monitor> ", T).unwrap();
@@ -75,8 +79,14 @@ fn com2_carries_decodable_defmt_frames() {
                 elf_path.display()
             )
         });
-    assert!(table.has_timestamp(), "the firmware defines a defmt timestamp");
-    let info_entries = table.raw_symbols().filter(|s| s.contains(r#""tag":"defmt_info""#)).count();
+    assert!(
+        table.has_timestamp(),
+        "the firmware defines a defmt timestamp"
+    );
+    let info_entries = table
+        .raw_symbols()
+        .filter(|s| s.contains(r#""tag":"defmt_info""#))
+        .count();
     assert!(
         info_entries > 0,
         "the firmware's defmt table has no info-level entries: defmt::info! is compiled out \
@@ -87,7 +97,10 @@ fn com2_carries_decodable_defmt_frames() {
 
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("defmt-channel");
     let _ = std::fs::remove_dir_all(&dir);
-    let cfg = MediaConfig { boot_timeout_s: 3, ..MediaConfig::default() };
+    let cfg = MediaConfig {
+        boot_timeout_s: 3,
+        ..MediaConfig::default()
+    };
     let set = media::write_media(&dir, &cfg).unwrap();
     let com2 = dir.join("com2.bin");
     let machine = Machine::new(Medium::Floppy, &set.floppy).com2_file(&com2);
@@ -100,12 +113,14 @@ fn com2_carries_decodable_defmt_frames() {
     // Boot 2: interrupt, then a page fault.
     interrupt_to_prompt(&mut q);
     q.send_line("crashtest page-fault").unwrap();
-    q.expect("*** CPU exception 14 (page fault) at RIP ", T).unwrap();
+    q.expect("*** CPU exception 14 (page fault) at RIP ", T)
+        .unwrap();
     let console_rip = number(&q.expect(",", T).unwrap());
     q.expect("Resetting the unit in 2 seconds...", T).unwrap();
     // Boot 3: the banner again, so the fault's frame has long been written.
     q.expect(BANNER, T).unwrap();
-    q.expect("Use BREAK or ESC to interrupt flash boot.", T).unwrap();
+    q.expect("Use BREAK or ESC to interrupt flash boot.", T)
+        .unwrap();
     q.kill();
 
     let bytes = std::fs::read(&com2).unwrap();
@@ -113,12 +128,31 @@ fn com2_carries_decodable_defmt_frames() {
     let (lines, malformed) = decode(&table, &bytes);
     let dump = lines
         .iter()
-        .map(|l| format!("{} {:5} {}", l.timestamp.as_deref().unwrap_or("-"), l.level, l.message))
+        .map(|l| {
+            format!(
+                "{} {:5} {}",
+                l.timestamp.as_deref().unwrap_or("-"),
+                l.level,
+                l.message
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
-    eprintln!("COM2: {} bytes, {} frames, {malformed} malformed\n{dump}", bytes.len(), lines.len());
-    assert_eq!(malformed, 0, "malformed defmt frames on COM2 ({} bytes):\n{dump}", bytes.len());
-    assert!(lines.iter().all(|l| l.timestamp.is_some()), "every frame has a timestamp:\n{dump}");
+    eprintln!(
+        "COM2: {} bytes, {} frames, {malformed} malformed\n{dump}",
+        bytes.len(),
+        lines.len()
+    );
+    assert_eq!(
+        malformed,
+        0,
+        "malformed defmt frames on COM2 ({} bytes):\n{dump}",
+        bytes.len()
+    );
+    assert!(
+        lines.iter().all(|l| l.timestamp.is_some()),
+        "every frame has a timestamp:\n{dump}"
+    );
 
     // The expected sequence, in order (other frames may come between).
     let up = format!("lifeboat {VERSION} up, TSC ");
@@ -149,19 +183,26 @@ fn com2_carries_decodable_defmt_frames() {
     // Arguments decode to plausible values.
     let up_line = &lines[found[0]].message;
     let khz = number(up_line[up.len()..].trim_end_matches(" kHz"));
-    assert!((100_000..20_000_000).contains(&khz), "TSC {khz} kHz: {up_line}");
-    let drive_line = &lines[found[1]].message;
-    let regions = number(
-        drive_line["boot drive 0x0, ".len()..].trim_end_matches(" E820 regions"),
+    assert!(
+        (100_000..20_000_000).contains(&khz),
+        "TSC {khz} kHz: {up_line}"
     );
+    let drive_line = &lines[found[1]].message;
+    let regions = number(drive_line["boot drive 0x0, ".len()..].trim_end_matches(" E820 regions"));
     assert!((1..=128).contains(&regions), "{drive_line}");
 
     // The fault frame agrees with the console report: same RIP, inside the firmware image,
     // error code 0 (read of a not-present page).
     let fault = &lines[found[7]].message;
     let rest = &fault["CPU exception 14 at rip=".len()..];
-    let (rip, error) = rest.split_once(" error=").unwrap_or_else(|| panic!("{fault}"));
-    assert_eq!(number(rip), console_rip, "defmt and console RIP differ: {fault}");
+    let (rip, error) = rest
+        .split_once(" error=")
+        .unwrap_or_else(|| panic!("{fault}"));
+    assert_eq!(
+        number(rip),
+        console_rip,
+        "defmt and console RIP differ: {fault}"
+    );
     let base = 0x10_0000u64;
     assert!(
         (base..base + media::FIRMWARE.len() as u64).contains(&console_rip),

@@ -17,7 +17,8 @@ const FIRMWARE_BASE: u64 = 0x10_0000;
 
 /// After the banner: ESC in the flash-boot window, then `monitor> `.
 fn interrupt_to_prompt(q: &mut Qemu) {
-    q.expect("Use BREAK or ESC to interrupt flash boot.", T).unwrap();
+    q.expect("Use BREAK or ESC to interrupt flash boot.", T)
+        .unwrap();
     q.send(b"\x1b").unwrap();
     q.expect("Flash boot interrupted.", T).unwrap();
     q.expect("Use ? for help.", T).unwrap();
@@ -26,7 +27,9 @@ fn interrupt_to_prompt(q: &mut Qemu) {
 
 /// `0x` + exactly `digits` hex digits (or any number of them when `digits` is 0).
 fn hex(s: &str, digits: usize) -> u64 {
-    let h = s.strip_prefix("0x").unwrap_or_else(|| panic!("{s:?} lacks 0x"));
+    let h = s
+        .strip_prefix("0x")
+        .unwrap_or_else(|| panic!("{s:?} lacks 0x"));
     if digits != 0 {
         assert_eq!(h.len(), digits, "{s:?}: expected {digits} hex digits");
     }
@@ -51,7 +54,8 @@ fn crash(q: &mut Qemu, kind: &str) -> (String, f64) {
     q.expect("*** ", T).unwrap();
     let report = q.expect(RESETTING, T).unwrap().trim_end().to_owned();
     let notice = Instant::now();
-    q.expect(BANNER, T).unwrap_or_else(|e| panic!("no reset after {kind}: {e}"));
+    q.expect(BANNER, T)
+        .unwrap_or_else(|e| panic!("no reset after {kind}: {e}"));
     (report, notice.elapsed().as_secs_f64())
 }
 
@@ -59,7 +63,10 @@ fn crash(q: &mut Qemu, kind: &str) -> (String, f64) {
 fn every_crashtest_reports_resets_and_comes_back() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("faults");
     let _ = std::fs::remove_dir_all(&dir);
-    let cfg = MediaConfig { boot_timeout_s: 3, ..MediaConfig::default() };
+    let cfg = MediaConfig {
+        boot_timeout_s: 3,
+        ..MediaConfig::default()
+    };
     let set = media::write_media(&dir, &cfg).unwrap();
     let mut q = Qemu::launch(&Machine::new(Medium::Floppy, &set.floppy)).unwrap();
     q.expect(BANNER, T).unwrap();
@@ -76,7 +83,10 @@ fn every_crashtest_reports_resets_and_comes_back() {
     assert_in_firmware(hex(parts[0], 16), &report);
     assert_eq!(parts[1], "error code 0x0", "{report:?}");
     assert_eq!(parts[2], "address 0x0000008000000000", "{report:?}");
-    assert!(delay >= 1.0, "reset {delay:.2} s after the notice (2 s announced)");
+    assert!(
+        delay >= 1.0,
+        "reset {delay:.2} s after the notice (2 s announced)"
+    );
     eprintln!("page-fault: {report} (reset after {delay:.2} s)");
     interrupt_to_prompt(&mut q);
 
@@ -85,7 +95,9 @@ fn every_crashtest_reports_resets_and_comes_back() {
     let rest = report
         .strip_prefix("CPU exception 6 (invalid opcode) at RIP ")
         .unwrap_or_else(|| panic!("invalid-opcode report: {report:?}"));
-    let (rip, error) = rest.split_once(", ").unwrap_or_else(|| panic!("{report:?}"));
+    let (rip, error) = rest
+        .split_once(", ")
+        .unwrap_or_else(|| panic!("{report:?}"));
     let rip = hex(rip, 16);
     assert_in_firmware(rip, &report);
     let off = (rip - FIRMWARE_BASE) as usize;
@@ -95,7 +107,10 @@ fn every_crashtest_reports_resets_and_comes_back() {
         "RIP {rip:#x} is not a ud2: {report:?}"
     );
     assert_eq!(error, "error code 0x0", "{report:?}");
-    assert!(delay >= 1.0, "reset {delay:.2} s after the notice (2 s announced)");
+    assert!(
+        delay >= 1.0,
+        "reset {delay:.2} s after the notice (2 s announced)"
+    );
     eprintln!("invalid-opcode: {report} (reset after {delay:.2} s)");
     interrupt_to_prompt(&mut q);
 
@@ -104,9 +119,15 @@ fn every_crashtest_reports_resets_and_comes_back() {
     let rest = report
         .strip_prefix("firmware panic: ")
         .unwrap_or_else(|| panic!("panic report: {report:?}"));
-    assert!(rest.contains("crashtest requested by the operator"), "{report:?}");
+    assert!(
+        rest.contains("crashtest requested by the operator"),
+        "{report:?}"
+    );
     assert!(rest.contains(".rs:"), "panic location missing: {report:?}");
-    assert!(delay >= 1.0, "reset {delay:.2} s after the notice (2 s announced)");
+    assert!(
+        delay >= 1.0,
+        "reset {delay:.2} s after the notice (2 s announced)"
+    );
     eprintln!("panic: {report} (reset after {delay:.2} s)");
     interrupt_to_prompt(&mut q);
 
@@ -115,5 +136,10 @@ fn every_crashtest_reports_resets_and_comes_back() {
     q.expect("reload", T).unwrap();
     q.expect("monitor> ", T).unwrap();
     // Three faults, three resets: four banners in all.
-    assert_eq!(q.transcript().matches(BANNER).count(), 4, "{}", q.transcript_printable());
+    assert_eq!(
+        q.transcript().matches(BANNER).count(),
+        4,
+        "{}",
+        q.transcript_printable()
+    );
 }

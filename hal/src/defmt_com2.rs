@@ -8,6 +8,9 @@ use crate::uart::{RawTx, COM2};
 struct Com2Logger;
 
 static TAKEN: AtomicBool = AtomicBool::new(false);
+/// Set while a nested (re-entered) frame is being discarded: defmt still calls `write`
+/// and `release` for it, and they must not touch the outer frame.
+static NESTED: AtomicBool = AtomicBool::new(false);
 static mut ENCODER: defmt::Encoder = defmt::Encoder::new();
 
 fn write(bytes: &[u8]) {
@@ -20,6 +23,7 @@ unsafe impl defmt::Logger for Com2Logger {
     fn acquire() {
         if TAKEN.swap(true, Ordering::Acquire) {
             // Re-entered from a log inside a log (e.g. a fault while logging): drop it.
+            NESTED.store(true, Ordering::Relaxed);
             return;
         }
         // SAFETY: see the impl's comment: we hold TAKEN.
@@ -27,11 +31,17 @@ unsafe impl defmt::Logger for Com2Logger {
     }
     unsafe fn flush() {}
     unsafe fn release() {
+        if NESTED.swap(false, Ordering::Relaxed) {
+            return; // end of the discarded nested frame; the outer one goes on
+        }
         // SAFETY: see the impl's comment: called after `acquire` by defmt.
         unsafe { (*core::ptr::addr_of_mut!(ENCODER)).end_frame(write) }
         TAKEN.store(false, Ordering::Release);
     }
     unsafe fn write(bytes: &[u8]) {
+        if NESTED.load(Ordering::Relaxed) {
+            return;
+        }
         // SAFETY: see the impl's comment: called between `acquire` and `release`.
         unsafe { (*core::ptr::addr_of_mut!(ENCODER)).write(bytes, write) }
     }

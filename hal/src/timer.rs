@@ -9,8 +9,10 @@ static TSC_ZERO: AtomicU64 = AtomicU64::new(0);
 
 /// PIT input clock, Hz.
 const PIT_HZ: u64 = 1_193_182;
-/// Calibration window: 20 ms of PIT ticks.
-const CAL_TICKS: u64 = PIT_HZ / 50;
+/// One calibration interval: 10 ms of PIT ticks.
+const CAL_TICKS: u64 = PIT_HZ / 100;
+/// Calibration intervals; the smallest wins.
+const CAL_ROUNDS: usize = 5;
 
 fn rdtsc() -> u64 {
     // SAFETY: RDTSC exists on every x86-64 CPU and has no side effects.
@@ -20,14 +22,14 @@ fn rdtsc() -> u64 {
     }
 }
 
-/// Calibrate the TSC; returns its rate in kHz. Call once, early.
-pub fn init() -> u64 {
+/// TSC ticks while PIT channel 2 counts `CAL_TICKS` (one calibration interval).
+fn measure_once() -> u64 {
     let mut p61 = Port::<u8>::new(0x61);
     let mut cmd = Port::<u8>::new(0x43);
     let mut ch2 = Port::<u8>::new(0x42);
     // SAFETY: ports 0x42/0x43/0x61 are the PIT channel 2 and its gate on every PC; the
     // speaker output (0x61 bit 1) is kept off; nothing else uses channel 2.
-    let ticks = unsafe {
+    unsafe {
         let v = p61.read();
         p61.write((v & !0x02) & !0x01); // gate low: counter holds
         cmd.write(0xB0); // channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count), binary
@@ -41,12 +43,22 @@ pub fn init() -> u64 {
         while p61.read() & 0x20 == 0 {
             spins += 1;
             if spins > 200_000_000 {
-                break; // a broken PIT must not hang the unit; fall back below
+                break; // a broken PIT must not hang the unit
             }
         }
         rdtsc().wrapping_sub(t0)
-    };
-    let per_ms = (ticks * 50 / 1000).max(1000);
+    }
+}
+
+/// Calibrate the TSC; returns its rate in kHz. Call once, early.
+///
+/// A virtual CPU can be descheduled by its host at any moment; a pause between the PIT
+/// reaching zero and the closing RDTSC inflates one measurement (and so every timeout
+/// after it). Pauses only ever add ticks, so the smallest of several intervals is the
+/// truest.
+pub fn init() -> u64 {
+    let ticks = (0..CAL_ROUNDS).map(|_| measure_once()).min().unwrap_or(0);
+    let per_ms = (ticks * (PIT_HZ / CAL_TICKS) / 1000).max(1000);
     TSC_PER_MS.store(per_ms, Ordering::Relaxed);
     TSC_ZERO.store(rdtsc(), Ordering::Relaxed);
     per_ms

@@ -35,8 +35,23 @@ extern "C" fn firmware_main(bootinfo: usize) -> ! {
 /// Seconds the fault report stays on screen before the unit resets.
 const FAULT_RESET_DELAY_US: u64 = 2_000_000;
 
+/// Console writer that turns bare `\n` (Rust's panic messages have them) into `\r\n`.
+struct CrLf(RawTx);
+
+impl Write for CrLf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for (i, part) in s.split('\n').enumerate() {
+            if i > 0 {
+                self.0.write_str("\r\n")?;
+            }
+            self.0.write_str(part.strip_suffix('\r').unwrap_or(part))?;
+        }
+        Ok(())
+    }
+}
+
 fn report_and_reset(args: core::fmt::Arguments<'_>) -> ! {
-    let mut tx = RawTx(COM1);
+    let mut tx = CrLf(RawTx(COM1));
     let _ = tx.write_fmt(args);
     let _ = tx.write_str("\r\nResetting the unit in 2 seconds...\r\n");
     lifeboat_hal::timer::delay_us(FAULT_RESET_DELAY_US);
