@@ -55,7 +55,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "run" if first => {}
             "-h" | "--help" => return Err(String::new()),
             "--out" => o.out = PathBuf::from(val("--out")?),
-            "--medium" => o.medium = val("--medium")?.parse()?,
+            "--medium" => o.medium = media::parse_medium(&val("--medium")?)?,
             "--nic" => match val("--nic")?.as_str() {
                 "e1000" => o.nics.push(NicModel::E1000),
                 "i82557b" => o.nics.push(NicModel::I82557b),
@@ -170,12 +170,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let qmedium = match o.medium {
-        Medium::Floppy => lifeboat_qemu::Medium::Floppy,
-        Medium::Usb => lifeboat_qemu::Medium::Usb,
-        Medium::Disk => lifeboat_qemu::Medium::Disk,
-    };
-    let mut machine = Machine::new(qmedium, set.path(o.medium)).machine_type(o.machine);
+    let mut machine = Machine::new(o.medium, set.path(o.medium)).machine_type(o.machine);
     for (i, nic) in o.nics.iter().enumerate() {
         // The first NIC gets slirp with the TFTP root; further NICs get their own slirp.
         let tftp = if i == 0 { Some(tftp.clone()) } else { None };

@@ -30,51 +30,41 @@ pub const MAX_LOAD_BYTES: usize = 0x9F000 - 0x7E00;
 const PARAMS: usize = 0x1A0;
 const PARTITION_TABLE: usize = 0x1BE;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Medium {
-    Floppy,
-    Usb,
-    Disk,
-}
+/// The boot media kinds (one definition, shared with the QEMU machine description).
+pub use lifeboat_qemu::Medium;
 
-impl Medium {
-    pub const ALL: [Medium; 3] = [Medium::Floppy, Medium::Usb, Medium::Disk];
-
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Medium::Floppy => "floppy.img",
-            Medium::Usb => "usb.img",
-            Medium::Disk => "disk.img",
-        }
-    }
-
-    /// The medium-kind byte stage 2 hands to the firmware.
-    fn kind_byte(self) -> u8 {
-        match self {
-            Medium::Floppy => 1,
-            Medium::Usb => 2,
-            Medium::Disk => 3,
-        }
-    }
-
-    fn size(self) -> usize {
-        match self {
-            Medium::Floppy => FLOPPY_BYTES,
-            Medium::Usb => USB_BYTES,
-            Medium::Disk => DISK_BYTES,
-        }
+pub fn file_name(m: Medium) -> &'static str {
+    match m {
+        Medium::Floppy => "floppy.img",
+        Medium::Usb => "usb.img",
+        Medium::Disk => "disk.img",
     }
 }
 
-impl std::str::FromStr for Medium {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "floppy" | "diskette" => Ok(Medium::Floppy),
-            "usb" => Ok(Medium::Usb),
-            "disk" => Ok(Medium::Disk),
-            _ => Err(format!("unknown medium {s:?} (floppy, usb or disk)")),
-        }
+/// The medium-kind byte stage 2 hands to the firmware.
+fn kind_byte(m: Medium) -> u8 {
+    match m {
+        Medium::Floppy => 1,
+        Medium::Usb => 2,
+        Medium::Disk => 3,
+    }
+}
+
+fn size(m: Medium) -> usize {
+    match m {
+        Medium::Floppy => FLOPPY_BYTES,
+        Medium::Usb => USB_BYTES,
+        Medium::Disk => DISK_BYTES,
+    }
+}
+
+/// `floppy` (or `diskette`), `usb`, `disk`.
+pub fn parse_medium(s: &str) -> Result<Medium, String> {
+    match s {
+        "floppy" | "diskette" => Ok(Medium::Floppy),
+        "usb" => Ok(Medium::Usb),
+        "disk" => Ok(Medium::Disk),
+        _ => Err(format!("unknown medium {s:?} (floppy, usb or disk)")),
     }
 }
 
@@ -163,13 +153,13 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
     assert_eq!(&img[PARAMS..PARAMS + 4], b"LBT1", "stage 1 parameter block moved");
     let sectors = (payload.len() / SECTOR) as u16;
     img[PARAMS + 4..PARAMS + 6].copy_from_slice(&sectors.to_le_bytes());
-    img[PARAMS + 6] = medium.kind_byte();
+    img[PARAMS + 6] = kind_byte(medium);
     img[PARAMS + 8..PARAMS + 12].copy_from_slice(&(fw_offset as u32).to_le_bytes());
     img[PARAMS + 12..PARAMS + 16].copy_from_slice(&(FIRMWARE.len() as u32).to_le_bytes());
     if medium != Medium::Floppy {
         // One active partition (type 0xDA, "non-filesystem data") over the payload, so
         // BIOSes that insist on a valid MBR boot the stick as a hard disk.
-        let total = (medium.size() / SECTOR) as u32;
+        let total = (size(medium) / SECTOR) as u32;
         let e = &mut img[PARTITION_TABLE..PARTITION_TABLE + 16];
         e.copy_from_slice(&[0x80, 0xFE, 0xFF, 0xFF, 0xDA, 0xFE, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
         e[8..12].copy_from_slice(&1u32.to_le_bytes());
@@ -177,7 +167,7 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
         img[0x1B8..0x1BC].copy_from_slice(b"LFBT");
     }
     img.extend_from_slice(&payload);
-    img.resize(medium.size(), 0);
+    img.resize(size(medium), 0);
     Ok(img)
 }
 
@@ -202,7 +192,7 @@ impl MediaSet {
 pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError> {
     std::fs::create_dir_all(dir)?;
     for m in Medium::ALL {
-        std::fs::write(dir.join(m.file_name()), image(m, cfg)?)?;
+        std::fs::write(dir.join(file_name(m)), image(m, cfg)?)?;
     }
     Ok(MediaSet { floppy: dir.join("floppy.img"), usb: dir.join("usb.img"), disk: dir.join("disk.img") })
 }

@@ -51,9 +51,10 @@ fn model_name(model: NicModel) -> &'static str {
 
 /// A floppy-booted unit with the given NICs, in slot order.
 fn unit(nics: &[(NicModel, NetBackend)]) -> Machine {
-    nics.iter().fold(machine(Medium::Floppy, WINDOW_S), |m, (model, backend)| {
-        m.nic(*model, backend.clone())
-    })
+    nics.iter()
+        .fold(machine(Medium::Floppy, WINDOW_S), |m, (model, backend)| {
+            m.nic(*model, backend.clone())
+        })
 }
 
 /// Boots `machine`, interrupts the boot window with ESC and waits for the prompt. Returns the
@@ -135,7 +136,12 @@ fn check_sending_line(line: &str, target: &str) {
 fn check_all_replies(p: &Ping, target: &str, using: Option<&str>) -> String {
     let mut l = p.lines.iter().map(String::as_str);
     if let Some(using) = using {
-        assert_eq!(l.next(), Some(using), "expected {using:?} first: {:#?}", p.lines);
+        assert_eq!(
+            l.next(),
+            Some(using),
+            "expected {using:?} first: {:#?}",
+            p.lines
+        );
     }
     let banner = l.next().unwrap_or_default();
     check_sending_line(banner, target);
@@ -149,7 +155,11 @@ fn check_all_replies(p: &Ping, target: &str, using: Option<&str>) -> String {
     let numbers = rtt
         .strip_prefix("round-trip min/avg/max/median = ")
         .and_then(|r| r.strip_suffix(" us"))
-        .map(|r| r.split('/').map(str::parse::<u64>).collect::<Result<Vec<_>, _>>());
+        .map(|r| {
+            r.split('/')
+                .map(str::parse::<u64>)
+                .collect::<Result<Vec<_>, _>>()
+        });
     match numbers {
         Some(Ok(n)) if n.len() == 4 => {
             let (min, avg, max, median) = (n[0], n[1], n[2], n[3]);
@@ -252,7 +262,10 @@ fn silent_host_times_out_and_esc_aborts_ping() {
     // Five 4-second timeouts, then the diagnosis, within a bounded time.
     let p = ping(&mut q, Some(SILENT_HOST), PING_SILENT);
     check_silent(&p, SILENT_HOST, 0);
-    eprintln!("ping {SILENT_HOST} (silent): prompt back after {:?}", p.elapsed);
+    eprintln!(
+        "ping {SILENT_HOST} (silent): prompt back after {:?}",
+        p.elapsed
+    );
 
     // ESC during a ping of the silent host aborts it at once.
     let line = format!("ping {SILENT_HOST}");
@@ -279,7 +292,9 @@ fn silent_host_times_out_and_esc_aborts_ping() {
         "the prompt came back {prompt_after:?} after ESC"
     );
     assert!(
-        summary.first().is_some_and(|l| l.starts_with("Success rate is 0 percent (0/")),
+        summary
+            .first()
+            .is_some_and(|l| l.starts_with("Success rate is 0 percent (0/")),
         "after 'Ping aborted.': {summary:#?}"
     );
 
@@ -307,11 +322,22 @@ fn two_nics(first: NicModel, second: NicModel) {
     assert_eq!(nics.len(), 3, "two NICs and a Using line: {nics:#?}");
     let l0 = listing_prefix(0, first, 3);
     let l1 = listing_prefix(1, second, 4);
-    assert!(nics[0].starts_with(&l0), "{:?} should start with {l0:?}", nics[0]);
-    assert!(nics[1].starts_with(&l1), "{:?} should start with {l1:?}", nics[1]);
+    assert!(
+        nics[0].starts_with(&l0),
+        "{:?} should start with {l0:?}",
+        nics[0]
+    );
+    assert!(
+        nics[1].starts_with(&l1),
+        "{:?} should start with {l1:?}",
+        nics[1]
+    );
     // `Using N: <the listing line without "N: ">, MAC: ...`
     let using = |n: usize, mac: &str| {
-        let listed = nics[n].split_once(": ").map(|(_, rest)| rest).unwrap_or_default();
+        let listed = nics[n]
+            .split_once(": ")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
         format!("Using {n}: {listed}, MAC: {mac}")
     };
     let (using0, using1) = (using(0, QEMU_MAC), using(1, QEMU_MAC_2));
@@ -413,9 +439,10 @@ impl TestNet {
     /// Unique per process and call; interface names stay within Linux's 15 characters.
     fn new() -> TestNet {
         static N: AtomicU32 = AtomicU32::new(0);
+        // pid_max is at most 4194304 (7 digits): "lbtap" + 7 + 1 = 13 characters.
         let tag = format!(
             "{}{}",
-            std::process::id() % 100_000,
+            std::process::id(),
             N.fetch_add(1, Ordering::Relaxed) % 10
         );
         let net = TestNet { tag };
@@ -437,8 +464,8 @@ impl TestNet {
         self.ifname("lbtap")
     }
 
-    /// Builds the topology in the diagram above. The first step failing (no netns support)
-    /// is reported as `Err(Skip)`; a later one is a test failure.
+    /// Builds the topology in the diagram above. The first step failing (no netns support
+    /// here) is returned as an error, for a skip; a later one fails the test.
     fn build(&self) -> Result<(), String> {
         let (host, rtr, far) = (self.ns("host"), self.ns("rtr"), self.ns("far"));
         let (br, tap, vh, vr) = (
@@ -457,28 +484,67 @@ impl TestNet {
             vec!["link", "set", &tap, "master", &br],
             vec!["link", "set", &tap, "up"],
             // host: one end on the bridge, eth0 in lbN-host.
-            vec!["link", "add", &vh, "type", "veth", "peer", "name", "eth0", "netns", &host],
+            vec![
+                "link", "add", &vh, "type", "veth", "peer", "name", "eth0", "netns", &host,
+            ],
             vec!["link", "set", &vh, "master", &br],
             vec!["link", "set", &vh, "up"],
             vec!["-n", &host, "addr", "add", "192.168.50.1/24", "dev", "eth0"],
             vec!["-n", &host, "link", "set", "eth0", "up"],
             vec!["-n", &host, "link", "set", "lo", "up"],
             // router: eth0 on the bridge, eth1 to the far host.
-            vec!["link", "add", &vr, "type", "veth", "peer", "name", "eth0", "netns", &rtr],
+            vec![
+                "link", "add", &vr, "type", "veth", "peer", "name", "eth0", "netns", &rtr,
+            ],
             vec!["link", "set", &vr, "master", &br],
             vec!["link", "set", &vr, "up"],
-            vec!["-n", &rtr, "addr", "add", "192.168.50.254/24", "dev", "eth0"],
+            vec![
+                "-n",
+                &rtr,
+                "addr",
+                "add",
+                "192.168.50.254/24",
+                "dev",
+                "eth0",
+            ],
             vec!["-n", &rtr, "link", "set", "eth0", "up"],
-            vec!["-n", &rtr, "link", "add", "eth1", "type", "veth", "peer", "name", "eth0", "netns", &far],
-            vec!["-n", &rtr, "addr", "add", "192.168.60.254/24", "dev", "eth1"],
+            vec![
+                "-n", &rtr, "link", "add", "eth1", "type", "veth", "peer", "name", "eth0", "netns",
+                &far,
+            ],
+            vec![
+                "-n",
+                &rtr,
+                "addr",
+                "add",
+                "192.168.60.254/24",
+                "dev",
+                "eth1",
+            ],
             vec!["-n", &rtr, "link", "set", "eth1", "up"],
             vec!["-n", &rtr, "link", "set", "lo", "up"],
-            vec!["netns", "exec", &rtr, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"],
+            vec![
+                "netns",
+                "exec",
+                &rtr,
+                "sysctl",
+                "-q",
+                "-w",
+                "net.ipv4.ip_forward=1",
+            ],
             // far host: behind the router.
             vec!["-n", &far, "addr", "add", "192.168.60.1/24", "dev", "eth0"],
             vec!["-n", &far, "link", "set", "eth0", "up"],
             vec!["-n", &far, "link", "set", "lo", "up"],
-            vec!["-n", &far, "route", "add", "default", "via", "192.168.60.254"],
+            vec![
+                "-n",
+                &far,
+                "route",
+                "add",
+                "default",
+                "via",
+                "192.168.60.254",
+            ],
         ];
         for step in steps {
             if let Err(e) = ip(&step) {
@@ -557,18 +623,4 @@ fn netns_hosts_and_gateway_over_tap() {
     check_all_replies(&p, "192.168.50.1", None);
     drop(q);
     drop(net);
-}
-
-#[test]
-#[ignore]
-fn zz_scratch_e1000_pcap() {
-    let m = unit(&[(NicModel::E1000, slirp())])
-        .arg("-object")
-        .arg("filter-dump,id=fd0,netdev=n0,file=/tmp/lb-e1000.pcap");
-    let (mut q, _) = boot(&m);
-    set_address(&mut q, SLIRP_GUEST, None);
-    let p = ping(&mut q, Some(SLIRP_HOST), PING_OK);
-    eprintln!("{:#?}", p.lines);
-    let p = ping(&mut q, Some(SLIRP_HOST), PING_OK);
-    eprintln!("{:#?}", p.lines);
 }
