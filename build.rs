@@ -11,22 +11,49 @@ const FIRMWARE_BASE: u64 = 0x10_0000;
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for p in ["bootloader", "firmware", "hal", "Cargo.lock", ".cargo/config.toml", "rust-toolchain.toml"] {
+    for p in [
+        "bootloader",
+        "firmware",
+        "hal",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "rust-toolchain.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     // <target-dir>/<profile>/build/<pkg>/out -> <target-dir>/bare, shared by all profiles.
-    let target_dir = out.ancestors().nth(4).map(|t| t.join("bare")).unwrap_or_else(|| out.join("bare"));
+    let target_dir = out
+        .ancestors()
+        .nth(4)
+        .map(|t| t.join("bare"))
+        .unwrap_or_else(|| out.join("bare"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
         .args(["build", "--release", "--target", "x86_64-unknown-none"])
-        .args(["-p", "lifeboat-bootloader", "-p", "lifeboat-firmware", "--bins"])
+        .args([
+            "-p",
+            "lifeboat-bootloader",
+            "-p",
+            "lifeboat-firmware",
+            "--bins",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
-    for v in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PRIMARY_PACKAGE"] {
+    for v in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
         cmd.env_remove(v);
     }
-    let res = cmd.output().expect("cannot run cargo for the bare-metal build");
+    let res = cmd
+        .output()
+        .expect("cannot run cargo for the bare-metal build");
     if !res.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&res.stderr));
         panic!("bare-metal build of bootloader/firmware failed (see above)");
@@ -38,12 +65,20 @@ fn main() {
     let boot = std::fs::read(&boot_elf).unwrap();
     let boot = object::File::parse(&*boot).unwrap();
     let section = |name: &str| -> Vec<u8> {
-        boot.section_by_name(name).unwrap_or_else(|| panic!("bootloader has no {name}")).data().unwrap().to_vec()
+        boot.section_by_name(name)
+            .unwrap_or_else(|| panic!("bootloader has no {name}"))
+            .data()
+            .unwrap()
+            .to_vec()
     };
     let stage1 = section(".stage1");
     let stage2 = section(".stage2");
     assert_eq!(stage1.len(), 512, "stage 1 must be exactly one sector");
-    assert_eq!(&stage1[510..], &[0x55, 0xAA], "stage 1 lacks the boot signature");
+    assert_eq!(
+        &stage1[510..],
+        &[0x55, 0xAA],
+        "stage 1 lacks the boot signature"
+    );
     assert_eq!(stage2.len() % 512, 0, "stage 2 must be whole sectors");
 
     let firmware = flat_image(&fw_elf, FIRMWARE_BASE);
@@ -63,7 +98,11 @@ fn flat_image(elf: &Path, base: u64) -> Vec<u8> {
         if !alloc || s.kind() == SectionKind::UninitializedData || s.size() == 0 {
             continue;
         }
-        assert!(s.address() >= base, "section {:?} below the load address", s.name());
+        assert!(
+            s.address() >= base,
+            "section {:?} below the load address",
+            s.name()
+        );
         let off = (s.address() - base) as usize;
         let bytes = s.data().unwrap();
         if img.len() < off + bytes.len() {

@@ -49,7 +49,11 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut it = args.iter();
     let mut first = true;
     while let Some(a) = it.next() {
-        let mut val = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        let mut val = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
         match a.as_str() {
             "media" if first => o.media_only = true,
             "run" if first => {}
@@ -73,8 +77,16 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 }
             }
             "--tftp" => o.tftp = Some(PathBuf::from(val("--tftp")?)),
-            "--timeout" => o.cfg.boot_timeout_s = val("--timeout")?.parse().map_err(|_| "--timeout takes whole seconds")?,
-            "--baud" => o.cfg.baud = val("--baud")?.parse().map_err(|_| "--baud takes a number")?,
+            "--timeout" => {
+                o.cfg.boot_timeout_s = val("--timeout")?
+                    .parse()
+                    .map_err(|_| "--timeout takes whole seconds")?
+            }
+            "--baud" => {
+                o.cfg.baud = val("--baud")?
+                    .parse()
+                    .map_err(|_| "--baud takes a number")?
+            }
             "--log" => o.cfg.log_level = val("--log")?,
             "--boothelper" => o.cfg.boothelper = true,
             x => return Err(format!("unknown argument {x:?}")),
@@ -118,14 +130,25 @@ fn ensure_qemu() -> Result<PathBuf, String> {
     if let Ok(p) = lifeboat_qemu::find_qemu() {
         return Ok(p);
     }
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
     let apt = Path::new("/usr/bin/apt-get").exists();
     if root && apt {
-        eprintln!("lifeboat: qemu-system-x86_64 not found; installing Debian package qemu-system-x86 ...");
-        let ok = Command::new("apt-get").args(["install", "-y", "qemu-system-x86"]).status().map(|s| s.success());
+        eprintln!(
+            "lifeboat: qemu-system-x86_64 not found; installing Debian package qemu-system-x86 ..."
+        );
+        let ok = Command::new("apt-get")
+            .args(["install", "-y", "qemu-system-x86"])
+            .status()
+            .map(|s| s.success());
         if !matches!(ok, Ok(true)) {
             let _ = Command::new("apt-get").arg("update").status();
-            let _ = Command::new("apt-get").args(["install", "-y", "qemu-system-x86"]).status();
+            let _ = Command::new("apt-get")
+                .args(["install", "-y", "qemu-system-x86"])
+                .status();
         }
     }
     lifeboat_qemu::find_qemu()
@@ -140,7 +163,11 @@ fn main() -> ExitCode {
                 eprintln!("lifeboat: {e}");
             }
             eprintln!("{USAGE}");
-            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+            return if e.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
         }
     };
     let set = match media::write_media(&o.out, &o.cfg) {
@@ -176,7 +203,10 @@ fn main() -> ExitCode {
         let tftp = if i == 0 { Some(tftp.clone()) } else { None };
         machine = machine.nic(*nic, NetBackend::User { tftp });
     }
-    eprintln!("lifeboat: TFTP root {} at 10.0.2.2; guest address 10.0.2.15", tftp.display());
+    eprintln!(
+        "lifeboat: TFTP root {} at 10.0.2.2; guest address 10.0.2.15",
+        tftp.display()
+    );
     eprintln!("{}", lifeboat_qemu::STDIO_NOTE);
     machine.qemu = Some(qemu.clone());
     let mut cmd = machine.command(&ConsoleBackend::Stdio);

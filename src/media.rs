@@ -83,7 +83,12 @@ pub struct MediaConfig {
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { boot_timeout_s: 10, baud: 9600, log_level: "warn".into(), boothelper: false }
+        Self {
+            boot_timeout_s: 10,
+            baud: 9600,
+            log_level: "warn".into(),
+            boothelper: false,
+        }
     }
 }
 
@@ -94,7 +99,11 @@ impl MediaConfig {
             self.boot_timeout_s,
             self.baud,
             self.log_level,
-            if self.boothelper { "boothelper" } else { "monitor" }
+            if self.boothelper {
+                "boothelper"
+            } else {
+                "monitor"
+            }
         )
     }
 }
@@ -109,9 +118,14 @@ pub enum MediaError {
 impl fmt::Display for MediaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MediaError::ConfigTooLong(n) => write!(f, "configuration is {n} bytes; one sector (511) at most"),
+            MediaError::ConfigTooLong(n) => {
+                write!(f, "configuration is {n} bytes; one sector (511) at most")
+            }
             MediaError::TooLarge { bytes, max } => {
-                write!(f, "boot payload is {bytes} bytes; the real-mode load window holds {max}")
+                write!(
+                    f,
+                    "boot payload is {bytes} bytes; the real-mode load window holds {max}"
+                )
             }
             MediaError::Io(e) => write!(f, "{e}"),
         }
@@ -147,10 +161,17 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
     payload.extend_from_slice(FIRMWARE);
     pad(&mut payload);
     if payload.len() > MAX_LOAD_BYTES {
-        return Err(MediaError::TooLarge { bytes: payload.len(), max: MAX_LOAD_BYTES });
+        return Err(MediaError::TooLarge {
+            bytes: payload.len(),
+            max: MAX_LOAD_BYTES,
+        });
     }
     let mut img = STAGE1.to_vec();
-    assert_eq!(&img[PARAMS..PARAMS + 4], b"LBT1", "stage 1 parameter block moved");
+    assert_eq!(
+        &img[PARAMS..PARAMS + 4],
+        b"LBT1",
+        "stage 1 parameter block moved"
+    );
     let sectors = (payload.len() / SECTOR) as u16;
     img[PARAMS + 4..PARAMS + 6].copy_from_slice(&sectors.to_le_bytes());
     img[PARAMS + 6] = kind_byte(medium);
@@ -161,7 +182,9 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
         // BIOSes that insist on a valid MBR boot the stick as a hard disk.
         let total = (size(medium) / SECTOR) as u32;
         let e = &mut img[PARTITION_TABLE..PARTITION_TABLE + 16];
-        e.copy_from_slice(&[0x80, 0xFE, 0xFF, 0xFF, 0xDA, 0xFE, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+        e.copy_from_slice(&[
+            0x80, 0xFE, 0xFF, 0xFF, 0xDA, 0xFE, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]);
         e[8..12].copy_from_slice(&1u32.to_le_bytes());
         e[12..16].copy_from_slice(&(total - 1).to_le_bytes());
         img[0x1B8..0x1BC].copy_from_slice(b"LFBT");
@@ -194,7 +217,11 @@ pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError
     for m in Medium::ALL {
         std::fs::write(dir.join(file_name(m)), image(m, cfg)?)?;
     }
-    Ok(MediaSet { floppy: dir.join("floppy.img"), usb: dir.join("usb.img"), disk: dir.join("disk.img") })
+    Ok(MediaSet {
+        floppy: dir.join("floppy.img"),
+        usb: dir.join("usb.img"),
+        disk: dir.join("disk.img"),
+    })
 }
 
 #[cfg(test)]
@@ -219,7 +246,9 @@ mod tests {
         assert_eq!(&img[off..off + size], FIRMWARE);
         assert!(off + size <= SECTOR * (1 + sectors));
         assert_eq!(&img[2 * SECTOR..2 * SECTOR + STAGE2.len()], STAGE2);
-        assert!(std::str::from_utf8(&img[SECTOR..SECTOR + 20]).unwrap().starts_with("# lifeboat"));
+        assert!(std::str::from_utf8(&img[SECTOR..SECTOR + 20])
+            .unwrap()
+            .starts_with("# lifeboat"));
         assert_eq!(img[PARTITION_TABLE], 0x80);
         assert_eq!(img[PARTITION_TABLE + 4], 0xDA);
         assert_eq!(img.len(), USB_BYTES);
@@ -227,16 +256,28 @@ mod tests {
 
     #[test]
     fn config_round_trips_through_the_sector() {
-        let cfg = MediaConfig { boot_timeout_s: 3, baud: 115200, log_level: "info".into(), boothelper: true };
+        let cfg = MediaConfig {
+            boot_timeout_s: 3,
+            baud: 115200,
+            log_level: "info".into(),
+            boothelper: true,
+        };
         let img = image(Medium::Disk, &cfg).unwrap();
         let sector = &img[SECTOR..2 * SECTOR];
-        let text = std::str::from_utf8(&sector[..sector.iter().position(|&b| b == 0).unwrap()]).unwrap();
+        let text =
+            std::str::from_utf8(&sector[..sector.iter().position(|&b| b == 0).unwrap()]).unwrap();
         assert_eq!(text, cfg.to_text());
     }
 
     #[test]
     fn overlong_config_is_refused() {
-        let cfg = MediaConfig { log_level: "x".repeat(600), ..Default::default() };
-        assert!(matches!(image(Medium::Floppy, &cfg), Err(MediaError::ConfigTooLong(_))));
+        let cfg = MediaConfig {
+            log_level: "x".repeat(600),
+            ..Default::default()
+        };
+        assert!(matches!(
+            image(Medium::Floppy, &cfg),
+            Err(MediaError::ConfigTooLong(_))
+        ));
     }
 }

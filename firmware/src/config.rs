@@ -19,7 +19,12 @@ pub struct BootConfig {
 
 impl Default for BootConfig {
     fn default() -> Self {
-        Self { boot_timeout_s: 10, baud: 9600, log_level: log::LevelFilter::Warn, boothelper: false }
+        Self {
+            boot_timeout_s: 10,
+            baud: 9600,
+            log_level: log::LevelFilter::Warn,
+            boothelper: false,
+        }
     }
 }
 
@@ -33,7 +38,11 @@ pub struct ConfigWarning<'a> {
 
 impl fmt::Display for ConfigWarning<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "config line {}: {} ({:?}); default kept", self.line, self.why, self.text)
+        write!(
+            f,
+            "config line {}: {} ({:?}); default kept",
+            self.line, self.why, self.text
+        )
     }
 }
 
@@ -45,7 +54,11 @@ impl BootConfig {
         let mut cfg = Self::default();
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         let Ok(text) = core::str::from_utf8(&bytes[..end]) else {
-            warn(ConfigWarning { line: 0, text: "", why: "not UTF-8" });
+            warn(ConfigWarning {
+                line: 0,
+                text: "",
+                why: "not UTF-8",
+            });
             return cfg;
         };
         for (i, raw) in text.lines().enumerate() {
@@ -53,7 +66,13 @@ impl BootConfig {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let mut w = |why| warn(ConfigWarning { line: i + 1, text: line, why });
+            let mut w = |why| {
+                warn(ConfigWarning {
+                    line: i + 1,
+                    text: line,
+                    why,
+                })
+            };
             let Some((k, v)) = line.split_once('=') else {
                 w("expected key=value");
                 continue;
@@ -106,9 +125,18 @@ mod tests {
 
     #[test]
     fn all_keys() {
-        let (c, n) = parse("# lifeboat\nboot_timeout = 5\nbaud=115200\nlog=info\nmode=boothelper\n");
+        let (c, n) =
+            parse("# lifeboat\nboot_timeout = 5\nbaud=115200\nlog=info\nmode=boothelper\n");
         assert_eq!(n, 0);
-        assert_eq!(c, BootConfig { boot_timeout_s: 5, baud: 115200, log_level: log::LevelFilter::Info, boothelper: true });
+        assert_eq!(
+            c,
+            BootConfig {
+                boot_timeout_s: 5,
+                baud: 115200,
+                log_level: log::LevelFilter::Info,
+                boothelper: true
+            }
+        );
     }
 
     #[test]

@@ -9,5 +9,7 @@ mod bare;
 /// On the host this binary has nothing to do: the firmware only runs on bare metal.
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("lifeboat-firmware runs on bare metal; use `cargo run --release` in the workspace root");
+    eprintln!(
+        "lifeboat-firmware runs on bare metal; use `cargo run --release` in the workspace root"
+    );
 }

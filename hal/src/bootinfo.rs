@@ -70,12 +70,17 @@ impl BootInfo {
         for (i, r) in regions.iter_mut().enumerate().take(n) {
             // SAFETY: stage 2 stores up to 64 entries of 24 bytes at addr + 0x20.
             let e = unsafe { core::ptr::read_unaligned((addr + 0x20 + i * 24) as *const RawE820) };
-            *r = MemRegion { base: e.base, len: e.len, kind: e.kind };
+            *r = MemRegion {
+                base: e.base,
+                len: e.len,
+                kind: e.kind,
+            };
         }
         let len = (h.config_len as usize).min(4096);
         // SAFETY: stage 1 loaded the configuration sector at config_addr and nothing
         // writes to it afterwards (caller's contract).
-        let config = unsafe { core::slice::from_raw_parts(h.config_addr as usize as *const u8, len) };
+        let config =
+            unsafe { core::slice::from_raw_parts(h.config_addr as usize as *const u8, len) };
         let medium = match h.medium {
             1 => Medium::Diskette,
             2 => Medium::UsbStick,
@@ -98,6 +103,10 @@ impl BootInfo {
 
     /// Usable RAM in bytes (E820 type 1).
     pub fn usable_ram(&self) -> u64 {
-        self.memory_map().iter().filter(|r| r.kind == 1).map(|r| r.len).sum()
+        self.memory_map()
+            .iter()
+            .filter(|r| r.kind == 1)
+            .map(|r| r.len)
+            .sum()
     }
 }

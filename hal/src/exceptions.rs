@@ -139,8 +139,7 @@ pub fn init(handler: fn(&ExceptionFrame) -> !) {
     // on purpose; the stubs table is a read-only array of 32 code addresses.
     unsafe {
         let idt = &mut *core::ptr::addr_of_mut!(IDT);
-        for v in 0..32 {
-            let a = lifeboat_exc_stubs[v];
+        for (v, &a) in lifeboat_exc_stubs.iter().enumerate() {
             // 64-bit interrupt gate: offset 15:0, selector, IST 0, type 0x8E, offset 31:16, offset 63:32
             idt.0[2 * v] = (a & 0xFFFF) | (cs << 16) | (0x8E << 40) | (((a >> 16) & 0xFFFF) << 48);
             idt.0[2 * v + 1] = a >> 32;
@@ -156,8 +155,8 @@ pub fn init(handler: fn(&ExceptionFrame) -> !) {
 /// Read an address that is mapped nowhere (the boot chain maps only the low 4 GiB).
 pub fn raise_page_fault() -> ! {
     let p = 0x80_0000_0000u64 as *const u64; // 512 GiB: canonical, PML4 entry 1 not present
-    // SAFETY: deliberately faulting for the `crashtest` diagnostic; the page-fault
-    // handler reports and resets, so the read never completes.
+                                             // SAFETY: deliberately faulting for the `crashtest` diagnostic; the page-fault
+                                             // handler reports and resets, so the read never completes.
     unsafe { core::ptr::read_volatile(p) };
     crate::reset::reset()
 }

@@ -7,6 +7,8 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod bootinfo;
+#[cfg(feature = "defmt")]
+mod defmt_com2;
 pub mod exceptions;
 pub mod net;
 pub mod pci;
@@ -14,5 +16,3 @@ pub mod platform;
 pub mod reset;
 pub mod timer;
 pub mod uart;
-#[cfg(feature = "defmt")]
-mod defmt_com2;

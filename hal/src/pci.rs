@@ -179,7 +179,11 @@ impl Bar {
             let port = (low & 0xFFFC) as u16;
             // Devices may hardwire the upper 16 bits of an I/O BAR to 0: size within 64 KiB.
             let mask = (low_mask & 0xFFFC) | 0xFFFF_0000;
-            let size = if low_mask & 0xFFFC == 0 { 0 } else { (!mask).wrapping_add(1) };
+            let size = if low_mask & 0xFFFC == 0 {
+                0
+            } else {
+                (!mask).wrapping_add(1)
+            };
             if port == 0 && size == 0 {
                 return Bar::None;
             }
@@ -191,10 +195,24 @@ impl Bar {
         let (addr, size) = if is_64bit {
             let addr = (u64::from(high) << 32) | u64::from(low & !0xF);
             let mask = (u64::from(high_mask) << 32) | u64::from(low_mask & !0xF);
-            (addr, if mask == 0 { 0 } else { (!mask).wrapping_add(1) })
+            (
+                addr,
+                if mask == 0 {
+                    0
+                } else {
+                    (!mask).wrapping_add(1)
+                },
+            )
         } else {
             let mask = low_mask & !0xF;
-            (u64::from(low & !0xF), if mask == 0 { 0 } else { u64::from((!mask).wrapping_add(1)) })
+            (
+                u64::from(low & !0xF),
+                if mask == 0 {
+                    0
+                } else {
+                    u64::from((!mask).wrapping_add(1))
+                },
+            )
         };
         if addr == 0 && size == 0 && low_mask == 0 && low == 0 {
             return Bar::None;
@@ -203,7 +221,12 @@ impl Bar {
             // Probed and found no writable address bits: not implemented.
             return Bar::None;
         }
-        Bar::Mem { addr, size, is_64bit, prefetchable }
+        Bar::Mem {
+            addr,
+            size,
+            is_64bit,
+            prefetchable,
+        }
     }
 
     /// The memory base address, if this is a memory BAR.
@@ -257,7 +280,11 @@ pub struct PciDevice {
 impl PciDevice {
     /// This function's address.
     pub fn bdf(&self) -> Bdf {
-        Bdf { bus: self.bus, dev: self.dev, func: self.func }
+        Bdf {
+            bus: self.bus,
+            dev: self.dev,
+            func: self.func,
+        }
     }
 
     /// Read a function's header and size its BARs.
@@ -367,7 +394,15 @@ pub struct Scan<'a, C: ConfigSpace + ?Sized> {
 pub fn scan<C: ConfigSpace + ?Sized>(cfg: &mut C) -> Scan<'_, C> {
     let mut reachable = [0u32; 8];
     reachable[0] = 1;
-    Scan { cfg, bus: 0, dev: 0, func: 0, multi: false, reachable, all: false }
+    Scan {
+        cfg,
+        bus: 0,
+        dev: 0,
+        func: 0,
+        multi: false,
+        reachable,
+        all: false,
+    }
 }
 
 impl<C: ConfigSpace + ?Sized> Scan<'_, C> {
@@ -411,7 +446,11 @@ impl<C: ConfigSpace + ?Sized> Iterator for Scan<'_, C> {
                 self.multi = false;
                 continue;
             }
-            let bdf = Bdf { bus: self.bus as u8, dev: self.dev, func: self.func };
+            let bdf = Bdf {
+                bus: self.bus as u8,
+                dev: self.dev,
+                func: self.func,
+            };
             let vendor = self.cfg.read16(bdf, reg::ID);
             if vendor == 0xFFFF {
                 if self.func == 0 {
@@ -425,13 +464,20 @@ impl<C: ConfigSpace + ?Sized> Iterator for Scan<'_, C> {
                 self.multi = self.cfg.read8(bdf, reg::HEADER + 2) & 0x80 != 0;
             }
             self.next_function();
-            let Some(dev) = PciDevice::read(self.cfg, bdf) else { continue };
+            let Some(dev) = PciDevice::read(self.cfg, bdf) else {
+                continue;
+            };
             if dev.is_bridge() {
                 let secondary = self.cfg.read8(bdf, reg::BRIDGE_BUSES + 1);
                 if u16::from(secondary) > bdf.bus as u16 {
                     self.mark(secondary);
                 }
-            } else if bdf.bus == 0 && bdf.dev == 0 && bdf.func > 0 && dev.class == 0x06 && dev.subclass == 0 {
+            } else if bdf.bus == 0
+                && bdf.dev == 0
+                && bdf.func > 0
+                && dev.class == 0x06
+                && dev.subclass == 0
+            {
                 self.mark(bdf.func);
             }
             return Some(dev);
@@ -452,7 +498,15 @@ pub(crate) mod tests {
     }
 
     impl FakeConfig {
-        pub fn add(&mut self, bdf: Bdf, vendor: u16, device: u16, class_rev: u32, header: u8, bars: &[(u32, u32)]) {
+        pub fn add(
+            &mut self,
+            bdf: Bdf,
+            vendor: u16,
+            device: u16,
+            class_rev: u32,
+            header: u8,
+            bars: &[(u32, u32)],
+        ) {
             let mut regs = [0u32; 64];
             let mut masks = [0u32; 6];
             regs[0] = u32::from(device) << 16 | u32::from(vendor);
@@ -469,7 +523,9 @@ pub(crate) mod tests {
 
     impl ConfigSpace for FakeConfig {
         fn read32(&mut self, bdf: Bdf, offset: u8) -> u32 {
-            self.funcs.get(&bdf).map_or(0xFFFF_FFFF, |f| f.0[offset as usize / 4])
+            self.funcs
+                .get(&bdf)
+                .map_or(0xFFFF_FFFF, |f| f.0[offset as usize / 4])
         }
         fn write32(&mut self, bdf: Bdf, offset: u8, value: u32) {
             if let Some((regs, masks)) = self.funcs.get_mut(&bdf) {
@@ -477,7 +533,11 @@ pub(crate) mod tests {
                 if (4..10).contains(&i) {
                     let m = masks[i - 4];
                     // Read-only flag bits stay, writable address bits take the value.
-                    let flags = if regs[i] & 1 == 1 { 0b11 & regs[i] } else { 0xF & regs[i] };
+                    let flags = if regs[i] & 1 == 1 {
+                        0b11 & regs[i]
+                    } else {
+                        0xF & regs[i]
+                    };
                     regs[i] = if m == 0 { 0 } else { (value & m) | flags };
                 } else if i == 1 {
                     regs[1] = (regs[1] & 0xFFFF_0000) | (value & 0xFFFF);
@@ -507,8 +567,20 @@ pub(crate) mod tests {
     #[test]
     fn decode_io_bar_with_size() {
         // 8255x BAR1: 64 ports at 0xC000, upper 16 bits hardwired to zero.
-        assert_eq!(Bar::decode(0xC001, 0, 0x0000_FFC1, 0), Bar::Io { port: 0xC000, size: 64 });
-        assert_eq!(Bar::decode(0xC041, 0, 0xFFFF_FFC1, 0), Bar::Io { port: 0xC040, size: 64 });
+        assert_eq!(
+            Bar::decode(0xC001, 0, 0x0000_FFC1, 0),
+            Bar::Io {
+                port: 0xC000,
+                size: 64
+            }
+        );
+        assert_eq!(
+            Bar::decode(0xC041, 0, 0xFFFF_FFC1, 0),
+            Bar::Io {
+                port: 0xC040,
+                size: 64
+            }
+        );
     }
 
     #[test]
@@ -516,12 +588,22 @@ pub(crate) mod tests {
         // e1000 BAR0: 128 KiB non-prefetchable at 0xFEBC0000.
         assert_eq!(
             Bar::decode(0xFEBC_0000, 0, 0xFFFE_0000, 0),
-            Bar::Mem { addr: 0xFEBC_0000, size: 128 * 1024, is_64bit: false, prefetchable: false }
+            Bar::Mem {
+                addr: 0xFEBC_0000,
+                size: 128 * 1024,
+                is_64bit: false,
+                prefetchable: false
+            }
         );
         // 8255x BAR0: 4 KiB prefetchable.
         assert_eq!(
             Bar::decode(0xFEBD_1008, 0, 0xFFFF_F008, 0),
-            Bar::Mem { addr: 0xFEBD_1000, size: 4096, is_64bit: false, prefetchable: true }
+            Bar::Mem {
+                addr: 0xFEBD_1000,
+                size: 4096,
+                is_64bit: false,
+                prefetchable: true
+            }
         );
     }
 
@@ -530,7 +612,12 @@ pub(crate) mod tests {
         // 16 KiB 64-bit prefetchable BAR above 4 GiB.
         assert_eq!(
             Bar::decode(0xC000_000C, 0x0000_0008, 0xFFFF_C00C, 0xFFFF_FFFF),
-            Bar::Mem { addr: 0x8_C000_0000, size: 16 * 1024, is_64bit: true, prefetchable: true }
+            Bar::Mem {
+                addr: 0x8_C000_0000,
+                size: 16 * 1024,
+                is_64bit: true,
+                prefetchable: true
+            }
         );
     }
 
@@ -544,9 +631,20 @@ pub(crate) mod tests {
     fn decode_without_sizing_keeps_address() {
         assert_eq!(
             Bar::decode(0xFEBC_0000, 0, 0, 0),
-            Bar::Mem { addr: 0xFEBC_0000, size: 0, is_64bit: false, prefetchable: false }
+            Bar::Mem {
+                addr: 0xFEBC_0000,
+                size: 0,
+                is_64bit: false,
+                prefetchable: false
+            }
         );
-        assert_eq!(Bar::decode(0xC001, 0, 0, 0), Bar::Io { port: 0xC000, size: 0 });
+        assert_eq!(
+            Bar::decode(0xC001, 0, 0, 0),
+            Bar::Io {
+                port: 0xC000,
+                size: 0
+            }
+        );
     }
 
     fn pc_machine() -> FakeConfig {
@@ -555,19 +653,44 @@ pub(crate) mod tests {
         // 00:04.0 i82559er, 00:05.0 PCI bridge to bus 1 with virtio-net at 01:02.0.
         cfg.add(bdf(0, 0, 0), 0x8086, 0x1237, 0x0600_0002, 0, &[]);
         cfg.add(bdf(0, 1, 0), 0x8086, 0x7000, 0x0601_0000, 0x80, &[]);
-        cfg.add(bdf(0, 1, 1), 0x8086, 0x7010, 0x0101_8000, 0, &[(0, 0), (0, 0), (0, 0), (0, 0), (0xC0C1, 0xFFF1)]);
-        cfg.add(bdf(0, 3, 0), 0x8086, 0x100E, 0x0200_0003, 0, &[(0xFEBC_0000, 0xFFFE_0000), (0xC001, 0xFFC1)]);
+        cfg.add(
+            bdf(0, 1, 1),
+            0x8086,
+            0x7010,
+            0x0101_8000,
+            0,
+            &[(0, 0), (0, 0), (0, 0), (0, 0), (0xC0C1, 0xFFF1)],
+        );
+        cfg.add(
+            bdf(0, 3, 0),
+            0x8086,
+            0x100E,
+            0x0200_0003,
+            0,
+            &[(0xFEBC_0000, 0xFFFE_0000), (0xC001, 0xFFC1)],
+        );
         cfg.add(
             bdf(0, 4, 0),
             0x8086,
             0x1209,
             0x0200_0009,
             0,
-            &[(0xFEBD_1008, 0xFFFF_F008), (0xC041, 0xFFC1), (0xFEA0_0000, 0xFFFE_0000)],
+            &[
+                (0xFEBD_1008, 0xFFFF_F008),
+                (0xC041, 0xFFC1),
+                (0xFEA0_0000, 0xFFFE_0000),
+            ],
         );
         cfg.add(bdf(0, 5, 0), 0x1B36, 0x0001, 0x0604_0000, 1, &[]);
         cfg.funcs.get_mut(&bdf(0, 5, 0)).unwrap().0[6] = 0x0001_0100; // primary 0, secondary 1
-        cfg.add(bdf(1, 2, 0), 0x1AF4, 0x1000, 0x0200_0000, 0, &[(0xD001, 0xFFE1)]);
+        cfg.add(
+            bdf(1, 2, 0),
+            0x1AF4,
+            0x1000,
+            0x0200_0000,
+            0,
+            &[(0xD001, 0xFFE1)],
+        );
         // A function on bus 2 that no bridge leads to: skipped unless all buses are scanned.
         cfg.add(bdf(2, 0, 0), 0x1234, 0x1111, 0x0300_0000, 0, &[]);
         cfg
@@ -576,7 +699,9 @@ pub(crate) mod tests {
     #[test]
     fn scan_finds_functions_in_order_and_follows_bridges() {
         let mut cfg = pc_machine();
-        let found: Vec<_> = scan(&mut cfg).map(|d| (d.bdf(), d.vendor, d.device)).collect();
+        let found: Vec<_> = scan(&mut cfg)
+            .map(|d| (d.bdf(), d.vendor, d.device))
+            .collect();
         assert_eq!(
             found,
             vec![
@@ -601,8 +726,22 @@ pub(crate) mod tests {
         assert_eq!((nic.class, nic.subclass), (0x02, 0x00));
         assert_eq!(nic.irq, 11);
         assert_eq!(nic.interrupt_pin, 1);
-        assert_eq!(nic.bars[0], Bar::Mem { addr: 0xFEBD_1000, size: 4096, is_64bit: false, prefetchable: true });
-        assert_eq!(nic.bars[1], Bar::Io { port: 0xC040, size: 64 });
+        assert_eq!(
+            nic.bars[0],
+            Bar::Mem {
+                addr: 0xFEBD_1000,
+                size: 4096,
+                is_64bit: false,
+                prefetchable: true
+            }
+        );
+        assert_eq!(
+            nic.bars[1],
+            Bar::Io {
+                port: 0xC040,
+                size: 64
+            }
+        );
         assert_eq!(nic.bars[2].mem_addr(), Some(0xFEA0_0000));
         assert_eq!(nic.bars[3], Bar::None);
         // Sizing put the original values back.

@@ -18,7 +18,10 @@ fn triple_fault() -> ! {
     use x86_64::instructions::tables::lidt;
     use x86_64::structures::DescriptorTablePointer;
     use x86_64::VirtAddr;
-    let empty = DescriptorTablePointer { limit: 0, base: VirtAddr::new(0) };
+    let empty = DescriptorTablePointer {
+        limit: 0,
+        base: VirtAddr::new(0),
+    };
     // SAFETY: loading an empty IDT and raising an exception makes the CPU triple-fault,
     // which resets it; that is the intent.
     unsafe {

@@ -53,11 +53,17 @@ impl Uart16550 {
     /// `base` must be the I/O base of a 16550-compatible UART, and this must be the
     /// only object driving it.
     pub unsafe fn new(base: u16, baud: u32) -> Result<Self, BadBaud> {
-        if baud == 0 || spec::CLOCK_DIV % baud != 0 || spec::CLOCK_DIV / baud > 0xFFFF {
+        if baud == 0 || !spec::CLOCK_DIV.is_multiple_of(baud) || spec::CLOCK_DIV / baud > 0xFFFF {
             return Err(BadBaud(baud));
         }
         let div = (spec::CLOCK_DIV / baud) as u16;
-        let mut u = Self { base, rx_ring: [UartEvent::Break; RING], head: 0, len: 0, dropped: 0 };
+        let mut u = Self {
+            base,
+            rx_ring: [UartEvent::Break; RING],
+            head: 0,
+            len: 0,
+            dropped: 0,
+        };
         u.out(spec::IER_DLM, 0x00);
         u.out(spec::LCR, spec::LCR_DLAB);
         u.out(spec::RBR_THR_DLL, div as u8);
@@ -151,7 +157,9 @@ impl RawTx {
             // SAFETY: COM1/COM2 registers; polling LSR and writing THR has no effect
             // on the receiver state the console object keeps.
             unsafe {
-                while Port::<u8>::new(self.0 + spec::LSR).read() & spec::LSR_THRE == 0 && spins < 1_000_000 {
+                while Port::<u8>::new(self.0 + spec::LSR).read() & spec::LSR_THRE == 0
+                    && spins < 1_000_000
+                {
                     spins += 1;
                 }
                 Port::<u8>::new(self.0 + spec::RBR_THR_DLL).write(b);

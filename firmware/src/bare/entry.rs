@@ -59,7 +59,12 @@ fn report_and_reset(args: core::fmt::Arguments<'_>) -> ! {
 }
 
 pub fn on_exception(f: &ExceptionFrame) -> ! {
-    defmt::error!("CPU exception {=u64} at rip={=u64:#x} error={=u64:#x}", f.vector, f.rip, f.error);
+    defmt::error!(
+        "CPU exception {=u64} at rip={=u64:#x} error={=u64:#x}",
+        f.vector,
+        f.rip,
+        f.error
+    );
     if f.vector == 14 {
         report_and_reset(format_args!(
             "\r\n*** CPU exception {} ({}) at RIP {:#018x}, error code {:#x}, address {:#018x}",

@@ -13,7 +13,13 @@ impl log::Log for ConsoleLog {
     }
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
-            let _ = write!(RawTx(COM1), "[{}] {}: {}\r\n", r.level(), r.target(), r.args());
+            let _ = write!(
+                RawTx(COM1),
+                "[{}] {}: {}\r\n",
+                r.level(),
+                r.target(),
+                r.args()
+            );
         }
     }
     fn flush(&self) {}

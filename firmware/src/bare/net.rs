@@ -32,7 +32,14 @@ struct Pci<'a>(&'a NicInfo);
 impl core::fmt::Display for Pci<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let p = &self.0.pci;
-        write!(f, "{} @ PCI(bus:{} dev:{} irq:{})", self.0.model.name(), p.bus, p.dev, p.irq)
+        write!(
+            f,
+            "{} @ PCI(bus:{} dev:{} irq:{})",
+            self.0.model.name(),
+            p.bus,
+            p.dev,
+            p.irq
+        )
     }
 }
 
@@ -49,9 +56,20 @@ impl Network {
         }
         for (i, nic) in list.iter().enumerate() {
             let _ = write!(con, "{i}: {}\r\n", Pci(nic));
-            defmt::info!("nic {=usize}: {=str} bus {=u8} dev {=u8} irq {=u8}", i, nic.model.name(), nic.pci.bus, nic.pci.dev, nic.pci.irq);
+            defmt::info!(
+                "nic {=usize}: {=str} bus {=u8} dev {=u8} irq {=u8}",
+                i,
+                nic.model.name(),
+                nic.pci.bus,
+                nic.pci.dev,
+                nic.pci.irq
+            );
         }
-        let mut net = Network { list, open: None, announced: None };
+        let mut net = Network {
+            list,
+            open: None,
+            announced: None,
+        };
         if let Some(i) = net.default_interface() {
             let _ = write!(con, "\r\n");
             // Start it now: links take a while to come up after a reset (e1000: ~0.5 s).
@@ -102,7 +120,11 @@ impl Network {
                     self.open = Some((i, n));
                 }
                 Err(e) => {
-                    let _ = write!(con, "interface {i} ({}): cannot start the NIC: {e:?}\r\n", info.model.name());
+                    let _ = write!(
+                        con,
+                        "interface {i} ({}): cannot start the NIC: {e:?}\r\n",
+                        info.model.name()
+                    );
                     return None;
                 }
             }
@@ -119,7 +141,11 @@ impl Network {
         let prefix = u32::from(s.netmask).leading_ones() as u8;
         let cidr = IpCidr::new(IpAddress::Ipv4(addr), prefix);
         let on_link = cidr.contains_addr(&IpAddress::Ipv4(target));
-        let next_hop = if on_link { target } else if let Some(gw) = s.gateway { gw } else {
+        let next_hop = if on_link {
+            target
+        } else if let Some(gw) = s.gateway {
+            gw
+        } else {
             let _ = write!(
                 con,
                 "ping: {target} is not on this unit's subnet {}/{prefix} and no gateway is set\r\n",
@@ -127,13 +153,19 @@ impl Network {
             );
             return;
         };
-        let Some(nic) = self.nic(con, s.interface) else { return };
+        let Some(nic) = self.nic(con, s.interface) else {
+            return;
+        };
         let link_deadline = timer::now_us() + LINK_WAIT_US;
         while !nic.link_up() && timer::now_us() < link_deadline {
             core::hint::spin_loop();
         }
         if !nic.link_up() {
-            let _ = write!(con, "Warning: interface {} reports link down\r\n", s.interface);
+            let _ = write!(
+                con,
+                "Warning: interface {} reports link down\r\n",
+                s.interface
+            );
         }
         let mac = nic.mac();
         let arp = ArpState::default();
@@ -223,6 +255,11 @@ impl Network {
             let what = if on_link { "the target" } else { "the gateway" };
             let _ = write!(con, "No ARP reply from {next_hop} ({what}): it is down or not on interface {}'s segment\r\n", s.interface);
         }
-        defmt::info!("ping done: {=usize} replies, {=u32} frames out, {=u32} in", session.replies(), arp.tx_frames(), arp.rx_frames());
+        defmt::info!(
+            "ping done: {=usize} replies, {=u32} frames out, {=u32} in",
+            session.replies(),
+            arp.tx_frames(),
+            arp.rx_frames()
+        );
     }
 }

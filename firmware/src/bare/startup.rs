@@ -37,7 +37,9 @@ pub fn run(bootinfo_addr: usize) -> ! {
     let mut con = match unsafe { Uart16550::new(COM1, cfg.baud) } {
         Ok(c) => c,
         // SAFETY: as above; 9600 is always a valid rate.
-        Err(_) => unsafe { Uart16550::new(COM1, 9600) }.unwrap_or_else(|_| lifeboat_hal::reset::reset()),
+        Err(_) => {
+            unsafe { Uart16550::new(COM1, 9600) }.unwrap_or_else(|_| lifeboat_hal::reset::reset())
+        }
     };
     // SAFETY: as above.
     let _com2 = unsafe { Uart16550::new(COM2, 115_200) };
@@ -61,10 +63,18 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 medium,
                 b.boot_drive
             );
-            defmt::info!("boot drive {=u8:#x}, {=usize} E820 regions", b.boot_drive, b.memory_map().len());
+            defmt::info!(
+                "boot drive {=u8:#x}, {=usize} E820 regions",
+                b.boot_drive,
+                b.memory_map().len()
+            );
         }
         Err(e) => {
-            let _ = write!(con, "Boot-info block missing (magic {:#010x}); using defaults\r\n", e.0);
+            let _ = write!(
+                con,
+                "Boot-info block missing (magic {:#010x}); using defaults\r\n",
+                e.0
+            );
         }
     }
     let _ = write!(con, "Flash=none\r\n");
@@ -72,7 +82,11 @@ pub fn run(bootinfo_addr: usize) -> ! {
         let _ = write!(con, "Warning: {w}\r\n");
     }
 
-    let prompt = if cfg.boothelper { BOOTHELPER_PROMPT } else { MONITOR_PROMPT };
+    let prompt = if cfg.boothelper {
+        BOOTHELPER_PROMPT
+    } else {
+        MONITOR_PROMPT
+    };
     if !cfg.boothelper {
         let _ = write!(con, "\r\nUse BREAK or ESC to interrupt flash boot.\r\nUse SPACE to begin flash boot immediately.\r\n");
         match boot_window(&mut con, cfg.boot_timeout_s) {
@@ -127,7 +141,10 @@ fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
 /// Flash boot. No flash driver exists yet, so there is never a valid image.
 fn flash_boot(con: &mut Uart16550) {
     defmt::warn!("flash boot: no valid image");
-    let _ = write!(con, "Flash boot: no valid image installed in flash; entering the monitor.\r\n");
+    let _ = write!(
+        con,
+        "Flash boot: no valid image installed in flash; entering the monitor.\r\n"
+    );
 }
 
 fn reload(con: &mut Uart16550) -> ! {

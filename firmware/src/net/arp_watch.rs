@@ -58,12 +58,21 @@ impl ArpState {
         } else {
             self.rx_frames.set(self.rx_frames.get().wrapping_add(1));
         }
-        let Ok(eth) = EthernetFrame::new_checked(frame) else { return };
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return;
+        };
         if eth.ethertype() != EthernetProtocol::Arp {
             return;
         }
-        let Ok(arp) = ArpPacket::new_checked(eth.payload()) else { return };
-        let Ok(ArpRepr::EthernetIpv4 { operation, source_protocol_addr, target_protocol_addr, .. }) = ArpRepr::parse(&arp)
+        let Ok(arp) = ArpPacket::new_checked(eth.payload()) else {
+            return;
+        };
+        let Ok(ArpRepr::EthernetIpv4 {
+            operation,
+            source_protocol_addr,
+            target_protocol_addr,
+            ..
+        }) = ArpRepr::parse(&arp)
         else {
             return;
         };
@@ -118,7 +127,9 @@ impl<D: Device> Device for ArpWatch<'_, '_, D> {
 
     fn transmit(&mut self, timestamp: Instant) -> Option<Self::TxToken<'_>> {
         let state = self.state;
-        self.inner.transmit(timestamp).map(|token| WatchTx { token, state })
+        self.inner
+            .transmit(timestamp)
+            .map(|token| WatchTx { token, state })
     }
 }
 
@@ -167,8 +178,10 @@ mod tests {
 
     /// ARP request from 10.0.2.15 (52:54:00:12:34:56) for 10.0.2.2, as smoltcp sends it.
     const ARP_REQUEST: [u8; 42] = [
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06, // Ethernet
-        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, // htype, ptype, hlen, plen, op=request
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08,
+        0x06, // Ethernet
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00,
+        0x01, // htype, ptype, hlen, plen, op=request
         0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 10, 0, 2, 15, // sender
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 10, 0, 2, 2, // target
     ];

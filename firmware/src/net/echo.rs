@@ -23,9 +23,16 @@ fn pattern() -> [u8; DATA_BYTES] {
 /// The ICMP message of echo request `seq` with identifier `ident`.
 pub fn request(ident: u16, seq: u16) -> [u8; MESSAGE_BYTES] {
     let data = pattern();
-    let repr = Icmpv4Repr::EchoRequest { ident, seq_no: seq, data: &data };
+    let repr = Icmpv4Repr::EchoRequest {
+        ident,
+        seq_no: seq,
+        data: &data,
+    };
     let mut buf = [0u8; MESSAGE_BYTES];
-    repr.emit(&mut Icmpv4Packet::new_unchecked(&mut buf[..]), &ChecksumCapabilities::default());
+    repr.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut buf[..]),
+        &ChecksumCapabilities::default(),
+    );
     buf
 }
 
@@ -33,7 +40,11 @@ pub fn request(ident: u16, seq: u16) -> [u8; MESSAGE_BYTES] {
 pub fn parse_reply(msg: &[u8], ident: u16) -> Option<u16> {
     let pkt = Icmpv4Packet::new_checked(msg).ok()?;
     match Icmpv4Repr::parse(&pkt, &ChecksumCapabilities::default()).ok()? {
-        Icmpv4Repr::EchoReply { ident: i, seq_no, data } if i == ident && data == pattern() => Some(seq_no),
+        Icmpv4Repr::EchoReply {
+            ident: i,
+            seq_no,
+            data,
+        } if i == ident && data == pattern() => Some(seq_no),
         _ => None,
     }
 }
@@ -55,7 +66,10 @@ mod tests {
         assert_eq!(m.len(), 80);
         let p = Icmpv4Packet::new_checked(&m[..]).unwrap();
         assert!(p.verify_checksum());
-        assert_eq!((p.msg_type(), p.echo_ident(), p.echo_seq_no()), (smoltcp::wire::Icmpv4Message::EchoRequest, 0x5b8d, 3));
+        assert_eq!(
+            (p.msg_type(), p.echo_ident(), p.echo_seq_no()),
+            (smoltcp::wire::Icmpv4Message::EchoRequest, 0x5b8d, 3)
+        );
     }
 
     #[test]
@@ -70,7 +84,11 @@ mod tests {
         let mut r = as_reply(request(1, 1));
         r[20] ^= 0xFF; // data corrupted, checksum now wrong
         assert_eq!(parse_reply(&r, 1), None);
-        assert_eq!(parse_reply(&request(1, 1), 1), None, "a request is not a reply");
+        assert_eq!(
+            parse_reply(&request(1, 1), 1),
+            None,
+            "a request is not a reply"
+        );
         for len in 0..8 {
             assert_eq!(parse_reply(&r[..len], 1), None);
         }

@@ -154,11 +154,17 @@ impl Mmio {
     /// (Memory Space enabled), identity-mapped uncacheable (the boot chain maps MMIO below
     /// 4 GiB with PCD), and used by nothing else while this value lives.
     pub unsafe fn new(base: u64, len: usize) -> Self {
-        Self { base: base as usize, len }
+        Self {
+            base: base as usize,
+            len,
+        }
     }
 
     fn check(&self, offset: usize, width: usize) {
-        assert!(offset.is_multiple_of(width) && offset + width <= self.len, "register offset out of window");
+        assert!(
+            offset.is_multiple_of(width) && offset + width <= self.len,
+            "register offset out of window"
+        );
     }
 
     /// Read a 32-bit register.

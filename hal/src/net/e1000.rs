@@ -345,7 +345,9 @@ impl E1000 {
         // PHYs take up to ~3 s). Frames sent meanwhile are lost, so wait a while for the link;
         // without a cable, go on after the timeout and let `link_up` tell.
         let start = timer::now_us();
-        while regs.read32(reg::STATUS) & STATUS_LU == 0 && timer::now_us().wrapping_sub(start) < LINK_WAIT_US {}
+        while regs.read32(reg::STATUS) & STATUS_LU == 0
+            && timer::now_us().wrapping_sub(start) < LINK_WAIT_US
+        {}
 
         Ok(Self {
             regs,
@@ -387,8 +389,11 @@ impl E1000 {
 
     fn tx_token(&mut self) -> Option<E1000TxToken<'_>> {
         Self::reclaim_tx(&mut self.tx, &self.dma);
-        (ring::free_slots(self.tx.clean, self.tx.tail, TX_N as u16) > 0)
-            .then(|| E1000TxToken { regs: &self.regs, tx: &mut self.tx, dma: &self.dma })
+        (ring::free_slots(self.tx.clean, self.tx.tail, TX_N as u16) > 0).then(|| E1000TxToken {
+            regs: &self.regs,
+            tx: &mut self.tx,
+            dma: &self.dma,
+        })
     }
 }
 
@@ -399,7 +404,8 @@ impl Drop for E1000 {
         self.regs.write32(reg::RCTL, 0);
         self.regs.write32(reg::TCTL, 0);
         self.regs.write32(reg::IMC, 0xFFFF_FFFF);
-        self.regs.write32(reg::CTRL, self.regs.read32(reg::CTRL) | ctrl::RST);
+        self.regs
+            .write32(reg::CTRL, self.regs.read32(reg::CTRL) | ctrl::RST);
         timer::delay_us(1000);
         // SAFETY: hal is the only user of the PCI configuration ports.
         let mut cfg = unsafe { Mechanism1::new() };
@@ -491,8 +497,16 @@ impl phy::Device for E1000 {
         if ring::free_slots(self.tx.clean, self.tx.tail, TX_N as u16) == 0 {
             return None;
         }
-        let rx = E1000RxToken { regs: &self.regs, rx: &mut self.rx, dma: &self.dma };
-        let tx = E1000TxToken { regs: &self.regs, tx: &mut self.tx, dma: &self.dma };
+        let rx = E1000RxToken {
+            regs: &self.regs,
+            rx: &mut self.rx,
+            dma: &self.dma,
+        };
+        let tx = E1000TxToken {
+            regs: &self.regs,
+            tx: &mut self.tx,
+            dma: &self.dma,
+        };
         Some((rx, tx))
     }
 

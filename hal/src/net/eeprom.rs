@@ -148,7 +148,15 @@ mod tests {
 
     impl Model93c {
         fn new(words: Vec<u16>, addr_bits: u8) -> Self {
-            Self { words, addr_bits, cs: false, sk: false, bits_in: vec![], out: None, dout: true }
+            Self {
+                words,
+                addr_bits,
+                cs: false,
+                sk: false,
+                bits_in: vec![],
+                out: None,
+                dout: true,
+            }
         }
     }
 
@@ -162,12 +170,14 @@ mod tests {
                 if let Some((word, bit)) = self.out.as_mut() {
                     *bit -= 1;
                     self.dout = *bit >= 0 && (*word >> *bit) & 1 == 1;
-                } else if !(self.bits_in.is_empty() && !di) {
+                } else if !self.bits_in.is_empty() || di {
                     // Leading zeros before the start bit are ignored.
                     self.bits_in.push(di);
                     if self.bits_in.len() == 3 + self.addr_bits as usize {
                         assert_eq!(&self.bits_in[..3], &READ_OPCODE);
-                        let addr = self.bits_in[3..].iter().fold(0usize, |a, &b| a << 1 | b as usize);
+                        let addr = self.bits_in[3..]
+                            .iter()
+                            .fold(0usize, |a, &b| a << 1 | b as usize);
                         self.out = Some((self.words[addr], 16));
                         self.dout = false;
                     }
@@ -227,7 +237,9 @@ mod tests {
             let w = image([0x00, 0xAA, 0x00, 0x01, 0x02, 0x03], n);
             let mut e = Model93c::new(w.clone(), bits);
             assert_eq!(address_bits(&mut e), Some(bits));
-            let read: Vec<u16> = (0..n as u16).map(|a| read_word(&mut e, bits, a).unwrap()).collect();
+            let read: Vec<u16> = (0..n as u16)
+                .map(|a| read_word(&mut e, bits, a).unwrap())
+                .collect();
             assert_eq!(read, w);
             assert!(checksum_ok(&read));
         }

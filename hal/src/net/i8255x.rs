@@ -105,8 +105,8 @@ const RFD_COUNT_MASK: u16 = 0x3FFF;
 /// (bit 0 clear; QEMU hands up 60-byte frames), byte 15 no promiscuous, byte 18 padding on
 /// and no CRC transfer, byte 20 no multiple IA, byte 8 MII mode.
 pub const CONFIG: [u8; 22] = [
-    22, 0x08, 0x00, 0x00, 0x00, 0x00, 0x32, 0x02, 0x01, 0x00, 0x2E, 0x00, 0x60, 0x00, 0xF2, 0x48, 0x00, 0x40,
-    0xF2, 0x80, 0x3F, 0x05,
+    22, 0x08, 0x00, 0x00, 0x00, 0x00, 0x32, 0x02, 0x01, 0x00, 0x2E, 0x00, 0x60, 0x00, 0xF2, 0x48,
+    0x00, 0x40, 0xF2, 0x80, 0x3F, 0x05,
 ];
 
 /// Receive Frame Descriptors.
@@ -231,7 +231,9 @@ impl Csr {
 }
 
 /// The EEPROM Control Register as a Microwire bus.
-struct EepromBus<'a>(&'a Csr);
+/// The serial EEPROM's Microwire lines in the EEPROM control register; bit timing
+/// through `embedded_hal::delay::DelayNs` (the TSC delay).
+struct EepromBus<'a>(&'a Csr, timer::Delay);
 
 impl MicrowireBus for EepromBus<'_> {
     fn drive(&mut self, cs: bool, sk: bool, di: bool) {
@@ -244,7 +246,8 @@ impl MicrowireBus for EepromBus<'_> {
         self.0.read16(reg::EEPROM_CTRL) & (1 << 3) != 0
     }
     fn half_period(&mut self) {
-        timer::delay_us(4);
+        // 8255x datasheet: SK period >= 1 us (82559 serial EEPROM); 4 us is safe for all.
+        embedded_hal::delay::DelayNs::delay_us(&mut self.1, 4);
     }
 }
 
@@ -252,7 +255,7 @@ impl MicrowireBus for EepromBus<'_> {
 pub fn probe_mac(pci: &PciDevice) -> Option<[u8; 6]> {
     // SAFETY: `probe` enabled decoding; EEPROM reads do not disturb a running CU/RU.
     let csr = unsafe { Csr::map(pci) }.ok()?;
-    let mut bus = EepromBus(&csr);
+    let mut bus = EepromBus(&csr, timer::Delay);
     let bits = eeprom::address_bits(&mut bus)?;
     let mut w = [0u16; 3];
     for (i, x) in w.iter_mut().enumerate() {
@@ -323,7 +326,10 @@ impl I8255x {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
         // SAFETY: hal is the only user of the PCI configuration ports.
         let mut cfg = unsafe { Mechanism1::new() };
-        pci.enable(&mut cfg, command::MEMORY_SPACE | command::IO_SPACE | command::BUS_MASTER);
+        pci.enable(
+            &mut cfg,
+            command::MEMORY_SPACE | command::IO_SPACE | command::BUS_MASTER,
+        );
         // SAFETY: decoding is on; the claim makes this the only I8255x.
         let csr = unsafe { Csr::map(pci)? };
 
@@ -335,7 +341,7 @@ impl I8255x {
         csr.write8(reg::SCB_INTMASK, 1);
 
         // EEPROM: MAC in words 0-2, primary PHY address in word 6 bits 4:0.
-        let mut bus = EepromBus(&csr);
+        let mut bus = EepromBus(&csr, timer::Delay);
         let bits = eeprom::address_bits(&mut bus).ok_or(NicError::NoMac)?;
         let nwords = 1usize << bits;
         let mut words = [0u16; 256];
@@ -379,7 +385,9 @@ impl I8255x {
             let r = &dev.dma.rfd[i];
             r.status.set(0);
             r.command.set(if i == RX_N - 1 { CMD_EL } else { 0 });
-            r.link.set(bus_addr(&dev.dma.rfd[ring::next(i as u16, RX_N as u16) as usize]));
+            r.link.set(bus_addr(
+                &dev.dma.rfd[ring::next(i as u16, RX_N as u16) as usize],
+            ));
             r.rbd.set(TBD_NONE);
             r.count.set(0);
             r.size.set(FRAME_AREA as u16);
@@ -389,7 +397,9 @@ impl I8255x {
             let t = &dev.dma.tx[i];
             t.status.set(ST_C);
             t.command.set(0);
-            t.link.set(bus_addr(&dev.dma.tx[ring::next(i as u16, TX_N as u16) as usize]));
+            t.link.set(bus_addr(
+                &dev.dma.tx[ring::next(i as u16, TX_N as u16) as usize],
+            ));
             t.tbd_array.set(TBD_NONE);
         }
         scb_command(&dev.csr, Some(bus_addr(&dev.dma.rfd[0])), ruc::START)?;
@@ -596,15 +606,25 @@ impl phy::Device for I8255x {
         if ring::free_slots(self.tx.clean, self.tx.tail, TX_N as u16) == 0 {
             return None;
         }
-        let rx = I8255xRxToken { rx: &mut self.rx, dma: &self.dma };
-        let tx = I8255xTxToken { csr: &self.csr, tx: &mut self.tx, dma: &self.dma };
+        let rx = I8255xRxToken {
+            rx: &mut self.rx,
+            dma: &self.dma,
+        };
+        let tx = I8255xTxToken {
+            csr: &self.csr,
+            tx: &mut self.tx,
+            dma: &self.dma,
+        };
         Some((rx, tx))
     }
 
     fn transmit(&mut self, _timestamp: Instant) -> Option<Self::TxToken<'_>> {
         self.poll();
-        (ring::free_slots(self.tx.clean, self.tx.tail, TX_N as u16) > 0)
-            .then(|| I8255xTxToken { csr: &self.csr, tx: &mut self.tx, dma: &self.dma })
+        (ring::free_slots(self.tx.clean, self.tx.tail, TX_N as u16) > 0).then(|| I8255xTxToken {
+            csr: &self.csr,
+            tx: &mut self.tx,
+            dma: &self.dma,
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -632,7 +652,11 @@ mod tests {
     #[test]
     fn configure_bytes_keep_short_frames_and_no_crc_transfer() {
         assert_eq!(CONFIG[0] as usize, CONFIG.len());
-        assert_eq!(CONFIG[7] & 1, 0, "discard short receive would drop QEMU's 60-byte frames");
+        assert_eq!(
+            CONFIG[7] & 1,
+            0,
+            "discard short receive would drop QEMU's 60-byte frames"
+        );
         assert_eq!(CONFIG[8] & 0x80, 0, "CSMA must stay enabled");
         assert_eq!(CONFIG[15] & 1, 0, "not promiscuous");
         assert_eq!(CONFIG[18] & 0x04, 0, "no receive CRC transfer");

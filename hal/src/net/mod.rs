@@ -87,9 +87,11 @@ impl NicModel {
     pub fn family(self) -> NicFamily {
         match self {
             NicModel::I82540EM | NicModel::I82545EM | NicModel::I82544GC => NicFamily::E1000,
-            NicModel::I82557 | NicModel::I82558 | NicModel::I82559 | NicModel::I82550 | NicModel::I82559ER => {
-                NicFamily::I8255x
-            }
+            NicModel::I82557
+            | NicModel::I82558
+            | NicModel::I82559
+            | NicModel::I82550
+            | NicModel::I82559ER => NicFamily::I8255x,
             NicModel::VirtioNet => NicFamily::Virtio,
         }
     }
@@ -150,7 +152,10 @@ pub struct NicList {
 impl NicList {
     /// An empty list.
     pub const fn new() -> Self {
-        Self { nics: [None; MAX_NICS], len: 0 }
+        Self {
+            nics: [None; MAX_NICS],
+            len: 0,
+        }
     }
     /// Append (ignored past [`MAX_NICS`]).
     pub fn push(&mut self, info: NicInfo) {
@@ -193,11 +198,16 @@ pub fn probe() -> NicList {
     let mut list = NicList::new();
     for dev in pci::scan(&mut cfg) {
         if let Some(model) = NicModel::identify(dev.vendor, dev.device, dev.revision) {
-            list.push(NicInfo { model, pci: dev, mac: None });
+            list.push(NicInfo {
+                model,
+                pci: dev,
+                mac: None,
+            });
         }
     }
     for slot in list.nics.iter_mut().flatten() {
-        slot.pci.enable(&mut cfg, command::MEMORY_SPACE | command::IO_SPACE);
+        slot.pci
+            .enable(&mut cfg, command::MEMORY_SPACE | command::IO_SPACE);
         slot.mac = read_mac(slot);
     }
     list
@@ -327,9 +337,15 @@ impl phy::Device for AnyNic {
 
     fn receive(&mut self, timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         match self {
-            AnyNic::E1000(n) => n.receive(timestamp).map(|(r, t)| (AnyRxToken::E1000(r), AnyTxToken::E1000(t))),
-            AnyNic::I8255x(n) => n.receive(timestamp).map(|(r, t)| (AnyRxToken::I8255x(r), AnyTxToken::I8255x(t))),
-            AnyNic::Virtio(n) => n.receive(timestamp).map(|(r, t)| (AnyRxToken::Virtio(r), AnyTxToken::Virtio(t))),
+            AnyNic::E1000(n) => n
+                .receive(timestamp)
+                .map(|(r, t)| (AnyRxToken::E1000(r), AnyTxToken::E1000(t))),
+            AnyNic::I8255x(n) => n
+                .receive(timestamp)
+                .map(|(r, t)| (AnyRxToken::I8255x(r), AnyTxToken::I8255x(t))),
+            AnyNic::Virtio(n) => n
+                .receive(timestamp)
+                .map(|(r, t)| (AnyRxToken::Virtio(r), AnyTxToken::Virtio(t))),
         }
     }
 
@@ -356,13 +372,34 @@ mod tests {
 
     #[test]
     fn models_by_id_and_revision() {
-        assert_eq!(NicModel::identify(0x8086, 0x100E, 3), Some(NicModel::I82540EM));
-        assert_eq!(NicModel::identify(0x8086, 0x1229, 2), Some(NicModel::I82557));
-        assert_eq!(NicModel::identify(0x8086, 0x1229, 5), Some(NicModel::I82558));
-        assert_eq!(NicModel::identify(0x8086, 0x1229, 8), Some(NicModel::I82559));
-        assert_eq!(NicModel::identify(0x8086, 0x1229, 0x0E), Some(NicModel::I82550));
-        assert_eq!(NicModel::identify(0x8086, 0x1209, 9), Some(NicModel::I82559ER));
-        assert_eq!(NicModel::identify(0x1AF4, 0x1000, 0), Some(NicModel::VirtioNet));
+        assert_eq!(
+            NicModel::identify(0x8086, 0x100E, 3),
+            Some(NicModel::I82540EM)
+        );
+        assert_eq!(
+            NicModel::identify(0x8086, 0x1229, 2),
+            Some(NicModel::I82557)
+        );
+        assert_eq!(
+            NicModel::identify(0x8086, 0x1229, 5),
+            Some(NicModel::I82558)
+        );
+        assert_eq!(
+            NicModel::identify(0x8086, 0x1229, 8),
+            Some(NicModel::I82559)
+        );
+        assert_eq!(
+            NicModel::identify(0x8086, 0x1229, 0x0E),
+            Some(NicModel::I82550)
+        );
+        assert_eq!(
+            NicModel::identify(0x8086, 0x1209, 9),
+            Some(NicModel::I82559ER)
+        );
+        assert_eq!(
+            NicModel::identify(0x1AF4, 0x1000, 0),
+            Some(NicModel::VirtioNet)
+        );
         assert_eq!(NicModel::identify(0x1AF4, 0x1041, 1), None);
         assert_eq!(NicModel::identify(0x10EC, 0x8139, 0x20), None);
         assert_eq!(NicModel::I82559ER.family(), NicFamily::I8255x);
@@ -372,14 +409,32 @@ mod tests {
     fn nic_list_keeps_order_and_caps_length() {
         let mut cfg = crate::pci::tests::FakeConfig::default();
         for d in 0..10u8 {
-            cfg.add(crate::pci::Bdf { bus: 0, dev: d, func: 0 }, 0x8086, 0x100E, 0x0200_0003, 0, &[]);
+            cfg.add(
+                crate::pci::Bdf {
+                    bus: 0,
+                    dev: d,
+                    func: 0,
+                },
+                0x8086,
+                0x100E,
+                0x0200_0003,
+                0,
+                &[],
+            );
         }
         let mut list = NicList::new();
         for dev in pci::scan(&mut cfg) {
-            list.push(NicInfo { model: NicModel::I82540EM, pci: dev, mac: None });
+            list.push(NicInfo {
+                model: NicModel::I82540EM,
+                pci: dev,
+                mac: None,
+            });
         }
         assert_eq!(list.len(), MAX_NICS);
-        assert_eq!(list.iter().map(|n| n.pci.dev).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
+        assert_eq!(
+            list.iter().map(|n| n.pci.dev).collect::<Vec<_>>(),
+            (0..8).collect::<Vec<_>>()
+        );
         assert!(list.get(8).is_none());
     }
 }

@@ -112,7 +112,12 @@ impl QueueLayout {
         let q = size as usize;
         let avail = 16 * q;
         let used = align_up(avail + 6 + 2 * q, QUEUE_ALIGN);
-        Self { desc: 0, avail, used, total: used + align_up(6 + 8 * q, QUEUE_ALIGN) }
+        Self {
+            desc: 0,
+            avail,
+            used,
+            total: used + align_up(6 + 8 * q, QUEUE_ALIGN),
+        }
     }
 }
 
@@ -156,7 +161,13 @@ struct Virtq {
 
 impl Virtq {
     fn new(mem: &QueueMem, size: u16) -> Self {
-        Self { base: mem.0.get() as usize, size, layout: QueueLayout::legacy(size), avail_idx: 0, last_used: 0 }
+        Self {
+            base: mem.0.get() as usize,
+            size,
+            layout: QueueLayout::legacy(size),
+            avail_idx: 0,
+            last_used: 0,
+        }
     }
 
     fn u16_at(&self, offset: usize) -> &Vol<u16> {
@@ -330,7 +341,10 @@ impl VirtioNet {
 
         let rx_slots = (RX_SLOTS as u16).min(rxq.size / 2);
         let tx_slots = (TX_SLOTS as u16).min(txq.size / 2);
-        let mut rx = RxState { q: rxq, slots: rx_slots };
+        let mut rx = RxState {
+            q: rxq,
+            slots: rx_slots,
+        };
         for s in 0..rx_slots {
             let buf = dma.rx_buf[s as usize].addr();
             let (h, d) = (rx.q.desc(2 * s), rx.q.desc(2 * s + 1));
@@ -344,12 +358,27 @@ impl VirtioNet {
             d.next.set(0);
             rx.q.publish(2 * s);
         }
-        let tx = TxState { q: txq, free: (1u32 << tx_slots) - 1, slots: tx_slots };
+        let tx = TxState {
+            q: txq,
+            free: (1u32 << tx_slots) - 1,
+            slots: tx_slots,
+        };
 
-        io.write8(reg::DEVICE_STATUS, status::ACKNOWLEDGE | status::DRIVER | status::DRIVER_OK);
+        io.write8(
+            reg::DEVICE_STATUS,
+            status::ACKNOWLEDGE | status::DRIVER | status::DRIVER_OK,
+        );
         io.write16(reg::QUEUE_NOTIFY, RXQ);
 
-        Ok(Self { io, pci: *pci, mac, has_status: guest & F_STATUS != 0, rx, tx, dma })
+        Ok(Self {
+            io,
+            pci: *pci,
+            mac,
+            has_status: guest & F_STATUS != 0,
+            rx,
+            tx,
+            dma,
+        })
     }
 
     /// The MAC address from the device config.
@@ -461,7 +490,11 @@ impl phy::Device for VirtioNet {
             let (id, written) = self.rx.q.pop_used()?;
             let s = id / 2;
             let len = (written as usize).saturating_sub(NET_HDR_LEN);
-            if id % 2 == 0 && s < u32::from(self.rx.slots) && len > 0 && len <= BUF_SIZE - NET_HDR_LEN {
+            if id % 2 == 0
+                && s < u32::from(self.rx.slots)
+                && len > 0
+                && len <= BUF_SIZE - NET_HDR_LEN
+            {
                 break (s as u16, len);
             }
             // A malformed entry: give the slot back if it is one of ours, and look further.
@@ -470,8 +503,19 @@ impl phy::Device for VirtioNet {
             }
         };
         let tx_slot = self.tx.free.trailing_zeros() as u16;
-        let rx = VirtioRxToken { io: &self.io, rx: &mut self.rx, dma: &self.dma, slot, len };
-        let tx = VirtioTxToken { io: &self.io, tx: &mut self.tx, dma: &self.dma, slot: tx_slot };
+        let rx = VirtioRxToken {
+            io: &self.io,
+            rx: &mut self.rx,
+            dma: &self.dma,
+            slot,
+            len,
+        };
+        let tx = VirtioTxToken {
+            io: &self.io,
+            tx: &mut self.tx,
+            dma: &self.dma,
+            slot: tx_slot,
+        };
         Some((rx, tx))
     }
 
@@ -481,7 +525,12 @@ impl phy::Device for VirtioNet {
             return None;
         }
         let slot = self.tx.free.trailing_zeros() as u16;
-        Some(VirtioTxToken { io: &self.io, tx: &mut self.tx, dma: &self.dma, slot })
+        Some(VirtioTxToken {
+            io: &self.io,
+            tx: &mut self.tx,
+            dma: &self.dma,
+            slot,
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -502,10 +551,23 @@ mod tests {
         // QEMU's virtio-net queues: 256 entries = 3 pages.
         assert_eq!(
             QueueLayout::legacy(256),
-            QueueLayout { desc: 0, avail: 4096, used: 8192, total: 12288 }
+            QueueLayout {
+                desc: 0,
+                avail: 4096,
+                used: 8192,
+                total: 12288
+            }
         );
         // vring_size(128, 4096) from the legacy spec: 2048 + 6 + 256 -> 4096, + 1030 -> 8192.
-        assert_eq!(QueueLayout::legacy(128), QueueLayout { desc: 0, avail: 2048, used: 4096, total: 8192 });
+        assert_eq!(
+            QueueLayout::legacy(128),
+            QueueLayout {
+                desc: 0,
+                avail: 2048,
+                used: 4096,
+                total: 8192
+            }
+        );
         assert_eq!(QueueLayout::legacy(1024).total, 16384 + 4096 + 12288);
         assert_eq!(QUEUE_BYTES, QueueLayout::legacy(QUEUE_MAX).total);
     }
