@@ -82,13 +82,16 @@ s1_lba:
     jbe 4f
     mov cx, 64
 4:  mov word ptr [count], cx
-    mov word ptr [dap_count], cx
+    mov si, 3
+    # The BIOS writes back how many blocks it moved when a read fails (often 0), so
+    # the packet is rebuilt for every try: a retry of "0 sectors" would "succeed".
+5:  mov ax, word ptr [count]
+    mov word ptr [dap_count], ax
     mov ax, word ptr [dest_seg]
     mov word ptr [dap_seg], ax
     mov ax, word ptr [lba]
     mov word ptr [dap_lba], ax
-    mov si, 3
-5:  push si
+    push si
     mov si, offset dap
     mov ah, 0x42
     mov dl, byte ptr [boot_drive]

@@ -94,6 +94,13 @@ a20_done:
     add eax, 0x200000
     add di, 8
     loop 1b
+    # 3-4 GiB (the PCI hole: BARs, pflash, APICs) uncached whatever the MTRRs say:
+    # PCD | PWT on every entry of the fourth page directory.
+    mov di, 0x6000
+    mov cx, 512
+2:  or dword ptr [di], 0x18
+    add di, 8
+    loop 2b
 
     # ---- straight from real mode to long mode
     cli

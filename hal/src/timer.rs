@@ -1,7 +1,7 @@
 //! Monotonic time from the TSC, calibrated once against PIT channel 2.
 //!
 //! Logic code never reads this clock itself: the firmware passes `now_us()` in.
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(0);
@@ -13,6 +13,17 @@ const PIT_HZ: u64 = 1_193_182;
 const CAL_TICKS: u64 = PIT_HZ / 100;
 /// Calibration intervals; the smallest wins.
 const CAL_ROUNDS: usize = 5;
+/// TSC ticks after which one calibration interval is abandoned (the PIT is broken).
+const TSC_GIVE_UP: u64 = 1 << 28;
+/// Assumed TSC rate when the PIT never counted down: 2 GHz.
+const FALLBACK_PER_MS: u64 = 2_000_000;
+
+static CALIBRATION_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// True when the PIT never counted down and the TSC rate is a guess (timeouts may be off).
+pub fn calibration_failed() -> bool {
+    CALIBRATION_FAILED.load(Ordering::Relaxed)
+}
 
 fn rdtsc() -> u64 {
     // SAFETY: RDTSC exists on every x86-64 CPU and has no side effects.
@@ -23,7 +34,7 @@ fn rdtsc() -> u64 {
 }
 
 /// TSC ticks while PIT channel 2 counts `CAL_TICKS` (one calibration interval).
-fn measure_once() -> u64 {
+fn measure_once() -> Option<u64> {
     let mut p61 = Port::<u8>::new(0x61);
     let mut cmd = Port::<u8>::new(0x43);
     let mut ch2 = Port::<u8>::new(0x42);
@@ -38,15 +49,14 @@ fn measure_once() -> u64 {
         let v = p61.read();
         p61.write(v | 0x01); // gate high: counting starts
         let t0 = rdtsc();
-        let mut spins: u64 = 0;
-        // OUT2 (0x61 bit 5) rises when the count reaches zero.
+        // OUT2 (0x61 bit 5) rises when the count reaches zero. A PIT that never gets
+        // there must not hang the unit: give up after TSC_GIVE_UP ticks (~0.1-0.5 s).
         while p61.read() & 0x20 == 0 {
-            spins += 1;
-            if spins > 200_000_000 {
-                break; // a broken PIT must not hang the unit
+            if rdtsc().wrapping_sub(t0) > TSC_GIVE_UP {
+                return None;
             }
         }
-        rdtsc().wrapping_sub(t0)
+        Some(rdtsc().wrapping_sub(t0))
     }
 }
 
@@ -57,8 +67,13 @@ fn measure_once() -> u64 {
 /// after it). Pauses only ever add ticks, so the smallest of several intervals is the
 /// truest.
 pub fn init() -> u64 {
-    let ticks = (0..CAL_ROUNDS).map(|_| measure_once()).min().unwrap_or(0);
-    let per_ms = (ticks * (PIT_HZ / CAL_TICKS) / 1000).max(1000);
+    let per_ms = match (0..CAL_ROUNDS).filter_map(|_| measure_once()).min() {
+        Some(ticks) => (ticks * (PIT_HZ / CAL_TICKS) / 1000).max(1000),
+        None => {
+            CALIBRATION_FAILED.store(true, Ordering::Relaxed);
+            FALLBACK_PER_MS
+        }
+    };
     TSC_PER_MS.store(per_ms, Ordering::Relaxed);
     TSC_ZERO.store(rdtsc(), Ordering::Relaxed);
     per_ms

@@ -3,6 +3,8 @@
 //! The receive FIFO holds 16 bytes, so a line pasted at 9600 baud or faster is lost
 //! unless the UART is drained often: every wait for the transmitter drains the
 //! receiver into a software ring (`rx_ring`) first, so echoing never drops input.
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use x86_64::instructions::port::Port;
 
 /// Register offsets and bits, as in the PC16550D datasheet.
@@ -25,6 +27,35 @@ mod spec {
 
 pub const COM1: u16 = 0x3F8;
 pub const COM2: u16 = 0x2F8;
+
+/// Reading LSR clears its BI (break) bit while DR stays set, so every LSR read (the
+/// transmitter polls it too, from `Uart16550` and `RawTx`) latches BI here and the
+/// receiver reports the BREAK instead of the 0x00 that comes with it.
+static BREAK_LATCH: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+fn latch(base: u16) -> Option<&'static AtomicBool> {
+    match base {
+        COM1 => Some(&BREAK_LATCH[0]),
+        COM2 => Some(&BREAK_LATCH[1]),
+        _ => None,
+    }
+}
+
+/// Read LSR of the UART at `base`, latching BI.
+///
+/// # Safety
+/// `base` must be the I/O base of a 16550-compatible UART.
+unsafe fn read_lsr(base: u16) -> u8 {
+    // SAFETY: the caller's contract; reading LSR only clears its error/break bits, which
+    // are latched right here.
+    let lsr = unsafe { Port::<u8>::new(base + spec::LSR).read() };
+    if lsr != 0xFF && lsr & spec::LSR_BI != 0 {
+        if let Some(l) = latch(base) {
+            l.store(true, Ordering::Relaxed);
+        }
+    }
+    lsr
+}
 
 /// What the receiver delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +110,11 @@ impl Uart16550 {
         unsafe { Port::<u8>::new(self.base + reg).write(val) }
     }
 
+    fn lsr(&mut self) -> u8 {
+        // SAFETY: `new`'s contract: base is this UART's register block.
+        unsafe { read_lsr(self.base) }
+    }
+
     fn inp(&mut self, reg: u16) -> u8 {
         // SAFETY: as in `out`; reading LSR/RBR has only the documented side effects.
         unsafe { Port::<u8>::new(self.base + reg).read() }
@@ -87,12 +123,15 @@ impl Uart16550 {
     /// Move everything the hardware holds into the software ring.
     pub fn drain_rx(&mut self) {
         for _ in 0..64 {
-            let lsr = self.inp(spec::LSR);
+            let lsr = self.lsr();
             if lsr == 0xFF {
                 return; // nothing decodes this port: no UART, not a line full of BREAKs
             }
-            let ev = if lsr & spec::LSR_BI != 0 {
-                let _ = self.inp(spec::RBR_THR_DLL);
+            let brk = lsr & spec::LSR_BI != 0 || latch(self.base).is_some_and(|l| l.swap(false, Ordering::Relaxed));
+            let ev = if brk {
+                if lsr & spec::LSR_DR != 0 {
+                    let _ = self.inp(spec::RBR_THR_DLL); // the 0x00 that comes with a BREAK
+                }
                 UartEvent::Break
             } else if lsr & spec::LSR_DR != 0 {
                 UartEvent::Byte(self.inp(spec::RBR_THR_DLL))
@@ -126,7 +165,7 @@ impl Uart16550 {
     }
 
     pub fn write_byte(&mut self, b: u8) {
-        while self.inp(spec::LSR) & spec::LSR_THRE == 0 {
+        while self.lsr() & spec::LSR_THRE == 0 {
             self.drain_rx();
             core::hint::spin_loop();
         }
@@ -157,10 +196,10 @@ impl RawTx {
     pub fn write_bytes(&self, bytes: &[u8]) {
         for &b in bytes {
             let mut spins = 0u32;
-            // SAFETY: COM1/COM2 registers; polling LSR and writing THR has no effect
-            // on the receiver state the console object keeps.
+            // SAFETY: COM1/COM2 registers; polling LSR (BI latched by `read_lsr`) and
+            // writing THR leave the receiver state the console object keeps intact.
             unsafe {
-                while Port::<u8>::new(self.0 + spec::LSR).read() & spec::LSR_THRE == 0
+                while read_lsr(self.0) & spec::LSR_THRE == 0
                     && spins < 1_000_000
                 {
                     spins += 1;

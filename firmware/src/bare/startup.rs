@@ -18,8 +18,8 @@ enum Window {
 }
 
 pub fn run(bootinfo_addr: usize) -> ! {
-    let tsc_khz = timer::init();
     lifeboat_hal::exceptions::init(super::entry::on_exception);
+    let tsc_khz = timer::init();
     // SAFETY: stage 2 passed this address in rdi; it and the configuration sector sit in
     // low memory (0x800, 0x7E00) that nothing else uses.
     let boot = unsafe { BootInfo::from_raw(bootinfo_addr) };
@@ -78,6 +78,9 @@ pub fn run(bootinfo_addr: usize) -> ! {
         }
     }
     let _ = write!(con, "Flash=none\r\n");
+    if timer::calibration_failed() {
+        let _ = write!(con, "Warning: the PIT did not count; timeouts assume a 2 GHz TSC\r\n");
+    }
     for w in &config_warnings {
         let _ = write!(con, "Warning: {w}\r\n");
     }

@@ -482,6 +482,8 @@ impl phy::Device for E1000 {
             if status & RXD_DD == 0 {
                 return None;
             }
+            // DD seen: no read of the descriptor or buffer may be hoisted above it.
+            dma_barrier();
             // A frame larger than one buffer (not possible with 2048-byte buffers and no
             // long-packet mode) or one with errors is dropped here and the slot recycled.
             if status & RXD_EOP == 0 || self.dma.rx[i].errors.get() != 0 {

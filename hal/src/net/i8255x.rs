@@ -598,6 +598,8 @@ impl phy::Device for I8255x {
                 self.restart_ru();
                 return None;
             }
+            // C seen: no read of the RFD's count or frame may be hoisted above it.
+            dma_barrier();
             if st & ST_OK != 0 {
                 break;
             }
