@@ -180,3 +180,33 @@ fn reload_resets_the_machine() {
     let help = command(&mut q, "?");
     assert!(help.iter().any(|l| l.starts_with("reload")), "{help:#?}");
 }
+
+/// A BREAK at the prompt means nothing: the half-typed line survives it, and no 0x00
+/// (the byte a UART delivers with a BREAK) reaches the line editor, also while the
+/// monitor is busy printing.
+#[test]
+fn break_at_the_prompt_keeps_the_line() {
+    let mut q = boot_to_monitor(Medium::Floppy);
+    q.send(b"addr 10.1.2.3").expect("typing");
+    expect(&mut q, "addr 10.1.2.3", REPLY);
+    q.send_break().expect("BREAK over QMP");
+    std::thread::sleep(Duration::from_millis(300));
+    q.send(b"\r").expect("CR");
+    let reply = lines(&expect(&mut q, PROMPT, REPLY));
+    assert_eq!(reply, ["address 10.1.2.3"], "BREAK changed the line");
+
+    // BREAKs while `help` is being printed (the transmitter polls LSR too).
+    for _ in 0..3 {
+        q.send(b"help\r").expect("help");
+        q.send_break().expect("BREAK over QMP");
+        let text = expect(&mut q, PROMPT, REPLY);
+        assert!(
+            !text.contains("control byte"),
+            "a BREAK reached the editor: {text}"
+        );
+    }
+    assert_eq!(
+        command1(&mut q, "address"),
+        "address 10.1.2.3 255.255.255.0"
+    );
+}

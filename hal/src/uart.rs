@@ -20,6 +20,7 @@ mod spec {
     pub const FCR_ENABLE_CLEAR_14: u8 = 0xC7; // enable FIFOs, clear both, RX trigger 14
     pub const MCR_DTR_RTS_OUT2: u8 = 0x0B;
     pub const LSR_DR: u8 = 0x01; // data ready
+    pub const LSR_OE: u8 = 0x02; // overrun error: a received byte was lost
     pub const LSR_BI: u8 = 0x10; // break interrupt: line held low for a whole character time
     pub const LSR_THRE: u8 = 0x20; // transmit holding register empty
     pub const CLOCK_DIV: u32 = 115_200; // 1.8432 MHz / 16
@@ -77,6 +78,8 @@ pub struct Uart16550 {
     head: usize,
     len: usize,
     dropped: u32,
+    /// A BREAK was reported ahead of its 0x00 byte, which is still to come.
+    pending_nul: bool,
 }
 
 impl Uart16550 {
@@ -94,7 +97,11 @@ impl Uart16550 {
             head: 0,
             len: 0,
             dropped: 0,
+            pending_nul: false,
         };
+        // Keep what the operator typed during POST (an early ESC or BREAK must count):
+        // reprogramming the FIFO below would discard it.
+        u.drain_rx();
         u.out(spec::IER_DLM, 0x00);
         u.out(spec::LCR, spec::LCR_DLAB);
         u.out(spec::RBR_THR_DLL, div as u8);
@@ -127,23 +134,46 @@ impl Uart16550 {
             if lsr == 0xFF {
                 return; // nothing decodes this port: no UART, not a line full of BREAKs
             }
-            let brk = lsr & spec::LSR_BI != 0 || latch(self.base).is_some_and(|l| l.swap(false, Ordering::Relaxed));
-            let ev = if brk {
+            let brk = lsr & spec::LSR_BI != 0
+                || latch(self.base).is_some_and(|l| l.swap(false, Ordering::Relaxed));
+            if brk {
+                self.push(UartEvent::Break);
                 if lsr & spec::LSR_DR != 0 {
-                    let _ = self.inp(spec::RBR_THR_DLL); // the 0x00 that comes with a BREAK
+                    // With the FIFO on, BI can rise while earlier characters are still ahead
+                    // of the break's 0x00 (QEMU does this): keep such a character and drop
+                    // the next 0x00 instead.
+                    match self.inp(spec::RBR_THR_DLL) {
+                        0 => {}
+                        b => {
+                            self.push(UartEvent::Byte(b));
+                            self.pending_nul = true;
+                        }
+                    }
                 }
-                UartEvent::Break
-            } else if lsr & spec::LSR_DR != 0 {
-                UartEvent::Byte(self.inp(spec::RBR_THR_DLL))
-            } else {
-                return;
-            };
-            if self.len == RING {
-                self.dropped = self.dropped.wrapping_add(1);
-            } else {
-                self.rx_ring[(self.head + self.len) % RING] = ev;
-                self.len += 1;
+                continue;
             }
+            if lsr & spec::LSR_OE != 0 {
+                // The 16-byte FIFO overflowed before we got here: bytes were lost.
+                self.dropped = self.dropped.wrapping_add(1);
+            }
+            if lsr & spec::LSR_DR == 0 {
+                return;
+            }
+            let b = self.inp(spec::RBR_THR_DLL);
+            if b == 0 && self.pending_nul {
+                self.pending_nul = false;
+                continue;
+            }
+            self.push(UartEvent::Byte(b));
+        }
+    }
+
+    fn push(&mut self, ev: UartEvent) {
+        if self.len == RING {
+            self.dropped = self.dropped.wrapping_add(1);
+        } else {
+            self.rx_ring[(self.head + self.len) % RING] = ev;
+            self.len += 1;
         }
     }
 
@@ -159,7 +189,8 @@ impl Uart16550 {
         Some(ev)
     }
 
-    /// Bytes lost because the software ring was full (reported, never silent).
+    /// Input lost, counted since power-on: hardware FIFO overruns (at least one byte
+    /// each) plus events dropped because the software ring was full.
     pub fn dropped(&self) -> u32 {
         self.dropped
     }
@@ -199,9 +230,7 @@ impl RawTx {
             // SAFETY: COM1/COM2 registers; polling LSR (BI latched by `read_lsr`) and
             // writing THR leave the receiver state the console object keeps intact.
             unsafe {
-                while read_lsr(self.0) & spec::LSR_THRE == 0
-                    && spins < 1_000_000
-                {
+                while read_lsr(self.0) & spec::LSR_THRE == 0 && spins < 1_000_000 {
                     spins += 1;
                 }
                 Port::<u8>::new(self.0 + spec::RBR_THR_DLL).write(b);

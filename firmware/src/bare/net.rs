@@ -158,7 +158,7 @@ impl Network {
         };
         let link_deadline = timer::now_us() + LINK_WAIT_US;
         while !nic.link_up() && timer::now_us() < link_deadline {
-            core::hint::spin_loop();
+            con.drain_rx(); // keep what the operator types meanwhile
         }
         if !nic.link_up() {
             let _ = write!(

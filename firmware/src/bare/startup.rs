@@ -10,6 +10,15 @@ use lifeboat_hal::uart::{RawTx, Uart16550, UartEvent, COM1, COM2};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const ESC: u8 = 0x1B;
 
+/// A writer that drops everything (for editor echo nobody should see).
+struct Discard;
+
+impl Write for Discard {
+    fn write_str(&mut self, _: &str) -> core::fmt::Result {
+        Ok(())
+    }
+}
+
 /// How the flash-boot window ended.
 enum Window {
     Interrupted,
@@ -79,7 +88,10 @@ pub fn run(bootinfo_addr: usize) -> ! {
     }
     let _ = write!(con, "Flash=none\r\n");
     if timer::calibration_failed() {
-        let _ = write!(con, "Warning: the PIT did not count; timeouts assume a 2 GHz TSC\r\n");
+        let _ = write!(
+            con,
+            "Warning: the PIT did not count; timeouts assume a 2 GHz TSC\r\n"
+        );
     }
     for w in &config_warnings {
         let _ = write!(con, "Warning: {w}\r\n");
@@ -108,7 +120,20 @@ pub fn run(bootinfo_addr: usize) -> ! {
     }
     let _ = write!(con, "Use ? for help.\r\n");
     monitor.print_prompt(&mut con);
+    let mut reported_lost = con.dropped();
     loop {
+        let lost = con.dropped();
+        if lost != reported_lost {
+            let _ = write!(
+                con,
+                "\r\nconsole: input lost ({} overruns since the last report); retype the line\r\n",
+                lost.wrapping_sub(reported_lost)
+            );
+            reported_lost = lost;
+            // The half-typed line has holes in it: drop it (Ctrl-U, echo discarded).
+            let _ = monitor.feed(0x15, &mut Discard);
+            monitor.print_prompt(&mut con);
+        }
         let Some(ev) = con.try_read() else {
             core::hint::spin_loop();
             continue;
