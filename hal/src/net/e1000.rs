@@ -270,7 +270,9 @@ impl E1000 {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
         // SAFETY: hal is the only user of the PCI configuration ports (single-threaded).
         let mut cfg = unsafe { Mechanism1::new() };
-        pci.enable(&mut cfg, command::MEMORY_SPACE | command::BUS_MASTER);
+        // Bus mastering only once the device is reset and its rings point at our memory:
+        // a NIC left running by an option ROM must not DMA meanwhile.
+        pci.enable(&mut cfg, command::MEMORY_SPACE);
         // SAFETY: memory decoding is on; the `InUse` claim above makes this the only driver
         // value for an 8254x, and `probe` only reads EERD/RAL/RAH, which is harmless meanwhile.
         let regs = unsafe { map_bar0(pci)? };
@@ -302,6 +304,8 @@ impl E1000 {
         for i in 0..128 {
             regs.write32(reg::MTA + 4 * i, 0);
         }
+
+        pci.enable(&mut cfg, command::BUS_MASTER);
 
         // Receive ring (§14.4): every descriptor points at its buffer; the device gets all but
         // the hole at RDT = RX_N - 1.

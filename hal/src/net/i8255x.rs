@@ -326,10 +326,7 @@ impl I8255x {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
         // SAFETY: hal is the only user of the PCI configuration ports.
         let mut cfg = unsafe { Mechanism1::new() };
-        pci.enable(
-            &mut cfg,
-            command::MEMORY_SPACE | command::IO_SPACE | command::BUS_MASTER,
-        );
+        pci.enable(&mut cfg, command::MEMORY_SPACE | command::IO_SPACE);
         // SAFETY: decoding is on; the claim makes this the only I8255x.
         let csr = unsafe { Csr::map(pci)? };
 
@@ -339,6 +336,8 @@ impl I8255x {
         csr.write32(reg::PORT, PORT_SOFTWARE_RESET);
         timer::delay_us(20);
         csr.write8(reg::SCB_INTMASK, 1);
+        // Bus mastering only after the reset, so a NIC left running cannot DMA meanwhile.
+        pci.enable(&mut cfg, command::BUS_MASTER);
 
         // EEPROM: MAC in words 0-2, primary PHY address in word 6 bits 4:0.
         let mut bus = EepromBus(&csr, timer::Delay);

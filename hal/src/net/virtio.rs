@@ -301,11 +301,13 @@ impl VirtioNet {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
         // SAFETY: hal is the only user of the PCI configuration ports.
         let mut cfg = unsafe { Mechanism1::new() };
-        pci.enable(&mut cfg, command::IO_SPACE | command::BUS_MASTER);
+        pci.enable(&mut cfg, command::IO_SPACE);
         // SAFETY: I/O decoding is on; the claim makes this the only VirtioNet.
         let io = unsafe { map_bar0(pci)? };
 
-        io.write8(reg::DEVICE_STATUS, 0);
+        io.write8(reg::DEVICE_STATUS, 0); // reset: the device stops using any old queues
+                                          // Bus mastering only after the reset, so a device left running cannot DMA meanwhile.
+        pci.enable(&mut cfg, command::BUS_MASTER);
         io.write8(reg::DEVICE_STATUS, status::ACKNOWLEDGE);
         io.write8(reg::DEVICE_STATUS, status::ACKNOWLEDGE | status::DRIVER);
         let host = io.read32(reg::HOST_FEATURES);
