@@ -3,7 +3,7 @@
 use core::fmt::Write;
 use core::net::Ipv4Addr;
 
-use lifeboat_firmware::monitor::{MacDisplay, PingEvent, PingSession, Settings};
+use lifeboat_firmware::monitor::{MacDisplay, PingSession, Settings};
 use lifeboat_firmware::net::{echo, ArpState, ArpWatch};
 use lifeboat_hal::net::{probe, AnyNic, NicInfo, NicList};
 use lifeboat_hal::timer;
@@ -201,8 +201,6 @@ impl Network {
         let mut session = PingSession::new(target, ident);
         let _ = session.write_banner(con);
         defmt::info!("ping {=u32:#x} ident {=u16:#x}", u32::from(target), ident);
-        let mut rtts = [0u64; 5];
-        let mut n_rtt = 0;
         let mut aborted = false;
         while !session.is_finished() {
             let t = timer::now_us();
@@ -221,12 +219,6 @@ impl Network {
                 }
             }
             while let Some(ev) = session.poll(t) {
-                if let PingEvent::Reply { rtt_us, .. } = ev {
-                    if n_rtt < rtts.len() {
-                        rtts[n_rtt] = rtt_us;
-                        n_rtt += 1;
-                    }
-                }
                 let _ = write!(con, "{}", ev.symbol());
             }
             if let Some(UartEvent::Byte(ESC)) | Some(UartEvent::Break) = con.try_read() {
@@ -239,18 +231,8 @@ impl Network {
             let _ = write!(con, "Ping aborted.\r\n");
         }
         let _ = session.write_summary(con);
-        if n_rtt > 0 {
-            let r = &mut rtts[..n_rtt];
-            r.sort_unstable();
-            let avg = r.iter().sum::<u64>() / n_rtt as u64;
-            let _ = write!(
-                con,
-                "round-trip min/avg/max/median = {}/{}/{}/{} us\r\n",
-                r[0],
-                avg,
-                r[n_rtt - 1],
-                r[n_rtt / 2]
-            );
+        if let Some(rtt) = session.round_trip() {
+            let _ = write!(con, "{}\r\n", rtt.micros());
         } else if arp.requested(next_hop) && !arp.answered(next_hop) {
             let what = if on_link { "the target" } else { "the gateway" };
             let _ = write!(con, "No ARP reply from {next_hop} ({what}): it is down or not on interface {}'s segment\r\n", s.interface);

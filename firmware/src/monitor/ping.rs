@@ -46,12 +46,33 @@ impl PingEvent {
     }
 }
 
-/// Round-trip times of the answered echoes, in whole milliseconds (rounded down).
+/// Round-trip times of the answered echoes, in microseconds. `Display` prints them the
+/// IOS way, in whole milliseconds (rounded down); [`RoundTrip::micros`] keeps the detail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoundTrip {
-    pub min_ms: u64,
-    pub avg_ms: u64,
-    pub max_ms: u64,
+    pub min_us: u64,
+    pub avg_us: u64,
+    pub max_us: u64,
+    /// The middle one (the upper middle for an even count).
+    pub median_us: u64,
+}
+
+impl RoundTrip {
+    /// `round-trip min/avg/max/median = a/b/c/d us`.
+    pub fn micros(&self) -> impl fmt::Display + '_ {
+        struct Micros<'a>(&'a RoundTrip);
+        impl fmt::Display for Micros<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let r = self.0;
+                write!(
+                    f,
+                    "round-trip min/avg/max/median = {}/{}/{}/{} us",
+                    r.min_us, r.avg_us, r.max_us, r.median_us
+                )
+            }
+        }
+        Micros(self)
+    }
 }
 
 impl fmt::Display for RoundTrip {
@@ -59,7 +80,9 @@ impl fmt::Display for RoundTrip {
         write!(
             f,
             "round-trip min/avg/max = {}/{}/{} ms",
-            self.min_ms, self.avg_ms, self.max_ms
+            self.min_us / 1000,
+            self.avg_us / 1000,
+            self.max_us / 1000
         )
     }
 }
@@ -189,25 +212,24 @@ impl PingSession {
         self.replies() * 100 / ECHO_COUNT
     }
 
-    /// Min/avg/max round trip of the answered echoes; `None` if none were.
+    /// Min/avg/max/median round trip of the answered echoes; `None` if none were.
     pub fn round_trip(&self) -> Option<RoundTrip> {
-        let mut count = 0u64;
-        let mut total_us = 0u64;
-        let mut min_us = u64::MAX;
-        let mut max_us = 0u64;
+        let mut rtts = [0u64; ECHO_COUNT];
+        let mut count = 0;
         for echo in &self.echoes {
             if let EchoState::Replied { rtt_us } = *echo {
+                rtts[count] = rtt_us;
                 count += 1;
-                total_us = total_us.saturating_add(rtt_us);
-                min_us = min_us.min(rtt_us);
-                max_us = max_us.max(rtt_us);
             }
         }
-        let avg_us = total_us.checked_div(count)?;
+        let rtts = &mut rtts[..count];
+        rtts.sort_unstable();
+        let total_us = rtts.iter().fold(0u64, |t, &r| t.saturating_add(r));
         Some(RoundTrip {
-            min_ms: min_us / 1000,
-            avg_ms: avg_us / 1000,
-            max_ms: max_us / 1000,
+            min_us: *rtts.first()?,
+            avg_us: total_us / count as u64,
+            max_us: *rtts.last()?,
+            median_us: rtts[count / 2],
         })
     }
 
@@ -297,12 +319,17 @@ mod tests {
         assert_eq!(
             rtt,
             RoundTrip {
-                min_ms: 2,
-                avg_ms: 6,
-                max_ms: 10
+                min_us: 2000,
+                avg_us: 6000,
+                max_us: 10000,
+                median_us: 6000
             }
         );
         assert_eq!(rtt.to_string(), "round-trip min/avg/max = 2/6/10 ms");
+        assert_eq!(
+            rtt.micros().to_string(),
+            "round-trip min/avg/max/median = 2000/6000/10000/6000 us"
+        );
     }
 
     #[test]
