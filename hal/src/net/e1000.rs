@@ -136,9 +136,6 @@ const TXD_RS: u8 = 1 << 3;
 /// Transmit descriptor status: Descriptor Done.
 const TXD_DD: u8 = 1 << 0;
 
-/// How long `new` waits for the link after the reset.
-pub const LINK_WAIT_US: u64 = 3_000_000;
-
 /// Receive descriptors (RDLEN must be a multiple of 128 bytes = 8 descriptors).
 pub const RX_N: usize = 32;
 /// Transmit descriptors.
@@ -346,12 +343,8 @@ impl E1000 {
         regs.write32(reg::TCTL, tctl::EN | tctl::PSP | tctl::CT | tctl::COLD);
 
         // The reset restarted auto-negotiation (QEMU models it as 500 ms of link down; real
-        // PHYs take up to ~3 s). Frames sent meanwhile are lost, so wait a while for the link;
-        // without a cable, go on after the timeout and let `link_up` tell.
-        let start = timer::now_us();
-        while regs.read32(reg::STATUS) & STATUS_LU == 0
-            && timer::now_us().wrapping_sub(start) < LINK_WAIT_US
-        {}
+        // PHYs take up to ~3 s). Frames sent meanwhile are lost: callers wait for `link_up`
+        // before they need the wire (the monitor does, with the console still served).
 
         Ok(Self {
             regs,
