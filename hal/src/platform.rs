@@ -1,14 +1,19 @@
 //! What machine this is, for the banner: the PCI host bridge at 00:00.0.
-use x86_64::instructions::port::Port;
+use crate::pci::{Bdf, ConfigSpace, Mechanism1};
 
-/// Vendor and device ID of the host bridge, read with PCI configuration mechanism #1.
+/// Vendor and device ID of the host bridge.
 pub fn host_bridge() -> (u16, u16) {
-    // SAFETY: 0xCF8/0xCFC are the PCI configuration ports on every PC; reading
-    // register 0 of 00:00.0 has no side effects.
-    let id = unsafe {
-        Port::<u32>::new(0xCF8).write(0x8000_0000);
-        Port::<u32>::new(0xCFC).read()
-    };
+    // SAFETY: every PC (and QEMU pc/q35) has configuration mechanism #1; lifeboat is
+    // single-threaded, so nothing else is using the ports during this one read.
+    let mut cfg = unsafe { Mechanism1::new() };
+    let id = cfg.read32(
+        Bdf {
+            bus: 0,
+            dev: 0,
+            func: 0,
+        },
+        0,
+    );
     (id as u16, (id >> 16) as u16)
 }
 

@@ -2,5 +2,4 @@
 mod entry;
 mod logger;
 mod net;
-mod platform;
 mod startup;

@@ -67,7 +67,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             let _ = write!(
                 con,
                 "Platform {}, {} MiB RAM, booted from {} (BIOS drive {:#04x})\r\n",
-                super::platform::name(),
+                lifeboat_hal::platform::name(),
                 b.usable_ram() >> 20,
                 medium,
                 b.boot_drive

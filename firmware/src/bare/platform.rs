@@ -1,4 +1,0 @@
-//! Platform name for the banner.
-pub fn name() -> &'static str {
-    lifeboat_hal::platform::name()
-}
