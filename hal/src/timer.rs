@@ -92,6 +92,20 @@ pub fn now_us() -> u64 {
     (d * 1000 / per_ms() as u128) as u64
 }
 
+/// Call `done` until it returns true or `timeout_us` has passed; true if it did.
+/// Every "wait for the device, but not forever" loop goes through here.
+pub fn poll_until(timeout_us: u64, mut done: impl FnMut() -> bool) -> bool {
+    let start = now_us();
+    loop {
+        if done() {
+            return true;
+        }
+        if now_us().wrapping_sub(start) > timeout_us {
+            return false;
+        }
+    }
+}
+
 pub fn delay_us(us: u64) {
     let end = now_us() + us;
     while now_us() < end {

@@ -156,11 +156,11 @@ impl Network {
         let Some(nic) = self.nic(con, s.interface) else {
             return;
         };
-        let link_deadline = timer::now_us() + LINK_WAIT_US;
-        while !nic.link_up() && timer::now_us() < link_deadline {
+        let link = timer::poll_until(LINK_WAIT_US, || {
             con.drain_rx(); // keep what the operator types meanwhile
-        }
-        if !nic.link_up() {
+            nic.link_up()
+        });
+        if !link {
             let _ = write!(
                 con,
                 "Warning: interface {} reports link down\r\n",

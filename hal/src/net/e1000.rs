@@ -229,16 +229,12 @@ pub fn read_mac(regs: &Mmio) -> Option<[u8; 6]> {
 /// One EEPROM word through EERD (§13.4.4), or `None` after 10 ms.
 fn eerd_read(regs: &Mmio, word: u8) -> Option<u16> {
     regs.write32(reg::EERD, (u32::from(word) << 8) | EERD_START);
-    let start = timer::now_us();
-    loop {
-        let v = regs.read32(reg::EERD);
-        if v & EERD_DONE != 0 {
-            return Some((v >> 16) as u16);
-        }
-        if timer::now_us().wrapping_sub(start) > 10_000 {
-            return None;
-        }
-    }
+    let mut v = 0;
+    timer::poll_until(10_000, || {
+        v = regs.read32(reg::EERD);
+        v & EERD_DONE != 0
+    })
+    .then_some((v >> 16) as u16)
 }
 
 /// Map BAR0 of an 8254x.
@@ -278,11 +274,8 @@ impl E1000 {
         regs.write32(reg::IMC, 0xFFFF_FFFF);
         regs.write32(reg::CTRL, regs.read32(reg::CTRL) | ctrl::RST);
         timer::delay_us(1000);
-        let start = timer::now_us();
-        while regs.read32(reg::CTRL) & ctrl::RST != 0 {
-            if timer::now_us().wrapping_sub(start) > 100_000 {
-                return Err(NicError::ResetTimeout);
-            }
+        if !timer::poll_until(100_000, || regs.read32(reg::CTRL) & ctrl::RST == 0) {
+            return Err(NicError::ResetTimeout);
         }
         regs.write32(reg::IMC, 0xFFFF_FFFF);
         let _ = regs.read32(reg::ICR);

@@ -292,13 +292,11 @@ fn bus_addr<T>(x: &T) -> u32 {
 }
 
 fn wait_command_accepted(csr: &Csr) -> Result<(), NicError> {
-    let start = timer::now_us();
-    while csr.read8(reg::SCB_COMMAND) != 0 {
-        if timer::now_us().wrapping_sub(start) > 10_000 {
-            return Err(NicError::CommandTimeout);
-        }
+    if timer::poll_until(10_000, || csr.read8(reg::SCB_COMMAND) == 0) {
+        Ok(())
+    } else {
+        Err(NicError::CommandTimeout)
     }
-    Ok(())
 }
 
 fn scb_command(csr: &Csr, pointer: Option<u32>, cmd: u8) -> Result<(), NicError> {
@@ -415,13 +413,11 @@ impl I8255x {
             p.set(*v);
         }
         scb_command(&self.csr, Some(bus_addr(a)), cuc::START)?;
-        let start = timer::now_us();
-        while a.status.get() & ST_C == 0 {
-            if timer::now_us().wrapping_sub(start) > 100_000 {
-                return Err(NicError::CommandTimeout);
-            }
+        if timer::poll_until(100_000, || a.status.get() & ST_C != 0) {
+            Ok(())
+        } else {
+            Err(NicError::CommandTimeout)
         }
-        Ok(())
     }
 
     /// The MAC address read from the EEPROM.
@@ -443,16 +439,12 @@ impl I8255x {
     pub fn mdi_read(&self, phy_reg: u8) -> Option<u16> {
         let v = (2u32 << 26) | (u32::from(self.phy) << 21) | (u32::from(phy_reg & 0x1F) << 16);
         self.csr.write32(reg::MDI_CTRL, v);
-        let start = timer::now_us();
-        loop {
-            let r = self.csr.read32(reg::MDI_CTRL);
-            if r & (1 << 28) != 0 {
-                return Some(r as u16);
-            }
-            if timer::now_us().wrapping_sub(start) > 2_000 {
-                return None;
-            }
-        }
+        let mut r = 0;
+        timer::poll_until(2_000, || {
+            r = self.csr.read32(reg::MDI_CTRL);
+            r & (1 << 28) != 0
+        })
+        .then_some(r as u16)
     }
 
     /// Link status from the PHY's status register (MII register 1, bit 2; latched low, so
