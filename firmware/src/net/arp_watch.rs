@@ -96,12 +96,6 @@ impl<'s, 'd, D: Device> ArpWatch<'s, 'd, D> {
     pub fn new(inner: &'d mut D, state: &'s ArpState) -> Self {
         Self { inner, state }
     }
-    pub fn get_ref(&self) -> &D {
-        self.inner
-    }
-    pub fn get_mut(&mut self) -> &mut D {
-        self.inner
-    }
 }
 
 impl<D: Device> Device for ArpWatch<'_, '_, D> {
