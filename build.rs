@@ -27,6 +27,7 @@ fn main() {
         .nth(4)
         .map(|t| t.join("bare"))
         .unwrap_or_else(|| out.join("bare"));
+    ensure_bare_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
@@ -86,6 +87,41 @@ fn main() {
     write(&out, "stage2.bin", &stage2, "LIFEBOAT_STAGE2");
     write(&out, "firmware.bin", &firmware, "LIFEBOAT_FIRMWARE");
     println!("cargo:rustc-env=LIFEBOAT_FIRMWARE_ELF={}", fw_elf.display());
+}
+
+/// rustup installs the targets of `rust-toolchain.toml` only when it installs the toolchain
+/// itself; a machine that already had 1.95.0 lacks `x86_64-unknown-none` ("can't find crate
+/// for `core`"). Add it here, so `cargo run`/`cargo test` work on any machine with rustup.
+fn ensure_bare_target() {
+    const TARGET: &str = "x86_64-unknown-none";
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let libdir = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let has_core = libdir
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .is_some_and(|mut it| {
+            it.any(|e| {
+                e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
+            })
+        });
+    if has_core {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup (pinned in rust-toolchain.toml)");
+    let ok = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        panic!(
+            "the {TARGET} target is missing and `rustup target add {TARGET}` failed; \
+             install it by hand (rustup target add {TARGET}) and build again"
+        );
+    }
 }
 
 /// Every allocated section with file contents, placed at (address - base).
