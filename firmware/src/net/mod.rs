@@ -5,5 +5,6 @@
 
 pub mod arp_watch;
 pub mod echo;
+pub mod tftp;
 
 pub use arp_watch::{ArpState, ArpWatch};

@@ -1,0 +1,5 @@
+//! TFTP (RFC 1350 + options RFC 2347/2348/2349/7440): the wire format and the client state
+//! machine, both pure and host-tested, and the Table 11-2 trace codes the console shows.
+pub mod code;
+
+pub use code::TraceCode;
