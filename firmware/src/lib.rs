@@ -1,6 +1,7 @@
 #![cfg_attr(not(test), no_std)]
 //! The lifeboat firmware library: everything that can be tested on the host.
 
+pub mod boot;
 pub mod config;
 pub mod monitor;
 pub mod net;
