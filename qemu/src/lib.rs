@@ -15,6 +15,7 @@ pub use serde_json;
 
 mod find;
 mod limit;
+pub mod linux;
 mod machine;
 mod qmp;
 mod session;
