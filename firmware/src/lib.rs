@@ -5,3 +5,4 @@ pub mod boot;
 pub mod config;
 pub mod monitor;
 pub mod net;
+pub mod recovery;
