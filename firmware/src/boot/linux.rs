@@ -23,7 +23,6 @@ mod field {
     pub const HEADER: usize = 0x202;
     pub const VERSION: usize = 0x206;
     pub const TYPE_OF_LOADER: usize = 0x210;
-    pub const LOADFLAGS: usize = 0x211;
     pub const CODE32_START: usize = 0x214;
     pub const RAMDISK_IMAGE: usize = 0x218;
     pub const RAMDISK_SIZE: usize = 0x21C;
@@ -339,7 +338,6 @@ mod tests {
         f[field::JUMP + 1] = 0x6A; // header ends at 0x26C
         f[field::HEADER..field::HEADER + 4].copy_from_slice(b"HdrS");
         f[field::VERSION..field::VERSION + 2].copy_from_slice(&0x020Fu16.to_le_bytes());
-        f[field::LOADFLAGS] = 0x01;
         f[field::INITRD_ADDR_MAX..field::INITRD_ADDR_MAX + 4]
             .copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
         f[field::KERNEL_ALIGNMENT..field::KERNEL_ALIGNMENT + 4]
