@@ -235,7 +235,7 @@ fn bad_input_gets_one_line_and_changes_nothing() {
             "ping 1.2.3",
             "ping: invalid IPv4 address \"1.2.3\" (only 3 of 4 numbers; expected 4 dotted numbers 0-255)",
         ),
-        ("tftp x", "tftp: too many arguments; usage: tftp"),
+        ("tftp x", "tftp: \"x\" is not a block size from 8 to 1468"),
         ("reload now", "reload: too many arguments; usage: reload"),
     ];
     for (line, message) in cases {
