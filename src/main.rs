@@ -201,7 +201,13 @@ fn main() -> ExitCode {
     for (i, nic) in o.nics.iter().enumerate() {
         // The first NIC gets slirp with the TFTP root; further NICs get their own slirp.
         let tftp = if i == 0 { Some(tftp.clone()) } else { None };
-        machine = machine.nic(*nic, NetBackend::User { tftp });
+        machine = machine.nic(
+            *nic,
+            NetBackend::User {
+                tftp,
+                bootfile: None,
+            },
+        );
     }
     eprintln!(
         "lifeboat: TFTP root {} at 10.0.2.2; guest address 10.0.2.15",

@@ -35,7 +35,10 @@ const ALL_REPLIES: &str = "Success rate is 100 percent (5/5)";
 const NO_REPLIES: &str = "Success rate is 0 percent (0/5)";
 
 fn slirp() -> NetBackend {
-    NetBackend::User { tftp: None }
+    NetBackend::User {
+        tftp: None,
+        bootfile: None,
+    }
 }
 
 /// The model name the monitor prints for a QEMU NIC.

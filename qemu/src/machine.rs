@@ -74,8 +74,12 @@ impl NicModel {
 /// Where a NIC's frames go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetBackend {
-    /// User-mode networking (slirp): guest 10.0.2.15, host/server 10.0.2.2, optional TFTP root.
-    User { tftp: Option<PathBuf> },
+    /// User-mode networking (slirp): guest 10.0.2.15, host/server 10.0.2.2, optional TFTP root
+    /// and the boot file name its DHCP server offers.
+    User {
+        tftp: Option<PathBuf>,
+        bootfile: Option<String>,
+    },
     /// An existing tap interface (no up/down scripts).
     Tap { ifname: String },
     /// One raw Ethernet frame (no FCS) per UDP datagram between `local` and `remote`:
@@ -327,11 +331,17 @@ impl Machine {
         for (i, nic) in self.nics.iter().enumerate() {
             let id = format!("n{i}");
             let netdev = match &nic.backend {
-                NetBackend::User { tftp: None } => OsString::from(format!("user,id={id}")),
-                NetBackend::User { tftp: Some(dir) } => opt(&[
-                    format!("user,id={id},tftp=").as_ref(),
-                    &escape(dir.as_os_str()),
-                ]),
+                NetBackend::User { tftp, bootfile } => {
+                    let mut o = OsString::from(format!("user,id={id}"));
+                    if let Some(dir) = tftp {
+                        o.push(",tftp=");
+                        o.push(escape(dir.as_os_str()));
+                    }
+                    if let Some(f) = bootfile {
+                        o.push(format!(",bootfile={}", f.replace(',', ",,")));
+                    }
+                    o
+                }
                 NetBackend::Tap { ifname } => OsString::from(format!(
                     "tap,id={id},ifname={},script=no,downscript=no",
                     ifname.replace(',', ",,")
@@ -552,6 +562,7 @@ mod tests {
                 NicModel::I82558b,
                 NetBackend::User {
                     tftp: Some("/srv/tftp".into()),
+                    bootfile: None,
                 },
             )
             .nic(
@@ -567,7 +578,13 @@ mod tests {
                     remote: "127.0.0.1:5000".parse().unwrap(),
                 },
             )
-            .nic(NicModel::I82559er, NetBackend::User { tftp: None });
+            .nic(
+                NicModel::I82559er,
+                NetBackend::User {
+                    tftp: None,
+                    bootfile: None,
+                },
+            );
         m.nics[1].mac = Some("52:54:00:12:34:56".into());
         let args = strings(m.args(&socket()));
         assert!(has(

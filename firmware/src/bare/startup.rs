@@ -3,6 +3,7 @@ use core::fmt::Write;
 
 use lifeboat_firmware::config::BootConfig;
 use lifeboat_firmware::monitor::{Action, FaultKind, Monitor, BOOTHELPER_PROMPT, MONITOR_PROMPT};
+use lifeboat_firmware::net::session::TypeAhead;
 use lifeboat_hal::bootinfo::{BootInfo, Medium};
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{RawTx, Uart16550, UartEvent, COM1, COM2};
@@ -113,6 +114,15 @@ pub fn run(bootinfo_addr: usize) -> ! {
         }
     }
 
+    // Downloads go to the largest free RAM above the firmware (sized from the E820 map).
+    let mut buffer = boot.as_ref().ok().and_then(|b| b.download_buffer());
+    if let Some(b) = &buffer {
+        defmt::info!(
+            "download buffer {=usize} KiB at {=usize:#x}",
+            b.len() >> 10,
+            b.as_ptr() as usize
+        );
+    }
     let mut net = super::net::Network::probe(&mut con);
     let mut monitor = Monitor::new(prompt, net.nic_count());
     if let Some(i) = net.default_interface() {
@@ -121,6 +131,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
     let _ = write!(con, "Use ? for help.\r\n");
     monitor.print_prompt(&mut con);
     let mut reported_lost = con.dropped();
+    let mut typeahead = TypeAhead::default();
     loop {
         let lost = con.dropped();
         if lost != reported_lost {
@@ -134,20 +145,53 @@ pub fn run(bootinfo_addr: usize) -> ! {
             let _ = monitor.feed(0x15, &mut Discard);
             monitor.print_prompt(&mut con);
         }
-        let Some(ev) = con.try_read() else {
-            core::hint::spin_loop();
-            continue;
+        // Keys typed while a command ran come first, in order.
+        let b = match typeahead.bytes.first().copied() {
+            Some(b) => {
+                typeahead.bytes.remove(0);
+                b
+            }
+            None => match con.try_read() {
+                Some(UartEvent::Byte(b)) => b,
+                // A BREAK at the prompt means nothing; the line being typed is kept.
+                Some(UartEvent::Break) => continue,
+                None => {
+                    core::hint::spin_loop();
+                    continue;
+                }
+            },
         };
-        // A BREAK at the prompt means nothing; the line being typed is kept.
-        let UartEvent::Byte(b) = ev else { continue };
         match monitor.feed(b, &mut con) {
             Action::None => continue,
             Action::Reload => reload(&mut con),
-            Action::Ping(target) => net.ping(&mut con, monitor.settings(), target),
-            Action::Tftp => {
-                let _ = write!(con, "tftp: TFTP download is not in this build yet (it arrives with the TFTP issue); nothing was sent\r\n");
+            Action::Ping(target) => net.ping(&mut con, monitor.settings(), target, &mut typeahead),
+            Action::Dhcp => {
+                let lease = net.dhcp(&mut con, monitor.settings(), &mut typeahead);
+                if let Some(lease) = lease {
+                    monitor.apply_lease(&lease, &mut con);
+                }
             }
+            Action::Tftp(blksize) => match buffer.as_deref_mut() {
+                Some(buf) => {
+                    let _download =
+                        net.tftp(&mut con, monitor.settings(), blksize, buf, &mut typeahead);
+                }
+                None => {
+                    let _ = write!(
+                        con,
+                        "tftp: no free RAM above the firmware for a download buffer\r\n"
+                    );
+                }
+            },
             Action::Fault(kind) => crash(kind),
+        }
+        if typeahead.lost > 0 {
+            let _ = write!(
+                con,
+                "console: {} keys typed during the command were dropped\r\n",
+                typeahead.lost
+            );
+            typeahead.lost = 0;
         }
         monitor.print_prompt(&mut con);
     }
