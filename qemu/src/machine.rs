@@ -142,6 +142,8 @@ pub struct Machine {
     /// Flash file mapped as pflash unit 1 below SeaBIOS (unit 0, read-only); a multiple of 4 KiB,
     /// at most 8 MiB − 256 KiB unless `max_fw_size_mib` raises the limit.
     pub pflash: Option<PathBuf>,
+    /// Network namespace QEMU runs in (see [`Machine::netns`]).
+    pub netns: Option<String>,
     /// `-machine max-fw-size=`, in MiB (QEMU's default is 8).
     pub max_fw_size_mib: Option<u32>,
     /// COM2 (the defmt log channel) goes to this file when set, else to `null`.
@@ -165,6 +167,7 @@ impl Default for Machine {
             memory_mib: 256,
             machine_type: MachineType::Pc,
             pflash: None,
+            netns: None,
             max_fw_size_mib: None,
             com2_file: None,
             medium_snapshot: false,
@@ -232,13 +235,28 @@ impl Machine {
         self
     }
 
+    /// Runs QEMU inside the network namespace `name` (`ip netns exec`), so its UDP and tap
+    /// netdevs see that namespace's loopback and interfaces.
+    pub fn netns(mut self, name: impl Into<String>) -> Self {
+        self.netns = Some(name.into());
+        self
+    }
+
     /// The command that runs this machine (not yet spawned).
     pub fn command(&self, console: &ConsoleBackend) -> Command {
         let qemu = self
             .qemu
             .clone()
             .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
-        let mut command = Command::new(qemu);
+        let mut command = match &self.netns {
+            // `ip netns exec` execs QEMU: the child's PID is QEMU's own.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(qemu);
+                c
+            }
+            None => Command::new(qemu),
+        };
         command.args(self.args(console));
         command
     }

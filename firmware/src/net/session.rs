@@ -147,6 +147,65 @@ impl fmt::Display for ArpDiagnosis<'_> {
     }
 }
 
+/// How often the session asks for the next hop's MAC itself until it answers.
+const ARP_PROBE_EVERY: Duration = Duration::from_millis(100);
+
+/// Sends an ARP request for `target` straight through the device. smoltcp asks once and
+/// then stays silent for a second; a lost first request (a NIC whose link has just come up,
+/// a lossy segment) would cost that second. smoltcp learns from the reply either way.
+fn arp_probe<D: Device + ?Sized>(
+    dev: &mut D,
+    mac: [u8; 6],
+    ip: Ipv4Addr,
+    target: Ipv4Addr,
+    now: Instant,
+) {
+    use smoltcp::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr,
+    };
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: EthernetAddress(mac),
+        source_protocol_addr: ip,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: target,
+    };
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress(mac),
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
+    if let Some(tx) = dev.transmit(now) {
+        smoltcp::phy::TxToken::consume(tx, 14 + arp.buffer_len(), |buf| {
+            let mut f = EthernetFrame::new_unchecked(buf);
+            eth.emit(&mut f);
+            arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+        });
+    }
+}
+
+/// Keeps asking for the next hop until [`ArpState`] has seen it answer.
+struct ArpPrimer {
+    next: Instant,
+}
+
+impl ArpPrimer {
+    fn poll<D: Device + ?Sized>(
+        &mut self,
+        dev: &mut D,
+        arp: &ArpState,
+        mac: [u8; 6],
+        ip: Ipv4Addr,
+        hop: Ipv4Addr,
+        now: Instant,
+    ) {
+        if now >= self.next && !arp.answered(hop) {
+            arp_probe(dev, mac, ip, hop, now);
+            self.next = now + ARP_PROBE_EVERY;
+        }
+    }
+}
+
 fn interface<D: Device + ?Sized>(
     dev: &mut D,
     mac: [u8; 6],
@@ -222,9 +281,12 @@ pub fn ping<D: Device, K: Console + ?Sized>(
     let _ = session.write_banner(con);
     let mut aborted = false;
     let mut mid_line = false;
+    let local_ip = s.address.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let mut primer = ArpPrimer { next: clock.now() };
     while !session.is_finished() {
         let now = clock.now();
         let t = now.total_micros() as u64;
+        primer.poll(&mut dev, &arp, mac, local_ip, route.next_hop, now);
         iface.poll(now, &mut dev, &mut sockets);
         let sock = sockets.get_mut::<icmp::Socket>(h);
         while let Ok((msg, from)) = sock.recv() {
@@ -288,9 +350,9 @@ impl Default for TftpOptions {
         TftpOptions {
             blksize: PATH_BLKSIZE,
             windowsize: 8,
-            timeout: Duration::from_millis(500),
+            timeout: Duration::from_millis(200),
             give_up: Duration::from_secs(20),
-            utimeout_us: Some(50_000),
+            utimeout_us: Some(20_000),
         }
     }
 }
@@ -401,8 +463,10 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     let mut dots = 0u64;
     let mut end = start;
     let trace = s.trace;
+    let mut primer = ArpPrimer { next: start };
     loop {
         let now = clock.now();
+        primer.poll(&mut dev, &arp, mac, local_ip, route.next_hop, now);
         iface.poll(now, &mut dev, &mut sockets);
         while let Some(code) = log.borrow_mut().next_code() {
             if trace {

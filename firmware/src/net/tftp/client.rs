@@ -46,6 +46,10 @@ pub const MAX_FILE_LEN: usize = 255;
 const MAX_RTO: Duration = Duration::from_secs(4);
 /// A large blksize that gets no DATA after this many retransmissions is given up for 512.
 const BLKSIZE_RETRIES: u32 = 3;
+/// A gap in a window is reported (ACK of the last block in order) this long after it is
+/// seen: servers such as atftpd ignore an ACK that arrives while they are still sending the
+/// window, and accept it once they wait.
+const GAP_ACK_DELAY: Duration = Duration::from_millis(10);
 /// Largest datagram the client emits: RRQ with name and options, or an ERROR.
 const TX_BUF: usize = 2 + MAX_FILE_LEN + 1 + 6 + 96;
 /// Datagrams waiting to be sent.
@@ -266,8 +270,9 @@ pub struct TftpClient {
     acked: u64,
     /// In-order blocks since the last ACK.
     in_window: u16,
-    /// The gap at `next` was already reported with an ACK.
+    /// The gap at `next` was already reported (or is about to be, at `gap_at`).
     gap_acked: bool,
+    gap_at: Option<Instant>,
     wrap: Wrap,
     received: u64,
     base_rto: Duration,
@@ -314,6 +319,7 @@ impl TftpClient {
             acked: 0,
             in_window: 0,
             gap_acked: false,
+            gap_at: None,
             wrap: Wrap::Unknown,
             received: 0,
             base_rto,
@@ -651,9 +657,10 @@ impl TftpClient {
                     self.ack(now, self.acked);
                 }
             } else if !self.gap_acked {
-                // A block is missing (windowed transfer): tell the server where we are.
+                // A block is missing (windowed transfer): tell the server where we are,
+                // once it has finished sending this window.
                 self.gap_acked = true;
-                self.ack(now, self.next - 1);
+                self.gap_at = Some(now + GAP_ACK_DELAY);
             }
             return;
         }
@@ -686,6 +693,7 @@ impl TftpClient {
         self.next += 1;
         self.in_window += 1;
         self.gap_acked = false;
+        self.gap_at = None;
         self.progress(now);
         ev(Event::Progress { bytes: end });
         let last = data.len() < usize::from(self.blksize);
@@ -717,6 +725,11 @@ impl TftpClient {
                 server: self.server,
                 seconds: self.give_up.secs(),
             });
+        }
+        if self.gap_at.is_some_and(|t| now >= t) {
+            self.gap_at = None;
+            self.ack(now, self.next - 1);
+            return;
         }
         if now < self.deadline {
             return;
@@ -759,7 +772,8 @@ impl TftpClient {
     pub fn poll_at(&self) -> Option<Instant> {
         match self.state {
             State::Requesting | State::Transferring => {
-                Some(self.deadline.min(self.last_progress + self.give_up))
+                let t = self.deadline.min(self.last_progress + self.give_up);
+                Some(self.gap_at.map_or(t, |g| g.min(t)))
             }
             _ => None,
         }
