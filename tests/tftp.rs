@@ -10,40 +10,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::*;
+use lifeboat_qemu::lab::{crc32, pattern};
 use lifeboat_qemu::{NetBackend, NicModel};
 
 const WINDOW_S: u32 = 3;
 const SLIRP_HOST: &str = "10.0.2.2";
 const SLIRP_GUEST: &str = "10.0.2.15";
-
-/// Deterministic file contents (xorshift), so a CRC mismatch is reproducible.
-fn contents(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// CRC-32/ISO-HDLC, as `zlib.crc32`.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
 
 /// The TFTP root every test here serves: a few files, written once per test process.
 fn root() -> &'static Path {
@@ -57,7 +29,7 @@ fn root() -> &'static Path {
             ("big.bin", 40 << 20, 2),
             ("small.bin", 3000, 3),
         ] {
-            std::fs::write(dir.join(name), contents(len, seed)).unwrap();
+            std::fs::write(dir.join(name), pattern(len, seed)).unwrap();
         }
         dir
     })

@@ -13,176 +13,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lifeboat_qemu::{NetBackend, NicModel};
+use lifeboat_qemu::lab::{
+    crc32, lab_unavailable, pattern, Impairment, Lab, Server, SERVER_IP, UNIT_IP,
+};
+use lifeboat_qemu::NicModel;
 
-const SERVER_IP: &str = "10.77.0.1";
-const UNIT_IP: &str = "10.77.0.2";
 const WINDOW_S: u32 = 3;
-/// tftpd-hpa's binary (the Debian package conflicts with atftpd's; see .ci/run).
-pub const TFTPD_HPA: &str = "/usr/local/sbin/in.tftpd";
-pub const ATFTPD: &str = "/usr/sbin/atftpd";
-pub const BRIDGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/qemu/tools/lossy-bridge.py");
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Server {
-    TftpdHpa,
-    Atftpd,
-}
-
-/// Loss, duplication and reordering in percent per frame.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Impairment {
-    pub loss: u32,
-    pub dup: u32,
-    pub reorder: u32,
-}
-
-/// A namespace with a tap, a server on it and the bridge; QEMU joins with [`Lab::machine`].
-pub struct Lab {
-    ns: String,
-    children: Vec<Child>,
-    qemu_port: u16,
-    pub root: PathBuf,
-}
-
-fn run(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-impl Lab {
-    pub fn new(server: Server, imp: Impairment, root: &Path, seed: u64) -> Result<Lab, String> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{}{}", std::process::id() % 100_000, n % 100);
-        let ns = format!("lbs{tag}");
-        let tap = format!("lbt{tag}");
-        let _ = ip(&["netns", "del", &ns]);
-        ip(&["netns", "add", &ns])?;
-        let mut lab = Lab {
-            ns: ns.clone(),
-            children: Vec::new(),
-            qemu_port: 40000,
-            root: root.to_path_buf(),
-        };
-        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
-        ip(&["-n", &ns, "tuntap", "add", "dev", &tap, "mode", "tap"])?;
-        ip(&[
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            &format!("{SERVER_IP}/24"),
-            "dev",
-            &tap,
-        ])?;
-        ip(&["-n", &ns, "link", "set", &tap, "up"])?;
-        let exec = |prog: &str| {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", &ns, prog]);
-            c.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            c
-        };
-        // The bridge first: it opens the tap (which has no carrier until someone does).
-        let mut b = exec("python3");
-        b.arg(BRIDGE)
-            .args([&tap, "40001", "40000"])
-            .args(["--loss", &imp.loss.to_string()])
-            .args(["--dup", &imp.dup.to_string()])
-            .args(["--reorder", &imp.reorder.to_string()])
-            .args(["--seed", &seed.to_string()]);
-        lab.children
-            .push(b.spawn().map_err(|e| format!("bridge: {e}"))?);
-        let root_s = root.to_string_lossy().into_owned();
-        let mut s = match server {
-            Server::TftpdHpa => {
-                let mut c = exec(TFTPD_HPA);
-                c.args(["-L", "-s", &root_s, "-a", &format!("{SERVER_IP}:69")]);
-                c
-            }
-            Server::Atftpd => {
-                let mut c = exec(ATFTPD);
-                c.args([
-                    "--daemon",
-                    "--no-fork",
-                    "--port",
-                    "69",
-                    "--bind-address",
-                    SERVER_IP,
-                ])
-                .args(["--user", "root.root", "--logfile", "/dev/null", &root_s]);
-                c
-            }
-        };
-        lab.children
-            .push(s.spawn().map_err(|e| format!("{server:?}: {e}"))?);
-        std::thread::sleep(Duration::from_millis(300));
-        for c in &mut lab.children {
-            if let Ok(Some(status)) = c.try_wait() {
-                return Err(format!("a lab process exited at once: {status}"));
-            }
-        }
-        Ok(lab)
-    }
-
-    /// A floppy-booted unit whose e1000 is wired to the bridge, inside the namespace.
-    pub fn machine(&self) -> Machine {
-        let local: SocketAddr = format!("127.0.0.1:{}", self.qemu_port).parse().unwrap();
-        let remote: SocketAddr = "127.0.0.1:40001".parse().unwrap();
-        machine(Medium::Floppy, WINDOW_S)
-            .nic(NicModel::E1000, NetBackend::Udp { local, remote })
-            .netns(self.ns.clone())
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = ip(&["netns", "del", &self.ns]);
-    }
-}
-
-/// Why these tests cannot run here (besides root): a missing server or python3.
-pub fn lab_unavailable() -> Option<String> {
-    if let Some(why) = netns_unavailable() {
-        return Some(why);
-    }
-    let hpa = Command::new(TFTPD_HPA).arg("-V").output();
-    let is_hpa = hpa.is_ok_and(|o| {
-        String::from_utf8_lossy(&[o.stdout, o.stderr].concat()).contains("tftp-hpa")
-    });
-    if !is_hpa {
-        return Some(format!(
-            "{TFTPD_HPA} is not tftpd-hpa (.ci/run extracts it from the tftpd-hpa .deb)"
-        ));
-    }
-    if !Path::new(ATFTPD).exists() {
-        return Some(format!("{ATFTPD} is missing (Debian package atftpd)"));
-    }
-    if run(Command::new("python3").arg("-c").arg("import fcntl")).is_err() {
-        return Some("python3 is missing".into());
-    }
-    None
-}
 
 fn skip(test: &str) -> bool {
     if let Some(why) = lab_unavailable() {
@@ -195,33 +35,6 @@ fn skip(test: &str) -> bool {
     false
 }
 
-fn contents(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 fn root_with(name: &str, data: &[u8]) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("tftp-servers-{}", std::process::id()));
@@ -232,7 +45,10 @@ fn root_with(name: &str, data: &[u8]) -> PathBuf {
 
 /// Boots a unit in `lab`, downloads `name` and returns the console's result line and seconds.
 fn download(lab: &Lab, name: &str, timeout: Duration) -> (String, f64) {
-    let mut q = launch(&lab.machine());
+    let m = machine(Medium::Floppy, WINDOW_S)
+        .nic(NicModel::E1000, lab.backend())
+        .netns(lab.netns());
+    let mut q = launch(&m);
     expect_banner(&mut q);
     q.send(ESC).expect("ESC");
     expect(&mut q, HELP_HINT, REPLY);
@@ -263,7 +79,7 @@ fn download(lab: &Lab, name: &str, timeout: Duration) -> (String, f64) {
 
 fn case(server: Server, imp: Impairment, len: usize, seed: u64) {
     let name = format!("f-{server:?}-{seed}.bin");
-    let data = contents(len, seed);
+    let data = pattern(len, seed);
     let root = root_with(&name, &data);
     let lab = Lab::new(server, imp, &root, seed).unwrap_or_else(|e| panic!("lab: {e}"));
     let (line, secs) = download(&lab, &name, Duration::from_secs(180));
