@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lifeboat::media::{self, MediaConfig};
-use lifeboat_qemu::lab::{crc32, lab_unavailable, pattern, Impairment, Lab, Server, SERVER_IP, UNIT_IP};
+use lifeboat_qemu::lab::{
+    crc32, lab_unavailable, pattern, Impairment, Lab, Server, SERVER_IP, UNIT_IP,
+};
 use lifeboat_qemu::{Machine, MachineType, Medium, NetBackend, NicModel, Qemu};
 
 const RUNS: usize = 3;
@@ -66,14 +68,21 @@ fn expect(q: &mut Qemu, needle: &str, t: Duration) -> Result<String, String> {
 
 /// One lifeboat download: seconds from Enter to the prompt.
 fn ours(floppy: &Path, s: &Setup, w: Where, name: &str, want: (usize, u32)) -> Result<f64, String> {
-    let m = machine(Machine::new(Medium::Floppy, floppy).medium_snapshot(true), s);
+    let m = machine(
+        Machine::new(Medium::Floppy, floppy).medium_snapshot(true),
+        s,
+    );
     let mut q = Qemu::launch(&m).map_err(|e| e.to_string())?;
     expect(&mut q, "Use SPACE", T)?;
     q.send(b"\x1b").map_err(|e| e.to_string())?;
     expect(&mut q, "monitor> ", T)?;
     std::thread::sleep(Duration::from_secs(2));
     let (unit, server) = w.addresses();
-    for line in [format!("address {unit}"), format!("server {server}"), format!("file {name}")] {
+    for line in [
+        format!("address {unit}"),
+        format!("server {server}"),
+        format!("file {name}"),
+    ] {
         q.send_line(&line).map_err(|e| e.to_string())?;
         expect(&mut q, "monitor> ", T)?;
     }
@@ -99,7 +108,10 @@ fn uboot(s: &Setup, w: Where, name: &str, len: usize, window: bool) -> Result<f6
     q.send(b"\r").map_err(|e| e.to_string())?;
     expect(&mut q, "=> ", T)?;
     let (unit, server) = w.addresses();
-    let mut setup = vec![format!("setenv ipaddr {unit}"), format!("setenv serverip {server}")];
+    let mut setup = vec![
+        format!("setenv ipaddr {unit}"),
+        format!("setenv serverip {server}"),
+    ];
     if window {
         setup.push("setenv tftpwindowsize 8".into());
     }
@@ -107,7 +119,8 @@ fn uboot(s: &Setup, w: Where, name: &str, len: usize, window: bool) -> Result<f6
         q.send_line(&line).map_err(|e| e.to_string())?;
         expect(&mut q, "=> ", T)?;
     }
-    q.send(format!("tftpboot 0x1000000 {name}\r").as_bytes()).map_err(|e| e.to_string())?;
+    q.send(format!("tftpboot 0x1000000 {name}\r").as_bytes())
+        .map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let out = expect(&mut q, "=> ", T)?;
     let secs = t0.elapsed().as_secs_f64();
@@ -126,7 +139,10 @@ fn cell(r: &Result<Vec<f64>, String>, len: usize) -> (String, Option<f64>) {
     match r {
         Ok(v) => {
             let m = median(v.clone());
-            (format!("{m:7.2} s {:6.2} MiB/s", len as f64 / MIB as f64 / m), Some(m))
+            (
+                format!("{m:7.2} s {:6.2} MiB/s", len as f64 / MIB as f64 / m),
+                Some(m),
+            )
         }
         Err(e) => (format!("failed: {e}"), None),
     }
@@ -162,9 +178,7 @@ fn main() {
         println!("U-Boot rows skipped: {UBOOT_ROM} is missing (Debian package u-boot-qemu)");
     }
     println!("lifeboat tftp vs U-Boot 2023.01 tftpboot: q35, e1000, TCG; median of {RUNS}; seconds from Enter to prompt");
-    println!(
-        "| server | file | lifeboat | U-Boot | U-Boot windowsize 8 | lifeboat / U-Boot |"
-    );
+    println!("| server | file | lifeboat | U-Boot | U-Boot windowsize 8 | lifeboat / U-Boot |");
     println!("|---|---|---|---|---|---|");
     for w in places {
         let mut lab = None;
@@ -192,15 +206,20 @@ fn main() {
             },
         };
         for (name, len, crc) in &files {
-            let ours: Result<Vec<f64>, String> =
-                (0..RUNS).map(|_| ours(&set.floppy, &setup, w, name, (*len, *crc))).collect();
+            let ours: Result<Vec<f64>, String> = (0..RUNS)
+                .map(|_| ours(&set.floppy, &setup, w, name, (*len, *crc)))
+                .collect();
             let ub: Result<Vec<f64>, String> = if uboot_ok {
-                (0..RUNS).map(|_| uboot(&setup, w, name, *len, false)).collect()
+                (0..RUNS)
+                    .map(|_| uboot(&setup, w, name, *len, false))
+                    .collect()
             } else {
                 Err("no U-Boot".into())
             };
             let ubw: Result<Vec<f64>, String> = if uboot_ok && w == Where::Lab(Server::Atftpd) {
-                (0..RUNS).map(|_| uboot(&setup, w, name, *len, true)).collect()
+                (0..RUNS)
+                    .map(|_| uboot(&setup, w, name, *len, true))
+                    .collect()
             } else {
                 Err("n/a".into())
             };
@@ -211,8 +230,16 @@ fn main() {
                 (Some(o), Some(u)) => format!("{:.2}", o / u),
                 _ => "-".into(),
             };
-            let uw = if uw.starts_with("failed: n/a") { "-".into() } else { uw };
-            println!("| {} | {} MiB | {o} | {u} | {uw} | {ratio} |", w.name(), len / MIB);
+            let uw = if uw.starts_with("failed: n/a") {
+                "-".into()
+            } else {
+                uw
+            };
+            println!(
+                "| {} | {} MiB | {o} | {u} | {uw} | {ratio} |",
+                w.name(),
+                len / MIB
+            );
         }
         drop(lab);
     }

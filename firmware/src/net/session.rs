@@ -357,6 +357,9 @@ impl Default for TftpOptions {
     }
 }
 
+/// How often a download looks at the console for ESC.
+const KEY_POLL: Duration = Duration::from_millis(10);
+
 /// Bytes of file per progress dot.
 pub const DOT_BYTES: u64 = 128 * 1024;
 /// Dots per console line.
@@ -422,13 +425,12 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     // An ephemeral port from the seed: 49152..65535 (RFC 6335).
     let local_port = 49152 + (seed % 16384) as u16;
     let arp = ArpState::default();
-    let log = RefCell::new(TraceLog::new(
-        Some(TransferContext {
-            local_ip,
-            local_port,
-        }),
-        false,
-    ));
+    // Classifying costs a second checksum pass per frame: only when the codes are shown.
+    let context = s.trace.then_some(TransferContext {
+        local_ip,
+        local_port,
+    });
+    let log = RefCell::new(TraceLog::new(context, false));
     let start = clock.now();
     let mut dev = FrameTrace::new(ArpWatch::new(dev, &arp), &log);
     let mut iface = interface(&mut dev, mac, Some(route.cidr), s.gateway, start, seed);
@@ -464,6 +466,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     let mut end = start;
     let trace = s.trace;
     let mut primer = ArpPrimer { next: start };
+    let mut next_key = start;
     loop {
         let now = clock.now();
         primer.poll(&mut dev, &arp, mac, local_ip, route.next_hop, now);
@@ -514,25 +517,33 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             client.on_datagram(now, from, data, buf, &mut on_event);
         }
         client.poll(now, &mut on_event);
+        let mut sent = false;
         while let Some((to, bytes)) = client.transmit() {
             let ep = IpEndpoint::new(IpAddress::Ipv4(*to.ip()), to.port());
-            let _ = sock.send_slice(bytes, ep);
+            sent |= sock.send_slice(bytes, ep).is_ok();
+        }
+        if sent {
+            // The ACK leaves now, not after the rest of the loop: in lock-step every
+            // microsecond between DATA in and ACK out is lost throughput.
+            iface.poll(now, &mut dev, &mut sockets);
         }
         if client.outcome().is_some() {
             end = now;
-            // Send what is queued (the last ACK, an ERROR) before leaving.
-            iface.poll(now, &mut dev, &mut sockets);
             break;
         }
-        if typeahead.key(con) {
-            client.abort();
-            let sock = sockets.get_mut::<udp::Socket>(h);
-            while let Some((to, bytes)) = client.transmit() {
-                let ep = IpEndpoint::new(IpAddress::Ipv4(*to.ip()), to.port());
-                let _ = sock.send_slice(bytes, ep);
+        // The UART is slow to read (an I/O exit under emulation): look every 10 ms.
+        if now >= next_key {
+            next_key = now + KEY_POLL;
+            if typeahead.key(con) {
+                client.abort();
+                let sock = sockets.get_mut::<udp::Socket>(h);
+                while let Some((to, bytes)) = client.transmit() {
+                    let ep = IpEndpoint::new(IpAddress::Ipv4(*to.ip()), to.port());
+                    let _ = sock.send_slice(bytes, ep);
+                }
+                iface.poll(now, &mut dev, &mut sockets);
+                break;
             }
-            iface.poll(now, &mut dev, &mut sockets);
-            break;
         }
     }
     let _ = write!(con, "\r\n");

@@ -527,7 +527,7 @@ fn esc_aborts_a_download_and_keeps_nothing_half_said() {
     let mut host = FakeHost::new();
     host.files.push(("pix601.bin", data(900_000)));
     let mut con = TestConsole::new();
-    con.keys.push_back((200, Key::Abort));
+    con.keys.push_back((3, Key::Abort));
     let mut buf = vec![0u8; 1 << 20];
     assert_eq!(download(host, &settings(), &mut con, &mut buf), None);
     assert!(
