@@ -446,9 +446,31 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         let _ = write!(con, "tftp: cannot open a UDP socket\r\n");
         return None;
     }
-    let mut storage = [SocketStorage::EMPTY; 1];
+    // ERROR 5 to a stray sender goes out of a second socket on the same port: a sender smoltcp
+    // must first ARP for (or never gets an answer from) would otherwise hold up every ACK
+    // queued behind it. smoltcp hands each datagram to the first socket that accepts it, so
+    // this one, added second, never receives.
+    let mut stray_rx_meta = [PacketMetadata::EMPTY; 1];
+    let mut stray_rx_data = [0u8; 64];
+    let mut stray_tx_meta = [PacketMetadata::EMPTY; 4];
+    let mut stray_tx_data = [0u8; 512];
+    let mut stray = udp::Socket::new(
+        udp::PacketBuffer::new(&mut stray_rx_meta[..], &mut stray_rx_data[..]),
+        udp::PacketBuffer::new(&mut stray_tx_meta[..], &mut stray_tx_data[..]),
+    );
+    let _ = stray.bind(local_port);
+    let mut storage = [SocketStorage::EMPTY; 2];
     let mut sockets = SocketSet::new(&mut storage[..]);
     let h = sockets.add(sock);
+    let h_stray = sockets.add(stray);
+    let send = |sockets: &mut SocketSet<'_>, to: SocketAddrV4, bytes: &[u8]| {
+        let ep = IpEndpoint::new(IpAddress::Ipv4(*to.ip()), to.port());
+        let via = if *to.ip() == server { h } else { h_stray };
+        sockets
+            .get_mut::<udp::Socket>(via)
+            .send_slice(bytes, ep)
+            .is_ok()
+    };
 
     let cfg = ClientConfig {
         server,
@@ -519,8 +541,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         client.poll(now, &mut on_event);
         let mut sent = false;
         while let Some((to, bytes)) = client.transmit() {
-            let ep = IpEndpoint::new(IpAddress::Ipv4(*to.ip()), to.port());
-            sent |= sock.send_slice(bytes, ep).is_ok();
+            sent |= send(&mut sockets, to, bytes);
         }
         if sent {
             // The ACK leaves now, not after the rest of the loop: in lock-step every
@@ -536,10 +557,8 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             next_key = now + KEY_POLL;
             if typeahead.key(con) {
                 client.abort();
-                let sock = sockets.get_mut::<udp::Socket>(h);
                 while let Some((to, bytes)) = client.transmit() {
-                    let ep = IpEndpoint::new(IpAddress::Ipv4(*to.ip()), to.port());
-                    let _ = sock.send_slice(bytes, ep);
+                    send(&mut sockets, to, bytes);
                 }
                 iface.poll(now, &mut dev, &mut sockets);
                 break;

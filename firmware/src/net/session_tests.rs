@@ -77,6 +77,8 @@ struct FakeHost {
     /// Frames thrown in front of the first TFTP DATA (for the trace codes).
     extra: Vec<Vec<u8>>,
     answer_arp: bool,
+    /// A host that never answers ARP sends a DATA to the unit's port as the transfer starts.
+    stray: bool,
 }
 
 impl FakeHost {
@@ -87,6 +89,7 @@ impl FakeHost {
             tftp: None,
             extra: Vec::new(),
             answer_arp: true,
+            stray: false,
         }
     }
 
@@ -102,8 +105,12 @@ impl FakeHost {
     }
 
     fn send_udp(&mut self, sport: u16, dport: u16, payload: &[u8]) {
+        self.send_udp_from(HOST, sport, dport, payload)
+    }
+
+    fn send_udp_from(&mut self, src: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) {
         let ip = Ipv4Repr {
-            src_addr: HOST,
+            src_addr: src,
             dst_addr: US,
             next_header: IpProtocol::Udp,
             payload_len: 8 + payload.len(),
@@ -121,7 +128,7 @@ impl FakeHost {
         }
         .emit(
             &mut u,
-            &IpAddress::Ipv4(HOST),
+            &IpAddress::Ipv4(src),
             &IpAddress::Ipv4(US),
             payload.len(),
             |b| b.copy_from_slice(payload),
@@ -239,6 +246,9 @@ impl FakeHost {
                 self.tftp = Some((sport, data.clone(), bs, 0));
                 let mut b = [0u8; 100];
                 let n = Repr::Oack { options: o }.emit(&mut b).unwrap();
+                if self.stray {
+                    self.send_udp_from(Ipv4Addr::new(10, 0, 2, 99), TID, sport, &[0, 3, 0, 1, 1]);
+                }
                 let extra = core::mem::take(&mut self.extra);
                 for f in extra {
                     self.to_us.push_back(f);
@@ -553,6 +563,26 @@ fn dead_server_times_out_with_minus_1_and_names_arp() {
     assert!(
         con.out.contains("No ARP reply from 10.0.2.2 (the target)"),
         "{}",
+        con.out
+    );
+}
+
+#[test]
+fn a_stray_that_never_answers_arp_does_not_hold_up_the_transfer() {
+    let file = data(200_000);
+    let mut host = FakeHost::new();
+    host.files.push(("pix601.bin", file.clone()));
+    host.stray = true;
+    let mut s = settings();
+    s.trace = true;
+    let mut con = TestConsole::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let d = download(host, &s, &mut con, &mut buf);
+    assert_eq!(d.map(|d| d.len), Some(200_000), "{}", con.out);
+    assert!(con.out.contains("<3>"), "{}", con.out);
+    assert!(
+        !con.out.contains('T'),
+        "no retransmission needed: {}",
         con.out
     );
 }
