@@ -1,4 +1,5 @@
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 //! The lifeboat firmware library: everything that can be tested on the host.
 
 pub mod boot;

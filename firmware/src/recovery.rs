@@ -109,7 +109,7 @@ impl Countdown {
         let left = self.left(now);
         while self.last_shown > left {
             self.last_shown -= 1;
-            if self.last_shown % SHOW_EVERY_S == 0 {
+            if self.last_shown.is_multiple_of(SHOW_EVERY_S) {
                 let _ = write!(out, " {}", self.last_shown);
             } else {
                 let _ = out.write_str(".");

@@ -123,8 +123,9 @@ impl BootInfo {
     /// 4 GiB (the identity map's end): where downloads go. `None` when no usable RAM is
     /// left, or the second time (the buffer is handed out once).
     pub fn download_buffer(&self) -> Option<&'static mut [u8]> {
-        // SAFETY: only the address of the linker symbol is taken, never its contents.
-        let fw_end = unsafe { core::ptr::addr_of!(__bss_end) } as u64;
+        // Only the linker symbol's address is taken (safe since Rust 2024 semantics of
+        // `addr_of!` on an extern static), never its contents.
+        let fw_end = core::ptr::addr_of!(__bss_end) as u64;
         let (base, len) = largest_free(self.memory_map(), fw_end, 1 << 32)?;
         if BUFFER_TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
             return None;

@@ -169,11 +169,11 @@ pub fn initramfs_cpio(busybox: &[u8]) -> Vec<u8> {
         ino += 1;
         w.extend_from_slice(name.as_bytes());
         w.push(0);
-        while w.len() % 4 != 0 {
+        while !w.len().is_multiple_of(4) {
             w.push(0);
         }
         w.extend_from_slice(data);
-        while w.len() % 4 != 0 {
+        while !w.len().is_multiple_of(4) {
             w.push(0);
         }
     };

@@ -171,11 +171,6 @@ impl Network {
         Some(nic)
     }
 
-    /// Stops every NIC (resetting it, so no DMA continues): before jumping to an image.
-    pub fn close(&mut self) {
-        self.open = None;
-    }
-
     /// `ping`: see [`session::ping`].
     pub fn ping(
         &mut self,

@@ -46,9 +46,11 @@ pub fn run(bootinfo_addr: usize) -> ! {
     // only receiver-side driver objects for them. `BootConfig` only admits exact rates.
     let mut con = match unsafe { Uart16550::new(COM1, cfg.baud) } {
         Ok(c) => c,
-        // SAFETY: as above; 9600 is always a valid rate.
         Err(_) => {
-            unsafe { Uart16550::new(COM1, 9600) }.unwrap_or_else(|_| lifeboat_hal::reset::reset())
+            // SAFETY: as above (the first attempt created no driver object); 9600 is always
+            // a valid rate.
+            let c = unsafe { Uart16550::new(COM1, 9600) };
+            c.unwrap_or_else(|_| lifeboat_hal::reset::reset())
         }
     };
     // SAFETY: as above.

@@ -503,7 +503,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             Event::Progress { bytes } => {
                 while bytes >= (dots + 1) * DOT_BYTES {
                     dots += 1;
-                    let sep = if dots % DOTS_PER_LINE == 0 {
+                    let sep = if dots.is_multiple_of(DOTS_PER_LINE) {
                         "\r\n"
                     } else {
                         ""
@@ -576,7 +576,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     }
     match client.outcome() {
         Some(Ok(len)) => {
-            let micros = (end - start).total_micros() as u64;
+            let micros = (end - start).total_micros();
             let n = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
             let crc32 = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&buf[..n]);
             let _ = write!(
