@@ -112,8 +112,8 @@ impl BootInfo {
 }
 
 extern "C" {
-    /// End of the firmware's .bss and stack (firmware/firmware.ld).
-    static __bss_end: u8;
+    /// Top of the firmware's stack, its highest address (firmware/firmware.ld).
+    static __stack_top: u8;
 }
 
 static BUFFER_TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -125,7 +125,7 @@ impl BootInfo {
     pub fn download_buffer(&self) -> Option<&'static mut [u8]> {
         // Only the linker symbol's address is taken (safe since Rust 2024 semantics of
         // `addr_of!` on an extern static), never its contents.
-        let fw_end = core::ptr::addr_of!(__bss_end) as u64;
+        let fw_end = core::ptr::addr_of!(__stack_top) as u64;
         let (base, len) = largest_free(self.memory_map(), fw_end, 1 << 32)?;
         if BUFFER_TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
             return None;

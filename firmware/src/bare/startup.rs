@@ -28,8 +28,10 @@ enum Window {
 }
 
 pub fn run(bootinfo_addr: usize) -> ! {
+    lifeboat_hal::cpu::init();
     lifeboat_hal::exceptions::init(super::entry::on_exception);
     let tsc_khz = timer::init();
+    lifeboat_hal::cpu::start_tick();
     // SAFETY: stage 2 passed this address in rdi; it and the configuration sector sit in
     // low memory (0x800, 0x7E00) that nothing else uses.
     let boot = unsafe { BootInfo::from_raw(bootinfo_addr) };
@@ -158,7 +160,8 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 // A BREAK at the prompt means nothing; the line being typed is kept.
                 Some(UartEvent::Break) => continue,
                 None => {
-                    core::hint::spin_loop();
+                    // Nothing typed: sleep until the next tick (1 ms) instead of spinning.
+                    lifeboat_hal::cpu::idle();
                     continue;
                 }
             },
@@ -206,7 +209,7 @@ fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
         match con.try_read() {
             Some(UartEvent::Break) | Some(UartEvent::Byte(ESC)) => return Window::Interrupted,
             Some(UartEvent::Byte(b' ')) => return Window::BootNow,
-            _ => core::hint::spin_loop(),
+            _ => lifeboat_hal::cpu::idle(),
         }
     }
     Window::TimedOut
@@ -235,5 +238,17 @@ fn crash(kind: FaultKind) -> ! {
         FaultKind::PageFault => lifeboat_hal::exceptions::raise_page_fault(),
         FaultKind::InvalidOpcode => lifeboat_hal::exceptions::raise_invalid_opcode(),
         FaultKind::Panic => panic!("crashtest requested by the operator"),
+        FaultKind::StackOverflow => {
+            let depth = recurse(0);
+            panic!("recursion of depth {depth} did not overflow the stack")
+        }
     }
+}
+
+/// Recurses without end (1 KiB a frame) until the stack guard stops it.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth as u8; 1024]);
+    let below = recurse(core::hint::black_box(depth + 1));
+    below + u64::from(frame[0])
 }

@@ -89,6 +89,8 @@ pub enum FaultKind {
     InvalidOpcode,
     /// Call `panic!`.
     Panic,
+    /// Recurse until the stack runs into its guard page.
+    StackOverflow,
 }
 
 impl FaultKind {
@@ -98,13 +100,15 @@ impl FaultKind {
             FaultKind::PageFault => "page-fault",
             FaultKind::InvalidOpcode => "invalid-opcode",
             FaultKind::Panic => "panic",
+            FaultKind::StackOverflow => "stack-overflow",
         }
     }
 
-    const ALL: [FaultKind; 3] = [
+    const ALL: [FaultKind; 4] = [
         FaultKind::PageFault,
         FaultKind::InvalidOpcode,
         FaultKind::Panic,
+        FaultKind::StackOverflow,
     ];
 }
 
@@ -481,7 +485,7 @@ mod tests {
         }
         assert_eq!(
             CommandError::InvalidFaultKind.to_string(),
-            "crashtest: expected page-fault, invalid-opcode or panic"
+            "crashtest: expected page-fault, invalid-opcode, panic or stack-overflow"
         );
     }
 

@@ -230,7 +230,7 @@ fn bad_input_gets_one_line_and_changes_nothing() {
         ("t", "ambiguous command \"t\": could be tftp or trace"),
         ("t on", "ambiguous command \"t\": could be tftp or trace"),
         ("crash panic", "unknown command \"crash\"; type ? for help"),
-        ("crashtest reboot", "crashtest: expected page-fault, invalid-opcode or panic"),
+        ("crashtest reboot", "crashtest: expected page-fault, invalid-opcode, panic or stack-overflow"),
         (
             "ping 1.2.3",
             "ping: invalid IPv4 address \"1.2.3\" (only 3 of 4 numbers; expected 4 dotted numbers 0-255)",
