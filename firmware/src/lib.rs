@@ -4,6 +4,7 @@
 
 pub mod boot;
 pub mod config;
+pub mod image;
 pub mod monitor;
 pub mod net;
 pub mod recovery;
