@@ -5,6 +5,7 @@
 pub mod boot;
 pub mod config;
 pub mod image;
+pub mod install;
 pub mod monitor;
 pub mod net;
 pub mod recovery;
