@@ -13,6 +13,7 @@ pub mod exceptions;
 pub mod net;
 pub mod pci;
 pub mod platform;
+pub mod regs;
 pub mod reset;
 pub mod timer;
 pub mod uart;
