@@ -104,14 +104,14 @@ fn ensure_bare_target() {
     let has_core = libdir
         .and_then(|d| std::fs::read_dir(d).ok())
         .is_some_and(|mut it| {
-            it.any(|e| {
-                e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
-            })
+            it.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libcore-")))
         });
     if has_core {
         return;
     }
-    println!("cargo:warning=installing the {TARGET} target with rustup (pinned in rust-toolchain.toml)");
+    println!(
+        "cargo:warning=installing the {TARGET} target with rustup (pinned in rust-toolchain.toml)"
+    );
     let ok = Command::new("rustup")
         .args(["target", "add", TARGET])
         .status()

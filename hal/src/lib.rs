@@ -10,6 +10,7 @@ pub mod bootinfo;
 #[cfg(feature = "defmt")]
 mod defmt_com2;
 pub mod exceptions;
+pub mod flash;
 pub mod net;
 pub mod pci;
 pub mod platform;
