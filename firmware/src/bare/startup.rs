@@ -86,7 +86,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             );
         }
     }
-    let _ = write!(con, "Flash=none\r\n");
+    super::flash::banner(&mut con);
     if timer::calibration_failed() {
         let _ = write!(
             con,
@@ -148,6 +148,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 let _ = write!(con, "tftp: TFTP download is not in this build yet (it arrives with the TFTP issue); nothing was sent\r\n");
             }
             Action::Fault(kind) => crash(kind),
+            Action::FlashTest(kib) => super::flash::flashtest(&mut con, kib),
         }
         monitor.print_prompt(&mut con);
     }
