@@ -34,6 +34,8 @@ pub const TOP_OF_4G: u64 = 1 << 32;
 const PROBE_WINDOW: usize = 4096;
 /// The erase unit this driver offers (QEMU's pflash block on the PC).
 pub const ERASE_SIZE: usize = 4096;
+/// Most bytes in one Write to Buffer: its count is a single byte on an 8-bit bus.
+const MAX_BUFFER_WRITE: usize = 256;
 /// The largest flash accepted (the window below unit 0 may not reach lower than 3 GiB).
 pub const MAX_SIZE: u32 = 256 << 20;
 
@@ -51,6 +53,8 @@ pub mod cmd {
     pub const CONFIRM: u8 = 0xD0;
     /// Word/Byte Program, first cycle (0x10 is the alternate code).
     pub const PROGRAM: u8 = 0x40;
+    /// Write to Buffer: then the byte count − 1, the data, and [`CONFIRM`].
+    pub const WRITE_TO_BUFFER: u8 = 0xE8;
     /// CFI Query.
     pub const CFI_QUERY: u8 = 0x98;
 }
@@ -160,6 +164,11 @@ impl Timeouts {
     /// The enforced wait for a program.
     pub fn program_limit_us(&self) -> u64 {
         self.word_program_us.1.max(MIN_TIMEOUT_US)
+    }
+
+    /// The enforced wait for a buffer write (and for the buffer to become available).
+    pub fn buffer_limit_us(&self) -> u64 {
+        self.buffer_write_us.1.max(MIN_TIMEOUT_US)
     }
 
     /// The enforced wait for a block erase.
@@ -570,6 +579,35 @@ impl CfiFlash {
         self.finish(Op::Program, offset, self.info.timeouts.program_limit_us())
     }
 
+    /// Write to Buffer (28F128J3 §9.8): `data` must lie within one buffer-aligned window and
+    /// hold at most 256 bytes (the count is one byte on an 8-bit bus).
+    fn program_buffer(&mut self, offset: u32, data: &[u8]) -> Result<(), CfiError> {
+        let at = offset as usize;
+        let limit_us = self.info.timeouts.buffer_limit_us();
+        let mut xsr = 0;
+        // After 0xE8 the chip shows XSR; XSR.7 clear means "no buffer yet, ask again".
+        let available = timer::poll_until(limit_us, || {
+            self.regs.write8(at, cmd::WRITE_TO_BUFFER);
+            xsr = self.regs.read8(at);
+            xsr & sr::READY != 0
+        });
+        if !available {
+            self.regs.write8(at, cmd::READ_ARRAY);
+            return Err(CfiError::Timeout {
+                op: Op::Program,
+                offset,
+                status: Status(xsr),
+                limit_us,
+            });
+        }
+        self.regs.write8(at, (data.len() - 1) as u8);
+        for (i, &b) in data.iter().enumerate() {
+            self.regs.write8(at + i, b);
+        }
+        self.regs.write8(at, cmd::CONFIRM);
+        self.finish(Op::Program, offset, limit_us)
+    }
+
     /// Compare `len` bytes from `offset` (read-array mode) with `expected(i)`.
     fn verify(
         &self,
@@ -627,13 +665,26 @@ impl NorFlash for CfiFlash {
         Ok(())
     }
 
-    /// Program each byte that is not 0xFF (programming a 1 changes nothing on NOR), then read
-    /// the whole range back.
+    /// Program with Write to Buffer when the chip has a buffer, else byte by byte; skip what is
+    /// all 0xFF (programming a 1 changes nothing on NOR); then read the whole range back.
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), CfiError> {
         check_write(self, offset, bytes.len())?;
-        for (i, &b) in bytes.iter().enumerate() {
-            if b != 0xFF {
-                self.program_byte(offset + i as u32, b)?;
+        let window = (self.info.buffer_bytes as usize).min(MAX_BUFFER_WRITE);
+        let mut i = 0;
+        while i < bytes.len() {
+            let at = offset as usize + i;
+            if window > 1 {
+                let n = (window - at % window).min(bytes.len() - i);
+                let chunk = &bytes[i..i + n];
+                if chunk.iter().any(|&b| b != 0xFF) {
+                    self.program_buffer(at as u32, chunk)?;
+                }
+                i += n;
+            } else {
+                if bytes[i] != 0xFF {
+                    self.program_byte(at as u32, bytes[i])?;
+                }
+                i += 1;
             }
         }
         self.verify(Op::Program, offset, bytes.len(), |i| bytes[i])
