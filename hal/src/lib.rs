@@ -11,10 +11,12 @@ pub mod cpu;
 #[cfg(feature = "defmt")]
 mod defmt_com2;
 pub mod exceptions;
+pub mod flash;
 pub mod jump;
 pub mod net;
 pub mod pci;
 pub mod platform;
+pub mod regs;
 pub mod reset;
 pub mod timer;
 pub mod uart;

@@ -144,8 +144,14 @@ pub struct Machine {
     pub pflash: Option<PathBuf>,
     /// Network namespace QEMU runs in (see [`Machine::netns`]).
     pub netns: Option<String>,
+    /// Map the pflash unit 1 file `readonly=on`: program and erase then fail with status
+    /// errors (to test how failures are reported).
+    pub pflash_readonly: bool,
     /// `-machine max-fw-size=`, in MiB (QEMU's default is 8).
     pub max_fw_size_mib: Option<u32>,
+    /// Extra IDE disks `(index, raw image)`: index 0/1 = primary master/slave, 2/3 = secondary
+    /// master/slave. Lifeboat's CompactFlash is index 2 (see [`Machine::ide_disk`]).
+    pub ide_disks: Vec<(u8, PathBuf)>,
     /// COM2 (the defmt log channel) goes to this file when set, else to `null`.
     pub com2_file: Option<PathBuf>,
     /// Open the boot medium with `snapshot=on`: writes go to a temporary overlay, and several
@@ -168,7 +174,9 @@ impl Default for Machine {
             machine_type: MachineType::Pc,
             pflash: None,
             netns: None,
+            pflash_readonly: false,
             max_fw_size_mib: None,
+            ide_disks: Vec::new(),
             com2_file: None,
             medium_snapshot: false,
             no_reboot: false,
@@ -212,6 +220,19 @@ impl Machine {
 
     pub fn pflash(mut self, file: impl Into<PathBuf>) -> Self {
         self.pflash = Some(file.into());
+        self
+    }
+
+    /// Maps the pflash file read-only (see [`Machine::pflash_readonly`]).
+    pub fn pflash_readonly(mut self, readonly: bool) -> Self {
+        self.pflash_readonly = readonly;
+        self
+    }
+
+    /// Adds a raw IDE disk at `index` (0–3; 2 = secondary master, where lifeboat expects its
+    /// CompactFlash card). Writes go to the file.
+    pub fn ide_disk(mut self, index: u8, file: impl Into<PathBuf>) -> Self {
+        self.ide_disks.push((index, file.into()));
         self
     }
 
@@ -313,8 +334,20 @@ impl Machine {
                 &escape(Path::new(SEABIOS).as_os_str()),
             ]));
             a.push("-drive").push(opt(&[
-                "if=pflash,unit=1,format=raw,file=".as_ref(),
+                "if=pflash,unit=1,format=raw,".as_ref(),
+                if self.pflash_readonly {
+                    "readonly=on,".as_ref()
+                } else {
+                    "".as_ref()
+                },
+                "file=".as_ref(),
                 &escape(flash.as_os_str()),
+            ]));
+        }
+        for (index, file) in &self.ide_disks {
+            a.push("-drive").push(opt(&[
+                format!("if=ide,index={index},format=raw,file=").as_ref(),
+                &escape(file.as_os_str()),
             ]));
         }
 
@@ -562,6 +595,26 @@ mod tests {
                 "-drive",
                 "if=pflash,unit=1,format=raw,file=/m/flash.bin",
             ]
+        ));
+    }
+
+    #[test]
+    fn read_only_pflash_and_ide_disks_by_index() {
+        let m = Machine::default()
+            .pflash("/m/flash.bin")
+            .pflash_readonly(true)
+            .ide_disk(2, "/m/c,f.img");
+        let args = strings(m.args(&socket()));
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=pflash,unit=1,format=raw,readonly=on,file=/m/flash.bin"
+            ]
+        ));
+        assert!(has(
+            &args,
+            &["-drive", "if=ide,index=2,format=raw,file=/m/c,,f.img"]
         ));
     }
 

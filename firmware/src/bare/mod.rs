@@ -1,5 +1,6 @@
 //! Bare-metal entry, fault handling and the power-on sequence.
 mod entry;
+mod flash;
 mod logger;
 mod net;
 mod startup;

@@ -91,7 +91,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             );
         }
     }
-    let _ = write!(con, "Flash=none\r\n");
+    super::flash::banner(&mut con);
     if timer::calibration_failed() {
         let _ = write!(
             con,
@@ -189,6 +189,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 }
             },
             Action::Fault(kind) => crash(kind),
+            Action::FlashTest(kib) => super::flash::flashtest(&mut con, kib),
         }
         if typeahead.lost > 0 {
             let _ = write!(

@@ -4,8 +4,9 @@
 //! Owns every rule about what a line may say; nothing here changes settings or
 //! touches hardware (that is [`super::Monitor`]'s job). Command words may be
 //! shortened to any unique prefix (`addr`, `s`), in any letter case. The
-//! hidden `crashtest` diagnostic is not in the table: it is neither listed nor
-//! prefix-matched, so it needs its full name and can make no prefix ambiguous.
+//! hidden `crashtest` and `flashtest` diagnostics are not in the table: they are
+//! neither listed nor prefix-matched, so they need their full names and can make
+//! no prefix ambiguous.
 #![forbid(unsafe_code)]
 
 use core::fmt;
@@ -80,6 +81,13 @@ pub const COMMANDS: &[CommandInfo] = &[
 /// The hidden diagnostic's word; needs to be typed in full.
 pub const CRASHTEST: &str = "crashtest";
 
+/// The hidden flash diagnostic's word (`flashtest [KIB]`); needs to be typed in full.
+/// It erases, programs and verifies the start of the flash: whatever was there is lost.
+pub const FLASHTEST: &str = "flashtest";
+
+/// The most `flashtest` accepts, KiB (4 GiB, the reach of the flash traits' offsets).
+pub const FLASHTEST_MAX_KIB: u32 = 4 << 20;
+
 /// A deliberate CPU fault, for testing the exception handlers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
@@ -141,6 +149,9 @@ pub enum Command {
     Trace(Option<bool>),
     /// `crashtest KIND`.
     CrashTest(FaultKind),
+    /// `flashtest [KIB]`: KiB to erase, program and verify from the start of the flash;
+    /// `None` means one erase unit.
+    FlashTest(Option<u32>),
 }
 
 /// Why a line is not a valid command. Displays as the one line the operator sees.
@@ -170,6 +181,8 @@ pub enum CommandError<'a> {
     InvalidFaultKind,
     /// The argument of `tftp` is not a block size 8..=1468.
     InvalidBlockSize(&'a str),
+    /// `flashtest` with something other than one size in KiB.
+    InvalidFlashTestSize,
 }
 
 impl fmt::Display for CommandError<'_> {
@@ -218,6 +231,10 @@ impl fmt::Display for CommandError<'_> {
             CommandError::InvalidBlockSize(text) => {
                 write!(f, "tftp: \"{text}\" is not a block size from 8 to 1468")
             }
+            CommandError::InvalidFlashTestSize => write!(
+                f,
+                "{FLASHTEST}: expected nothing or a size in KiB from 1 to {FLASHTEST_MAX_KIB}"
+            ),
             CommandError::InvalidFaultKind => {
                 write!(f, "{CRASHTEST}: expected ")?;
                 for (i, kind) in FaultKind::ALL.iter().enumerate() {
@@ -314,6 +331,19 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
         return kind
             .map(Command::CrashTest)
             .ok_or(CommandError::InvalidFaultKind);
+    }
+
+    if word.eq_ignore_ascii_case(FLASHTEST) {
+        return match (arg_count, extra) {
+            (0, _) => Ok(Command::FlashTest(None)),
+            (1, false) => match args[0].parse::<u32>() {
+                Ok(kib) if (1..=FLASHTEST_MAX_KIB).contains(&kib) => {
+                    Ok(Command::FlashTest(Some(kib)))
+                }
+                _ => Err(CommandError::InvalidFlashTestSize),
+            },
+            _ => Err(CommandError::InvalidFlashTestSize),
+        };
     }
 
     let info = find_command(word)?;
@@ -486,6 +516,35 @@ mod tests {
         assert_eq!(
             CommandError::InvalidFaultKind.to_string(),
             "crashtest: expected page-fault, invalid-opcode, panic or stack-overflow"
+        );
+    }
+
+    #[test]
+    fn flashtest_is_hidden_and_takes_an_optional_size() {
+        assert_eq!(parse("flash"), Err(CommandError::Unknown("flash")));
+        assert_eq!(
+            find_command("flashtest"),
+            Err(CommandError::Unknown("flashtest"))
+        );
+        assert_eq!(parse("flashtest"), Ok(Command::FlashTest(None)));
+        assert_eq!(parse("FLASHTEST 4096"), Ok(Command::FlashTest(Some(4096))));
+        assert_eq!(
+            parse("flashtest 4194304"),
+            Ok(Command::FlashTest(Some(FLASHTEST_MAX_KIB)))
+        );
+        for bad in [
+            "flashtest 0",
+            "flashtest 4194305",
+            "flashtest -1",
+            "flashtest 4k",
+            "flashtest 4 4",
+            "flashtest 99999999999999999999",
+        ] {
+            assert_eq!(parse(bad), Err(CommandError::InvalidFlashTestSize), "{bad}");
+        }
+        assert_eq!(
+            CommandError::InvalidFlashTestSize.to_string(),
+            "flashtest: expected nothing or a size in KiB from 1 to 4194304"
         );
     }
 

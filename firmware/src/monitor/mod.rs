@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod flashtest;
 pub mod line;
 pub mod mac;
 pub mod ping;
@@ -59,6 +60,9 @@ pub enum Action {
     Dhcp,
     /// `crashtest`: cause this CPU fault on purpose.
     Fault(FaultKind),
+    /// `flashtest [KIB]`: erase, program and verify this many KiB (`None`: one erase unit)
+    /// from the start of the flash with [`flashtest::run`].
+    FlashTest(Option<u32>),
 }
 
 /// The monitor's command interpreter; see the module docs.
@@ -270,6 +274,7 @@ fn execute<W: Write + ?Sized>(
         }
         Command::Reload => return Ok(Action::Reload),
         Command::CrashTest(kind) => return Ok(Action::Fault(kind)),
+        Command::FlashTest(kib) => return Ok(Action::FlashTest(kib)),
     }
     Ok(Action::None)
 }

@@ -159,6 +159,7 @@ fn help_lists_every_command_once_in_one_line_each() {
         assert!(body.contains("255.255.255.0"));
         assert!(body.contains("default: the server"));
         assert!(!body.contains("crashtest"));
+        assert!(!body.contains("flashtest"));
         assert!(!body.contains('\n') || body.matches('\n').count() == body.matches("\r\n").count());
     }
 }
@@ -347,6 +348,21 @@ fn reload_and_crashtest_return_actions_and_print_nothing() {
         assert_eq!(out, format!("crashtest {kind}\r\n"));
         assert_eq!(actions, [Action::Fault(fault)]);
     }
+}
+
+#[test]
+fn flashtest_returns_its_action_and_prints_nothing() {
+    let mut m = monitor();
+    let (out, actions) = type_in(&mut m, "flashtest\r");
+    assert_eq!(
+        (out.as_str(), actions),
+        ("flashtest\r\n", vec![Action::FlashTest(None)])
+    );
+    let (out, actions) = type_in(&mut m, "flashtest 4096\r");
+    assert_eq!(
+        (out.as_str(), actions),
+        ("flashtest 4096\r\n", vec![Action::FlashTest(Some(4096))])
+    );
 }
 
 #[test]

@@ -1,0 +1,753 @@
+//! ATA PIO on the legacy IDE ports: a CompactFlash card in true-IDE mode used as the unit's
+//! flash, polled, with interrupts off (nIEN).
+//!
+//! Reference: ANSI INCITS 361-2002 "AT Attachment with Packet Interface - 6" (ATA/ATAPI-6):
+//! §7 register descriptions, §8 commands (IDENTIFY DEVICE 8.15, READ SECTORS 8.27, READ
+//! SECTORS EXT 8.28, WRITE SECTORS 8.62, WRITE SECTORS EXT 8.63, FLUSH CACHE 8.12/8.13),
+//! §9 protocols (PIO data-in 9.7, PIO data-out 9.8); CF+ and CompactFlash spec 4.1 §6.1.
+//!
+//! **Which device is the flash.** The unit boots from its own disk (the primary master, or a
+//! diskette); the flash card is, by rule, the **secondary master** (`ide1:0`; QEMU
+//! `-drive if=ide,index=2,format=raw,file=F`). A device there that is not an ATA disk (QEMU's
+//! default empty CD-ROM is ATAPI) is no flash. The driver never addresses the primary channel,
+//! so the boot disk cannot be written whatever it holds. Restriction: a unit must not boot from
+//! the secondary master.
+//!
+//! To the install logic the card looks like strict NOR flash: [`NorFlash::erase`] writes 0xFF
+//! sectors, erase and write units are one 512-byte sector, and every `erase`/`write` ends with
+//! FLUSH CACHE, so data is on the medium when the call returns.
+
+use core::fmt;
+
+use embedded_storage::nor_flash::{
+    check_erase, check_read, check_write, ErrorType, NorFlash, NorFlashError, NorFlashErrorKind,
+    ReadNorFlash,
+};
+
+use crate::regs::IoPorts;
+use crate::timer;
+
+/// Bytes in a sector.
+pub const SECTOR: usize = 512;
+/// Most sectors moved by one command (the LBA28 limit; a count of 0 means 256).
+const MAX_SECTORS_PER_COMMAND: usize = 256;
+
+/// Command block register offsets from the channel's command base (ATA/ATAPI-6 §7.1, Table 9).
+pub mod reg {
+    /// Data, 16 bits.
+    pub const DATA: u16 = 0;
+    /// Error (read) / Features (write).
+    pub const ERROR: u16 = 1;
+    /// Sector Count.
+    pub const SECTOR_COUNT: u16 = 2;
+    /// LBA Low (bits 7:0; 31:24 when written first in a 48-bit command).
+    pub const LBA_LOW: u16 = 3;
+    /// LBA Mid (bits 15:8; 39:32).
+    pub const LBA_MID: u16 = 4;
+    /// LBA High (bits 23:16; 47:40).
+    pub const LBA_HIGH: u16 = 5;
+    /// Device: DEV bit, LBA mode bit, LBA bits 27:24 in 28-bit commands.
+    pub const DEVICE: u16 = 6;
+    /// Status (read) / Command (write).
+    pub const STATUS: u16 = 7;
+    /// Control block: Alternate Status (read) / Device Control (write), at the control base.
+    pub const ALT_STATUS: u16 = 0;
+}
+
+/// Status register bits (§7.15).
+pub mod status {
+    /// BSY: the device owns the registers.
+    pub const BSY: u8 = 1 << 7;
+    /// DRDY: the device accepts commands.
+    pub const DRDY: u8 = 1 << 6;
+    /// DF: device fault.
+    pub const DF: u8 = 1 << 5;
+    /// DRQ: ready to transfer a data block.
+    pub const DRQ: u8 = 1 << 3;
+    /// ERR: see the Error register.
+    pub const ERR: u8 = 1 << 0;
+}
+
+/// Error register bits (§7.9, command-specific).
+pub mod error {
+    /// ICRC: interface CRC error.
+    pub const ICRC: u8 = 1 << 7;
+    /// UNC: uncorrectable data error.
+    pub const UNC: u8 = 1 << 6;
+    /// IDNF: address not found.
+    pub const IDNF: u8 = 1 << 4;
+    /// ABRT: command aborted (unsupported, or the device could not do it; a write-protected
+    /// card aborts writes).
+    pub const ABRT: u8 = 1 << 2;
+}
+
+/// Device register bits (§7.10).
+mod device {
+    /// Obsolete bits 7 and 5, set for old devices.
+    pub const OBS: u8 = 0xA0;
+    /// LBA addressing.
+    pub const LBA: u8 = 1 << 6;
+    /// DEV: select device 1 (slave).
+    pub const DEV1: u8 = 1 << 4;
+}
+
+/// Device Control bits (§7.8).
+mod control {
+    /// nIEN: the device does not assert INTRQ.
+    pub const NIEN: u8 = 1 << 1;
+}
+
+/// Command codes (§8).
+pub mod command {
+    /// IDENTIFY DEVICE.
+    pub const IDENTIFY: u8 = 0xEC;
+    /// READ SECTORS (LBA28 PIO).
+    pub const READ_SECTORS: u8 = 0x20;
+    /// READ SECTORS EXT (LBA48 PIO).
+    pub const READ_SECTORS_EXT: u8 = 0x24;
+    /// WRITE SECTORS (LBA28 PIO).
+    pub const WRITE_SECTORS: u8 = 0x30;
+    /// WRITE SECTORS EXT (LBA48 PIO).
+    pub const WRITE_SECTORS_EXT: u8 = 0x34;
+    /// FLUSH CACHE.
+    pub const FLUSH_CACHE: u8 = 0xE7;
+    /// FLUSH CACHE EXT.
+    pub const FLUSH_CACHE_EXT: u8 = 0xEA;
+}
+
+/// IDENTIFY DEVICE word offsets (§8.15, Table 16).
+pub mod identify {
+    /// Model number, 40 ASCII characters, two per word, first character in the high byte.
+    pub const MODEL: core::ops::Range<usize> = 27..47;
+    /// Capabilities: bit 9 LBA supported.
+    pub const CAPABILITIES: usize = 49;
+    /// Total addressable sectors in 28-bit LBA (2 words, low first).
+    pub const LBA28_SECTORS: usize = 60;
+    /// Command sets supported: bit 10 48-bit address feature set.
+    pub const COMMAND_SETS: usize = 83;
+    /// Maximum user LBA for 48-bit addressing (4 words, low first).
+    pub const LBA48_SECTORS: usize = 100;
+}
+
+/// Longest wait for BSY to clear (a CompactFlash card may spin up / wear-level), µs.
+const BUSY_TIMEOUT_US: u64 = 10_000_000;
+/// Longest wait for DRQ once BSY is clear, µs.
+const DRQ_TIMEOUT_US: u64 = 1_000_000;
+/// Longest wait for FLUSH CACHE (§8.12 allows more than 30 s; cards take far less), µs.
+const FLUSH_TIMEOUT_US: u64 = 30_000_000;
+
+/// One IDE channel's legacy I/O ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Channel number (0 primary, 1 secondary).
+    pub index: u8,
+    /// Command block base.
+    pub command_base: u16,
+    /// Control block base (Alternate Status / Device Control).
+    pub control_base: u16,
+}
+
+/// The primary channel (the boot disk's; never driven here).
+pub const PRIMARY: Channel = Channel {
+    index: 0,
+    command_base: 0x1F0,
+    control_base: 0x3F6,
+};
+/// The secondary channel, where the flash card is.
+pub const SECONDARY: Channel = Channel {
+    index: 1,
+    command_base: 0x170,
+    control_base: 0x376,
+};
+
+/// An ATA command, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// IDENTIFY DEVICE.
+    Identify,
+    /// READ SECTORS (EXT).
+    Read,
+    /// WRITE SECTORS (EXT).
+    Write,
+    /// FLUSH CACHE (EXT).
+    Flush,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Identify => "IDENTIFY DEVICE",
+            Op::Read => "READ SECTORS",
+            Op::Write => "WRITE SECTORS",
+            Op::Flush => "FLUSH CACHE",
+        })
+    }
+}
+
+/// The Error register, displayed by its set bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorBits(pub u8);
+
+impl fmt::Display for ErrorBits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error {:#04x}", self.0)?;
+        let names = [
+            (error::ABRT, "ABRT aborted"),
+            (error::IDNF, "IDNF address not found"),
+            (error::UNC, "UNC uncorrectable"),
+            (error::ICRC, "ICRC interface CRC"),
+        ];
+        let mut first = true;
+        for (bit, name) in names {
+            if self.0 & bit != 0 {
+                write!(f, "{}{name}", if first { ": " } else { ", " })?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why the ATA flash could not be found or an operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtaError {
+    /// Offset or length not a multiple of the operation's unit.
+    NotAligned,
+    /// Beyond the end of the card.
+    OutOfBounds,
+    /// No device answers at this position (floating bus or empty).
+    NoDevice,
+    /// The device is not an ATA disk (ATAPI signature, or IDENTIFY DEVICE aborted).
+    NotAta {
+        /// LBA Mid / LBA High after the command: 0x14/0xEB is ATAPI.
+        signature: (u8, u8),
+    },
+    /// The device does not support LBA addressing.
+    NoLba,
+    /// BSY stayed set, or DRQ never came.
+    Timeout {
+        /// The command.
+        op: Op,
+        /// First sector of the command.
+        lba: u64,
+        /// Last status read.
+        status: u8,
+    },
+    /// The device reported ERR or DF.
+    Device {
+        /// The command.
+        op: Op,
+        /// First sector of the command.
+        lba: u64,
+        /// Status register.
+        status: u8,
+        /// Error register.
+        error: ErrorBits,
+    },
+}
+
+impl fmt::Display for AtaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            AtaError::NotAligned => f.write_str("offset or length not aligned"),
+            AtaError::OutOfBounds => f.write_str("beyond the end of the card"),
+            AtaError::NoDevice => f.write_str("no ATA device"),
+            AtaError::NotAta {
+                signature: (mid, high),
+            } => {
+                write!(f, "not an ATA disk (signature {mid:#04x} {high:#04x})")
+            }
+            AtaError::NoLba => f.write_str("the ATA device does not support LBA"),
+            AtaError::Timeout { op, lba, status } => {
+                write!(f, "{op} at sector {lba} timed out (status {status:#04x})")
+            }
+            AtaError::Device {
+                op,
+                lba,
+                status,
+                error,
+            } => {
+                let fault = if status & status::DF != 0 {
+                    ", device fault"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "{op} failed at sector {lba} (status {status:#04x}{fault}, {error})"
+                )
+            }
+        }
+    }
+}
+
+impl NorFlashError for AtaError {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            AtaError::NotAligned => NorFlashErrorKind::NotAligned,
+            AtaError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
+            _ => NorFlashErrorKind::Other,
+        }
+    }
+}
+
+impl From<NorFlashErrorKind> for AtaError {
+    fn from(kind: NorFlashErrorKind) -> Self {
+        match kind {
+            NorFlashErrorKind::NotAligned => AtaError::NotAligned,
+            _ => AtaError::OutOfBounds,
+        }
+    }
+}
+
+/// What IDENTIFY DEVICE says about a disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtaInfo {
+    /// Model number, ASCII, trailing spaces removed (see [`AtaInfo::model`]).
+    model: [u8; 40],
+    model_len: u8,
+    /// Addressable sectors.
+    pub sectors: u64,
+    /// 48-bit addressing supported (and needed or used beyond 2^28 sectors).
+    pub lba48: bool,
+}
+
+impl AtaInfo {
+    /// Decode the 256 words of IDENTIFY DEVICE data.
+    pub fn parse(words: &[u16; 256]) -> Result<AtaInfo, AtaError> {
+        if words[identify::CAPABILITIES] & (1 << 9) == 0 {
+            return Err(AtaError::NoLba);
+        }
+        let mut model = [0u8; 40];
+        for (i, &w) in words[identify::MODEL].iter().enumerate() {
+            model[2 * i] = (w >> 8) as u8;
+            model[2 * i + 1] = w as u8;
+        }
+        for b in model.iter_mut() {
+            if !(0x20..0x7F).contains(b) {
+                *b = b'?';
+            }
+        }
+        let model_len = model.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1) as u8;
+        let lba28 = u64::from(words[identify::LBA28_SECTORS])
+            | u64::from(words[identify::LBA28_SECTORS + 1]) << 16;
+        let lba48 = words[identify::COMMAND_SETS] & (1 << 10) != 0;
+        let sectors = if lba48 {
+            let w = &words[identify::LBA48_SECTORS..identify::LBA48_SECTORS + 4];
+            let n = w
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &x| acc << 16 | u64::from(x));
+            n.max(lba28)
+        } else {
+            lba28
+        };
+        Ok(AtaInfo {
+            model,
+            model_len,
+            sectors,
+            lba48,
+        })
+    }
+
+    /// The model string ("QEMU HARDDISK").
+    pub fn model(&self) -> &str {
+        core::str::from_utf8(&self.model[..self.model_len as usize]).unwrap_or("?")
+    }
+}
+
+/// Where the data of a write comes from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Bytes(&'a [u8]),
+    Fill(u8),
+}
+
+/// A CompactFlash card (or any ATA disk) on the secondary master, driven by PIO.
+pub struct AtaFlash {
+    cmd: IoPorts,
+    ctl: IoPorts,
+    channel: Channel,
+    slave: bool,
+    info: AtaInfo,
+}
+
+/// Find the flash card: the ATA disk at the secondary master. `None` when nothing answers
+/// there; `Some(Err)` when a device answers that cannot be used (e.g. ATAPI).
+pub fn find() -> Option<Result<AtaFlash, AtaError>> {
+    // SAFETY: 0x170–0x177 and 0x376 are the secondary IDE channel's legacy ports on every PC
+    // (QEMU's PIIX/ICH IDE decodes them in compatibility mode); nothing else in lifeboat
+    // touches them.
+    match unsafe { AtaFlash::open(SECONDARY, false) } {
+        Err(AtaError::NoDevice) => None,
+        other => Some(other),
+    }
+}
+
+impl AtaFlash {
+    /// IDENTIFY the device at `channel` (`slave`: device 1) and drive it.
+    ///
+    /// # Safety
+    ///
+    /// `channel` must be an IDE channel's ports, decoded, used by nothing else while this value
+    /// lives; the device there must be one the caller may overwrite (never the boot disk).
+    pub unsafe fn open(channel: Channel, slave: bool) -> Result<AtaFlash, AtaError> {
+        // SAFETY: the caller's contract.
+        let cmd = unsafe { IoPorts::new(channel.command_base, 8) };
+        // SAFETY: the caller's contract.
+        let ctl = unsafe { IoPorts::new(channel.control_base, 1) };
+        let mut dev = AtaFlash {
+            cmd,
+            ctl,
+            channel,
+            slave,
+            info: AtaInfo {
+                model: [0; 40],
+                model_len: 0,
+                sectors: 0,
+                lba48: false,
+            },
+        };
+        dev.ctl.write8(reg::ALT_STATUS, control::NIEN);
+        dev.select(0);
+        let s = dev.cmd.read8(reg::STATUS);
+        if s == 0xFF || s == 0 {
+            return Err(AtaError::NoDevice); // floating bus, or QEMU's empty position
+        }
+        dev.wait_not_busy(Op::Identify, 0)?;
+        for r in [reg::SECTOR_COUNT, reg::LBA_LOW, reg::LBA_MID, reg::LBA_HIGH] {
+            dev.cmd.write8(r, 0);
+        }
+        dev.cmd.write8(reg::STATUS, command::IDENTIFY);
+        dev.settle();
+        if dev.cmd.read8(reg::STATUS) == 0 {
+            return Err(AtaError::NoDevice);
+        }
+        let busy = dev.wait_not_busy(Op::Identify, 0);
+        let signature = (dev.cmd.read8(reg::LBA_MID), dev.cmd.read8(reg::LBA_HIGH));
+        if signature != (0, 0) {
+            return Err(AtaError::NotAta { signature });
+        }
+        let s = busy?;
+        if s & status::ERR != 0 {
+            return Err(AtaError::NotAta { signature });
+        }
+        dev.wait_drq(Op::Identify, 0)?;
+        let mut words = [0u16; 256];
+        for w in words.iter_mut() {
+            *w = dev.cmd.read16(reg::DATA);
+        }
+        dev.info = AtaInfo::parse(&words)?;
+        Ok(dev)
+    }
+
+    /// What IDENTIFY said.
+    pub fn info(&self) -> &AtaInfo {
+        &self.info
+    }
+
+    /// Where the card sits, as `ide1:0` (channel:device).
+    pub fn position(&self) -> (u8, u8) {
+        (self.channel.index, u8::from(self.slave))
+    }
+
+    /// Device register value: LBA mode, the device bit, LBA bits 27:24.
+    fn select(&mut self, high_nibble: u8) {
+        let dev = device::OBS | device::LBA | if self.slave { device::DEV1 } else { 0 };
+        self.cmd.write8(reg::DEVICE, dev | (high_nibble & 0x0F));
+        self.settle();
+    }
+
+    /// Wait 400 ns for the status to be valid (§9.2: four reads of Alternate Status).
+    fn settle(&self) {
+        for _ in 0..4 {
+            self.ctl.read8(reg::ALT_STATUS);
+        }
+    }
+
+    fn wait_not_busy(&self, op: Op, lba: u64) -> Result<u8, AtaError> {
+        self.wait_not_busy_for(op, lba, BUSY_TIMEOUT_US)
+    }
+
+    fn wait_not_busy_for(&self, op: Op, lba: u64, limit_us: u64) -> Result<u8, AtaError> {
+        let mut s = 0;
+        let done = timer::poll_until(limit_us, || {
+            s = self.ctl.read8(reg::ALT_STATUS);
+            s & status::BSY == 0
+        }) || {
+            s = self.ctl.read8(reg::ALT_STATUS);
+            s & status::BSY == 0
+        };
+        if done {
+            Ok(s)
+        } else {
+            Err(AtaError::Timeout { op, lba, status: s })
+        }
+    }
+
+    /// Wait until the device is not busy and wants data (DRQ), or fails (ERR/DF).
+    fn wait_drq(&self, op: Op, lba: u64) -> Result<(), AtaError> {
+        self.wait_not_busy(op, lba)?;
+        let mut s = 0;
+        let done = timer::poll_until(DRQ_TIMEOUT_US, || {
+            s = self.cmd.read8(reg::STATUS);
+            s & (status::DRQ | status::ERR | status::DF) != 0 && s & status::BSY == 0
+        });
+        if s & (status::ERR | status::DF) != 0 {
+            return Err(self.device_error(op, lba, s));
+        }
+        if !done || s & status::DRQ == 0 {
+            return Err(AtaError::Timeout { op, lba, status: s });
+        }
+        Ok(())
+    }
+
+    fn device_error(&self, op: Op, lba: u64, status: u8) -> AtaError {
+        AtaError::Device {
+            op,
+            lba,
+            status,
+            error: ErrorBits(self.cmd.read8(reg::ERROR)),
+        }
+    }
+
+    /// Check the final status of a command: not busy, no ERR/DF.
+    fn finish(&self, op: Op, lba: u64, limit_us: u64) -> Result<(), AtaError> {
+        self.settle();
+        let s = self.wait_not_busy_for(op, lba, limit_us)?;
+        let s = if s & status::BSY == 0 {
+            self.cmd.read8(reg::STATUS) // clears a pending interrupt condition
+        } else {
+            s
+        };
+        if s & (status::ERR | status::DF) != 0 {
+            return Err(self.device_error(op, lba, s));
+        }
+        Ok(())
+    }
+
+    /// Load the taskfile and issue a 28- or 48-bit command on `count` (1..=256) sectors.
+    fn issue(
+        &mut self,
+        op: Op,
+        lba: u64,
+        count: usize,
+        cmd28: u8,
+        cmd48: u8,
+    ) -> Result<(), AtaError> {
+        self.wait_not_busy(op, lba)?;
+        let ext = self.info.lba48 && (lba + count as u64 > 1 << 28);
+        if ext {
+            self.select(0);
+            // High-order bytes first (§7.1: the "previous content" of each register).
+            self.cmd.write8(reg::SECTOR_COUNT, (count >> 8) as u8);
+            self.cmd.write8(reg::LBA_LOW, (lba >> 24) as u8);
+            self.cmd.write8(reg::LBA_MID, (lba >> 32) as u8);
+            self.cmd.write8(reg::LBA_HIGH, (lba >> 40) as u8);
+        } else {
+            self.select((lba >> 24) as u8);
+        }
+        self.cmd.write8(reg::SECTOR_COUNT, count as u8); // 256 is written as 0
+        self.cmd.write8(reg::LBA_LOW, lba as u8);
+        self.cmd.write8(reg::LBA_MID, (lba >> 8) as u8);
+        self.cmd.write8(reg::LBA_HIGH, (lba >> 16) as u8);
+        self.cmd
+            .write8(reg::STATUS, if ext { cmd48 } else { cmd28 });
+        self.settle();
+        Ok(())
+    }
+
+    /// PIO data-in: read `out.len() / 512` (1..=256) sectors from `lba`.
+    fn read_sectors(&mut self, lba: u64, out: &mut [u8]) -> Result<(), AtaError> {
+        let count = out.len() / SECTOR;
+        self.issue(
+            Op::Read,
+            lba,
+            count,
+            command::READ_SECTORS,
+            command::READ_SECTORS_EXT,
+        )?;
+        for (i, sector) in out.chunks_exact_mut(SECTOR).enumerate() {
+            self.wait_drq(Op::Read, lba + i as u64)?;
+            for pair in sector.chunks_exact_mut(2) {
+                let w = self.cmd.read16(reg::DATA);
+                pair[0] = w as u8;
+                pair[1] = (w >> 8) as u8;
+            }
+            self.settle();
+        }
+        self.finish(Op::Read, lba, BUSY_TIMEOUT_US)
+    }
+
+    /// PIO data-out: write `count` (1..=256) sectors at `lba` from `src`.
+    fn write_sectors(&mut self, lba: u64, count: usize, src: Source<'_>) -> Result<(), AtaError> {
+        self.issue(
+            Op::Write,
+            lba,
+            count,
+            command::WRITE_SECTORS,
+            command::WRITE_SECTORS_EXT,
+        )?;
+        for i in 0..count {
+            self.wait_drq(Op::Write, lba + i as u64)?;
+            for j in 0..SECTOR / 2 {
+                let w = match src {
+                    Source::Bytes(b) => {
+                        let at = i * SECTOR + 2 * j;
+                        u16::from(b[at]) | u16::from(b[at + 1]) << 8
+                    }
+                    Source::Fill(v) => u16::from_le_bytes([v, v]),
+                };
+                self.cmd.write16(reg::DATA, w);
+            }
+            self.settle();
+        }
+        self.finish(Op::Write, lba, BUSY_TIMEOUT_US)
+    }
+
+    /// FLUSH CACHE (EXT): everything written is on the medium when this returns.
+    pub fn flush(&mut self) -> Result<(), AtaError> {
+        self.wait_not_busy(Op::Flush, 0)?;
+        self.select(0);
+        let code = if self.info.lba48 {
+            command::FLUSH_CACHE_EXT
+        } else {
+            command::FLUSH_CACHE
+        };
+        self.cmd.write8(reg::STATUS, code);
+        self.finish(Op::Flush, 0, FLUSH_TIMEOUT_US)
+    }
+
+    fn write_range(&mut self, offset: u32, len: usize, src: Source<'_>) -> Result<(), AtaError> {
+        let first = u64::from(offset) / SECTOR as u64;
+        let sectors = len / SECTOR;
+        let mut done = 0;
+        while done < sectors {
+            let n = (sectors - done).min(MAX_SECTORS_PER_COMMAND);
+            let part = match src {
+                Source::Bytes(b) => Source::Bytes(&b[done * SECTOR..(done + n) * SECTOR]),
+                fill => fill,
+            };
+            self.write_sectors(first + done as u64, n, part)?;
+            done += n;
+        }
+        self.flush()
+    }
+}
+
+impl ErrorType for AtaFlash {
+    type Error = AtaError;
+}
+
+impl ReadNorFlash for AtaFlash {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), AtaError> {
+        check_read(self, offset, bytes.len())?;
+        let mut pos = offset as usize;
+        let mut out = bytes;
+        let mut buf = [0u8; SECTOR];
+        while !out.is_empty() {
+            let lba = (pos / SECTOR) as u64;
+            let within = pos % SECTOR;
+            if within == 0 && out.len() >= SECTOR {
+                let n = (out.len() / SECTOR).min(MAX_SECTORS_PER_COMMAND);
+                let (now, rest) = out.split_at_mut(n * SECTOR);
+                self.read_sectors(lba, now)?;
+                out = rest;
+                pos += n * SECTOR;
+            } else {
+                self.read_sectors(lba, &mut buf)?;
+                let n = (SECTOR - within).min(out.len());
+                let (now, rest) = out.split_at_mut(n);
+                now.copy_from_slice(&buf[within..within + n]);
+                out = rest;
+                pos += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes reachable with the trait's 32-bit offsets: the card's size, at most 4 GiB − 4 KiB.
+    fn capacity(&self) -> usize {
+        let bytes = self.info.sectors.saturating_mul(SECTOR as u64);
+        bytes.min(u64::from(u32::MAX) + 1 - 4096) as usize
+    }
+}
+
+impl NorFlash for AtaFlash {
+    const WRITE_SIZE: usize = SECTOR;
+    const ERASE_SIZE: usize = SECTOR;
+
+    /// "Erase" writes 0xFF sectors, so the card reads like erased NOR.
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), AtaError> {
+        check_erase(self, from, to)?;
+        self.write_range(from, (to - from) as usize, Source::Fill(0xFF))
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), AtaError> {
+        check_write(self, offset, bytes.len())?;
+        self.write_range(offset, bytes.len(), Source::Bytes(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identify_data(model: &str, lba28: u32, lba48: Option<u64>) -> [u16; 256] {
+        let mut w = [0u16; 256];
+        let mut m = [b' '; 40];
+        m[..model.len()].copy_from_slice(model.as_bytes());
+        for i in 0..20 {
+            w[27 + i] = u16::from(m[2 * i]) << 8 | u16::from(m[2 * i + 1]);
+        }
+        w[49] = 1 << 9;
+        w[60] = lba28 as u16;
+        w[61] = (lba28 >> 16) as u16;
+        if let Some(n) = lba48 {
+            w[83] = 1 << 10;
+            for i in 0..4 {
+                w[100 + i] = (n >> (16 * i)) as u16;
+            }
+        }
+        w
+    }
+
+    #[test]
+    fn identify_gives_model_and_size() {
+        let info = AtaInfo::parse(&identify_data("QEMU HARDDISK", 131072, None)).unwrap();
+        assert_eq!(info.model(), "QEMU HARDDISK");
+        assert_eq!(info.sectors, 131072);
+        assert!(!info.lba48);
+        let big = AtaInfo::parse(&identify_data("CF", 0x0FFF_FFFF, Some(1 << 30))).unwrap();
+        assert_eq!(big.sectors, 1 << 30);
+        assert!(big.lba48);
+        let mut no_lba = identify_data("X", 100, None);
+        no_lba[49] = 0;
+        assert_eq!(AtaInfo::parse(&no_lba), Err(AtaError::NoLba));
+    }
+
+    #[test]
+    fn errors_name_the_registers() {
+        let e = AtaError::Device {
+            op: Op::Write,
+            lba: 8,
+            status: 0x51,
+            error: ErrorBits(0x04),
+        };
+        assert_eq!(
+            e.to_string(),
+            "WRITE SECTORS failed at sector 8 (status 0x51, error 0x04: ABRT aborted)"
+        );
+        assert_eq!(
+            AtaError::NotAta {
+                signature: (0x14, 0xEB)
+            }
+            .to_string(),
+            "not an ATA disk (signature 0x14 0xeb)"
+        );
+        assert_eq!(e.kind(), NorFlashErrorKind::Other);
+        assert_eq!(AtaError::OutOfBounds.kind(), NorFlashErrorKind::OutOfBounds);
+    }
+}

@@ -1,0 +1,191 @@
+//! The unit's flash: which kinds lifeboat drives, finding the one present, and one
+//! embedded-storage [`NorFlash`] over whichever it is.
+//!
+//! - [`cfi`]: Intel command-set CFI NOR below the BIOS under 4 GiB (QEMU pflash unit 1).
+//! - [`ata`]: a CompactFlash card in true-IDE mode on the secondary master, by ATA PIO.
+//!
+//! [`probe`] looks for both; when both are present the **CompactFlash card wins**: it is
+//! fitted on purpose, and it is the only one large enough for two slots of a Linux image with
+//! its initramfs (pflash stops below 8 MiB, or 16 MiB with `max-fw-size`).
+//!
+//! [`AnyFlash`] offers the common units of both: reads of any length, writes in 512-byte
+//! units (an ATA sector), erases in 4 KiB units (a pflash block, eight ATA sectors).
+
+pub mod ata;
+pub mod cfi;
+
+use core::fmt;
+
+use embedded_storage::nor_flash::{
+    check_erase, check_read, check_write, ErrorType, NorFlash, NorFlashError, NorFlashErrorKind,
+    ReadNorFlash,
+};
+
+pub use ata::{AtaError, AtaFlash};
+pub use cfi::{CfiError, CfiFlash};
+
+/// The flash found by [`probe`].
+pub enum AnyFlash {
+    /// CFI NOR (QEMU pflash).
+    Cfi(CfiFlash),
+    /// CompactFlash on the secondary IDE master.
+    Ata(AtaFlash),
+}
+
+/// What [`probe`] found: the flash to use, and why any other candidate was passed over.
+pub struct Probe {
+    /// The flash to use, if any.
+    pub flash: Option<AnyFlash>,
+    /// A CFI chip that answered but cannot be driven.
+    pub cfi_error: Option<CfiError>,
+    /// A device on the secondary master that is not a usable ATA disk.
+    pub ata_error: Option<AtaError>,
+}
+
+/// Look for the flash: a CompactFlash card on the secondary master first, then CFI pflash.
+/// Writes only identification commands (IDENTIFY DEVICE; CFI query and read array).
+pub fn probe() -> Probe {
+    let mut found = Probe {
+        flash: None,
+        cfi_error: None,
+        ata_error: None,
+    };
+    match ata::find() {
+        Some(Ok(card)) => found.flash = Some(AnyFlash::Ata(card)),
+        Some(Err(e)) => found.ata_error = Some(e),
+        None => {}
+    }
+    if found.flash.is_none() {
+        match cfi::find() {
+            Some(Ok(chip)) => found.flash = Some(AnyFlash::Cfi(chip)),
+            Some(Err(e)) => found.cfi_error = Some(e),
+            None => {}
+        }
+    }
+    found
+}
+
+impl fmt::Display for AnyFlash {
+    /// The banner's description: `CFI Intel 4096 KiB @ 0xffbc0000`,
+    /// `ATA "QEMU HARDDISK" 64 MiB @ ide1:0`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyFlash::Cfi(c) => write!(
+                f,
+                "CFI Intel {} KiB @ {:#010x}",
+                c.info().size >> 10,
+                c.base()
+            ),
+            AnyFlash::Ata(a) => {
+                let bytes = a.info().sectors * ata::SECTOR as u64;
+                let (channel, device) = a.position();
+                write!(f, "ATA \"{}\" ", a.info().model())?;
+                if bytes >= 1 << 20 {
+                    write!(f, "{} MiB", bytes >> 20)?;
+                } else {
+                    write!(f, "{} KiB", bytes >> 10)?;
+                }
+                write!(f, " @ ide{channel}:{device}")
+            }
+        }
+    }
+}
+
+/// An error of whichever flash is in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlashError {
+    /// Offset or length not a multiple of [`AnyFlash`]'s units.
+    NotAligned,
+    /// Beyond the end of the flash.
+    OutOfBounds,
+    /// From the CFI driver.
+    Cfi(CfiError),
+    /// From the ATA driver.
+    Ata(AtaError),
+}
+
+impl fmt::Display for FlashError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlashError::NotAligned => f.write_str("offset or length not aligned"),
+            FlashError::OutOfBounds => f.write_str("beyond the end of the flash"),
+            FlashError::Cfi(e) => write!(f, "flash: {e}"),
+            FlashError::Ata(e) => write!(f, "CompactFlash: {e}"),
+        }
+    }
+}
+
+impl NorFlashError for FlashError {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            FlashError::NotAligned => NorFlashErrorKind::NotAligned,
+            FlashError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
+            FlashError::Cfi(e) => e.kind(),
+            FlashError::Ata(e) => e.kind(),
+        }
+    }
+}
+
+impl From<NorFlashErrorKind> for FlashError {
+    fn from(kind: NorFlashErrorKind) -> Self {
+        match kind {
+            NorFlashErrorKind::NotAligned => FlashError::NotAligned,
+            _ => FlashError::OutOfBounds,
+        }
+    }
+}
+
+impl ErrorType for AnyFlash {
+    type Error = FlashError;
+}
+
+impl ReadNorFlash for AnyFlash {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FlashError> {
+        check_read(self, offset, bytes.len())?;
+        match self {
+            AnyFlash::Cfi(c) => c.read(offset, bytes).map_err(FlashError::Cfi),
+            AnyFlash::Ata(a) => a.read(offset, bytes).map_err(FlashError::Ata),
+        }
+    }
+
+    /// A whole number of erase units.
+    fn capacity(&self) -> usize {
+        let raw = match self {
+            AnyFlash::Cfi(c) => c.capacity(),
+            AnyFlash::Ata(a) => a.capacity(),
+        };
+        raw - raw % Self::ERASE_SIZE
+    }
+}
+
+impl NorFlash for AnyFlash {
+    const WRITE_SIZE: usize = ata::SECTOR;
+    const ERASE_SIZE: usize = cfi::ERASE_SIZE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
+        check_erase(self, from, to)?;
+        match self {
+            AnyFlash::Cfi(c) => c.erase(from, to).map_err(FlashError::Cfi),
+            AnyFlash::Ata(a) => a.erase(from, to).map_err(FlashError::Ata),
+        }
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FlashError> {
+        check_write(self, offset, bytes.len())?;
+        match self {
+            AnyFlash::Cfi(c) => c.write(offset, bytes).map_err(FlashError::Cfi),
+            AnyFlash::Ata(a) => a.write(offset, bytes).map_err(FlashError::Ata),
+        }
+    }
+}
+
+// The common units must be multiples of both drivers' own.
+const _: () = {
+    assert!(AnyFlash::ERASE_SIZE.is_multiple_of(CfiFlash::ERASE_SIZE));
+    assert!(AnyFlash::ERASE_SIZE.is_multiple_of(AtaFlash::ERASE_SIZE));
+    assert!(AnyFlash::WRITE_SIZE.is_multiple_of(CfiFlash::WRITE_SIZE));
+    assert!(AnyFlash::WRITE_SIZE.is_multiple_of(AtaFlash::WRITE_SIZE));
+    assert!(AnyFlash::ERASE_SIZE.is_multiple_of(AnyFlash::WRITE_SIZE));
+};

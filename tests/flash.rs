@@ -1,0 +1,178 @@
+//! Flash scenarios (issue 7, item 4): the banner's `Flash=` line for QEMU pflash (CFI), a
+//! CompactFlash card on the secondary IDE master (ATA PIO) and no flash, and the hidden
+//! `flashtest [KIB]` command, checked on the console and in the flash file after QEMU exits.
+//!
+//! `LIFEBOAT_FLASH_BENCH=1` also erases, programs and verifies 4 MiB on each and prints the
+//! times (slow under TCG).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+
+/// What `flashtest` programs at `offset` (mirrors `lifeboat_firmware::monitor::flashtest::pattern`).
+fn pattern(offset: u32) -> u8 {
+    (offset ^ (offset >> 8) ^ (offset >> 16) ^ 0x5A) as u8
+}
+
+/// A `flashtest` of a few KiB.
+const SHORT: Duration = Duration::from_secs(60);
+/// A `flashtest 4096` under TCG with another guest running.
+const LONG: Duration = Duration::from_secs(600);
+
+/// A fresh file of `len` bytes of `fill` in this test's own directory.
+fn flash_file(name: &str, len: usize, fill: u8) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("flash");
+    std::fs::create_dir_all(&dir).expect("creating the flash dir");
+    let path = dir.join(format!("{name}-{}.bin", std::process::id()));
+    std::fs::write(&path, vec![fill; len]).expect("writing the flash file");
+    path
+}
+
+/// Boots from the diskette with `machine`'s flash, interrupts the boot window and returns
+/// the `Flash=` line of the banner.
+fn boot(m: Machine) -> (Qemu, String) {
+    let mut q = launch(&m);
+    let banner = expect_banner(&mut q);
+    q.send(ESC).expect("sending ESC");
+    expect(&mut q, INTERRUPTED, REPLY);
+    expect(&mut q, HELP_HINT, REPLY);
+    expect(&mut q, PROMPT, REPLY);
+    let flash = lines(&banner)
+        .into_iter()
+        .find(|l| l.starts_with("Flash="))
+        .unwrap_or_else(|| panic!("no Flash= line in the banner: {banner:?}"));
+    (q, flash)
+}
+
+/// Runs `flashtest [arg]` and returns its reply lines.
+fn flashtest(q: &mut Qemu, arg: &str, timeout: Duration) -> Vec<String> {
+    let line = format!("flashtest{arg}");
+    q.send_line(&line).expect("writing to the console");
+    expect(q, &format!("{line}\r\n"), REPLY);
+    lines(&expect(q, PROMPT, timeout))
+}
+
+/// Checks the success line and returns the total seconds.
+#[track_caller]
+fn passed(reply: &[String], device: &str, bytes: usize) -> f64 {
+    assert_eq!(reply.len(), 2, "{reply:#?}");
+    assert_eq!(
+        reply[0],
+        format!(
+            "flashtest: {device}: erase, program and verify {} KiB at offset 0",
+            bytes / 1024
+        )
+    );
+    let prefix = format!("flashtest: {bytes} bytes erased, programmed and verified in ");
+    let rest = reply[1]
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("not a success line: {:?}", reply[1]));
+    let (secs, phases) = rest.split_once(" s (").expect("phase times");
+    assert!(
+        phases.starts_with("erase ") && phases.ends_with(" s)"),
+        "{rest}"
+    );
+    secs.parse().expect("seconds")
+}
+
+/// The first `programmed` bytes hold the pattern, the rest still `fill`.
+#[track_caller]
+fn assert_file(path: &Path, programmed: usize, fill: u8) {
+    let bytes = std::fs::read(path).expect("reading the flash file");
+    for (i, &b) in bytes.iter().enumerate() {
+        let want = if i < programmed {
+            pattern(i as u32)
+        } else {
+            fill
+        };
+        assert_eq!(b, want, "{}: byte {i:#x}", path.display());
+    }
+}
+
+fn bench() -> bool {
+    std::env::var_os("LIFEBOAT_FLASH_BENCH").is_some()
+}
+
+#[test]
+fn pflash_is_found_below_the_bios_and_flashtest_programs_it() {
+    let file = flash_file("pflash", 4 << 20, 0x00);
+    let (mut q, line) = boot(machine(Medium::Floppy, 5).pflash(&file));
+    let device = "CFI Intel 4096 KiB @ 0xffbc0000";
+    assert_eq!(line, format!("Flash={device}"));
+
+    passed(&flashtest(&mut q, "", SHORT), device, 4096);
+    passed(&flashtest(&mut q, " 12", SHORT), device, 12 << 10);
+    if bench() {
+        let s = passed(&flashtest(&mut q, " 4096", LONG), device, 4 << 20);
+        eprintln!("pflash: 4 MiB erased, programmed and verified in {s:.3} s");
+    }
+    q.kill();
+    let programmed = if bench() { 4 << 20 } else { 12 << 10 };
+    assert_file(&file, programmed, 0x00);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn pflash_of_odd_size_reports_its_real_size() {
+    // 8 MiB − 256 KiB (the most QEMU's default window holds): CFI byte 0x27 says 2^18.
+    let file = flash_file("pflash-odd", (8 << 20) - (256 << 10), 0xFF);
+    let (_q, line) = boot(machine(Medium::Floppy, 5).pflash(&file));
+    assert_eq!(line, "Flash=CFI Intel 7936 KiB @ 0xff800000");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn read_only_pflash_reports_the_erase_error_and_stays_unchanged() {
+    let file = flash_file("pflash-ro", 1 << 20, 0x00);
+    let (mut q, line) = boot(
+        machine(Medium::Floppy, 5)
+            .pflash(&file)
+            .pflash_readonly(true),
+    );
+    assert_eq!(line, "Flash=CFI Intel 1024 KiB @ 0xffec0000");
+    let reply = flashtest(&mut q, "", SHORT);
+    assert_eq!(
+        reply,
+        [
+            "flashtest: CFI Intel 1024 KiB @ 0xffec0000: erase, program and verify 4 KiB at offset 0",
+            "flashtest: erase failed: flash: erase failed at 0x00000000 (SR 0xa0: SR.5 erase error)",
+        ]
+    );
+    // The status was cleared: the flash still reads as memory and a second try says the same.
+    assert_eq!(flashtest(&mut q, "", SHORT), reply);
+    q.kill();
+    assert_file(&file, 0, 0x00);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn compactflash_on_the_secondary_master_wins_over_pflash() {
+    let card = flash_file("cf", 64 << 20, 0x00);
+    let pflash = flash_file("pflash-both", 1 << 20, 0x00);
+    let (mut q, line) = boot(machine(Medium::Disk, 5).ide_disk(2, &card).pflash(&pflash));
+    let device = "ATA \"QEMU HARDDISK\" 64 MiB @ ide1:0";
+    assert_eq!(line, format!("Flash={device}"));
+    passed(&flashtest(&mut q, "", SHORT), device, 4096);
+    passed(&flashtest(&mut q, " 20", SHORT), device, 20 << 10);
+    if bench() {
+        let s = passed(&flashtest(&mut q, " 4096", LONG), device, 4 << 20);
+        eprintln!("ATA: 4 MiB erased, programmed and verified in {s:.3} s");
+    }
+    q.kill();
+    let programmed = if bench() { 4 << 20 } else { 20 << 10 };
+    assert_file(&card, programmed, 0x00);
+    assert_file(&pflash, 0, 0x00);
+    let _ = std::fs::remove_file(&card);
+    let _ = std::fs::remove_file(&pflash);
+}
+
+#[test]
+fn no_flash_at_all() {
+    // QEMU's default empty CD-ROM sits on the secondary master: ATAPI, not a flash card.
+    let (mut q, line) = boot(machine(Medium::Disk, 5));
+    assert_eq!(line, "Flash=none");
+    assert_eq!(flashtest(&mut q, "", SHORT), ["flashtest: no flash found"]);
+}
