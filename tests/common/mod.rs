@@ -25,7 +25,7 @@ pub const HELP_HINT: &str = "Use ? for help.\r\n";
 pub const PROMPT: &str = "monitor> ";
 
 /// Every monitor command, as `?` lists them.
-pub const COMMANDS: [&str; 10] = [
+pub const COMMANDS: [&str; 11] = [
     "address",
     "server",
     "file",
@@ -36,6 +36,7 @@ pub const COMMANDS: [&str; 10] = [
     "trace",
     "reload",
     "help",
+    "version",
 ];
 
 /// Boot media with a `boot_timeout_s`-second window, written once per test process.

@@ -169,6 +169,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
         match monitor.feed(b, &mut con) {
             Action::None => continue,
             Action::Reload => reload(&mut con),
+            Action::Version => super::flash::version(&mut con),
             Action::Ping(target) => net.ping(&mut con, monitor.settings(), target, &mut typeahead),
             Action::Dhcp => {
                 let lease = net.dhcp(&mut con, monitor.settings(), &mut typeahead);
@@ -178,8 +179,12 @@ pub fn run(bootinfo_addr: usize) -> ! {
             }
             Action::Tftp(blksize) => match buffer.as_deref_mut() {
                 Some(buf) => {
-                    let _download =
+                    let download =
                         net.tftp(&mut con, monitor.settings(), blksize, buf, &mut typeahead);
+                    if let Some(d) = download {
+                        let image = &buf[..d.len as usize];
+                        super::flash::install_download(&mut con, image, cfg.boothelper);
+                    }
                 }
                 None => {
                     let _ = write!(

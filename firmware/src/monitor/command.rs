@@ -76,6 +76,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         "trace [on|off]",
         "set or show the printing of every packet sent and received",
     ),
+    info(
+        "version",
+        "version",
+        "show this firmware's version and the images in flash (slot, version, size, state)",
+    ),
 ];
 
 /// The hidden diagnostic's word; needs to be typed in full.
@@ -147,6 +152,8 @@ pub enum Command {
     Tftp(Option<u16>),
     /// `trace [on|off]`.
     Trace(Option<bool>),
+    /// `version`.
+    Version,
     /// `crashtest KIND`.
     CrashTest(FaultKind),
     /// `flashtest [KIB]`: KiB to erase, program and verify from the start of the flash;
@@ -264,6 +271,7 @@ enum Verb {
     Server,
     Tftp,
     Trace,
+    Version,
 }
 
 fn verb_of(name: &str) -> Option<Verb> {
@@ -278,6 +286,7 @@ fn verb_of(name: &str) -> Option<Verb> {
         "server" => Verb::Server,
         "tftp" => Verb::Tftp,
         "trace" => Verb::Trace,
+        "version" => Verb::Version,
         _ => return None,
     })
 }
@@ -360,7 +369,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
         | Verb::Server
         | Verb::Trace
         | Verb::Tftp => 1,
-        Verb::Help | Verb::Reload => 0,
+        Verb::Help | Verb::Reload | Verb::Version => 0,
     };
     if extra || arg_count > max_args {
         return Err(CommandError::TooManyArguments(info));
@@ -380,6 +389,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
     Ok(match verb {
         Verb::Help => Command::Help,
         Verb::Reload => Command::Reload,
+        Verb::Version => Command::Version,
         Verb::Tftp => match arg {
             None => Command::Tftp(None),
             Some(text) => {

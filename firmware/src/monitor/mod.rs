@@ -56,6 +56,8 @@ pub enum Action {
     /// `tftp [BLKSIZE]`: download `settings().file` from `settings().server`, with this block
     /// size instead of the path's largest when given.
     Tftp(Option<u16>),
+    /// `version`: show the firmware version and the flash slots.
+    Version,
     /// `address dhcp`: ask a DHCP server, then hand the lease to [`Monitor::apply_lease`].
     Dhcp,
     /// `crashtest`: cause this CPU fault on purpose.
@@ -273,6 +275,7 @@ fn execute<W: Write + ?Sized>(
             }
         }
         Command::Reload => return Ok(Action::Reload),
+        Command::Version => return Ok(Action::Version),
         Command::CrashTest(kind) => return Ok(Action::Fault(kind)),
         Command::FlashTest(kib) => return Ok(Action::FlashTest(kib)),
     }

@@ -1,0 +1,193 @@
+//! Download and install as the operator does it (issue 7, item 7): `tftp` of a good image
+//! installs it to pflash and to ATA flash (the flash file then holds it in slot A), a corrupt
+//! image is refused with the flash file unchanged, a downgrade is asked about, and a unit
+//! killed in the middle of an install still selects the old image after a restart.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use lifeboat_firmware::image::{HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
+use lifeboat_qemu::lab::pattern;
+use lifeboat_qemu::{NetBackend, NicModel};
+
+/// Record blocks come first: slot A starts at two 4 KiB erase blocks.
+const SLOT_A: usize = 2 * 4096;
+
+fn image(version: Version, len: usize, seed: u64) -> Vec<u8> {
+    let payload = pattern(len, seed);
+    let h = HeaderRepr {
+        platform: PLATFORM,
+        version,
+        kind: Kind::Flat64,
+        load: 0x200_0000,
+        entry: 0x200_0000,
+        initrd_len: 0,
+        cmdline: "",
+    }
+    .emit(&payload)
+    .unwrap();
+    let mut v = h.to_vec();
+    v.extend_from_slice(&payload);
+    v
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("install-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn blank(name: &str, len: usize) -> PathBuf {
+    let p = tmp(name);
+    std::fs::write(&p, vec![0xFFu8; len]).unwrap();
+    p
+}
+
+/// A unit with `flash` attached as pflash (or ATA when `ata`), slirp serving `root`.
+fn unit(flash: &Path, ata: bool, root: &Path) -> Qemu {
+    let m = machine(if ata { Medium::Disk } else { Medium::Floppy }, 3).nic(
+        NicModel::E1000,
+        NetBackend::User {
+            tftp: Some(root.to_path_buf()),
+            bootfile: None,
+        },
+    );
+    let m = if ata {
+        m.ide_disk(2, flash)
+    } else {
+        m.pflash(flash)
+    };
+    let mut q = launch(&m);
+    expect_banner(&mut q);
+    q.send(ESC).expect("ESC");
+    expect(&mut q, HELP_HINT, REPLY);
+    expect(&mut q, PROMPT, REPLY);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    q
+}
+
+/// `file NAME` then `tftp`; returns the output up to the next prompt.
+fn fetch(q: &mut Qemu, name: &str, timeout: Duration) -> String {
+    command1(q, &format!("file {name}"));
+    q.send_line("tftp").unwrap();
+    expect(q, "tftp\r\n", REPLY);
+    expect(q, PROMPT, timeout)
+}
+
+fn root_with(files: &[(&str, &[u8])]) -> PathBuf {
+    let r = tmp(&format!("root-{}", files[0].0));
+    std::fs::create_dir_all(&r).unwrap();
+    for (n, d) in files {
+        std::fs::write(r.join(n), d).unwrap();
+    }
+    r
+}
+
+fn good_bad_and_downgrade(ata: bool) {
+    let flash_len = if ata { 16 << 20 } else { 4 << 20 };
+    let flash = blank(if ata { "ata.img" } else { "pflash.img" }, flash_len);
+    let good = image(Version::new(6, 3, 5), 300_000, 1);
+    let mut corrupt = image(Version::new(6, 4, 0), 300_000, 2);
+    corrupt[HEADER_LEN + 1234] ^= 0x01;
+    let older = image(Version::new(6, 2, 1), 1000, 3);
+    let root = root_with(&[
+        ("good.bin", &good),
+        ("corrupt.bin", &corrupt),
+        ("older.bin", &older),
+    ]);
+    let mut q = unit(&flash, ata, &root);
+
+    let out = fetch(&mut q, "good.bin", Duration::from_secs(60));
+    assert!(
+        out.contains("Flash version none, Install version 6.3(5)"),
+        "{out}"
+    );
+    assert!(out.contains("Installing to flash"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Installed 6.3(5) in slot A ({} bytes, read back and verified)",
+            good.len()
+        )),
+        "{out}"
+    );
+    let v = command(&mut q, "version").join("\n");
+    assert!(
+        v.contains("Slot A: 6.3(5), 300320 bytes, selected (new, 3 boots to confirm), boots next"),
+        "{v}"
+    );
+    assert!(v.contains("Slot B: empty"), "{v}");
+
+    // One payload byte flipped: refused, flash untouched.
+    let before = std::fs::read(&flash).unwrap();
+    let out = fetch(&mut q, "corrupt.bin", Duration::from_secs(60));
+    assert!(
+        out.contains("Checksum verification on flash image failed"),
+        "{out}"
+    );
+    assert!(out.contains("Nothing was written to flash."), "{out}");
+    // An older image: asked, answered no, flash untouched.
+    command1(&mut q, "file older.bin");
+    q.send_line("tftp").unwrap();
+    expect(
+        &mut q,
+        "Flash version 6.3(5), Install version 6.2(1)\r\n",
+        Duration::from_secs(30),
+    );
+    expect(&mut q, "Install it anyway? [n] ", REPLY);
+    q.send_line("n").unwrap();
+    let out = expect(&mut q, PROMPT, REPLY);
+    assert!(out.contains("Nothing was written to flash."), "{out}");
+    drop(q);
+    let after = std::fs::read(&flash).unwrap();
+    assert!(before == after, "a refused image changed the flash");
+    assert_eq!(
+        &after[SLOT_A..SLOT_A + good.len()],
+        &good[..],
+        "slot A does not hold the image"
+    );
+}
+
+#[test]
+fn install_to_pflash() {
+    good_bad_and_downgrade(false);
+}
+
+#[test]
+fn install_to_ata_flash() {
+    good_bad_and_downgrade(true);
+}
+
+#[test]
+fn power_cut_during_an_install_keeps_the_old_image() {
+    let flash = blank("cut.img", 4 << 20);
+    let old = image(Version::new(1, 0, 1), 100_000, 4);
+    let new = image(Version::new(1, 0, 2), 1_800_000, 5);
+    let root = root_with(&[("old.bin", &old), ("new.bin", &new)]);
+    let mut q = unit(&flash, false, &root);
+    let out = fetch(&mut q, "old.bin", Duration::from_secs(60));
+    assert!(out.contains("Installed 1.0(1) in slot A"), "{out}");
+    command1(&mut q, "file new.bin");
+    q.send_line("tftp").unwrap();
+    // Pull the plug once the new image is being written (pflash writes go to the file).
+    expect(&mut q, "Installing to flash..", Duration::from_secs(60));
+    q.kill();
+    drop(q);
+    let mut q = unit(&flash, false, &root);
+    let v = command(&mut q, "version").join("\n");
+    assert!(
+        v.contains("Slot A: 1.0(1), 100320 bytes, selected (new, 3 boots to confirm), boots next"),
+        "{v}"
+    );
+    assert!(
+        v.contains("Slot B: 1.0(2), 1800320 bytes, does not verify: Checksum verification on flash image failed"),
+        "the half-written image must be seen as such: {v}"
+    );
+    // And the next install completes.
+    let out = fetch(&mut q, "new.bin", Duration::from_secs(120));
+    assert!(out.contains("Installed 1.0(2) in slot B"), "{out}");
+}
