@@ -23,7 +23,8 @@ options (run and media):
   --timeout SECONDS          flash-boot window (default 10)
   --baud RATE                console speed (default 9600)
   --log LEVEL                console log level: off, error, warn, info, debug, trace (default warn)
-  --boothelper               media that start at the boothelper> prompt";
+  --boothelper               media that start at the boothelper> prompt
+  --pubkey FILE              install only images signed with this key (FILE.pub from keygen)";
 
 struct Options {
     media_only: bool,
@@ -90,6 +91,13 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--log" => o.cfg.log_level = val("--log")?,
             "--boothelper" => o.cfg.boothelper = true,
+            "--pubkey" => {
+                let f = val("--pubkey")?;
+                let k = std::fs::read(&f).map_err(|e| format!("{f}: {e}"))?;
+                o.cfg.public_key = Some(k.try_into().map_err(|_| {
+                    format!("{f}: not an ed25519 public key (32 bytes, from keygen)")
+                })?);
+            }
             x => return Err(format!("unknown argument {x:?}")),
         }
         first = false;

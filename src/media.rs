@@ -79,6 +79,8 @@ pub struct MediaConfig {
     pub log_level: String,
     /// Boothelper media give the `boothelper>` prompt.
     pub boothelper: bool,
+    /// The ed25519 public key images must be signed with (`pubkey=` in the sector).
+    pub public_key: Option<[u8; 32]>,
 }
 
 impl Default for MediaConfig {
@@ -88,14 +90,24 @@ impl Default for MediaConfig {
             baud: 9600,
             log_level: "warn".into(),
             boothelper: false,
+            public_key: None,
         }
     }
 }
 
 impl MediaConfig {
     pub fn to_text(&self) -> String {
+        let key = self
+            .public_key
+            .map(|k| {
+                format!(
+                    "pubkey={}\n",
+                    k.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "# lifeboat boot configuration\nboot_timeout={}\nbaud={}\nlog={}\nmode={}\n",
+            "# lifeboat boot configuration\nboot_timeout={}\nbaud={}\nlog={}\nmode={}\n{key}",
             self.boot_timeout_s,
             self.baud,
             self.log_level,

@@ -191,3 +191,67 @@ fn power_cut_during_an_install_keeps_the_old_image() {
     let out = fetch(&mut q, "new.bin", Duration::from_secs(120));
     assert!(out.contains("Installed 1.0(2) in slot B"), "{out}");
 }
+
+/// Media whose configuration provisions `key`: only images signed with it install.
+#[test]
+fn a_provisioned_key_refuses_unsigned_and_wrongly_signed_images() {
+    use lifeboat::media::{self, MediaConfig};
+    let seed = |b| ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([b; 32]));
+    let (unit_key, other_key) = (seed(1), seed(2));
+    let sign = |kp: &ed25519_compact::KeyPair, img: &[u8]| {
+        let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
+        lifeboat_firmware::image::sign_header(&mut h, |m| *kp.sk.sign(m, None));
+        let mut v = h.to_vec();
+        v.extend_from_slice(&img[HEADER_LEN..]);
+        v
+    };
+    let plain = image(Version::new(2, 0, 0), 50_000, 6);
+    let good = sign(&unit_key, &plain);
+    let wrong = sign(&other_key, &plain);
+    let root = root_with(&[
+        ("plain.bin", &plain),
+        ("wrong.bin", &wrong),
+        ("good.bin", &good),
+    ]);
+    let dir = tmp("keyed-media");
+    let cfg = MediaConfig {
+        boot_timeout_s: 3,
+        public_key: Some(*unit_key.pk),
+        ..MediaConfig::default()
+    };
+    let set = media::write_media(&dir, &cfg).unwrap();
+    let flash = blank("keyed.img", 4 << 20);
+    let m = Machine::new(Medium::Floppy, &set.floppy)
+        .medium_snapshot(true)
+        .pflash(&flash)
+        .nic(
+            NicModel::E1000,
+            NetBackend::User {
+                tftp: Some(root.clone()),
+                bootfile: None,
+            },
+        );
+    let mut q = launch(&m);
+    expect_banner(&mut q);
+    q.send(ESC).expect("ESC");
+    expect(&mut q, PROMPT, REPLY);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    let before = std::fs::read(&flash).unwrap();
+    let out = fetch(&mut q, "plain.bin", Duration::from_secs(60));
+    assert!(
+        out.contains("image is not signed; this unit installs signed images only"),
+        "{out}"
+    );
+    let out = fetch(&mut q, "wrong.bin", Duration::from_secs(60));
+    assert!(
+        out.contains("image signature does not verify with this unit's key"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read(&flash).unwrap() == before,
+        "a refused image changed the flash"
+    );
+    let out = fetch(&mut q, "good.bin", Duration::from_secs(60));
+    assert!(out.contains("Installed 2.0(0) in slot A"), "{out}");
+}

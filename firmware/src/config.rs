@@ -15,6 +15,9 @@ pub struct BootConfig {
     pub log_level: log::LevelFilter,
     /// `boothelper` media give the `boothelper>` prompt.
     pub boothelper: bool,
+    /// `pubkey=<64 hex digits>`: the ed25519 key images must be signed with. When set,
+    /// unsigned and wrongly signed images are refused before anything is written to flash.
+    pub public_key: Option<[u8; 32]>,
 }
 
 impl Default for BootConfig {
@@ -24,6 +27,7 @@ impl Default for BootConfig {
             baud: 9600,
             log_level: log::LevelFilter::Warn,
             boothelper: false,
+            public_key: None,
         }
     }
 }
@@ -96,6 +100,10 @@ impl BootConfig {
                     "boothelper" => cfg.boothelper = true,
                     _ => w("mode must be monitor or boothelper"),
                 },
+                "pubkey" => match parse_key(v) {
+                    Some(k) => cfg.public_key = Some(k),
+                    None => w("pubkey must be 64 hex digits (an ed25519 public key)"),
+                },
                 _ => w("unknown key"),
             }
         }
@@ -103,9 +111,39 @@ impl BootConfig {
     }
 }
 
+/// 64 hex digits → 32 bytes.
+fn parse_key(v: &str) -> Option<[u8; 32]> {
+    let b = v.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut k = [0u8; 32];
+    for (i, pair) in b.chunks(2).enumerate() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        k[i] = (hex(pair[0])? * 16 + hex(pair[1])?) as u8;
+    }
+    Some(k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pubkey_is_64_hex_digits() {
+        let key = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        let (c, n) = parse(&format!("pubkey={key}\n"));
+        assert_eq!(n, 0);
+        let k = c.public_key.unwrap();
+        assert_eq!((k[0], k[1], k[31]), (0x00, 0x11, 0xFF));
+        for bad in [
+            "pubkey=00",
+            "pubkey=zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ] {
+            let (c, n) = parse(bad);
+            assert_eq!((c.public_key, n), (None, 1), "{bad}");
+        }
+    }
 
     fn parse(s: &str) -> (BootConfig, usize) {
         let mut n = 0;
@@ -134,7 +172,8 @@ mod tests {
                 boot_timeout_s: 5,
                 baud: 115200,
                 log_level: log::LevelFilter::Info,
-                boothelper: true
+                boothelper: true,
+                public_key: None,
             }
         );
     }

@@ -95,7 +95,12 @@ fn installed_version(s: &mut Slots<flash::AnyFlash>) -> Option<Version> {
 /// After a download: verify the image, say what is installed and what would be, ask where
 /// needed (a downgrade; always in Boothelper mode), write it to the inactive slot, read it
 /// back, select it. A refused image leaves the flash untouched. True when installed.
-pub fn install_download(con: &mut Uart16550, image: &[u8], boothelper: bool) -> bool {
+pub fn install_download(
+    con: &mut Uart16550,
+    image: &[u8],
+    boothelper: bool,
+    public_key: Option<&[u8; 32]>,
+) -> bool {
     let Some(mut s) = slots(con) else {
         return false;
     };
@@ -104,7 +109,7 @@ pub fn install_download(con: &mut Uart16550, image: &[u8], boothelper: bool) -> 
         platform: PLATFORM,
         floor: INSTALL_FLOOR,
         installed,
-        public_key: None,
+        public_key,
     };
     let (header, verdict) = match verify(image, &policy) {
         Ok(v) => v,

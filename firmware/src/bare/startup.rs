@@ -183,7 +183,8 @@ pub fn run(bootinfo_addr: usize) -> ! {
                         net.tftp(&mut con, monitor.settings(), blksize, buf, &mut typeahead);
                     if let Some(d) = download {
                         let image = &buf[..d.len as usize];
-                        super::flash::install_download(&mut con, image, cfg.boothelper);
+                        let key = cfg.public_key.as_ref();
+                        super::flash::install_download(&mut con, image, cfg.boothelper, key);
                     }
                 }
                 None => {

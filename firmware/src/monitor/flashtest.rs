@@ -58,7 +58,10 @@ where
         );
         return false;
     }
-    if F::WRITE_SIZE == 0 || !CHUNK.is_multiple_of(F::WRITE_SIZE) || !len.is_multiple_of(CHUNK as u64) {
+    if F::WRITE_SIZE == 0
+        || !CHUNK.is_multiple_of(F::WRITE_SIZE)
+        || !len.is_multiple_of(CHUNK as u64)
+    {
         let _ = write!(
             out,
             "flashtest: {name}: write unit {} B does not divide {CHUNK} B\r\n",
