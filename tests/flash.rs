@@ -58,6 +58,7 @@ fn flashtest(q: &mut Qemu, arg: &str, timeout: Duration) -> Vec<String> {
 /// Checks the success line and returns the total seconds.
 #[track_caller]
 fn passed(reply: &[String], device: &str, bytes: usize) -> f64 {
+    assert!(!reply.is_empty(), "no reply");
     assert_eq!(reply.len(), 2, "{reply:#?}");
     assert_eq!(
         reply[0],
@@ -106,8 +107,9 @@ fn pflash_is_found_below_the_bios_and_flashtest_programs_it() {
     passed(&flashtest(&mut q, "", SHORT), device, 4096);
     passed(&flashtest(&mut q, " 12", SHORT), device, 12 << 10);
     if bench() {
-        let s = passed(&flashtest(&mut q, " 4096", LONG), device, 4 << 20);
-        eprintln!("pflash: 4 MiB erased, programmed and verified in {s:.3} s");
+        let reply = flashtest(&mut q, " 4096", LONG);
+        passed(&reply, device, 4 << 20);
+        eprintln!("pflash: {}", reply[1]);
     }
     q.kill();
     let programmed = if bench() { 4 << 20 } else { 12 << 10 };
@@ -158,8 +160,9 @@ fn compactflash_on_the_secondary_master_wins_over_pflash() {
     passed(&flashtest(&mut q, "", SHORT), device, 4096);
     passed(&flashtest(&mut q, " 20", SHORT), device, 20 << 10);
     if bench() {
-        let s = passed(&flashtest(&mut q, " 4096", LONG), device, 4 << 20);
-        eprintln!("ATA: 4 MiB erased, programmed and verified in {s:.3} s");
+        let reply = flashtest(&mut q, " 4096", LONG);
+        passed(&reply, device, 4 << 20);
+        eprintln!("ATA: {}", reply[1]);
     }
     q.kill();
     let programmed = if bench() { 4 << 20 } else { 20 << 10 };
