@@ -9,7 +9,7 @@ use lifeboat_hal::uart::Uart16550;
 /// `Flash=<device>` or `Flash=none`; a candidate that answered but cannot be driven is named
 /// in parentheses (not QEMU's default CD-ROM on the secondary master, which is no flash).
 pub fn banner(con: &mut Uart16550) {
-    let found = flash::probe();
+    let found = flash::probe_report();
     match &found.flash {
         Some(f) => {
             defmt::info!("flash found");
@@ -33,7 +33,7 @@ pub fn banner(con: &mut Uart16550) {
 
 /// `flashtest [KIB]`: erase, program and verify the start of the flash.
 pub fn flashtest(con: &mut Uart16550, kib: Option<u32>) {
-    let Some(mut flash) = flash::probe().flash else {
+    let Some(mut flash) = flash::probe() else {
         let _ = write!(con, "flashtest: no flash found\r\n");
         return;
     };
