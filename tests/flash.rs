@@ -179,3 +179,48 @@ fn no_flash_at_all() {
     assert_eq!(line, "Flash=none");
     assert_eq!(flashtest(&mut q, "", SHORT), ["flashtest: no flash found"]);
 }
+
+/// Boots with a 1 MiB card whose image fails every `iotype` ("read" or "write") request with
+/// EIO once QEMU's raw driver has signalled `event` (blkdebug), runs `flashtest` and returns
+/// its failure line; after a failed write the card's file must be unchanged.
+fn failing_card(name: &str, event: &str, iotype: &str) -> String {
+    let card = flash_file(name, 1 << 20, 0x00);
+    let rules = card.with_extension("blkdebug");
+    std::fs::write(
+        &rules,
+        format!("[inject-error]\nevent = \"{event}\"\niotype = \"{iotype}\"\nerrno = \"5\"\n"),
+    )
+    .expect("writing the blkdebug rules");
+    let spec = format!("blkdebug:{}:{}", rules.display(), card.display());
+    let (mut q, line) = boot(machine(Medium::Disk, 5).ide_disk(2, spec));
+    let device = "ATA \"QEMU HARDDISK\" 1 MiB @ ide1:0";
+    assert_eq!(line, format!("Flash={device}"));
+    let reply = flashtest(&mut q, "", SHORT);
+    assert_eq!(reply.len(), 2, "{reply:#?}");
+    assert_eq!(
+        reply[0],
+        format!("flashtest: {device}: erase, program and verify 4 KiB at offset 0")
+    );
+    q.kill();
+    if iotype == "write" {
+        assert_file(&card, 0, 0x00);
+    }
+    let _ = std::fs::remove_file(&card);
+    let _ = std::fs::remove_file(&rules);
+    reply[1].clone()
+}
+
+#[test]
+fn compactflash_errors_are_reported_with_the_error_register() {
+    // QEMU's IDE model aborts a command whose disk I/O fails: status DRDY|ERR, error ABRT.
+    assert_eq!(
+        failing_card("cf-eio-write", "write_aio", "write"),
+        "flashtest: erase failed: CompactFlash: WRITE SECTORS failed at sector 0 \
+         (status 0x41, error 0x04: ABRT aborted)"
+    );
+    assert_eq!(
+        failing_card("cf-eio-read", "read_aio", "read"),
+        "flashtest: read failed: CompactFlash: READ SECTORS failed at sector 0 \
+         (status 0x41, error 0x04: ABRT aborted)"
+    );
+}

@@ -589,7 +589,9 @@ impl AtaFlash {
             command::WRITE_SECTORS_EXT,
         )?;
         for i in 0..count {
-            self.wait_drq(Op::Write, lba + i as u64)?;
+            // The device takes sector i's data only after sector i − 1 is written: an error
+            // seen here is that sector's (or, for i = 0, the command's).
+            self.wait_drq(Op::Write, lba + i.saturating_sub(1) as u64)?;
             for j in 0..SECTOR / 2 {
                 let w = match src {
                     Source::Bytes(b) => {
@@ -602,7 +604,7 @@ impl AtaFlash {
             }
             self.settle();
         }
-        self.finish(Op::Write, lba, BUSY_TIMEOUT_US)
+        self.finish(Op::Write, lba + count as u64 - 1, BUSY_TIMEOUT_US)
     }
 
     /// FLUSH CACHE (EXT): everything written is on the medium when this returns.
