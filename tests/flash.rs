@@ -127,6 +127,21 @@ fn pflash_of_odd_size_reports_its_real_size() {
 }
 
 #[test]
+fn pflash_on_q35() {
+    let file = flash_file("pflash-q35", 2 << 20, 0x00);
+    let m = machine(Medium::Floppy, 5)
+        .machine_type(lifeboat_qemu::MachineType::Q35)
+        .pflash(&file);
+    let (mut q, line) = boot(m);
+    let device = "CFI Intel 2048 KiB @ 0xffdc0000";
+    assert_eq!(line, format!("Flash={device}"));
+    passed(&flashtest(&mut q, "", SHORT), device, 4096);
+    q.kill();
+    assert_file(&file, 4096, 0x00);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
 fn read_only_pflash_reports_the_erase_error_and_stays_unchanged() {
     let file = flash_file("pflash-ro", 1 << 20, 0x00);
     let (mut q, line) = boot(

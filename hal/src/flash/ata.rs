@@ -259,7 +259,7 @@ impl fmt::Display for AtaError {
             }
             AtaError::NoLba => f.write_str("the ATA device does not support LBA"),
             AtaError::Timeout { op, lba, status } => {
-                write!(f, "{op} at sector {lba} timed out (status {status:#04x})")
+                write!(f, "{op}{} timed out (status {status:#04x})", At(op, lba))
             }
             AtaError::Device {
                 op,
@@ -274,9 +274,22 @@ impl fmt::Display for AtaError {
                 };
                 write!(
                     f,
-                    "{op} failed at sector {lba} (status {status:#04x}{fault}, {error})"
+                    "{op} failed{} (status {status:#04x}{fault}, {error})",
+                    At(op, lba)
                 )
             }
+        }
+    }
+}
+
+/// " at sector N" for the commands that address sectors.
+struct At(Op, u64);
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Op::Read | Op::Write => write!(f, " at sector {}", self.1),
+            Op::Identify | Op::Flush => Ok(()),
         }
     }
 }
@@ -748,6 +761,15 @@ mod tests {
             }
             .to_string(),
             "not an ATA disk (signature 0x14 0xeb)"
+        );
+        assert_eq!(
+            AtaError::Timeout {
+                op: Op::Identify,
+                lba: 0,
+                status: 0x80
+            }
+            .to_string(),
+            "IDENTIFY DEVICE timed out (status 0x80)"
         );
         assert_eq!(e.kind(), NorFlashErrorKind::Other);
         assert_eq!(AtaError::OutOfBounds.kind(), NorFlashErrorKind::OutOfBounds);

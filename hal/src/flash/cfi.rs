@@ -488,7 +488,15 @@ pub fn find() -> Option<Result<CfiFlash, CfiError>> {
                 block_size: info.block_size,
             });
         }
-        // SAFETY: the query at the top of this range answered with this size, so
+        // The chip must answer the same at its first block too (one chip of that size, not
+        // a smaller one above a hole or another device).
+        // SAFETY: `base` lies in the uncached hole, inside the range the query just claimed
+        // for this chip; only query/read-array commands are written.
+        match unsafe { query_at(base) }.and_then(|q| CfiInfo::parse(&q)) {
+            Ok(again) if again == info => {}
+            _ => return Err(CfiError::NoQueryAnswer),
+        }
+        // SAFETY: the query at both ends of this range answered with this size, so
         // `base..top` is that flash chip, in the uncached hole; nothing else drives it.
         Ok(unsafe { CfiFlash::new(base, info) })
     }))
