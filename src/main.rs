@@ -10,6 +10,7 @@ use lifeboat_qemu::{ConsoleBackend, Machine, MachineType, NetBackend, NicModel};
 const USAGE: &str = "\
 usage: cargo run --release -- [run] [OPTIONS]     build the media and boot them in QEMU
        cargo run --release -- media --out DIR    write floppy.img, usb.img and disk.img to DIR
+       cargo run --release -- mkimage|inspect|keygen ...   the image tool (--help for usage)
 
 options (run):
   --medium floppy|usb|disk   boot medium (default floppy)
@@ -154,8 +155,38 @@ fn ensure_qemu() -> Result<PathBuf, String> {
     lifeboat_qemu::find_qemu()
 }
 
+/// `mkimage`, `inspect`, `keygen`: the image tool (see `lifeboat::imagetool`).
+fn image_tool(cmd: &str, args: &[String]) -> ExitCode {
+    use lifeboat::imagetool;
+    let result = match cmd {
+        "mkimage" => imagetool::mkimage(args).map(|s| (s, true)),
+        "inspect" => imagetool::inspect(args),
+        _ => imagetool::keygen(args).map(|s| (s, true)),
+    };
+    match result {
+        Ok((report, ok)) => {
+            print!("{report}");
+            if !report.ends_with('\n') {
+                println!();
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("lifeboat {cmd}: {e}\n{}", imagetool::USAGE);
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(cmd @ ("mkimage" | "inspect" | "keygen")) = args.first().map(String::as_str) {
+        return image_tool(cmd, &args[1..]);
+    }
     let o = match parse_args(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -201,7 +232,13 @@ fn main() -> ExitCode {
     for (i, nic) in o.nics.iter().enumerate() {
         // The first NIC gets slirp with the TFTP root; further NICs get their own slirp.
         let tftp = if i == 0 { Some(tftp.clone()) } else { None };
-        machine = machine.nic(*nic, NetBackend::User { tftp });
+        machine = machine.nic(
+            *nic,
+            NetBackend::User {
+                tftp,
+                bootfile: None,
+            },
+        );
     }
     eprintln!(
         "lifeboat: TFTP root {} at 10.0.2.2; guest address 10.0.2.15",

@@ -131,14 +131,35 @@ fn every_crashtest_reports_resets_and_comes_back() {
     eprintln!("panic: {report} (reset after {delay:.2} s)");
     interrupt_to_prompt(&mut q);
 
+    // Stack overflow: the recursion runs into the unmapped page below the stack (2-4 MiB);
+    // the page fault is taken on its own IST stack and reported as an overflow, so nothing
+    // in .bss was overwritten and the unit resets cleanly.
+    let (report, delay) = crash(&mut q, "stack-overflow");
+    let rest = report
+        .strip_prefix("stack overflow: CPU exception ")
+        .unwrap_or_else(|| panic!("stack-overflow report: {report:?}"));
+    let (vector, rest) = rest.split_once(' ').unwrap_or_else(|| panic!("{report:?}"));
+    assert!(vector == "14" || vector == "8", "{report:?}");
+    let (_, addr) = rest
+        .split_once("guard page hit at ")
+        .unwrap_or_else(|| panic!("{report:?}"));
+    let addr = hex(addr, 16);
+    assert!((0x20_0000..0x40_0000).contains(&addr), "{report:?}");
+    assert!(
+        delay >= 1.0,
+        "reset {delay:.2} s after the notice (2 s announced)"
+    );
+    eprintln!("stack-overflow: {report} (reset after {delay:.2} s)");
+    interrupt_to_prompt(&mut q);
+
     // Usable again: a command runs and the prompt returns.
     q.send_line("?").unwrap();
     q.expect("reload", T).unwrap();
     q.expect("monitor> ", T).unwrap();
-    // Three faults, three resets: four banners in all.
+    // Four faults, four resets: five banners in all.
     assert_eq!(
         q.transcript().matches(BANNER).count(),
-        4,
+        5,
         "{}",
         q.transcript_printable()
     );

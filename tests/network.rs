@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -35,7 +33,10 @@ const ALL_REPLIES: &str = "Success rate is 100 percent (5/5)";
 const NO_REPLIES: &str = "Success rate is 0 percent (0/5)";
 
 fn slirp() -> NetBackend {
-    NetBackend::User { tftp: None }
+    NetBackend::User {
+        tftp: None,
+        bootfile: None,
+    }
 }
 
 /// The model name the monitor prints for a QEMU NIC.
@@ -384,51 +385,6 @@ fn i82558b_and_e1000_default_to_inside_and_switch() {
 //                        +-- veth lbrN == eth0 in lbN-rtr    192.168.50.254/24 (forwarding)
 //                                         eth1 in lbN-rtr    192.168.60.254/24
 //                                           == eth0 in lbN-far 192.168.60.1/24, via .254
-
-/// Set to 1 to make a missing netns capability a failure instead of a skip.
-const REQUIRE_NETNS_ENV: &str = "LIFEBOAT_REQUIRE_NETNS";
-
-/// Why the namespace test cannot run here, if it cannot.
-fn netns_unavailable() -> Option<String> {
-    let euid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned))
-        });
-    if euid.as_deref() != Some("0") {
-        return Some(format!(
-            "not root (effective uid {}): network namespaces and taps need CAP_NET_ADMIN",
-            euid.as_deref().unwrap_or("unknown")
-        ));
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("`ip` (iproute2) is not installed".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    None
-}
-
-/// Runs `ip ARGS`; the error carries the command and its stderr.
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        ))
-    }
-}
 
 /// The namespaces, bridge, tap and veths of one test; all removed on drop (also on panic).
 struct TestNet {

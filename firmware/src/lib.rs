@@ -1,6 +1,11 @@
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 //! The lifeboat firmware library: everything that can be tested on the host.
 
+pub mod boot;
 pub mod config;
+pub mod image;
+pub mod install;
 pub mod monitor;
 pub mod net;
+pub mod recovery;

@@ -2,6 +2,7 @@
 //! in long mode with `rdi` = the boot-info block; everything with logic in it lives in
 //! the `lifeboat_firmware` library and is tested on the host.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 #[cfg(target_os = "none")]
 mod bare;

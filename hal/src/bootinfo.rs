@@ -110,3 +110,87 @@ impl BootInfo {
             .sum()
     }
 }
+
+extern "C" {
+    /// Top of the firmware's stack, its highest address (firmware/firmware.ld).
+    static __stack_top: u8;
+}
+
+static BUFFER_TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+impl BootInfo {
+    /// The largest usable RAM region above the firmware's end (its .bss and stack), below
+    /// 4 GiB (the identity map's end): where downloads go. `None` when no usable RAM is
+    /// left, or the second time (the buffer is handed out once).
+    pub fn download_buffer(&self) -> Option<&'static mut [u8]> {
+        // Only the linker symbol's address is taken (safe since Rust 2024 semantics of
+        // `addr_of!` on an extern static), never its contents.
+        let fw_end = core::ptr::addr_of!(__stack_top) as u64;
+        let (base, len) = largest_free(self.memory_map(), fw_end, 1 << 32)?;
+        if BUFFER_TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: [base, base+len) is usable RAM per E820, above everything the firmware
+        // occupies and below 4 GiB (identity-mapped by stage 2); BUFFER_TAKEN makes this the
+        // only reference to it; nothing else in the firmware allocates memory.
+        Some(unsafe { core::slice::from_raw_parts_mut(base as usize as *mut u8, len as usize) })
+    }
+}
+
+/// The largest piece of usable (type 1) RAM within [`floor`, `ceiling`), page-aligned.
+pub fn largest_free(map: &[MemRegion], floor: u64, ceiling: u64) -> Option<(u64, u64)> {
+    map.iter()
+        .filter(|r| r.kind == 1)
+        .filter_map(|r| {
+            let start = r.base.max(floor).checked_add(0xFFF)? & !0xFFF;
+            let end = r.base.saturating_add(r.len).min(ceiling) & !0xFFF;
+            (end > start).then(|| (start, end - start))
+        })
+        .max_by_key(|&(_, len)| len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffer_is_the_largest_usable_piece_above_the_firmware() {
+        let map = [
+            MemRegion {
+                base: 0,
+                len: 0x9FC00,
+                kind: 1,
+            },
+            MemRegion {
+                base: 0x10_0000,
+                len: 0x7EE_0000,
+                kind: 1,
+            },
+            MemRegion {
+                base: 0x7FE_0000,
+                len: 0x2_0000,
+                kind: 2,
+            },
+            MemRegion {
+                base: 0xFFFC_0000,
+                len: 0x4_0000,
+                kind: 2,
+            },
+        ];
+        assert_eq!(
+            largest_free(&map, 0x18_2345, 1 << 32),
+            Some((0x18_3000, 0x7FE_0000 - 0x18_3000))
+        );
+        assert_eq!(largest_free(&map, 0x9000_0000, 1 << 32), None);
+        let high = [MemRegion {
+            base: 0x1_0000_0000,
+            len: 1 << 30,
+            kind: 1,
+        }];
+        assert_eq!(
+            largest_free(&high, 0x20_0000, 1 << 32),
+            None,
+            "above the identity map"
+        );
+    }
+}

@@ -99,6 +99,21 @@ exc_common:
     and rsp, -16
     call {dispatch}
     ud2
+// Hardware interrupts (remapped PICs, see cpu.rs): acknowledge and return. Only the PIT
+// tick is unmasked; it exists to end `cpu::idle`'s `hlt`.
+irq_master:
+    push rax
+    mov al, 0x20
+    out 0x20, al
+    pop rax
+    iretq
+irq_slave:
+    push rax
+    mov al, 0x20
+    out 0xA0, al
+    out 0x20, al
+    pop rax
+    iretq
 .section .rodata.exceptions, "a"
 .balign 8
 .global lifeboat_exc_stubs
@@ -106,13 +121,22 @@ lifeboat_exc_stubs:
 .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad exc_stub_\n
 .endr
+.rept 8
+    .quad irq_master
+.endr
+.rept 8
+    .quad irq_slave
+.endr
 .text
 "#,
     dispatch = sym dispatch,
 );
 
+/// Vectors with a gate: the 32 exceptions and the 16 remapped PIC lines.
+const VECTORS: usize = 48;
+
 extern "C" {
-    static lifeboat_exc_stubs: [u64; 32];
+    static lifeboat_exc_stubs: [u64; VECTORS];
 }
 
 extern "C" fn dispatch(frame: &ExceptionFrame) -> ! {
@@ -126,11 +150,22 @@ extern "C" fn dispatch(frame: &ExceptionFrame) -> ! {
 }
 
 #[repr(C, align(16))]
-struct Idt([u64; 64]);
+struct Idt([u64; 2 * VECTORS]);
 
-static mut IDT: Idt = Idt([0; 64]);
+static mut IDT: Idt = Idt([0; 2 * VECTORS]);
 
-/// Install the IDT for vectors 0-31 and register `handler` for all of them.
+/// The IST slot (0 = none) each exception runs on: #DF, #SS and #PF get their own stacks so
+/// that a stack overflow is reported, not turned into a triple fault.
+fn ist(vector: usize) -> u64 {
+    match vector {
+        8 => u64::from(crate::cpu::IST_DOUBLE_FAULT),
+        12 | 14 => u64::from(crate::cpu::IST_PAGE_FAULT),
+        _ => 0,
+    }
+}
+
+/// Install the IDT for vectors 0-31 (and the PIC lines 0x20-0x2F) and register `handler`
+/// for the exceptions. Call after `cpu::init` (the gates take its code selector).
 pub fn init(handler: fn(&ExceptionFrame) -> !) {
     HANDLER.store(handler as usize, Ordering::Relaxed);
     use x86_64::instructions::segmentation::{Segment, CS};
@@ -140,8 +175,12 @@ pub fn init(handler: fn(&ExceptionFrame) -> !) {
     unsafe {
         let idt = &mut *core::ptr::addr_of_mut!(IDT);
         for (v, &a) in lifeboat_exc_stubs.iter().enumerate() {
-            // 64-bit interrupt gate: offset 15:0, selector, IST 0, type 0x8E, offset 31:16, offset 63:32
-            idt.0[2 * v] = (a & 0xFFFF) | (cs << 16) | (0x8E << 40) | (((a >> 16) & 0xFFFF) << 48);
+            // 64-bit interrupt gate: offset 15:0, selector, IST, type 0x8E, offset 31:16, offset 63:32
+            idt.0[2 * v] = (a & 0xFFFF)
+                | (cs << 16)
+                | (ist(v) << 32)
+                | (0x8E << 40)
+                | (((a >> 16) & 0xFFFF) << 48);
             idt.0[2 * v + 1] = a >> 32;
         }
         let ptr = x86_64::structures::DescriptorTablePointer {

@@ -7,10 +7,12 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod bootinfo;
+pub mod cpu;
 #[cfg(feature = "defmt")]
 mod defmt_com2;
 pub mod exceptions;
 pub mod flash;
+pub mod jump;
 pub mod net;
 pub mod pci;
 pub mod platform;

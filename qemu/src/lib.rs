@@ -14,7 +14,9 @@
 pub use serde_json;
 
 mod find;
+pub mod lab;
 mod limit;
+pub mod linux;
 mod machine;
 mod qmp;
 mod session;

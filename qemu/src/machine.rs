@@ -74,8 +74,12 @@ impl NicModel {
 /// Where a NIC's frames go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetBackend {
-    /// User-mode networking (slirp): guest 10.0.2.15, host/server 10.0.2.2, optional TFTP root.
-    User { tftp: Option<PathBuf> },
+    /// User-mode networking (slirp): guest 10.0.2.15, host/server 10.0.2.2, optional TFTP root
+    /// and the boot file name its DHCP server offers.
+    User {
+        tftp: Option<PathBuf>,
+        bootfile: Option<String>,
+    },
     /// An existing tap interface (no up/down scripts).
     Tap { ifname: String },
     /// One raw Ethernet frame (no FCS) per UDP datagram between `local` and `remote`:
@@ -138,6 +142,8 @@ pub struct Machine {
     /// Flash file mapped as pflash unit 1 below SeaBIOS (unit 0, read-only); a multiple of 4 KiB,
     /// at most 8 MiB − 256 KiB unless `max_fw_size_mib` raises the limit.
     pub pflash: Option<PathBuf>,
+    /// Network namespace QEMU runs in (see [`Machine::netns`]).
+    pub netns: Option<String>,
     /// Map the pflash unit 1 file `readonly=on`: program and erase then fail with status
     /// errors (to test how failures are reported).
     pub pflash_readonly: bool,
@@ -167,6 +173,7 @@ impl Default for Machine {
             memory_mib: 256,
             machine_type: MachineType::Pc,
             pflash: None,
+            netns: None,
             pflash_readonly: false,
             max_fw_size_mib: None,
             ide_disks: Vec::new(),
@@ -249,13 +256,28 @@ impl Machine {
         self
     }
 
+    /// Runs QEMU inside the network namespace `name` (`ip netns exec`), so its UDP and tap
+    /// netdevs see that namespace's loopback and interfaces.
+    pub fn netns(mut self, name: impl Into<String>) -> Self {
+        self.netns = Some(name.into());
+        self
+    }
+
     /// The command that runs this machine (not yet spawned).
     pub fn command(&self, console: &ConsoleBackend) -> Command {
         let qemu = self
             .qemu
             .clone()
             .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
-        let mut command = Command::new(qemu);
+        let mut command = match &self.netns {
+            // `ip netns exec` execs QEMU: the child's PID is QEMU's own.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(qemu);
+                c
+            }
+            None => Command::new(qemu),
+        };
         command.args(self.args(console));
         command
     }
@@ -360,11 +382,17 @@ impl Machine {
         for (i, nic) in self.nics.iter().enumerate() {
             let id = format!("n{i}");
             let netdev = match &nic.backend {
-                NetBackend::User { tftp: None } => OsString::from(format!("user,id={id}")),
-                NetBackend::User { tftp: Some(dir) } => opt(&[
-                    format!("user,id={id},tftp=").as_ref(),
-                    &escape(dir.as_os_str()),
-                ]),
+                NetBackend::User { tftp, bootfile } => {
+                    let mut o = OsString::from(format!("user,id={id}"));
+                    if let Some(dir) = tftp {
+                        o.push(",tftp=");
+                        o.push(escape(dir.as_os_str()));
+                    }
+                    if let Some(f) = bootfile {
+                        o.push(format!(",bootfile={}", f.replace(',', ",,")));
+                    }
+                    o
+                }
                 NetBackend::Tap { ifname } => OsString::from(format!(
                     "tap,id={id},ifname={},script=no,downscript=no",
                     ifname.replace(',', ",,")
@@ -605,6 +633,7 @@ mod tests {
                 NicModel::I82558b,
                 NetBackend::User {
                     tftp: Some("/srv/tftp".into()),
+                    bootfile: None,
                 },
             )
             .nic(
@@ -620,7 +649,13 @@ mod tests {
                     remote: "127.0.0.1:5000".parse().unwrap(),
                 },
             )
-            .nic(NicModel::I82559er, NetBackend::User { tftp: None });
+            .nic(
+                NicModel::I82559er,
+                NetBackend::User {
+                    tftp: None,
+                    bootfile: None,
+                },
+            );
         m.nics[1].mac = Some("52:54:00:12:34:56".into());
         let args = strings(m.args(&socket()));
         assert!(has(

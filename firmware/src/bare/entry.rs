@@ -65,6 +65,16 @@ pub fn on_exception(f: &ExceptionFrame) -> ! {
         f.rip,
         f.error
     );
+    let cr2 = lifeboat_hal::exceptions::cr2();
+    if matches!(f.vector, 8 | 14) && lifeboat_hal::cpu::in_stack_guard(cr2) {
+        report_and_reset(format_args!(
+            "\r\n*** stack overflow: CPU exception {} ({}) at RIP {:#018x}, guard page hit at {:#018x}",
+            f.vector,
+            f.name(),
+            f.rip,
+            cr2
+        ))
+    }
     if f.vector == 14 {
         report_and_reset(format_args!(
             "\r\n*** CPU exception {} ({}) at RIP {:#018x}, error code {:#x}, address {:#018x}",

@@ -1,21 +1,20 @@
-//! The network side of the monitor: the NIC listing at start-up, the open NIC, and
-//! `ping` over a smoltcp interface configured from the monitor's settings.
-use core::fmt::Write;
+//! The network side of the monitor, wiring only: the NIC listing at start-up, the open NIC,
+//! and the library's sessions (`ping`, `tftp`, `address dhcp`) run over it with the TSC
+//! clock and the UART console.
+use core::fmt::{self, Write};
 use core::net::Ipv4Addr;
 
-use lifeboat_firmware::monitor::{MacDisplay, PingSession, Settings};
-use lifeboat_firmware::net::{echo, ArpState, ArpWatch};
+use lifeboat_firmware::monitor::{MacDisplay, Settings};
+use lifeboat_firmware::net::session::{
+    self, Clock, Console, Download, Key, Lease, TftpOptions, TypeAhead,
+};
 use lifeboat_hal::net::{probe, AnyNic, NicInfo, NicList};
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{Uart16550, UartEvent};
-use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
-use smoltcp::socket::icmp;
-use smoltcp::storage::PacketMetadata;
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 const ESC: u8 = 0x1B;
-/// How long `ping` waits for a link that is still coming up.
+/// How long a command waits for a link that is still coming up.
 const LINK_WAIT_US: u64 = 3_000_000;
 
 pub struct Network {
@@ -29,8 +28,8 @@ pub struct Network {
 
 struct Pci<'a>(&'a NicInfo);
 
-impl core::fmt::Display for Pci<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Display for Pci<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.0.pci;
         write!(
             f,
@@ -43,8 +42,35 @@ impl core::fmt::Display for Pci<'_> {
     }
 }
 
-fn now() -> Instant {
-    Instant::from_micros(timer::now_us() as i64)
+/// The TSC clock, for the library's sessions.
+struct Tsc;
+
+impl Clock for Tsc {
+    fn now(&self) -> Instant {
+        Instant::from_micros(timer::now_us() as i64)
+    }
+}
+
+/// The UART as the sessions' console: ESC and BREAK abort, other bytes are kept.
+struct Operator<'a>(&'a mut Uart16550);
+
+impl Write for Operator<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s)
+    }
+}
+
+impl Console for Operator<'_> {
+    fn poll_key(&mut self) -> Option<Key> {
+        match self.0.try_read()? {
+            UartEvent::Break | UartEvent::Byte(ESC) => Some(Key::Abort),
+            UartEvent::Byte(b) => Some(Key::Byte(b)),
+        }
+    }
+}
+
+fn seed() -> u64 {
+    timer::now_us().wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Network {
@@ -122,7 +148,7 @@ impl Network {
                 Err(e) => {
                     let _ = write!(
                         con,
-                        "interface {i} ({}): cannot start the NIC: {e:?}\r\n",
+                        "interface {i} ({}): cannot start the NIC: {e}\r\n",
                         info.model.name()
                     );
                     return None;
@@ -132,116 +158,67 @@ impl Network {
         self.open.as_mut().map(|(_, n)| n)
     }
 
-    /// `ping`: five 100-byte echoes, `!` per reply and `?` per 4-second timeout.
-    pub fn ping(&mut self, con: &mut Uart16550, s: &Settings, target: Ipv4Addr) {
-        let Some(addr) = s.address else {
-            let _ = write!(con, "ping: set this unit's address first\r\n");
-            return;
-        };
-        let prefix = u32::from(s.netmask).leading_ones() as u8;
-        let cidr = IpCidr::new(IpAddress::Ipv4(addr), prefix);
-        let on_link = cidr.contains_addr(&IpAddress::Ipv4(target));
-        let next_hop = if on_link {
-            target
-        } else if let Some(gw) = s.gateway {
-            gw
-        } else {
-            let _ = write!(
-                con,
-                "ping: {target} is not on this unit's subnet {}/{prefix} and no gateway is set\r\n",
-                Ipv4Addr::from(u32::from(addr) & u32::from(s.netmask))
-            );
-            return;
-        };
-        let Some(nic) = self.nic(con, s.interface) else {
-            return;
-        };
+    /// The interface's NIC with its link up (or a warning said), ready for a session.
+    fn ready(&mut self, con: &mut Uart16550, interface: usize) -> Option<&mut AnyNic> {
+        let nic = self.nic(con, interface)?;
         let link = timer::poll_until(LINK_WAIT_US, || {
             con.drain_rx(); // keep what the operator types meanwhile
             nic.link_up()
         });
         if !link {
-            let _ = write!(
-                con,
-                "Warning: interface {} reports link down\r\n",
-                s.interface
-            );
+            let _ = write!(con, "Warning: interface {interface} reports link down\r\n");
         }
-        let mac = nic.mac();
-        let arp = ArpState::default();
-        let mut dev = ArpWatch::new(nic, &arp);
+        Some(nic)
+    }
 
-        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
-        cfg.random_seed = timer::now_us();
-        let mut iface = Interface::new(cfg, &mut dev, now());
-        iface.update_ip_addrs(|a| {
-            let _ = a.push(cidr);
-        });
-        if let Some(gw) = s.gateway {
-            let _ = iface.routes_mut().add_default_ipv4_route(gw);
-        }
-        let mut rx_meta = [PacketMetadata::EMPTY; 8];
-        let mut rx_data = [0u8; 2048];
-        let mut tx_meta = [PacketMetadata::EMPTY; 8];
-        let mut tx_data = [0u8; 1024];
-        let mut sock = icmp::Socket::new(
-            icmp::PacketBuffer::new(&mut rx_meta[..], &mut rx_data[..]),
-            icmp::PacketBuffer::new(&mut tx_meta[..], &mut tx_data[..]),
-        );
-        // Identifier: low bits of the TSC-based clock, never 0.
-        let ident = (timer::now_us() as u16).max(1);
-        if sock.bind(icmp::Endpoint::Ident(ident)).is_err() {
-            let _ = write!(con, "ping: cannot open an ICMP socket\r\n");
+    /// `ping`: see [`session::ping`].
+    pub fn ping(
+        &mut self,
+        con: &mut Uart16550,
+        s: &Settings,
+        target: Ipv4Addr,
+        ta: &mut TypeAhead,
+    ) {
+        let Some(nic) = self.ready(con, s.interface) else {
             return;
-        }
-        let mut storage = [SocketStorage::EMPTY; 1];
-        let mut sockets = SocketSet::new(&mut storage[..]);
-        let h = sockets.add(sock);
+        };
+        let mac = nic.mac();
+        session::ping(nic, mac, &Tsc, &mut Operator(con), s, target, seed(), ta);
+    }
 
-        let mut session = PingSession::new(target, ident);
-        let _ = session.write_banner(con);
-        defmt::info!("ping {=u32:#x} ident {=u16:#x}", u32::from(target), ident);
-        let mut aborted = false;
-        while !session.is_finished() {
-            let t = timer::now_us();
-            iface.poll(Instant::from_micros(t as i64), &mut dev, &mut sockets);
-            let sock = sockets.get_mut::<icmp::Socket>(h);
-            while let Ok((msg, from)) = sock.recv() {
-                if from == IpAddress::Ipv4(target) {
-                    if let Some(seq) = echo::parse_reply(msg, ident) {
-                        session.on_reply(seq, t);
-                    }
-                }
-            }
-            if sock.can_send() {
-                if let Some(seq) = session.next_to_send(t) {
-                    let _ = sock.send_slice(&echo::request(ident, seq), IpAddress::Ipv4(target));
-                }
-            }
-            while let Some(ev) = session.poll(t) {
-                let _ = write!(con, "{}", ev.symbol());
-            }
-            if let Some(UartEvent::Byte(ESC)) | Some(UartEvent::Break) = con.try_read() {
-                aborted = true;
-                break;
-            }
+    /// `tftp`: see [`session::tftp`]; the file lands at the start of `buf`.
+    pub fn tftp(
+        &mut self,
+        con: &mut Uart16550,
+        s: &Settings,
+        blksize: Option<u16>,
+        buf: &mut [u8],
+        ta: &mut TypeAhead,
+    ) -> Option<Download> {
+        let nic = self.ready(con, s.interface)?;
+        let mac = nic.mac();
+        let mut opts = TftpOptions::default();
+        if let Some(b) = blksize {
+            opts.blksize = b;
         }
-        let _ = write!(con, "\r\n");
-        if aborted {
-            let _ = write!(con, "Ping aborted.\r\n");
-        }
-        let _ = session.write_summary(con);
-        if let Some(rtt) = session.round_trip() {
-            let _ = write!(con, "{}\r\n", rtt.micros());
-        } else if arp.requested(next_hop) && !arp.answered(next_hop) {
-            let what = if on_link { "the target" } else { "the gateway" };
-            let _ = write!(con, "No ARP reply from {next_hop} ({what}): it is down or not on interface {}'s segment\r\n", s.interface);
-        }
-        defmt::info!(
-            "ping done: {=usize} replies, {=u32} frames out, {=u32} in",
-            session.replies(),
-            arp.tx_frames(),
-            arp.rx_frames()
-        );
+        defmt::info!("tftp: buffer {=usize} bytes", buf.len());
+        session::tftp(
+            nic,
+            mac,
+            &Tsc,
+            &mut Operator(con),
+            s,
+            &opts,
+            buf,
+            seed(),
+            ta,
+        )
+    }
+
+    /// `address dhcp`: see [`session::dhcp`].
+    pub fn dhcp(&mut self, con: &mut Uart16550, s: &Settings, ta: &mut TypeAhead) -> Option<Lease> {
+        let nic = self.ready(con, s.interface)?;
+        let mac = nic.mac();
+        session::dhcp(nic, mac, &Tsc, &mut Operator(con), seed(), ta)
     }
 }

@@ -3,6 +3,7 @@ use core::fmt::Write;
 
 use lifeboat_firmware::config::BootConfig;
 use lifeboat_firmware::monitor::{Action, FaultKind, Monitor, BOOTHELPER_PROMPT, MONITOR_PROMPT};
+use lifeboat_firmware::net::session::TypeAhead;
 use lifeboat_hal::bootinfo::{BootInfo, Medium};
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{RawTx, Uart16550, UartEvent, COM1, COM2};
@@ -27,8 +28,10 @@ enum Window {
 }
 
 pub fn run(bootinfo_addr: usize) -> ! {
+    lifeboat_hal::cpu::init();
     lifeboat_hal::exceptions::init(super::entry::on_exception);
     let tsc_khz = timer::init();
+    lifeboat_hal::cpu::start_tick();
     // SAFETY: stage 2 passed this address in rdi; it and the configuration sector sit in
     // low memory (0x800, 0x7E00) that nothing else uses.
     let boot = unsafe { BootInfo::from_raw(bootinfo_addr) };
@@ -45,9 +48,11 @@ pub fn run(bootinfo_addr: usize) -> ! {
     // only receiver-side driver objects for them. `BootConfig` only admits exact rates.
     let mut con = match unsafe { Uart16550::new(COM1, cfg.baud) } {
         Ok(c) => c,
-        // SAFETY: as above; 9600 is always a valid rate.
         Err(_) => {
-            unsafe { Uart16550::new(COM1, 9600) }.unwrap_or_else(|_| lifeboat_hal::reset::reset())
+            // SAFETY: as above (the first attempt created no driver object); 9600 is always
+            // a valid rate.
+            let c = unsafe { Uart16550::new(COM1, 9600) };
+            c.unwrap_or_else(|_| lifeboat_hal::reset::reset())
         }
     };
     // SAFETY: as above.
@@ -113,6 +118,15 @@ pub fn run(bootinfo_addr: usize) -> ! {
         }
     }
 
+    // Downloads go to the largest free RAM above the firmware (sized from the E820 map).
+    let mut buffer = boot.as_ref().ok().and_then(|b| b.download_buffer());
+    if let Some(b) = &buffer {
+        defmt::info!(
+            "download buffer {=usize} KiB at {=usize:#x}",
+            b.len() >> 10,
+            b.as_ptr() as usize
+        );
+    }
     let mut net = super::net::Network::probe(&mut con);
     let mut monitor = Monitor::new(prompt, net.nic_count());
     if let Some(i) = net.default_interface() {
@@ -121,6 +135,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
     let _ = write!(con, "Use ? for help.\r\n");
     monitor.print_prompt(&mut con);
     let mut reported_lost = con.dropped();
+    let mut typeahead = TypeAhead::default();
     loop {
         let lost = con.dropped();
         if lost != reported_lost {
@@ -134,21 +149,55 @@ pub fn run(bootinfo_addr: usize) -> ! {
             let _ = monitor.feed(0x15, &mut Discard);
             monitor.print_prompt(&mut con);
         }
-        let Some(ev) = con.try_read() else {
-            core::hint::spin_loop();
-            continue;
+        // Keys typed while a command ran come first, in order.
+        let b = match typeahead.bytes.first().copied() {
+            Some(b) => {
+                typeahead.bytes.remove(0);
+                b
+            }
+            None => match con.try_read() {
+                Some(UartEvent::Byte(b)) => b,
+                // A BREAK at the prompt means nothing; the line being typed is kept.
+                Some(UartEvent::Break) => continue,
+                None => {
+                    // Nothing typed: sleep until the next tick (1 ms) instead of spinning.
+                    lifeboat_hal::cpu::idle();
+                    continue;
+                }
+            },
         };
-        // A BREAK at the prompt means nothing; the line being typed is kept.
-        let UartEvent::Byte(b) = ev else { continue };
         match monitor.feed(b, &mut con) {
             Action::None => continue,
             Action::Reload => reload(&mut con),
-            Action::Ping(target) => net.ping(&mut con, monitor.settings(), target),
-            Action::Tftp => {
-                let _ = write!(con, "tftp: TFTP download is not in this build yet (it arrives with the TFTP issue); nothing was sent\r\n");
+            Action::Ping(target) => net.ping(&mut con, monitor.settings(), target, &mut typeahead),
+            Action::Dhcp => {
+                let lease = net.dhcp(&mut con, monitor.settings(), &mut typeahead);
+                if let Some(lease) = lease {
+                    monitor.apply_lease(&lease, &mut con);
+                }
             }
+            Action::Tftp(blksize) => match buffer.as_deref_mut() {
+                Some(buf) => {
+                    let _download =
+                        net.tftp(&mut con, monitor.settings(), blksize, buf, &mut typeahead);
+                }
+                None => {
+                    let _ = write!(
+                        con,
+                        "tftp: no free RAM above the firmware for a download buffer\r\n"
+                    );
+                }
+            },
             Action::Fault(kind) => crash(kind),
             Action::FlashTest(kib) => super::flash::flashtest(&mut con, kib),
+        }
+        if typeahead.lost > 0 {
+            let _ = write!(
+                con,
+                "console: {} keys typed during the command were dropped\r\n",
+                typeahead.lost
+            );
+            typeahead.lost = 0;
         }
         monitor.print_prompt(&mut con);
     }
@@ -161,7 +210,7 @@ fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
         match con.try_read() {
             Some(UartEvent::Break) | Some(UartEvent::Byte(ESC)) => return Window::Interrupted,
             Some(UartEvent::Byte(b' ')) => return Window::BootNow,
-            _ => core::hint::spin_loop(),
+            _ => lifeboat_hal::cpu::idle(),
         }
     }
     Window::TimedOut
@@ -190,5 +239,17 @@ fn crash(kind: FaultKind) -> ! {
         FaultKind::PageFault => lifeboat_hal::exceptions::raise_page_fault(),
         FaultKind::InvalidOpcode => lifeboat_hal::exceptions::raise_invalid_opcode(),
         FaultKind::Panic => panic!("crashtest requested by the operator"),
+        FaultKind::StackOverflow => {
+            let depth = recurse(0);
+            panic!("recursion of depth {depth} did not overflow the stack")
+        }
     }
+}
+
+/// Recurses without end (1 KiB a frame) until the stack guard stops it.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth as u8; 1024]);
+    let below = recurse(core::hint::black_box(depth + 1));
+    below + u64::from(frame[0])
 }

@@ -36,8 +36,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     info("?", "?", "show this list"),
     info(
         "address",
-        "address [IP [MASK]]",
-        "set or show this unit's IP address; MASK defaults to 255.255.255.0",
+        "address [IP [MASK]|dhcp]",
+        "set or show this unit's IP address; MASK defaults to 255.255.255.0; dhcp asks a DHCP server",
     ),
     info(
         "file",
@@ -66,7 +66,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         "server [IP]",
         "set or show the IP address of the TFTP server",
     ),
-    info("tftp", "tftp", "download the image file from the server"),
+    info(
+        "tftp",
+        "tftp [BLKSIZE]",
+        "download the image file from the server; BLKSIZE (8-1468) forces a block size",
+    ),
     info(
         "trace",
         "trace [on|off]",
@@ -93,6 +97,8 @@ pub enum FaultKind {
     InvalidOpcode,
     /// Call `panic!`.
     Panic,
+    /// Recurse until the stack runs into its guard page.
+    StackOverflow,
 }
 
 impl FaultKind {
@@ -102,13 +108,15 @@ impl FaultKind {
             FaultKind::PageFault => "page-fault",
             FaultKind::InvalidOpcode => "invalid-opcode",
             FaultKind::Panic => "panic",
+            FaultKind::StackOverflow => "stack-overflow",
         }
     }
 
-    const ALL: [FaultKind; 3] = [
+    const ALL: [FaultKind; 4] = [
         FaultKind::PageFault,
         FaultKind::InvalidOpcode,
         FaultKind::Panic,
+        FaultKind::StackOverflow,
     ];
 }
 
@@ -121,6 +129,8 @@ pub enum Command {
     Help,
     /// `address [IP [MASK]]`: the address, and the netmask if one was given.
     Address(Option<(Ipv4Addr, Option<Ipv4Addr>)>),
+    /// `address dhcp`.
+    AddressDhcp,
     /// `file [NAME]`.
     File(Option<FileName>),
     /// `gateway [IP]`.
@@ -133,8 +143,8 @@ pub enum Command {
     Reload,
     /// `server [IP]`.
     Server(Option<Ipv4Addr>),
-    /// `tftp`.
-    Tftp,
+    /// `tftp [BLKSIZE]`.
+    Tftp(Option<u16>),
     /// `trace [on|off]`.
     Trace(Option<bool>),
     /// `crashtest KIND`.
@@ -169,6 +179,8 @@ pub enum CommandError<'a> {
     InvalidTraceSetting(&'a str),
     /// `crashtest` without a known fault name.
     InvalidFaultKind,
+    /// The argument of `tftp` is not a block size 8..=1468.
+    InvalidBlockSize(&'a str),
     /// `flashtest` with something other than one size in KiB.
     InvalidFlashTestSize,
 }
@@ -215,6 +227,9 @@ impl fmt::Display for CommandError<'_> {
             }
             CommandError::InvalidTraceSetting(text) => {
                 write!(f, "trace: expected \"on\" or \"off\", not \"{text}\"")
+            }
+            CommandError::InvalidBlockSize(text) => {
+                write!(f, "tftp: \"{text}\" is not a block size from 8 to 1468")
             }
             CommandError::InvalidFlashTestSize => write!(
                 f,
@@ -338,8 +353,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
     };
     let max_args = match verb {
         Verb::Address => 2,
-        Verb::File | Verb::Gateway | Verb::Interface | Verb::Ping | Verb::Server | Verb::Trace => 1,
-        Verb::Help | Verb::Reload | Verb::Tftp => 0,
+        Verb::File
+        | Verb::Gateway
+        | Verb::Interface
+        | Verb::Ping
+        | Verb::Server
+        | Verb::Trace
+        | Verb::Tftp => 1,
+        Verb::Help | Verb::Reload => 0,
     };
     if extra || arg_count > max_args {
         return Err(CommandError::TooManyArguments(info));
@@ -359,10 +380,24 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
     Ok(match verb {
         Verb::Help => Command::Help,
         Verb::Reload => Command::Reload,
-        Verb::Tftp => Command::Tftp,
+        Verb::Tftp => match arg {
+            None => Command::Tftp(None),
+            Some(text) => {
+                let size = text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| text.parse::<u16>().ok())
+                    .flatten()
+                    .filter(|n| (8..=1468).contains(n));
+                Command::Tftp(Some(size.ok_or(CommandError::InvalidBlockSize(text))?))
+            }
+        },
         Verb::Server => Command::Server(address_arg("server")?),
         Verb::Gateway => Command::Gateway(address_arg("gateway")?),
         Verb::Ping => Command::Ping(address_arg("ping")?),
+        Verb::Address if arg_count == 1 && args[0].eq_ignore_ascii_case("dhcp") => {
+            Command::AddressDhcp
+        }
         Verb::Address => {
             let address = address_arg("address")?;
             let netmask =
@@ -480,7 +515,7 @@ mod tests {
         }
         assert_eq!(
             CommandError::InvalidFaultKind.to_string(),
-            "crashtest: expected page-fault, invalid-opcode or panic"
+            "crashtest: expected page-fault, invalid-opcode, panic or stack-overflow"
         );
     }
 
@@ -559,7 +594,7 @@ mod tests {
         let error = parse("address 1.2.3.4 255.255.255.0 x").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "address: too many arguments; usage: address [IP [MASK]]"
+            "address: too many arguments; usage: address [IP [MASK]|dhcp]"
         );
     }
 
@@ -649,14 +684,25 @@ mod tests {
     #[test]
     fn commands_without_arguments_reject_them() {
         for (line, message) in [
-            ("tftp now", "tftp: too many arguments; usage: tftp"),
+            (
+                "tftp 512 now",
+                "tftp: too many arguments; usage: tftp [BLKSIZE]",
+            ),
             ("reload 5", "reload: too many arguments; usage: reload"),
             ("help me", "help: too many arguments; usage: help"),
             ("? x", "?: too many arguments; usage: ?"),
         ] {
             assert_eq!(parse(line).unwrap_err().to_string(), message);
         }
-        assert_eq!(parse("tftp"), Ok(Command::Tftp));
+        assert_eq!(parse("tftp"), Ok(Command::Tftp(None)));
+        assert_eq!(parse("tftp 512"), Ok(Command::Tftp(Some(512))));
+        assert_eq!(parse("tftp 7"), Err(CommandError::InvalidBlockSize("7")));
+        assert_eq!(
+            parse("tftp 1469"),
+            Err(CommandError::InvalidBlockSize("1469"))
+        );
+        assert_eq!(parse("address dhcp"), Ok(Command::AddressDhcp));
+        assert_eq!(parse("addr DHCP"), Ok(Command::AddressDhcp));
         assert_eq!(parse("reload"), Ok(Command::Reload));
         assert_eq!(parse("?"), Ok(Command::Help));
         assert_eq!(parse("h"), Ok(Command::Help));

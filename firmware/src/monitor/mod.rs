@@ -36,7 +36,7 @@ pub use command::{Command, CommandError, FaultKind};
 pub use line::{LineEditor, LineError, LineEvent};
 pub use mac::MacDisplay;
 pub use ping::{PingEvent, PingSession};
-pub use settings::{parse_ipv4, parse_netmask, AddrError, Settings, DEFAULT_NETMASK};
+pub use settings::{parse_ipv4, parse_netmask, AddrError, FileName, Settings, DEFAULT_NETMASK};
 
 /// The prompt of the network-recovery monitor.
 pub const MONITOR_PROMPT: &str = "monitor>";
@@ -53,8 +53,11 @@ pub enum Action {
     Reload,
     /// `ping`: send the echoes to this address (see [`PingSession`]).
     Ping(Ipv4Addr),
-    /// `tftp`: download `settings().file` from `settings().server`.
-    Tftp,
+    /// `tftp [BLKSIZE]`: download `settings().file` from `settings().server`, with this block
+    /// size instead of the path's largest when given.
+    Tftp(Option<u16>),
+    /// `address dhcp`: ask a DHCP server, then hand the lease to [`Monitor::apply_lease`].
+    Dhcp,
     /// `crashtest`: cause this CPU fault on purpose.
     Fault(FaultKind),
     /// `flashtest [KIB]`: erase, program and verify this many KiB (`None`: one erase unit)
@@ -101,6 +104,32 @@ impl Monitor {
     /// Writes the prompt followed by one space, e.g. "monitor> ".
     pub fn print_prompt<W: Write + ?Sized>(&self, out: &mut W) {
         let _ = write!(out, "{} ", self.prompt);
+    }
+
+    /// Takes a DHCP lease into the settings and shows it as the manual commands echo it.
+    pub fn apply_lease<W: Write + ?Sized>(
+        &mut self,
+        lease: &crate::net::session::Lease,
+        out: &mut W,
+    ) {
+        let s = &mut self.settings;
+        s.address = Some(lease.address);
+        s.netmask = lease.netmask;
+        let _ = write!(out, "address {} {}\r\n", lease.address, lease.netmask);
+        if let Some(gw) = lease.gateway {
+            s.gateway = Some(gw);
+            let _ = write!(out, "gateway {gw}\r\n");
+        }
+        if let Some(server) = lease.server {
+            s.server = Some(server);
+            let _ = write!(out, "server {server}\r\n");
+        }
+        if let Some(file) = &lease.file {
+            if let Ok(f) = FileName::try_from(file.as_str()) {
+                s.file = f;
+                let _ = write!(out, "file {file}\r\n");
+            }
+        }
     }
 
     /// Takes one byte from the console, writes its echo and any answer to
@@ -217,7 +246,14 @@ fn execute<W: Write + ?Sized>(
                 out.write_str("ping: no IP given and server not set\r\n")?;
             }
         }
-        Command::Tftp => {
+        Command::AddressDhcp => {
+            if nic_count == 0 {
+                out.write_str("address: no network interfaces found\r\n")?;
+            } else {
+                return Ok(Action::Dhcp);
+            }
+        }
+        Command::Tftp(blksize) => {
             let missing = [
                 ("address", settings.address.is_none()),
                 ("server", settings.server.is_none()),
@@ -233,7 +269,7 @@ fn execute<W: Write + ?Sized>(
                 }
                 out.write_str("\r\n")?;
             } else {
-                return Ok(Action::Tftp);
+                return Ok(Action::Tftp(blksize));
             }
         }
         Command::Reload => return Ok(Action::Reload),

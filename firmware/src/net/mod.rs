@@ -5,6 +5,8 @@
 
 pub mod arp_watch;
 pub mod echo;
+pub mod session;
 pub mod tftp;
+pub mod trace;
 
 pub use arp_watch::{ArpState, ArpWatch};

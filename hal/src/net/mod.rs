@@ -131,6 +131,20 @@ pub enum NicError {
     Unsupported,
 }
 
+impl core::fmt::Display for NicError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            NicError::InUse => "another NIC of the same kind is open",
+            NicError::NoBar => "its register window (BAR) is missing or above 4 GiB",
+            NicError::ResetTimeout => "it did not finish its reset in time",
+            NicError::CommandTimeout => "it did not accept a command in time",
+            NicError::NoMac => "no valid MAC address could be read",
+            NicError::BadQueue => "a virtio queue is missing or too large",
+            NicError::Unsupported => "lifeboat has no driver for it",
+        })
+    }
+}
+
 /// One supported NIC found on PCI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NicInfo {

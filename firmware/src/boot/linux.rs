@@ -1,0 +1,478 @@
+//! The Linux x86 boot protocol (Documentation/arch/x86/boot.rst), 64-bit entry: read a
+//! bzImage's setup header, decide where the kernel, initrd, command line and zero page go
+//! in RAM, and fill the zero page (`struct boot_params`) with the E820 map.
+//!
+//! Pure: the caller copies the bytes to the planned addresses and makes the jump (an
+//! `unsafe fn` in hal). Protocol facts used (boot.rst, "THE REAL-MODE KERNEL HEADER"):
+//! - the setup is `setup_sects + 1` sectors (0 means 4); the protected-mode kernel follows;
+//! - protocol ≥ 2.12 with `XLF_KERNEL_64` has a 64-bit entry at load address + 0x200,
+//!   entered in long mode with an identity map, `rsi` = zero page, flat `__BOOT_CS` 0x10 /
+//!   `__BOOT_DS` 0x18, interrupts off;
+//! - the kernel needs `init_size` bytes from its load address; a relocatable one may sit
+//!   at any `kernel_alignment` multiple, else only at `pref_address`.
+use core::fmt;
+
+use super::RamRegion;
+
+/// Byte offsets in the bzImage (and the same offsets in the zero page).
+mod field {
+    pub const SETUP_SECTS: usize = 0x1F1;
+    pub const VID_MODE: usize = 0x1FA;
+    pub const BOOT_FLAG: usize = 0x1FE;
+    pub const JUMP: usize = 0x200;
+    pub const HEADER: usize = 0x202;
+    pub const VERSION: usize = 0x206;
+    pub const TYPE_OF_LOADER: usize = 0x210;
+    pub const CODE32_START: usize = 0x214;
+    pub const RAMDISK_IMAGE: usize = 0x218;
+    pub const RAMDISK_SIZE: usize = 0x21C;
+    pub const CMD_LINE_PTR: usize = 0x228;
+    pub const INITRD_ADDR_MAX: usize = 0x22C;
+    pub const KERNEL_ALIGNMENT: usize = 0x230;
+    pub const RELOCATABLE_KERNEL: usize = 0x234;
+    pub const XLOADFLAGS: usize = 0x236;
+    pub const CMDLINE_SIZE: usize = 0x238;
+    pub const PREF_ADDRESS: usize = 0x258;
+    pub const INIT_SIZE: usize = 0x260;
+    /// Zero page only: `ext_ramdisk_image`, `ext_ramdisk_size`, `ext_cmd_line_ptr`.
+    pub const EXT_RAMDISK_IMAGE: usize = 0x0C0;
+    pub const EXT_RAMDISK_SIZE: usize = 0x0C4;
+    pub const EXT_CMD_LINE_PTR: usize = 0x0C8;
+    /// Zero page only: `e820_entries` (u8) and `e820_table` (20-byte entries, at most 128).
+    pub const E820_ENTRIES: usize = 0x1E8;
+    pub const E820_TABLE: usize = 0x2D0;
+}
+
+/// `XLF_KERNEL_64`: the kernel has the 64-bit entry at load address + 0x200.
+const XLF_KERNEL_64: u16 = 1 << 0;
+/// Protocol 2.12: the first with `xloadflags`.
+const MIN_VERSION: u16 = 0x020C;
+/// E820 entries the zero page holds.
+const E820_MAX: usize = 128;
+/// Size of `struct boot_params`.
+pub const ZERO_PAGE_LEN: usize = 4096;
+/// Where the zero page and then the command line go: conventional memory below the EBDA,
+/// which nothing of ours uses once the firmware runs.
+pub const ZERO_PAGE_ADDR: u64 = 0x9_0000;
+pub const CMDLINE_ADDR: u64 = ZERO_PAGE_ADDR + ZERO_PAGE_LEN as u64;
+/// The command line area ends here (a page below the usual EBDA start 0x9FC00).
+const CMDLINE_END: u64 = 0x9_F000;
+/// Offset of the 64-bit entry from the load address.
+pub const ENTRY_64_OFFSET: u64 = 0x200;
+const PAGE: u64 = 4096;
+/// Nothing of the kernel or initrd goes below this (BIOS data, the firmware itself).
+const LOW_LIMIT: u64 = 0x10_0000;
+
+/// Why a kernel cannot be booted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinuxError {
+    /// Shorter than its own setup header says.
+    Truncated,
+    /// No 0xAA55 boot flag at 0x1FE.
+    NoBootFlag,
+    /// No "HdrS" at 0x202: not a bzImage.
+    NotBzImage,
+    /// Boot protocol older than 2.12 (no 64-bit entry to speak of).
+    TooOld { version: u16 },
+    /// The kernel has no 64-bit entry point.
+    No64BitEntry,
+    /// The command line is longer than the kernel or the area for it takes.
+    CmdlineTooLong { len: usize, max: usize },
+    /// The RAM map has no room for the kernel's `init_size` (or the initrd).
+    NoRoom { what: &'static str, bytes: u64 },
+}
+
+impl fmt::Display for LinuxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LinuxError::Truncated => f.write_str("kernel is shorter than its setup header says"),
+            LinuxError::NoBootFlag => f.write_str("kernel has no 0xAA55 boot flag"),
+            LinuxError::NotBzImage => f.write_str("kernel is not a bzImage (no HdrS header)"),
+            LinuxError::TooOld { version } => write!(
+                f,
+                "kernel boot protocol {}.{:02} is older than 2.12",
+                version >> 8,
+                version & 0xFF
+            ),
+            LinuxError::No64BitEntry => f.write_str("kernel has no 64-bit entry point"),
+            LinuxError::CmdlineTooLong { len, max } => {
+                write!(f, "command line of {len} bytes exceeds {max}")
+            }
+            LinuxError::NoRoom { what, bytes } => {
+                write!(f, "no room in RAM for the {what} ({bytes} bytes)")
+            }
+        }
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from(u32_at(b, at)) | u64::from(u32_at(b, at + 4)) << 32
+}
+
+/// What the setup header of a bzImage says, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernel {
+    /// Bytes of the real-mode part (boot sector + setup); the protected-mode kernel follows.
+    pub setup_len: usize,
+    /// Bytes of the protected-mode kernel (file length − `setup_len`).
+    pub kernel_len: usize,
+    pub version: u16,
+    pub relocatable: bool,
+    pub kernel_alignment: u64,
+    pub pref_address: u64,
+    /// Bytes the kernel needs from its load address while it decompresses and runs.
+    pub init_size: u64,
+    /// Longest command line, without its NUL.
+    pub cmdline_max: usize,
+    /// Highest address an initrd byte may have.
+    pub initrd_addr_max: u64,
+    /// End of the setup header (what is copied into the zero page).
+    header_end: usize,
+}
+
+impl Kernel {
+    /// Checks the header of the bzImage `file` (the whole file, so the lengths can be checked).
+    pub fn parse(file: &[u8]) -> Result<Kernel, LinuxError> {
+        if file.len() < field::INIT_SIZE + 4 {
+            return Err(LinuxError::Truncated);
+        }
+        if u16_at(file, field::BOOT_FLAG) != 0xAA55 {
+            return Err(LinuxError::NoBootFlag);
+        }
+        if &file[field::HEADER..field::HEADER + 4] != b"HdrS" {
+            return Err(LinuxError::NotBzImage);
+        }
+        let version = u16_at(file, field::VERSION);
+        if version < MIN_VERSION {
+            return Err(LinuxError::TooOld { version });
+        }
+        if u16_at(file, field::XLOADFLAGS) & XLF_KERNEL_64 == 0 {
+            return Err(LinuxError::No64BitEntry);
+        }
+        let sects = match file[field::SETUP_SECTS] {
+            0 => 4,
+            n => usize::from(n),
+        };
+        let setup_len = (sects + 1) * 512;
+        // The header runs from 0x1F1 to the target of the 2-byte jump at 0x200.
+        let header_end = (field::JUMP + 2 + usize::from(file[field::JUMP + 1])).min(0x280);
+        if file.len() <= setup_len || header_end > setup_len {
+            return Err(LinuxError::Truncated);
+        }
+        let kernel_alignment = u64::from(u32_at(file, field::KERNEL_ALIGNMENT));
+        Ok(Kernel {
+            setup_len,
+            kernel_len: file.len() - setup_len,
+            version,
+            relocatable: file[field::RELOCATABLE_KERNEL] != 0,
+            // A zero or non-power-of-two alignment is nonsense: take 2 MiB, the x86-64 norm.
+            kernel_alignment: if kernel_alignment.is_power_of_two() {
+                kernel_alignment
+            } else {
+                0x20_0000
+            },
+            pref_address: u64_at(file, field::PREF_ADDRESS),
+            init_size: u64::from(u32_at(file, field::INIT_SIZE)),
+            cmdline_max: u32_at(file, field::CMDLINE_SIZE) as usize,
+            initrd_addr_max: u64::from(u32_at(file, field::INITRD_ADDR_MAX)),
+            header_end,
+        })
+    }
+}
+
+/// Where everything goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// The protected-mode kernel is copied here.
+    pub kernel_addr: u64,
+    /// Jump here (`kernel_addr + 0x200`) with `rsi = params_addr`.
+    pub entry: u64,
+    /// The initrd is copied here (0 when there is none).
+    pub initrd_addr: u64,
+    pub initrd_len: u64,
+    pub params_addr: u64,
+    pub cmdline_addr: u64,
+}
+
+fn align_up(v: u64, a: u64) -> Option<u64> {
+    v.checked_add(a - 1).map(|x| x & !(a - 1))
+}
+
+fn overlaps(a: u64, a_len: u64, b: u64, b_len: u64) -> bool {
+    a < b.saturating_add(b_len) && b < a.saturating_add(a_len)
+}
+
+fn inside(ram: &[RamRegion], base: u64, len: u64) -> bool {
+    ram.iter()
+        .any(|r| base >= r.base && base.saturating_add(len) <= r.base.saturating_add(r.len))
+}
+
+/// Places the kernel (needing `init_size` bytes) and an initrd of `initrd_len` bytes in the
+/// usable RAM `ram`, away from `avoid` (regions still in use while copying, e.g. the
+/// firmware). The kernel goes to `pref_address` when that fits, else (relocatable kernels)
+/// to the lowest aligned place that does; the initrd as high as allowed, page-aligned.
+pub fn plan(
+    k: &Kernel,
+    initrd_len: u64,
+    cmdline_len: usize,
+    ram: &[RamRegion],
+    avoid: &[RamRegion],
+) -> Result<Plan, LinuxError> {
+    let max = k.cmdline_max.min((CMDLINE_END - CMDLINE_ADDR) as usize - 1);
+    if cmdline_len > max {
+        return Err(LinuxError::CmdlineTooLong {
+            len: cmdline_len,
+            max,
+        });
+    }
+    let need = k.init_size.max(k.kernel_len as u64);
+    let free = |base: u64, len: u64, extra: &[(u64, u64)]| {
+        base >= LOW_LIMIT
+            && inside(ram, base, len)
+            && !avoid.iter().any(|r| overlaps(base, len, r.base, r.len))
+            && !extra.iter().any(|&(b, l)| overlaps(base, len, b, l))
+    };
+    let mut kernel_addr = None;
+    if free(k.pref_address, need, &[]) {
+        kernel_addr = Some(k.pref_address);
+    } else if k.relocatable {
+        // Candidates: each region's start and each avoided region's end, aligned up.
+        let starts = ram
+            .iter()
+            .map(|r| r.base)
+            .chain(avoid.iter().map(|r| r.base.saturating_add(r.len)));
+        kernel_addr = starts
+            .filter_map(|s| align_up(s.max(LOW_LIMIT), k.kernel_alignment))
+            .filter(|&a| free(a, need, &[]))
+            .min();
+    }
+    let kernel_addr = kernel_addr.ok_or(LinuxError::NoRoom {
+        what: "kernel",
+        bytes: need,
+    })?;
+    let kernel = [(kernel_addr, need)];
+    let mut initrd_addr = 0;
+    if initrd_len > 0 {
+        let limit = k.initrd_addr_max.saturating_add(1);
+        // Candidates: just below each region's end and just below each obstacle's start.
+        let ends = ram
+            .iter()
+            .map(|r| r.base.saturating_add(r.len))
+            .chain(avoid.iter().map(|r| r.base))
+            .chain(core::iter::once(kernel_addr))
+            .chain(core::iter::once(limit));
+        initrd_addr = ends
+            .filter_map(|e| e.min(limit).checked_sub(initrd_len))
+            .map(|a| a & !(PAGE - 1))
+            .filter(|&a| free(a, initrd_len, &kernel))
+            .max()
+            .ok_or(LinuxError::NoRoom {
+                what: "initrd",
+                bytes: initrd_len,
+            })?;
+    }
+    Ok(Plan {
+        kernel_addr,
+        entry: kernel_addr + ENTRY_64_OFFSET,
+        initrd_addr,
+        initrd_len,
+        params_addr: ZERO_PAGE_ADDR,
+        cmdline_addr: CMDLINE_ADDR,
+    })
+}
+
+/// Fills the zero page: the kernel's setup header (from `file`), our loader id, the command
+/// line and initrd pointers of `plan`, and the E820 map (`e820`: base, length, type).
+pub fn zero_page(
+    file: &[u8],
+    k: &Kernel,
+    plan: &Plan,
+    e820: &[(u64, u64, u32)],
+    out: &mut [u8; ZERO_PAGE_LEN],
+) {
+    out.fill(0);
+    out[field::SETUP_SECTS..k.header_end].copy_from_slice(&file[field::SETUP_SECTS..k.header_end]);
+    out[field::VID_MODE..field::VID_MODE + 2].copy_from_slice(&0xFFFFu16.to_le_bytes());
+    out[field::TYPE_OF_LOADER] = 0xFF; // "undefined" boot loader id
+    let put32 = |o: &mut [u8; ZERO_PAGE_LEN], at: usize, v: u64| {
+        o[at..at + 4].copy_from_slice(&(v as u32).to_le_bytes())
+    };
+    put32(out, field::CODE32_START, plan.kernel_addr);
+    put32(out, field::CMD_LINE_PTR, plan.cmdline_addr);
+    put32(out, field::EXT_CMD_LINE_PTR, plan.cmdline_addr >> 32);
+    put32(out, field::RAMDISK_IMAGE, plan.initrd_addr);
+    put32(out, field::EXT_RAMDISK_IMAGE, plan.initrd_addr >> 32);
+    put32(out, field::RAMDISK_SIZE, plan.initrd_len);
+    put32(out, field::EXT_RAMDISK_SIZE, plan.initrd_len >> 32);
+    let n = e820.len().min(E820_MAX);
+    out[field::E820_ENTRIES] = n as u8;
+    for (i, &(base, len, kind)) in e820.iter().take(n).enumerate() {
+        let at = field::E820_TABLE + i * 20;
+        out[at..at + 8].copy_from_slice(&base.to_le_bytes());
+        out[at + 8..at + 16].copy_from_slice(&len.to_le_bytes());
+        out[at + 16..at + 20].copy_from_slice(&kind.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    /// A bzImage header like Debian 12's kernels (protocol 2.15, setup_sects 39, relocatable,
+    /// 2 MiB alignment, pref_address 16 MiB, init_size 64 MiB), with `body` bytes of kernel.
+    fn bzimage(body: usize) -> Vec<u8> {
+        let mut f = vec![0u8; 40 * 512 + body];
+        f[field::SETUP_SECTS] = 39;
+        f[field::BOOT_FLAG..field::BOOT_FLAG + 2].copy_from_slice(&0xAA55u16.to_le_bytes());
+        f[field::JUMP] = 0xEB;
+        f[field::JUMP + 1] = 0x6A; // header ends at 0x26C
+        f[field::HEADER..field::HEADER + 4].copy_from_slice(b"HdrS");
+        f[field::VERSION..field::VERSION + 2].copy_from_slice(&0x020Fu16.to_le_bytes());
+        f[field::INITRD_ADDR_MAX..field::INITRD_ADDR_MAX + 4]
+            .copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
+        f[field::KERNEL_ALIGNMENT..field::KERNEL_ALIGNMENT + 4]
+            .copy_from_slice(&0x20_0000u32.to_le_bytes());
+        f[field::RELOCATABLE_KERNEL] = 1;
+        f[field::XLOADFLAGS..field::XLOADFLAGS + 2].copy_from_slice(&0x7Fu16.to_le_bytes());
+        f[field::CMDLINE_SIZE..field::CMDLINE_SIZE + 4].copy_from_slice(&2047u32.to_le_bytes());
+        f[field::PREF_ADDRESS..field::PREF_ADDRESS + 8].copy_from_slice(&(16 * MIB).to_le_bytes());
+        f[field::INIT_SIZE..field::INIT_SIZE + 4].copy_from_slice(&(64 * MIB as u32).to_le_bytes());
+        f
+    }
+
+    fn ram_256m() -> Vec<RamRegion> {
+        vec![
+            RamRegion {
+                base: 0,
+                len: 0x9FC00,
+            },
+            RamRegion {
+                base: MIB,
+                len: 255 * MIB - 128 * 1024,
+            },
+        ]
+    }
+
+    #[test]
+    fn debian_like_header_parses() {
+        let f = bzimage(8 * MIB as usize);
+        let k = Kernel::parse(&f).unwrap();
+        assert_eq!(k.setup_len, 0x5000);
+        assert_eq!(k.kernel_len, 8 * MIB as usize);
+        assert_eq!(k.version, 0x020F);
+        assert!(k.relocatable);
+        assert_eq!(k.init_size, 64 * MIB);
+        assert_eq!(k.header_end, 0x26C);
+    }
+
+    #[test]
+    fn bad_headers_are_refused_not_panicked_on() {
+        let good = bzimage(4096);
+        assert_eq!(Kernel::parse(&good[..100]), Err(LinuxError::Truncated));
+        let mut f = good.clone();
+        f[field::BOOT_FLAG] = 0;
+        assert_eq!(Kernel::parse(&f), Err(LinuxError::NoBootFlag));
+        let mut f = good.clone();
+        f[field::HEADER] = b'X';
+        assert_eq!(Kernel::parse(&f), Err(LinuxError::NotBzImage));
+        let mut f = good.clone();
+        f[field::VERSION] = 0x0B;
+        assert_eq!(
+            Kernel::parse(&f),
+            Err(LinuxError::TooOld { version: 0x020B })
+        );
+        let mut f = good.clone();
+        f[field::XLOADFLAGS] = 0x7E;
+        assert_eq!(Kernel::parse(&f), Err(LinuxError::No64BitEntry));
+        // setup_sects says 255 sectors: longer than the file.
+        let mut f = good.clone();
+        f[field::SETUP_SECTS] = 255;
+        assert_eq!(Kernel::parse(&f), Err(LinuxError::Truncated));
+        // Every prefix of a header is refused cleanly.
+        for n in 0..0x300 {
+            assert!(Kernel::parse(&good[..n]).is_err());
+        }
+    }
+
+    #[test]
+    fn kernel_at_pref_address_initrd_at_the_top() {
+        let f = bzimage(8 * MIB as usize);
+        let k = Kernel::parse(&f).unwrap();
+        let p = plan(&k, 3 * MIB + 5, 30, &ram_256m(), &[]).unwrap();
+        assert_eq!(p.kernel_addr, 16 * MIB);
+        assert_eq!(p.entry, 16 * MIB + 0x200);
+        let top = MIB + 255 * MIB - 128 * 1024;
+        assert!(p.initrd_addr + p.initrd_len <= top);
+        assert_eq!(p.initrd_addr % 4096, 0);
+        assert!(top - (p.initrd_addr + p.initrd_len) < 4096);
+        assert!(p.initrd_addr >= 16 * MIB + 64 * MIB);
+    }
+
+    #[test]
+    fn relocatable_kernel_moves_past_an_avoided_region() {
+        let f = bzimage(MIB as usize);
+        let k = Kernel::parse(&f).unwrap();
+        let avoid = [RamRegion {
+            base: 15 * MIB,
+            len: 10 * MIB,
+        }];
+        let p = plan(&k, 0, 0, &ram_256m(), &avoid).unwrap();
+        assert_eq!(p.kernel_addr, 26 * MIB); // 25 MiB aligned up to 2 MiB
+        assert_eq!(p.initrd_addr, 0);
+    }
+
+    #[test]
+    fn too_little_ram_and_long_cmdlines_are_refused() {
+        let f = bzimage(MIB as usize);
+        let k = Kernel::parse(&f).unwrap();
+        let small = [RamRegion {
+            base: MIB,
+            len: 32 * MIB,
+        }];
+        assert!(matches!(
+            plan(&k, 0, 0, &small, &[]),
+            Err(LinuxError::NoRoom { what: "kernel", .. })
+        ));
+        assert!(matches!(
+            plan(&k, 300 * MIB, 0, &ram_256m(), &[]),
+            Err(LinuxError::NoRoom { what: "initrd", .. })
+        ));
+        assert!(matches!(
+            plan(&k, 0, 5000, &ram_256m(), &[]),
+            Err(LinuxError::CmdlineTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn zero_page_carries_header_pointers_and_e820() {
+        let f = bzimage(MIB as usize);
+        let k = Kernel::parse(&f).unwrap();
+        let p = plan(&k, 4096, 10, &ram_256m(), &[]).unwrap();
+        let mut zp = [0xEEu8; ZERO_PAGE_LEN];
+        let e820 = [
+            (0, 0x9FC00, 1),
+            (MIB, 254 * MIB, 1),
+            (0xFFFC_0000, 0x4_0000, 2),
+        ];
+        zero_page(&f, &k, &p, &e820, &mut zp);
+        assert_eq!(&zp[field::HEADER..field::HEADER + 4], b"HdrS");
+        assert_eq!(zp[field::TYPE_OF_LOADER], 0xFF);
+        assert_eq!(u32_at(&zp, field::CMD_LINE_PTR) as u64, CMDLINE_ADDR);
+        assert_eq!(u32_at(&zp, field::RAMDISK_IMAGE) as u64, p.initrd_addr);
+        assert_eq!(u32_at(&zp, field::RAMDISK_SIZE), 4096);
+        assert_eq!(zp[field::E820_ENTRIES], 3);
+        assert_eq!(u64_at(&zp, field::E820_TABLE + 20), MIB);
+        assert_eq!(u32_at(&zp, field::E820_TABLE + 2 * 20 + 16), 2);
+        assert_eq!(zp[0x26C], 0, "bytes past the header are zeroed");
+    }
+}

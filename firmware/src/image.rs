@@ -1,0 +1,675 @@
+//! The appliance image format, defined once for the firmware and the host tool (`mkimage`,
+//! `inspect`): a 320-byte header followed by the payload.
+//!
+//! | offset | size | field (little-endian) |
+//! |---|---|---|
+//! | 0 | 4 | magic `LBIM` |
+//! | 4 | 2 | format version (1) |
+//! | 6 | 2 | header length (320) |
+//! | 8 | 16 | platform id, ASCII, NUL-padded (e.g. `lifeboat-x86`) |
+//! | 24 | 4 | image version: major u8, minor u8, maintenance u16 (`6.3(5)`) |
+//! | 28 | 1 | payload kind: 1 `flat64`, 2 `linux` |
+//! | 29 | 1 | flags: bit 0 signed |
+//! | 30 | 2 | reserved (0) |
+//! | 32 | 8 | load address (`flat64`; 0 for `linux`) |
+//! | 40 | 8 | entry (`flat64`; 0 for `linux`) |
+//! | 48 | 8 | payload length (for `linux`: kernel then initrd) |
+//! | 56 | 8 | initrd length (`linux`; the last bytes of the payload) |
+//! | 64 | 4 | CRC-32/ISO-HDLC of the payload |
+//! | 68 | 4 | reserved (0) |
+//! | 72 | 32 | SHA-256 of the payload |
+//! | 104 | 120 | kernel command line (`linux`), NUL-padded |
+//! | 224 | 28 | reserved (0) |
+//! | 252 | 4 | CRC-32 of bytes 0..252 (the header CRC) |
+//! | 256 | 64 | ed25519 signature of bytes 0..256 (zero when unsigned) |
+//!
+//! The signature covers the header, which holds the payload's SHA-256: one signature binds
+//! the whole image. [`Header`] is a checked zero-copy view in smoltcp's `Packet` style;
+//! [`verify`] applies the [`Policy`] (platform, version floor, downgrade, signature) and
+//! never panics on any input.
+//!
+//! `flat64` contract: the payload is copied to `load` and entered at `entry` in 64-bit long
+//! mode on the identity map of the low 4 GiB, interrupts off, `rdi` = the boot-info block,
+//! with a stack below `load`.
+use core::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// Bytes before the payload.
+pub const HEADER_LEN: usize = 320;
+pub const MAGIC: [u8; 4] = *b"LBIM";
+pub const FORMAT_VERSION: u16 = 1;
+/// Longest command line, without NUL.
+pub const CMDLINE_MAX: usize = 119;
+pub const PLATFORM_MAX: usize = 16;
+/// The platform id this firmware accepts.
+pub const PLATFORM: &str = "lifeboat-x86";
+
+mod field {
+    use core::ops::Range;
+    pub const MAGIC: Range<usize> = 0..4;
+    pub const FORMAT: Range<usize> = 4..6;
+    pub const HEADER_LEN: Range<usize> = 6..8;
+    pub const PLATFORM: Range<usize> = 8..24;
+    pub const VERSION: Range<usize> = 24..28;
+    pub const KIND: usize = 28;
+    pub const FLAGS: usize = 29;
+    pub const LOAD: Range<usize> = 32..40;
+    pub const ENTRY: Range<usize> = 40..48;
+    pub const PAYLOAD_LEN: Range<usize> = 48..56;
+    pub const INITRD_LEN: Range<usize> = 56..64;
+    pub const PAYLOAD_CRC: Range<usize> = 64..68;
+    pub const SHA256: Range<usize> = 72..104;
+    pub const CMDLINE: Range<usize> = 104..224;
+    pub const HEADER_CRC: Range<usize> = 252..256;
+    pub const SIGNED_PART: Range<usize> = 0..256;
+    pub const SIGNATURE: Range<usize> = 256..320;
+}
+
+const FLAG_SIGNED: u8 = 1;
+
+/// CRC-32/ISO-HDLC, as `zlib.crc32`.
+pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// What the payload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Flat64,
+    Linux,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Flat64 => "flat64",
+            Kind::Linux => "linux",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "flat64" => Some(Kind::Flat64),
+            "linux" => Some(Kind::Linux),
+            _ => None,
+        }
+    }
+    fn code(self) -> u8 {
+        match self {
+            Kind::Flat64 => 1,
+            Kind::Linux => 2,
+        }
+    }
+}
+
+/// An image version, shown PIX-style: `6.3(5)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    pub major: u8,
+    pub minor: u8,
+    pub maint: u16,
+}
+
+impl Version {
+    pub const fn new(major: u8, minor: u8, maint: u16) -> Self {
+        Version {
+            major,
+            minor,
+            maint,
+        }
+    }
+
+    /// `6.3(5)`, `6.3.5` or `6.3`.
+    pub fn parse(s: &str) -> Option<Version> {
+        let (mm, maint) = match s.split_once('(') {
+            Some((mm, rest)) => (mm, rest.strip_suffix(')')?),
+            None => match s.matches('.').count() {
+                2 => s.rsplit_once('.')?,
+                1 => (s, "0"),
+                _ => return None,
+            },
+        };
+        let (major, minor) = mm.split_once('.')?;
+        fn digits(t: &str) -> Option<&str> {
+            (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then_some(t)
+        }
+        Some(Version {
+            major: digits(major)?.parse().ok()?,
+            minor: digits(minor)?.parse().ok()?,
+            maint: digits(maint)?.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}({})", self.major, self.minor, self.maint)
+    }
+}
+
+/// Why bytes are not a usable image; each displays as one operator line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Truncated {
+        len: usize,
+    },
+    BadMagic,
+    FormatVersion(u16),
+    HeaderCrc,
+    UnknownKind(u8),
+    /// The payload length disagrees with the bytes present.
+    Length {
+        header: u64,
+        present: u64,
+    },
+    PayloadCrc {
+        expected: u32,
+        actual: u32,
+    },
+    Sha256,
+    Platform,
+    BelowFloor {
+        version: Version,
+        floor: Version,
+    },
+    Unsigned,
+    BadSignature,
+    TooLarge {
+        len: u64,
+        room: u64,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Refusal::Truncated { len } => write!(f, "not an image: {len} bytes is shorter than the {HEADER_LEN}-byte header"),
+            Refusal::BadMagic => f.write_str("not a lifeboat image (no LBIM magic)"),
+            Refusal::FormatVersion(v) => write!(f, "image format version {v} is not supported (this firmware reads version {FORMAT_VERSION})"),
+            Refusal::HeaderCrc => f.write_str("Checksum verification on flash image failed (header CRC-32)"),
+            Refusal::UnknownKind(k) => write!(f, "unknown payload kind {k}"),
+            Refusal::Length { header, present } => write!(f, "Checksum verification on flash image failed (header says {header} payload bytes, {present} present)"),
+            Refusal::PayloadCrc { expected, actual } => write!(f, "Checksum verification on flash image failed (CRC-32 {actual:#010x}, expected {expected:#010x})"),
+            Refusal::Sha256 => f.write_str("Checksum verification on flash image failed (SHA-256 mismatch)"),
+            Refusal::Platform => write!(f, "image is for another platform (this unit is {PLATFORM})"),
+            Refusal::BelowFloor { version, floor } => write!(f, "image version {version} is older than {floor}, the oldest this unit installs"),
+            Refusal::Unsigned => f.write_str("image is not signed; this unit installs signed images only"),
+            Refusal::BadSignature => f.write_str("image signature does not verify with this unit's key"),
+            Refusal::TooLarge { len, room } => write!(f, "image of {len} bytes does not fit a flash slot of {room} bytes"),
+        }
+    }
+}
+
+fn le16(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
+}
+fn le32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+fn le64(b: &[u8]) -> u64 {
+    u64::from(le32(b)) | u64::from(le32(&b[4..])) << 32
+}
+
+/// A checked view of an image header (the first [`HEADER_LEN`] bytes of `buffer`).
+#[derive(Debug, Clone, Copy)]
+pub struct Header<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Header<T> {
+    /// Checks length, magic, format version, header CRC and kind.
+    pub fn new_checked(buffer: T) -> Result<Self, Refusal> {
+        let b = buffer.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(Refusal::Truncated { len: b.len() });
+        }
+        if b[field::MAGIC] != MAGIC {
+            return Err(Refusal::BadMagic);
+        }
+        let v = le16(&b[field::FORMAT]);
+        if v != FORMAT_VERSION || usize::from(le16(&b[field::HEADER_LEN])) != HEADER_LEN {
+            return Err(Refusal::FormatVersion(v));
+        }
+        if CRC32.checksum(&b[..field::HEADER_CRC.start]) != le32(&b[field::HEADER_CRC]) {
+            return Err(Refusal::HeaderCrc);
+        }
+        let h = Header { buffer };
+        h.kind()?;
+        // The signature is outside the header CRC: an unsigned image keeps it all zero.
+        if !h.signed() && h.b()[field::SIGNATURE].iter().any(|&x| x != 0) {
+            return Err(Refusal::BadSignature);
+        }
+        Ok(h)
+    }
+
+    fn b(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+
+    pub fn platform(&self) -> &str {
+        let p = &self.b()[field::PLATFORM];
+        let end = p.iter().position(|&c| c == 0).unwrap_or(p.len());
+        core::str::from_utf8(&p[..end]).unwrap_or("?")
+    }
+    pub fn version(&self) -> Version {
+        let v = &self.b()[field::VERSION];
+        Version::new(v[0], v[1], le16(&v[2..]))
+    }
+    pub fn kind(&self) -> Result<Kind, Refusal> {
+        match self.b()[field::KIND] {
+            1 => Ok(Kind::Flat64),
+            2 => Ok(Kind::Linux),
+            k => Err(Refusal::UnknownKind(k)),
+        }
+    }
+    pub fn signed(&self) -> bool {
+        self.b()[field::FLAGS] & FLAG_SIGNED != 0
+    }
+    pub fn load(&self) -> u64 {
+        le64(&self.b()[field::LOAD])
+    }
+    pub fn entry(&self) -> u64 {
+        le64(&self.b()[field::ENTRY])
+    }
+    pub fn payload_len(&self) -> u64 {
+        le64(&self.b()[field::PAYLOAD_LEN])
+    }
+    pub fn initrd_len(&self) -> u64 {
+        le64(&self.b()[field::INITRD_LEN])
+    }
+    pub fn payload_crc(&self) -> u32 {
+        le32(&self.b()[field::PAYLOAD_CRC])
+    }
+    pub fn sha256(&self) -> &[u8] {
+        &self.b()[field::SHA256]
+    }
+    pub fn cmdline(&self) -> &str {
+        let c = &self.b()[field::CMDLINE];
+        let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
+        core::str::from_utf8(&c[..end]).unwrap_or("")
+    }
+    /// Whole image length: header + payload.
+    pub fn image_len(&self) -> u64 {
+        HEADER_LEN as u64 + self.payload_len()
+    }
+    /// Does the ed25519 signature verify with `public_key`?
+    pub fn signature_ok(&self, public_key: &[u8; 32]) -> bool {
+        let pk = ed25519_compact::PublicKey::new(*public_key);
+        let Ok(sig) = ed25519_compact::Signature::from_slice(&self.b()[field::SIGNATURE]) else {
+            return false;
+        };
+        self.signed() && pk.verify(&self.b()[field::SIGNED_PART], &sig).is_ok()
+    }
+}
+
+/// What a new image must satisfy to be installed.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    pub platform: &'a str,
+    /// Images older than this are refused (the PIX's "never below 4.4").
+    pub floor: Version,
+    /// The installed image's version, for the downgrade question.
+    pub installed: Option<Version>,
+    /// When set, only images signed with this key are accepted.
+    pub public_key: Option<&'a [u8; 32]>,
+}
+
+/// What [`verify`] concluded about an acceptable image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Newer than (or the same as) the installed one, or nothing is installed.
+    Install,
+    /// Older than the installed one: ask the operator first.
+    Downgrade { installed: Version },
+}
+
+/// CRC-32 and SHA-256 of a payload fed in pieces (a RAM buffer, or flash read back).
+pub struct PayloadCheck {
+    crc: crc::Digest<'static, u32>,
+    sha: Sha256,
+}
+
+impl Default for PayloadCheck {
+    fn default() -> Self {
+        PayloadCheck {
+            crc: CRC32.digest(),
+            sha: Sha256::new(),
+        }
+    }
+}
+
+impl PayloadCheck {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.crc.update(bytes);
+        self.sha.update(bytes);
+    }
+    /// Compares with the header: CRC first (the PIX's checksum message), then SHA-256.
+    pub fn finish<T: AsRef<[u8]>>(self, h: &Header<T>) -> Result<(), Refusal> {
+        let actual = self.crc.finalize();
+        if actual != h.payload_crc() {
+            return Err(Refusal::PayloadCrc {
+                expected: h.payload_crc(),
+                actual,
+            });
+        }
+        let digest = self.sha.finalize();
+        if digest.as_slice() != h.sha256() {
+            return Err(Refusal::Sha256);
+        }
+        Ok(())
+    }
+}
+
+/// Checks a whole image in memory against `policy`: header, payload CRC-32 and SHA-256,
+/// platform, version floor, signature; then says whether it is a downgrade.
+pub fn verify<'b>(
+    image: &'b [u8],
+    policy: &Policy<'_>,
+) -> Result<(Header<&'b [u8]>, Verdict), Refusal> {
+    let h = Header::new_checked(image)?;
+    let present = (image.len() - HEADER_LEN) as u64;
+    if h.payload_len() != present || h.initrd_len() > h.payload_len() {
+        return Err(Refusal::Length {
+            header: h.payload_len(),
+            present,
+        });
+    }
+    let mut check = PayloadCheck::default();
+    check.update(&image[HEADER_LEN..]);
+    check.finish(&h)?;
+    if h.platform() != policy.platform {
+        return Err(Refusal::Platform);
+    }
+    if h.version() < policy.floor {
+        return Err(Refusal::BelowFloor {
+            version: h.version(),
+            floor: policy.floor,
+        });
+    }
+    if let Some(key) = policy.public_key {
+        if !h.signed() {
+            return Err(Refusal::Unsigned);
+        }
+        if !h.signature_ok(key) {
+            return Err(Refusal::BadSignature);
+        }
+    }
+    let verdict = match policy.installed {
+        Some(installed) if h.version() < installed => Verdict::Downgrade { installed },
+        _ => Verdict::Install,
+    };
+    Ok((h, verdict))
+}
+
+/// What `mkimage` writes into a header.
+#[derive(Debug, Clone)]
+pub struct HeaderRepr<'a> {
+    pub platform: &'a str,
+    pub version: Version,
+    pub kind: Kind,
+    pub load: u64,
+    pub entry: u64,
+    pub initrd_len: u64,
+    pub cmdline: &'a str,
+}
+
+/// Why a header cannot be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildError {
+    PlatformTooLong,
+    CmdlineTooLong,
+    InitrdLongerThanPayload,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BuildError::PlatformTooLong => "platform id longer than 16 bytes",
+            BuildError::CmdlineTooLong => "command line longer than 119 bytes",
+            BuildError::InitrdLongerThanPayload => "initrd longer than the payload",
+        })
+    }
+}
+
+impl HeaderRepr<'_> {
+    /// The header (unsigned) for `payload`; [`sign_header`] adds a signature.
+    pub fn emit(&self, payload: &[u8]) -> Result<[u8; HEADER_LEN], BuildError> {
+        if self.platform.len() > PLATFORM_MAX {
+            return Err(BuildError::PlatformTooLong);
+        }
+        if self.cmdline.len() > CMDLINE_MAX {
+            return Err(BuildError::CmdlineTooLong);
+        }
+        if self.initrd_len > payload.len() as u64 {
+            return Err(BuildError::InitrdLongerThanPayload);
+        }
+        let mut h = [0u8; HEADER_LEN];
+        h[field::MAGIC].copy_from_slice(&MAGIC);
+        h[field::FORMAT].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        h[field::HEADER_LEN].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
+        h[field::PLATFORM.start..field::PLATFORM.start + self.platform.len()]
+            .copy_from_slice(self.platform.as_bytes());
+        h[24] = self.version.major;
+        h[25] = self.version.minor;
+        h[26..28].copy_from_slice(&self.version.maint.to_le_bytes());
+        h[field::KIND] = self.kind.code();
+        h[field::LOAD].copy_from_slice(&self.load.to_le_bytes());
+        h[field::ENTRY].copy_from_slice(&self.entry.to_le_bytes());
+        h[field::PAYLOAD_LEN].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+        h[field::INITRD_LEN].copy_from_slice(&self.initrd_len.to_le_bytes());
+        h[field::PAYLOAD_CRC].copy_from_slice(&CRC32.checksum(payload).to_le_bytes());
+        h[field::SHA256].copy_from_slice(&Sha256::digest(payload));
+        h[field::CMDLINE.start..field::CMDLINE.start + self.cmdline.len()]
+            .copy_from_slice(self.cmdline.as_bytes());
+        seal(&mut h);
+        Ok(h)
+    }
+}
+
+/// Recomputes the header CRC (after the flags or any field changed).
+fn seal(h: &mut [u8; HEADER_LEN]) {
+    let crc = CRC32.checksum(&h[..field::HEADER_CRC.start]);
+    h[field::HEADER_CRC].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Marks the header signed and stores `sign(bytes 0..256)` (the signer is the host tool's).
+pub fn sign_header(h: &mut [u8; HEADER_LEN], sign: impl FnOnce(&[u8]) -> [u8; 64]) {
+    h[field::FLAGS] |= FLAG_SIGNED;
+    seal(h);
+    let sig = sign(&h[field::SIGNED_PART]);
+    h[field::SIGNATURE].copy_from_slice(&sig);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repr() -> HeaderRepr<'static> {
+        HeaderRepr {
+            platform: PLATFORM,
+            version: Version::new(6, 3, 5),
+            kind: Kind::Flat64,
+            load: 0x200_0000,
+            entry: 0x200_0000,
+            initrd_len: 0,
+            cmdline: "",
+        }
+    }
+
+    fn image(payload: &[u8]) -> Vec<u8> {
+        let mut v = repr().emit(payload).unwrap().to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+
+    const POLICY: Policy<'static> = Policy {
+        platform: PLATFORM,
+        floor: Version::new(1, 0, 0),
+        installed: None,
+        public_key: None,
+    };
+
+    #[test]
+    fn versions_read_pix_style() {
+        assert_eq!(Version::parse("6.3(5)"), Some(Version::new(6, 3, 5)));
+        assert_eq!(Version::parse("6.3.5"), Some(Version::new(6, 3, 5)));
+        assert_eq!(Version::parse("4.4"), Some(Version::new(4, 4, 0)));
+        for bad in ["", "6", "6.x(1)", "6.3(5", "6.3()", "300.1(1)", "1.2.3.4"] {
+            assert_eq!(Version::parse(bad), None, "{bad}");
+        }
+        assert_eq!(format!("{}", Version::new(6, 3, 5)), "6.3(5)");
+        assert!(Version::new(5, 1, 0) > Version::new(4, 4, 9));
+    }
+
+    #[test]
+    fn a_good_image_verifies_and_reads_back() {
+        let img = image(b"payload bytes");
+        let (h, v) = verify(&img, &POLICY).unwrap();
+        assert_eq!(v, Verdict::Install);
+        assert_eq!(h.version(), Version::new(6, 3, 5));
+        assert_eq!(h.kind(), Ok(Kind::Flat64));
+        assert_eq!(h.load(), 0x200_0000);
+        assert_eq!(h.payload_len(), 13);
+        assert_eq!(h.platform(), PLATFORM);
+        assert!(!h.signed());
+    }
+
+    #[test]
+    fn every_flipped_payload_or_header_bit_is_caught() {
+        let img = image(&[0x5A; 700]);
+        for i in 0..img.len() {
+            for bit in [0x01, 0x80] {
+                let mut bad = img.clone();
+                bad[i] ^= bit;
+                assert!(
+                    verify(&bad, &POLICY).is_err(),
+                    "byte {i} bit {bit:#x} undetected"
+                );
+            }
+        }
+        let mut bad = img.clone();
+        bad[HEADER_LEN + 3] ^= 1;
+        let e = verify(&bad, &POLICY).unwrap_err();
+        assert!(
+            format!("{e}").starts_with("Checksum verification on flash image failed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn truncation_and_garbage_are_refused_without_panic() {
+        let img = image(b"abc");
+        for n in 0..img.len() {
+            assert!(verify(&img[..n], &POLICY).is_err());
+        }
+        let mut x = 7u32;
+        for _ in 0..2000 {
+            let g: Vec<u8> = (0..400)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            let _ = verify(&g, &POLICY);
+            let _ = Header::new_checked(&g[..]);
+        }
+    }
+
+    #[test]
+    fn policy_platform_floor_downgrade() {
+        let img = image(b"x");
+        let other = Policy {
+            platform: "pix-525",
+            ..POLICY
+        };
+        assert_eq!(verify(&img, &other).unwrap_err(), Refusal::Platform);
+        let high_floor = Policy {
+            floor: Version::new(7, 0, 0),
+            ..POLICY
+        };
+        assert!(matches!(
+            verify(&img, &high_floor),
+            Err(Refusal::BelowFloor { .. })
+        ));
+        let newer_installed = Policy {
+            installed: Some(Version::new(6, 4, 0)),
+            ..POLICY
+        };
+        assert_eq!(
+            verify(&img, &newer_installed).unwrap().1,
+            Verdict::Downgrade {
+                installed: Version::new(6, 4, 0)
+            }
+        );
+        let same = Policy {
+            installed: Some(Version::new(6, 3, 5)),
+            ..POLICY
+        };
+        assert_eq!(verify(&img, &same).unwrap().1, Verdict::Install);
+    }
+
+    #[test]
+    fn signatures() {
+        let kp = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([7; 32]));
+        let other = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([8; 32]));
+        let payload = b"signed payload";
+        let mut h = repr().emit(payload).unwrap();
+        sign_header(&mut h, |m| *kp.sk.sign(m, None));
+        let mut img = h.to_vec();
+        img.extend_from_slice(payload);
+        let pk: [u8; 32] = *kp.pk;
+        let opk: [u8; 32] = *other.pk;
+        let with = |k| Policy {
+            public_key: Some(k),
+            ..POLICY
+        };
+        assert!(verify(&img, &with(&pk)).is_ok());
+        assert_eq!(
+            verify(&img, &with(&opk)).unwrap_err(),
+            Refusal::BadSignature
+        );
+        let unsigned = image(payload);
+        assert_eq!(
+            verify(&unsigned, &with(&pk)).unwrap_err(),
+            Refusal::Unsigned
+        );
+        // A signature is not moved to another header: change the version and re-seal.
+        let mut forged = img.clone();
+        forged[24] = 9;
+        let mut hh: [u8; HEADER_LEN] = forged[..HEADER_LEN].try_into().unwrap();
+        seal(&mut hh);
+        forged[..HEADER_LEN].copy_from_slice(&hh);
+        assert_eq!(
+            verify(&forged, &with(&pk)).unwrap_err(),
+            Refusal::BadSignature
+        );
+    }
+
+    #[test]
+    fn linux_header_fields() {
+        let r = HeaderRepr {
+            kind: Kind::Linux,
+            initrd_len: 4,
+            cmdline: "console=ttyS0",
+            load: 0,
+            entry: 0,
+            ..repr()
+        };
+        let mut img = r.emit(b"kernelINIT").unwrap().to_vec();
+        img.extend_from_slice(b"kernelINIT");
+        let (h, _) = verify(&img, &POLICY).unwrap();
+        assert_eq!(h.kind(), Ok(Kind::Linux));
+        assert_eq!(h.initrd_len(), 4);
+        assert_eq!(h.cmdline(), "console=ttyS0");
+        let long = "x".repeat(120);
+        assert_eq!(
+            HeaderRepr {
+                cmdline: &long,
+                ..repr()
+            }
+            .emit(b"")
+            .unwrap_err(),
+            BuildError::CmdlineTooLong
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! A strict NOR flash for host tests, in the MCUboot-simulator spirit: programming can only
+//! clear bits (writing a 1 over a 0 is an error, as on real NOR), erase sets whole blocks to
+//! 0xFF, every access is checked for alignment and bounds, every operation is counted, and a
+//! power cut can be scheduled at any operation index: that operation is torn (a random part
+//! of it happens, leaving random bits), and everything after it fails until "reboot".
+use std::vec::Vec;
+
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimError {
+    NotAligned,
+    OutOfBounds,
+    /// A program tried to turn a 0 bit into 1 (the block was not erased).
+    NotErased,
+    PowerCut,
+}
+
+impl NorFlashError for SimError {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            SimError::NotAligned => NorFlashErrorKind::NotAligned,
+            SimError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
+            _ => NorFlashErrorKind::Other,
+        }
+    }
+}
+
+/// The flash. `W` and `E` are the write and erase sizes.
+pub struct SimFlash<const W: usize, const E: usize> {
+    pub mem: Vec<u8>,
+    pub ops: usize,
+    /// Cut the power during operation number `cut_at` (0-based).
+    pub cut_at: Option<usize>,
+    pub dead: bool,
+    rng: u64,
+}
+
+impl<const W: usize, const E: usize> SimFlash<W, E> {
+    pub fn new(len: usize, seed: u64) -> Self {
+        SimFlash {
+            mem: vec![0xFF; len],
+            ops: 0,
+            cut_at: None,
+            dead: false,
+            rng: seed | 1,
+        }
+    }
+
+    /// Power comes back: the memory stays as it was left.
+    pub fn reboot(&mut self) {
+        self.dead = false;
+        self.cut_at = None;
+    }
+
+    fn rand(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Counts an operation; true when this one is cut.
+    fn op(&mut self) -> Result<bool, SimError> {
+        if self.dead {
+            return Err(SimError::PowerCut);
+        }
+        let n = self.ops;
+        self.ops += 1;
+        if self.cut_at == Some(n) {
+            self.dead = true;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+impl<const W: usize, const E: usize> ErrorType for SimFlash<W, E> {
+    type Error = SimError;
+}
+
+impl<const W: usize, const E: usize> ReadNorFlash for SimFlash<W, E> {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
+        if self.dead {
+            return Err(SimError::PowerCut);
+        }
+        let o = offset as usize;
+        let src = self
+            .mem
+            .get(o..o + bytes.len())
+            .ok_or(SimError::OutOfBounds)?;
+        bytes.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.mem.len()
+    }
+}
+
+impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
+    const WRITE_SIZE: usize = W;
+    const ERASE_SIZE: usize = E;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
+        let (from, to) = (from as usize, to as usize);
+        if from % E != 0 || to % E != 0 || from > to {
+            return Err(SimError::NotAligned);
+        }
+        if to > self.mem.len() {
+            return Err(SimError::OutOfBounds);
+        }
+        // One operation per erase block, so a cut can fall between blocks.
+        for b in (from..to).step_by(E) {
+            if self.op()? {
+                // Torn erase: some bytes of this block become 0xFF, others keep random bits.
+                for i in b..b + E {
+                    let r = self.rand();
+                    if r.is_multiple_of(3) {
+                        self.mem[i] = 0xFF;
+                    } else if r % 3 == 1 {
+                        self.mem[i] |= (r >> 8) as u8;
+                    }
+                }
+                return Err(SimError::PowerCut);
+            }
+            self.mem[b..b + E].fill(0xFF);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+        let o = offset as usize;
+        if !o.is_multiple_of(W) || !bytes.len().is_multiple_of(W) {
+            return Err(SimError::NotAligned);
+        }
+        if o + bytes.len() > self.mem.len() {
+            return Err(SimError::OutOfBounds);
+        }
+        // One operation per write unit.
+        for (k, chunk) in bytes.chunks(W).enumerate() {
+            let at = o + k * W;
+            if chunk
+                .iter()
+                .zip(&self.mem[at..at + W])
+                .any(|(&new, &old)| new & !old != 0)
+            {
+                return Err(SimError::NotErased);
+            }
+            if self.op()? {
+                // Torn program: a random subset of the bits that should clear do.
+                for i in 0..W {
+                    let mask = self.rand() as u8;
+                    let want = chunk[i];
+                    let old = self.mem[at + i];
+                    self.mem[at + i] = old & !(!want & mask);
+                }
+                return Err(SimError::PowerCut);
+            }
+            for i in 0..W {
+                self.mem[at + i] &= chunk[i];
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,799 @@
+//! Host tests of the TFTP client against a simulated server over a simulated network that
+//! can drop, duplicate and reorder datagrams (seeded, so every failure is reproducible).
+use std::collections::VecDeque;
+use std::vec::Vec;
+
+use super::*;
+use crate::net::tftp::wire::{error_code, parse, Options, Repr};
+
+const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 2);
+const SERVER_TID: u16 = 40001;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn percent(&mut self, p: u32) -> bool {
+        (self.next() % 100) < u64::from(p)
+    }
+}
+
+fn file(len: usize, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed | 1);
+    (0..len).map(|_| r.next() as u8).collect()
+}
+
+/// How the simulated server behaves.
+#[derive(Clone)]
+struct ServerCfg {
+    /// Answer options with an OACK (else ignore them and send DATA 1).
+    options: bool,
+    /// Largest blksize it grants.
+    max_blksize: u16,
+    /// Grants windowsize (else leaves it out of the OACK).
+    windowsize: bool,
+    wrap_to_one: bool,
+    /// Replaces the OACK it would send.
+    oack: Option<Vec<u8>>,
+    /// Answers the RRQ with this ERROR instead.
+    error: Option<(u16, &'static [u8])>,
+    /// Claims this tsize instead of the real one.
+    tsize: Option<u64>,
+    /// Its retransmission timer.
+    timeout_ms: i64,
+    /// Answers ERROR 8 to an RRQ with options.
+    refuse_options: bool,
+    /// Does not answer at all.
+    dead: bool,
+}
+
+impl Default for ServerCfg {
+    fn default() -> Self {
+        ServerCfg {
+            options: true,
+            max_blksize: 1468,
+            windowsize: true,
+            wrap_to_one: false,
+            oack: None,
+            error: None,
+            tsize: None,
+            timeout_ms: 100,
+            refuse_options: false,
+            dead: false,
+        }
+    }
+}
+
+struct Server {
+    cfg: ServerCfg,
+    data: Vec<u8>,
+    blksize: usize,
+    window: u64,
+    /// Highest block ACKed.
+    acked: u64,
+    started: bool,
+    oack_pending: bool,
+    resend_at: i64,
+    done: bool,
+    /// ERROR packets the server got (e.g. ERROR 8, ERROR 5 for strays don't reach it).
+    errors: Vec<u16>,
+}
+
+impl Server {
+    fn new(cfg: ServerCfg, data: Vec<u8>) -> Self {
+        Server {
+            cfg,
+            data,
+            blksize: 512,
+            window: 1,
+            acked: 0,
+            started: false,
+            oack_pending: false,
+            resend_at: i64::MAX,
+            done: false,
+            errors: Vec::new(),
+        }
+    }
+
+    fn blocks(&self) -> u64 {
+        self.data.len() as u64 / self.blksize as u64 + 1
+    }
+
+    fn wire(&self, n: u64) -> u16 {
+        if self.cfg.wrap_to_one {
+            ((n - 1) % 65535 + 1) as u16
+        } else {
+            (n % 65536) as u16
+        }
+    }
+
+    fn block(&self, n: u64) -> Vec<u8> {
+        let start = ((n - 1) as usize * self.blksize).min(self.data.len());
+        let end = (start + self.blksize).min(self.data.len());
+        let mut out = vec![0u8; 4 + end - start];
+        Repr::Data {
+            block: self.wire(n),
+            data: &self.data[start..end],
+        }
+        .emit(&mut out)
+        .unwrap();
+        out
+    }
+
+    fn send_window(&mut self, now: i64, out: &mut Vec<Vec<u8>>) {
+        if self.oack_pending {
+            out.push(self.oack());
+        } else {
+            let first = self.acked + 1;
+            for n in first..(first + self.window).min(self.blocks() + 1) {
+                out.push(self.block(n));
+            }
+        }
+        self.resend_at = now + self.cfg.timeout_ms;
+    }
+
+    fn oack(&self) -> Vec<u8> {
+        if let Some(o) = &self.cfg.oack {
+            return o.clone();
+        }
+        let mut opts = Options::new();
+        opts.push("blksize", self.blksize as u64);
+        opts.push("tsize", self.cfg.tsize.unwrap_or(self.data.len() as u64));
+        if self.window > 1 {
+            opts.push("windowsize", self.window);
+        }
+        let mut buf = vec![0u8; 200];
+        let n = Repr::Oack { options: opts }.emit(&mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    fn handle(&mut self, now: i64, bytes: &[u8], out: &mut Vec<Vec<u8>>) {
+        if self.cfg.dead || self.done {
+            return;
+        }
+        match parse(bytes) {
+            Ok(Repr::Request { options, .. }) if !self.started => {
+                self.started = true;
+                if let Some((code, msg)) = self.cfg.error {
+                    let mut b = vec![0, 5, 0, code as u8];
+                    b.extend_from_slice(msg);
+                    out.push(b);
+                    self.done = true;
+                    return;
+                }
+                if self.cfg.refuse_options && !options.is_empty() {
+                    out.push(vec![0, 5, 0, 8, b'n', b'o', 0]);
+                    self.started = false;
+                    return;
+                }
+                if self.cfg.options && !options.is_empty() {
+                    if let Some(b) = options.get("blksize") {
+                        self.blksize = (b as usize).min(self.cfg.max_blksize as usize);
+                    }
+                    if let (Some(w), true) = (options.get("windowsize"), self.cfg.windowsize) {
+                        self.window = w;
+                    }
+                    self.oack_pending = true;
+                }
+                self.send_window(now, out);
+            }
+            Ok(Repr::Ack { block }) if self.started => {
+                // Map the wire number back near what we expect.
+                let n = if self.oack_pending && block == 0 {
+                    self.oack_pending = false;
+                    0
+                } else {
+                    let base = self.acked;
+                    (base.saturating_sub(100)..=base + self.window + 1)
+                        .find(|&n| n > 0 && self.wire(n) == block)
+                        .unwrap_or(u64::MAX)
+                };
+                if n == u64::MAX || n < self.acked {
+                    return;
+                }
+                self.acked = n;
+                if n >= self.blocks() {
+                    self.done = true;
+                    return;
+                }
+                self.send_window(now, out);
+            }
+            Ok(Repr::Error { code, .. }) => {
+                self.errors.push(code);
+                self.done = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn poll(&mut self, now: i64, out: &mut Vec<Vec<u8>>) {
+        if self.started && !self.done && now >= self.resend_at {
+            self.send_window(now, out);
+        }
+    }
+}
+
+/// Loss, duplication and reordering, in percent per datagram.
+#[derive(Clone, Copy, Default)]
+struct Net {
+    loss: u32,
+    dup: u32,
+    reorder: u32,
+}
+
+struct Run {
+    outcome: Result<u64, TftpError>,
+    buf: Vec<u8>,
+    events: Vec<Event>,
+    server_errors: Vec<u16>,
+    /// Datagrams the client sent to the server's TID.
+    sent: usize,
+    elapsed_ms: i64,
+}
+
+fn config(file: &str) -> ClientConfig<'_> {
+    ClientConfig {
+        server: SERVER_IP,
+        file,
+        blksize: 1468,
+        windowsize: 8,
+        timeout: Duration::from_millis(50),
+        give_up: Duration::from_secs(5),
+        request_tsize: true,
+        utimeout_us: None,
+    }
+}
+
+/// Runs a whole transfer: `inject(t)` may add extra datagrams (from, bytes) for the client.
+fn run_with(
+    cfg: ClientConfig<'_>,
+    server: ServerCfg,
+    data: &[u8],
+    net: Net,
+    seed: u64,
+    capacity: usize,
+    mut inject: impl FnMut(i64) -> Vec<(SocketAddrV4, Vec<u8>)>,
+) -> Run {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut srv = Server::new(server, data.to_vec());
+    let mut client = TftpClient::new(&cfg, Instant::from_millis(0));
+    let mut buf = vec![0u8; capacity];
+    let mut events = Vec::new();
+    // (deliver at, to_server, bytes)
+    let mut wire: VecDeque<(i64, bool, Vec<u8>)> = VecDeque::new();
+    let mut sent = 0;
+    let mut t = 0i64;
+    let push = |wire: &mut VecDeque<(i64, bool, Vec<u8>)>,
+                rng: &mut Rng,
+                t: i64,
+                to_server: bool,
+                b: Vec<u8>| {
+        if rng.percent(net.loss) {
+            return;
+        }
+        let delay = if rng.percent(net.reorder) { 3 } else { 1 };
+        if rng.percent(net.dup) {
+            wire.push_back((t + 2, to_server, b.clone()));
+        }
+        wire.push_back((t + delay, to_server, b));
+    };
+    loop {
+        while let Some((to, bytes)) = client.transmit() {
+            if *to.ip() == SERVER_IP && (to.port() == TFTP_PORT || to.port() == SERVER_TID) {
+                sent += 1;
+                let b = bytes.to_vec();
+                push(&mut wire, &mut rng, t, true, b);
+            }
+        }
+        if client.outcome().is_some() {
+            // What the client said last (an ERROR, the final ACK) still reaches the server.
+            let mut out = Vec::new();
+            for (_, to_server, b) in wire.drain(..) {
+                if to_server {
+                    srv.handle(t, &b, &mut out);
+                }
+            }
+            break;
+        }
+        for (from, b) in inject(t) {
+            client.on_datagram(Instant::from_millis(t), from, &b, &mut buf[..], &mut |e| {
+                events.push(e)
+            });
+        }
+        let mut out = Vec::new();
+        let mut later = VecDeque::new();
+        while let Some((at, to_server, b)) = wire.pop_front() {
+            if at > t {
+                later.push_back((at, to_server, b));
+                continue;
+            }
+            if to_server {
+                srv.handle(t, &b, &mut out);
+            } else {
+                let from = SocketAddrV4::new(SERVER_IP, SERVER_TID);
+                client.on_datagram(Instant::from_millis(t), from, &b, &mut buf[..], &mut |e| {
+                    events.push(e)
+                });
+            }
+        }
+        wire = later;
+        srv.poll(t, &mut out);
+        for b in out {
+            push(&mut wire, &mut rng, t, false, b);
+        }
+        client.poll(Instant::from_millis(t), &mut |e| events.push(e));
+        t += 1;
+        assert!(t < 600_000, "simulation did not end");
+    }
+    Run {
+        outcome: client.outcome().unwrap(),
+        buf,
+        events,
+        server_errors: srv.errors,
+        sent,
+        elapsed_ms: t,
+    }
+}
+
+fn run(server: ServerCfg, data: &[u8], net: Net, seed: u64) -> Run {
+    run_with(
+        config("pix601.bin"),
+        server,
+        data,
+        net,
+        seed,
+        1 << 20,
+        |_| Vec::new(),
+    )
+}
+
+fn traces(r: &Run, code: TraceCode) -> usize {
+    r.events
+        .iter()
+        .filter(|e| **e == Event::Trace(code))
+        .count()
+}
+
+fn assert_file(r: &Run, data: &[u8]) {
+    assert_eq!(r.outcome, Ok(data.len() as u64));
+    assert_eq!(&r.buf[..data.len()], data);
+}
+
+#[test]
+fn clean_transfer_with_options_and_window() {
+    let data = file(100_000, 1);
+    let r = run(ServerCfg::default(), &data, Net::default(), 1);
+    assert_file(&r, &data);
+    assert!(r.events.contains(&Event::Negotiated {
+        blksize: 1468,
+        windowsize: 8,
+        tsize: Some(100_000)
+    }));
+    assert_eq!(traces(&r, TraceCode::Retransmit), 0);
+    // 69 blocks in windows of 8: ACK 0 + 9 window ACKs + RRQ.
+    assert!(r.sent <= 12, "sent {}", r.sent);
+}
+
+#[test]
+fn server_that_ignores_options_gets_plain_rfc1350() {
+    let data = file(5000, 2);
+    let cfg = ServerCfg {
+        options: false,
+        ..Default::default()
+    };
+    let r = run(cfg, &data, Net::default(), 2);
+    assert_file(&r, &data);
+    assert!(r.events.contains(&Event::OptionsIgnored));
+}
+
+#[test]
+fn exact_multiple_of_blksize_ends_with_an_empty_block() {
+    let data = file(512 * 6, 3);
+    let cfg = ServerCfg {
+        options: false,
+        ..Default::default()
+    };
+    let r = run(cfg, &data, Net::default(), 3);
+    assert_file(&r, &data);
+    let data = file(1468 * 8, 4);
+    let r = run(ServerCfg::default(), &data, Net::default(), 4);
+    assert_file(&r, &data);
+    let r = run(ServerCfg::default(), &[], Net::default(), 4);
+    assert_eq!(r.outcome, Ok(0));
+}
+
+fn rollover(wrap_to_one: bool, window: u16) {
+    // 70 000 blocks of 8 bytes: past 65535.
+    let data = file(8 * 70_000 + 3, 5);
+    let mut cfg = config("big");
+    cfg.blksize = 8;
+    cfg.windowsize = window;
+    let srv = ServerCfg {
+        wrap_to_one,
+        max_blksize: 8,
+        ..Default::default()
+    };
+    let r = run_with(cfg, srv, &data, Net::default(), 5, 1 << 20, |_| Vec::new());
+    assert_file(&r, &data);
+}
+
+#[test]
+fn block_numbers_roll_over_to_zero() {
+    rollover(false, 1);
+    rollover(false, 8);
+}
+
+#[test]
+fn block_numbers_roll_over_to_one() {
+    rollover(true, 1);
+}
+
+#[test]
+fn loss_duplication_and_reordering_for_many_seeds() {
+    let data = file(30_000, 6);
+    for seed in 0..200 {
+        let net = Net {
+            loss: 10,
+            dup: 5,
+            reorder: 10,
+        };
+        let (window, options) = match seed % 3 {
+            0 => (8, true),
+            1 => (1, true),
+            _ => (1, false),
+        };
+        let mut cfg = config("f");
+        cfg.windowsize = window;
+        let srv = ServerCfg {
+            options,
+            ..Default::default()
+        };
+        let r = run_with(cfg, srv, &data, net, seed, 1 << 20, |_| Vec::new());
+        assert_file(&r, &data);
+    }
+}
+
+#[test]
+fn duplicates_are_stored_once_and_last_block_reacked() {
+    let data = file(20_000, 7);
+    let net = Net {
+        dup: 50,
+        ..Default::default()
+    };
+    let r = run(ServerCfg::default(), &data, net, 7);
+    assert_file(&r, &data);
+    assert!(traces(&r, TraceCode::OutOfSequence) > 0);
+    // No Sorcerer's Apprentice: duplicates never multiply our ACKs beyond one per datagram
+    // received (blocks + duplicates), and the transfer stays short.
+    assert!(r.sent < 2 * 14 + 10, "sent {}", r.sent);
+}
+
+#[test]
+fn stray_senders_get_error_5_and_the_transfer_goes_on() {
+    let data = file(20_000, 8);
+    let other_host = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 99), SERVER_TID);
+    let other_port = SocketAddrV4::new(SERVER_IP, 5555);
+    let stray = vec![0, 3, 0, 1, 0xAA, 0xBB];
+    let r = run_with(
+        config("f"),
+        ServerCfg::default(),
+        &data,
+        Net::default(),
+        8,
+        1 << 20,
+        |t| {
+            if t == 3 {
+                vec![(other_host, stray.clone()), (other_port, stray.clone())]
+            } else {
+                Vec::new()
+            }
+        },
+    );
+    assert_file(&r, &data);
+    assert_eq!(traces(&r, TraceCode::NotFromServer), 1);
+    assert_eq!(traces(&r, TraceCode::WrongPorts), 1);
+    // The ERROR 5 went to the strays, not to the server.
+    assert!(r.server_errors.is_empty());
+}
+
+#[test]
+fn error_5_goes_to_the_stray_address() {
+    let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+    while c.transmit().is_some() {}
+    let mut buf = [0u8; 64];
+    let stray = SocketAddrV4::new(Ipv4Addr::new(10, 9, 9, 9), 77);
+    let mut ev = Vec::new();
+    c.on_datagram(
+        Instant::from_millis(1),
+        stray,
+        &[0, 3, 0, 1, 1],
+        &mut buf[..],
+        &mut |e| ev.push(e),
+    );
+    let (to, bytes) = c.transmit().expect("an ERROR 5");
+    assert_eq!(to, stray);
+    assert_eq!(&bytes[..4], &[0, 5, 0, error_code::UNKNOWN_TID as u8]);
+    assert_eq!(ev, [Event::Trace(TraceCode::NotFromServer)]);
+    assert!(c.outcome().is_none());
+}
+
+#[test]
+fn missing_file_is_minus_10_with_the_servers_message() {
+    let srv = ServerCfg {
+        error: Some((1, b"File not found\0")),
+        ..Default::default()
+    };
+    let r = run(srv, &[], Net::default(), 9);
+    let e = r.outcome.unwrap_err();
+    assert_eq!(e.code(), Some(TraceCode::FileNotFound));
+    let s = format!("{e}");
+    assert!(
+        s.contains("(-10)") && s.contains("'File not found'") && s.contains("world readable"),
+        "{s}"
+    );
+}
+
+#[test]
+fn error_without_nul_and_other_errors_are_code_10() {
+    let srv = ServerCfg {
+        error: Some((2, b"Access violation")),
+        ..Default::default()
+    };
+    let r = run(srv, &[], Net::default(), 10);
+    let e = r.outcome.unwrap_err();
+    assert_eq!(e.code(), Some(TraceCode::TransferError));
+    assert!(format!("{e}").contains("'Access violation'"));
+}
+
+#[test]
+fn dead_server_ends_with_minus_1_after_give_up() {
+    let srv = ServerCfg {
+        dead: true,
+        ..Default::default()
+    };
+    let r = run(srv, &[], Net::default(), 11);
+    let e = r.outcome.clone().unwrap_err();
+    assert_eq!(e.code(), Some(TraceCode::Timeout));
+    assert!(format!("{e}").contains("(-1)"));
+    assert!(traces(&r, TraceCode::Retransmit) >= 3);
+    // Bounded: give_up (5 s) and not much more.
+    assert!((5000..5500).contains(&r.elapsed_ms), "{}", r.elapsed_ms);
+    // Backoff: far fewer than one retransmission per 50 ms.
+    assert!(r.sent < 10, "sent {}", r.sent);
+}
+
+fn oack_case(oack: &[u8]) -> Run {
+    let srv = ServerCfg {
+        oack: Some(oack.to_vec()),
+        max_blksize: 8,
+        ..Default::default()
+    };
+    run(srv, &file(100, 1), Net::default(), 12)
+}
+
+#[test]
+fn bad_oacks_get_error_8() {
+    let cases: [(&[u8], &str); 8] = [
+        (b"\0\x06blksize\x000\0", "blksize out of range"),
+        (b"\0\x06blksize\x007\0", "blksize out of range"),
+        (b"\0\x06blksize\x0065465\0", "blksize out of range"),
+        (b"\0\x06blksize\x002000\0", "blksize out of range"),
+        (b"\0\x06colour\x00blue\0", "not a number"),
+        (b"\0\x06mtu\x001400\0", "did not ask for"),
+        (b"\0\x06blksize\x001024", "malformed"),
+        (b"\0\x06windowsize\x0016\0", "windowsize out of range"),
+    ];
+    for (oack, why) in cases {
+        let r = oack_case(oack);
+        let e = r.outcome.clone().unwrap_err();
+        assert!(matches!(e, TftpError::BadOack(_)), "{oack:?}: {e:?}");
+        assert!(format!("{e}").contains(why), "{oack:?}: {e}");
+        assert_eq!(r.server_errors, [8], "{oack:?}");
+    }
+}
+
+#[test]
+fn good_unusual_oacks_are_accepted() {
+    // Only blksize (no tsize), in capitals; blksize 8.
+    let r = oack_case(b"\0\x06BLKSIZE\x008\0");
+    assert_eq!(r.outcome, Ok(100));
+}
+
+#[test]
+fn option_refused_falls_back_to_plain_request() {
+    let data = file(3000, 13);
+    let srv = ServerCfg {
+        refuse_options: true,
+        ..Default::default()
+    };
+    let r = run(srv, &data, Net::default(), 13);
+    assert_file(&r, &data);
+    assert!(r.events.contains(&Event::Fallback));
+}
+
+#[test]
+fn tsize_larger_than_the_buffer_is_refused_before_a_byte() {
+    let data = file(5000, 14);
+    let r = run_with(
+        config("f"),
+        ServerCfg::default(),
+        &data,
+        Net::default(),
+        14,
+        4096,
+        |_| Vec::new(),
+    );
+    assert_eq!(
+        r.outcome,
+        Err(TftpError::TooLarge {
+            size: 5000,
+            capacity: 4096
+        })
+    );
+    assert!(r.buf.iter().all(|&b| b == 0), "nothing stored");
+    assert_eq!(r.server_errors, [3]);
+}
+
+#[test]
+fn data_beyond_the_buffer_is_refused_at_the_first_block_that_does_not_fit() {
+    // The server lies about tsize (claims 100 bytes) and ignores the limit.
+    let data = file(5000, 15);
+    let srv = ServerCfg {
+        tsize: Some(100),
+        ..Default::default()
+    };
+    let r = run_with(config("f"), srv, &data, Net::default(), 15, 4096, |_| {
+        Vec::new()
+    });
+    assert!(matches!(
+        r.outcome,
+        Err(TftpError::TooLarge { capacity: 4096, .. })
+    ));
+    assert_eq!(
+        &r.buf[..2936],
+        &data[..2936],
+        "whole blocks that fit are stored"
+    );
+    assert!(r.buf[2936..].iter().all(|&b| b == 0), "nothing beyond");
+}
+
+#[test]
+fn tsize_mismatch_is_reported() {
+    let data = file(1000, 16);
+    let srv = ServerCfg {
+        tsize: Some(999),
+        ..Default::default()
+    };
+    let r = run(srv, &data, Net::default(), 16);
+    assert_eq!(
+        r.outcome,
+        Err(TftpError::SizeMismatch {
+            tsize: 999,
+            received: 1000
+        })
+    );
+}
+
+#[test]
+fn hostile_datagrams_never_panic_or_write_outside() {
+    let mut rng = Rng(99);
+    for _ in 0..2000 {
+        let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+        let mut buf = [0u8; 1000];
+        for i in 0..20 {
+            let len = (rng.next() % 40) as usize;
+            let mut d: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            if len >= 2 && rng.percent(70) {
+                d[0] = 0;
+                d[1] = (rng.next() % 8) as u8;
+            }
+            let from = SocketAddrV4::new(SERVER_IP, SERVER_TID);
+            c.on_datagram(Instant::from_millis(i), from, &d, &mut buf[..], &mut |_| {});
+            c.poll(Instant::from_millis(i * 100), &mut |_| {});
+            while c.transmit().is_some() {}
+        }
+    }
+}
+
+#[test]
+fn unexpected_opcode_stops_with_code_9() {
+    let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+    let mut buf = [0u8; 100];
+    let mut ev = Vec::new();
+    let from = SocketAddrV4::new(SERVER_IP, SERVER_TID);
+    c.on_datagram(
+        Instant::from_millis(1),
+        from,
+        &[0, 4, 0, 1],
+        &mut buf[..],
+        &mut |e| ev.push(e),
+    );
+    assert_eq!(c.outcome(), Some(Err(TftpError::UnexpectedOpcode(4))));
+    assert_eq!(ev, [Event::Trace(TraceCode::UnexpectedOpcode)]);
+    let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+    c.on_datagram(
+        Instant::from_millis(1),
+        from,
+        &[0, 9, 1, 2],
+        &mut buf[..],
+        &mut |_| {},
+    );
+    assert_eq!(c.outcome(), Some(Err(TftpError::UnexpectedOpcode(9))));
+}
+
+#[test]
+fn abort_tells_the_locked_server() {
+    let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+    while c.transmit().is_some() {}
+    let mut buf = [0u8; 10000];
+    let from = SocketAddrV4::new(SERVER_IP, SERVER_TID);
+    c.on_datagram(
+        Instant::from_millis(1),
+        from,
+        b"\0\x06blksize\x001468\0",
+        &mut buf[..],
+        &mut |_| {},
+    );
+    while c.transmit().is_some() {}
+    c.abort();
+    let (to, bytes) = c.transmit().unwrap();
+    assert_eq!(to, from);
+    assert_eq!(&bytes[..4], &[0, 5, 0, 0]);
+    assert_eq!(c.outcome(), Some(Err(TftpError::Aborted)));
+    assert_eq!(c.poll_at(), None);
+}
+
+#[test]
+fn wire_round_trip_and_malformed_packets() {
+    let mut o = Options::new();
+    o.push("blksize", 1468);
+    o.push("tsize", 0);
+    let rrq = Repr::Request {
+        write: false,
+        filename: "pix601.bin",
+        mode: "octet",
+        options: o,
+    };
+    let mut buf = [0u8; 100];
+    let n = rrq.emit(&mut buf).unwrap();
+    assert_eq!(n, rrq.buffer_len());
+    assert_eq!(
+        &buf[..n],
+        b"\0\x01pix601.bin\0octet\0blksize\x001468\0tsize\x000\0"
+    );
+    assert_eq!(parse(&buf[..n]), Ok(rrq));
+    assert_eq!(
+        parse(&[0]),
+        Err(ParseError::Wire(wire::WireError::Truncated))
+    );
+    assert_eq!(
+        parse(&[0, 3, 0]),
+        Err(ParseError::Wire(wire::WireError::Truncated))
+    );
+    assert_eq!(parse(&[0, 9]), Err(ParseError::UnknownOpcode(9)));
+    assert_eq!(
+        parse(b"\0\x05\0\x01No such file"),
+        Ok(Repr::Error {
+            code: 1,
+            message: "No such file"
+        })
+    );
+    assert_eq!(
+        parse(b"\0\x06blksize\0"),
+        Err(ParseError::Wire(wire::WireError::BadOption))
+    );
+    assert_eq!(
+        parse(b"\0\x01file"),
+        Err(ParseError::Wire(wire::WireError::BadString))
+    );
+    assert!(matches!(
+        parse(b"\0\x06tsize\x0099999999999999999999\0"),
+        Ok(Repr::Oack { .. })
+    ));
+}

@@ -1,0 +1,456 @@
+//! `trace on`: what every frame was, for the console.
+//!
+//! - [`classify`] gives the Table 11-2 code of a received frame during a TFTP transfer for
+//!   the cases smoltcp would drop without a word (ARP `A`, non-IP `(N)`, `<2>` `<4>` `<5>`
+//!   `<6>` `<7>` `<8>`). Datagrams that do reach the TFTP socket are judged by the client
+//!   (`<3>`, `<7>` for a wrong TID, `<9>`, `<10>`, `<11>`, `<-10>`, `<-1>`, `T`).
+//! - [`Summary`] is a one-line description of any frame (`ping` prints one per frame sent
+//!   and received with `trace on`).
+//! - [`FrameTrace`] is a `phy::Device` wrapper in the shape of smoltcp's `Tracer` that keeps
+//!   the codes and summaries of the frames passing through in a [`TraceLog`] for the session
+//!   loop to print between polls (a device cannot reach the console itself).
+//!
+//! During `tftp` the summaries are not printed: one line per DATA frame would bury the
+//! progress dots and slow the transfer to the console's speed. The codes are printed inline
+//! instead, and a count of frames in and out closes the transfer.
+use core::cell::RefCell;
+use core::fmt;
+use core::net::Ipv4Addr;
+
+use smoltcp::phy::{self, Device, DeviceCapabilities};
+use smoltcp::time::Instant;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Icmpv4Message, Icmpv4Packet,
+    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, UdpPacket,
+};
+
+use super::tftp::TraceCode;
+
+/// What the classifier needs to know about the transfer in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferContext {
+    /// This unit's address.
+    pub local_ip: Ipv4Addr,
+    /// The transfer's local UDP port.
+    pub local_port: u16,
+}
+
+/// The Table 11-2 code of a received frame, for what the TFTP socket will never see.
+pub fn classify(frame: &[u8], ctx: &TransferContext) -> Option<TraceCode> {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return Some(TraceCode::ShortPacket);
+    };
+    match eth.ethertype() {
+        EthernetProtocol::Arp => return Some(TraceCode::Arp),
+        EthernetProtocol::Ipv4 => {}
+        other => return Some(TraceCode::NonIp(u16::from(other))),
+    }
+    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+        return Some(TraceCode::ShortIpHeader);
+    };
+    if ip.header_len() < 20 || !ip.verify_checksum() {
+        return Some(TraceCode::ShortIpHeader);
+    }
+    let dst = ip.dst_addr();
+    if dst != ctx.local_ip && !dst.is_broadcast() {
+        return Some(TraceCode::WrongDestination);
+    }
+    if ip.next_header() != IpProtocol::Udp {
+        return Some(TraceCode::NotUdp);
+    }
+    if ip.more_frags() || ip.frag_offset() != 0 {
+        // smoltcp reassembles nothing here: a fragment never reaches the socket.
+        return Some(TraceCode::ShortPacket);
+    }
+    let Ok(udp) = UdpPacket::new_checked(ip.payload()) else {
+        return Some(TraceCode::ShortPacket);
+    };
+    if udp.checksum() != 0
+        && !udp.verify_checksum(&IpAddress::Ipv4(ip.src_addr()), &IpAddress::Ipv4(dst))
+    {
+        return Some(TraceCode::BadChecksum);
+    }
+    if udp.dst_port() != ctx.local_port {
+        return Some(TraceCode::WrongPorts);
+    }
+    None
+}
+
+/// A one-line description of a frame (`Display`), decoded lazily from its first bytes.
+#[derive(Clone, Copy)]
+pub struct Summary {
+    outgoing: bool,
+    len: usize,
+    head: [u8; 64],
+}
+
+impl Summary {
+    pub fn new(frame: &[u8], outgoing: bool) -> Self {
+        let mut head = [0u8; 64];
+        let n = frame.len().min(head.len());
+        head[..n].copy_from_slice(&frame[..n]);
+        Summary {
+            outgoing,
+            len: frame.len(),
+            head,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.head[..self.len.min(self.head.len())]
+    }
+}
+
+fn ip4(a: Ipv4Address) -> Ipv4Addr {
+    a
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dir = if self.outgoing { "out" } else { "in " };
+        write!(f, "{dir} {:4} ", self.len)?;
+        let Ok(eth) = EthernetFrame::new_checked(self.bytes()) else {
+            return f.write_str("runt frame");
+        };
+        match eth.ethertype() {
+            EthernetProtocol::Arp => {
+                let arp = ArpPacket::new_checked(eth.payload()).ok();
+                match arp.as_ref().map(ArpRepr::parse) {
+                    Some(Ok(ArpRepr::EthernetIpv4 {
+                        operation: ArpOperation::Request,
+                        source_protocol_addr,
+                        target_protocol_addr,
+                        ..
+                    })) => write!(
+                        f,
+                        "ARP who-has {} tell {}",
+                        ip4(target_protocol_addr),
+                        ip4(source_protocol_addr)
+                    ),
+                    Some(Ok(ArpRepr::EthernetIpv4 {
+                        source_protocol_addr,
+                        source_hardware_addr,
+                        ..
+                    })) => write!(
+                        f,
+                        "ARP {} is-at {}",
+                        ip4(source_protocol_addr),
+                        source_hardware_addr
+                    ),
+                    _ => f.write_str("ARP (malformed)"),
+                }
+            }
+            EthernetProtocol::Ipv4 => {
+                // Summaries keep 64 bytes: enough for the IP, UDP and ICMP headers.
+                let Ok(ip) = Ipv4Packet::new_checked(eth.payload()).or_else(|_| {
+                    let p = Ipv4Packet::new_unchecked(eth.payload());
+                    if eth.payload().len() >= 20 {
+                        Ok(p)
+                    } else {
+                        Err(())
+                    }
+                }) else {
+                    return f.write_str("IPv4 (truncated)");
+                };
+                write!(f, "IPv4 {} > {} ", ip4(ip.src_addr()), ip4(ip.dst_addr()))?;
+                let hl = usize::from(ip.header_len()).max(20);
+                let payload = eth.payload().get(hl..).unwrap_or(&[]);
+                match ip.next_header() {
+                    IpProtocol::Udp if payload.len() >= 8 => {
+                        let u = UdpPacket::new_unchecked(payload);
+                        write!(f, "UDP {} > {} len {}", u.src_port(), u.dst_port(), u.len())
+                    }
+                    IpProtocol::Icmp if payload.len() >= 8 => {
+                        let i = Icmpv4Packet::new_unchecked(payload);
+                        match i.msg_type() {
+                            Icmpv4Message::EchoRequest => write!(
+                                f,
+                                "ICMP echo request id {:#06x} seq {}",
+                                i.echo_ident(),
+                                i.echo_seq_no()
+                            ),
+                            Icmpv4Message::EchoReply => write!(
+                                f,
+                                "ICMP echo reply id {:#06x} seq {}",
+                                i.echo_ident(),
+                                i.echo_seq_no()
+                            ),
+                            t => write!(f, "ICMP {t}"),
+                        }
+                    }
+                    p => write!(f, "protocol {}", u8::from(p)),
+                }
+            }
+            other => write!(f, "EtherType {:#06x}", u16::from(other)),
+        }
+    }
+}
+
+/// Codes and summaries kept between two polls.
+const LOG: usize = 32;
+
+/// What [`FrameTrace`] saw.
+#[derive(Default)]
+pub struct TraceLog {
+    /// Classify received frames against this transfer (tftp); `None` for ping.
+    pub context: Option<TransferContext>,
+    /// Keep [`Summary`] lines (ping with `trace on`).
+    pub keep_summaries: bool,
+    codes: heapless::Deque<TraceCode, LOG>,
+    summaries: heapless::Deque<Summary, 8>,
+    /// Frames and summaries that did not fit before the next drain.
+    pub overflow: u32,
+    pub rx_frames: u32,
+    pub tx_frames: u32,
+}
+
+impl TraceLog {
+    pub fn new(context: Option<TransferContext>, keep_summaries: bool) -> Self {
+        TraceLog {
+            context,
+            keep_summaries,
+            ..Default::default()
+        }
+    }
+
+    fn observe(&mut self, frame: &[u8], outgoing: bool) {
+        if outgoing {
+            self.tx_frames = self.tx_frames.wrapping_add(1);
+        } else {
+            self.rx_frames = self.rx_frames.wrapping_add(1);
+            if let Some(ctx) = &self.context {
+                if let Some(code) = classify(frame, ctx) {
+                    if self.codes.push_back(code).is_err() {
+                        self.overflow += 1;
+                    }
+                }
+            }
+        }
+        if self.keep_summaries
+            && self
+                .summaries
+                .push_back(Summary::new(frame, outgoing))
+                .is_err()
+        {
+            self.overflow += 1;
+        }
+    }
+
+    /// The next classifier code, oldest first.
+    pub fn next_code(&mut self) -> Option<TraceCode> {
+        self.codes.pop_front()
+    }
+
+    /// The next frame summary, oldest first.
+    pub fn next_summary(&mut self) -> Option<Summary> {
+        self.summaries.pop_front()
+    }
+}
+
+/// A `phy::Device` that records every frame in a [`TraceLog`].
+pub struct FrameTrace<'l, D: Device> {
+    inner: D,
+    log: &'l RefCell<TraceLog>,
+}
+
+impl<'l, D: Device> FrameTrace<'l, D> {
+    pub fn new(inner: D, log: &'l RefCell<TraceLog>) -> Self {
+        FrameTrace { inner, log }
+    }
+}
+
+impl<D: Device> Device for FrameTrace<'_, D> {
+    type RxToken<'a>
+        = TraceRx<'a, D::RxToken<'a>>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = TraceTx<'a, D::TxToken<'a>>
+    where
+        Self: 'a;
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.inner.capabilities()
+    }
+
+    fn receive(&mut self, timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let log = self.log;
+        self.inner
+            .receive(timestamp)
+            .map(|(rx, tx)| (TraceRx { token: rx, log }, TraceTx { token: tx, log }))
+    }
+
+    fn transmit(&mut self, timestamp: Instant) -> Option<Self::TxToken<'_>> {
+        let log = self.log;
+        self.inner
+            .transmit(timestamp)
+            .map(|tx| TraceTx { token: tx, log })
+    }
+}
+
+pub struct TraceRx<'a, T: phy::RxToken> {
+    token: T,
+    log: &'a RefCell<TraceLog>,
+}
+
+impl<T: phy::RxToken> phy::RxToken for TraceRx<'_, T> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        let log = self.log;
+        self.token.consume(|frame| {
+            log.borrow_mut().observe(frame, false);
+            f(frame)
+        })
+    }
+}
+
+pub struct TraceTx<'a, T: phy::TxToken> {
+    token: T,
+    log: &'a RefCell<TraceLog>,
+}
+
+impl<T: phy::TxToken> phy::TxToken for TraceTx<'_, T> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let log = self.log;
+        self.token.consume(len, |frame| {
+            let r = f(frame);
+            log.borrow_mut().observe(frame, true);
+            r
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{EthernetAddress, EthernetRepr, Ipv4Repr, UdpRepr};
+
+    const US: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
+    const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+    const CTX: TransferContext = TransferContext {
+        local_ip: US,
+        local_port: 3001,
+    };
+
+    /// An Ethernet/IPv4/UDP frame with correct checksums.
+    pub(crate) fn udp_frame(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let udp = UdpRepr {
+            src_port: sport,
+            dst_port: dport,
+        };
+        let ip = Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Udp,
+            payload_len: 8 + payload.len(),
+            hop_limit: 64,
+        };
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            ethertype: EthernetProtocol::Ipv4,
+        };
+        let mut buf = vec![0u8; 14 + 20 + 8 + payload.len()];
+        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
+        eth.emit(&mut f);
+        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+        ip.emit(&mut p, &ChecksumCapabilities::default());
+        let mut u = UdpPacket::new_unchecked(p.payload_mut());
+        udp.emit(
+            &mut u,
+            &IpAddress::Ipv4(src),
+            &IpAddress::Ipv4(dst),
+            payload.len(),
+            |b| b.copy_from_slice(payload),
+            &ChecksumCapabilities::default(),
+        );
+        buf
+    }
+
+    fn good() -> Vec<u8> {
+        udp_frame(SERVER, US, 40000, 3001, &[0, 3, 0, 1, 9, 9])
+    }
+
+    #[test]
+    fn a_good_tftp_frame_has_no_code() {
+        assert_eq!(classify(&good(), &CTX), None);
+    }
+
+    #[test]
+    fn each_drop_reason_has_its_code() {
+        assert_eq!(classify(&good()[..10], &CTX), Some(TraceCode::ShortPacket));
+        let mut arp = good();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(classify(&arp, &CTX), Some(TraceCode::Arp));
+        let mut v6 = good();
+        v6[12..14].copy_from_slice(&[0x86, 0xDD]);
+        assert_eq!(classify(&v6, &CTX), Some(TraceCode::NonIp(0x86DD)));
+        assert_eq!(format!("{}", classify(&v6, &CTX).unwrap()), "(34525)");
+        let mut ihl = good();
+        ihl[14] = 0x44; // IHL 4 words = 16 bytes
+        assert_eq!(classify(&ihl, &CTX), Some(TraceCode::ShortIpHeader));
+        let other = udp_frame(
+            SERVER,
+            Ipv4Addr::new(10, 0, 2, 99),
+            40000,
+            3001,
+            &[0, 3, 0, 1],
+        );
+        assert_eq!(classify(&other, &CTX), Some(TraceCode::WrongDestination));
+        let bcast = udp_frame(SERVER, Ipv4Addr::BROADCAST, 40000, 3001, &[0, 3, 0, 1]);
+        assert_eq!(classify(&bcast, &CTX), None);
+        let mut tcp = good();
+        tcp[14 + 9] = 6;
+        // Fix the IP checksum after changing the protocol.
+        let mut p = Ipv4Packet::new_unchecked(&mut tcp[14..]);
+        p.fill_checksum();
+        assert_eq!(classify(&tcp, &CTX), Some(TraceCode::NotUdp));
+        let mut sum = good();
+        let n = sum.len();
+        sum[n - 1] ^= 0xFF;
+        assert_eq!(classify(&sum, &CTX), Some(TraceCode::BadChecksum));
+        let port = udp_frame(SERVER, US, 40000, 3002, &[0, 3, 0, 1]);
+        assert_eq!(classify(&port, &CTX), Some(TraceCode::WrongPorts));
+    }
+
+    #[test]
+    fn summaries_read_like_tcpdump() {
+        let s = format!("{}", Summary::new(&good(), false));
+        assert_eq!(
+            s,
+            "in    48 IPv4 10.0.2.2 > 10.0.2.15 UDP 40000 > 3001 len 14"
+        );
+        assert_eq!(
+            format!("{}", Summary::new(&[1, 2, 3], true)),
+            "out    3 runt frame"
+        );
+    }
+
+    #[test]
+    fn malformed_frames_never_panic() {
+        let g = good();
+        for n in 0..g.len() {
+            let _ = classify(&g[..n], &CTX);
+            let _ = format!("{}", Summary::new(&g[..n], false));
+        }
+        let mut x = 0x1234_5678u32;
+        for _ in 0..5000 {
+            let mut f = g.clone();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let i = (x as usize) % f.len();
+                f[i] = (x >> 8) as u8;
+            }
+            let _ = classify(&f, &CTX);
+            let _ = format!("{}", Summary::new(&f, true));
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! A TFTP lab for tests and benchmarks: a private network namespace holding a tap with a
+//! real TFTP server on it (Debian's tftpd-hpa or atftpd) and a lossy user-space bridge
+//! (`qemu/tools/lossy-bridge.py`) between the tap and QEMU's `-netdev socket,udp`, since this
+//! kernel has no `tc netem`. QEMU joins the namespace with [`Machine::netns`](crate::Machine::netns).
+//!
+//! ```text
+//!   namespace lbsN:  QEMU -netdev socket,udp  <->  lossy-bridge.py  <->  tap lbtN
+//!                    (10.77.0.2, the unit)         loss/dup/reorder      10.77.0.1: server
+//! ```
+//! Root only ([`lab_unavailable`] says why not). Everything is removed on drop.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::NetBackend;
+
+pub const SERVER_IP: &str = "10.77.0.1";
+pub const UNIT_IP: &str = "10.77.0.2";
+/// tftpd-hpa's binary (the Debian package conflicts with atftpd's; see .ci/run).
+pub const TFTPD_HPA: &str = "/usr/local/sbin/in.tftpd";
+pub const ATFTPD: &str = "/usr/sbin/atftpd";
+pub const BRIDGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/lossy-bridge.py");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    TftpdHpa,
+    Atftpd,
+}
+
+/// Loss, duplication and reordering in percent per frame.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Impairment {
+    pub loss: u32,
+    pub dup: u32,
+    pub reorder: u32,
+}
+
+/// A namespace with a tap, a server on it and the bridge; QEMU joins with [`Lab::machine`].
+pub struct Lab {
+    ns: String,
+    children: Vec<Child>,
+    qemu_port: u16,
+    pub root: PathBuf,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    run(Command::new("ip").args(args))
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl Lab {
+    pub fn new(server: Server, imp: Impairment, root: &Path, seed: u64) -> Result<Lab, String> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}{}", std::process::id() % 100_000, n % 100);
+        let ns = format!("lbs{tag}");
+        let tap = format!("lbt{tag}");
+        let _ = ip(&["netns", "del", &ns]);
+        ip(&["netns", "add", &ns])?;
+        let mut lab = Lab {
+            ns: ns.clone(),
+            children: Vec::new(),
+            qemu_port: 40000,
+            root: root.to_path_buf(),
+        };
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        ip(&["-n", &ns, "tuntap", "add", "dev", &tap, "mode", "tap"])?;
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{SERVER_IP}/24"),
+            "dev",
+            &tap,
+        ])?;
+        ip(&["-n", &ns, "link", "set", &tap, "up"])?;
+        let exec = |prog: &str| {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns, prog]);
+            c.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            c
+        };
+        // The bridge first: it opens the tap (which has no carrier until someone does).
+        let mut b = exec("python3");
+        b.arg(BRIDGE)
+            .args([&tap, "40001", "40000"])
+            .args(["--loss", &imp.loss.to_string()])
+            .args(["--dup", &imp.dup.to_string()])
+            .args(["--reorder", &imp.reorder.to_string()])
+            .args(["--seed", &seed.to_string()]);
+        lab.children
+            .push(b.spawn().map_err(|e| format!("bridge: {e}"))?);
+        let root_s = root.to_string_lossy().into_owned();
+        let mut s = match server {
+            Server::TftpdHpa => {
+                let mut c = exec(TFTPD_HPA);
+                c.args(["-L", "-s", &root_s, "-a", &format!("{SERVER_IP}:69")]);
+                c
+            }
+            Server::Atftpd => {
+                let mut c = exec(ATFTPD);
+                c.args([
+                    "--daemon",
+                    "--no-fork",
+                    "--port",
+                    "69",
+                    "--bind-address",
+                    SERVER_IP,
+                ])
+                .args(["--user", "root.root", "--logfile", "/dev/null", &root_s]);
+                c
+            }
+        };
+        lab.children
+            .push(s.spawn().map_err(|e| format!("{server:?}: {e}"))?);
+        std::thread::sleep(Duration::from_millis(300));
+        for c in &mut lab.children {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Err(format!("a lab process exited at once: {status}"));
+            }
+        }
+        Ok(lab)
+    }
+
+    /// The netdev that wires a NIC to the bridge (QEMU must run in [`Lab::netns`]).
+    pub fn backend(&self) -> NetBackend {
+        NetBackend::Udp {
+            local: SocketAddr::from(([127, 0, 0, 1], self.qemu_port)),
+            remote: SocketAddr::from(([127, 0, 0, 1], 40001)),
+        }
+    }
+
+    /// The namespace's name.
+    pub fn netns(&self) -> &str {
+        &self.ns
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = ip(&["netns", "del", &self.ns]);
+    }
+}
+
+/// Why these tests cannot run here (besides root): a missing server or python3.
+pub fn lab_unavailable() -> Option<String> {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
+        });
+    if root != Some(true) {
+        return Some("not root: network namespaces and taps need CAP_NET_ADMIN".into());
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("`ip` (iproute2) is not installed".into());
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        return Some("/dev/net/tun is missing".into());
+    }
+    let hpa = Command::new(TFTPD_HPA).arg("-V").output();
+    let is_hpa = hpa.is_ok_and(|o| {
+        String::from_utf8_lossy(&[o.stdout, o.stderr].concat()).contains("tftp-hpa")
+    });
+    if !is_hpa {
+        return Some(format!(
+            "{TFTPD_HPA} is not tftpd-hpa (.ci/run extracts it from the tftpd-hpa .deb)"
+        ));
+    }
+    if !Path::new(ATFTPD).exists() {
+        return Some(format!("{ATFTPD} is missing (Debian package atftpd)"));
+    }
+    if run(Command::new("python3").arg("-c").arg("import fcntl")).is_err() {
+        return Some("python3 is missing".into());
+    }
+    None
+}
+
+/// Deterministic test-file contents (xorshift from `seed`), so a mismatch is reproducible.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// CRC-32/ISO-HDLC (`zlib.crc32`), what the firmware prints after `Received`.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_check_value() {
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+    }
+}

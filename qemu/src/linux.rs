@@ -1,0 +1,210 @@
+//! A real Linux for the end-to-end tests: Debian's cloud kernel (`vmlinuz`, fetched as a .deb
+//! with `apt-get download`, nothing committed) and a tiny initramfs around busybox-static
+//! whose `/init` prints [`MARKER`] on the console and powers the machine off.
+//!
+//! Everything is cached under the directory passed to [`ensure`]; a second call costs nothing.
+//! When the package source cannot be reached, [`ensure`] says so in its error so tests can
+//! skip with that reason.
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What the initramfs's `/init` prints once it runs.
+pub const MARKER: &str = "lifeboat-initramfs: init is running";
+/// The Debian metapackage whose dependency names the current cloud kernel.
+const KERNEL_META: &str = "linux-image-cloud-amd64";
+
+/// The kernel and initramfs files.
+#[derive(Clone, Debug)]
+pub struct LinuxAssets {
+    pub vmlinuz: PathBuf,
+    pub initramfs: PathBuf,
+    /// The Debian package the kernel came from, e.g. `linux-image-6.1.0-56-cloud-amd64`.
+    pub kernel_package: String,
+}
+
+fn run(cmd: &mut Command) -> Result<Vec<u8>, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{:?} failed: {}",
+            cmd,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// Downloads `package`'s .deb into `dir` (once) and returns its path.
+fn download(dir: &Path, package: &str) -> Result<PathBuf, String> {
+    let find = |dir: &Path| -> Option<PathBuf> {
+        fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{package}_")) && n.ends_with(".deb"))
+            })
+    };
+    if let Some(p) = find(dir) {
+        return Ok(p);
+    }
+    run(Command::new("apt-get")
+        .args(["download", "-qq", package])
+        .current_dir(dir))
+    .map_err(|e| format!("the package source is unreachable or lacks {package}: {e}"))?;
+    find(dir).ok_or_else(|| format!("apt-get download {package} left no .deb"))
+}
+
+/// Extracts one member (a `./path` inside the package) of a .deb to `out`.
+fn extract(deb: &Path, member_glob: &str, out: &Path) -> Result<(), String> {
+    let tmp = out.with_extension("x");
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let script = format!(
+        "dpkg-deb --fsys-tarfile '{}' | tar -x -C '{}' --wildcards '{}'",
+        deb.display(),
+        tmp.display(),
+        member_glob
+    );
+    run(Command::new("sh").args(["-c", &script]))?;
+    let found = walk(&tmp)
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("{member_glob} not found in {}", deb.display()))?;
+    fs::rename(&found, out).map_err(|e| e.to_string())?;
+    let _ = fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Fetches (once) the kernel and builds (once) the initramfs in `dir`.
+pub fn ensure(dir: &Path) -> Result<LinuxAssets, String> {
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let vmlinuz = dir.join("vmlinuz");
+    let initramfs = dir.join("initramfs.cpio");
+    let pkg_file = dir.join("kernel-package");
+    if vmlinuz.exists() && initramfs.exists() {
+        if let Ok(kernel_package) = fs::read_to_string(&pkg_file) {
+            return Ok(LinuxAssets {
+                vmlinuz,
+                initramfs,
+                kernel_package,
+            });
+        }
+    }
+    let deps = run(Command::new("apt-cache").args(["depends", KERNEL_META]))
+        .map_err(|e| format!("cannot resolve {KERNEL_META} (run apt-get update?): {e}"))?;
+    let kernel_package = String::from_utf8_lossy(&deps)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .find(|p| p.starts_with("linux-image-"))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{KERNEL_META} names no kernel package"))?;
+    let deb = download(dir, &kernel_package)?;
+    extract(&deb, "./boot/vmlinuz-*", &vmlinuz)?;
+    let bb_deb = download(dir, "busybox-static")?;
+    let busybox = dir.join("busybox");
+    extract(&bb_deb, "./bin/busybox", &busybox)?;
+    let bb = fs::read(&busybox).map_err(|e| e.to_string())?;
+    fs::write(&initramfs, initramfs_cpio(&bb)).map_err(|e| e.to_string())?;
+    fs::write(&pkg_file, &kernel_package).map_err(|e| e.to_string())?;
+    Ok(LinuxAssets {
+        vmlinuz,
+        initramfs,
+        kernel_package,
+    })
+}
+
+/// The `/init` script: print the marker, power off.
+fn init_script() -> String {
+    format!(
+        "#!/bin/busybox sh\n\
+         /bin/busybox echo\n\
+         /bin/busybox echo '{MARKER}'\n\
+         /bin/busybox poweroff -f\n"
+    )
+}
+
+/// An uncompressed `newc` cpio archive (the kernel unpacks it into rootfs) with `/dev/console`
+/// (so `/init` has a console without needing root to build it), busybox and `/init`.
+pub fn initramfs_cpio(busybox: &[u8]) -> Vec<u8> {
+    let mut w = Vec::new();
+    let mut ino = 1;
+    let mut entry = |w: &mut Vec<u8>, name: &str, mode: u32, rdev: (u32, u32), data: &[u8]| {
+        let _ = write!(
+            w,
+            "070701{ino:08X}{mode:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
+            0,
+            0,
+            1,
+            0,
+            data.len(),
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() + 1,
+            0
+        );
+        ino += 1;
+        w.extend_from_slice(name.as_bytes());
+        w.push(0);
+        while !w.len().is_multiple_of(4) {
+            w.push(0);
+        }
+        w.extend_from_slice(data);
+        while !w.len().is_multiple_of(4) {
+            w.push(0);
+        }
+    };
+    entry(&mut w, "dev", 0o040755, (0, 0), b"");
+    entry(&mut w, "dev/console", 0o020600, (5, 1), b"");
+    entry(&mut w, "bin", 0o040755, (0, 0), b"");
+    entry(&mut w, "bin/busybox", 0o100755, (0, 0), busybox);
+    entry(&mut w, "init", 0o100755, (0, 0), init_script().as_bytes());
+    entry(&mut w, "TRAILER!!!", 0, (0, 0), b"");
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpio_is_well_formed_newc() {
+        let a = initramfs_cpio(b"\x7fELF-ish");
+        assert!(a.starts_with(b"070701"));
+        assert_eq!(a.len() % 4, 0);
+        let text = String::from_utf8_lossy(&a);
+        for name in ["dev/console", "bin/busybox", "init", "TRAILER!!!"] {
+            assert!(text.contains(name), "{name} missing");
+        }
+        assert!(text.contains(MARKER));
+        // The header of dev/console: mode 020600, rdevmajor 5, rdevminor 1.
+        let at = text.find("dev/console").unwrap() - 110;
+        let hdr = &text[at..at + 110];
+        assert_eq!(&hdr[14..22], "00002180");
+        assert_eq!(&hdr[78..86], "00000005");
+        assert_eq!(&hdr[86..94], "00000001");
+    }
+}

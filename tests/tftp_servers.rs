@@ -1,0 +1,169 @@
+//! TFTP against the servers people run (Debian's tftpd-hpa 5.2 and atftpd 0.8, which speaks
+//! windowsize), through a lossy user-space bridge, since this kernel has no `tc netem`:
+//!
+//! ```text
+//!   namespace lbsN:  QEMU -netdev socket,udp  <->  qemu/tools/lossy-bridge.py  <->  tap lbtN
+//!                    (10.77.0.2, the unit)          loss / dup / reorder, seeded    10.77.0.1: server
+//! ```
+//!
+//! QEMU, the bridge and the server all run inside one private namespace (its own loopback),
+//! created and removed by the test. Each case downloads a file and checks the length and
+//! CRC-32 the console prints against the file's. Root only: skipped with a printed reason
+//! otherwise (LIFEBOAT_REQUIRE_NETNS=1 makes that a failure).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::*;
+use lifeboat_qemu::lab::{
+    crc32, lab_unavailable, pattern, Impairment, Lab, Server, SERVER_IP, UNIT_IP,
+};
+use lifeboat_qemu::NicModel;
+
+const WINDOW_S: u32 = 3;
+
+fn skip(test: &str) -> bool {
+    if let Some(why) = lab_unavailable() {
+        if std::env::var(REQUIRE_NETNS_ENV).is_ok_and(|v| v == "1") {
+            panic!("{test}: {why}");
+        }
+        eprintln!("SKIPPED {test}: {why}");
+        return true;
+    }
+    false
+}
+
+fn root_with(name: &str, data: &[u8]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("tftp-servers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), data).unwrap();
+    dir
+}
+
+/// Boots a unit in `lab`, downloads `name` and returns the console's result line and seconds.
+fn download(lab: &Lab, name: &str, timeout: Duration) -> (String, f64) {
+    let m = machine(Medium::Floppy, WINDOW_S)
+        .nic(NicModel::E1000, lab.backend())
+        .netns(lab.netns());
+    let mut q = launch(&m);
+    expect_banner(&mut q);
+    q.send(ESC).expect("ESC");
+    expect(&mut q, HELP_HINT, REPLY);
+    expect(&mut q, PROMPT, REPLY);
+    assert_eq!(
+        command1(&mut q, &format!("address {UNIT_IP}")),
+        format!("address {UNIT_IP}")
+    );
+    assert_eq!(
+        command1(&mut q, &format!("server {SERVER_IP}")),
+        format!("server {SERVER_IP}")
+    );
+    assert_eq!(
+        command1(&mut q, &format!("file {name}")),
+        format!("file {name}")
+    );
+    q.send_line("tftp").expect("console");
+    expect(&mut q, "tftp\r\n", REPLY);
+    let t0 = Instant::now();
+    let out = expect(&mut q, PROMPT, timeout);
+    let secs = t0.elapsed().as_secs_f64();
+    let line = lines(&out)
+        .into_iter()
+        .rfind(|l| l.starts_with("Received ") || l.starts_with("tftp: "))
+        .unwrap_or_else(|| panic!("no result line in {out:?}"));
+    (line, secs)
+}
+
+fn case(server: Server, imp: Impairment, len: usize, seed: u64) {
+    let name = format!("f-{server:?}-{seed}.bin");
+    let data = pattern(len, seed);
+    let root = root_with(&name, &data);
+    let lab = Lab::new(server, imp, &root, seed).unwrap_or_else(|e| panic!("lab: {e}"));
+    let (line, secs) = download(&lab, &name, Duration::from_secs(180));
+    let want = format!("Received {len} bytes in ");
+    assert!(line.starts_with(&want), "{server:?} {imp:?}: {line}");
+    assert!(
+        line.ends_with(&format!("CRC-32 {:#010x}", crc32(&data))),
+        "{server:?} {imp:?}: {line}"
+    );
+    eprintln!("{server:?} {imp:?}: {len} bytes in {secs:.2} s: {line}");
+}
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn tftpd_hpa_clean_and_lossy() {
+    if skip("tftpd_hpa_clean_and_lossy") {
+        return;
+    }
+    case(Server::TftpdHpa, Impairment::default(), 2 * MIB, 1);
+    case(
+        Server::TftpdHpa,
+        Impairment {
+            loss: 10,
+            ..Default::default()
+        },
+        MIB,
+        2,
+    );
+    case(
+        Server::TftpdHpa,
+        Impairment {
+            dup: 5,
+            reorder: 10,
+            ..Default::default()
+        },
+        MIB,
+        3,
+    );
+    case(
+        Server::TftpdHpa,
+        Impairment {
+            loss: 10,
+            dup: 5,
+            reorder: 10,
+        },
+        MIB,
+        4,
+    );
+}
+
+#[test]
+fn atftpd_windowed_clean_and_lossy() {
+    if skip("atftpd_windowed_clean_and_lossy") {
+        return;
+    }
+    case(Server::Atftpd, Impairment::default(), 2 * MIB, 5);
+    case(
+        Server::Atftpd,
+        Impairment {
+            loss: 10,
+            ..Default::default()
+        },
+        MIB,
+        6,
+    );
+    case(
+        Server::Atftpd,
+        Impairment {
+            dup: 5,
+            reorder: 10,
+            ..Default::default()
+        },
+        MIB,
+        7,
+    );
+    case(
+        Server::Atftpd,
+        Impairment {
+            loss: 10,
+            dup: 5,
+            reorder: 10,
+        },
+        MIB,
+        8,
+    );
+}
