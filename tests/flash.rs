@@ -195,7 +195,7 @@ fn no_flash_at_all() {
     assert_eq!(flashtest(&mut q, "", SHORT), ["flashtest: no flash found"]);
 }
 
-/// Boots with a 1 MiB card whose image fails every `iotype` ("read" or "write") request with
+/// Boots with a 1 MiB card whose image fails every `iotype` ("read", "write", "flush") request with
 /// EIO once QEMU's raw driver has signalled `event` (blkdebug), runs `flashtest` and returns
 /// its failure line; after a failed write the card's file must be unchanged.
 fn failing_card(name: &str, event: &str, iotype: &str) -> String {
@@ -236,6 +236,11 @@ fn compactflash_errors_are_reported_with_the_error_register() {
     assert_eq!(
         failing_card("cf-eio-read", "read_aio", "read"),
         "flashtest: read failed: CompactFlash: READ SECTORS failed at sector 0 \
+         (status 0x41, error 0x04: ABRT aborted)"
+    ); // The card says it has FLUSH CACHE, so every erase/write ends with one; its failure shows.
+    assert_eq!(
+        failing_card("cf-eio-flush", "flush_to_disk", "flush"),
+        "flashtest: erase failed: CompactFlash: FLUSH CACHE failed \
          (status 0x41, error 0x04: ABRT aborted)"
     );
 }
