@@ -127,6 +127,26 @@ fn pflash_of_odd_size_reports_its_real_size() {
 }
 
 #[test]
+fn pflash_of_16_mib_with_a_larger_firmware_window() {
+    // `max-fw-size=16M`: unit 1 may grow to 16 MiB − 256 KiB, reaching down to 0xff000000.
+    let file = flash_file("pflash-16m", (16 << 20) - (256 << 10), 0xFF);
+    let mut m = machine(Medium::Floppy, 5).pflash(&file);
+    m.max_fw_size_mib = Some(16);
+    let (mut q, line) = boot(m);
+    let device = "CFI Intel 16128 KiB @ 0xff000000";
+    assert_eq!(line, format!("Flash={device}"));
+    passed(&flashtest(&mut q, " 8", SHORT), device, 8 << 10);
+    q.kill();
+    let bytes = std::fs::read(&file).expect("reading the flash file");
+    assert!(bytes[..8192]
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == pattern(i as u32)));
+    assert!(bytes[8192..].iter().all(|&b| b == 0xFF));
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
 fn pflash_on_q35() {
     let file = flash_file("pflash-q35", 2 << 20, 0x00);
     let m = machine(Medium::Floppy, 5)
