@@ -7,12 +7,15 @@ use std::process::Command;
 use object::{Object, ObjectSection, SectionFlags, SectionKind};
 
 const FIRMWARE_BASE: u64 = 0x10_0000;
+/// Where the demo flat64 payload is linked (demo/demo.ld) and loaded.
+const DEMO_BASE: u64 = 0x200_0000;
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     for p in [
         "bootloader",
+        "demo",
         "firmware",
         "hal",
         "Cargo.lock",
@@ -37,6 +40,8 @@ fn main() {
             "lifeboat-bootloader",
             "-p",
             "lifeboat-firmware",
+            "-p",
+            "lifeboat-demo",
             "--bins",
         ])
         .arg("--target-dir")
@@ -83,6 +88,8 @@ fn main() {
     assert_eq!(stage2.len() % 512, 0, "stage 2 must be whole sectors");
 
     let firmware = flat_image(&fw_elf, FIRMWARE_BASE);
+    let demo = flat_image(&bin.join("lifeboat-demo"), DEMO_BASE);
+    write(&out, "demo.bin", &demo, "LIFEBOAT_DEMO");
     write(&out, "stage1.bin", &stage1, "LIFEBOAT_STAGE1");
     write(&out, "stage2.bin", &stage2, "LIFEBOAT_STAGE2");
     write(&out, "firmware.bin", &firmware, "LIFEBOAT_FIRMWARE");

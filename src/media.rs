@@ -14,6 +14,31 @@ use std::path::{Path, PathBuf};
 pub const STAGE1: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE1"));
 pub const STAGE2: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE2"));
 pub const FIRMWARE: &[u8] = include_bytes!(env!("LIFEBOAT_FIRMWARE"));
+/// The demo `flat64` payload (demo/), linked at [`DEMO_LOAD`].
+pub const DEMO: &[u8] = include_bytes!(env!("LIFEBOAT_DEMO"));
+pub const DEMO_LOAD: u64 = 0x200_0000;
+/// The version `media` gives `demo-image.bin`.
+pub const DEMO_VERSION: lifeboat_firmware::image::Version =
+    lifeboat_firmware::image::Version::new(1, 0, 1);
+
+/// `demo-image.bin`: the demo payload as an image (unsigned) of `version`.
+pub fn demo_image(version: lifeboat_firmware::image::Version) -> Vec<u8> {
+    use lifeboat_firmware::image::{HeaderRepr, Kind, PLATFORM};
+    let h = HeaderRepr {
+        platform: PLATFORM,
+        version,
+        kind: Kind::Flat64,
+        load: DEMO_LOAD,
+        entry: DEMO_LOAD,
+        initrd_len: 0,
+        cmdline: "",
+    }
+    .emit(DEMO)
+    .expect("the demo header fits");
+    let mut v = h.to_vec();
+    v.extend_from_slice(DEMO);
+    v
+}
 
 /// The firmware ELF (for defmt decoding and symbolising fault addresses).
 pub fn firmware_elf() -> PathBuf {
@@ -226,6 +251,7 @@ impl MediaSet {
 
 pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError> {
     std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("demo-image.bin"), demo_image(DEMO_VERSION))?;
     for m in Medium::ALL {
         std::fs::write(dir.join(file_name(m)), image(m, cfg)?)?;
     }

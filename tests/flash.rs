@@ -58,6 +58,7 @@ fn flashtest(q: &mut Qemu, arg: &str, timeout: Duration) -> Vec<String> {
 /// Checks the success line and returns the total seconds.
 #[track_caller]
 fn passed(reply: &[String], device: &str, bytes: usize) -> f64 {
+    assert!(!reply.is_empty(), "no reply");
     assert_eq!(reply.len(), 2, "{reply:#?}");
     assert_eq!(
         reply[0],
@@ -106,8 +107,9 @@ fn pflash_is_found_below_the_bios_and_flashtest_programs_it() {
     passed(&flashtest(&mut q, "", SHORT), device, 4096);
     passed(&flashtest(&mut q, " 12", SHORT), device, 12 << 10);
     if bench() {
-        let s = passed(&flashtest(&mut q, " 4096", LONG), device, 4 << 20);
-        eprintln!("pflash: 4 MiB erased, programmed and verified in {s:.3} s");
+        let reply = flashtest(&mut q, " 4096", LONG);
+        passed(&reply, device, 4 << 20);
+        eprintln!("pflash: {}", reply[1]);
     }
     q.kill();
     let programmed = if bench() { 4 << 20 } else { 12 << 10 };
@@ -121,6 +123,41 @@ fn pflash_of_odd_size_reports_its_real_size() {
     let file = flash_file("pflash-odd", (8 << 20) - (256 << 10), 0xFF);
     let (_q, line) = boot(machine(Medium::Floppy, 5).pflash(&file));
     assert_eq!(line, "Flash=CFI Intel 7936 KiB @ 0xff800000");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn pflash_of_16_mib_with_a_larger_firmware_window() {
+    // `max-fw-size=16M`: unit 1 may grow to 16 MiB − 256 KiB, reaching down to 0xff000000.
+    let file = flash_file("pflash-16m", (16 << 20) - (256 << 10), 0xFF);
+    let mut m = machine(Medium::Floppy, 5).pflash(&file);
+    m.max_fw_size_mib = Some(16);
+    let (mut q, line) = boot(m);
+    let device = "CFI Intel 16128 KiB @ 0xff000000";
+    assert_eq!(line, format!("Flash={device}"));
+    passed(&flashtest(&mut q, " 8", SHORT), device, 8 << 10);
+    q.kill();
+    let bytes = std::fs::read(&file).expect("reading the flash file");
+    assert!(bytes[..8192]
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == pattern(i as u32)));
+    assert!(bytes[8192..].iter().all(|&b| b == 0xFF));
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn pflash_on_q35() {
+    let file = flash_file("pflash-q35", 2 << 20, 0x00);
+    let m = machine(Medium::Floppy, 5)
+        .machine_type(lifeboat_qemu::MachineType::Q35)
+        .pflash(&file);
+    let (mut q, line) = boot(m);
+    let device = "CFI Intel 2048 KiB @ 0xffdc0000";
+    assert_eq!(line, format!("Flash={device}"));
+    passed(&flashtest(&mut q, "", SHORT), device, 4096);
+    q.kill();
+    assert_file(&file, 4096, 0x00);
     let _ = std::fs::remove_file(&file);
 }
 
@@ -158,8 +195,9 @@ fn compactflash_on_the_secondary_master_wins_over_pflash() {
     passed(&flashtest(&mut q, "", SHORT), device, 4096);
     passed(&flashtest(&mut q, " 20", SHORT), device, 20 << 10);
     if bench() {
-        let s = passed(&flashtest(&mut q, " 4096", LONG), device, 4 << 20);
-        eprintln!("ATA: 4 MiB erased, programmed and verified in {s:.3} s");
+        let reply = flashtest(&mut q, " 4096", LONG);
+        passed(&reply, device, 4 << 20);
+        eprintln!("ATA: {}", reply[1]);
     }
     q.kill();
     let programmed = if bench() { 4 << 20 } else { 20 << 10 };
@@ -175,4 +213,54 @@ fn no_flash_at_all() {
     let (mut q, line) = boot(machine(Medium::Disk, 5));
     assert_eq!(line, "Flash=none");
     assert_eq!(flashtest(&mut q, "", SHORT), ["flashtest: no flash found"]);
+}
+
+/// Boots with a 1 MiB card whose image fails every `iotype` ("read", "write", "flush") request with
+/// EIO once QEMU's raw driver has signalled `event` (blkdebug), runs `flashtest` and returns
+/// its failure line; after a failed write the card's file must be unchanged.
+fn failing_card(name: &str, event: &str, iotype: &str) -> String {
+    let card = flash_file(name, 1 << 20, 0x00);
+    let rules = card.with_extension("blkdebug");
+    std::fs::write(
+        &rules,
+        format!("[inject-error]\nevent = \"{event}\"\niotype = \"{iotype}\"\nerrno = \"5\"\n"),
+    )
+    .expect("writing the blkdebug rules");
+    let spec = format!("blkdebug:{}:{}", rules.display(), card.display());
+    let (mut q, line) = boot(machine(Medium::Disk, 5).ide_disk(2, spec));
+    let device = "ATA \"QEMU HARDDISK\" 1 MiB @ ide1:0";
+    assert_eq!(line, format!("Flash={device}"));
+    let reply = flashtest(&mut q, "", SHORT);
+    assert_eq!(reply.len(), 2, "{reply:#?}");
+    assert_eq!(
+        reply[0],
+        format!("flashtest: {device}: erase, program and verify 4 KiB at offset 0")
+    );
+    q.kill();
+    if iotype == "write" {
+        assert_file(&card, 0, 0x00);
+    }
+    let _ = std::fs::remove_file(&card);
+    let _ = std::fs::remove_file(&rules);
+    reply[1].clone()
+}
+
+#[test]
+fn compactflash_errors_are_reported_with_the_error_register() {
+    // QEMU's IDE model aborts a command whose disk I/O fails: status DRDY|ERR, error ABRT.
+    assert_eq!(
+        failing_card("cf-eio-write", "write_aio", "write"),
+        "flashtest: erase failed: CompactFlash: WRITE SECTORS failed at sector 0 \
+         (status 0x41, error 0x04: ABRT aborted)"
+    );
+    assert_eq!(
+        failing_card("cf-eio-read", "read_aio", "read"),
+        "flashtest: read failed: CompactFlash: READ SECTORS failed at sector 0 \
+         (status 0x41, error 0x04: ABRT aborted)"
+    ); // The card says it has FLUSH CACHE, so every erase/write ends with one; its failure shows.
+    assert_eq!(
+        failing_card("cf-eio-flush", "flush_to_disk", "flush"),
+        "flashtest: erase failed: CompactFlash: FLUSH CACHE failed \
+         (status 0x41, error 0x04: ABRT aborted)"
+    );
 }

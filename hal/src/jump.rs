@@ -23,13 +23,14 @@ struct GdtPointer {
     base: u64,
 }
 
-/// Enters a `flat64` image at `entry` with `rdi = boot_info` and a fresh stack below `stack_top`.
+/// Enters a `flat64` image at `entry` with `rdi = boot_info`, `rsi = header` (its image
+/// header in RAM) and a fresh stack below `stack_top`.
 ///
 /// # Safety
 /// `entry` must be the entry point of code copied to identity-mapped RAM that expects this
 /// convention; `stack_top` must be the 16-byte-aligned top of RAM the image may use as stack;
 /// nothing of the firmware is used afterwards.
-pub unsafe fn enter_flat64(entry: u64, boot_info: u64, stack_top: u64) -> ! {
+pub unsafe fn enter_flat64(entry: u64, boot_info: u64, header: u64, stack_top: u64) -> ! {
     // SAFETY: the caller guarantees the target code and stack; interrupts are disabled first
     // so no handler of ours runs on the new stack.
     unsafe {
@@ -42,6 +43,7 @@ pub unsafe fn enter_flat64(entry: u64, boot_info: u64, stack_top: u64) -> ! {
             entry = in(reg) entry,
             stack = in(reg) stack_top,
             in("rdi") boot_info,
+            in("rsi") header,
             options(noreturn)
         )
     }
@@ -87,4 +89,26 @@ pub unsafe fn enter_linux64(entry: u64, zero_page: u64) -> ! {
             options(noreturn)
         )
     }
+}
+
+/// The version bytes (24..28) of an image header the loader placed at `addr`, for payloads
+/// that print their own version.
+pub fn read_header_version(addr: u64) -> [u8; 4] {
+    let mut v = [0u8; 4];
+    for (i, b) in v.iter_mut().enumerate() {
+        // SAFETY: a payload calls this with the header address its loader passed in `rsi`
+        // (identity-mapped RAM holding the 320-byte header); a byte read has no alignment need.
+        *b = unsafe { core::ptr::read_volatile((addr + 24 + i as u64) as *const u8) };
+    }
+    v
+}
+
+/// The RAM a payload is loaded into, as a slice.
+///
+/// # Safety
+/// `[addr, addr + len)` must be usable RAM, identity-mapped, used by nothing else of the
+/// firmware (not its image, stack, DMA rings or download buffer) for as long as the slice lives.
+pub unsafe fn ram(addr: u64, len: usize) -> &'static mut [u8] {
+    // SAFETY: the caller guarantees the range is free, mapped RAM.
+    unsafe { core::slice::from_raw_parts_mut(addr as usize as *mut u8, len) }
 }

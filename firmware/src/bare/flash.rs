@@ -1,10 +1,14 @@
 //! The unit's flash at the console: the banner's `Flash=` line and the hidden `flashtest`.
 use core::fmt::Write;
 
-use lifeboat_firmware::image::{verify, Header, Policy, Verdict, Version, PLATFORM};
+use lifeboat_firmware::boot::{flat64_fits, RamRegion};
+use lifeboat_firmware::image::{
+    verify, Header, Kind, PayloadCheck, Policy, Verdict, Version, HEADER_LEN, PLATFORM,
+};
 use lifeboat_firmware::install::{Slots, State};
 use lifeboat_firmware::monitor::flashtest;
 use lifeboat_firmware::recovery::Question;
+use lifeboat_hal::bootinfo::BootInfo;
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{Uart16550, UartEvent};
@@ -12,7 +16,7 @@ use lifeboat_hal::uart::{Uart16550, UartEvent};
 /// `Flash=<device>` or `Flash=none`; a candidate that answered but cannot be driven is named
 /// in parentheses (not QEMU's default CD-ROM on the secondary master, which is no flash).
 pub fn banner(con: &mut Uart16550) {
-    let found = flash::probe();
+    let found = flash::probe_report();
     match &found.flash {
         Some(f) => {
             defmt::info!("flash found");
@@ -36,7 +40,7 @@ pub fn banner(con: &mut Uart16550) {
 
 /// `flashtest [KIB]`: erase, program and verify the start of the flash.
 pub fn flashtest(con: &mut Uart16550, kib: Option<u32>) {
-    let Some(mut flash) = flash::probe().flash else {
+    let Some(mut flash) = flash::probe() else {
         let _ = write!(con, "flashtest: no flash found\r\n");
         return;
     };
@@ -73,7 +77,7 @@ fn ask(con: &mut Uart16550, text: &'static str, default: bool) -> bool {
 }
 
 fn slots(con: &mut Uart16550) -> Option<Slots<flash::AnyFlash>> {
-    let Some(f) = flash::probe().flash else {
+    let Some(f) = flash::probe() else {
         let _ = write!(con, "No flash found in this unit; nothing installed.\r\n");
         return None;
     };
@@ -176,7 +180,7 @@ pub fn version(con: &mut Uart16550) {
         "lifeboat recovery monitor {}\r\n",
         super::startup::VERSION
     );
-    let Some(f) = flash::probe().flash else {
+    let Some(f) = flash::probe() else {
         let _ = write!(con, "Flash=none\r\n");
         return;
     };
@@ -222,5 +226,117 @@ pub fn version(con: &mut Uart16550) {
         Err(e) => {
             let _ = write!(con, "Flash: {e}\r\n");
         }
+    }
+}
+
+/// The header of the image being started, where the payload can find it (`rsi`).
+static mut BOOT_HEADER: [u8; HEADER_LEN] = [0; HEADER_LEN];
+
+/// Flash boot: the slot [`Slots::begin_boot`] picks (spending a boot of an unconfirmed image,
+/// rolling back one that never confirmed), verified end to end, then loaded and started.
+/// Returns (to the monitor) with a line saying why when there is nothing to start.
+pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usize) {
+    let Some(f) = flash::probe() else {
+        let _ = write!(
+            con,
+            "Flash boot: no valid image (no flash found); entering the monitor.\r\n"
+        );
+        return;
+    };
+    let Ok(mut s) = Slots::new(f) else {
+        let _ = write!(
+            con,
+            "Flash boot: the flash is too small for image slots; entering the monitor.\r\n"
+        );
+        return;
+    };
+    let slot = match s.begin_boot() {
+        Ok(Some(slot)) => slot,
+        Ok(None) => {
+            let _ = write!(
+                con,
+                "Flash boot: no valid image installed in flash; entering the monitor.\r\n"
+            );
+            return;
+        }
+        Err(e) => {
+            let _ = write!(con, "Flash boot: {e}; entering the monitor.\r\n");
+            return;
+        }
+    };
+    let mut hb = [0u8; HEADER_LEN];
+    if s.read_image(slot, 0, &mut hb).is_err() {
+        let _ = write!(
+            con,
+            "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
+        );
+        return;
+    }
+    let Ok(h) = Header::new_checked(&hb[..]) else {
+        return;
+    };
+    let (version, len) = (h.version(), h.payload_len());
+    if h.kind() != Ok(Kind::Flat64) {
+        let _ = write!(con, "Flash boot: slot {slot} holds a {} image {version}; this build starts flat64 images only. Entering the monitor.\r\n", h.kind().map(Kind::name).unwrap_or("?"));
+        return;
+    }
+    let ram: heapless::Vec<RamRegion, 64> = bootinfo
+        .map(|b| {
+            b.memory_map()
+                .iter()
+                .filter(|r| r.kind == 1)
+                .map(|r| RamRegion {
+                    base: r.base,
+                    len: r.len,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // The firmware from 1 MiB to the top of its stack stays in use until the jump.
+    let avoid = [RamRegion {
+        base: 0x10_0000,
+        len: 0x44_0000 - 0x10_0000,
+    }];
+    let (load, entry) = (h.load(), h.entry());
+    let fits = usize::try_from(len).is_ok() && flat64_fits(&ram, &avoid, load, len);
+    if !fits || entry < load || entry >= load + len {
+        let _ = write!(con, "Flash boot: image {version} wants {len} bytes at {load:#x} (entry {entry:#x}), which is not free RAM; entering the monitor.\r\n");
+        return;
+    }
+    // SAFETY: flat64_fits checked [load, load+len) is usable RAM clear of the firmware; the
+    // monitor has not started (no download buffer, no NIC), so nothing else uses it.
+    let dest = unsafe { lifeboat_hal::jump::ram(load, len as usize) };
+    if s.read_image(slot, HEADER_LEN as u32, dest).is_err() {
+        let _ = write!(
+            con,
+            "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
+        );
+        return;
+    }
+    let mut check = PayloadCheck::default();
+    check.update(dest);
+    if let Err(e) = check.finish(&h) {
+        let _ = write!(
+            con,
+            "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
+        );
+        return;
+    }
+    let _ = write!(
+        con,
+        "Flash boot: slot {slot}, image {version} (flat64, {len} bytes) verified; starting it.\r\n"
+    );
+    timer::delay_us(20_000); // let the UART drain
+                             // SAFETY: single-threaded start-up; nothing else refers to BOOT_HEADER.
+    let header_addr = unsafe {
+        let p = core::ptr::addr_of_mut!(BOOT_HEADER);
+        (*p).copy_from_slice(&hb);
+        p as u64
+    };
+    // SAFETY: the payload was copied to its load address and verified (CRC-32, SHA-256);
+    // entry lies inside it; the stack goes below the load address, above the firmware
+    // (load >= 0x440000 by the check above) ; no NIC is running (none opened yet).
+    unsafe {
+        lifeboat_hal::jump::enter_flat64(entry, bootinfo_addr as u64, header_addr, load & !0xF)
     }
 }

@@ -114,7 +114,9 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 defmt::info!("flash boot interrupted");
                 let _ = write!(con, "Flash boot interrupted.\r\n");
             }
-            Window::BootNow | Window::TimedOut => flash_boot(&mut con),
+            Window::BootNow | Window::TimedOut => {
+                super::flash::boot(&mut con, boot.as_ref().ok(), bootinfo_addr)
+            }
         }
     }
 
@@ -223,14 +225,6 @@ fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
 }
 
 /// Flash boot. No flash driver exists yet, so there is never a valid image.
-fn flash_boot(con: &mut Uart16550) {
-    defmt::warn!("flash boot: no valid image");
-    let _ = write!(
-        con,
-        "Flash boot: no valid image installed in flash; entering the monitor.\r\n"
-    );
-}
-
 fn reload(con: &mut Uart16550) -> ! {
     let _ = write!(con, "Rebooting...\r\n");
     defmt::info!("reload");
@@ -254,6 +248,7 @@ fn crash(kind: FaultKind) -> ! {
 
 /// Recurses without end (1 KiB a frame) until the stack guard stops it.
 #[inline(never)]
+#[allow(unconditional_recursion)] // on purpose: it ends in the stack guard
 fn recurse(depth: u64) -> u64 {
     let frame = core::hint::black_box([depth as u8; 1024]);
     let below = recurse(core::hint::black_box(depth + 1));

@@ -288,6 +288,17 @@ impl<F: NorFlash> Slots<F> {
         Ok(check.finish(&header).map(|()| header))
     }
 
+    /// Reads `buf.len()` bytes of the image in `slot` from `offset` (0 = its header).
+    pub fn read_image(
+        &mut self,
+        slot: Slot,
+        offset: u32,
+        buf: &mut [u8],
+    ) -> Result<(), InstallError> {
+        let start = self.slot_start(slot);
+        self.read(start + offset, buf)
+    }
+
     /// The slot to boot: the record's slot if its image checks out, else the other slot if
     /// that one does (the record is then rewritten to it). `None`: nothing bootable.
     pub fn bootable(&mut self) -> Result<Option<Slot>, InstallError> {

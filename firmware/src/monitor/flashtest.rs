@@ -47,25 +47,30 @@ where
     F::Error: Display,
     W: Write + ?Sized,
 {
-    let erase = F::ERASE_SIZE.max(1) as u64;
-    let len = (u64::from(kib) * 1024).div_ceil(erase) * erase;
+    // Whole erase units and whole chunks: the larger of the two when one divides the other.
+    let (erase, chunk) = (F::ERASE_SIZE as u64, CHUNK as u64);
+    let unit = erase.max(chunk);
+    if erase == 0
+        || F::WRITE_SIZE == 0
+        || !unit.is_multiple_of(erase)
+        || !unit.is_multiple_of(chunk)
+        || !CHUNK.is_multiple_of(F::WRITE_SIZE)
+    {
+        let _ = write!(
+            out,
+            "flashtest: {name}: erase unit {} B / write unit {} B do not fit {CHUNK}-byte chunks\r\n",
+            F::ERASE_SIZE,
+            F::WRITE_SIZE
+        );
+        return false;
+    }
+    let len = (u64::from(kib) * 1024).div_ceil(unit) * unit;
     let capacity = flash.capacity() as u64;
     if len > capacity {
         let _ = write!(
             out,
             "flashtest: {name}: {kib} KiB is more than the flash holds ({} KiB)\r\n",
             capacity / 1024
-        );
-        return false;
-    }
-    if F::WRITE_SIZE == 0
-        || !CHUNK.is_multiple_of(F::WRITE_SIZE)
-        || !len.is_multiple_of(CHUNK as u64)
-    {
-        let _ = write!(
-            out,
-            "flashtest: {name}: write unit {} B does not divide {CHUNK} B\r\n",
-            F::WRITE_SIZE
         );
         return false;
     }
@@ -245,7 +250,7 @@ mod tests {
 
     #[test]
     fn rounds_up_to_erase_units_and_refuses_more_than_capacity() {
-        let mut flash = Strict::<512, 4096>::new(16 << 10);
+        let mut flash = Strict::<512, 512>::new(16 << 10);
         let mut out = String::new();
         assert!(run(&mut flash, &"ata", 1, clock(), &mut out));
         assert!(out.contains("verify 4 KiB"), "{out}");
@@ -256,6 +261,18 @@ mod tests {
             out,
             "flashtest: ata: 17 KiB is more than the flash holds (16 KiB)\r\n"
         );
+    }
+
+    #[test]
+    fn refuses_units_that_do_not_fit_its_chunks() {
+        let mut flash = Strict::<3, 4096>::new(16 << 10);
+        let mut out = String::new();
+        assert!(!run(&mut flash, &"odd", 4, clock(), &mut out));
+        assert_eq!(
+            out,
+            "flashtest: odd: erase unit 4096 B / write unit 3 B do not fit 4096-byte chunks\r\n"
+        );
+        assert!(flash.mem.iter().all(|&b| b == 0), "touched the flash");
     }
 
     #[test]

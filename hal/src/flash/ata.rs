@@ -15,7 +15,10 @@
 //!
 //! To the install logic the card looks like strict NOR flash: [`NorFlash::erase`] writes 0xFF
 //! sectors, erase and write units are one 512-byte sector, and every `erase`/`write` ends with
-//! FLUSH CACHE, so data is on the medium when the call returns.
+//! FLUSH CACHE (when IDENTIFY offers it; a card without it has no write cache), so data is on
+//! the medium when the call returns. Offsets are 32-bit (the traits'), so commands stay within
+//! LBA28; READ/WRITE SECTORS EXT are used only past 2^28 sectors, which the traits cannot
+//! reach. No interrupts, no DMA, no multiple-sector (READ MULTIPLE) mode.
 
 use core::fmt;
 
@@ -123,7 +126,8 @@ pub mod identify {
     pub const CAPABILITIES: usize = 49;
     /// Total addressable sectors in 28-bit LBA (2 words, low first).
     pub const LBA28_SECTORS: usize = 60;
-    /// Command sets supported: bit 10 48-bit address feature set.
+    /// Command sets supported: bit 13 FLUSH CACHE EXT, bit 12 FLUSH CACHE, bit 10 48-bit
+    /// addresses; valid when bits 15:14 are 01.
     pub const COMMAND_SETS: usize = 83;
     /// Maximum user LBA for 48-bit addressing (4 words, low first).
     pub const LBA48_SECTORS: usize = 100;
@@ -259,7 +263,7 @@ impl fmt::Display for AtaError {
             }
             AtaError::NoLba => f.write_str("the ATA device does not support LBA"),
             AtaError::Timeout { op, lba, status } => {
-                write!(f, "{op} at sector {lba} timed out (status {status:#04x})")
+                write!(f, "{op}{} timed out (status {status:#04x})", At(op, lba))
             }
             AtaError::Device {
                 op,
@@ -274,9 +278,22 @@ impl fmt::Display for AtaError {
                 };
                 write!(
                     f,
-                    "{op} failed at sector {lba} (status {status:#04x}{fault}, {error})"
+                    "{op} failed{} (status {status:#04x}{fault}, {error})",
+                    At(op, lba)
                 )
             }
+        }
+    }
+}
+
+/// " at sector N" for the commands that address sectors.
+struct At(Op, u64);
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Op::Read | Op::Write => write!(f, " at sector {}", self.1),
+            Op::Identify | Op::Flush => Ok(()),
         }
     }
 }
@@ -308,8 +325,12 @@ pub struct AtaInfo {
     model_len: u8,
     /// Addressable sectors.
     pub sectors: u64,
-    /// 48-bit addressing supported (and needed or used beyond 2^28 sectors).
+    /// 48-bit addressing supported (used only beyond 2^28 sectors, i.e. never through the
+    /// 32-bit offsets of the flash traits, but the size is taken from it).
     pub lba48: bool,
+    /// FLUSH CACHE supported. Many CompactFlash cards have no write cache and abort it: then
+    /// a write is on the medium when its command completes, and no flush is sent.
+    pub flush: bool,
 }
 
 impl AtaInfo {
@@ -331,7 +352,10 @@ impl AtaInfo {
         let model_len = model.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1) as u8;
         let lba28 = u64::from(words[identify::LBA28_SECTORS])
             | u64::from(words[identify::LBA28_SECTORS + 1]) << 16;
-        let lba48 = words[identify::COMMAND_SETS] & (1 << 10) != 0;
+        let sets = words[identify::COMMAND_SETS];
+        let sets = if sets >> 14 == 0b01 { sets } else { 0 };
+        let lba48 = sets & (1 << 10) != 0;
+        let flush = sets & (1 << 12) != 0;
         let sectors = if lba48 {
             let w = &words[identify::LBA48_SECTORS..identify::LBA48_SECTORS + 4];
             let n = w
@@ -347,6 +371,7 @@ impl AtaInfo {
             model_len,
             sectors,
             lba48,
+            flush,
         })
     }
 
@@ -406,6 +431,7 @@ impl AtaFlash {
                 model_len: 0,
                 sectors: 0,
                 lba48: false,
+                flush: false,
             },
         };
         dev.ctl.write8(reg::ALT_STATUS, control::NIEN);
@@ -589,7 +615,9 @@ impl AtaFlash {
             command::WRITE_SECTORS_EXT,
         )?;
         for i in 0..count {
-            self.wait_drq(Op::Write, lba + i as u64)?;
+            // The device takes sector i's data only after sector i − 1 is written: an error
+            // seen here is that sector's (or, for i = 0, the command's).
+            self.wait_drq(Op::Write, lba + i.saturating_sub(1) as u64)?;
             for j in 0..SECTOR / 2 {
                 let w = match src {
                     Source::Bytes(b) => {
@@ -602,11 +630,15 @@ impl AtaFlash {
             }
             self.settle();
         }
-        self.finish(Op::Write, lba, BUSY_TIMEOUT_US)
+        self.finish(Op::Write, lba + count as u64 - 1, BUSY_TIMEOUT_US)
     }
 
-    /// FLUSH CACHE (EXT): everything written is on the medium when this returns.
+    /// FLUSH CACHE (EXT): everything written is on the medium when this returns. A no-op
+    /// for a device that does not offer it (see [`AtaInfo::flush`]).
     pub fn flush(&mut self) -> Result<(), AtaError> {
+        if !self.info.flush {
+            return Ok(());
+        }
         self.wait_not_busy(Op::Flush, 0)?;
         self.select(0);
         let code = if self.info.lba48 {
@@ -705,8 +737,9 @@ mod tests {
         w[49] = 1 << 9;
         w[60] = lba28 as u16;
         w[61] = (lba28 >> 16) as u16;
+        w[83] = 1 << 14 | 1 << 12;
         if let Some(n) = lba48 {
-            w[83] = 1 << 10;
+            w[83] |= 1 << 13 | 1 << 10;
             for i in 0..4 {
                 w[100 + i] = (n >> (16 * i)) as u16;
             }
@@ -720,12 +753,18 @@ mod tests {
         assert_eq!(info.model(), "QEMU HARDDISK");
         assert_eq!(info.sectors, 131072);
         assert!(!info.lba48);
+        assert!(info.flush);
         let big = AtaInfo::parse(&identify_data("CF", 0x0FFF_FFFF, Some(1 << 30))).unwrap();
         assert_eq!(big.sectors, 1 << 30);
         assert!(big.lba48);
         let mut no_lba = identify_data("X", 100, None);
         no_lba[49] = 0;
         assert_eq!(AtaInfo::parse(&no_lba), Err(AtaError::NoLba));
+        // Word 83 without its 01 signature in bits 15:14 says nothing.
+        let mut old = identify_data("CF", 1000, Some(1 << 30));
+        old[83] = 0xFFFF;
+        let old = AtaInfo::parse(&old).unwrap();
+        assert_eq!((old.sectors, old.lba48, old.flush), (1000, false, false));
     }
 
     #[test]
@@ -746,6 +785,15 @@ mod tests {
             }
             .to_string(),
             "not an ATA disk (signature 0x14 0xeb)"
+        );
+        assert_eq!(
+            AtaError::Timeout {
+                op: Op::Identify,
+                lba: 0,
+                status: 0x80
+            }
+            .to_string(),
+            "IDENTIFY DEVICE timed out (status 0x80)"
         );
         assert_eq!(e.kind(), NorFlashErrorKind::Other);
         assert_eq!(AtaError::OutOfBounds.kind(), NorFlashErrorKind::OutOfBounds);

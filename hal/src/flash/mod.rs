@@ -4,7 +4,7 @@
 //! - [`cfi`]: Intel command-set CFI NOR below the BIOS under 4 GiB (QEMU pflash unit 1).
 //! - [`ata`]: a CompactFlash card in true-IDE mode on the secondary master, by ATA PIO.
 //!
-//! [`probe`] looks for both; when both are present the **CompactFlash card wins**: it is
+//! [`probe`] looks for both ([`probe_report`] also says why a candidate was unusable); when both are present the **CompactFlash card wins**: it is
 //! fitted on purpose, and it is the only one large enough for two slots of a Linux image with
 //! its initramfs (pflash stops below 8 MiB, or 16 MiB with `max-fw-size`).
 //!
@@ -32,7 +32,12 @@ pub enum AnyFlash {
     Ata(AtaFlash),
 }
 
-/// What [`probe`] found: the flash to use, and why any other candidate was passed over.
+/// The flash of this unit, if any: [`probe_report`] without the reasons.
+pub fn probe() -> Option<AnyFlash> {
+    probe_report().flash
+}
+
+/// What [`probe_report`] found: the flash to use, and why any other candidate was passed over.
 pub struct Probe {
     /// The flash to use, if any.
     pub flash: Option<AnyFlash>,
@@ -43,8 +48,9 @@ pub struct Probe {
 }
 
 /// Look for the flash: a CompactFlash card on the secondary master first, then CFI pflash.
-/// Writes only identification commands (IDENTIFY DEVICE; CFI query and read array).
-pub fn probe() -> Probe {
+/// Writes only identification commands (IDENTIFY DEVICE; CFI query and read array), so it
+/// may be called again at any time (each call builds a new driver value).
+pub fn probe_report() -> Probe {
     let mut found = Probe {
         flash: None,
         cfi_error: None,

@@ -1,0 +1,81 @@
+//! The demo `flat64` payload that `media` packs into `demo-image.bin`: entered per the
+//! flat64 contract (`firmware/src/image.rs`: long mode, identity map, `rdi` = boot-info,
+//! `rsi` = its image header), it prints `demo image <version> running` on COM1, the version
+//! read from its own header, and halts.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod bare {
+    use core::fmt::Write;
+
+    use lifeboat_hal::uart::{RawTx, COM1};
+
+    core::arch::global_asm!(
+        ".section .text.entry, \"ax\"",
+        ".global _start",
+        "_start:",
+        "    and rsp, -16",
+        "    call {main}",
+        "2:  hlt",
+        "    jmp 2b",
+        main = sym demo_main,
+    );
+
+    /// Writes into a fixed buffer (no allocation).
+    struct Line {
+        buf: [u8; 96],
+        len: usize,
+    }
+
+    impl Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.len + s.len();
+            self.buf
+                .get_mut(self.len..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+
+    extern "C" fn demo_main(_boot_info: u64, header: u64) -> ! {
+        // The version at bytes 24..28 of the header (major, minor, maintenance u16 LE).
+        let v = if header == 0 {
+            [0u8; 4]
+        } else {
+            // SAFETY-free: the loader hands over the address of its 320-byte header copy;
+            // reading it through a volatile pointer needs unsafe, so hal's helper does it.
+            lifeboat_hal::jump::read_header_version(header)
+        };
+        let mut line = Line {
+            buf: [0; 96],
+            len: 0,
+        };
+        let _ = write!(
+            line,
+            "demo image {}.{}({}) running\r\n",
+            v[0],
+            v[1],
+            u16::from_le_bytes([v[2], v[3]])
+        );
+        RawTx(COM1).write_bytes(&line.buf[..line.len]);
+        x86_64::instructions::interrupts::disable();
+        loop {
+            x86_64::instructions::hlt();
+        }
+    }
+
+    #[panic_handler]
+    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+        RawTx(COM1).write_bytes(b"demo image: panic\r\n");
+        loop {
+            x86_64::instructions::hlt();
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("lifeboat-demo is a bare-metal payload; `cargo run --release -- media` packs it");
+}

@@ -1,0 +1,126 @@
+//! Flash boot of an installed `flat64` image (issue 8, the flat64 half): recover the demo
+//! image over TFTP, install it, `reload`, and the unit starts it after the boot window; a
+//! cold power-on with nobody at the console does the same; an image that never confirms
+//! itself is rolled back to the previous one after its boot budget.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use lifeboat::media;
+use lifeboat_firmware::image::Version;
+use lifeboat_qemu::{NetBackend, NicModel};
+
+const WINDOW_S: u32 = 2;
+const STARTED: Duration = Duration::from_secs(20);
+
+fn tmp(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("flash-boot-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn unit(flash: &PathBuf, root: &PathBuf) -> Machine {
+    machine(Medium::Floppy, WINDOW_S).pflash(flash).nic(
+        NicModel::E1000,
+        NetBackend::User {
+            tftp: Some(root.clone()),
+            bootfile: None,
+        },
+    )
+}
+
+fn to_prompt(q: &mut Qemu) {
+    expect_banner(q);
+    q.send(ESC).expect("ESC");
+    expect(q, HELP_HINT, REPLY);
+    expect(q, PROMPT, REPLY);
+}
+
+fn install(q: &mut Qemu, file: &str, version: &str) {
+    command1(q, "address 10.0.2.15");
+    command1(q, "server 10.0.2.2");
+    command1(q, &format!("file {file}"));
+    q.send_line("tftp").unwrap();
+    expect(q, "tftp\r\n", REPLY);
+    let out = expect(q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains(&format!("Installed {version} in slot")),
+        "{out}"
+    );
+}
+
+#[test]
+fn recover_install_reload_and_the_image_runs_then_cold_boot_runs_it_again() {
+    let flash = tmp("pflash-a.img");
+    std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
+    let root = tmp("root-a");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("demo-image.bin"),
+        media::demo_image(media::DEMO_VERSION),
+    )
+    .unwrap();
+    let mut q = launch(&unit(&flash, &root));
+    to_prompt(&mut q);
+    install(&mut q, "demo-image.bin", "1.0(1)");
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    // Nobody presses anything: the window passes and flash boot starts the image.
+    expect(&mut q, USE_SPACE, Duration::from_secs(30));
+    expect(
+        &mut q,
+        "Flash boot: slot A, image 1.0(1) (flat64, ",
+        Duration::from_secs(10),
+    );
+    expect(&mut q, "verified; starting it.\r\n", REPLY);
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    drop(q);
+    // Cold power-on with the same flash, SPACE to skip the window.
+    let mut q = launch(&unit(&flash, &root));
+    expect_banner(&mut q);
+    q.send(b" ").unwrap();
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+}
+
+#[test]
+fn an_image_that_never_confirms_is_rolled_back_after_its_budget() {
+    let flash = tmp("pflash-b.img");
+    std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
+    let root = tmp("root-b");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("one.bin"),
+        media::demo_image(Version::new(1, 0, 1)),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("two.bin"),
+        media::demo_image(Version::new(1, 0, 2)),
+    )
+    .unwrap();
+    let mut q = launch(&unit(&flash, &root));
+    to_prompt(&mut q);
+    install(&mut q, "one.bin", "1.0(1)");
+    install(&mut q, "two.bin", "1.0(2)");
+    let v = command(&mut q, "version").join("\n");
+    assert!(
+        v.contains("Slot B: 1.0(2), 2936 bytes, selected (new, 3 boots to confirm), boots next"),
+        "{v}"
+    );
+    // The demo never confirms: three boots of 1.0(2), then back to 1.0(1).
+    for boot in 0..4 {
+        q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+        expect_banner(&mut q);
+        q.send(b" ").unwrap();
+        let want = if boot < 3 {
+            "demo image 1.0(2) running"
+        } else {
+            "demo image 1.0(1) running"
+        };
+        expect(&mut q, want, STARTED);
+    }
+}
