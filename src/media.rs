@@ -299,12 +299,14 @@ mod tests {
             baud: 115200,
             log_level: "info".into(),
             boothelper: true,
+            public_key: Some([0xAB; 32]),
         };
         let img = image(Medium::Disk, &cfg).unwrap();
         let sector = &img[SECTOR..2 * SECTOR];
         let text =
             std::str::from_utf8(&sector[..sector.iter().position(|&b| b == 0).unwrap()]).unwrap();
         assert_eq!(text, cfg.to_text());
+        assert!(text.contains(&format!("pubkey={}\n", "ab".repeat(32))));
     }
 
     #[test]
