@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
@@ -23,11 +23,11 @@ fn tmp(name: &str) -> PathBuf {
     d.join(name)
 }
 
-fn unit(flash: &PathBuf, root: &PathBuf) -> Machine {
+fn unit(flash: &Path, root: &Path) -> Machine {
     machine(Medium::Floppy, WINDOW_S).pflash(flash).nic(
         NicModel::E1000,
         NetBackend::User {
-            tftp: Some(root.clone()),
+            tftp: Some(root.to_path_buf()),
             bootfile: None,
         },
     )

@@ -153,14 +153,23 @@ pub enum InstallError {
     },
 }
 
+/// The operator's words for a flash error kind.
+fn kind_text(k: &NorFlashErrorKind) -> &'static str {
+    match k {
+        NorFlashErrorKind::NotAligned => "access not aligned to the flash's units",
+        NorFlashErrorKind::OutOfBounds => "access beyond the end of the flash",
+        _ => "the device reported an error",
+    }
+}
+
 impl fmt::Display for InstallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InstallError::FlashTooSmall => f.write_str("the flash is too small for two image slots"),
             InstallError::TooLarge { len, slot } => write!(f, "image of {len} bytes does not fit a flash slot of {slot} bytes; nothing was erased"),
-            InstallError::Erase(k) => write!(f, "flash erase failed ({k:?}); the previous image stays selected"),
-            InstallError::Program(k) => write!(f, "flash write failed ({k:?}); the previous image stays selected"),
-            InstallError::Read(k) => write!(f, "flash read failed ({k:?})"),
+            InstallError::Erase(k) => write!(f, "flash erase failed ({}); the previous image stays selected", kind_text(k)),
+            InstallError::Program(k) => write!(f, "flash write failed ({}); the previous image stays selected", kind_text(k)),
+            InstallError::Read(k) => write!(f, "flash read failed ({})", kind_text(k)),
             InstallError::Verify { offset } => write!(f, "flash read-back differs at offset {offset:#x}; the previous image stays selected"),
         }
     }

@@ -153,16 +153,15 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
             }
             if self.op()? {
                 // Torn program: a random subset of the bits that should clear do.
-                for i in 0..W {
+                for (i, &want) in chunk.iter().enumerate() {
                     let mask = self.rand() as u8;
-                    let want = chunk[i];
                     let old = self.mem[at + i];
                     self.mem[at + i] = old & !(!want & mask);
                 }
                 return Err(SimError::PowerCut);
             }
-            for i in 0..W {
-                self.mem[at + i] &= chunk[i];
+            for (cell, &want) in self.mem[at..at + W].iter_mut().zip(chunk) {
+                *cell &= want;
             }
         }
         Ok(())

@@ -154,7 +154,7 @@ impl FakeHost {
     }
 
     /// A frame from the unit.
-    fn from_us(&mut self, frame: &[u8]) {
+    fn frame_from_unit(&mut self, frame: &[u8]) {
         let f = EthernetFrame::new_checked(frame).unwrap();
         match f.ethertype() {
             EthernetProtocol::Arp => {
@@ -305,7 +305,7 @@ impl phy::TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut b = vec![0u8; len];
         let r = f(&mut b);
-        self.0.from_us(&b);
+        self.0.frame_from_unit(&b);
         r
     }
 }
