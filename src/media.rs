@@ -21,8 +21,14 @@ pub const DEMO_LOAD: u64 = 0x200_0000;
 pub const DEMO_VERSION: lifeboat_firmware::image::Version =
     lifeboat_firmware::image::Version::new(1, 0, 1);
 
-/// `demo-image.bin`: the demo payload as an image (unsigned) of `version`.
+/// `demo-image.bin`: the demo payload as an image (unsigned) of `version`; it confirms its
+/// boot when started (see `hal::cmos`).
 pub fn demo_image(version: lifeboat_firmware::image::Version) -> Vec<u8> {
+    demo_image_with(version, true)
+}
+
+/// The demo image, optionally one that never confirms its boot (command line `noconfirm`).
+pub fn demo_image_with(version: lifeboat_firmware::image::Version, confirms: bool) -> Vec<u8> {
     use lifeboat_firmware::image::{HeaderRepr, Kind, PLATFORM};
     let h = HeaderRepr {
         platform: PLATFORM,
@@ -31,7 +37,7 @@ pub fn demo_image(version: lifeboat_firmware::image::Version) -> Vec<u8> {
         load: DEMO_LOAD,
         entry: DEMO_LOAD,
         initrd_len: 0,
-        cmdline: "",
+        cmdline: if confirms { "" } else { "noconfirm" },
     }
     .emit(DEMO)
     .expect("the demo header fits");

@@ -78,6 +78,7 @@ fn recover_install_reload_and_the_image_runs_then_cold_boot_runs_it_again() {
     );
     expect(&mut q, "verified; starting it.\r\n", REPLY);
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    expect(&mut q, "demo image: boot confirmed\r\n", REPLY);
     drop(q);
     // Cold power-on with the same flash, SPACE to skip the window.
     let mut q = launch(&unit(&flash, &root));
@@ -99,7 +100,7 @@ fn an_image_that_never_confirms_is_rolled_back_after_its_budget() {
     .unwrap();
     std::fs::write(
         root.join("two.bin"),
-        media::demo_image(Version::new(1, 0, 2)),
+        media::demo_image_with(Version::new(1, 0, 2), false),
     )
     .unwrap();
     let mut q = launch(&unit(&flash, &root));
@@ -107,10 +108,10 @@ fn an_image_that_never_confirms_is_rolled_back_after_its_budget() {
     install(&mut q, "one.bin", "1.0(1)");
     install(&mut q, "two.bin", "1.0(2)");
     let v = command(&mut q, "version").join("\n");
-    assert!(
-        v.contains("Slot B: 1.0(2), 2936 bytes, selected (new, 3 boots to confirm), boots next"),
-        "{v}"
-    );
+    let len = media::demo_image(Version::new(1, 0, 1)).len();
+    let want =
+        format!("Slot B: 1.0(2), {len} bytes, selected (new, 3 boots to confirm), boots next");
+    assert!(v.contains(&want), "{v}");
     // The demo never confirms: three boots of 1.0(2), then back to 1.0(1).
     for boot in 0..4 {
         q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
@@ -123,4 +124,15 @@ fn an_image_that_never_confirms_is_rolled_back_after_its_budget() {
         };
         expect(&mut q, want, STARTED);
     }
+    // 1.0(1) confirms itself; it stays from now on.
+    expect(&mut q, "demo image: boot confirmed", REPLY);
+    q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+    to_prompt(&mut q);
+    let v = command(&mut q, "version").join("\n");
+    assert!(
+        v.contains(&format!(
+            "Slot A: 1.0(1), {len} bytes, selected, boots next"
+        )),
+        "{v}"
+    );
 }

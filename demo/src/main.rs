@@ -1,7 +1,8 @@
 //! The demo `flat64` payload that `media` packs into `demo-image.bin`: entered per the
 //! flat64 contract (`firmware/src/image.rs`: long mode, identity map, `rdi` = boot-info,
 //! `rsi` = its image header), it prints `demo image <version> running` on COM1, the version
-//! read from its own header, and halts.
+//! read from its own header, confirms the boot (`hal::cmos`) unless its header's command
+//! line is `noconfirm`, and halts.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -60,6 +61,12 @@ mod bare {
             u16::from_le_bytes([v[2], v[3]])
         );
         RawTx(COM1).write_bytes(&line.buf[..line.len]);
+        // It runs: confirm, unless its header's command line says `noconfirm` (the image
+        // the rollback test installs).
+        if header != 0 && !lifeboat_hal::jump::header_says_noconfirm(header) {
+            lifeboat_hal::cmos::confirm_boot();
+            RawTx(COM1).write_bytes(b"demo image: boot confirmed\r\n");
+        }
         x86_64::instructions::interrupts::disable();
         loop {
             x86_64::instructions::hlt();

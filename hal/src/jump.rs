@@ -112,3 +112,13 @@ pub unsafe fn ram(addr: u64, len: usize) -> &'static mut [u8] {
     // SAFETY: the caller guarantees the range is free, mapped RAM.
     unsafe { core::slice::from_raw_parts_mut(addr as usize as *mut u8, len) }
 }
+
+/// Does the header at `addr` carry the command line `noconfirm` (bytes 104..)?
+pub fn header_says_noconfirm(addr: u64) -> bool {
+    const WORD: &[u8] = b"noconfirm\0";
+    WORD.iter().enumerate().all(|(i, &c)| {
+        // SAFETY: as in `read_header_version`: the loader's 320-byte header copy.
+        let b = unsafe { core::ptr::read_volatile((addr + 104 + i as u64) as *const u8) };
+        b == c
+    })
+}

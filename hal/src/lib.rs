@@ -7,6 +7,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod bootinfo;
+pub mod cmos;
 pub mod cpu;
 #[cfg(feature = "defmt")]
 mod defmt_com2;

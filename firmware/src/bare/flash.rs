@@ -250,6 +250,15 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
         );
         return;
     };
+    // The image that ran last may have confirmed itself (hal::cmos): keep it for good.
+    if lifeboat_hal::cmos::take_confirmation() {
+        if let Err(e) = s.confirm() {
+            let _ = write!(
+                con,
+                "Flash boot: cannot record the image's confirmation: {e}\r\n"
+            );
+        }
+    }
     let slot = match s.begin_boot() {
         Ok(Some(slot)) => slot,
         Ok(None) => {
