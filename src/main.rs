@@ -13,7 +13,7 @@ usage: cargo run --release -- [run] [OPTIONS]     build the media and boot them 
        cargo run --release -- mkimage|inspect|keygen ...   the image tool (--help for usage)
 
 options (run):
-  --medium floppy|usb|disk   boot medium (default floppy)
+  --medium floppy|usb|disk   boot medium (default disk: the appliance's own boot disk)
   --nic MODEL                e1000 (default), i82557b, i82558b, i82559er, virtio or none;
                              repeat for more NICs
   --machine pc|q35           QEMU board (default pc)
@@ -41,7 +41,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         media_only: false,
         out: PathBuf::from("target/lifeboat-media"),
-        medium: Medium::Floppy,
+        medium: Medium::Disk,
         nics: Vec::new(),
         no_nic: false,
         machine: MachineType::Pc,
@@ -127,9 +127,14 @@ fn demo_dir(base: &Path) -> std::io::Result<PathBuf> {
         .collect();
     std::fs::write(dir.join("demo.bin"), data)?;
     std::fs::write(
+        dir.join("demo-image.bin"),
+        media::demo_image(media::DEMO_VERSION),
+    )?;
+    std::fs::write(
         dir.join("README"),
         "lifeboat demo TFTP root, served by QEMU user-mode networking at 10.0.2.2.\n\
-         In the monitor: address 10.0.2.15, server 10.0.2.2, file demo.bin, ping, tftp.\n",
+         In the monitor: address 10.0.2.15, server 10.0.2.2, file demo-image.bin, ping, tftp\n\
+         (installs it to the flash), reload (boots it). demo.bin is 512 KiB of test data.\n",
     )?;
     Ok(dir)
 }
@@ -236,7 +241,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut machine = Machine::new(o.medium, set.path(o.medium)).machine_type(o.machine);
+    // The appliance's flash: a 4 MiB pflash file kept between runs (delete it to start empty).
+    let flash = o.out.join("flash.img");
+    if !flash.exists() {
+        if let Err(e) = std::fs::write(&flash, vec![0xFFu8; 4 << 20]) {
+            eprintln!("lifeboat: cannot create {}: {e}", flash.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    eprintln!(
+        "lifeboat: flash {} (pflash, kept between runs)",
+        flash.display()
+    );
+    let mut machine = Machine::new(o.medium, set.path(o.medium))
+        .machine_type(o.machine)
+        .pflash(&flash);
     for (i, nic) in o.nics.iter().enumerate() {
         // The first NIC gets slirp with the TFTP root; further NICs get their own slirp.
         let tftp = if i == 0 { Some(tftp.clone()) } else { None };
