@@ -1,11 +1,11 @@
 //! The unit's flash at the console: the banner's `Flash=` line and the hidden `flashtest`.
 use core::fmt::Write;
 
-use lifeboat_firmware::boot::{flat64_fits, RamRegion};
+use lifeboat_firmware::boot::{flat64_fits, linux, RamRegion};
 use lifeboat_firmware::image::{
     verify, Header, Kind, PayloadCheck, Policy, Verdict, Version, HEADER_LEN, PLATFORM,
 };
-use lifeboat_firmware::install::{Slots, State};
+use lifeboat_firmware::install::{Slot, Slots, State};
 use lifeboat_firmware::monitor::flashtest;
 use lifeboat_firmware::recovery::Question;
 use lifeboat_hal::bootinfo::BootInfo;
@@ -285,10 +285,6 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
         return;
     };
     let (version, len) = (h.version(), h.payload_len());
-    if h.kind() != Ok(Kind::Flat64) {
-        let _ = write!(con, "Flash boot: slot {slot} holds a {} image {version}; this build starts flat64 images only. Entering the monitor.\r\n", h.kind().map(Kind::name).unwrap_or("?"));
-        return;
-    }
     let ram: heapless::Vec<RamRegion, 64> = bootinfo
         .map(|b| {
             b.memory_map()
@@ -302,10 +298,14 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
         })
         .unwrap_or_default();
     // The firmware from 1 MiB to the top of its stack stays in use until the jump.
-    let avoid = [RamRegion {
+    let firmware = RamRegion {
         base: 0x10_0000,
         len: 0x44_0000 - 0x10_0000,
-    }];
+    };
+    if h.kind() == Ok(Kind::Linux) {
+        return boot_linux(con, &mut s, slot, &hb, &ram, firmware, bootinfo);
+    }
+    let avoid = [firmware];
     let (load, entry) = (h.load(), h.entry());
     let fits = usize::try_from(len).is_ok() && flat64_fits(&ram, &avoid, load, len);
     if !fits || entry < load || entry >= load + len {
@@ -347,5 +347,113 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
     // (load >= 0x440000 by the check above) ; no NIC is running (none opened yet).
     unsafe {
         lifeboat_hal::jump::enter_flat64(entry, bootinfo_addr as u64, header_addr, load & !0xF)
+    }
+}
+
+/// Where a Linux image's payload is staged while it is verified and taken apart: above the
+/// kernel's usual 16 MiB + 64 MiB `init_size`.
+const LINUX_STAGING: u64 = 0x600_0000;
+const ZERO_PAGE: u64 = linux::ZERO_PAGE_ADDR;
+
+/// Flash boot of a `linux` image: stage the payload, verify it, place kernel and initrd by
+/// the boot protocol, fill the zero page (E820 map, command line) and enter the kernel.
+fn boot_linux(
+    con: &mut Uart16550,
+    s: &mut Slots<flash::AnyFlash>,
+    slot: Slot,
+    hb: &[u8; HEADER_LEN],
+    ram: &[RamRegion],
+    firmware: RamRegion,
+    bootinfo: Option<&BootInfo>,
+) {
+    let Ok(h) = Header::new_checked(&hb[..]) else {
+        return;
+    };
+    let version = h.version();
+    let len = h.payload_len();
+    let staging = RamRegion {
+        base: LINUX_STAGING,
+        len,
+    };
+    if !flat64_fits(ram, &[firmware], staging.base, len) {
+        let _ = write!(
+            con,
+            "Flash boot: no room to stage the {len}-byte Linux image; entering the monitor.\r\n"
+        );
+        return;
+    }
+    // SAFETY: flat64_fits checked the range is usable RAM clear of the firmware; nothing else
+    // runs yet (no NIC, no download buffer).
+    let payload = unsafe { lifeboat_hal::jump::ram(staging.base, len as usize) };
+    if s.read_image(slot, HEADER_LEN as u32, payload).is_err() {
+        let _ = write!(
+            con,
+            "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
+        );
+        return;
+    }
+    let mut check = PayloadCheck::default();
+    check.update(payload);
+    if let Err(e) = check.finish(&h) {
+        let _ = write!(
+            con,
+            "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
+        );
+        return;
+    }
+    let kernel_len = (len - h.initrd_len()) as usize;
+    let (kernel_file, initrd) = payload.split_at(kernel_len);
+    let k = match linux::Kernel::parse(kernel_file) {
+        Ok(k) => k,
+        Err(e) => {
+            let _ = write!(
+                con,
+                "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
+            );
+            return;
+        }
+    };
+    let cmdline = h.cmdline();
+    let avoid = [firmware, staging];
+    let plan = match linux::plan(&k, initrd.len() as u64, cmdline.len(), ram, &avoid) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = write!(con, "Flash boot: {e}; entering the monitor.\r\n");
+            return;
+        }
+    };
+    let mut zp = [0u8; linux::ZERO_PAGE_LEN];
+    let e820: heapless::Vec<(u64, u64, u32), 64> = bootinfo
+        .map(|b| {
+            b.memory_map()
+                .iter()
+                .map(|r| (r.base, r.len, r.kind))
+                .collect()
+        })
+        .unwrap_or_default();
+    linux::zero_page(kernel_file, &k, &plan, &e820, &mut zp);
+    let _ = write!(
+        con,
+        "Flash boot: slot {slot}, image {version} (linux, kernel {} bytes at {:#x}, initrd {} bytes at {:#x}) verified; starting it.\r\n",
+        k.kernel_len,
+        plan.kernel_addr,
+        initrd.len(),
+        plan.initrd_addr
+    );
+    timer::delay_us(20_000);
+    // SAFETY: the plan put the kernel's init_size and the initrd in usable RAM clear of the
+    // firmware and of the staging area they are copied from; the zero page and the command
+    // line go to conventional memory below the EBDA that nothing of ours uses; no NIC runs.
+    unsafe {
+        lifeboat_hal::jump::ram(plan.kernel_addr, k.kernel_len)
+            .copy_from_slice(&kernel_file[k.setup_len..]);
+        if !initrd.is_empty() {
+            lifeboat_hal::jump::ram(plan.initrd_addr, initrd.len()).copy_from_slice(initrd);
+        }
+        let cl = lifeboat_hal::jump::ram(plan.cmdline_addr, cmdline.len() + 1);
+        cl[..cmdline.len()].copy_from_slice(cmdline.as_bytes());
+        cl[cmdline.len()] = 0;
+        lifeboat_hal::jump::ram(ZERO_PAGE, zp.len()).copy_from_slice(&zp);
+        lifeboat_hal::jump::enter_linux64(plan.entry, ZERO_PAGE)
     }
 }
