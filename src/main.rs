@@ -23,7 +23,7 @@ options (run and media):
   --timeout SECONDS          flash-boot window (default 10)
   --baud RATE                console speed (default 9600)
   --log LEVEL                console log level: off, error, warn, info, debug, trace (default warn)
-  --boothelper               media that start at the boothelper> prompt
+  --boothelper               media that start at the pixboothelper> prompt
   --pubkey FILE              install only images signed with this key (FILE.pub from keygen)";
 
 struct Options {

@@ -120,6 +120,12 @@ pub fn run(bootinfo_addr: usize) -> ! {
         }
     }
 
+    // What the Boothelper asks the operator to remove after an install.
+    let medium_name = match boot.as_ref().map(|b| b.medium) {
+        Ok(Medium::Diskette) => "diskette",
+        Ok(Medium::UsbStick) => "USB stick",
+        _ => "boot medium",
+    };
     // Downloads go to the largest free RAM above the firmware (sized from the E820 map).
     let mut buffer = boot.as_ref().ok().and_then(|b| b.download_buffer());
     if let Some(b) = &buffer {
@@ -186,7 +192,11 @@ pub fn run(bootinfo_addr: usize) -> ! {
                     if let Some(d) = download {
                         let image = &buf[..d.len as usize];
                         let key = cfg.public_key.as_ref();
-                        super::flash::install_download(&mut con, image, cfg.boothelper, key);
+                        let installed =
+                            super::flash::install_download(&mut con, image, cfg.boothelper, key);
+                        if installed && cfg.boothelper {
+                            removal_countdown(&mut con, medium_name);
+                        }
                     }
                 }
                 None => {
@@ -225,6 +235,28 @@ fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
 }
 
 /// Flash boot. No flash driver exists yet, so there is never a valid image.
+/// The Boothelper's last step: 30 seconds to take the diskette or stick out, then a reboot
+/// (at once on `reload`). Without the medium the unit boots its own disk and flash.
+fn removal_countdown(con: &mut Uart16550, medium: &str) -> ! {
+    use lifeboat_firmware::recovery::Countdown;
+    let now = || smoltcp::time::Instant::from_micros(timer::now_us() as i64);
+    let mut c = Countdown::start(now(), 30, medium, con);
+    loop {
+        if c.tick(now(), con).is_some() {
+            reload(con)
+        }
+        match con.try_read() {
+            Some(UartEvent::Byte(b)) => {
+                if c.feed(b, con).is_some() {
+                    reload(con)
+                }
+            }
+            Some(UartEvent::Break) => {}
+            None => lifeboat_hal::cpu::idle(),
+        }
+    }
+}
+
 fn reload(con: &mut Uart16550) -> ! {
     let _ = write!(con, "Rebooting...\r\n");
     defmt::info!("reload");

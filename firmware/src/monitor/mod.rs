@@ -40,8 +40,8 @@ pub use settings::{parse_ipv4, parse_netmask, AddrError, FileName, Settings, DEF
 
 /// The prompt of the network-recovery monitor.
 pub const MONITOR_PROMPT: &str = "monitor>";
-/// The prompt of the boot-helper image.
-pub const BOOTHELPER_PROMPT: &str = "boothelper>";
+/// The prompt of the Boothelper diskette / USB stick (the PIX seed's wording).
+pub const BOOTHELPER_PROMPT: &str = "pixboothelper>";
 
 /// Work a finished line asks of the caller; see the module docs for who
 /// prints what.

@@ -42,7 +42,7 @@ fn prompt_has_one_trailing_space() {
     assert_eq!(out, "monitor> ");
     let mut out = String::new();
     Monitor::new(BOOTHELPER_PROMPT, 1).print_prompt(&mut out);
-    assert_eq!(out, "boothelper> ");
+    assert_eq!(out, "pixboothelper> ");
 }
 
 #[test]
@@ -371,17 +371,17 @@ fn no_network_interfaces() {
     let none = "no network interfaces found";
     assert_eq!(
         answer(&mut m, "interface"),
-        format!("interface\r\ninterface: {none}\r\nboothelper> ")
+        format!("interface\r\ninterface: {none}\r\npixboothelper> ")
     );
     assert_eq!(
         answer(&mut m, "interface 0"),
-        format!("interface 0\r\ninterface: {none}\r\nboothelper> ")
+        format!("interface 0\r\ninterface: {none}\r\npixboothelper> ")
     );
     answer(&mut m, "addr 10.0.0.1");
     answer(&mut m, "serv 10.0.0.2");
     answer(&mut m, "file x");
-    assert!(answer(&mut m, "ping").ends_with(&format!("\r\nping: {none}\r\nboothelper> ")));
-    assert!(answer(&mut m, "tftp").ends_with(&format!("\r\ntftp: {none}\r\nboothelper> ")));
+    assert!(answer(&mut m, "ping").ends_with(&format!("\r\nping: {none}\r\npixboothelper> ")));
+    assert!(answer(&mut m, "tftp").ends_with(&format!("\r\ntftp: {none}\r\npixboothelper> ")));
 }
 
 #[test]

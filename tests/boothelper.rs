@@ -1,0 +1,115 @@
+//! The Boothelper (issue 8 (d)): the same firmware on a diskette or USB stick whose
+//! configuration says `mode=boothelper` goes straight to `pixboothelper>`; after `tftp` it
+//! asks before copying the image to flash, then gives 30 s to remove the medium. With the
+//! medium ejected (QMP) the unit boots its own disk, whose monitor boots the new image;
+//! with the medium still in, `reload` comes back to `pixboothelper>`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use lifeboat::media::{self, MediaConfig};
+use lifeboat_qemu::{NetBackend, NicModel};
+
+const BH_PROMPT: &str = "pixboothelper> ";
+
+fn setup(tag: &str) -> (media::MediaSet, media::MediaSet, PathBuf, PathBuf) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("boothelper-{tag}-{}", std::process::id()));
+    let helper = media::write_media(
+        &dir.join("helper"),
+        &MediaConfig {
+            boot_timeout_s: 2,
+            boothelper: true,
+            ..MediaConfig::default()
+        },
+    )
+    .unwrap();
+    let appliance = media::write_media(
+        &dir.join("appliance"),
+        &MediaConfig {
+            boot_timeout_s: 2,
+            ..MediaConfig::default()
+        },
+    )
+    .unwrap();
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("demo-image.bin"),
+        media::demo_image(media::DEMO_VERSION),
+    )
+    .unwrap();
+    let flash = dir.join("pflash.img");
+    std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
+    (helper, appliance, root, flash)
+}
+
+fn recover(q: &mut Qemu) {
+    expect(q, "lifeboat recovery monitor", BOOT);
+    expect(q, BH_PROMPT, Duration::from_secs(20));
+    for line in [
+        "address 10.0.2.15",
+        "server 10.0.2.2",
+        "file demo-image.bin",
+    ] {
+        q.send_line(line).unwrap();
+        expect(q, BH_PROMPT, REPLY);
+    }
+    q.send_line("tftp").unwrap();
+    expect(
+        q,
+        "Do you wish to copy the image to flash? [n] ",
+        Duration::from_secs(60),
+    );
+    q.send_line("y").unwrap();
+    expect(q, "Installed 1.0(1) in slot A", Duration::from_secs(30));
+}
+
+fn nic(root: &PathBuf) -> NetBackend {
+    NetBackend::User {
+        tftp: Some(root.clone()),
+        bootfile: None,
+    }
+}
+
+#[test]
+fn diskette_removed_during_the_countdown_then_the_unit_boots_the_new_image() {
+    let (helper, appliance, root, flash) = setup("floppy");
+    let m = Machine::new(Medium::Floppy, &helper.floppy)
+        .medium_snapshot(true)
+        .ide_disk(0, &appliance.disk)
+        .pflash(&flash)
+        .nic(NicModel::E1000, nic(&root));
+    let mut q = launch(&m);
+    recover(&mut q);
+    expect(
+        &mut q,
+        "Remove the diskette now: the unit reboots in 30 seconds",
+        REPLY,
+    );
+    q.qmp(r#"{"execute":"eject","arguments":{"id":"floppy0","force":true}}"#)
+        .or_else(|_| q.qmp(r#"{"execute":"eject","arguments":{"device":"floppy0","force":true}}"#))
+        .expect("eject");
+    expect(&mut q, " 0\r\n", Duration::from_secs(40));
+    expect(&mut q, "booted from disk", BOOT);
+    expect(&mut q, "demo image 1.0(1) running", Duration::from_secs(30));
+}
+
+#[test]
+fn with_the_medium_still_in_reload_comes_back_to_the_boothelper() {
+    let (helper, _appliance, root, flash) = setup("usb");
+    let m = Machine::new(Medium::Usb, &helper.usb)
+        .medium_snapshot(true)
+        .pflash(&flash)
+        .nic(NicModel::E1000, nic(&root));
+    let mut q = launch(&m);
+    recover(&mut q);
+    expect(&mut q, "Remove the USB stick now", REPLY);
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    expect(&mut q, "booted from USB stick", BOOT);
+    expect(&mut q, BH_PROMPT, Duration::from_secs(20));
+}
