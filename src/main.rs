@@ -9,7 +9,8 @@ use lifeboat_qemu::{ConsoleBackend, Machine, MachineType, NetBackend, NicModel};
 
 const USAGE: &str = "\
 usage: cargo run --release -- [run] [OPTIONS]     build the media and boot them in QEMU
-       cargo run --release -- media --out DIR    write floppy.img, usb.img and disk.img to DIR
+       cargo run --release -- media --out DIR    write floppy.img, usb.img (Boothelper media) and
+                                                 disk.img (the appliance's boot disk) to DIR
        cargo run --release -- mkimage|inspect|keygen ...   the image tool (--help for usage)
 
 options (run):
@@ -23,7 +24,7 @@ options (run and media):
   --timeout SECONDS          flash-boot window (default 10)
   --baud RATE                console speed (default 9600)
   --log LEVEL                console log level: off, error, warn, info, debug, trace (default warn)
-  --boothelper               media that start at the pixboothelper> prompt
+  --boothelper               boot the Boothelper diskette (the appliance disk behind it)
   --pubkey FILE              install only images signed with this key (FILE.pub from keygen)";
 
 struct Options {
@@ -35,6 +36,8 @@ struct Options {
     machine: MachineType,
     tftp: Option<PathBuf>,
     cfg: MediaConfig,
+    /// Boot the Boothelper diskette (the appliance disk and flash attached behind it).
+    boothelper: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -46,7 +49,11 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         no_nic: false,
         machine: MachineType::Pc,
         tftp: None,
-        cfg: MediaConfig::default(),
+        boothelper: false,
+        cfg: MediaConfig {
+            removable_boothelper: true,
+            ..MediaConfig::default()
+        },
     };
     let mut it = args.iter();
     let mut first = true;
@@ -90,7 +97,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                     .map_err(|_| "--baud takes a number")?
             }
             "--log" => o.cfg.log_level = val("--log")?,
-            "--boothelper" => o.cfg.boothelper = true,
+            "--boothelper" => o.boothelper = true,
             "--pubkey" => {
                 let f = val("--pubkey")?;
                 let k = std::fs::read(&f).map_err(|e| format!("{f}: {e}"))?;
@@ -253,9 +260,15 @@ fn main() -> ExitCode {
         "lifeboat: flash {} (pflash, kept between runs)",
         flash.display()
     );
-    let mut machine = Machine::new(o.medium, set.path(o.medium))
+    let medium = if o.boothelper { Medium::Floppy } else { o.medium };
+    let mut machine = Machine::new(medium, set.path(medium))
         .machine_type(o.machine)
         .pflash(&flash);
+    if medium != Medium::Disk {
+        // The appliance's own disk behind the diskette/stick: boot it by ejecting the
+        // medium (Ctrl-A c, `eject -f floppy0`) when the Boothelper asks.
+        machine = machine.ide_disk(0, set.path(Medium::Disk));
+    }
     for (i, nic) in o.nics.iter().enumerate() {
         // The first NIC gets slirp with the TFTP root; further NICs get their own slirp.
         let tftp = if i == 0 { Some(tftp.clone()) } else { None };

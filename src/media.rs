@@ -108,10 +108,13 @@ pub struct MediaConfig {
     pub baud: u32,
     /// Console log level: off, error, warn, info, debug, trace.
     pub log_level: String,
-    /// Boothelper media give the `boothelper>` prompt.
+    /// Every medium is a Boothelper medium (the `pixboothelper>` prompt).
     pub boothelper: bool,
     /// The ed25519 public key images must be signed with (`pubkey=` in the sector).
     pub public_key: Option<[u8; 32]>,
+    /// The appliance set: the diskette and the USB stick are Boothelper media, the disk the
+    /// unit's own monitor-mode boot disk (what `media` and `cargo run` write).
+    pub removable_boothelper: bool,
 }
 
 impl Default for MediaConfig {
@@ -122,6 +125,7 @@ impl Default for MediaConfig {
             log_level: "warn".into(),
             boothelper: false,
             public_key: None,
+            removable_boothelper: false,
         }
     }
 }
@@ -192,7 +196,12 @@ fn pad(v: &mut Vec<u8>) {
 
 /// The bytes of one medium.
 pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
-    let text = cfg.to_text();
+    let helper = cfg.boothelper || (cfg.removable_boothelper && medium != Medium::Disk);
+    let text = MediaConfig {
+        boothelper: helper,
+        ..cfg.clone()
+    }
+    .to_text();
     if text.len() >= SECTOR {
         return Err(MediaError::ConfigTooLong(text.len()));
     }
@@ -299,6 +308,20 @@ mod tests {
     }
 
     #[test]
+    fn the_appliance_set_has_boothelper_removables_and_a_monitor_disk() {
+        let cfg = MediaConfig {
+            removable_boothelper: true,
+            ..MediaConfig::default()
+        };
+        let mode = |m| {
+            let img = image(m, &cfg).unwrap();
+            let text = String::from_utf8_lossy(&img[SECTOR..2 * SECTOR]).into_owned();
+            text.contains("mode=boothelper")
+        };
+        assert!(mode(Medium::Floppy) && mode(Medium::Usb) && !mode(Medium::Disk));
+    }
+
+    #[test]
     fn config_round_trips_through_the_sector() {
         let cfg = MediaConfig {
             boot_timeout_s: 3,
@@ -306,6 +329,7 @@ mod tests {
             log_level: "info".into(),
             boothelper: true,
             public_key: Some([0xAB; 32]),
+            removable_boothelper: false,
         };
         let img = image(Medium::Disk, &cfg).unwrap();
         let sector = &img[SECTOR..2 * SECTOR];
