@@ -1,0 +1,253 @@
+//! Recovery benchmark (`cargo bench --bench recovery`; prints a table; no libtest harness).
+//!
+//! Same QEMU machine for all rows (pc, 256 MiB, e1000 on slirp, TCG):
+//! - cold boot of an installed image with the window skipped by SPACE: seconds from QEMU
+//!   start to `demo image ... running` (flat64, pflash) and to the initramfs marker (Debian's
+//!   cloud kernel + busybox initramfs, ATA flash);
+//! - the whole recovery of that Linux image: seconds from `tftp`'s Enter through download,
+//!   install, `reload`, SPACE at the window, to the initramfs marker;
+//! - U-Boot 2023.01 (Debian `u-boot-qemu`, the 32-bit `qemu-x86` build: the 64-bit build hangs
+//!   in `zboot` with this kernel) doing `tftpboot` of the kernel and the initramfs and `zboot`:
+//!   seconds from the first `tftpboot`'s Enter to the marker, and from QEMU start.
+//!
+//! Median of `RUNS`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lifeboat::media::{self, MediaConfig};
+use lifeboat_firmware::image::{HeaderRepr, Kind, Version, PLATFORM};
+use lifeboat_qemu::linux::{self, MARKER};
+use lifeboat_qemu::{Machine, Medium, NetBackend, NicModel, Qemu};
+
+const RUNS: usize = 3;
+const T: Duration = Duration::from_secs(240);
+const UBOOT32: &str = "/usr/lib/u-boot/qemu-x86/u-boot.rom";
+const CMDLINE: &str = "console=ttyS0,9600 panic=-1";
+
+fn wait(q: &mut Qemu, s: &str) -> Result<String, String> {
+    q.expect(s, T).map_err(|e| e.to_string())
+}
+
+fn line(q: &mut Qemu, l: &str, prompt: &str) -> Result<(), String> {
+    q.send_line(l).map_err(|e| e.to_string())?;
+    wait(q, prompt).map(drop)
+}
+
+fn unit(disk: &Path, root: &Path) -> Machine {
+    Machine::new(Medium::Disk, disk)
+        .medium_snapshot(true)
+        .memory_mib(256)
+        .nic(
+            NicModel::E1000,
+            NetBackend::User {
+                tftp: Some(root.to_path_buf()),
+                bootfile: None,
+            },
+        )
+}
+
+/// Installs `file` from `root` onto the flash of `m` (a fresh unit), then quits.
+fn install(m: &Machine, file: &str) -> Result<(), String> {
+    let mut q = Qemu::launch(m).map_err(|e| e.to_string())?;
+    wait(&mut q, "Use SPACE")?;
+    q.send(b"\x1b").map_err(|e| e.to_string())?;
+    wait(&mut q, "monitor> ")?;
+    for l in [
+        "address 10.0.2.15",
+        "server 10.0.2.2",
+        &format!("file {file}"),
+        "tftp",
+    ] {
+        line(&mut q, l, "monitor> ")?;
+    }
+    if !q.transcript().contains("Installed ") {
+        return Err(format!("install of {file} failed: {}", q.transcript()));
+    }
+    Ok(())
+}
+
+/// Cold boot with SPACE: seconds from launch to `marker`.
+fn cold(m: &Machine, marker: &str) -> Result<f64, String> {
+    let t0 = Instant::now();
+    let mut q = Qemu::launch(m).map_err(|e| e.to_string())?;
+    wait(&mut q, "Use SPACE")?;
+    q.send(b" ").map_err(|e| e.to_string())?;
+    wait(&mut q, marker)?;
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// The whole recovery: (seconds from `tftp`'s Enter to the marker, seconds from launch).
+fn recovery(m: &Machine, file: &str) -> Result<(f64, f64), String> {
+    let t0 = Instant::now();
+    let mut q = Qemu::launch(m).map_err(|e| e.to_string())?;
+    wait(&mut q, "Use SPACE")?;
+    q.send(b"\x1b").map_err(|e| e.to_string())?;
+    wait(&mut q, "monitor> ")?;
+    for l in [
+        "address 10.0.2.15",
+        "server 10.0.2.2",
+        &format!("file {file}"),
+    ] {
+        line(&mut q, l, "monitor> ")?;
+    }
+    q.send(b"tftp\r").map_err(|e| e.to_string())?;
+    let t1 = Instant::now();
+    wait(&mut q, "Installed ")?;
+    wait(&mut q, "monitor> ")?;
+    q.send(b"reload\r").map_err(|e| e.to_string())?;
+    wait(&mut q, "Use SPACE")?;
+    q.send(b" ").map_err(|e| e.to_string())?;
+    wait(&mut q, MARKER)?;
+    Ok((t1.elapsed().as_secs_f64(), t0.elapsed().as_secs_f64()))
+}
+
+/// U-Boot: (seconds from the first `tftpboot`'s Enter to the marker, seconds from launch).
+fn uboot(root: &Path, initrd_len: usize) -> Result<(f64, f64), String> {
+    let mut m = unit(Path::new("/dev/null"), root);
+    m.boot = None;
+    let m = m.arg("-bios").arg(UBOOT32);
+    let t0 = Instant::now();
+    let mut q = Qemu::launch(&m).map_err(|e| e.to_string())?;
+    wait(&mut q, "autoboot")?;
+    q.send(b"\r").map_err(|e| e.to_string())?;
+    wait(&mut q, "=> ")?;
+    for l in [
+        "setenv ipaddr 10.0.2.15",
+        "setenv serverip 10.0.2.2",
+        &format!("setenv bootargs {CMDLINE}"),
+    ] {
+        line(&mut q, l, "=> ")?;
+    }
+    q.send(b"tftpboot 0x1000000 vmlinuz\r")
+        .map_err(|e| e.to_string())?;
+    let t1 = Instant::now();
+    wait(&mut q, "=> ")?;
+    line(&mut q, "tftpboot 0x8000000 initramfs.cpio", "=> ")?;
+    // The initrd goes above the kernel's init_size (a lower address gets overwritten).
+    q.send(format!("zboot 0x1000000 - 0x8000000 {initrd_len:x}\r").as_bytes())
+        .map_err(|e| e.to_string())?;
+    wait(&mut q, MARKER)?;
+    Ok((t1.elapsed().as_secs_f64(), t0.elapsed().as_secs_f64()))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn runs<T>(f: impl Fn() -> Result<T, String>) -> Result<Vec<T>, String> {
+    (0..RUNS).map(|_| f()).collect()
+}
+
+fn show(name: &str, r: Result<Vec<f64>, String>) {
+    match r {
+        Ok(v) => println!("| {name} | {:.2} s | |", median(v)),
+        Err(e) => println!("| {name} | failed: {e} | |"),
+    }
+}
+
+fn show2(name: &str, r: Result<Vec<(f64, f64)>, String>) {
+    match r {
+        Ok(v) => println!(
+            "| {name} | {:.2} s | {:.2} s |",
+            median(v.iter().map(|p| p.0).collect()),
+            median(v.iter().map(|p| p.1).collect())
+        ),
+        Err(e) => println!("| {name} | failed: {e} | |"),
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-recovery");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = MediaConfig {
+        boot_timeout_s: 30,
+        ..MediaConfig::default()
+    };
+    let set = media::write_media(&dir.join("media"), &cfg).expect("media");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("demo-image.bin"),
+        media::demo_image(media::DEMO_VERSION),
+    )
+    .unwrap();
+    let assets = match linux::ensure(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux")) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            println!("Linux rows skipped: {e}");
+            None
+        }
+    };
+    let mut initrd_len = 0;
+    if let Some(a) = &assets {
+        let kernel = std::fs::read(&a.vmlinuz).unwrap();
+        let initrd = std::fs::read(&a.initramfs).unwrap();
+        initrd_len = initrd.len();
+        std::fs::copy(&a.vmlinuz, root.join("vmlinuz")).unwrap();
+        std::fs::copy(&a.initramfs, root.join("initramfs.cpio")).unwrap();
+        let mut payload = kernel;
+        payload.extend_from_slice(&initrd);
+        let h = HeaderRepr {
+            platform: PLATFORM,
+            version: Version::new(6, 1, 0),
+            kind: Kind::Linux,
+            load: 0,
+            entry: 0,
+            initrd_len: initrd_len as u64,
+            cmdline: CMDLINE,
+        }
+        .emit(&payload)
+        .unwrap();
+        let mut img = h.to_vec();
+        img.extend_from_slice(&payload);
+        std::fs::write(root.join("linux.img"), img).unwrap();
+    }
+    println!("Recovery and boot, QEMU pc, 256 MiB, e1000 on slirp, TCG; median of {RUNS}");
+    println!("| what | seconds | from QEMU start |");
+    println!("|---|---|---|");
+
+    // flat64 on pflash.
+    let pflash = dir.join("pflash.img");
+    std::fs::write(&pflash, vec![0xFFu8; 4 << 20]).unwrap();
+    let m = unit(&set.disk, &root).pflash(&pflash);
+    match install(&m, "demo-image.bin") {
+        Ok(()) => show(
+            "lifeboat: cold boot to the flat64 demo image (pflash)",
+            runs(|| cold(&m, "demo image 1.0(1) running")),
+        ),
+        Err(e) => println!("| flat64 | failed: {e} | |"),
+    }
+    if assets.is_some() {
+        let cf = dir.join("cf.img");
+        std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
+        let m = unit(&set.disk, &root).ide_disk(2, &cf);
+        match install(&m, "linux.img") {
+            Ok(()) => show(
+                "lifeboat: cold boot to the Linux initramfs marker (ATA flash)",
+                runs(|| cold(&m, MARKER)),
+            ),
+            Err(e) => println!("| Linux cold boot | failed: {e} | |"),
+        }
+        show2(
+            "lifeboat: tftp + install + reload + Linux marker (ATA flash)",
+            runs(|| {
+                std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
+                recovery(&unit(&set.disk, &root).ide_disk(2, &cf), "linux.img")
+            }),
+        );
+        if Path::new(UBOOT32).exists() {
+            show2(
+                "U-Boot 2023.01: tftpboot kernel + initrd + zboot to the marker",
+                runs(|| uboot(&root, initrd_len)),
+            );
+        } else {
+            println!("U-Boot row skipped: {UBOOT32} missing (Debian package u-boot-qemu)");
+        }
+    }
+}
