@@ -260,7 +260,11 @@ fn main() -> ExitCode {
         "lifeboat: flash {} (pflash, kept between runs)",
         flash.display()
     );
-    let medium = if o.boothelper { Medium::Floppy } else { o.medium };
+    let medium = if o.boothelper {
+        Medium::Floppy
+    } else {
+        o.medium
+    };
     let mut machine = Machine::new(medium, set.path(medium))
         .machine_type(o.machine)
         .pflash(&flash);
