@@ -43,6 +43,8 @@ fn to_prompt(q: &mut Qemu) {
 fn install(q: &mut Qemu, file: &str, version: &str) {
     command1(q, "address 10.0.2.15");
     command1(q, "server 10.0.2.2");
+    let ping = command(q, "ping").join("\n");
+    assert!(ping.contains("Success rate is 100 percent (5/5)"), "{ping}");
     command1(q, &format!("file {file}"));
     q.send_line("tftp").unwrap();
     expect(q, "tftp\r\n", REPLY);
@@ -64,9 +66,21 @@ fn recover_install_reload_and_the_image_runs_then_cold_boot_runs_it_again() {
         media::demo_image(media::DEMO_VERSION),
     )
     .unwrap();
+    let mut corrupt = media::demo_image(Version::new(1, 0, 9));
+    let n = corrupt.len();
+    corrupt[n - 10] ^= 0x40;
+    std::fs::write(root.join("corrupt.bin"), corrupt).unwrap();
     let mut q = launch(&unit(&flash, &root));
     to_prompt(&mut q);
     install(&mut q, "demo-image.bin", "1.0(1)");
+    // A corrupt image is refused; the installed one stays and is what boots.
+    command1(&mut q, "file corrupt.bin");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains("Checksum verification on flash image failed"),
+        "{out}"
+    );
     q.send_line("reload").unwrap();
     expect(&mut q, "Rebooting...", REPLY);
     // Nobody presses anything: the window passes and flash boot starts the image.
