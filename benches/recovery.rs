@@ -193,19 +193,20 @@ fn main() {
         std::fs::copy(&a.initramfs, root.join("initramfs.cpio")).unwrap();
         let mut payload = kernel;
         payload.extend_from_slice(&initrd);
-        let h = HeaderRepr {
-            platform: PLATFORM,
-            version: Version::new(6, 1, 0),
-            kind: Kind::Linux,
-            load: 0,
-            entry: 0,
-            initrd_len: initrd_len as u64,
-            cmdline: CMDLINE,
-        }
-        .emit(&payload)
+        let img = lifeboat::imagetool::pack(
+            &HeaderRepr {
+                platform: PLATFORM,
+                version: Version::new(6, 1, 0),
+                kind: Kind::Linux,
+                load: 0,
+                entry: 0,
+                initrd_len: initrd_len as u64,
+                cmdline: CMDLINE,
+            },
+            &payload,
+            None,
+        )
         .unwrap();
-        let mut img = h.to_vec();
-        img.extend_from_slice(&payload);
         std::fs::write(root.join("linux.img"), img).unwrap();
     }
     println!("Recovery and boot, QEMU pc, 256 MiB, e1000 on slirp, TCG; median of {RUNS}");

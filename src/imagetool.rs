@@ -15,6 +15,21 @@ usage: cargo run --release -- mkimage --kind flat64|linux --version VERSION [--p
 VERSION is PIX-style, 6.3(5) or 6.3.5; ADDR is decimal or 0x-hex; --platform defaults to
 lifeboat-x86. inspect exits with status 1 when a check fails.";
 
+/// A whole image: the header for `payload` (signed with `sign` when given) and the payload.
+pub fn pack(
+    repr: &HeaderRepr<'_>,
+    payload: &[u8],
+    sign: Option<&ed25519_compact::SecretKey>,
+) -> Result<Vec<u8>, image::BuildError> {
+    let mut h = repr.emit(payload)?;
+    if let Some(sk) = sign {
+        sign_header(&mut h, |m| *sk.sign(m, None));
+    }
+    let mut img = h.to_vec();
+    img.extend_from_slice(payload);
+    Ok(img)
+}
+
 fn read(p: &str) -> Result<Vec<u8>, String> {
     std::fs::read(p).map_err(|e| format!("{p}: {e}"))
 }
@@ -107,13 +122,8 @@ pub fn mkimage(args: &[String]) -> Result<String, String> {
         initrd_len,
         cmdline: &cmdline,
     };
-    let mut h = repr.emit(&payload).map_err(|e| e.to_string())?;
-    if let Some(k) = key {
-        let sk = secret_key(&k)?;
-        sign_header(&mut h, |m| *sk.sign(m, None));
-    }
-    let mut img = h.to_vec();
-    img.extend_from_slice(&payload);
+    let sk = key.map(|k| secret_key(&k)).transpose()?;
+    let img = pack(&repr, &payload, sk.as_ref()).map_err(|e| e.to_string())?;
     std::fs::write(&out, &img).map_err(|e| format!("{out}: {e}"))?;
     Ok(format!(
         "wrote {out}: {} image {version}, {} bytes",

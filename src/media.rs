@@ -30,7 +30,7 @@ pub fn demo_image(version: lifeboat_firmware::image::Version) -> Vec<u8> {
 /// The demo image, optionally one that never confirms its boot (command line `noconfirm`).
 pub fn demo_image_with(version: lifeboat_firmware::image::Version, confirms: bool) -> Vec<u8> {
     use lifeboat_firmware::image::{HeaderRepr, Kind, PLATFORM};
-    let h = HeaderRepr {
+    let repr = HeaderRepr {
         platform: PLATFORM,
         version,
         kind: Kind::Flat64,
@@ -38,12 +38,8 @@ pub fn demo_image_with(version: lifeboat_firmware::image::Version, confirms: boo
         entry: DEMO_LOAD,
         initrd_len: 0,
         cmdline: if confirms { "" } else { "noconfirm" },
-    }
-    .emit(DEMO)
-    .expect("the demo header fits");
-    let mut v = h.to_vec();
-    v.extend_from_slice(DEMO);
-    v
+    };
+    crate::imagetool::pack(&repr, DEMO, None).expect("the demo header fits")
 }
 
 /// The firmware ELF (for defmt decoding and symbolising fault addresses).

@@ -68,9 +68,9 @@ fn recover(q: &mut Qemu) {
     expect(q, "Installed 1.0(1) in slot A", Duration::from_secs(30));
 }
 
-fn nic(root: &PathBuf) -> NetBackend {
+fn nic(root: &std::path::Path) -> NetBackend {
     NetBackend::User {
-        tftp: Some(root.clone()),
+        tftp: Some(root.to_path_buf()),
         bootfile: None,
     }
 }

@@ -18,20 +18,21 @@ const SLOT_A: usize = 2 * 4096;
 
 fn image(version: Version, len: usize, seed: u64) -> Vec<u8> {
     let payload = pattern(len, seed);
-    let h = HeaderRepr {
-        platform: PLATFORM,
-        version,
-        kind: Kind::Flat64,
-        load: 0x200_0000,
-        entry: 0x200_0000,
-        initrd_len: 0,
-        cmdline: "",
-    }
-    .emit(&payload)
-    .unwrap();
-    let mut v = h.to_vec();
-    v.extend_from_slice(&payload);
-    v
+
+    lifeboat::imagetool::pack(
+        &HeaderRepr {
+            platform: PLATFORM,
+            version,
+            kind: Kind::Flat64,
+            load: 0x200_0000,
+            entry: 0x200_0000,
+            initrd_len: 0,
+            cmdline: "",
+        },
+        &payload,
+        None,
+    )
+    .unwrap()
 }
 
 fn tmp(name: &str) -> PathBuf {

@@ -28,23 +28,24 @@ fn recover_install_and_boot_debian_linux_from_ata_flash() {
     let initrd = std::fs::read(&assets.initramfs).unwrap();
     let mut payload = kernel.clone();
     payload.extend_from_slice(&initrd);
-    let header = HeaderRepr {
-        platform: PLATFORM,
-        version: Version::new(6, 1, 0),
-        kind: Kind::Linux,
-        load: 0,
-        entry: 0,
-        initrd_len: initrd.len() as u64,
-        cmdline: "console=ttyS0,9600 panic=-1",
-    }
-    .emit(&payload)
+    let image = lifeboat::imagetool::pack(
+        &HeaderRepr {
+            platform: PLATFORM,
+            version: Version::new(6, 1, 0),
+            kind: Kind::Linux,
+            load: 0,
+            entry: 0,
+            initrd_len: initrd.len() as u64,
+            cmdline: "console=ttyS0,9600 panic=-1",
+        },
+        &payload,
+        None,
+    )
     .unwrap();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("linux-boot-{}", std::process::id()));
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
-    let mut image = header.to_vec();
-    image.extend_from_slice(&payload);
     std::fs::write(root.join("linux.img"), &image).unwrap();
     let flash = dir.join("cf.img");
     std::fs::write(&flash, vec![0xFFu8; 64 << 20]).unwrap();

@@ -315,20 +315,7 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
     // SAFETY: flat64_fits checked [load, load+len) is usable RAM clear of the firmware; the
     // monitor has not started (no download buffer, no NIC), so nothing else uses it.
     let dest = unsafe { lifeboat_hal::jump::ram(load, len as usize) };
-    if s.read_image(slot, HEADER_LEN as u32, dest).is_err() {
-        let _ = write!(
-            con,
-            "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
-        );
-        return;
-    }
-    let mut check = PayloadCheck::default();
-    check.update(dest);
-    if let Err(e) = check.finish(&h) {
-        let _ = write!(
-            con,
-            "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
-        );
+    if !load_verified(con, &mut s, slot, &h, dest) {
         return;
     }
     let _ = write!(
@@ -385,20 +372,7 @@ fn boot_linux(
     // SAFETY: flat64_fits checked the range is usable RAM clear of the firmware; nothing else
     // runs yet (no NIC, no download buffer).
     let payload = unsafe { lifeboat_hal::jump::ram(staging.base, len as usize) };
-    if s.read_image(slot, HEADER_LEN as u32, payload).is_err() {
-        let _ = write!(
-            con,
-            "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
-        );
-        return;
-    }
-    let mut check = PayloadCheck::default();
-    check.update(payload);
-    if let Err(e) = check.finish(&h) {
-        let _ = write!(
-            con,
-            "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
-        );
+    if !load_verified(con, s, slot, &h, payload) {
         return;
     }
     let kernel_len = (len - h.initrd_len()) as usize;
@@ -456,4 +430,32 @@ fn boot_linux(
         lifeboat_hal::jump::ram(ZERO_PAGE, zp.len()).copy_from_slice(&zp);
         lifeboat_hal::jump::enter_linux64(plan.entry, ZERO_PAGE)
     }
+}
+
+/// Reads the payload of the image in `slot` into `dest` (RAM) and checks it there (CRC-32,
+/// SHA-256): what gets started is exactly what was verified. False, with a line, if not.
+fn load_verified(
+    con: &mut Uart16550,
+    s: &mut Slots<flash::AnyFlash>,
+    slot: Slot,
+    h: &Header<&[u8]>,
+    dest: &mut [u8],
+) -> bool {
+    if s.read_image(slot, HEADER_LEN as u32, dest).is_err() {
+        let _ = write!(
+            con,
+            "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
+        );
+        return false;
+    }
+    let mut check = PayloadCheck::default();
+    check.update(dest);
+    if let Err(e) = check.finish(h) {
+        let _ = write!(
+            con,
+            "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
+        );
+        return false;
+    }
+    true
 }
