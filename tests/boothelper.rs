@@ -1,7 +1,8 @@
 //! The Boothelper (issue 8 (d)): the same firmware on a diskette or USB stick whose
 //! configuration says `mode=boothelper` goes straight to `pixboothelper>`; after `tftp` it
 //! asks before copying the image to flash, then gives 30 s to remove the medium. With the
-//! medium ejected (QMP) the unit boots its own disk, whose monitor boots the new image;
+//! diskette ejected or the stick pulled (QMP) the unit boots its own disk, whose monitor
+//! boots the new image;
 //! with the medium still in, `reload` comes back to `pixboothelper>`.
 
 mod common;
@@ -112,4 +113,26 @@ fn with_the_medium_still_in_reload_comes_back_to_the_boothelper() {
     expect(&mut q, "Rebooting...", REPLY);
     expect(&mut q, "booted from USB stick", BOOT);
     expect(&mut q, BH_PROMPT, Duration::from_secs(20));
+}
+
+#[test]
+fn usb_stick_pulled_during_the_countdown_then_the_unit_boots_the_new_image() {
+    let (helper, appliance, root, flash) = setup("usb-pull");
+    let m = Machine::new(Medium::Usb, &helper.usb)
+        .medium_snapshot(true)
+        .ide_disk(0, &appliance.disk)
+        .pflash(&flash)
+        .nic(NicModel::E1000, nic(&root));
+    let mut q = launch(&m);
+    recover(&mut q);
+    expect(
+        &mut q,
+        "Remove the USB stick now: the unit reboots in 30 seconds",
+        REPLY,
+    );
+    q.qmp(r#"{"execute":"device_del","arguments":{"id":"stick"}}"#)
+        .expect("device_del");
+    expect(&mut q, " 0\r\n", Duration::from_secs(40));
+    expect(&mut q, "booted from disk", BOOT);
+    expect(&mut q, "demo image 1.0(1) running", Duration::from_secs(30));
 }

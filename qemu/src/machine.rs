@@ -366,7 +366,8 @@ impl Machine {
                     a.push("-device").push("qemu-xhci");
                     a.push("-drive")
                         .push(opt(&["if=none,id=u,format=raw,file=".as_ref(), &file]));
-                    a.push("-device").push("usb-storage,drive=u,bootindex=1");
+                    a.push("-device")
+                        .push("usb-storage,drive=u,bootindex=1,id=stick");
                 }
                 Medium::Disk => {
                     a.push("-drive")
@@ -547,7 +548,7 @@ mod tests {
                 "-drive",
                 "if=none,id=u,format=raw,file=/m/usb.img",
                 "-device",
-                "usb-storage,drive=u,bootindex=1",
+                "usb-storage,drive=u,bootindex=1,id=stick",
             ]
         ));
     }
