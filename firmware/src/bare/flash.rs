@@ -3,9 +3,10 @@ use core::fmt::Write;
 
 use lifeboat_firmware::boot::{flat64_fits, linux, RamRegion};
 use lifeboat_firmware::image::{
-    verify, Header, Kind, PayloadCheck, Policy, Verdict, Version, HEADER_LEN, PLATFORM,
+    verify, Header, Kind, PayloadCheck, Policy, Refusal, Verdict, Version, HEADER_LEN,
+    PLATFORM,
 };
-use lifeboat_firmware::install::{Slot, Slots, State};
+use lifeboat_firmware::install::{InstallError, Slot, Slots, State};
 use lifeboat_firmware::monitor::flashtest;
 use lifeboat_firmware::recovery::Question;
 use lifeboat_hal::bootinfo::BootInfo;
@@ -102,6 +103,7 @@ fn installed_version(s: &mut Slots<flash::AnyFlash>) -> Option<Version> {
 pub fn install_download(
     con: &mut Uart16550,
     image: &[u8],
+    scratch: &mut [u8],
     boothelper: bool,
     public_key: Option<&[u8; 32]>,
 ) -> bool {
@@ -148,7 +150,7 @@ pub fn install_download(
     let _ = write!(con, "Installing to flash");
     let t0 = timer::now_us();
     let mut dots = 0u64;
-    let r = s.install(image, |done, _| {
+    let r = s.install_with(image, scratch, |done, _| {
         while done >= (dots + 1) * INSTALL_DOT {
             dots += 1;
             let _ = write!(con, ".");
@@ -232,9 +234,88 @@ pub fn version(con: &mut Uart16550) {
 /// The header of the image being started, where the payload can find it (`rsi`).
 static mut BOOT_HEADER: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
-/// Flash boot: the slot [`Slots::begin_boot`] picks (spending a boot of an unconfirmed image,
-/// rolling back one that never confirmed), verified end to end, then loaded and started.
-/// Returns (to the monitor) with a line saying why when there is nothing to start.
+/// Where a Linux image's payload is staged while it is verified and taken apart: above the
+/// kernel's usual 16 MiB + 64 MiB `init_size`.
+const LINUX_STAGING: u64 = 0x600_0000;
+const ZERO_PAGE: u64 = linux::ZERO_PAGE_ADDR;
+
+/// RAM the boot path may use, and what it must leave alone.
+struct BootRam {
+    ram: heapless::Vec<RamRegion, 64>,
+    /// The firmware from 1 MiB to the top of its stack stays in use until the jump.
+    firmware: RamRegion,
+}
+
+/// An image read from a slot into the RAM it runs from (flat64: its load address; linux:
+/// the staging area) and checked there.
+struct Loaded {
+    slot: Slot,
+    header: [u8; HEADER_LEN],
+    checked: Header<[u8; HEADER_LEN]>,
+    /// The payload in RAM.
+    payload: &'static mut [u8],
+}
+
+/// Why a slot could not be loaded into RAM.
+enum LoadError {
+    /// The image is bad (header, length, CRC-32, SHA-256).
+    Refused(Refusal),
+    /// The image is good but has no room in RAM (a line for the console).
+    NoRoom,
+    /// The flash could not be read.
+    Flash(InstallError),
+}
+
+/// Reads the image in `slot` into the RAM it will run from and checks it there (header,
+/// CRC-32, SHA-256): what gets started is exactly what was verified, and the slot is read
+/// from flash once.
+fn load_slot(
+    s: &mut Slots<flash::AnyFlash>,
+    slot: Slot,
+    mem: &BootRam,
+) -> Result<Loaded, LoadError> {
+    let mut header = [0u8; HEADER_LEN];
+    s.read_image(slot, 0, &mut header)
+        .map_err(LoadError::Flash)?;
+    let checked = Header::new_checked(header).map_err(LoadError::Refused)?;
+    let h = &checked;
+    if h.image_len() > s.slot_len() {
+        return Err(LoadError::Refused(Refusal::TooLarge {
+            len: h.image_len(),
+            room: s.slot_len(),
+        }));
+    }
+    let len = h.payload_len();
+    let base = match h.kind() {
+        Ok(Kind::Linux) => LINUX_STAGING,
+        _ => h.load(),
+    };
+    let entry_ok = h.kind() == Ok(Kind::Linux) || (h.entry() >= base && h.entry() < base + len);
+    if usize::try_from(len).is_err()
+        || !entry_ok
+        || !flat64_fits(&mem.ram, &[mem.firmware], base, len)
+    {
+        return Err(LoadError::NoRoom);
+    }
+    // SAFETY: flat64_fits checked [base, base+len) is usable RAM clear of the firmware; the
+    // monitor has not started (no download buffer, no NIC), so nothing else uses it.
+    let payload = unsafe { lifeboat_hal::jump::ram(base, len as usize) };
+    s.read_image(slot, HEADER_LEN as u32, payload)
+        .map_err(LoadError::Flash)?;
+    let mut check = PayloadCheck::default();
+    check.update(payload);
+    check.finish(h).map_err(LoadError::Refused)?;
+    Ok(Loaded {
+        slot,
+        header,
+        checked,
+        payload,
+    })
+}
+
+/// Flash boot: the slot [`Slots::begin_boot_with`] picks (spending a boot of an unconfirmed
+/// image, rolling back one that never confirmed), read into RAM and verified there, then
+/// started. Returns (to the monitor) with a line saying why when there is nothing to start.
 pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usize) {
     let Some(f) = flash::probe() else {
         let _ = write!(
@@ -259,7 +340,42 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
             );
         }
     }
-    let slot = match s.begin_boot() {
+    let mem = BootRam {
+        ram: bootinfo
+            .map(|b| {
+                b.memory_map()
+                    .iter()
+                    .filter(|r| r.kind == 1)
+                    .map(|r| RamRegion {
+                        base: r.base,
+                        len: r.len,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        firmware: RamRegion {
+            base: 0x10_0000,
+            len: 0x44_0000 - 0x10_0000,
+        },
+    };
+    // Each slot the selection looks at is read into RAM and checked there; the last good
+    // one loaded is kept (a later load may have reused the same RAM).
+    let mut loaded: Option<Loaded> = None;
+    let chosen = s.begin_boot_with(|s, slot| {
+        loaded = None;
+        match load_slot(s, slot, &mem) {
+            Ok(l) => {
+                let h = l.checked;
+                loaded = Some(l);
+                Ok(Some(Ok(h)))
+            }
+            Err(LoadError::Refused(why)) => Ok(Some(Err(why))),
+            // A good image without room: let the usual check judge it, say why later.
+            Err(LoadError::NoRoom) => Ok(None),
+            Err(LoadError::Flash(e)) => Err(e),
+        }
+    });
+    let slot = match chosen {
         Ok(Some(slot)) => slot,
         Ok(None) => {
             let _ = write!(
@@ -273,51 +389,47 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
             return;
         }
     };
-    let mut hb = [0u8; HEADER_LEN];
-    if s.read_image(slot, 0, &mut hb).is_err() {
-        let _ = write!(
-            con,
-            "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
-        );
-        return;
-    }
-    let Ok(h) = Header::new_checked(&hb[..]) else {
+    let image = match loaded.take() {
+        Some(l) if l.slot == slot => l,
+        _ => match load_slot(&mut s, slot, &mem) {
+            Ok(l) => l,
+            Err(LoadError::NoRoom) => {
+                let mut hb = [0u8; HEADER_LEN];
+                let _ = s.read_image(slot, 0, &mut hb);
+                if let Ok(h) = Header::new_checked(&hb[..]) {
+                    let (version, len) = (h.version(), h.payload_len());
+                    if h.kind() == Ok(Kind::Linux) {
+                        let _ = write!(con, "Flash boot: no room to stage the {len}-byte Linux image {version}; entering the monitor.\r\n");
+                    } else {
+                        let _ = write!(con, "Flash boot: image {version} wants {len} bytes at {:#x} (entry {:#x}), which is not free RAM; entering the monitor.\r\n", h.load(), h.entry());
+                    }
+                }
+                return;
+            }
+            Err(LoadError::Refused(e)) => {
+                let _ = write!(
+                    con,
+                    "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
+                );
+                return;
+            }
+            Err(LoadError::Flash(_)) => {
+                let _ = write!(
+                    con,
+                    "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
+                );
+                return;
+            }
+        },
+    };
+    let Ok(h) = Header::new_checked(&image.header[..]) else {
         return;
     };
     let (version, len) = (h.version(), h.payload_len());
-    let ram: heapless::Vec<RamRegion, 64> = bootinfo
-        .map(|b| {
-            b.memory_map()
-                .iter()
-                .filter(|r| r.kind == 1)
-                .map(|r| RamRegion {
-                    base: r.base,
-                    len: r.len,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    // The firmware from 1 MiB to the top of its stack stays in use until the jump.
-    let firmware = RamRegion {
-        base: 0x10_0000,
-        len: 0x44_0000 - 0x10_0000,
-    };
     if h.kind() == Ok(Kind::Linux) {
-        return boot_linux(con, &mut s, slot, &hb, &ram, firmware, bootinfo);
+        return boot_linux(con, &image, &mem, bootinfo);
     }
-    let avoid = [firmware];
     let (load, entry) = (h.load(), h.entry());
-    let fits = usize::try_from(len).is_ok() && flat64_fits(&ram, &avoid, load, len);
-    if !fits || entry < load || entry >= load + len {
-        let _ = write!(con, "Flash boot: image {version} wants {len} bytes at {load:#x} (entry {entry:#x}), which is not free RAM; entering the monitor.\r\n");
-        return;
-    }
-    // SAFETY: flat64_fits checked [load, load+len) is usable RAM clear of the firmware; the
-    // monitor has not started (no download buffer, no NIC), so nothing else uses it.
-    let dest = unsafe { lifeboat_hal::jump::ram(load, len as usize) };
-    if !load_verified(con, &mut s, slot, &h, dest) {
-        return;
-    }
     let _ = write!(
         con,
         "Flash boot: slot {slot}, image {version} (flat64, {len} bytes) verified; starting it.\r\n"
@@ -326,56 +438,31 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
                              // SAFETY: single-threaded start-up; nothing else refers to BOOT_HEADER.
     let header_addr = unsafe {
         let p = core::ptr::addr_of_mut!(BOOT_HEADER);
-        (*p).copy_from_slice(&hb);
+        (*p).copy_from_slice(&image.header);
         p as u64
     };
-    // SAFETY: the payload was copied to its load address and verified (CRC-32, SHA-256);
-    // entry lies inside it; the stack goes below the load address, above the firmware
-    // (load >= 0x440000 by the check above) ; no NIC is running (none opened yet).
+    // SAFETY: load_slot copied the payload to its load address and verified it (CRC-32,
+    // SHA-256); entry lies inside it; the stack goes below the load address, above the
+    // firmware (flat64_fits kept the payload clear of it); no NIC is running (none opened yet).
     unsafe {
         lifeboat_hal::jump::enter_flat64(entry, bootinfo_addr as u64, header_addr, load & !0xF)
     }
 }
 
-/// Where a Linux image's payload is staged while it is verified and taken apart: above the
-/// kernel's usual 16 MiB + 64 MiB `init_size`.
-const LINUX_STAGING: u64 = 0x600_0000;
-const ZERO_PAGE: u64 = linux::ZERO_PAGE_ADDR;
-
-/// Flash boot of a `linux` image: stage the payload, verify it, place kernel and initrd by
-/// the boot protocol, fill the zero page (E820 map, command line) and enter the kernel.
-fn boot_linux(
-    con: &mut Uart16550,
-    s: &mut Slots<flash::AnyFlash>,
-    slot: Slot,
-    hb: &[u8; HEADER_LEN],
-    ram: &[RamRegion],
-    firmware: RamRegion,
-    bootinfo: Option<&BootInfo>,
-) {
-    let Ok(h) = Header::new_checked(&hb[..]) else {
+/// Flash boot of a `linux` image, staged and verified by [`load_slot`]: place kernel and
+/// initrd by the boot protocol, fill the zero page (E820 map, command line), enter the kernel.
+fn boot_linux(con: &mut Uart16550, image: &Loaded, mem: &BootRam, bootinfo: Option<&BootInfo>) {
+    let Ok(h) = Header::new_checked(&image.header[..]) else {
         return;
     };
+    let slot = image.slot;
     let version = h.version();
-    let len = h.payload_len();
+    let payload: &[u8] = image.payload;
     let staging = RamRegion {
         base: LINUX_STAGING,
-        len,
+        len: payload.len() as u64,
     };
-    if !flat64_fits(ram, &[firmware], staging.base, len) {
-        let _ = write!(
-            con,
-            "Flash boot: no room to stage the {len}-byte Linux image; entering the monitor.\r\n"
-        );
-        return;
-    }
-    // SAFETY: flat64_fits checked the range is usable RAM clear of the firmware; nothing else
-    // runs yet (no NIC, no download buffer).
-    let payload = unsafe { lifeboat_hal::jump::ram(staging.base, len as usize) };
-    if !load_verified(con, s, slot, &h, payload) {
-        return;
-    }
-    let kernel_len = (len - h.initrd_len()) as usize;
+    let kernel_len = payload.len() - h.initrd_len() as usize;
     let (kernel_file, initrd) = payload.split_at(kernel_len);
     let k = match linux::Kernel::parse(kernel_file) {
         Ok(k) => k,
@@ -388,8 +475,8 @@ fn boot_linux(
         }
     };
     let cmdline = h.cmdline();
-    let avoid = [firmware, staging];
-    let plan = match linux::plan(&k, initrd.len() as u64, cmdline.len(), ram, &avoid) {
+    let avoid = [mem.firmware, staging];
+    let plan = match linux::plan(&k, initrd.len() as u64, cmdline.len(), &mem.ram, &avoid) {
         Ok(p) => p,
         Err(e) => {
             let _ = write!(con, "Flash boot: {e}; entering the monitor.\r\n");
@@ -430,32 +517,4 @@ fn boot_linux(
         lifeboat_hal::jump::ram(ZERO_PAGE, zp.len()).copy_from_slice(&zp);
         lifeboat_hal::jump::enter_linux64(plan.entry, ZERO_PAGE)
     }
-}
-
-/// Reads the payload of the image in `slot` into `dest` (RAM) and checks it there (CRC-32,
-/// SHA-256): what gets started is exactly what was verified. False, with a line, if not.
-fn load_verified(
-    con: &mut Uart16550,
-    s: &mut Slots<flash::AnyFlash>,
-    slot: Slot,
-    h: &Header<&[u8]>,
-    dest: &mut [u8],
-) -> bool {
-    if s.read_image(slot, HEADER_LEN as u32, dest).is_err() {
-        let _ = write!(
-            con,
-            "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
-        );
-        return false;
-    }
-    let mut check = PayloadCheck::default();
-    check.update(dest);
-    if let Err(e) = check.finish(h) {
-        let _ = write!(
-            con,
-            "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
-        );
-        return false;
-    }
-    true
 }

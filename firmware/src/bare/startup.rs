@@ -190,10 +190,16 @@ pub fn run(bootinfo_addr: usize) -> ! {
                     let download =
                         net.tftp(&mut con, monitor.settings(), blksize, buf, &mut typeahead);
                     if let Some(d) = download {
-                        let image = &buf[..d.len as usize];
+                        // The rest of the buffer is scratch for the install's read-back.
+                        let (image, scratch) = buf.split_at_mut(d.len as usize);
                         let key = cfg.public_key.as_ref();
-                        let installed =
-                            super::flash::install_download(&mut con, image, cfg.boothelper, key);
+                        let installed = super::flash::install_download(
+                            &mut con,
+                            image,
+                            scratch,
+                            cfg.boothelper,
+                            key,
+                        );
                         if installed && cfg.boothelper {
                             removal_countdown(&mut con, medium_name);
                         }

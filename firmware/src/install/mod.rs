@@ -38,8 +38,12 @@ const RECORD_MAGIC: [u8; 4] = *b"LBSR";
 const RECORD_LEN: usize = 32;
 /// Boots a new image gets to confirm itself.
 pub const BOOT_BUDGET: u8 = 3;
-/// Bytes moved per flash read or write.
+/// Bytes moved per flash read when no larger scratch buffer is given.
 const CHUNK: usize = 4096;
+/// Bytes per flash write of an install: the image is written straight from its buffer in
+/// pieces this large (one progress call each); a driver ends each write durably (the ATA
+/// driver flushes its cache), so fewer, larger writes are faster.
+const WRITE_CHUNK: usize = 256 * 1024;
 
 /// A slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,11 +189,18 @@ pub struct SlotInfo {
     pub selected: Option<State>,
 }
 
+/// What [`Slots::check`] found for a slot.
+pub type Checked = Result<Header<[u8; HEADER_LEN]>, Refusal>;
+
 /// The slot layout over a flash `F`.
 pub struct Slots<F> {
     flash: F,
     erase: u32,
     slot_len: u32,
+    /// The last [`Slots::check`] of each slot (A, B), kept until this value writes that slot
+    /// or hands out the flash: reading and hashing a 16 MiB image is not free, and one
+    /// install or boot asks about the same slot several times.
+    checked: [Option<Checked>; 2],
 }
 
 impl<F: NorFlash> Slots<F> {
@@ -205,10 +216,13 @@ impl<F: NorFlash> Slots<F> {
             flash,
             erase,
             slot_len: blocks * erase,
+            checked: [None; 2],
         })
     }
 
+    /// The flash itself; whatever the caller does with it, the slots are checked afresh.
     pub fn flash(&mut self) -> &mut F {
+        self.checked = [None; 2];
         &mut self.flash
     }
 
@@ -267,11 +281,24 @@ impl<F: NorFlash> Slots<F> {
     }
 
     /// Checks the image in `slot` end to end (header, CRC-32, SHA-256), reading it back in
-    /// pieces; `Ok(Err(why))` when the flash reads fine but the image is bad.
-    pub fn check(
-        &mut self,
-        slot: Slot,
-    ) -> Result<Result<Header<[u8; HEADER_LEN]>, Refusal>, InstallError> {
+    /// pieces; `Ok(Err(why))` when the flash reads fine but the image is bad. The answer is
+    /// remembered until the slot is written.
+    pub fn check(&mut self, slot: Slot) -> Result<Checked, InstallError> {
+        if let Some(c) = self.checked[slot.code() as usize] {
+            return Ok(c);
+        }
+        let c = self.check_now(slot)?;
+        self.checked[slot.code() as usize] = Some(c);
+        Ok(c)
+    }
+
+    /// Records the outcome of checking `slot` by other means (the boot path reads a slot into
+    /// RAM and checks it there, see [`Slots::begin_boot_with`]).
+    fn remember(&mut self, slot: Slot, c: Checked) {
+        self.checked[slot.code() as usize] = Some(c);
+    }
+
+    fn check_now(&mut self, slot: Slot) -> Result<Checked, InstallError> {
         let mut h = [0u8; HEADER_LEN];
         let start = self.slot_start(slot);
         self.read(start, &mut h)?;
@@ -327,6 +354,17 @@ impl<F: NorFlash> Slots<F> {
     pub fn install(
         &mut self,
         image: &[u8],
+        progress: impl FnMut(u64, u64),
+    ) -> Result<Slot, InstallError> {
+        self.install_with(image, &mut [], progress)
+    }
+
+    /// [`Slots::install`], reading back through `scratch` (any length; the larger, the fewer
+    /// flash reads: the firmware lends the free part of its download buffer).
+    pub fn install_with(
+        &mut self,
+        image: &[u8],
+        scratch: &mut [u8],
         mut progress: impl FnMut(u64, u64),
     ) -> Result<Slot, InstallError> {
         let len = image.len() as u64;
@@ -340,28 +378,45 @@ impl<F: NorFlash> Slots<F> {
         let target = keep.map_or(Slot::A, Slot::other);
         let start = self.slot_start(target);
         let span = align_up(image.len(), self.erase as usize) as u32;
+        self.checked[target.code() as usize] = None;
         self.flash
             .erase(start, start + span)
             .map_err(|e| InstallError::Erase(e.kind()))?;
-        let mut buf = [0xFFu8; CHUNK];
+        // Whole write units straight from the image, then the tail padded with 0xFF.
+        let whole = image.len() - image.len() % F::WRITE_SIZE.max(1);
+        let piece = WRITE_CHUNK - WRITE_CHUNK % F::WRITE_SIZE.max(1);
         let mut done = 0usize;
         while done < image.len() {
-            let n = (image.len() - done).min(CHUNK);
-            let padded = align_up(n, F::WRITE_SIZE);
-            buf[..n].copy_from_slice(&image[done..done + n]);
-            buf[n..padded].fill(0xFF);
-            self.flash
-                .write(start + done as u32, &buf[..padded])
-                .map_err(|e| InstallError::Program(e.kind()))?;
+            let n = if done < whole {
+                (whole - done).min(piece)
+            } else {
+                image.len() - done
+            };
+            let r = if done < whole {
+                self.flash.write(start + done as u32, &image[done..done + n])
+            } else {
+                let mut buf = [0xFFu8; CHUNK];
+                let padded = align_up(n, F::WRITE_SIZE);
+                buf[..n].copy_from_slice(&image[done..]);
+                self.flash.write(start + done as u32, &buf[..padded])
+            };
+            r.map_err(|e| InstallError::Program(e.kind()))?;
             done += n;
             progress(done as u64, len);
         }
         // Read back everything before it can be selected.
+        let mut small = [0u8; CHUNK];
+        let buf: &mut [u8] = if scratch.len() > CHUNK {
+            scratch
+        } else {
+            &mut small
+        };
         let mut done = 0usize;
         while done < image.len() {
-            let n = (image.len() - done).min(CHUNK);
+            let n = (image.len() - done).min(buf.len());
             self.read(start + done as u32, &mut buf[..n])?;
-            if let Some(i) = (0..n).find(|&i| buf[i] != image[done + i]) {
+            if buf[..n] != image[done..done + n] {
+                let i = (0..n).find(|&i| buf[i] != image[done + i]).unwrap_or(0);
                 return Err(InstallError::Verify {
                     offset: (done + i) as u64,
                 });
@@ -382,6 +437,32 @@ impl<F: NorFlash> Slots<F> {
     /// Called once per boot attempt before jumping: spends one boot of a new image, and when
     /// none is left falls back to the other slot. Returns the slot to boot now.
     pub fn begin_boot(&mut self) -> Result<Option<Slot>, InstallError> {
+        self.begin_boot_with(|_, _| Ok(None))
+    }
+
+    /// [`Slots::begin_boot`] where `load(flash_slots, slot)` may check a slot itself: the
+    /// boot path reads the whole image into RAM (where it will run) and checks it there,
+    /// once, instead of reading it from flash twice. `Ok(None)` from `load` means "check it
+    /// the usual way". Each slot is asked about at most once; the caller must start the slot
+    /// returned only if its last `load` of that slot said it is good (a later `load` of the
+    /// other slot may have used the same RAM).
+    pub fn begin_boot_with(
+        &mut self,
+        mut load: impl FnMut(&mut Self, Slot) -> Result<Option<Checked>, InstallError>,
+    ) -> Result<Option<Slot>, InstallError> {
+        // The slots `bootable` will look at, in its order, until one is good.
+        let rec = self.record()?;
+        let first = rec.map_or(Slot::A, |r| r.slot);
+        for s in [first, first.other()] {
+            if self.checked[s.code() as usize].is_none() {
+                if let Some(c) = load(self, s)? {
+                    self.remember(s, c);
+                }
+            }
+            if self.check(s)?.is_ok() {
+                break;
+            }
+        }
         let Some(slot) = self.bootable()? else {
             return Ok(None);
         };
@@ -393,6 +474,11 @@ impl<F: NorFlash> Slots<F> {
                 State::New { boots_left: 0 } => {
                     // Never confirmed: go back to the other image if it still checks out.
                     let back = slot.other();
+                    if self.checked[back.code() as usize].is_none() {
+                        if let Some(c) = load(self, back)? {
+                            self.remember(back, c);
+                        }
+                    }
                     if self.check(back)?.is_ok() {
                         self.write_record(Record {
                             seq,

@@ -252,3 +252,66 @@ fn a_corrupted_selected_image_falls_back_to_the_other_slot() {
     // The next install replaces the broken image, not the good one.
     assert_eq!(s.install(&image(v(3), 3000), |_, _| {}), Ok(Slot::B));
 }
+
+#[test]
+fn boot_asks_the_loader_once_per_slot_and_uses_its_verdict() {
+    let mut s = Slots::new(Ata::new(FLASH, 10)).unwrap();
+    s.install(&image(v(1), 3000), |_, _| {}).unwrap();
+    s.install(&image(v(2), 3000), |_, _| {}).unwrap();
+    // A fresh view of the same flash, as after a reboot (nothing checked yet).
+    let mut s = Slots::new(s.into_flash()).unwrap();
+    let mut asked = Vec::new();
+    assert_eq!(
+        s.begin_boot_with(|s, slot| {
+            asked.push(slot);
+            s.check_now(slot).map(Some)
+        }),
+        Ok(Some(Slot::B))
+    );
+    assert_eq!(asked, [Slot::B], "only the selected slot is loaded");
+    // The loader says B is bad (its RAM copy did not verify) and leaves A to the usual
+    // check: A boots, and B is not read again from flash behind the loader's back.
+    let mut s = Slots::new(s.into_flash()).unwrap();
+    let mut asked = Vec::new();
+    let r = s.begin_boot_with(|_, slot| {
+        asked.push(slot);
+        Ok((slot == Slot::B).then_some(Err(Refusal::Sha256)))
+    });
+    assert_eq!(r, Ok(Some(Slot::A)));
+    assert_eq!(asked, [Slot::B, Slot::A]);
+    // Both refused by the loader: nothing to boot, each slot asked once.
+    let mut s = Slots::new(s.into_flash()).unwrap();
+    let mut asked = Vec::new();
+    let r = s.begin_boot_with(|_, slot| {
+        asked.push(slot);
+        Ok(Some(Err(Refusal::Sha256)))
+    });
+    assert_eq!(r, Ok(None));
+    assert_eq!(asked, [Slot::A, Slot::B]);
+}
+
+#[test]
+fn a_slot_is_checked_again_after_the_flash_is_touched() {
+    let mut s = Slots::new(Nor::new(FLASH, 11)).unwrap();
+    s.install(&image(v(1), 3000), |_, _| {}).unwrap();
+    assert!(s.check(Slot::A).unwrap().is_ok());
+    let a = 2 * 4096 + HEADER_LEN + 7;
+    s.flash().mem[a] ^= 1;
+    assert!(matches!(
+        s.check(Slot::A).unwrap(),
+        Err(Refusal::PayloadCrc { .. })
+    ));
+}
+
+#[test]
+fn install_reads_back_through_a_scratch_buffer_of_any_size() {
+    for scratch_len in [0usize, 100, 4096, 5000, 1 << 16] {
+        let mut s = Slots::new(Ata::new(FLASH, 12)).unwrap();
+        let mut scratch = vec![0u8; scratch_len];
+        let img = image(v(1), 20_001);
+        assert_eq!(s.install_with(&img, &mut scratch, |_, _| {}), Ok(Slot::A));
+        assert_eq!(booted(&mut s), Some(v(1)));
+        let a = 2 * 4096;
+        assert_eq!(&s.flash().mem[a..a + img.len()], &img[..]);
+    }
+}
