@@ -19,6 +19,7 @@ fn main() {
         "firmware",
         "hal",
         "Cargo.lock",
+        "Cargo.toml", // the release profile the bare build uses
         ".cargo/config.toml",
         "rust-toolchain.toml",
     ] {

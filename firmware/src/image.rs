@@ -69,7 +69,8 @@ mod field {
 const FLAG_SIGNED: u8 = 1;
 
 /// CRC-32/ISO-HDLC, as `zlib.crc32`.
-pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+pub const CRC32: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISO_HDLC);
 
 /// What the payload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,7 +324,7 @@ pub enum Verdict {
 
 /// CRC-32 and SHA-256 of a payload fed in pieces (a RAM buffer, or flash read back).
 pub struct PayloadCheck {
-    crc: crc::Digest<'static, u32>,
+    crc: crc::Digest<'static, u32, crc::Table<16>>,
     sha: Sha256,
 }
 

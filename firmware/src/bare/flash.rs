@@ -3,8 +3,7 @@ use core::fmt::Write;
 
 use lifeboat_firmware::boot::{flat64_fits, linux, RamRegion};
 use lifeboat_firmware::image::{
-    verify, Header, Kind, PayloadCheck, Policy, Refusal, Verdict, Version, HEADER_LEN,
-    PLATFORM,
+    verify, Header, Kind, PayloadCheck, Policy, Refusal, Verdict, Version, HEADER_LEN, PLATFORM,
 };
 use lifeboat_firmware::install::{InstallError, Slot, Slots, State};
 use lifeboat_firmware::monitor::flashtest;
@@ -268,11 +267,13 @@ enum LoadError {
 
 /// Reads the image in `slot` into the RAM it will run from and checks it there (header,
 /// CRC-32, SHA-256): what gets started is exactly what was verified, and the slot is read
-/// from flash once.
+/// from flash once. `previous` (an image loaded before) is forgotten once this load starts
+/// writing RAM, which may be the same RAM.
 fn load_slot(
     s: &mut Slots<flash::AnyFlash>,
     slot: Slot,
     mem: &BootRam,
+    previous: &mut Option<Loaded>,
 ) -> Result<Loaded, LoadError> {
     let mut header = [0u8; HEADER_LEN];
     s.read_image(slot, 0, &mut header)
@@ -297,8 +298,11 @@ fn load_slot(
     {
         return Err(LoadError::NoRoom);
     }
+    // The slice of the previous image (if any) dies here, before this one is made.
+    *previous = None;
     // SAFETY: flat64_fits checked [base, base+len) is usable RAM clear of the firmware; the
-    // monitor has not started (no download buffer, no NIC), so nothing else uses it.
+    // monitor has not started (no download buffer, no NIC), and no other slice of it lives
+    // (`previous` was just dropped), so nothing else uses it.
     let payload = unsafe { lifeboat_hal::jump::ram(base, len as usize) };
     s.read_image(slot, HEADER_LEN as u32, payload)
         .map_err(LoadError::Flash)?;
@@ -362,8 +366,7 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
     // one loaded is kept (a later load may have reused the same RAM).
     let mut loaded: Option<Loaded> = None;
     let chosen = s.begin_boot_with(|s, slot| {
-        loaded = None;
-        match load_slot(s, slot, &mem) {
+        match load_slot(s, slot, &mem, &mut loaded) {
             Ok(l) => {
                 let h = l.checked;
                 loaded = Some(l);
@@ -391,7 +394,7 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
     };
     let image = match loaded.take() {
         Some(l) if l.slot == slot => l,
-        _ => match load_slot(&mut s, slot, &mem) {
+        _ => match load_slot(&mut s, slot, &mem, &mut None) {
             Ok(l) => l,
             Err(LoadError::NoRoom) => {
                 let mut hb = [0u8; HEADER_LEN];

@@ -393,7 +393,8 @@ impl<F: NorFlash> Slots<F> {
                 image.len() - done
             };
             let r = if done < whole {
-                self.flash.write(start + done as u32, &image[done..done + n])
+                self.flash
+                    .write(start + done as u32, &image[done..done + n])
             } else {
                 let mut buf = [0xFFu8; CHUNK];
                 let padded = align_up(n, F::WRITE_SIZE);

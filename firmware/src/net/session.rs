@@ -578,7 +578,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         Some(Ok(len)) => {
             let micros = (end - start).total_micros();
             let n = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
-            let crc32 = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&buf[..n]);
+            let crc32 = crate::image::CRC32.checksum(&buf[..n]);
             let _ = write!(
                 con,
                 "Received {len} bytes in {} s ({} MiB/s), CRC-32 {crc32:#010x}\r\n",
