@@ -4,11 +4,13 @@
 //! - cold boot of an installed image with the window skipped by SPACE: seconds from QEMU
 //!   start to `demo image ... running` (flat64, pflash) and to the initramfs marker (Debian's
 //!   cloud kernel + busybox initramfs, ATA flash);
-//! - the whole recovery of that Linux image: seconds from `tftp`'s Enter through download,
-//!   install, `reload`, SPACE at the window, to the initramfs marker;
+//! - the whole recovery of that Linux image, phase by phase: from `tftp`'s Enter through
+//!   download, verification, install, `reload`, SPACE at the window, flash boot, to the
+//!   initramfs marker;
 //! - U-Boot 2023.01 (Debian `u-boot-qemu`, the 32-bit `qemu-x86` build: the 64-bit build hangs
-//!   in `zboot` with this kernel) doing `tftpboot` of the kernel and the initramfs and `zboot`:
-//!   seconds from the first `tftpboot`'s Enter to the marker, and from QEMU start.
+//!   in `zboot` with this kernel) doing `tftpboot` of the kernel and the initramfs and `zboot`,
+//!   phase by phase from the first `tftpboot`'s Enter to the marker; both totals also from
+//!   QEMU start.
 //!
 //! Median of `RUNS`.
 
@@ -77,9 +79,41 @@ fn cold(m: &Machine, marker: &str) -> Result<f64, String> {
     Ok(t0.elapsed().as_secs_f64())
 }
 
-/// The whole recovery: (seconds from `tftp`'s Enter to the marker, seconds from launch).
-fn recovery(m: &Machine, file: &str) -> Result<(f64, f64), String> {
-    let t0 = Instant::now();
+/// Seconds at each milestone of one run, from a common start.
+struct Phases {
+    t0: Instant,
+    last: Instant,
+    marks: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        let now = Instant::now();
+        Phases {
+            t0: now,
+            last: now,
+            marks: Vec::new(),
+        }
+    }
+    /// Closes the phase that ends now.
+    fn mark(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.marks.push((name, (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
+    /// Starts timing from now without recording the time since the last mark.
+    fn skip(&mut self) {
+        self.last = Instant::now();
+    }
+    fn total(&self) -> f64 {
+        self.marks.iter().map(|m| m.1).sum()
+    }
+}
+
+/// The whole recovery, phase by phase from `tftp`'s Enter to the marker (and the seconds
+/// from launch).
+fn recovery(m: &Machine, file: &str) -> Result<(Phases, f64), String> {
+    let mut p = Phases::start();
     let mut q = Qemu::launch(m).map_err(|e| e.to_string())?;
     wait(&mut q, "Use SPACE")?;
     q.send(b"\x1b").map_err(|e| e.to_string())?;
@@ -92,22 +126,34 @@ fn recovery(m: &Machine, file: &str) -> Result<(f64, f64), String> {
         line(&mut q, l, "monitor> ")?;
     }
     q.send(b"tftp\r").map_err(|e| e.to_string())?;
-    let t1 = Instant::now();
+    p.skip();
+    wait(&mut q, "Received ")?;
+    wait(&mut q, "\r\n")?;
+    p.mark("download (tftp)");
+    wait(&mut q, "Flash version")?;
+    p.mark("verify (CRC-32, SHA-256)");
     wait(&mut q, "Installed ")?;
     wait(&mut q, "monitor> ")?;
+    p.mark("install (write, read back)");
     q.send(b"reload\r").map_err(|e| e.to_string())?;
     wait(&mut q, "Use SPACE")?;
+    p.mark("reboot (BIOS, lifeboat start-up)");
     q.send(b" ").map_err(|e| e.to_string())?;
+    wait(&mut q, "verified; starting it.")?;
+    p.mark("flash boot (read, verify, place)");
     wait(&mut q, MARKER)?;
-    Ok((t1.elapsed().as_secs_f64(), t0.elapsed().as_secs_f64()))
+    p.mark("kernel to the initramfs marker");
+    let from_start = p.t0.elapsed().as_secs_f64();
+    Ok((p, from_start))
 }
 
-/// U-Boot: (seconds from the first `tftpboot`'s Enter to the marker, seconds from launch).
-fn uboot(root: &Path, initrd_len: usize) -> Result<(f64, f64), String> {
+/// U-Boot, phase by phase from the first `tftpboot`'s Enter to the marker (and the seconds
+/// from launch).
+fn uboot(root: &Path, initrd_len: usize) -> Result<(Phases, f64), String> {
     let mut m = unit(Path::new("/dev/null"), root);
     m.boot = None;
     let m = m.arg("-bios").arg(UBOOT32);
-    let t0 = Instant::now();
+    let mut p = Phases::start();
     let mut q = Qemu::launch(&m).map_err(|e| e.to_string())?;
     wait(&mut q, "autoboot")?;
     q.send(b"\r").map_err(|e| e.to_string())?;
@@ -121,14 +167,20 @@ fn uboot(root: &Path, initrd_len: usize) -> Result<(f64, f64), String> {
     }
     q.send(b"tftpboot 0x1000000 vmlinuz\r")
         .map_err(|e| e.to_string())?;
-    let t1 = Instant::now();
+    p.skip();
     wait(&mut q, "=> ")?;
+    p.mark("download kernel (tftpboot)");
     line(&mut q, "tftpboot 0x8000000 initramfs.cpio", "=> ")?;
+    p.mark("download initrd (tftpboot)");
     // The initrd goes above the kernel's init_size (a lower address gets overwritten).
     q.send(format!("zboot 0x1000000 - 0x8000000 {initrd_len:x}\r").as_bytes())
         .map_err(|e| e.to_string())?;
+    wait(&mut q, "Starting kernel")?;
+    p.mark("zboot (place, start)");
     wait(&mut q, MARKER)?;
-    Ok((t1.elapsed().as_secs_f64(), t0.elapsed().as_secs_f64()))
+    p.mark("kernel to the initramfs marker");
+    let from_start = p.t0.elapsed().as_secs_f64();
+    Ok((p, from_start))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -147,14 +199,24 @@ fn show(name: &str, r: Result<Vec<f64>, String>) {
     }
 }
 
-fn show2(name: &str, r: Result<Vec<(f64, f64)>, String>) {
+/// One row per phase (median over the runs), then the total from the command's Enter and
+/// from QEMU start.
+fn show_phases(name: &str, r: Result<Vec<(Phases, f64)>, String>) -> Option<f64> {
     match r {
-        Ok(v) => println!(
-            "| {name} | {:.2} s | {:.2} s |",
-            median(v.iter().map(|p| p.0).collect()),
-            median(v.iter().map(|p| p.1).collect())
-        ),
-        Err(e) => println!("| {name} | failed: {e} | |"),
+        Ok(v) => {
+            for (i, (phase, _)) in v[0].0.marks.iter().enumerate() {
+                let m = median(v.iter().map(|(p, _)| p.marks[i].1).collect());
+                println!("| {name}: {phase} | {m:.2} s | |");
+            }
+            let total = median(v.iter().map(|(p, _)| p.total()).collect());
+            let from_start = median(v.iter().map(|(_, s)| *s).collect());
+            println!("| **{name}: total** | **{total:.2} s** | {from_start:.2} s |");
+            Some(total)
+        }
+        Err(e) => {
+            println!("| {name} | failed: {e} | |");
+            None
+        }
     }
 }
 
@@ -235,18 +297,22 @@ fn main() {
             ),
             Err(e) => println!("| Linux cold boot | failed: {e} | |"),
         }
-        show2(
-            "lifeboat: tftp + install + reload + Linux marker (ATA flash)",
+        let ours = show_phases(
+            "lifeboat recovery",
             runs(|| {
                 std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
                 recovery(&unit(&set.disk, &root).ide_disk(2, &cf), "linux.img")
             }),
         );
         if Path::new(UBOOT32).exists() {
-            show2(
-                "U-Boot 2023.01: tftpboot kernel + initrd + zboot to the marker",
-                runs(|| uboot(&root, initrd_len)),
-            );
+            let theirs = show_phases("U-Boot 2023.01", runs(|| uboot(&root, initrd_len)));
+            if let (Some(a), Some(b)) = (ours, theirs) {
+                println!(
+                    "\nWhole recovery (tftp + verify + install + reboot + flash boot + kernel) {a:.2} s vs U-Boot's tftpboot + zboot of the same kernel {b:.2} s: {:.0} % {}.",
+                    (1.0 - a / b).abs() * 100.0,
+                    if a < b { "faster" } else { "slower" }
+                );
+            }
         } else {
             println!("U-Boot row skipped: {UBOOT32} missing (Debian package u-boot-qemu)");
         }
