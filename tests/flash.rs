@@ -194,10 +194,15 @@ fn compactflash_on_the_secondary_master_wins_over_pflash() {
     assert_eq!(line, format!("Flash={device}"));
     passed(&flashtest(&mut q, "", SHORT), device, 4096);
     passed(&flashtest(&mut q, " 20", SHORT), device, 20 << 10);
+    // The same by PIO (the driver's path without a bus-master controller).
+    passed(&flashtest(&mut q, " 20 pio", SHORT), device, 20 << 10);
     if bench() {
         let reply = flashtest(&mut q, " 4096", LONG);
         passed(&reply, device, 4 << 20);
-        eprintln!("ATA: {}", reply[1]);
+        eprintln!("ATA (DMA): {}", reply[1]);
+        let reply = flashtest(&mut q, " 4096 pio", LONG);
+        passed(&reply, device, 4 << 20);
+        eprintln!("ATA (PIO): {}", reply[1]);
     }
     q.kill();
     let programmed = if bench() { 4 << 20 } else { 20 << 10 };
@@ -216,9 +221,10 @@ fn no_flash_at_all() {
 }
 
 /// Boots with a 1 MiB card whose image fails every `iotype` ("read", "write", "flush") request with
-/// EIO once QEMU's raw driver has signalled `event` (blkdebug), runs `flashtest` and returns
-/// its failure line; after a failed write the card's file must be unchanged.
-fn failing_card(name: &str, event: &str, iotype: &str) -> String {
+/// EIO once QEMU's raw driver has signalled `event` (blkdebug), runs `flashtest` (`args`: ""
+/// or " pio") and returns its failure line; after a failed write the card's file must be
+/// unchanged.
+fn failing_card(name: &str, event: &str, iotype: &str, args: &str) -> String {
     let card = flash_file(name, 1 << 20, 0x00);
     let rules = card.with_extension("blkdebug");
     std::fs::write(
@@ -230,7 +236,7 @@ fn failing_card(name: &str, event: &str, iotype: &str) -> String {
     let (mut q, line) = boot(machine(Medium::Disk, 5).ide_disk(2, spec));
     let device = "ATA \"QEMU HARDDISK\" 1 MiB @ ide1:0";
     assert_eq!(line, format!("Flash={device}"));
-    let reply = flashtest(&mut q, "", SHORT);
+    let reply = flashtest(&mut q, args, SHORT);
     assert_eq!(reply.len(), 2, "{reply:#?}");
     assert_eq!(
         reply[0],
@@ -247,20 +253,32 @@ fn failing_card(name: &str, event: &str, iotype: &str) -> String {
 
 #[test]
 fn compactflash_errors_are_reported_with_the_error_register() {
-    // QEMU's IDE model aborts a command whose disk I/O fails: status DRDY|ERR, error ABRT.
-    assert_eq!(
-        failing_card("cf-eio-write", "write_aio", "write"),
-        "flashtest: erase failed: CompactFlash: WRITE SECTORS failed at sector 0 \
-         (status 0x41, error 0x04: ABRT aborted)"
-    );
-    assert_eq!(
-        failing_card("cf-eio-read", "read_aio", "read"),
-        "flashtest: read failed: CompactFlash: READ SECTORS failed at sector 0 \
-         (status 0x41, error 0x04: ABRT aborted)"
-    ); // The card says it has FLUSH CACHE, so every erase/write ends with one; its failure shows.
-    assert_eq!(
-        failing_card("cf-eio-flush", "flush_to_disk", "flush"),
-        "flashtest: erase failed: CompactFlash: FLUSH CACHE failed \
-         (status 0x41, error 0x04: ABRT aborted)"
-    );
+    // QEMU's IDE model aborts a command whose disk I/O fails: status DRDY|ERR, error ABRT,
+    // by bus-master DMA (the default) and by PIO alike.
+    for (args, write, read) in [
+        ("", "WRITE DMA", "READ DMA"),
+        (" pio", "WRITE SECTORS", "READ SECTORS"),
+    ] {
+        assert_eq!(
+            failing_card("cf-eio-write", "write_aio", "write", args),
+            format!(
+                "flashtest: erase failed: CompactFlash: {write} failed at sector 0 \
+                 (status 0x41, error 0x04: ABRT aborted)"
+            )
+        );
+        assert_eq!(
+            failing_card("cf-eio-read", "read_aio", "read", args),
+            format!(
+                "flashtest: read failed: CompactFlash: {read} failed at sector 0 \
+                 (status 0x41, error 0x04: ABRT aborted)"
+            )
+        );
+        // The card says it has FLUSH CACHE, so every erase/write ends with one; its failure
+        // shows.
+        assert_eq!(
+            failing_card("cf-eio-flush", "flush_to_disk", "flush", args),
+            "flashtest: erase failed: CompactFlash: FLUSH CACHE failed \
+             (status 0x41, error 0x04: ABRT aborted)"
+        );
+    }
 }

@@ -38,12 +38,17 @@ pub fn banner(con: &mut Uart16550) {
     }
 }
 
-/// `flashtest [KIB]`: erase, program and verify the start of the flash.
-pub fn flashtest(con: &mut Uart16550, kib: Option<u32>) {
+/// `flashtest [KIB] [pio]`: erase, program and verify the start of the flash.
+pub fn flashtest(con: &mut Uart16550, kib: Option<u32>, pio: bool) {
     let Some(mut flash) = flash::probe() else {
         let _ = write!(con, "flashtest: no flash found\r\n");
         return;
     };
+    if pio {
+        if let flash::AnyFlash::Ata(card) = &mut flash {
+            card.disable_dma();
+        }
+    }
     let mut name: heapless::String<96> = heapless::String::new();
     let _ = write!(name, "{flash}");
     let kib = kib.unwrap_or(

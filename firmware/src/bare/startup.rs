@@ -213,7 +213,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 }
             },
             Action::Fault(kind) => crash(kind),
-            Action::FlashTest(kib) => super::flash::flashtest(&mut con, kib),
+            Action::FlashTest(args) => super::flash::flashtest(&mut con, args.kib, args.pio),
         }
         if typeahead.lost > 0 {
             let _ = write!(

@@ -156,9 +156,18 @@ pub enum Command {
     Version,
     /// `crashtest KIND`.
     CrashTest(FaultKind),
-    /// `flashtest [KIB]`: KiB to erase, program and verify from the start of the flash;
-    /// `None` means one erase unit.
-    FlashTest(Option<u32>),
+    /// `flashtest [KIB] [pio]`: see [`FlashTestArgs`].
+    FlashTest(FlashTestArgs),
+}
+
+/// `flashtest [KIB] [pio]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashTestArgs {
+    /// KiB to erase, program and verify from the start of the flash; `None` means one
+    /// erase unit.
+    pub kib: Option<u32>,
+    /// Drive an ATA flash by PIO, not bus-master DMA (so the PIO path can be proved).
+    pub pio: bool,
 }
 
 /// Why a line is not a valid command. Displays as the one line the operator sees.
@@ -240,7 +249,7 @@ impl fmt::Display for CommandError<'_> {
             }
             CommandError::InvalidFlashTestSize => write!(
                 f,
-                "{FLASHTEST}: expected nothing or a size in KiB from 1 to {FLASHTEST_MAX_KIB}"
+                "{FLASHTEST}: expected [KIB] [pio], KIB a size from 1 to {FLASHTEST_MAX_KIB}"
             ),
             CommandError::InvalidFaultKind => {
                 write!(f, "{CRASHTEST}: expected ")?;
@@ -343,16 +352,19 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
     }
 
     if word.eq_ignore_ascii_case(FLASHTEST) {
-        return match (arg_count, extra) {
-            (0, _) => Ok(Command::FlashTest(None)),
-            (1, false) => match args[0].parse::<u32>() {
-                Ok(kib) if (1..=FLASHTEST_MAX_KIB).contains(&kib) => {
-                    Ok(Command::FlashTest(Some(kib)))
-                }
-                _ => Err(CommandError::InvalidFlashTestSize),
-            },
+        let size = |text: &str| match text.parse::<u32>() {
+            Ok(kib) if (1..=FLASHTEST_MAX_KIB).contains(&kib) => Ok(kib),
             _ => Err(CommandError::InvalidFlashTestSize),
         };
+        let pio = |text: &str| text.eq_ignore_ascii_case("pio");
+        let (kib, pio) = match (arg_count, extra) {
+            (0, _) => (None, false),
+            (1, false) if pio(args[0]) => (None, true),
+            (1, false) => (Some(size(args[0])?), false),
+            (2, false) if pio(args[1]) => (Some(size(args[0])?), true),
+            _ => return Err(CommandError::InvalidFlashTestSize),
+        };
+        return Ok(Command::FlashTest(FlashTestArgs { kib, pio }));
     }
 
     let info = find_command(word)?;
@@ -536,25 +548,31 @@ mod tests {
             find_command("flashtest"),
             Err(CommandError::Unknown("flashtest"))
         );
-        assert_eq!(parse("flashtest"), Ok(Command::FlashTest(None)));
-        assert_eq!(parse("FLASHTEST 4096"), Ok(Command::FlashTest(Some(4096))));
+        let t = |kib, pio| Ok(Command::FlashTest(FlashTestArgs { kib, pio }));
+        assert_eq!(parse("flashtest"), t(None, false));
+        assert_eq!(parse("FLASHTEST 4096"), t(Some(4096), false));
         assert_eq!(
             parse("flashtest 4194304"),
-            Ok(Command::FlashTest(Some(FLASHTEST_MAX_KIB)))
+            t(Some(FLASHTEST_MAX_KIB), false)
         );
+        assert_eq!(parse("flashtest pio"), t(None, true));
+        assert_eq!(parse("flashtest 20 PIO"), t(Some(20), true));
         for bad in [
             "flashtest 0",
             "flashtest 4194305",
             "flashtest -1",
             "flashtest 4k",
             "flashtest 4 4",
+            "flashtest pio 4",
+            "flashtest 4 dma",
+            "flashtest 4 pio pio",
             "flashtest 99999999999999999999",
         ] {
             assert_eq!(parse(bad), Err(CommandError::InvalidFlashTestSize), "{bad}");
         }
         assert_eq!(
             CommandError::InvalidFlashTestSize.to_string(),
-            "flashtest: expected nothing or a size in KiB from 1 to 4194304"
+            "flashtest: expected [KIB] [pio], KIB a size from 1 to 4194304"
         );
     }
 

@@ -32,7 +32,7 @@ pub mod settings;
 use core::fmt::{self, Write};
 use core::net::Ipv4Addr;
 
-pub use command::{Command, CommandError, FaultKind};
+pub use command::{Command, CommandError, FaultKind, FlashTestArgs};
 pub use line::{LineEditor, LineError, LineEvent};
 pub use mac::MacDisplay;
 pub use ping::{PingEvent, PingSession};
@@ -62,9 +62,9 @@ pub enum Action {
     Dhcp,
     /// `crashtest`: cause this CPU fault on purpose.
     Fault(FaultKind),
-    /// `flashtest [KIB]`: erase, program and verify this many KiB (`None`: one erase unit)
-    /// from the start of the flash with [`flashtest::run`].
-    FlashTest(Option<u32>),
+    /// `flashtest [KIB] [pio]`: erase, program and verify this many KiB (`None`: one erase
+    /// unit) from the start of the flash with [`flashtest::run`].
+    FlashTest(FlashTestArgs),
 }
 
 /// The monitor's command interpreter; see the module docs.
@@ -277,7 +277,7 @@ fn execute<W: Write + ?Sized>(
         Command::Reload => return Ok(Action::Reload),
         Command::Version => return Ok(Action::Version),
         Command::CrashTest(kind) => return Ok(Action::Fault(kind)),
-        Command::FlashTest(kib) => return Ok(Action::FlashTest(kib)),
+        Command::FlashTest(args) => return Ok(Action::FlashTest(args)),
     }
     Ok(Action::None)
 }

@@ -356,12 +356,24 @@ fn flashtest_returns_its_action_and_prints_nothing() {
     let (out, actions) = type_in(&mut m, "flashtest\r");
     assert_eq!(
         (out.as_str(), actions),
-        ("flashtest\r\n", vec![Action::FlashTest(None)])
+        (
+            "flashtest\r\n",
+            vec![Action::FlashTest(FlashTestArgs {
+                kib: None,
+                pio: false
+            })]
+        )
     );
     let (out, actions) = type_in(&mut m, "flashtest 4096\r");
     assert_eq!(
         (out.as_str(), actions),
-        ("flashtest 4096\r\n", vec![Action::FlashTest(Some(4096))])
+        (
+            "flashtest 4096\r\n",
+            vec![Action::FlashTest(FlashTestArgs {
+                kib: Some(4096),
+                pio: false
+            })]
+        )
     );
 }
 

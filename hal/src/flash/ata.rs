@@ -640,6 +640,11 @@ impl AtaFlash {
         self.bm.is_some()
     }
 
+    /// From now on transfer by PIO only (diagnostics: `flashtest pio`).
+    pub fn disable_dma(&mut self) {
+        self.bm = None;
+    }
+
     /// Where the card sits, as `ide1:0` (channel:device).
     pub fn position(&self) -> (u8, u8) {
         (self.channel.index, u8::from(self.slave))
