@@ -522,6 +522,16 @@ enum DmaBuf {
     Fill(u8),
 }
 
+/// Tells the compiler that memory reachable from `addr` may be read or written right here,
+/// as the bus master does behind its back: stores to a buffer the device is about to read
+/// are done before this, and loads from a buffer the device has written come after it.
+#[inline(always)]
+fn dma_barrier(addr: u64) {
+    // SAFETY: an empty asm block has no effect; without `nomem` the compiler must assume it
+    // reads and writes memory that `addr` (an exposed pointer) reaches, which is the point.
+    unsafe { core::arch::asm!("/* dma {0} */", in(reg) addr, options(nostack, preserves_flags)) };
+}
+
 /// A CompactFlash card (or any ATA disk) on the secondary master, driven by bus-master DMA
 /// when the controller offers it, else PIO.
 pub struct AtaFlash {
@@ -856,6 +866,11 @@ impl AtaFlash {
         let st = bm.read8(bm::STATUS);
         bm.write8(bm::STATUS, st | bm::ERROR | bm::INTERRUPT);
         // The table and (for writes) the data are in memory before the device looks.
+        let data = match buf {
+            DmaBuf::Into(a) | DmaBuf::From(a) => a,
+            DmaBuf::Fill(_) => mem.fill.as_ptr() as u64,
+        };
+        dma_barrier(data);
         fence(Ordering::SeqCst);
         let (cmd28, cmd48) = if op == Op::ReadDma {
             (command::READ_DMA, command::READ_DMA_EXT)
