@@ -182,7 +182,7 @@ impl Region {
 /// above 4 GiB, or more than `out.len()` regions. Returns the number of regions.
 pub fn split_regions(addr: u64, len: usize, out: &mut [Region]) -> Option<usize> {
     let end = addr.checked_add(len as u64)?;
-    if len == 0 || addr % 2 != 0 || len % 2 != 0 || end > 1 << 32 {
+    if len == 0 || !addr.is_multiple_of(2) || !len.is_multiple_of(2) || end > 1 << 32 {
         return None;
     }
     let mut at = addr;
