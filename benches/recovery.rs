@@ -12,7 +12,7 @@
 //!   phase by phase from the first `tftpboot`'s Enter to the marker; both totals also from
 //!   QEMU start.
 //!
-//! Median of `RUNS`.
+//! Median of `RUNS`; the recovery and U-Boot runs alternate.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use lifeboat_firmware::image::{HeaderRepr, Kind, Version, PLATFORM};
 use lifeboat_qemu::linux::{self, MARKER};
 use lifeboat_qemu::{Machine, Medium, NetBackend, NicModel, Qemu};
 
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 const T: Duration = Duration::from_secs(240);
 const UBOOT32: &str = "/usr/lib/u-boot/qemu-x86/u-boot.rom";
 const CMDLINE: &str = "console=ttyS0,9600 panic=-1";
@@ -297,15 +297,21 @@ fn main() {
             ),
             Err(e) => println!("| Linux cold boot | failed: {e} | |"),
         }
-        let ours = show_phases(
-            "lifeboat recovery",
-            runs(|| {
-                std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
-                recovery(&unit(&set.disk, &root).ide_disk(2, &cf), "linux.img")
-            }),
-        );
-        if Path::new(UBOOT32).exists() {
-            let theirs = show_phases("U-Boot 2023.01", runs(|| uboot(&root, initrd_len)));
+        // Interleaved (ours, U-Boot, ours, ...) so that a machine getting slower or faster
+        // during the run weighs on both alike.
+        let have_uboot = Path::new(UBOOT32).exists();
+        let mut mine = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..RUNS {
+            std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
+            mine.push(recovery(&unit(&set.disk, &root).ide_disk(2, &cf), "linux.img"));
+            if have_uboot {
+                theirs.push(uboot(&root, initrd_len));
+            }
+        }
+        let ours = show_phases("lifeboat recovery", mine.into_iter().collect());
+        if have_uboot {
+            let theirs = show_phases("U-Boot 2023.01", theirs.into_iter().collect());
             if let (Some(a), Some(b)) = (ours, theirs) {
                 println!(
                     "\nWhole recovery (tftp + verify + install + reboot + flash boot + kernel) {a:.2} s vs U-Boot's tftpboot + zboot of the same kernel {b:.2} s: {:.0} % {}.",
