@@ -304,7 +304,10 @@ fn main() {
         let mut theirs = Vec::new();
         for _ in 0..RUNS {
             std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
-            mine.push(recovery(&unit(&set.disk, &root).ide_disk(2, &cf), "linux.img"));
+            mine.push(recovery(
+                &unit(&set.disk, &root).ide_disk(2, &cf),
+                "linux.img",
+            ));
             if have_uboot {
                 theirs.push(uboot(&root, initrd_len));
             }

@@ -23,6 +23,7 @@ mod spec {
     pub const LSR_OE: u8 = 0x02; // overrun error: a received byte was lost
     pub const LSR_BI: u8 = 0x10; // break interrupt: line held low for a whole character time
     pub const LSR_THRE: u8 = 0x20; // transmit holding register empty
+    pub const LSR_TEMT: u8 = 0x40; // transmitter empty: holding register/FIFO and shift register
     pub const CLOCK_DIV: u32 = 115_200; // 1.8432 MHz / 16
 }
 
@@ -207,6 +208,15 @@ impl Uart16550 {
         for &b in bytes {
             self.write_byte(b);
         }
+    }
+
+    /// Wait until the last byte written has left the wire (LSR.TEMT), at most 100 ms (a
+    /// UART that never empties, e.g. held by flow control, does not hang a reset or a jump).
+    /// Before a reset or a jump to an image, so the operator sees the whole last line.
+    pub fn flush(&mut self) {
+        crate::timer::poll_until(100_000, || {
+            self.lsr() & spec::LSR_TEMT != 0 || self.lsr() == 0xFF
+        });
     }
 }
 

@@ -442,8 +442,9 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
         con,
         "Flash boot: slot {slot}, image {version} (flat64, {len} bytes) verified; starting it.\r\n"
     );
-    timer::delay_us(20_000); // let the UART drain
-                             // SAFETY: single-threaded start-up; nothing else refers to BOOT_HEADER.
+    // The operator sees the whole line before the image takes the UART.
+    con.flush();
+    // SAFETY: single-threaded start-up; nothing else refers to BOOT_HEADER.
     let header_addr = unsafe {
         let p = core::ptr::addr_of_mut!(BOOT_HEADER);
         (*p).copy_from_slice(&image.header);
@@ -509,7 +510,7 @@ fn boot_linux(con: &mut Uart16550, image: &Loaded, mem: &BootRam, bootinfo: Opti
         initrd.len(),
         plan.initrd_addr
     );
-    timer::delay_us(20_000);
+    con.flush();
     // SAFETY: the plan put the kernel's init_size and the initrd in usable RAM clear of the
     // firmware and of the staging area they are copied from; the zero page and the command
     // line go to conventional memory below the EBDA that nothing of ours uses; no NIC runs.

@@ -266,7 +266,7 @@ fn removal_countdown(con: &mut Uart16550, medium: &str) -> ! {
 fn reload(con: &mut Uart16550) -> ! {
     let _ = write!(con, "Rebooting...\r\n");
     defmt::info!("reload");
-    lifeboat_hal::timer::delay_us(20_000); // let the UART drain
+    con.flush(); // the whole line leaves before the reset
     lifeboat_hal::reset::reset()
 }
 
