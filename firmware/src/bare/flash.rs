@@ -306,7 +306,8 @@ fn load_slot(
     // The slice of the previous image (if any) dies here, before this one is made.
     *previous = None;
     // SAFETY: flat64_fits checked [base, base+len) is usable RAM clear of the firmware; the
-    // monitor has not started (no download buffer, no NIC), and no other slice of it lives
+    // monitor has not started (no download buffer; the caller stopped the NIC, whose rings
+    // are in the firmware's .bss anyway), and no other slice of it lives
     // (`previous` was just dropped), so nothing else uses it.
     let payload = unsafe { lifeboat_hal::jump::ram(base, len as usize) };
     s.read_image(slot, HEADER_LEN as u32, payload)
@@ -322,7 +323,7 @@ fn load_slot(
     })
 }
 
-/// Flash boot: the slot [`Slots::begin_boot_with`] picks (spending a boot of an unconfirmed
+/// Flash boot (the caller has stopped every NIC): the slot [`Slots::begin_boot_with`] picks (spending a boot of an unconfirmed
 /// image, rolling back one that never confirmed), read into RAM and verified there, then
 /// started. Returns (to the monitor) with a line saying why when there is nothing to start.
 pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usize) {
@@ -452,7 +453,8 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
     };
     // SAFETY: load_slot copied the payload to its load address and verified it (CRC-32,
     // SHA-256); entry lies inside it; the stack goes below the load address, above the
-    // firmware (flat64_fits kept the payload clear of it); no NIC is running (none opened yet).
+    // firmware (flat64_fits kept the payload clear of it); no NIC is running (the caller
+    // stopped it before the flash boot).
     unsafe {
         lifeboat_hal::jump::enter_flat64(entry, bootinfo_addr as u64, header_addr, load & !0xF)
     }

@@ -74,13 +74,42 @@ fn seed() -> u64 {
 }
 
 impl Network {
-    /// List every supported NIC as the PIX does and announce the default interface.
-    pub fn probe(con: &mut Uart16550) -> Self {
-        let list = probe();
-        if list.is_empty() {
+    /// Find the NICs and start the default interface's, saying nothing yet (see
+    /// [`Network::report`]). Called first thing at power-on: a NIC's receiver needs time
+    /// after it is enabled (QEMU's e1000 takes no frame for one second after each RCTL write;
+    /// a real PHY needs about as long to negotiate), which then passes during the banner and
+    /// the boot window instead of at the operator's first `ping` or `tftp`.
+    pub fn start() -> Self {
+        let mut net = Network {
+            list: probe(),
+            open: None,
+            announced: None,
+        };
+        if let Some(i) = net.default_interface() {
+            if let Some(info) = net.list.get(i).copied() {
+                if let Ok(n) = AnyNic::open(&info) {
+                    defmt::info!("interface {=usize} open at power-on", i);
+                    net.open = Some((i, n));
+                }
+                // A NIC that cannot start says why in `report`, which tries again.
+            }
+        }
+        net
+    }
+
+    /// Stop the open NIC (reset it): before an image is started, which must find no NIC
+    /// writing memory behind its back. The next use opens it again.
+    pub fn stop(&mut self) {
+        self.open = None;
+    }
+
+    /// List every supported NIC as the PIX does and announce the default interface
+    /// (starting it if [`Network::start`] could not).
+    pub fn report(&mut self, con: &mut Uart16550) {
+        if self.list.is_empty() {
             let _ = write!(con, "No supported network interface found (e1000, i8255x, virtio-net); ping and tftp are unavailable.\r\n");
         }
-        for (i, nic) in list.iter().enumerate() {
+        for (i, nic) in self.list.iter().enumerate() {
             let _ = write!(con, "{i}: {}\r\n", Pci(nic));
             defmt::info!(
                 "nic {=usize}: {=str} bus {=u8} dev {=u8} irq {=u8}",
@@ -91,17 +120,11 @@ impl Network {
                 nic.pci.irq
             );
         }
-        let mut net = Network {
-            list,
-            open: None,
-            announced: None,
-        };
-        if let Some(i) = net.default_interface() {
+        if let Some(i) = self.default_interface() {
             let _ = write!(con, "\r\n");
-            // Start it now: links take a while to come up after a reset (e1000: ~0.5 s).
-            let _ = net.nic(con, i);
+            self.announce(con, i);
+            let _ = self.nic(con, i);
         }
-        net
     }
 
     pub fn nic_count(&self) -> usize {

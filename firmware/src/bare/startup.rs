@@ -59,6 +59,8 @@ pub fn run(bootinfo_addr: usize) -> ! {
     let _com2 = unsafe { Uart16550::new(COM2, 115_200) };
     super::logger::init(cfg.log_level);
     defmt::info!("lifeboat {=str} up, TSC {=u64} kHz", VERSION, tsc_khz);
+    // The default NIC starts now, so its receiver is ready by the time anyone types.
+    let mut net = super::net::Network::start();
 
     let _ = write!(con, "\r\nlifeboat recovery monitor {VERSION}\r\n");
     match &boot {
@@ -115,6 +117,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 let _ = write!(con, "Flash boot interrupted.\r\n");
             }
             Window::BootNow | Window::TimedOut => {
+                net.stop(); // no NIC may run into the image
                 super::flash::boot(&mut con, boot.as_ref().ok(), bootinfo_addr)
             }
         }
@@ -135,7 +138,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             b.as_ptr() as usize
         );
     }
-    let mut net = super::net::Network::probe(&mut con);
+    net.report(&mut con);
     let mut monitor = Monitor::new(prompt, net.nic_count());
     if let Some(i) = net.default_interface() {
         monitor.settings_mut().interface = i;
