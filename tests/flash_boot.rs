@@ -150,3 +150,60 @@ fn an_image_that_never_confirms_is_rolled_back_after_its_budget() {
         "{v}"
     );
 }
+
+/// Where `image` sits in the flash file (the slot it was installed to).
+fn find(flash: &[u8], image: &[u8]) -> usize {
+    flash
+        .windows(image.len())
+        .position(|w| w == image)
+        .expect("the installed image is in the flash file")
+}
+
+#[test]
+fn a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why() {
+    let flash = tmp("pflash-c.img");
+    std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
+    let root = tmp("root-c");
+    std::fs::create_dir_all(&root).unwrap();
+    let one = media::demo_image(Version::new(1, 0, 1));
+    let two = media::demo_image(Version::new(1, 0, 2));
+    std::fs::write(root.join("one.bin"), &one).unwrap();
+    std::fs::write(root.join("two.bin"), &two).unwrap();
+    let mut q = launch(&unit(&flash, &root));
+    to_prompt(&mut q);
+    install(&mut q, "one.bin", "1.0(1)");
+    install(&mut q, "two.bin", "1.0(2)");
+    drop(q); // frees its QEMU slot (at most two run at once)
+    // A cell of slot B's payload (the selected image) goes bad while the unit is off.
+    let mut bytes = std::fs::read(&flash).unwrap();
+    let b = find(&bytes, &two);
+    let a = find(&bytes, &one);
+    bytes[b + 400] ^= 0x08;
+    std::fs::write(&flash, &bytes).unwrap();
+    let mut q = launch(&unit(&flash, &root));
+    expect_banner(&mut q);
+    q.send(b" ").unwrap();
+    expect(
+        &mut q,
+        "Flash boot: slot A, image 1.0(1) (flat64, ",
+        Duration::from_secs(10),
+    );
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    drop(q); // frees its QEMU slot (at most two run at once)
+    // Both slots bad: the monitor, with the reason.
+    let mut bytes = std::fs::read(&flash).unwrap();
+    bytes[a + 400] ^= 0x08;
+    std::fs::write(&flash, &bytes).unwrap();
+    let mut q = launch(&unit(&flash, &root));
+    expect_banner(&mut q);
+    q.send(b" ").unwrap();
+    expect(
+        &mut q,
+        "Flash boot: no valid image installed in flash; entering the monitor.\r\n",
+        Duration::from_secs(10),
+    );
+    expect(&mut q, PROMPT, REPLY);
+    let v = command(&mut q, "version").join("\n");
+    assert!(v.contains("Slot A: 1.0(1)"), "{v}");
+    assert!(v.contains("does not verify"), "{v}");
+}

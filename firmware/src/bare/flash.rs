@@ -296,7 +296,10 @@ fn load_slot(
         Ok(Kind::Linux) => LINUX_STAGING,
         _ => h.load(),
     };
-    let entry_ok = h.kind() == Ok(Kind::Linux) || (h.entry() >= base && h.entry() < base + len);
+    let entry_ok = h.kind() == Ok(Kind::Linux)
+        || base
+            .checked_add(len)
+            .is_some_and(|end| h.entry() >= base && h.entry() < end);
     if usize::try_from(len).is_err()
         || !entry_ok
         || !flat64_fits(&mem.ram, &[mem.firmware], base, len)
@@ -323,9 +326,10 @@ fn load_slot(
     })
 }
 
-/// Flash boot (the caller has stopped every NIC): the slot [`Slots::begin_boot_with`] picks (spending a boot of an unconfirmed
-/// image, rolling back one that never confirmed), read into RAM and verified there, then
-/// started. Returns (to the monitor) with a line saying why when there is nothing to start.
+/// Flash boot (the caller has stopped every NIC): the slot [`Slots::begin_boot_with`] picks
+/// (spending a boot of an unconfirmed image, rolling back one that never confirmed), read
+/// into RAM and verified there, then started. Returns (to the monitor) with a line saying
+/// why when there is nothing to start.
 pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usize) {
     let Some(f) = flash::probe() else {
         let _ = write!(
@@ -398,9 +402,11 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
             return;
         }
     };
-    let image = match loaded.take() {
+    let image = match loaded {
         Some(l) if l.slot == slot => l,
-        _ => match load_slot(&mut s, slot, &mem, &mut None) {
+        // The RAM holds another slot's image (or none): load this one again; `load_slot`
+        // drops the other's slice before it makes its own.
+        other => match load_slot(&mut s, slot, &mem, &mut { other }) {
             Ok(l) => l,
             Err(LoadError::NoRoom) => {
                 let mut hb = [0u8; HEADER_LEN];

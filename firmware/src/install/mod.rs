@@ -387,8 +387,9 @@ impl<F: NorFlash> Slots<F> {
             .erase(start, start + span)
             .map_err(|e| InstallError::Erase(e.kind()))?;
         // Whole write units straight from the image, then the tail padded with 0xFF.
-        let whole = image.len() - image.len() % F::WRITE_SIZE.max(1);
-        let piece = WRITE_CHUNK - WRITE_CHUNK % F::WRITE_SIZE.max(1);
+        let unit = F::WRITE_SIZE.max(1);
+        let whole = image.len() - image.len() % unit;
+        let piece = (WRITE_CHUNK - WRITE_CHUNK % unit).max(unit);
         let mut done = 0usize;
         while done < image.len() {
             let n = if done < whole {
