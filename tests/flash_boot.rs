@@ -174,7 +174,7 @@ fn a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why() {
     install(&mut q, "one.bin", "1.0(1)");
     install(&mut q, "two.bin", "1.0(2)");
     drop(q); // frees its QEMU slot (at most two run at once)
-    // A cell of slot B's payload (the selected image) goes bad while the unit is off.
+             // A cell of slot B's payload (the selected image) goes bad while the unit is off.
     let mut bytes = std::fs::read(&flash).unwrap();
     let b = find(&bytes, &two);
     let a = find(&bytes, &one);
@@ -190,7 +190,7 @@ fn a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why() {
     );
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
     drop(q); // frees its QEMU slot (at most two run at once)
-    // Both slots bad: the monitor, with the reason.
+             // Both slots bad: the monitor, with the reason.
     let mut bytes = std::fs::read(&flash).unwrap();
     bytes[a + 400] ^= 0x08;
     std::fs::write(&flash, &bytes).unwrap();

@@ -80,8 +80,10 @@ fn fetch(q: &mut Qemu, name: &str, timeout: Duration) -> String {
     expect(q, PROMPT, timeout)
 }
 
-fn root_with(files: &[(&str, &[u8])]) -> PathBuf {
-    let r = tmp(&format!("root-{}", files[0].0));
+/// A TFTP root of its own for the test `tag` (tests run in parallel threads: two writing the
+/// same file while a QEMU of the other reads it would serve a truncated file).
+fn root_with(tag: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let r = tmp(&format!("root-{tag}"));
     std::fs::create_dir_all(&r).unwrap();
     for (n, d) in files {
         std::fs::write(r.join(n), d).unwrap();
@@ -96,11 +98,14 @@ fn good_bad_and_downgrade(ata: bool) {
     let mut corrupt = image(Version::new(6, 4, 0), 300_000, 2);
     corrupt[HEADER_LEN + 1234] ^= 0x01;
     let older = image(Version::new(6, 2, 1), 1000, 3);
-    let root = root_with(&[
-        ("good.bin", &good),
-        ("corrupt.bin", &corrupt),
-        ("older.bin", &older),
-    ]);
+    let root = root_with(
+        if ata { "ata" } else { "pflash" },
+        &[
+            ("good.bin", &good),
+            ("corrupt.bin", &corrupt),
+            ("older.bin", &older),
+        ],
+    );
     let mut q = unit(&flash, ata, &root);
 
     let out = fetch(&mut q, "good.bin", Duration::from_secs(60));
@@ -168,7 +173,7 @@ fn power_cut_during_an_install_keeps_the_old_image() {
     let flash = blank("cut.img", 4 << 20);
     let old = image(Version::new(1, 0, 1), 100_000, 4);
     let new = image(Version::new(1, 0, 2), 1_800_000, 5);
-    let root = root_with(&[("old.bin", &old), ("new.bin", &new)]);
+    let root = root_with("power-cut", &[("old.bin", &old), ("new.bin", &new)]);
     let mut q = unit(&flash, false, &root);
     let out = fetch(&mut q, "old.bin", Duration::from_secs(60));
     assert!(out.contains("Installed 1.0(1) in slot A"), "{out}");
@@ -209,11 +214,14 @@ fn a_provisioned_key_refuses_unsigned_and_wrongly_signed_images() {
     let plain = image(Version::new(2, 0, 0), 50_000, 6);
     let good = sign(&unit_key, &plain);
     let wrong = sign(&other_key, &plain);
-    let root = root_with(&[
-        ("plain.bin", &plain),
-        ("wrong.bin", &wrong),
-        ("good.bin", &good),
-    ]);
+    let root = root_with(
+        "keyed",
+        &[
+            ("plain.bin", &plain),
+            ("wrong.bin", &wrong),
+            ("good.bin", &good),
+        ],
+    );
     let dir = tmp("keyed-media");
     let cfg = MediaConfig {
         boot_timeout_s: 3,
