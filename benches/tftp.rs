@@ -180,7 +180,12 @@ fn main() {
     println!("lifeboat tftp vs U-Boot 2023.01 tftpboot: q35, e1000, TCG; median of {RUNS}; seconds from Enter to prompt");
     println!("| server | file | lifeboat | U-Boot | U-Boot windowsize 8 | lifeboat / U-Boot |");
     println!("|---|---|---|---|---|---|");
+    // LIFEBOAT_BENCH_SERVERS=slirp,tftpd-hpa,atftpd picks rows (all by default).
+    let only = std::env::var("LIFEBOAT_BENCH_SERVERS").ok();
     for w in places {
+        if only.as_deref().is_some_and(|o| !o.split(',').any(|n| n == w.name())) {
+            continue;
+        }
         let mut lab = None;
         let setup = match w {
             Where::Slirp => Setup {
