@@ -183,7 +183,10 @@ fn main() {
     // LIFEBOAT_BENCH_SERVERS=slirp,tftpd-hpa,atftpd picks rows (all by default).
     let only = std::env::var("LIFEBOAT_BENCH_SERVERS").ok();
     for w in places {
-        if only.as_deref().is_some_and(|o| !o.split(',').any(|n| n == w.name())) {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|n| n == w.name()))
+        {
             continue;
         }
         let mut lab = None;

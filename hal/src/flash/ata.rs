@@ -762,8 +762,8 @@ impl AtaFlash {
     /// PIO data-in: read `out.len() / 512` (1..=256) sectors from `lba`.
     fn read_sectors(&mut self, lba: u64, out: &mut [u8]) -> Result<(), AtaError> {
         let count = out.len() / SECTOR;
-        // The address is exposed to the device; the transfer ends (or is stopped) before
-        // `dma` returns, while `out` is still borrowed here.
+        // The address is exposed to the device; the transfer ends (or the engine is stopped)
+        // before `transfer_dma` returns, while `out` is still borrowed here.
         if let Some(r) = self.transfer_dma(lba, count, DmaBuf::Into(out.as_mut_ptr() as u64)) {
             return r;
         }
@@ -889,9 +889,11 @@ impl AtaFlash {
             (bms & bm::ACTIVE == 0 || ata & (status::ERR | status::DF) != 0)
                 && ata & status::BSY == 0
         });
-        bm.write8(bm::COMMAND, direction); // stop the engine, whatever happened
-                                           // What the device wrote is seen by every read after this.
+        // Stop the engine, whatever happened.
+        bm.write8(bm::COMMAND, direction);
+        // What the device wrote is seen by every read after this.
         fence(Ordering::SeqCst);
+        dma_barrier(data);
         bm.write8(bm::STATUS, bms | bm::ERROR | bm::INTERRUPT);
         let last = lba + count as u64 - 1;
         if !done {
