@@ -159,6 +159,18 @@ fn find(flash: &[u8], image: &[u8]) -> usize {
         .expect("the installed image is in the flash file")
 }
 
+/// Flips one bit at `at` in the flash file (a cell gone bad while the unit was off), powers
+/// the unit on and skips the window with SPACE.
+fn damage_and_boot(flash: &Path, root: &Path, at: usize) -> Qemu {
+    let mut bytes = std::fs::read(flash).unwrap();
+    bytes[at] ^= 0x08;
+    std::fs::write(flash, &bytes).unwrap();
+    let mut q = launch(&unit(flash, root));
+    expect_banner(&mut q);
+    q.send(b" ").unwrap();
+    q
+}
+
 #[test]
 fn a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why() {
     let flash = tmp("pflash-c.img");
@@ -173,30 +185,21 @@ fn a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why() {
     to_prompt(&mut q);
     install(&mut q, "one.bin", "1.0(1)");
     install(&mut q, "two.bin", "1.0(2)");
-    drop(q); // frees its QEMU slot (at most two run at once)
-             // A cell of slot B's payload (the selected image) goes bad while the unit is off.
-    let mut bytes = std::fs::read(&flash).unwrap();
-    let b = find(&bytes, &two);
-    let a = find(&bytes, &one);
-    bytes[b + 400] ^= 0x08;
-    std::fs::write(&flash, &bytes).unwrap();
-    let mut q = launch(&unit(&flash, &root));
-    expect_banner(&mut q);
-    q.send(b" ").unwrap();
+    // Dropped, not just killed: that frees its QEMU slot (at most two run at once).
+    drop(q);
+    let bytes = std::fs::read(&flash).unwrap();
+    let (a, b) = (find(&bytes, &one), find(&bytes, &two));
+    // Slot B's payload (the selected image) goes bad: slot A boots.
+    let mut q = damage_and_boot(&flash, &root, b + 400);
     expect(
         &mut q,
         "Flash boot: slot A, image 1.0(1) (flat64, ",
         Duration::from_secs(10),
     );
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
-    drop(q); // frees its QEMU slot (at most two run at once)
-             // Both slots bad: the monitor, with the reason.
-    let mut bytes = std::fs::read(&flash).unwrap();
-    bytes[a + 400] ^= 0x08;
-    std::fs::write(&flash, &bytes).unwrap();
-    let mut q = launch(&unit(&flash, &root));
-    expect_banner(&mut q);
-    q.send(b" ").unwrap();
+    drop(q);
+    // Both slots bad: the monitor, with the reason.
+    let mut q = damage_and_boot(&flash, &root, a + 400);
     expect(
         &mut q,
         "Flash boot: no valid image installed in flash; entering the monitor.\r\n",
