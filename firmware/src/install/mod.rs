@@ -296,10 +296,20 @@ impl<F: NorFlash> Slots<F> {
         Ok(c)
     }
 
-    /// Records the outcome of checking `slot` by other means (the boot path reads a slot into
-    /// RAM and checks it there, see [`Slots::begin_boot_with`]).
-    fn remember(&mut self, slot: Slot, c: Checked) {
-        self.checked[slot.code() as usize] = Some(c);
+    /// [`Slots::check`], but a slot not checked yet is first offered to `load`, which may
+    /// check it by other means (the boot path reads it into RAM and checks it there, see
+    /// [`Slots::begin_boot_with`]); `Ok(None)` from `load` means "check it the usual way".
+    fn check_with(
+        &mut self,
+        slot: Slot,
+        load: &mut impl FnMut(&mut Self, Slot) -> Result<Option<Checked>, InstallError>,
+    ) -> Result<Checked, InstallError> {
+        if self.checked[slot.code() as usize].is_none() {
+            if let Some(c) = load(self, slot)? {
+                self.checked[slot.code() as usize] = Some(c);
+            }
+        }
+        self.check(slot)
     }
 
     fn check_now(&mut self, slot: Slot) -> Result<Checked, InstallError> {
@@ -342,10 +352,18 @@ impl<F: NorFlash> Slots<F> {
     /// The slot to boot: the record's slot if its image checks out, else the other slot if
     /// that one does (the record is then rewritten to it). `None`: nothing bootable.
     pub fn bootable(&mut self) -> Result<Option<Slot>, InstallError> {
+        self.bootable_with(&mut |_, _| Ok(None))
+    }
+
+    /// [`Slots::bootable`] with the slots checked through [`Slots::check_with`].
+    fn bootable_with(
+        &mut self,
+        load: &mut impl FnMut(&mut Self, Slot) -> Result<Option<Checked>, InstallError>,
+    ) -> Result<Option<Slot>, InstallError> {
         let rec = self.record()?;
         let first = rec.map_or(Slot::A, |r| r.slot);
         for s in [first, first.other()] {
-            if self.check(s)?.is_ok() {
+            if self.check_with(s, load)?.is_ok() {
                 return Ok(Some(s));
             }
         }
@@ -456,20 +474,7 @@ impl<F: NorFlash> Slots<F> {
         &mut self,
         mut load: impl FnMut(&mut Self, Slot) -> Result<Option<Checked>, InstallError>,
     ) -> Result<Option<Slot>, InstallError> {
-        // The slots `bootable` will look at, in its order, until one is good.
-        let rec = self.record()?;
-        let first = rec.map_or(Slot::A, |r| r.slot);
-        for s in [first, first.other()] {
-            if self.checked[s.code() as usize].is_none() {
-                if let Some(c) = load(self, s)? {
-                    self.remember(s, c);
-                }
-            }
-            if self.check(s)?.is_ok() {
-                break;
-            }
-        }
-        let Some(slot) = self.bootable()? else {
+        let Some(slot) = self.bootable_with(&mut load)? else {
             return Ok(None);
         };
         let rec = self.record()?;
@@ -480,12 +485,7 @@ impl<F: NorFlash> Slots<F> {
                 State::New { boots_left: 0 } => {
                     // Never confirmed: go back to the other image if it still checks out.
                     let back = slot.other();
-                    if self.checked[back.code() as usize].is_none() {
-                        if let Some(c) = load(self, back)? {
-                            self.remember(back, c);
-                        }
-                    }
-                    if self.check(back)?.is_ok() {
+                    if self.check_with(back, &mut load)?.is_ok() {
                         self.write_record(Record {
                             seq,
                             slot: back,
