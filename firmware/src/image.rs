@@ -216,6 +216,11 @@ pub struct Header<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
+    /// The header's [`HEADER_LEN`] bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buffer.as_ref()[..HEADER_LEN]
+    }
+
     /// Checks length, magic, format version, header CRC and kind.
     pub fn new_checked(buffer: T) -> Result<Self, Refusal> {
         let b = buffer.as_ref();

@@ -254,18 +254,26 @@ struct BootRam {
 /// the staging area) and checked there.
 struct Loaded {
     slot: Slot,
-    header: [u8; HEADER_LEN],
-    checked: Header<[u8; HEADER_LEN]>,
+    header: Header<[u8; HEADER_LEN]>,
     /// The payload in RAM.
     payload: &'static mut [u8],
+}
+
+/// What an image without room in RAM asked for.
+struct Wanted {
+    version: Version,
+    linux: bool,
+    len: u64,
+    load: u64,
+    entry: u64,
 }
 
 /// Why a slot could not be loaded into RAM.
 enum LoadError {
     /// The image is bad (header, length, CRC-32, SHA-256).
     Refused(Refusal),
-    /// The image is good but has no room in RAM (a line for the console).
-    NoRoom,
+    /// The image has no room in RAM (a line for the console).
+    NoRoom(Wanted),
     /// The flash could not be read.
     Flash(InstallError),
 }
@@ -304,7 +312,13 @@ fn load_slot(
         || !entry_ok
         || !flat64_fits(&mem.ram, &[mem.firmware], base, len)
     {
-        return Err(LoadError::NoRoom);
+        return Err(LoadError::NoRoom(Wanted {
+            version: h.version(),
+            linux: h.kind() == Ok(Kind::Linux),
+            len,
+            load: h.load(),
+            entry: h.entry(),
+        }));
     }
     // The slice of the previous image (if any) dies here, before this one is made.
     *previous = None;
@@ -320,8 +334,7 @@ fn load_slot(
     check.finish(h).map_err(LoadError::Refused)?;
     Ok(Loaded {
         slot,
-        header,
-        checked,
+        header: checked,
         payload,
     })
 }
@@ -378,13 +391,13 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
     let chosen = s.begin_boot_with(|s, slot| {
         match load_slot(s, slot, &mem, &mut loaded) {
             Ok(l) => {
-                let h = l.checked;
+                let h = l.header;
                 loaded = Some(l);
                 Ok(Some(Ok(h)))
             }
             Err(LoadError::Refused(why)) => Ok(Some(Err(why))),
             // A good image without room: let the usual check judge it, say why later.
-            Err(LoadError::NoRoom) => Ok(None),
+            Err(LoadError::NoRoom(_)) => Ok(None),
             Err(LoadError::Flash(e)) => Err(e),
         }
     });
@@ -408,16 +421,18 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
         // drops the other's slice before it makes its own.
         other => match load_slot(&mut s, slot, &mem, &mut { other }) {
             Ok(l) => l,
-            Err(LoadError::NoRoom) => {
-                let mut hb = [0u8; HEADER_LEN];
-                let _ = s.read_image(slot, 0, &mut hb);
-                if let Ok(h) = Header::new_checked(&hb[..]) {
-                    let (version, len) = (h.version(), h.payload_len());
-                    if h.kind() == Ok(Kind::Linux) {
-                        let _ = write!(con, "Flash boot: no room to stage the {len}-byte Linux image {version}; entering the monitor.\r\n");
-                    } else {
-                        let _ = write!(con, "Flash boot: image {version} wants {len} bytes at {:#x} (entry {:#x}), which is not free RAM; entering the monitor.\r\n", h.load(), h.entry());
-                    }
+            Err(LoadError::NoRoom(w)) => {
+                let Wanted {
+                    version,
+                    linux,
+                    len,
+                    load,
+                    entry,
+                } = w;
+                if linux {
+                    let _ = write!(con, "Flash boot: no room to stage the {len}-byte Linux image {version}; entering the monitor.\r\n");
+                } else {
+                    let _ = write!(con, "Flash boot: image {version} wants {len} bytes at {load:#x} (entry {entry:#x}), which is not free RAM; entering the monitor.\r\n");
                 }
                 return;
             }
@@ -437,9 +452,7 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
             }
         },
     };
-    let Ok(h) = Header::new_checked(&image.header[..]) else {
-        return;
-    };
+    let h = &image.header;
     let (version, len) = (h.version(), h.payload_len());
     if h.kind() == Ok(Kind::Linux) {
         return boot_linux(con, &image, &mem, bootinfo);
@@ -454,7 +467,7 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
     // SAFETY: single-threaded start-up; nothing else refers to BOOT_HEADER.
     let header_addr = unsafe {
         let p = core::ptr::addr_of_mut!(BOOT_HEADER);
-        (*p).copy_from_slice(&image.header);
+        (*p).copy_from_slice(image.header.bytes());
         p as u64
     };
     // SAFETY: load_slot copied the payload to its load address and verified it (CRC-32,
@@ -469,9 +482,7 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
 /// Flash boot of a `linux` image, staged and verified by [`load_slot`]: place kernel and
 /// initrd by the boot protocol, fill the zero page (E820 map, command line), enter the kernel.
 fn boot_linux(con: &mut Uart16550, image: &Loaded, mem: &BootRam, bootinfo: Option<&BootInfo>) {
-    let Ok(h) = Header::new_checked(&image.header[..]) else {
-        return;
-    };
+    let h = &image.header;
     let slot = image.slot;
     let version = h.version();
     let payload: &[u8] = image.payload;
