@@ -166,7 +166,7 @@ pub fn inspect(args: &[String]) -> Result<(String, bool), String> {
         _ => {
             out += &format!(
                 "kernel: {} bytes\ninitrd: {} bytes\ncmdline: {:?}\n",
-                h.payload_len() - h.initrd_len(),
+                h.kernel_len(),
                 h.initrd_len(),
                 h.cmdline()
             )

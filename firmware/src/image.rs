@@ -42,6 +42,9 @@ pub const FORMAT_VERSION: u16 = 1;
 /// Longest command line, without NUL.
 pub const CMDLINE_MAX: usize = 119;
 pub const PLATFORM_MAX: usize = 16;
+/// The longest payload a header may declare: flash offsets are 32-bit, so header and
+/// payload together stay below 4 GiB (and every length sum below is then exact).
+pub const PAYLOAD_MAX: u64 = u32::MAX as u64 - HEADER_LEN as u64;
 /// The platform id this firmware accepts.
 pub const PLATFORM: &str = "lifeboat-x86";
 
@@ -177,6 +180,12 @@ pub enum Refusal {
         len: u64,
         room: u64,
     },
+    /// The header's lengths cannot describe an image: a payload past [`PAYLOAD_MAX`], or an
+    /// initrd longer than the payload it is the tail of.
+    Lengths {
+        payload: u64,
+        initrd: u64,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -195,6 +204,7 @@ impl fmt::Display for Refusal {
             Refusal::Unsigned => f.write_str("image is not signed; this unit installs signed images only"),
             Refusal::BadSignature => f.write_str("image signature does not verify with this unit's key"),
             Refusal::TooLarge { len, room } => write!(f, "image of {len} bytes does not fit a flash slot of {room} bytes"),
+            Refusal::Lengths { payload, initrd } => write!(f, "image header is damaged: payload of {payload} bytes with an initrd of {initrd} bytes"),
         }
     }
 }
@@ -221,7 +231,8 @@ impl<T: AsRef<[u8]>> Header<T> {
         &self.buffer.as_ref()[..HEADER_LEN]
     }
 
-    /// Checks length, magic, format version, header CRC and kind.
+    /// Checks length, magic, format version, header CRC, kind and the lengths (payload below
+    /// [`PAYLOAD_MAX`], initrd within the payload): every accessor after this is total.
     pub fn new_checked(buffer: T) -> Result<Self, Refusal> {
         let b = buffer.as_ref();
         if b.len() < HEADER_LEN {
@@ -239,6 +250,12 @@ impl<T: AsRef<[u8]>> Header<T> {
         }
         let h = Header { buffer };
         h.kind()?;
+        if h.payload_len() > PAYLOAD_MAX || h.initrd_len() > h.payload_len() {
+            return Err(Refusal::Lengths {
+                payload: h.payload_len(),
+                initrd: h.initrd_len(),
+            });
+        }
         // The signature is outside the header CRC: an unsigned image keeps it all zero.
         if !h.signed() && h.b()[field::SIGNATURE].iter().any(|&x| x != 0) {
             return Err(Refusal::BadSignature);
@@ -292,9 +309,13 @@ impl<T: AsRef<[u8]>> Header<T> {
         let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
         core::str::from_utf8(&c[..end]).unwrap_or("")
     }
-    /// Whole image length: header + payload.
+    /// Whole image length: header + payload (exact: [`Header::new_checked`] bounds both).
     pub fn image_len(&self) -> u64 {
         HEADER_LEN as u64 + self.payload_len()
+    }
+    /// The payload bytes before the initrd (`linux`: the kernel file; `flat64`: all of it).
+    pub fn kernel_len(&self) -> u64 {
+        self.payload_len() - self.initrd_len()
     }
     /// Does the ed25519 signature verify with `public_key`?
     pub fn signature_ok(&self, public_key: &[u8; 32]) -> bool {
@@ -372,7 +393,7 @@ pub fn verify<'b>(
 ) -> Result<(Header<&'b [u8]>, Verdict), Refusal> {
     let h = Header::new_checked(image)?;
     let present = (image.len() - HEADER_LEN) as u64;
-    if h.payload_len() != present || h.initrd_len() > h.payload_len() {
+    if h.payload_len() != present {
         return Err(Refusal::Length {
             header: h.payload_len(),
             present,
@@ -423,6 +444,7 @@ pub enum BuildError {
     PlatformTooLong,
     CmdlineTooLong,
     InitrdLongerThanPayload,
+    PayloadTooLong,
 }
 
 impl fmt::Display for BuildError {
@@ -431,6 +453,7 @@ impl fmt::Display for BuildError {
             BuildError::PlatformTooLong => "platform id longer than 16 bytes",
             BuildError::CmdlineTooLong => "command line longer than 119 bytes",
             BuildError::InitrdLongerThanPayload => "initrd longer than the payload",
+            BuildError::PayloadTooLong => "payload of 4 GiB or more",
         })
     }
 }
@@ -446,6 +469,9 @@ impl HeaderRepr<'_> {
         }
         if self.initrd_len > payload.len() as u64 {
             return Err(BuildError::InitrdLongerThanPayload);
+        }
+        if payload.len() as u64 > PAYLOAD_MAX {
+            return Err(BuildError::PayloadTooLong);
         }
         let mut h = [0u8; HEADER_LEN];
         h[field::MAGIC].copy_from_slice(&MAGIC);
@@ -470,8 +496,9 @@ impl HeaderRepr<'_> {
     }
 }
 
-/// Recomputes the header CRC (after the flags or any field changed).
-fn seal(h: &mut [u8; HEADER_LEN]) {
+/// Recomputes the header CRC (after the flags or any field changed). Public for tools and
+/// fuzz targets that build headers field by field; the firmware never seals what it reads.
+pub fn seal(h: &mut [u8; HEADER_LEN]) {
     let crc = CRC32.checksum(&h[..field::HEADER_CRC.start]);
     h[field::HEADER_CRC].copy_from_slice(&crc.to_le_bytes());
 }
@@ -649,6 +676,75 @@ mod tests {
             verify(&forged, &with(&pk)).unwrap_err(),
             Refusal::BadSignature
         );
+    }
+
+    /// A header whose CRC is right but whose lengths are not: the overflow the fuzzer missed.
+    #[test]
+    fn impossible_lengths_are_refused_behind_a_valid_crc() {
+        let img = image(b"abcd");
+        for (payload, initrd) in [
+            (u64::MAX, 0),
+            (PAYLOAD_MAX + 1, 0),
+            (4, 5),
+            (0, u64::MAX),
+            (u64::MAX, u64::MAX),
+        ] {
+            let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
+            h[field::PAYLOAD_LEN].copy_from_slice(&payload.to_le_bytes());
+            h[field::INITRD_LEN].copy_from_slice(&initrd.to_le_bytes());
+            seal(&mut h);
+            assert_eq!(
+                Header::new_checked(&h[..]).unwrap_err(),
+                Refusal::Lengths { payload, initrd },
+                "{payload} {initrd}"
+            );
+        }
+    }
+
+    /// The header of a fixed image, written out byte by byte: an offset error made the same
+    /// way in `emit` and in the accessors would pass every round-trip test, not this one.
+    #[test]
+    fn golden_header_bytes() {
+        let r = HeaderRepr {
+            platform: "lifeboat-x86",
+            version: Version::new(6, 3, 5),
+            kind: Kind::Linux,
+            load: 0x0102_0304_0506_0708,
+            entry: 0x1112_1314_1516_1718,
+            initrd_len: 2,
+            cmdline: "ro",
+        };
+        let h = r.emit(b"abc").unwrap();
+        #[rustfmt::skip]
+        let want_start: [u8; 64] = [
+            b'L', b'B', b'I', b'M', 1, 0, 0x40, 0x01,
+            b'l', b'i', b'f', b'e', b'b', b'o', b'a', b't', b'-', b'x', b'8', b'6', 0, 0, 0, 0,
+            6, 3, 5, 0, 2, 0, 0, 0,
+            0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+            0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,
+            3, 0, 0, 0, 0, 0, 0, 0,
+            2, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        assert_eq!(h[..64], want_start);
+        // zlib.crc32(b"abc") and the SHA-256 of "abc" (FIPS 180-2 appendix B.1).
+        assert_eq!(h[64..68], 0x352441c2u32.to_le_bytes());
+        assert_eq!(h[68..72], [0; 4]);
+        assert_eq!(
+            h[72..104],
+            [
+                0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
+                0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61,
+                0xf2, 0x00, 0x15, 0xad
+            ]
+        );
+        assert_eq!(h[104..107], *b"ro\0");
+        assert!(h[107..252].iter().all(|&b| b == 0));
+        let crc = CRC32.checksum(&h[..252]);
+        assert_eq!(h[252..256], crc.to_le_bytes());
+        assert!(h[256..].iter().all(|&b| b == 0));
+        let parsed = Header::new_checked(&h[..]).unwrap();
+        assert_eq!(parsed.kernel_len(), 1);
+        assert_eq!(parsed.cmdline(), "ro");
     }
 
     #[test]
