@@ -1,7 +1,7 @@
 //! The demo `flat64` payload that `media` packs into `demo-image.bin`: entered per the
 //! flat64 contract (`firmware/src/image.rs`: long mode, identity map, `rdi` = boot-info,
 //! `rsi` = its image header), it prints `demo image <version> running` on COM1, the version
-//! read from its own header, confirms the boot (`hal::cmos`) unless its header's command
+//! read from its own header, confirms the boot (`hal::cmos`, with the token from the boot-info hand-off) unless its header's command
 //! line is `noconfirm`, and halts.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -40,7 +40,7 @@ mod bare {
         }
     }
 
-    extern "C" fn demo_main(_boot_info: u64, header: u64) -> ! {
+    extern "C" fn demo_main(boot_info: u64, header: u64) -> ! {
         // The version at bytes 24..28 of the header (major, minor, maintenance u16 LE).
         let v = if header == 0 {
             [0u8; 4]
@@ -63,9 +63,28 @@ mod bare {
         RawTx(COM1).write_bytes(&line.buf[..line.len]);
         // It runs: confirm, unless its header's command line says `noconfirm` (the image
         // the rollback test installs).
+        // SAFETY: `boot_info` is the rdi the firmware entered us with (its boot-info block).
+        let handoff = unsafe { lifeboat_hal::bootinfo::Handoff::read(boot_info as usize) };
+        if let Some(a) = handoff.and_then(|h| h.activation) {
+            let mut line = Line {
+                buf: [0; 96],
+                len: 0,
+            };
+            let _ = write!(
+                line,
+                "demo image: activation key {:#010x} {:#010x} {:#010x} {:#010x}\r\n",
+                a[0], a[1], a[2], a[3]
+            );
+            RawTx(COM1).write_bytes(&line.buf[..line.len]);
+        }
         if header != 0 && !lifeboat_hal::jump::header_says_noconfirm(header) {
-            lifeboat_hal::cmos::confirm_boot();
-            RawTx(COM1).write_bytes(b"demo image: boot confirmed\r\n");
+            match handoff {
+                Some(h) => {
+                    lifeboat_hal::cmos::confirm_boot(h.token);
+                    RawTx(COM1).write_bytes(b"demo image: boot confirmed\r\n");
+                }
+                None => RawTx(COM1).write_bytes(b"demo image: no hand-off; cannot confirm\r\n"),
+            }
         }
         x86_64::instructions::interrupts::disable();
         loop {

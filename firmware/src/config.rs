@@ -1,5 +1,8 @@
 //! The boot media's configuration sector: `key=value` lines, `#` comments, NUL padding.
-//! Unknown keys and bad values are reported, never fatal: the unit must still boot.
+//! Unknown keys and bad values are reported, never fatal: the unit must still boot. The one
+//! exception is trust: a `pubkey=` line that does not parse, or a sector that is not text,
+//! fails *closed* ([`BootConfig::trust_broken`]): the unit then installs and boots nothing
+//! rather than silently dropping its signature check.
 #![forbid(unsafe_code)]
 
 use core::fmt;
@@ -18,6 +21,9 @@ pub struct BootConfig {
     /// `pubkey=<64 hex digits>`: the ed25519 key images must be signed with. When set,
     /// unsigned and wrongly signed images are refused before anything is written to flash.
     pub public_key: Option<[u8; 32]>,
+    /// Why the unit's key cannot be known (a `pubkey=` line that does not parse, a sector
+    /// that is not text or cannot be read): every install and flash boot is then refused.
+    pub trust_broken: Option<&'static str>,
 }
 
 impl Default for BootConfig {
@@ -28,6 +34,7 @@ impl Default for BootConfig {
             log_level: log::LevelFilter::Warn,
             boothelper: false,
             public_key: None,
+            trust_broken: None,
         }
     }
 }
@@ -50,6 +57,11 @@ impl fmt::Display for ConfigWarning<'_> {
     }
 }
 
+const NOT_TEXT: &str = "the configuration sector is not text, so the unit's key cannot be read";
+const BAD_PUBKEY: &str = "the configuration's pubkey line does not parse";
+/// For a unit whose configuration sector could not be read at all.
+pub const UNREADABLE: &str = "the configuration sector could not be read";
+
 const BAUDS: [u32; 7] = [1200, 2400, 4800, 9600, 19200, 38400, 115200];
 
 impl BootConfig {
@@ -63,6 +75,7 @@ impl BootConfig {
                 text: "",
                 why: "not UTF-8",
             });
+            cfg.trust_broken = Some(NOT_TEXT);
             return cfg;
         };
         for (i, raw) in text.lines().enumerate() {
@@ -102,7 +115,11 @@ impl BootConfig {
                 },
                 "pubkey" => match parse_key(v) {
                     Some(k) => cfg.public_key = Some(k),
-                    None => w("pubkey must be 64 hex digits (an ed25519 public key)"),
+                    None => {
+                        cfg.public_key = None;
+                        cfg.trust_broken = Some(BAD_PUBKEY);
+                        w("pubkey must be 64 hex digits (an ed25519 public key); installs and flash boot are refused")
+                    }
                 },
                 _ => w("unknown key"),
             }
@@ -142,6 +159,7 @@ mod tests {
         ] {
             let (c, n) = parse(bad);
             assert_eq!((c.public_key, n), (None, 1), "{bad}");
+            assert_eq!(c.trust_broken, Some(BAD_PUBKEY), "fails closed: {bad}");
         }
     }
 
@@ -174,8 +192,18 @@ mod tests {
                 log_level: log::LevelFilter::Info,
                 boothelper: true,
                 public_key: None,
+                trust_broken: None,
             }
         );
+    }
+
+    /// A good key followed by a broken one: the broken line wins, closed.
+    #[test]
+    fn a_later_broken_pubkey_line_does_not_leave_the_earlier_key_half_trusted() {
+        let key = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        let (c, n) = parse(&format!("pubkey={key}\npubkey={}\n", &key[1..]));
+        assert_eq!(n, 1);
+        assert_eq!((c.public_key, c.trust_broken), (None, Some(BAD_PUBKEY)));
     }
 
     #[test]
@@ -189,6 +217,8 @@ mod tests {
     fn invalid_utf8_is_reported() {
         let mut n = 0;
         let c = BootConfig::parse(&[0xff, b'a'], |_| n += 1);
-        assert_eq!((c, n), (BootConfig::default(), 1));
+        assert_eq!(n, 1);
+        assert_eq!(c.trust_broken, Some(NOT_TEXT));
+        assert_eq!(c.public_key, None);
     }
 }

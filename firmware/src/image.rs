@@ -180,6 +180,13 @@ pub enum Refusal {
         len: u64,
         room: u64,
     },
+    /// The flash could not be read where the image is.
+    Unreadable,
+    /// The image asks for RAM that is not free to load it into.
+    Placement {
+        load: u64,
+        len: u64,
+    },
     /// The header's lengths cannot describe an image: a payload past [`PAYLOAD_MAX`], or an
     /// initrd longer than the payload it is the tail of.
     Lengths {
@@ -204,6 +211,8 @@ impl fmt::Display for Refusal {
             Refusal::Unsigned => f.write_str("image is not signed; this unit installs signed images only"),
             Refusal::BadSignature => f.write_str("image signature does not verify with this unit's key"),
             Refusal::TooLarge { len, room } => write!(f, "image of {len} bytes does not fit a flash slot of {room} bytes"),
+            Refusal::Unreadable => f.write_str("the flash cannot be read there"),
+            Refusal::Placement { load, len } => write!(f, "image wants {len} bytes at {load:#x}, which is not free RAM"),
             Refusal::Lengths { payload, initrd } => write!(f, "image header is damaged: payload of {payload} bytes with an initrd of {initrd} bytes"),
         }
     }

@@ -4,6 +4,8 @@
 //! - [`Question`]: a yes/no question such as the Boothelper's
 //!   `Do you wish to copy the image to flash? [n]`, answered with a line (`y`, `yes`, `n`,
 //!   `no`, or just Enter for the default); anything else asks again.
+//! - [`ActivationPrompt`]: the Boothelper's step 7, the activation key as four 32-bit hex
+//!   words (`0x01234567 0x89abcdef 0x23456789 0xabcdef01`); Enter keeps the current one.
 //! - [`Countdown`]: the Boothelper's "remove the diskette" wait, which prints the seconds
 //!   left and ends in a reboot unless the operator types `reload` first.
 #![forbid(unsafe_code)]
@@ -53,6 +55,94 @@ impl Question {
                 l if l.eq_ignore_ascii_case("n") || l.eq_ignore_ascii_case("no") => Some(false),
                 _ => {
                     let _ = out.write_str("Please answer y or n.\r\n");
+                    None
+                }
+            },
+        };
+        if answer.is_none() {
+            self.print(out);
+        }
+        answer
+    }
+}
+
+pub use crate::install::ActivationKey;
+
+/// Four whitespace-separated hex words, each `0x` followed by 1 to 8 hex digits (the `0x`
+/// may be left out).
+pub fn parse_activation(line: &str) -> Option<ActivationKey> {
+    let mut words = line.split_ascii_whitespace();
+    let mut key = [0u32; 4];
+    for k in &mut key {
+        let w = words.next()?;
+        let digits = w
+            .strip_prefix("0x")
+            .or_else(|| w.strip_prefix("0X"))
+            .unwrap_or(w);
+        if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        *k = u32::from_str_radix(digits, 16).ok()?;
+    }
+    words.next().is_none().then_some(key)
+}
+
+/// Writes a key as the PIX shows it: `0x01234567 0x89abcdef 0x23456789 0xabcdef01`.
+pub fn write_activation<W: Write + ?Sized>(out: &mut W, k: &ActivationKey) {
+    let _ = write!(
+        out,
+        "{:#010x} {:#010x} {:#010x} {:#010x}",
+        k[0], k[1], k[2], k[3]
+    );
+}
+
+/// The activation key question: a line of four hex words sets the key, an empty line keeps
+/// the current one, anything else is refused with the expected format and asked again.
+#[derive(Debug)]
+pub struct ActivationPrompt {
+    current: Option<ActivationKey>,
+    editor: LineEditor,
+}
+
+impl ActivationPrompt {
+    pub fn ask<W: Write + ?Sized>(current: Option<ActivationKey>, out: &mut W) -> Self {
+        let p = ActivationPrompt {
+            current,
+            editor: LineEditor::new(),
+        };
+        p.print(out);
+        p
+    }
+
+    fn print<W: Write + ?Sized>(&self, out: &mut W) {
+        let _ = out.write_str("Activation key [");
+        match &self.current {
+            Some(k) => write_activation(out, k),
+            None => {
+                let _ = out.write_str("none");
+            }
+        }
+        let _ = out.write_str("]: ");
+    }
+
+    /// One console byte; `Some(key)` once a line is accepted: `Some(None)` keeps the
+    /// current key, `Some(Some(k))` sets `k`.
+    pub fn feed<W: Write + ?Sized>(
+        &mut self,
+        byte: u8,
+        out: &mut W,
+    ) -> Option<Option<ActivationKey>> {
+        let answer = match self.editor.feed(byte, out) {
+            LineEvent::Pending => return None,
+            LineEvent::Error(e) => {
+                let _ = write!(out, "{e}\r\n");
+                None
+            }
+            LineEvent::Line(line) if line.trim().is_empty() => Some(None),
+            LineEvent::Line(line) => match parse_activation(line) {
+                Some(k) => Some(Some(k)),
+                None => {
+                    let _ = out.write_str("The activation key is not valid: enter four 32-bit hex words, such as 0x01234567 0x89abcdef 0x23456789 0xabcdef01, or Enter to keep the current key.\r\n");
                     None
                 }
             },
@@ -181,6 +271,55 @@ mod tests {
         assert_eq!(feed_line(&mut |b, o| q.feed(b, o), "").0, Some(false));
         let mut q = Question::ask("Downgrade?", false, &mut String::new());
         assert_eq!(feed_line(&mut |b, o| q.feed(b, o), "no").0, Some(false));
+    }
+
+    #[test]
+    fn activation_keys_are_four_hex_words() {
+        assert_eq!(
+            parse_activation("0x01234567 0x89abcdef 0x23456789 0xABCDEF01"),
+            Some([0x0123_4567, 0x89ab_cdef, 0x2345_6789, 0xabcd_ef01])
+        );
+        assert_eq!(
+            parse_activation("  1 2\t3 ffffffff "),
+            Some([1, 2, 3, 0xffff_ffff])
+        );
+        for bad in [
+            "",
+            "0x1 0x2 0x3",
+            "0x1 0x2 0x3 0x4 0x5",
+            // The PIX manual's own example has a nine-digit word.
+            "0x12345678 0xabcdef01 0x2345678ab 0xcdef0123",
+            "0x 0x1 0x2 0x3",
+            "0xg 1 2 3",
+            "-1 2 3 4",
+            "+1 2 3 4",
+            "0x1\u{0} 2 3 4",
+        ] {
+            assert_eq!(parse_activation(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn activation_prompt_sets_keeps_and_refuses() {
+        let cur = [0xe028_88da, 0x4ba7_bed6, 0xf1c1_23ae, 0xffd8_624e];
+        let mut out = String::new();
+        let mut p = ActivationPrompt::ask(Some(cur), &mut out);
+        assert_eq!(
+            out,
+            "Activation key [0xe02888da 0x4ba7bed6 0xf1c123ae 0xffd8624e]: "
+        );
+        assert_eq!(feed_line(&mut |b, o| p.feed(b, o), "").0, Some(None));
+        let mut p = ActivationPrompt::ask(None, &mut String::new());
+        let (a, out) = feed_line(&mut |b, o| p.feed(b, o), "0x1 0x2");
+        assert_eq!(a, None);
+        assert!(
+            out.ends_with("or Enter to keep the current key.\r\nActivation key [none]: "),
+            "{out}"
+        );
+        assert_eq!(
+            feed_line(&mut |b, o| p.feed(b, o), "0x1 0x2 0x3 0x4").0,
+            Some(Some([1, 2, 3, 4]))
+        );
     }
 
     #[test]

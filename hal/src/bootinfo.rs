@@ -123,9 +123,7 @@ impl BootInfo {
     /// 4 GiB (the identity map's end): where downloads go. `None` when no usable RAM is
     /// left, or the second time (the buffer is handed out once).
     pub fn download_buffer(&self) -> Option<&'static mut [u8]> {
-        // Only the linker symbol's address is taken (safe since Rust 2024 semantics of
-        // `addr_of!` on an extern static), never its contents.
-        let fw_end = core::ptr::addr_of!(__stack_top) as u64;
+        let fw_end = firmware_end();
         let (base, len) = largest_free(self.memory_map(), fw_end, 1 << 32)?;
         if BUFFER_TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
             return None;
@@ -134,6 +132,71 @@ impl BootInfo {
         // occupies and below 4 GiB (identity-mapped by stage 2); BUFFER_TAKEN makes this the
         // only reference to it; nothing else in the firmware allocates memory.
         Some(unsafe { core::slice::from_raw_parts_mut(base as usize as *mut u8, len as usize) })
+    }
+}
+
+/// The end of the firmware in RAM (its image, .bss and stack): nothing may be loaded below.
+pub fn firmware_end() -> u64 {
+    // Only the linker symbol's address is taken, never its contents.
+    core::ptr::addr_of!(__stack_top) as u64
+}
+
+/// Where the firmware leaves its hand-off to an image it starts: in the boot-info block
+/// (`rdi`), at this offset (bootloader/layout.md).
+pub const HANDOFF_OFFSET: usize = 0x700;
+const HANDOFF_MAGIC: u32 = 0x4F48_424C; // "LBHO"
+
+/// What a started image learns from the firmware besides its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Handoff {
+    /// The token to hand back through [`crate::cmos::confirm_boot`].
+    pub token: u32,
+    /// The unit's activation key (four words), when one is stored.
+    pub activation: Option<[u32; 4]>,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawHandoff {
+    magic: u32,
+    token: u32,
+    has_activation: u32,
+    activation: [u32; 4],
+}
+
+impl Handoff {
+    /// Writes the hand-off into the boot-info block at `bootinfo_addr`.
+    ///
+    /// # Safety
+    /// `bootinfo_addr` must be the boot-info block stage 2 wrote (identity-mapped low
+    /// memory whose bytes from [`HANDOFF_OFFSET`] to +0x20 nothing else uses).
+    pub unsafe fn write(&self, bootinfo_addr: usize) {
+        let raw = RawHandoff {
+            magic: HANDOFF_MAGIC,
+            token: self.token,
+            has_activation: u32::from(self.activation.is_some()),
+            activation: self.activation.unwrap_or_default(),
+        };
+        // SAFETY: the caller guarantees the block; the offset is 4-aligned within it.
+        unsafe {
+            core::ptr::write_volatile((bootinfo_addr + HANDOFF_OFFSET) as *mut RawHandoff, raw)
+        }
+    }
+
+    /// For a started image: the hand-off in the boot-info block it got in `rdi`, if the
+    /// firmware left one.
+    ///
+    /// # Safety
+    /// `bootinfo_addr` must be the `rdi` the firmware entered the image with.
+    pub unsafe fn read(bootinfo_addr: usize) -> Option<Handoff> {
+        // SAFETY: the caller guarantees the block; the offset is 4-aligned within it.
+        let raw = unsafe {
+            core::ptr::read_volatile((bootinfo_addr + HANDOFF_OFFSET) as *const RawHandoff)
+        };
+        (raw.magic == HANDOFF_MAGIC).then_some(Handoff {
+            token: raw.token,
+            activation: (raw.has_activation == 1).then_some(raw.activation),
+        })
     }
 }
 

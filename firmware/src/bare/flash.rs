@@ -5,10 +5,10 @@ use lifeboat_firmware::boot::{flat64_fits, linux, RamRegion};
 use lifeboat_firmware::image::{
     verify, Header, Kind, PayloadCheck, Policy, Refusal, Verdict, Version, HEADER_LEN, PLATFORM,
 };
-use lifeboat_firmware::install::{InstallError, Slot, Slots, State};
+use lifeboat_firmware::install::{BootPolicy, Slot, Slots, State};
 use lifeboat_firmware::monitor::flashtest;
-use lifeboat_firmware::recovery::Question;
-use lifeboat_hal::bootinfo::BootInfo;
+use lifeboat_firmware::recovery::{write_activation, ActivationKey, ActivationPrompt, Question};
+use lifeboat_hal::bootinfo::{BootInfo, Handoff};
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{Uart16550, UartEvent};
@@ -54,13 +54,34 @@ pub fn flashtest(con: &mut Uart16550, kib: Option<u32>, pio: bool) {
     let kib = kib.unwrap_or(
         (<flash::AnyFlash as embedded_storage::nor_flash::NorFlash>::ERASE_SIZE / 1024) as u32,
     );
+    let _ = write!(
+        con,
+        "flashtest erases the first {kib} KiB of {name}: the slot records and the unit record are there, so the unit may forget which image to boot, its floor and its activation key.\r\n"
+    );
+    if !ask(con, "Erase them?", false) {
+        let _ = write!(con, "flashtest: nothing was erased.\r\n");
+        return;
+    }
     flashtest::run(&mut flash, &name, kib, timer::now_us, con);
 }
 
-/// The oldest image version this unit installs (the PIX refused anything below 4.4).
+/// The oldest image version this unit installs or boots (the PIX refused anything below
+/// 4.4); the unit record's floor applies on top.
 const INSTALL_FLOOR: Version = Version::new(1, 0, 0);
 /// Progress mark every this many bytes written.
 const INSTALL_DOT: u64 = 256 * 1024;
+
+/// What this firmware knows of the unit's trust, from its own boot medium's configuration.
+#[derive(Clone, Copy)]
+pub struct Trust {
+    /// The key of the medium that booted (for the appliance disk: the unit's key).
+    pub key: Option<[u8; 32]>,
+    /// Why the key cannot be known: installs and flash boot are refused (fail closed).
+    pub broken: Option<&'static str>,
+    /// A Boothelper: its medium is anyone's, so it never sets the unit's policy and takes
+    /// the unit's key from the unit record instead.
+    pub boothelper: bool,
+}
 
 /// Asks a yes/no question on the console; ESC or BREAK answers no.
 fn ask(con: &mut Uart16550, text: &'static str, default: bool) -> bool {
@@ -73,6 +94,25 @@ fn ask(con: &mut Uart16550, text: &'static str, default: bool) -> bool {
             }
             Some(UartEvent::Byte(b)) => {
                 if let Some(a) = q.feed(b, con) {
+                    return a;
+                }
+            }
+            None => lifeboat_hal::cpu::idle(),
+        }
+    }
+}
+
+/// Asks for the activation key; ESC or BREAK keeps the current one.
+fn ask_activation(con: &mut Uart16550, current: Option<ActivationKey>) -> Option<ActivationKey> {
+    let mut p = ActivationPrompt::ask(current, con);
+    loop {
+        match con.try_read() {
+            Some(UartEvent::Byte(0x1B)) | Some(UartEvent::Break) => {
+                let _ = write!(con, "\r\n");
+                return None;
+            }
+            Some(UartEvent::Byte(b)) => {
+                if let Some(a) = p.feed(b, con) {
                     return a;
                 }
             }
@@ -95,33 +135,78 @@ fn slots(con: &mut Uart16550) -> Option<Slots<flash::AnyFlash>> {
     }
 }
 
-fn installed_version(s: &mut Slots<flash::AnyFlash>) -> Option<Version> {
-    let slot = s.bootable().ok()??;
-    let h = s.header(slot).ok()??;
-    Header::new_checked(&h[..]).ok().map(|h| h.version())
+/// The unit's own firmware (monitor mode) keeps the unit record's key equal to its own, so
+/// a Boothelper can refuse early what the unit's flash boot would refuse anyway. Called at
+/// power-on; writes the flash only when the record differs.
+pub fn sync_unit_key(con: &mut Uart16550, trust: &Trust) {
+    if trust.boothelper || trust.broken.is_some() {
+        return;
+    }
+    let Some(f) = flash::probe() else { return };
+    let Ok(mut s) = Slots::new(f) else { return };
+    if let Err(e) = s.update_unit(|u| u.key = trust.key) {
+        let _ = write!(
+            con,
+            "Warning: cannot record the unit's key in flash: {e}\r\n"
+        );
+    }
 }
 
-/// After a download: verify the image, say what is installed and what would be, ask where
-/// needed (a downgrade; always in Boothelper mode), write it to the inactive slot, read it
+/// After a download: verify the image against the unit's policy, say what is installed and
+/// what would be, ask where needed (a downgrade; always in Boothelper mode, then the
+/// activation key), write it to the slot that does not hold the confirmed image, read it
 /// back, select it. A refused image leaves the flash untouched. True when installed.
 pub fn install_download(
     con: &mut Uart16550,
     image: &[u8],
     scratch: &mut [u8],
-    boothelper: bool,
-    public_key: Option<&[u8; 32]>,
+    trust: &Trust,
 ) -> bool {
+    if let Some(why) = trust.broken {
+        let _ = write!(con, "Install refused: {why}; this unit installs nothing until its configuration is repaired.\r\nNothing was written to flash.\r\n");
+        return false;
+    }
     let Some(mut s) = slots(con) else {
         return false;
     };
-    let installed = installed_version(&mut s);
+    let unit = s.record().map(|r| r.unit);
+    // The unit's key: its own firmware's; on a Boothelper, the unit record's (the medium's
+    // own key, if any, is checked as well below).
+    let key = if trust.boothelper {
+        match unit {
+            Some(u) => u.key,
+            None => {
+                let _ = write!(con, "No unit record in flash: the unit's own flash boot will decide whether this image runs.\r\n");
+                None
+            }
+        }
+    } else {
+        trust.key
+    };
+    let installed = s
+        .bootable()
+        .and_then(|slot| s.check(slot).ok())
+        .map(|h| h.version());
+    let floor = INSTALL_FLOOR.max(unit.map_or(INSTALL_FLOOR, |u| u.floor));
     let policy = Policy {
         platform: PLATFORM,
-        floor: INSTALL_FLOOR,
+        floor,
         installed,
-        public_key,
+        public_key: key.as_ref(),
     };
-    let (header, verdict) = match verify(image, &policy) {
+    let mut result = verify(image, &policy);
+    if let (true, Some(own), Ok(_)) = (trust.boothelper, trust.key.as_ref(), &result) {
+        if Some(*own) != key {
+            result = verify(
+                image,
+                &Policy {
+                    public_key: Some(own),
+                    ..policy
+                },
+            );
+        }
+    }
+    let (header, verdict) = match result {
         Ok(v) => v,
         Err(e) => {
             let _ = write!(con, "{e}\r\nNothing was written to flash.\r\n");
@@ -147,9 +232,13 @@ pub fn install_download(
             return false;
         }
     }
-    if boothelper && !ask(con, "Do you wish to copy the image to flash?", false) {
-        let _ = write!(con, "Nothing was written to flash.\r\n");
-        return false;
+    let mut activation = None;
+    if trust.boothelper {
+        if !ask(con, "Do you wish to copy the image to flash?", false) {
+            let _ = write!(con, "Nothing was written to flash.\r\n");
+            return false;
+        }
+        activation = ask_activation(con, unit.and_then(|u| u.activation));
     }
     let _ = write!(con, "Installing to flash");
     let t0 = timer::now_us();
@@ -170,6 +259,18 @@ pub fn install_download(
                 ms / 1000,
                 ms % 1000
             );
+            if let Some(k) = activation {
+                match s.update_unit(|u| u.activation = Some(k)) {
+                    Ok(()) => {
+                        let _ = write!(con, "Activation key stored: ");
+                        write_activation(con, &k);
+                        let _ = write!(con, "\r\n");
+                    }
+                    Err(e) => {
+                        let _ = write!(con, "Activation key not stored: {e}\r\n");
+                    }
+                }
+            }
             true
         }
         Err(e) => {
@@ -179,7 +280,7 @@ pub fn install_download(
     }
 }
 
-/// `version`: this firmware, the flash, and each slot.
+/// `version`: this firmware, the flash, each slot, and the unit record.
 pub fn version(con: &mut Uart16550) {
     let _ = write!(
         con,
@@ -198,39 +299,63 @@ pub fn version(con: &mut Uart16550) {
             return;
         }
     };
-    let boot = s.bootable().ok().flatten();
-    match s.list() {
-        Ok(list) => {
-            for i in list {
-                let _ = write!(con, "Slot {}: ", i.slot);
-                match i.image {
-                    Some((v, len)) => {
-                        let _ = write!(con, "{v}, {len} bytes");
-                        if let Ok(Err(e)) = s.check(i.slot) {
-                            let _ = write!(con, ", does not verify: {e}");
-                        }
-                    }
-                    None => {
-                        let _ = write!(con, "empty");
-                    }
+    let boot = s.bootable();
+    for i in s.list() {
+        let _ = write!(con, "Slot {}: ", i.slot);
+        match i.image {
+            Some((v, len)) => {
+                let _ = write!(con, "{v}, {len} bytes");
+                if let Err(e) = s.check(i.slot) {
+                    let _ = write!(con, ", does not verify: {e}");
                 }
-                match i.selected {
-                    Some(State::Confirmed) => {
-                        let _ = write!(con, ", selected");
-                    }
-                    Some(State::New { boots_left }) => {
-                        let _ = write!(con, ", selected (new, {boots_left} boots to confirm)");
-                    }
-                    None => {}
-                }
-                if boot == Some(i.slot) {
-                    let _ = write!(con, ", boots next");
-                }
-                let _ = write!(con, "\r\n");
+            }
+            None => {
+                let _ = write!(con, "empty");
             }
         }
-        Err(e) => {
-            let _ = write!(con, "Flash: {e}\r\n");
+        if i.confirmed {
+            let _ = write!(con, ", confirmed");
+        }
+        match i.selected {
+            Some(State::Confirmed) => {
+                let _ = write!(con, ", selected");
+            }
+            Some(State::New { boots_left }) => {
+                let _ = write!(con, ", selected (new, {boots_left} boots to confirm)");
+            }
+            None => {}
+        }
+        if boot == Some(i.slot) {
+            let _ = write!(con, ", boots next");
+        }
+        let _ = write!(con, "\r\n");
+    }
+    match s.record() {
+        None => {
+            let _ = write!(con, "Unit record: none\r\n");
+        }
+        Some(r) => {
+            let u = r.unit;
+            let _ = write!(con, "Unit record: key ");
+            match u.key {
+                Some(k) => {
+                    for b in &k[..4] {
+                        let _ = write!(con, "{b:02x}");
+                    }
+                    let _ = write!(con, "...");
+                }
+                None => {
+                    let _ = write!(con, "none");
+                }
+            }
+            let _ = write!(con, ", floor {}, activation key ", u.floor);
+            match &u.activation {
+                Some(k) => write_activation(con, k),
+                None => {
+                    let _ = write!(con, "none");
+                }
+            }
+            let _ = write!(con, "\r\n");
         }
     }
 }
@@ -259,45 +384,29 @@ struct Loaded {
     payload: &'static mut [u8],
 }
 
-/// What an image without room in RAM asked for.
-struct Wanted {
-    version: Version,
-    linux: bool,
-    len: u64,
-    load: u64,
-    entry: u64,
-}
-
-/// Why a slot could not be loaded into RAM.
-enum LoadError {
-    /// The image is bad (header, length, CRC-32, SHA-256).
-    Refused(Refusal),
-    /// The image has no room in RAM (a line for the console).
-    NoRoom(Wanted),
-    /// The flash could not be read.
-    Flash(InstallError),
-}
-
-/// Reads the image in `slot` into the RAM it will run from and checks it there (header,
-/// CRC-32, SHA-256): what gets started is exactly what was verified, and the slot is read
-/// from flash once. `previous` (an image loaded before) is forgotten once this load starts
+/// Reads the image in `slot` into the RAM it will run from and checks its integrity there
+/// (header, lengths, CRC-32, SHA-256); the unit's policy (platform, floor, signature) is
+/// [`Slots::check`]'s, applied to the same header. What gets started is exactly what was
+/// verified, and the slot is read from flash once. An image that asks for RAM that is not
+/// free (outside usable RAM below 4 GiB, over the firmware) is refused before a byte of it
+/// is copied. `previous` (an image loaded before) is forgotten once this load starts
 /// writing RAM, which may be the same RAM.
 fn load_slot(
     s: &mut Slots<flash::AnyFlash>,
     slot: Slot,
     mem: &BootRam,
     previous: &mut Option<Loaded>,
-) -> Result<Loaded, LoadError> {
+) -> Result<Loaded, Refusal> {
     let mut header = [0u8; HEADER_LEN];
     s.read_image(slot, 0, &mut header)
-        .map_err(LoadError::Flash)?;
-    let checked = Header::new_checked(header).map_err(LoadError::Refused)?;
+        .map_err(|_| Refusal::Unreadable)?;
+    let checked = Header::new_checked(header)?;
     let h = &checked;
     if h.image_len() > s.slot_len() {
-        return Err(LoadError::Refused(Refusal::TooLarge {
+        return Err(Refusal::TooLarge {
             len: h.image_len(),
             room: s.slot_len(),
-        }));
+        });
     }
     let len = h.payload_len();
     let base = match h.kind() {
@@ -312,26 +421,20 @@ fn load_slot(
         || !entry_ok
         || !flat64_fits(&mem.ram, &[mem.firmware], base, len)
     {
-        return Err(LoadError::NoRoom(Wanted {
-            version: h.version(),
-            linux: h.kind() == Ok(Kind::Linux),
-            len,
-            load: h.load(),
-            entry: h.entry(),
-        }));
+        return Err(Refusal::Placement { load: base, len });
     }
     // The slice of the previous image (if any) dies here, before this one is made.
     *previous = None;
-    // SAFETY: flat64_fits checked [base, base+len) is usable RAM clear of the firmware; the
-    // monitor has not started (no download buffer; the caller stopped the NIC, whose rings
-    // are in the firmware's .bss anyway), and no other slice of it lives
-    // (`previous` was just dropped), so nothing else uses it.
+    // SAFETY: flat64_fits checked [base, base+len) is usable RAM below 4 GiB (the identity
+    // map) clear of the firmware; the monitor has not started (no download buffer; the
+    // caller stopped the NIC, whose rings are in the firmware's .bss anyway), and no other
+    // slice of it lives (`previous` was just dropped), so nothing else uses it.
     let payload = unsafe { lifeboat_hal::jump::ram(base, len as usize) };
     s.read_image(slot, HEADER_LEN as u32, payload)
-        .map_err(LoadError::Flash)?;
+        .map_err(|_| Refusal::Unreadable)?;
     let mut check = PayloadCheck::default();
     check.update(payload);
-    check.finish(h).map_err(LoadError::Refused)?;
+    check.finish(h)?;
     Ok(Loaded {
         slot,
         header: checked,
@@ -340,10 +443,17 @@ fn load_slot(
 }
 
 /// Flash boot (the caller has stopped every NIC): the slot [`Slots::begin_boot_with`] picks
-/// (spending a boot of an unconfirmed image, rolling back one that never confirmed), read
-/// into RAM and verified there, then started. Returns (to the monitor) with a line saying
-/// why when there is nothing to start.
-pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usize) {
+/// (spending a boot of an unconfirmed image first, rolling back one that never confirmed),
+/// read into RAM and verified there against the unit's own policy (its key, the floor,
+/// the platform), then started with a hand-off holding its confirmation token. Returns (to
+/// the monitor) with a line saying why when there is nothing to start.
+pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usize, trust: &Trust) {
+    // The token the image that ran last handed back (taken once, whatever happens next).
+    let token = lifeboat_hal::cmos::take_confirmation();
+    if let Some(why) = trust.broken {
+        let _ = write!(con, "Flash boot refused: {why}; entering the monitor.\r\n");
+        return;
+    }
     let Some(f) = flash::probe() else {
         let _ = write!(
             con,
@@ -358,52 +468,68 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
         );
         return;
     };
-    // The image that ran last may have confirmed itself (hal::cmos): keep it for good.
-    if lifeboat_hal::cmos::take_confirmation() {
-        if let Err(e) = s.confirm() {
+    s.set_policy(BootPolicy {
+        platform: PLATFORM,
+        floor: INSTALL_FLOOR,
+        key: trust.key,
+    });
+    // The image that ran last may have confirmed itself: keep it for good.
+    if let Some(t) = token {
+        if let Err(e) = s.confirm(t) {
             let _ = write!(
                 con,
                 "Flash boot: cannot record the image's confirmation: {e}\r\n"
             );
         }
     }
+    // The identity map ends at 4 GiB: RAM above it is not addressable here.
+    const MAPPED: u64 = 1 << 32;
     let mem = BootRam {
         ram: bootinfo
             .map(|b| {
                 b.memory_map()
                     .iter()
-                    .filter(|r| r.kind == 1)
+                    .filter(|r| r.kind == 1 && r.base < MAPPED)
                     .map(|r| RamRegion {
                         base: r.base,
-                        len: r.len,
+                        len: r.len.min(MAPPED - r.base),
                     })
                     .collect()
             })
             .unwrap_or_default(),
         firmware: RamRegion {
             base: 0x10_0000,
-            len: 0x44_0000 - 0x10_0000,
+            len: lifeboat_hal::bootinfo::firmware_end().saturating_sub(0x10_0000),
         },
     };
     // Each slot the selection looks at is read into RAM and checked there; the last good
-    // one loaded is kept (a later load may have reused the same RAM).
+    // one loaded is kept (a later load may have reused the same RAM). Any refusal, an
+    // unreadable sector or no room in RAM included, makes that slot bad.
     let mut loaded: Option<Loaded> = None;
+    let mut why: [Option<Refusal>; 2] = [None, None];
     let chosen = s.begin_boot_with(|s, slot| {
-        match load_slot(s, slot, &mem, &mut loaded) {
-            Ok(l) => {
-                let h = l.header;
-                loaded = Some(l);
-                Ok(Some(Ok(h)))
-            }
-            Err(LoadError::Refused(why)) => Ok(Some(Err(why))),
-            // A good image without room: let the usual check judge it, say why later.
-            Err(LoadError::NoRoom(_)) => Ok(None),
-            Err(LoadError::Flash(e)) => Err(e),
-        }
+        let r = load_slot(s, slot, &mem, &mut loaded).map(|l| {
+            let h = l.header;
+            loaded = Some(l);
+            h
+        });
+        Some(r)
     });
+    for slot in [Slot::A, Slot::B] {
+        if let Some(Err(e)) = s.known(slot) {
+            why[slot as usize] = Some(e);
+        }
+    }
     let slot = match chosen {
         Ok(Some(slot)) => slot,
         Ok(None) => {
+            for (slot, w) in [Slot::A, Slot::B].into_iter().zip(why) {
+                if let Some(w) = w {
+                    if w != Refusal::BadMagic {
+                        let _ = write!(con, "Flash boot: slot {slot}: {w}\r\n");
+                    }
+                }
+            }
             let _ = write!(
                 con,
                 "Flash boot: no valid image installed in flash; entering the monitor.\r\n"
@@ -415,43 +541,33 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
             return;
         }
     };
+    let other = slot.other();
+    if let Some(w) = why[other as usize] {
+        if w != Refusal::BadMagic {
+            let _ = write!(con, "Flash boot: slot {other}: {w}\r\n");
+        }
+    }
     let image = match loaded {
         Some(l) if l.slot == slot => l,
         // The RAM holds another slot's image (or none): load this one again; `load_slot`
         // drops the other's slice before it makes its own.
         other => match load_slot(&mut s, slot, &mem, &mut { other }) {
             Ok(l) => l,
-            Err(LoadError::NoRoom(w)) => {
-                let Wanted {
-                    version,
-                    linux,
-                    len,
-                    load,
-                    entry,
-                } = w;
-                if linux {
-                    let _ = write!(con, "Flash boot: no room to stage the {len}-byte Linux image {version}; entering the monitor.\r\n");
-                } else {
-                    let _ = write!(con, "Flash boot: image {version} wants {len} bytes at {load:#x} (entry {entry:#x}), which is not free RAM; entering the monitor.\r\n");
-                }
-                return;
-            }
-            Err(LoadError::Refused(e)) => {
+            Err(e) => {
                 let _ = write!(
                     con,
                     "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
                 );
                 return;
             }
-            Err(LoadError::Flash(_)) => {
-                let _ = write!(
-                    con,
-                    "Flash boot: cannot read slot {slot}; entering the monitor.\r\n"
-                );
-                return;
-            }
         },
     };
+    let handoff = Handoff {
+        token: s.token().unwrap_or(0),
+        activation: s.unit().activation,
+    };
+    // SAFETY: bootinfo_addr is the block stage 2 wrote; the hand-off bytes are unused by it.
+    unsafe { handoff.write(bootinfo_addr) };
     let h = &image.header;
     let (version, len) = (h.version(), h.payload_len());
     if h.kind() == Ok(Kind::Linux) {
@@ -471,9 +587,9 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
         p as u64
     };
     // SAFETY: load_slot copied the payload to its load address and verified it (CRC-32,
-    // SHA-256); entry lies inside it; the stack goes below the load address, above the
-    // firmware (flat64_fits kept the payload clear of it); no NIC is running (the caller
-    // stopped it before the flash boot).
+    // SHA-256) and the slot's policy check passed; entry lies inside it; the stack goes
+    // below the load address, above the firmware (flat64_fits kept the payload clear of
+    // it); no NIC is running (the caller stopped it before the flash boot).
     unsafe {
         lifeboat_hal::jump::enter_flat64(entry, bootinfo_addr as u64, header_addr, load & !0xF)
     }
@@ -490,7 +606,8 @@ fn boot_linux(con: &mut Uart16550, image: &Loaded, mem: &BootRam, bootinfo: Opti
         base: LINUX_STAGING,
         len: payload.len() as u64,
     };
-    let kernel_len = payload.len() - h.initrd_len() as usize;
+    // Header::new_checked bounds initrd_len by payload_len.
+    let kernel_len = h.kernel_len() as usize;
     let (kernel_file, initrd) = payload.split_at(kernel_len);
     let k = match linux::Kernel::parse(kernel_file) {
         Ok(k) => k,

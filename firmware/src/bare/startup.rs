@@ -103,6 +103,23 @@ pub fn run(bootinfo_addr: usize) -> ! {
     for w in &config_warnings {
         let _ = write!(con, "Warning: {w}\r\n");
     }
+    // Trust comes from this medium's own configuration; one that cannot be read fails closed.
+    let trust = super::flash::Trust {
+        key: cfg.public_key,
+        broken: if boot.is_err() {
+            Some(lifeboat_firmware::config::UNREADABLE)
+        } else {
+            cfg.trust_broken
+        },
+        boothelper: cfg.boothelper,
+    };
+    if let Some(why) = trust.broken {
+        let _ = write!(
+            con,
+            "Warning: {why}: installs and flash boot are refused until it is repaired\r\n"
+        );
+    }
+    super::flash::sync_unit_key(&mut con, &trust);
 
     let prompt = if cfg.boothelper {
         BOOTHELPER_PROMPT
@@ -118,7 +135,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             }
             Window::BootNow | Window::TimedOut => {
                 net.stop(); // no NIC may run into the image
-                super::flash::boot(&mut con, boot.as_ref().ok(), bootinfo_addr)
+                super::flash::boot(&mut con, boot.as_ref().ok(), bootinfo_addr, &trust)
             }
         }
     }
@@ -195,14 +212,8 @@ pub fn run(bootinfo_addr: usize) -> ! {
                     if let Some(d) = download {
                         // The rest of the buffer is scratch for the install's read-back.
                         let (image, scratch) = buf.split_at_mut(d.len as usize);
-                        let key = cfg.public_key.as_ref();
-                        let installed = super::flash::install_download(
-                            &mut con,
-                            image,
-                            scratch,
-                            cfg.boothelper,
-                            key,
-                        );
+                        let installed =
+                            super::flash::install_download(&mut con, image, scratch, &trust);
                         if installed && cfg.boothelper {
                             removal_countdown(&mut con, medium_name);
                         }
@@ -243,7 +254,6 @@ fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
     Window::TimedOut
 }
 
-/// Flash boot. No flash driver exists yet, so there is never a valid image.
 /// The Boothelper's last step: 30 seconds to take the diskette or stick out, then a reboot
 /// (at once on `reload`). Without the medium the unit boots its own disk and flash.
 fn removal_countdown(con: &mut Uart16550, medium: &str) -> ! {

@@ -1,5 +1,5 @@
-//! Two image slots (A/B) on any embedded-storage `NorFlash`, and the install sequence that
-//! never leaves the unit without a bootable image.
+//! Two image slots (A/B) and the unit record on any embedded-storage `NorFlash`, and the
+//! install and boot sequences that never leave the unit without its last good image.
 //!
 //! Layout (`E` = the flash's erase size, rounded up to 4 KiB):
 //!
@@ -10,19 +10,29 @@
 //! | 2E | slot A (half of the rest, in whole erase blocks) |
 //! | 2E + S | slot B |
 //!
-//! A record (at the start of a record block) names the slot to boot, its state and a
-//! sequence number, and carries its own CRC. New records go to the *other* record block, so
-//! the previous record survives until the new one is whole; selection takes the valid record
-//! with the highest sequence.
+//! The record ([`Record`]) is the unit's whole persistent state: the slot to boot and its
+//! state, the slot holding the last image that confirmed itself, and the unit's own policy
+//! ([`Unit`]: the public key, the anti-rollback floor, the activation key). It carries its
+//! own CRC; new records go to the *other* record block, so the previous record survives
+//! until the new one is whole; the valid record with the highest sequence wins. A record
+//! block that cannot be read counts as empty.
 //!
-//! Install: refuse an image larger than a slot before touching anything; erase the slot that
-//! is not the bootable one; program; read back and compare; only then write the record that
-//! selects it (state "new", with a boot budget). A power cut at any step leaves the old record,
-//! which selects the old, untouched slot. Host tests cut power at every flash operation.
-//!
-//! Boot budget (rollback): each [`Slots::begin_boot`] of a "new" image spends one boot; an
-//! image that has not confirmed itself ([`Slots::confirm`]) when the budget is gone is
-//! abandoned for the other slot.
+//! Rules (the embassy-boot / MCUboot semantics):
+//! - An install overwrites the slot that does *not* hold the last confirmed image (when
+//!   that image still verifies; else the one that does not hold the bootable image). It is
+//!   erased, programmed, read back, and only then selected, state "new" with a boot budget.
+//!   A power cut at any step leaves the previous record and its untouched slot.
+//! - [`Slots::begin_boot_with`] spends one boot of a "new" image *before* the image is read
+//!   (so an image that faults while loading or running still uses up its budget); one that
+//!   has not confirmed when the budget is gone is abandoned for the confirmed slot. States
+//!   stay real: `Confirmed` is only ever written for an image that confirmed itself.
+//! - Confirmation ([`Slots::confirm`]) takes a token that is bound to the record the image
+//!   was started under ([`Record::token`]): a stale or random value confirms nothing.
+//! - A slot that cannot be read, fails its checks or breaks the unit's policy is a bad slot:
+//!   the other one boots.
+//! - When an image confirms, the unit's floor rises to its release train (`major.minor(0)`):
+//!   maintenance downgrades within a train stay possible (with the operator's consent), older
+//!   trains never install or boot again.
 #![forbid(unsafe_code)]
 
 #[cfg(test)]
@@ -34,8 +44,8 @@ use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
 
 use crate::image::{Header, PayloadCheck, Refusal, Version, HEADER_LEN};
 
-const RECORD_MAGIC: [u8; 4] = *b"LBSR";
-const RECORD_LEN: usize = 32;
+const RECORD_MAGIC: [u8; 4] = *b"LBS2";
+const RECORD_LEN: usize = 128;
 /// Boots a new image gets to confirm itself.
 pub const BOOT_BUDGET: u8 = 3;
 /// Bytes moved per flash read when no larger scratch buffer is given.
@@ -69,6 +79,13 @@ impl Slot {
             Slot::B => 1,
         }
     }
+    fn from_code(c: u8) -> Option<Slot> {
+        match c {
+            0 => Some(Slot::A),
+            1 => Some(Slot::B),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Slot {
@@ -90,56 +107,166 @@ pub enum State {
     Confirmed,
 }
 
-/// The record that selects a slot.
+/// The activation key, four 32-bit words as the PIX shows them (`0x01234567` ×4).
+pub type ActivationKey = [u32; 4];
+
+/// The unit's own policy, kept in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unit {
+    /// The ed25519 key images must be signed with (a copy of the unit firmware's own, for
+    /// Boothelpers to refuse early; the unit's flash boot uses its firmware's key).
+    pub key: Option<[u8; 32]>,
+    /// Nothing older installs or boots (raised when an image confirms).
+    pub floor: Version,
+    pub activation: Option<ActivationKey>,
+}
+
+impl Default for Unit {
+    fn default() -> Self {
+        Unit {
+            key: None,
+            floor: Version::new(0, 0, 0),
+            activation: None,
+        }
+    }
+}
+
+/// The record: which slot boots, in what state, which slot holds the last confirmed image,
+/// and the unit's policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
     pub seq: u32,
     pub slot: Slot,
     pub state: State,
+    /// The slot holding the last image that confirmed itself (`None`: none ever did, or
+    /// it was lost).
+    pub confirmed: Option<Slot>,
+    pub unit: Unit,
+}
+
+mod rec {
+    use core::ops::Range;
+    pub const MAGIC: Range<usize> = 0..4;
+    pub const SEQ: Range<usize> = 4..8;
+    pub const SLOT: usize = 8;
+    pub const STATE: usize = 9;
+    pub const BOOTS_LEFT: usize = 10;
+    pub const CONFIRMED: usize = 11;
+    pub const FLOOR: Range<usize> = 12..16;
+    pub const FLAGS: usize = 16;
+    pub const KEY: Range<usize> = 20..52;
+    pub const ACTIVATION: Range<usize> = 52..68;
+    pub const CRC: Range<usize> = 124..128;
+    pub const FLAG_KEY: u8 = 1;
+    pub const FLAG_ACTIVATION: u8 = 2;
+    pub const NO_SLOT: u8 = 0xFF;
 }
 
 impl Record {
-    fn encode(&self) -> [u8; RECORD_LEN] {
-        let mut r = [0xFFu8; RECORD_LEN];
-        r[0..4].copy_from_slice(&RECORD_MAGIC);
-        r[4..8].copy_from_slice(&self.seq.to_le_bytes());
-        r[8] = self.slot.code();
+    /// The record a blank flash implies.
+    fn blank() -> Record {
+        Record {
+            seq: 0,
+            slot: Slot::A,
+            state: State::New {
+                boots_left: BOOT_BUDGET,
+            },
+            confirmed: None,
+            unit: Unit::default(),
+        }
+    }
+
+    pub fn encode(&self) -> [u8; RECORD_LEN] {
+        let mut r = [0u8; RECORD_LEN];
+        r[rec::MAGIC].copy_from_slice(&RECORD_MAGIC);
+        r[rec::SEQ].copy_from_slice(&self.seq.to_le_bytes());
+        r[rec::SLOT] = self.slot.code();
         let (state, left) = match self.state {
             State::New { boots_left } => (0, boots_left),
             State::Confirmed => (1, 0),
         };
-        r[9] = state;
-        r[10] = left;
-        r[11] = 0;
-        let crc = crate::image::CRC32.checksum(&r[..28]);
-        r[28..32].copy_from_slice(&crc.to_le_bytes());
+        r[rec::STATE] = state;
+        r[rec::BOOTS_LEFT] = left;
+        r[rec::CONFIRMED] = self.confirmed.map_or(rec::NO_SLOT, Slot::code);
+        let f = self.unit.floor;
+        r[rec::FLOOR].copy_from_slice(&[f.major, f.minor, f.maint as u8, (f.maint >> 8) as u8]);
+        if let Some(k) = self.unit.key {
+            r[rec::FLAGS] |= rec::FLAG_KEY;
+            r[rec::KEY].copy_from_slice(&k);
+        }
+        if let Some(a) = self.unit.activation {
+            r[rec::FLAGS] |= rec::FLAG_ACTIVATION;
+            for (i, w) in a.iter().enumerate() {
+                r[rec::ACTIVATION.start + 4 * i..][..4].copy_from_slice(&w.to_le_bytes());
+            }
+        }
+        let crc = crate::image::CRC32.checksum(&r[..rec::CRC.start]);
+        r[rec::CRC].copy_from_slice(&crc.to_le_bytes());
         r
     }
 
-    fn decode(r: &[u8]) -> Option<Record> {
-        if r.len() < RECORD_LEN || r[0..4] != RECORD_MAGIC {
+    /// A record from flash bytes; `None` for anything but a whole, valid record.
+    pub fn decode(r: &[u8]) -> Option<Record> {
+        let r = r.get(..RECORD_LEN)?;
+        if r[rec::MAGIC] != RECORD_MAGIC {
             return None;
         }
-        let crc = u32::from_le_bytes([r[28], r[29], r[30], r[31]]);
-        if crate::image::CRC32.checksum(&r[..28]) != crc {
+        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if crate::image::CRC32.checksum(&r[..rec::CRC.start]) != le32(&r[rec::CRC]) {
             return None;
         }
-        let slot = match r[8] {
-            0 => Slot::A,
-            1 => Slot::B,
+        let state = match (r[rec::STATE], r[rec::BOOTS_LEFT]) {
+            (0, left) if left <= BOOT_BUDGET => State::New { boots_left: left },
+            (1, 0) => State::Confirmed,
             _ => return None,
         };
-        let state = match r[9] {
-            0 => State::New { boots_left: r[10] },
-            1 => State::Confirmed,
-            _ => return None,
+        let confirmed = match r[rec::CONFIRMED] {
+            rec::NO_SLOT => None,
+            c => Some(Slot::from_code(c)?),
         };
+        let flags = r[rec::FLAGS];
+        if flags & !(rec::FLAG_KEY | rec::FLAG_ACTIVATION) != 0 {
+            return None;
+        }
+        let f = &r[rec::FLOOR];
+        let key = (flags & rec::FLAG_KEY != 0).then(|| {
+            let mut k = [0u8; 32];
+            k.copy_from_slice(&r[rec::KEY]);
+            k
+        });
+        let activation = (flags & rec::FLAG_ACTIVATION != 0).then(|| {
+            let a = &r[rec::ACTIVATION];
+            [le32(&a[0..]), le32(&a[4..]), le32(&a[8..]), le32(&a[12..])]
+        });
         Some(Record {
-            seq: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
-            slot,
+            seq: le32(&r[rec::SEQ]),
+            slot: Slot::from_code(r[rec::SLOT])?,
             state,
+            confirmed,
+            unit: Unit {
+                key,
+                floor: Version::new(f[0], f[1], u16::from_le_bytes([f[2], f[3]])),
+                activation,
+            },
         })
     }
+
+    /// The confirmation token of an image started under this record: what the image hands
+    /// back (`hal::cmos`) to say it works. It is the record's own CRC-32, so it names this
+    /// record and no other (another sequence number, slot or state gives another token).
+    pub fn token(&self) -> u32 {
+        let r = self.encode();
+        u32::from_le_bytes([r[124], r[125], r[126], r[127]])
+    }
+}
+
+/// The platform, floor and key a slot's image must satisfy to boot (besides its integrity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootPolicy {
+    pub platform: &'static str,
+    /// The built-in floor; the record's floor applies on top.
+    pub floor: Version,
+    pub key: Option<[u8; 32]>,
 }
 
 /// What went wrong, with the flash's own error kind where there is one.
@@ -183,7 +310,7 @@ impl fmt::Display for InstallError {
     }
 }
 
-/// One slot, as the `slots` command lists it.
+/// One slot, as `version` lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlotInfo {
     pub slot: Slot,
@@ -191,6 +318,8 @@ pub struct SlotInfo {
     pub image: Option<(Version, u64)>,
     /// Selected by the current record (and in which state).
     pub selected: Option<State>,
+    /// Holds the last image that confirmed itself.
+    pub confirmed: bool,
 }
 
 /// What [`Slots::check`] found for a slot.
@@ -201,7 +330,9 @@ pub struct Slots<F> {
     flash: F,
     erase: u32,
     slot_len: u32,
-    /// The last [`Slots::check`] of each slot (A, B), kept until this value writes that slot
+    /// What a slot's image must satisfy besides its integrity (none: integrity only).
+    policy: Option<BootPolicy>,
+    /// The last integrity check of each slot (A, B), kept until this value writes that slot
     /// or hands out the flash: reading and hashing a 16 MiB image is not free, and one
     /// install or boot asks about the same slot several times.
     checked: [Option<Checked>; 2],
@@ -211,7 +342,7 @@ impl<F: NorFlash> Slots<F> {
     /// The layout on `flash`.
     pub fn new(flash: F) -> Result<Self, InstallError> {
         let erase = (F::ERASE_SIZE as u32).max(4096);
-        let cap = flash.capacity() as u32;
+        let cap = u32::try_from(flash.capacity()).unwrap_or(u32::MAX);
         let blocks = (cap / erase).saturating_sub(2) / 2;
         if blocks == 0 {
             return Err(InstallError::FlashTooSmall);
@@ -220,8 +351,15 @@ impl<F: NorFlash> Slots<F> {
             flash,
             erase,
             slot_len: blocks * erase,
+            policy: None,
             checked: [None; 2],
         })
+    }
+
+    /// From now on a slot is good only if its image also satisfies `policy` (platform, the
+    /// higher of its floor and the record's, the signature).
+    pub fn set_policy(&mut self, policy: BootPolicy) {
+        self.policy = Some(policy);
     }
 
     /// The flash itself; whatever the caller does with it, the slots are checked afresh.
@@ -249,22 +387,34 @@ impl<F: NorFlash> Slots<F> {
             .map_err(|e| InstallError::Read(e.kind()))
     }
 
-    /// The newest valid record, if any.
-    pub fn record(&mut self) -> Result<Option<Record>, InstallError> {
+    /// The newest valid record, if any (a record block that cannot be read holds none).
+    pub fn record(&mut self) -> Option<Record> {
         let mut best: Option<Record> = None;
         for i in 0..2 {
             let mut r = [0u8; RECORD_LEN];
-            self.read(i * self.erase, &mut r)?;
+            if self.read(i * self.erase, &mut r).is_err() {
+                continue;
+            }
             if let Some(rec) = Record::decode(&r) {
                 if best.is_none_or(|b| rec.seq > b.seq) {
                     best = Some(rec);
                 }
             }
         }
-        Ok(best)
+        best
     }
 
-    fn write_record(&mut self, rec: Record) -> Result<(), InstallError> {
+    /// The unit's policy as the record holds it (defaults on a blank flash).
+    pub fn unit(&mut self) -> Unit {
+        self.record().map_or_else(Unit::default, |r| r.unit)
+    }
+
+    /// Writes `next` (with the sequence after `prev`'s) to the record block `prev` is not in.
+    fn commit(&mut self, prev: Option<Record>, next: Record) -> Result<Record, InstallError> {
+        let rec = Record {
+            seq: prev.map_or(1, |p| p.seq.wrapping_add(1)),
+            ..next
+        };
         let block = (rec.seq % 2) * self.erase;
         self.flash
             .erase(block, block + self.erase)
@@ -274,7 +424,20 @@ impl<F: NorFlash> Slots<F> {
         let n = align_up(RECORD_LEN, F::WRITE_SIZE).min(buf.len());
         self.flash
             .write(block, &buf[..n])
-            .map_err(|e| InstallError::Program(e.kind()))
+            .map_err(|e| InstallError::Program(e.kind()))?;
+        Ok(rec)
+    }
+
+    /// Changes the unit's policy (key, floor, activation key) in a new record; the slots
+    /// and their states stay as they are. Nothing is written when nothing changes.
+    pub fn update_unit(&mut self, f: impl FnOnce(&mut Unit)) -> Result<(), InstallError> {
+        let prev = self.record();
+        let mut next = prev.unwrap_or_else(Record::blank);
+        f(&mut next.unit);
+        if prev.map(|p| p.unit) != Some(next.unit) {
+            self.commit(prev, next)?;
+        }
+        Ok(())
     }
 
     /// The header of the image in `slot`, if it is a valid header.
@@ -284,58 +447,99 @@ impl<F: NorFlash> Slots<F> {
         Ok(Header::new_checked(&h[..]).is_ok().then_some(h))
     }
 
-    /// Checks the image in `slot` end to end (header, CRC-32, SHA-256), reading it back in
-    /// pieces; `Ok(Err(why))` when the flash reads fine but the image is bad. The answer is
-    /// remembered until the slot is written.
-    pub fn check(&mut self, slot: Slot) -> Result<Checked, InstallError> {
-        if let Some(c) = self.checked[slot.code() as usize] {
-            return Ok(c);
+    /// Checks the image in `slot`: integrity (header, CRC-32, SHA-256, read from flash in
+    /// pieces and remembered until the slot is written), then the policy set with
+    /// [`Slots::set_policy`] and the record's floor. `Err(why)` for any bad slot, an
+    /// unreadable one included.
+    pub fn check(&mut self, slot: Slot) -> Checked {
+        let c = match self.checked[slot.code() as usize] {
+            Some(c) => c,
+            None => {
+                let c = self.check_now(slot);
+                self.checked[slot.code() as usize] = Some(c);
+                c
+            }
+        };
+        let h = c?;
+        self.admit(&h)?;
+        Ok(h)
+    }
+
+    /// [`Slots::check`] for a slot already checked since it was last written; `None` (and
+    /// no flash read) for one that was not.
+    pub fn known(&mut self, slot: Slot) -> Option<Checked> {
+        let _ = self.checked[slot.code() as usize]?;
+        Some(self.check(slot))
+    }
+
+    /// The policy part of a check: platform, floor (built-in and the record's), signature.
+    fn admit(&mut self, h: &Header<[u8; HEADER_LEN]>) -> Result<(), Refusal> {
+        let Some(p) = self.policy else {
+            return Ok(());
+        };
+        if h.platform() != p.platform {
+            return Err(Refusal::Platform);
         }
-        let c = self.check_now(slot)?;
-        self.checked[slot.code() as usize] = Some(c);
-        Ok(c)
+        let floor = p.floor.max(self.unit().floor);
+        if h.version() < floor {
+            return Err(Refusal::BelowFloor {
+                version: h.version(),
+                floor,
+            });
+        }
+        if let Some(key) = &p.key {
+            if !h.signed() {
+                return Err(Refusal::Unsigned);
+            }
+            if !h.signature_ok(key) {
+                return Err(Refusal::BadSignature);
+            }
+        }
+        Ok(())
     }
 
     /// [`Slots::check`], but a slot not checked yet is first offered to `load`, which may
-    /// check it by other means (the boot path reads it into RAM and checks it there, see
-    /// [`Slots::begin_boot_with`]); `Ok(None)` from `load` means "check it the usual way".
+    /// check its integrity by other means (the boot path reads it into RAM and checks it
+    /// there, see [`Slots::begin_boot_with`]); `None` from `load` means "check it the usual
+    /// way".
     fn check_with(
         &mut self,
         slot: Slot,
-        load: &mut impl FnMut(&mut Self, Slot) -> Result<Option<Checked>, InstallError>,
-    ) -> Result<Checked, InstallError> {
+        load: &mut impl FnMut(&mut Self, Slot) -> Option<Checked>,
+    ) -> Checked {
         if self.checked[slot.code() as usize].is_none() {
-            if let Some(c) = load(self, slot)? {
+            if let Some(c) = load(self, slot) {
                 self.checked[slot.code() as usize] = Some(c);
             }
         }
         self.check(slot)
     }
 
-    fn check_now(&mut self, slot: Slot) -> Result<Checked, InstallError> {
+    /// The integrity check of `slot` read from flash: header (its lengths inside the slot),
+    /// CRC-32, SHA-256. A read error is a bad slot ([`Refusal::Unreadable`]).
+    pub fn check_now(&mut self, slot: Slot) -> Checked {
         let mut h = [0u8; HEADER_LEN];
         let start = self.slot_start(slot);
-        self.read(start, &mut h)?;
-        let header = match Header::new_checked(h) {
-            Ok(hd) => hd,
-            Err(e) => return Ok(Err(e)),
-        };
+        self.read(start, &mut h).map_err(|_| Refusal::Unreadable)?;
+        let header = Header::new_checked(h)?;
         if header.image_len() > self.slot_len() {
-            return Ok(Err(Refusal::TooLarge {
+            return Err(Refusal::TooLarge {
                 len: header.image_len(),
                 room: self.slot_len(),
-            }));
+            });
         }
         let mut check = PayloadCheck::default();
         let mut buf = [0u8; CHECK_CHUNK];
         let mut done = 0u64;
         while done < header.payload_len() {
             let n = (header.payload_len() - done).min(CHECK_CHUNK as u64) as usize;
-            self.read(start + HEADER_LEN as u32 + done as u32, &mut buf[..n])?;
+            // image_len <= slot_len < 4 GiB: the offsets fit.
+            self.read(start + HEADER_LEN as u32 + done as u32, &mut buf[..n])
+                .map_err(|_| Refusal::Unreadable)?;
             check.update(&buf[..n]);
             done += n as u64;
         }
-        Ok(check.finish(&header).map(|()| header))
+        check.finish(&header).map(|()| header)
     }
 
     /// Reads `buf.len()` bytes of the image in `slot` from `offset` (0 = its header).
@@ -345,34 +549,43 @@ impl<F: NorFlash> Slots<F> {
         offset: u32,
         buf: &mut [u8],
     ) -> Result<(), InstallError> {
+        let end = u64::from(offset) + buf.len() as u64;
+        if end > self.slot_len() {
+            return Err(InstallError::Read(NorFlashErrorKind::OutOfBounds));
+        }
         let start = self.slot_start(slot);
         self.read(start + offset, buf)
     }
 
     /// The slot to boot: the record's slot if its image checks out, else the other slot if
-    /// that one does (the record is then rewritten to it). `None`: nothing bootable.
-    pub fn bootable(&mut self) -> Result<Option<Slot>, InstallError> {
-        self.bootable_with(&mut |_, _| Ok(None))
+    /// that one does. `None`: nothing bootable.
+    pub fn bootable(&mut self) -> Option<Slot> {
+        self.bootable_with(&mut |_, _| None)
     }
 
-    /// [`Slots::bootable`] with the slots checked through [`Slots::check_with`].
     fn bootable_with(
         &mut self,
-        load: &mut impl FnMut(&mut Self, Slot) -> Result<Option<Checked>, InstallError>,
-    ) -> Result<Option<Slot>, InstallError> {
-        let rec = self.record()?;
-        let first = rec.map_or(Slot::A, |r| r.slot);
-        for s in [first, first.other()] {
-            if self.check_with(s, load)?.is_ok() {
-                return Ok(Some(s));
-            }
-        }
-        Ok(None)
+        load: &mut impl FnMut(&mut Self, Slot) -> Option<Checked>,
+    ) -> Option<Slot> {
+        let first = self.record().map_or(Slot::A, |r| r.slot);
+        [first, first.other()]
+            .into_iter()
+            .find(|&s| self.check_with(s, load).is_ok())
     }
 
-    /// Writes `image` (header + payload, already verified by the caller) to the slot that is
-    /// not the bootable one, reads it back, then selects it. `progress(done, total)` is
-    /// called as bytes are written.
+    /// The slot whose image must survive an install: the last confirmed image if it still
+    /// checks out, else the bootable one.
+    pub fn keep(&mut self) -> Option<Slot> {
+        let confirmed = self.record().and_then(|r| r.confirmed);
+        match confirmed {
+            Some(c) if self.check(c).is_ok() => Some(c),
+            _ => self.bootable(),
+        }
+    }
+
+    /// Writes `image` (header + payload, already verified by the caller) to the slot that
+    /// does not hold the image to keep ([`Slots::keep`]), reads it back, then selects it.
+    /// `progress(done, total)` is called as bytes are written.
     pub fn install(
         &mut self,
         image: &[u8],
@@ -396,7 +609,7 @@ impl<F: NorFlash> Slots<F> {
                 slot: self.slot_len(),
             });
         }
-        let keep = self.bootable()?;
+        let keep = self.keep();
         let target = keep.map_or(Slot::A, Slot::other);
         let start = self.slot_start(target);
         let span = align_up(image.len(), self.erase as usize) as u32;
@@ -447,108 +660,144 @@ impl<F: NorFlash> Slots<F> {
             }
             done += n;
         }
-        let seq = self.record()?.map_or(1, |r| r.seq.wrapping_add(1));
-        self.write_record(Record {
-            seq,
-            slot: target,
-            state: State::New {
-                boots_left: BOOT_BUDGET,
+        let prev = self.record();
+        let base = prev.unwrap_or_else(Record::blank);
+        // The confirmed image survives (it is `keep` when it checks out); one that no longer
+        // checks out is no longer anything to go back to.
+        let confirmed = base.confirmed.filter(|&c| Some(c) == keep);
+        self.commit(
+            prev,
+            Record {
+                slot: target,
+                state: State::New {
+                    boots_left: BOOT_BUDGET,
+                },
+                confirmed,
+                ..base
             },
-        })?;
+        )?;
         Ok(target)
     }
 
     /// Called once per boot attempt before jumping: spends one boot of a new image, and when
-    /// none is left falls back to the other slot. Returns the slot to boot now.
+    /// none is left falls back to the confirmed slot. Returns the slot to boot now.
     pub fn begin_boot(&mut self) -> Result<Option<Slot>, InstallError> {
-        self.begin_boot_with(|_, _| Ok(None))
+        self.begin_boot_with(|_, _| None)
     }
 
-    /// [`Slots::begin_boot`] where `load(flash_slots, slot)` may check a slot itself: the
-    /// boot path reads the whole image into RAM (where it will run) and checks it there,
-    /// once, instead of reading it from flash twice. `Ok(None)` from `load` means "check it
-    /// the usual way". Each slot is asked about at most once; the caller must start the slot
-    /// returned only if its last `load` of that slot said it is good (a later `load` of the
-    /// other slot may have used the same RAM).
+    /// [`Slots::begin_boot`] where `load(slots, slot)` may check a slot's integrity itself:
+    /// the boot path reads the whole image into RAM (where it will run) and checks it there,
+    /// once, instead of reading it from flash twice. `None` from `load` means "check it the
+    /// usual way"; a loader that finds the image has no place in RAM says so with
+    /// `Some(Err(..))`, which makes the slot bad. Each slot is asked about at most once; the
+    /// caller must start the slot returned only if its last `load` of that slot said it is
+    /// good (a later `load` of the other slot may have used the same RAM).
+    ///
+    /// The budget of a new image is spent (a record written) before any slot is loaded, so
+    /// an image that faults while being loaded or run still runs out of boots.
     pub fn begin_boot_with(
         &mut self,
-        mut load: impl FnMut(&mut Self, Slot) -> Result<Option<Checked>, InstallError>,
+        mut load: impl FnMut(&mut Self, Slot) -> Option<Checked>,
     ) -> Result<Option<Slot>, InstallError> {
-        let Some(slot) = self.bootable_with(&mut load)? else {
+        let mut rec = self.record();
+        if let Some(r) = rec {
+            if let State::New { boots_left } = r.state {
+                let next = match (boots_left, r.confirmed) {
+                    // Never confirmed: back to the confirmed image (checked below).
+                    (0, Some(back)) if back != r.slot => Some(Record {
+                        slot: back,
+                        state: State::Confirmed,
+                        ..r
+                    }),
+                    // Nothing confirmed to go back to: keep trying it.
+                    (0, _) => None,
+                    (n, _) => Some(Record {
+                        state: State::New { boots_left: n - 1 },
+                        ..r
+                    }),
+                };
+                if let Some(next) = next {
+                    rec = Some(self.commit(rec, next)?);
+                }
+            }
+        }
+        let Some(slot) = self.bootable_with(&mut load) else {
             return Ok(None);
         };
-        let rec = self.record()?;
-        let seq = rec.map_or(1, |r| r.seq.wrapping_add(1));
         match rec {
-            Some(r) if r.slot == slot => match r.state {
-                State::Confirmed => Ok(Some(slot)),
-                State::New { boots_left: 0 } => {
-                    // Never confirmed: go back to the other image if it still checks out.
-                    let back = slot.other();
-                    if self.check_with(back, &mut load)?.is_ok() {
-                        self.write_record(Record {
-                            seq,
-                            slot: back,
-                            state: State::Confirmed,
-                        })?;
-                        Ok(Some(back))
-                    } else {
-                        Ok(Some(slot))
-                    }
-                }
-                State::New { boots_left } => {
-                    self.write_record(Record {
-                        seq,
-                        slot,
-                        state: State::New {
-                            boots_left: boots_left - 1,
-                        },
-                    })?;
-                    Ok(Some(slot))
-                }
-            },
-            // No record, or it names a slot that no longer checks out: adopt this one.
+            Some(r) if r.slot == slot => {}
+            // No record, or it names a slot that does not check out: adopt this one, in the
+            // state it really has.
             _ => {
-                self.write_record(Record {
-                    seq,
-                    slot,
-                    state: State::Confirmed,
-                })?;
-                Ok(Some(slot))
+                let base = rec.unwrap_or_else(Record::blank);
+                let state = if base.confirmed == Some(slot) {
+                    State::Confirmed
+                } else {
+                    State::New {
+                        boots_left: BOOT_BUDGET - 1,
+                    }
+                };
+                self.commit(
+                    rec,
+                    Record {
+                        slot,
+                        state,
+                        ..base
+                    },
+                )?;
             }
         }
+        Ok(Some(slot))
     }
 
-    /// The running image says it works: keep it.
-    pub fn confirm(&mut self) -> Result<(), InstallError> {
-        if let Some(r) = self.record()? {
-            if r.state != State::Confirmed {
-                self.write_record(Record {
-                    seq: r.seq.wrapping_add(1),
-                    slot: r.slot,
-                    state: State::Confirmed,
-                })?;
+    /// The token an image started now must hand back to confirm itself ([`Record::token`]).
+    pub fn token(&mut self) -> Option<u32> {
+        self.record().map(|r| r.token())
+    }
+
+    /// The image started under the current record says it works (`token` is what it handed
+    /// back): keep it, and raise the unit's floor to its release train. A token that is not
+    /// the current record's confirms nothing. True when a confirmation was recorded.
+    pub fn confirm(&mut self, token: u32) -> Result<bool, InstallError> {
+        let Some(r) = self.record() else {
+            return Ok(false);
+        };
+        if r.state == State::Confirmed || token != r.token() {
+            return Ok(false);
+        }
+        let mut unit = r.unit;
+        if let Ok(Some(h)) = self.header(r.slot) {
+            if let Ok(h) = Header::new_checked(&h[..]) {
+                let v = h.version();
+                unit.floor = unit.floor.max(Version::new(v.major, v.minor, 0));
             }
         }
-        Ok(())
+        self.commit(
+            Some(r),
+            Record {
+                state: State::Confirmed,
+                confirmed: Some(r.slot),
+                unit,
+                ..r
+            },
+        )?;
+        Ok(true)
     }
 
-    /// Both slots, for the `slots` command.
-    pub fn list(&mut self) -> Result<[SlotInfo; 2], InstallError> {
-        let rec = self.record()?;
-        let mut out = [Slot::A, Slot::B].map(|slot| SlotInfo {
+    /// Both slots, for `version`.
+    pub fn list(&mut self) -> [SlotInfo; 2] {
+        let rec = self.record();
+        [Slot::A, Slot::B].map(|slot| SlotInfo {
             slot,
-            image: None,
+            image: self
+                .header(slot)
+                .ok()
+                .flatten()
+                .and_then(|h| Header::new_checked(h).ok())
+                .map(|h| (h.version(), h.image_len())),
             selected: rec.filter(|r| r.slot == slot).map(|r| r.state),
-        });
-        for info in &mut out {
-            if let Some(h) = self.header(info.slot)? {
-                let h = Header::new_checked(&h[..])
-                    .map_err(|_| InstallError::Read(NorFlashErrorKind::Other))?;
-                info.image = Some((h.version(), h.image_len()));
-            }
-        }
-        Ok(out)
+            confirmed: rec.is_some_and(|r| r.confirmed == Some(slot)),
+        })
     }
 }
 

@@ -1,8 +1,10 @@
 //! A strict NOR flash for host tests, in the MCUboot-simulator spirit: programming can only
-//! clear bits (writing a 1 over a 0 is an error, as on real NOR), erase sets whole blocks to
-//! 0xFF, every access is checked for alignment and bounds, every operation is counted, and a
-//! power cut can be scheduled at any operation index: that operation is torn (a random part
-//! of it happens, leaving random bits), and everything after it fails until "reboot".
+//! clear bits, erase sets whole blocks to 0xFF, and a protocol violation (programming a 1
+//! over a 0, a misaligned write or erase) *panics*, so a bug in the slot code can never pass
+//! as an ordinary failed install. Every operation is counted, and a power cut can be
+//! scheduled at any operation index: that operation is torn (a random part of it happens,
+//! leaving random bits), and everything after it fails until "reboot". Ranges can be made
+//! unreadable (a bad sector).
 use std::vec::Vec;
 
 use embedded_storage::nor_flash::{
@@ -11,17 +13,15 @@ use embedded_storage::nor_flash::{
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimError {
-    NotAligned,
     OutOfBounds,
-    /// A program tried to turn a 0 bit into 1 (the block was not erased).
-    NotErased,
     PowerCut,
+    /// A bad sector.
+    ReadFault,
 }
 
 impl NorFlashError for SimError {
     fn kind(&self) -> NorFlashErrorKind {
         match self {
-            SimError::NotAligned => NorFlashErrorKind::NotAligned,
             SimError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
             _ => NorFlashErrorKind::Other,
         }
@@ -35,6 +35,8 @@ pub struct SimFlash<const W: usize, const E: usize> {
     /// Cut the power during operation number `cut_at` (0-based).
     pub cut_at: Option<usize>,
     pub dead: bool,
+    /// Reads touching any of these byte ranges fail (bad sectors).
+    pub bad: Vec<core::ops::Range<usize>>,
     rng: u64,
 }
 
@@ -45,6 +47,7 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
             ops: 0,
             cut_at: None,
             dead: false,
+            bad: Vec::new(),
             rng: seed | 1,
         }
     }
@@ -89,6 +92,13 @@ impl<const W: usize, const E: usize> ReadNorFlash for SimFlash<W, E> {
             return Err(SimError::PowerCut);
         }
         let o = offset as usize;
+        if self
+            .bad
+            .iter()
+            .any(|r| o < r.end && r.start < o + bytes.len())
+        {
+            return Err(SimError::ReadFault);
+        }
         let src = self
             .mem
             .get(o..o + bytes.len())
@@ -108,9 +118,10 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
 
     fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
         let (from, to) = (from as usize, to as usize);
-        if from % E != 0 || to % E != 0 || from > to {
-            return Err(SimError::NotAligned);
-        }
+        assert!(
+            from % E == 0 && to % E == 0 && from <= to,
+            "flash protocol violation: erase {from:#x}..{to:#x} not aligned to {E:#x}"
+        );
         if to > self.mem.len() {
             return Err(SimError::OutOfBounds);
         }
@@ -135,22 +146,24 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
 
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
         let o = offset as usize;
-        if !o.is_multiple_of(W) || !bytes.len().is_multiple_of(W) {
-            return Err(SimError::NotAligned);
-        }
+        assert!(
+            o.is_multiple_of(W) && bytes.len().is_multiple_of(W),
+            "flash protocol violation: write of {} bytes at {o:#x} not aligned to {W}",
+            bytes.len()
+        );
         if o + bytes.len() > self.mem.len() {
             return Err(SimError::OutOfBounds);
         }
         // One operation per write unit.
         for (k, chunk) in bytes.chunks(W).enumerate() {
             let at = o + k * W;
-            if chunk
-                .iter()
-                .zip(&self.mem[at..at + W])
-                .any(|(&new, &old)| new & !old != 0)
-            {
-                return Err(SimError::NotErased);
-            }
+            assert!(
+                !chunk
+                    .iter()
+                    .zip(&self.mem[at..at + W])
+                    .any(|(&new, &old)| new & !old != 0),
+                "flash protocol violation: programming 1 over 0 at {at:#x} (not erased)"
+            );
             if self.op()? {
                 // Torn program: a random subset of the bits that should clear do.
                 for (i, &want) in chunk.iter().enumerate() {

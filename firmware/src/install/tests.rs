@@ -5,6 +5,7 @@ use std::vec::Vec;
 use super::sim::{SimError, SimFlash};
 use super::*;
 use crate::image::{HeaderRepr, Kind, PLATFORM};
+use embedded_storage::nor_flash::ReadNorFlash;
 
 type Nor = SimFlash<4, 4096>;
 type Ata = SimFlash<512, 512>;
@@ -34,9 +35,17 @@ fn v(minor: u8) -> Version {
     Version::new(1, minor, 0)
 }
 
+/// Boots the unit's image and lets it confirm itself with the token it was given.
+fn confirm_now<F: NorFlash>(s: &mut Slots<F>) -> Slot {
+    let slot = s.begin_boot().unwrap().expect("something boots");
+    let token = s.token().unwrap();
+    assert!(s.confirm(token).unwrap());
+    slot
+}
+
 /// The version of the image the unit would boot.
 fn booted<F: NorFlash>(s: &mut Slots<F>) -> Option<Version> {
-    let slot = s.bootable().unwrap()?;
+    let slot = s.bootable()?;
     let h = s.header(slot).unwrap()?;
     Some(Header::new_checked(&h[..]).unwrap().version())
 }
@@ -44,7 +53,7 @@ fn booted<F: NorFlash>(s: &mut Slots<F>) -> Option<Version> {
 #[test]
 fn first_install_goes_to_a_then_b_then_a() {
     let mut s = Slots::new(Nor::new(FLASH, 1)).unwrap();
-    assert_eq!(s.bootable().unwrap(), None);
+    assert_eq!(s.bootable(), None);
     let mut seen = 0;
     assert_eq!(
         s.install(&image(v(1), 10_000), |d, t| {
@@ -59,7 +68,7 @@ fn first_install_goes_to_a_then_b_then_a() {
     assert_eq!(booted(&mut s), Some(v(2)));
     assert_eq!(s.install(&image(v(3), 100), |_, _| {}), Ok(Slot::A));
     assert_eq!(booted(&mut s), Some(v(3)));
-    let list = s.list().unwrap();
+    let list = s.list();
     assert_eq!(list[0].image, Some((v(3), 420)));
     assert_eq!(
         list[0].selected,
@@ -85,13 +94,33 @@ fn too_large_is_refused_before_anything_is_erased() {
 }
 
 #[test]
-fn the_strict_model_catches_a_write_without_erase() {
+#[should_panic(expected = "not erased")]
+fn the_strict_model_panics_on_a_write_without_erase() {
     let mut f = Nor::new(8192, 3);
     f.write(0, &[0, 0, 0, 0]).unwrap();
-    assert_eq!(f.write(0, &[0xFF, 0, 0, 0]), Err(SimError::NotErased));
-    assert_eq!(f.write(1, &[0; 4]), Err(SimError::NotAligned));
-    assert_eq!(f.erase(0, 100), Err(SimError::NotAligned));
+    let _ = f.write(0, &[0xFF, 0, 0, 0]);
+}
+
+#[test]
+#[should_panic(expected = "not aligned")]
+fn the_strict_model_panics_on_a_misaligned_write() {
+    let _ = Nor::new(8192, 3).write(1, &[0; 4]);
+}
+
+#[test]
+#[should_panic(expected = "not aligned")]
+fn the_strict_model_panics_on_a_misaligned_erase() {
+    let _ = Nor::new(8192, 3).erase(0, 100);
+}
+
+#[test]
+fn the_strict_model_reports_bounds_and_bad_sectors() {
+    let mut f = Nor::new(8192, 3);
     assert_eq!(f.write(8192, &[0; 4]), Err(SimError::OutOfBounds));
+    f.bad.push(100..101);
+    let mut b = [0u8; 8];
+    assert_eq!(f.read(96, &mut b), Err(SimError::ReadFault));
+    assert_eq!(f.read(101, &mut b), Ok(()));
 }
 
 /// Cuts power at operation `k` of installing `new` over `old`; returns what boots after.
@@ -102,7 +131,7 @@ fn install_cut<F: NorFlash<Error = SimError>>(
 ) -> (Option<Version>, bool) {
     let mut s = mk();
     s.install(&image(v(1), 7000), |_, _| {}).unwrap();
-    s.confirm().unwrap();
+    confirm_now(&mut s);
     cut(&mut s, Some(k));
     let finished = s.install(&image(v(2), 11_000), |_, _| {}).is_ok();
     cut(&mut s, None);
@@ -208,19 +237,15 @@ fn random_chains_of_power_cuts() {
 fn an_image_that_never_confirms_is_rolled_back() {
     let mut s = Slots::new(Nor::new(FLASH, 7)).unwrap();
     s.install(&image(v(1), 3000), |_, _| {}).unwrap();
-    assert_eq!(s.begin_boot().unwrap(), Some(Slot::A));
-    s.confirm().unwrap();
+    assert_eq!(confirm_now(&mut s), Slot::A);
     s.install(&image(v(2), 3000), |_, _| {}).unwrap();
     for left in (0..BOOT_BUDGET).rev() {
         assert_eq!(s.begin_boot().unwrap(), Some(Slot::B));
-        assert_eq!(
-            s.record().unwrap().unwrap().state,
-            State::New { boots_left: left }
-        );
+        assert_eq!(s.record().unwrap().state, State::New { boots_left: left });
     }
     // Budget spent, still unconfirmed: back to A.
     assert_eq!(s.begin_boot().unwrap(), Some(Slot::A));
-    assert_eq!(s.record().unwrap().unwrap().state, State::Confirmed);
+    assert_eq!(s.record().unwrap().state, State::Confirmed);
     assert_eq!(booted(&mut s), Some(v(1)));
 }
 
@@ -229,8 +254,7 @@ fn a_confirmed_image_stays() {
     let mut s = Slots::new(Nor::new(FLASH, 8)).unwrap();
     s.install(&image(v(1), 3000), |_, _| {}).unwrap();
     s.install(&image(v(2), 3000), |_, _| {}).unwrap();
-    assert_eq!(s.begin_boot().unwrap(), Some(Slot::B));
-    s.confirm().unwrap();
+    assert_eq!(confirm_now(&mut s), Slot::B);
     for _ in 0..10 {
         assert_eq!(s.begin_boot().unwrap(), Some(Slot::B));
     }
@@ -244,11 +268,8 @@ fn a_corrupted_selected_image_falls_back_to_the_other_slot() {
     // Flip one payload bit of slot B in place (as a failing flash cell would).
     let b_start = 2 * 4096 + s.slot_len() as usize;
     s.flash().mem[b_start + HEADER_LEN + 100] ^= 0x10;
-    assert_eq!(s.bootable().unwrap(), Some(Slot::A));
-    assert!(matches!(
-        s.check(Slot::B).unwrap(),
-        Err(Refusal::PayloadCrc { .. })
-    ));
+    assert_eq!(s.bootable(), Some(Slot::A));
+    assert!(matches!(s.check(Slot::B), Err(Refusal::PayloadCrc { .. })));
     // The next install replaces the broken image, not the good one.
     assert_eq!(s.install(&image(v(3), 3000), |_, _| {}), Ok(Slot::B));
 }
@@ -264,7 +285,7 @@ fn boot_asks_the_loader_once_per_slot_and_uses_its_verdict() {
     assert_eq!(
         s.begin_boot_with(|s, slot| {
             asked.push(slot);
-            s.check_now(slot).map(Some)
+            Some(s.check_now(slot))
         }),
         Ok(Some(Slot::B))
     );
@@ -275,7 +296,7 @@ fn boot_asks_the_loader_once_per_slot_and_uses_its_verdict() {
     let mut asked = Vec::new();
     let r = s.begin_boot_with(|_, slot| {
         asked.push(slot);
-        Ok((slot == Slot::B).then_some(Err(Refusal::Sha256)))
+        (slot == Slot::B).then_some(Err(Refusal::Sha256))
     });
     assert_eq!(r, Ok(Some(Slot::A)));
     assert_eq!(asked, [Slot::B, Slot::A]);
@@ -284,7 +305,7 @@ fn boot_asks_the_loader_once_per_slot_and_uses_its_verdict() {
     let mut asked = Vec::new();
     let r = s.begin_boot_with(|_, slot| {
         asked.push(slot);
-        Ok(Some(Err(Refusal::Sha256)))
+        Some(Err(Refusal::Sha256))
     });
     assert_eq!(r, Ok(None));
     assert_eq!(asked, [Slot::A, Slot::B]);
@@ -294,13 +315,10 @@ fn boot_asks_the_loader_once_per_slot_and_uses_its_verdict() {
 fn a_slot_is_checked_again_after_the_flash_is_touched() {
     let mut s = Slots::new(Nor::new(FLASH, 11)).unwrap();
     s.install(&image(v(1), 3000), |_, _| {}).unwrap();
-    assert!(s.check(Slot::A).unwrap().is_ok());
+    assert!(s.check(Slot::A).is_ok());
     let a = 2 * 4096 + HEADER_LEN + 7;
     s.flash().mem[a] ^= 1;
-    assert!(matches!(
-        s.check(Slot::A).unwrap(),
-        Err(Refusal::PayloadCrc { .. })
-    ));
+    assert!(matches!(s.check(Slot::A), Err(Refusal::PayloadCrc { .. })));
 }
 
 #[test]
@@ -313,5 +331,278 @@ fn install_reads_back_through_a_scratch_buffer_of_any_size() {
         assert_eq!(booted(&mut s), Some(v(1)));
         let a = 2 * 4096;
         assert_eq!(&s.flash().mem[a..a + img.len()], &img[..]);
+    }
+}
+
+/// Finding 3: v1 confirmed, then v2 and v3 installed without a boot between: v3 must go
+/// where v2 went, and when v3 never confirms the unit goes back to v1, not to v2.
+#[test]
+fn two_installs_in_a_row_keep_the_confirmed_image() {
+    let mut s = Slots::new(Nor::new(FLASH, 20)).unwrap();
+    s.install(&image(v(1), 3000), |_, _| {}).unwrap();
+    assert_eq!(confirm_now(&mut s), Slot::A);
+    assert_eq!(s.install(&image(v(2), 3000), |_, _| {}), Ok(Slot::B));
+    assert_eq!(s.install(&image(v(3), 3000), |_, _| {}), Ok(Slot::B));
+    assert_eq!(booted(&mut s), Some(v(3)));
+    for _ in 0..BOOT_BUDGET {
+        assert_eq!(s.begin_boot().unwrap(), Some(Slot::B));
+    }
+    assert_eq!(s.begin_boot().unwrap(), Some(Slot::A));
+    assert_eq!(booted(&mut s), Some(v(1)));
+    let r = s.record().unwrap();
+    assert_eq!((r.state, r.confirmed), (State::Confirmed, Some(Slot::A)));
+}
+
+/// Rollback keeps real states: with no confirmed image to go back to, a new image that
+/// never confirms keeps booting and is never recorded as `Confirmed`.
+#[test]
+fn rollback_never_writes_confirmed_for_an_image_that_never_confirmed() {
+    let mut s = Slots::new(Nor::new(FLASH, 21)).unwrap();
+    s.install(&image(v(1), 3000), |_, _| {}).unwrap();
+    s.install(&image(v(2), 3000), |_, _| {}).unwrap();
+    for _ in 0..10 {
+        assert_eq!(s.begin_boot().unwrap(), Some(Slot::B));
+        let r = s.record().unwrap();
+        assert!(matches!(r.state, State::New { .. }), "{r:?}");
+        assert_eq!(r.confirmed, None);
+    }
+    // The old rule wrote `Confirmed` for v1 here, which never ran.
+    assert_eq!(booted(&mut s), Some(v(2)));
+}
+
+/// Finding 2: a token left over from an earlier record (the confirmed image's, before an
+/// install from the monitor) or random CMOS contents confirm nothing.
+#[test]
+fn a_stale_or_random_token_confirms_nothing() {
+    let mut s = Slots::new(Nor::new(FLASH, 22)).unwrap();
+    s.install(&image(v(1), 3000), |_, _| {}).unwrap();
+    s.begin_boot().unwrap();
+    let old = s.token().unwrap();
+    assert!(s.confirm(old).unwrap());
+    // The confirmed image runs again and hands back its token; the operator then installs
+    // 1.2(0) from the monitor without a flash boot in between.
+    let stale = s.token().unwrap();
+    s.install(&image(v(2), 3000), |_, _| {}).unwrap();
+    assert_eq!(s.begin_boot().unwrap(), Some(Slot::B));
+    for wrong in [stale, old, 0, 0xC5, 0xFFFF_FFFF, 0xC5C5_C5C5] {
+        assert!(!s.confirm(wrong).unwrap(), "{wrong:#x}");
+    }
+    assert!(matches!(s.record().unwrap().state, State::New { .. }));
+    // The token of an earlier boot of the same image does not count either.
+    let first_boot = s.token().unwrap();
+    assert_eq!(s.begin_boot().unwrap(), Some(Slot::B));
+    assert!(!s.confirm(first_boot).unwrap());
+    let now = s.token().unwrap();
+    assert!(s.confirm(now).unwrap());
+    assert_eq!(s.record().unwrap().state, State::Confirmed);
+    // Once confirmed, the same token does nothing more.
+    assert!(!s.confirm(now).unwrap());
+}
+
+/// Finding 4: one unreadable sector in the selected slot makes that slot bad, not the unit:
+/// the other slot boots and the next install replaces the bad one.
+#[test]
+fn an_unreadable_sector_makes_the_slot_bad_not_the_unit() {
+    let mut s = Slots::new(Ata::new(FLASH, 23)).unwrap();
+    s.install(&image(v(1), 9000), |_, _| {}).unwrap();
+    confirm_now(&mut s);
+    s.install(&image(v(2), 9000), |_, _| {}).unwrap();
+    let b = 2 * 4096 + s.slot_len() as usize;
+    s.flash().bad.push(b + 5000..b + 5512);
+    let mut s = Slots::new(s.into_flash()).unwrap();
+    assert_eq!(s.check(Slot::B).unwrap_err(), Refusal::Unreadable);
+    assert_eq!(s.begin_boot().unwrap(), Some(Slot::A));
+    assert_eq!(s.bootable(), Some(Slot::A));
+    s.flash().bad.clear(); // the sector is remapped by the rewrite
+    assert_eq!(s.install(&image(v(3), 9000), |_, _| {}), Ok(Slot::B));
+    // A bad sector in a record block: that block holds no record, the other one decides.
+    s.flash().bad.push(0..512);
+    s.flash().bad.push(4096..4608);
+    assert_eq!(s.record(), None);
+    assert!(s.bootable().is_some());
+}
+
+/// The budget of a new image is spent before the loader touches it.
+#[test]
+fn the_boot_budget_is_spent_before_the_image_is_loaded() {
+    let mut s = Slots::new(Nor::new(FLASH, 24)).unwrap();
+    s.install(&image(v(1), 3000), |_, _| {}).unwrap();
+    let mut seen = None;
+    s.begin_boot_with(|s, _| {
+        seen = s.record().map(|r| r.state);
+        // The loader "faults" here: it never returns a verdict the boot could use.
+        None
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        Some(State::New {
+            boots_left: BOOT_BUDGET - 1
+        })
+    );
+    // A loader that finds no room in RAM makes the slot bad.
+    let mut s = Slots::new(s.into_flash()).unwrap();
+    let r = s.begin_boot_with(|_, _| {
+        Some(Err(Refusal::Placement {
+            load: 1 << 32,
+            len: 1,
+        }))
+    });
+    assert_eq!(r, Ok(None));
+}
+
+fn signed_image(version: Version, len: usize, key: &ed25519_compact::KeyPair) -> Vec<u8> {
+    let img = image(version, len);
+    let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
+    crate::image::sign_header(&mut h, |m| *key.sk.sign(m, None));
+    let mut out = h.to_vec();
+    out.extend_from_slice(&img[HEADER_LEN..]);
+    out
+}
+
+/// Finding 1 on the slot model: with the unit's key as boot policy, an unsigned or wrongly
+/// signed image in a slot is a bad slot, whoever wrote it; the signed one boots.
+#[test]
+fn the_boot_policy_refuses_unsigned_and_foreign_images() {
+    let kp = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([1; 32]));
+    let other = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([2; 32]));
+    let mut s = Slots::new(Nor::new(FLASH, 25)).unwrap();
+    s.install(&signed_image(v(1), 3000, &kp), |_, _| {})
+        .unwrap();
+    confirm_now(&mut s);
+    // A keyless Boothelper writes an unsigned image (no policy on its side).
+    s.install(&image(v(2), 3000), |_, _| {}).unwrap();
+    let policy = BootPolicy {
+        platform: PLATFORM,
+        floor: Version::new(1, 0, 0),
+        key: Some(*kp.pk),
+    };
+    let mut unit = Slots::new(s.into_flash()).unwrap();
+    unit.set_policy(policy);
+    assert_eq!(unit.check(Slot::B).unwrap_err(), Refusal::Unsigned);
+    assert_eq!(unit.begin_boot().unwrap(), Some(Slot::A));
+    // A foreign signature is as bad.
+    unit.install(&signed_image(v(3), 3000, &other), |_, _| {})
+        .unwrap();
+    let mut unit = Slots::new(unit.into_flash()).unwrap();
+    unit.set_policy(policy);
+    assert_eq!(unit.check(Slot::B).unwrap_err(), Refusal::BadSignature);
+    assert_eq!(unit.begin_boot().unwrap(), Some(Slot::A));
+    // The unit's own signed image boots.
+    unit.install(&signed_image(v(4), 3000, &kp), |_, _| {})
+        .unwrap();
+    assert_eq!(unit.begin_boot().unwrap(), Some(Slot::B));
+    // Another platform's image is bad too.
+    let other_platform = Slots::new(Nor::new(FLASH, 26)).unwrap();
+    let mut p = other_platform;
+    p.set_policy(BootPolicy {
+        platform: "pix-525",
+        ..policy
+    });
+    p.install(&signed_image(v(1), 100, &kp), |_, _| {}).unwrap();
+    assert_eq!(p.check(Slot::A).unwrap_err(), Refusal::Platform);
+}
+
+/// The floor rises to the release train of each image that confirms; nothing below it
+/// boots afterwards, maintenance releases of the same train still do.
+#[test]
+fn the_floor_rises_when_an_image_confirms() {
+    let mut s = Slots::new(Nor::new(FLASH, 27)).unwrap();
+    s.set_policy(BootPolicy {
+        platform: PLATFORM,
+        floor: Version::new(1, 0, 0),
+        key: None,
+    });
+    s.install(&image(Version::new(1, 1, 5), 3000), |_, _| {})
+        .unwrap();
+    confirm_now(&mut s);
+    assert_eq!(s.unit().floor, Version::new(1, 1, 0));
+    s.install(&image(Version::new(1, 2, 3), 3000), |_, _| {})
+        .unwrap();
+    confirm_now(&mut s);
+    assert_eq!(s.unit().floor, Version::new(1, 2, 0));
+    // The previous image (1.1(5)) is below the floor now: not bootable, not a fallback.
+    assert_eq!(
+        s.check(Slot::A).unwrap_err(),
+        Refusal::BelowFloor {
+            version: Version::new(1, 1, 5),
+            floor: Version::new(1, 2, 0)
+        }
+    );
+    s.install(&image(Version::new(1, 2, 1), 3000), |_, _| {})
+        .unwrap();
+    assert_eq!(s.begin_boot().unwrap(), Some(Slot::A));
+    // The floor never falls: a record with a lower floor is never written by confirm.
+    let t = s.token().unwrap();
+    s.confirm(t).unwrap();
+    assert_eq!(s.unit().floor, Version::new(1, 2, 0));
+}
+
+#[test]
+fn the_unit_record_keeps_key_floor_and_activation_through_installs() {
+    let mut s = Slots::new(Ata::new(FLASH, 28)).unwrap();
+    assert_eq!(s.unit(), Unit::default());
+    let key = [0xAB; 32];
+    let act = [0x0123_4567, 0x89ab_cdef, 0, 0xffff_ffff];
+    s.update_unit(|u| {
+        u.key = Some(key);
+        u.activation = Some(act);
+    })
+    .unwrap();
+    let ops = s.flash().ops;
+    s.update_unit(|u| u.key = Some(key)).unwrap();
+    assert_eq!(s.flash().ops, ops, "an unchanged unit writes nothing");
+    s.install(&image(v(1), 3000), |_, _| {}).unwrap();
+    confirm_now(&mut s);
+    s.install(&image(v(2), 3000), |_, _| {}).unwrap();
+    let u = s.unit();
+    assert_eq!((u.key, u.activation), (Some(key), Some(act)));
+    assert_eq!(u.floor, Version::new(1, 1, 0));
+    // Power cut at every operation of a unit update: the old or the new unit, never none.
+    for k in 0..20 {
+        let f = s.flash();
+        f.cut_at = Some(f.ops + k);
+        let done = s
+            .update_unit(|u| u.activation = Some([k as u32; 4]))
+            .is_ok();
+        s.flash().reboot();
+        let a = s.unit().activation.unwrap();
+        assert!(a == [k as u32; 4] || !done, "cut {k}");
+        assert_eq!(s.unit().key, Some(key));
+        assert_eq!(booted(&mut s), Some(v(2)));
+        if done {
+            break;
+        }
+    }
+}
+
+/// Every bit of a record matters: flipped, it is refused (or, for the CRC, never matches).
+#[test]
+fn every_flipped_record_bit_is_caught() {
+    let r = Record {
+        seq: 7,
+        slot: Slot::B,
+        state: State::New { boots_left: 2 },
+        confirmed: Some(Slot::A),
+        unit: Unit {
+            key: Some([3; 32]),
+            floor: Version::new(2, 1, 0),
+            activation: Some([1, 2, 3, 4]),
+        },
+    };
+    let bytes = r.encode();
+    assert_eq!(Record::decode(&bytes), Some(r));
+    for i in 0..bytes.len() * 8 {
+        let mut b = bytes;
+        b[i / 8] ^= 1 << (i % 8);
+        assert_eq!(Record::decode(&b), None, "bit {i}");
+    }
+    // Fields that a valid CRC cannot excuse: out-of-range state, budget, slots, flags.
+    for (at, val) in [(8, 2), (9, 2), (10, BOOT_BUDGET + 1), (11, 2), (16, 4)] {
+        let mut b = bytes;
+        b[at] = val;
+        let crc = crate::image::CRC32.checksum(&b[..124]);
+        b[124..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(Record::decode(&b), None, "byte {at} = {val}");
     }
 }
