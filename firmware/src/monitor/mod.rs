@@ -109,28 +109,61 @@ impl Monitor {
     }
 
     /// Takes a DHCP lease into the settings and shows it as the manual commands echo it.
+    ///
+    /// The lease goes through [`Lease::sanitize`](crate::net::lease::Lease::sanitize) first:
+    /// a refused lease changes nothing and says why in one line; an ignored part says why in
+    /// one line where its setting would have been shown. A lease without a usable router
+    /// clears the gateway (saying so): the old one belongs to another subnet or another
+    /// network's plan. A lease without a server or file keeps the ones set.
     pub fn apply_lease<W: Write + ?Sized>(
         &mut self,
-        lease: &crate::net::session::Lease,
+        lease: &crate::net::lease::Lease,
         out: &mut W,
     ) {
+        use crate::net::lease::LeaseWarning;
+        let (lease, warnings) = match lease.sanitize() {
+            Ok(clean) => clean,
+            Err(error) => {
+                let _ = write!(
+                    out,
+                    "address: refused the DHCP lease: {error}; set the address by hand\r\n"
+                );
+                return;
+            }
+        };
+        let warn = |out: &mut W, which: fn(&LeaseWarning) -> bool| {
+            for w in warnings.iter().filter(|w| which(w)) {
+                let _ = write!(out, "{w}\r\n");
+            }
+        };
         let s = &mut self.settings;
         s.address = Some(lease.address);
         s.netmask = lease.netmask;
         let _ = write!(out, "address {} {}\r\n", lease.address, lease.netmask);
-        if let Some(gw) = lease.gateway {
-            s.gateway = Some(gw);
-            let _ = write!(out, "gateway {gw}\r\n");
+        warn(out, |w| matches!(w, LeaseWarning::Gateway { .. }));
+        match (lease.gateway, s.gateway) {
+            (Some(gw), _) => {
+                s.gateway = Some(gw);
+                let _ = write!(out, "gateway {gw}\r\n");
+            }
+            (None, Some(old)) => {
+                s.gateway = None;
+                let _ = write!(
+                    out,
+                    "gateway not set (was {old}; the lease has no usable router)\r\n"
+                );
+            }
+            (None, None) => {}
         }
+        warn(out, |w| matches!(w, LeaseWarning::Server { .. }));
         if let Some(server) = lease.server {
             s.server = Some(server);
             let _ = write!(out, "server {server}\r\n");
         }
-        if let Some(file) = &lease.file {
-            if let Ok(f) = FileName::try_from(file.as_str()) {
-                s.file = f;
-                let _ = write!(out, "file {file}\r\n");
-            }
+        warn(out, |w| matches!(w, LeaseWarning::File { .. }));
+        if let Some(file) = lease.file {
+            let _ = write!(out, "file {file}\r\n");
+            s.file = file;
         }
     }
 

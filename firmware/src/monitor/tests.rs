@@ -1,6 +1,7 @@
 //! Console transcripts fed byte by byte through [`Monitor::feed`].
 
 use super::*;
+use crate::net::lease::{Lease, OfferedFile};
 
 /// A monitor with two interfaces, as on the PIX in the manual.
 fn monitor() -> Monitor {
@@ -443,4 +444,172 @@ fn random_bytes_never_panic_and_the_monitor_recovers() {
     }
     let (out, _) = type_in(&mut m, "\x15\rserv 10.9.8.7\r");
     assert!(out.ends_with("\r\nserver 10.9.8.7\r\nmonitor> "), "{out:?}");
+}
+
+/// A lease on 10.0.0.0/24 as `address dhcp` returns it: unchecked.
+fn lease(gateway: Option<Ipv4Addr>, server: Option<Ipv4Addr>, file: &[u8]) -> Lease {
+    Lease {
+        address: ip(10, 0, 0, 5),
+        netmask: ip(255, 255, 255, 0),
+        gateway,
+        server,
+        file: (!file.is_empty()).then(|| OfferedFile::from_slice(file).unwrap()),
+    }
+}
+
+/// What `apply_lease` prints.
+fn apply(m: &mut Monitor, lease: &Lease) -> String {
+    let mut out = String::new();
+    m.apply_lease(lease, &mut out);
+    out
+}
+
+#[test]
+fn a_good_lease_is_shown_as_the_manual_commands_echo_it() {
+    let mut m = monitor();
+    let good = lease(Some(ip(10, 0, 0, 1)), Some(ip(10, 0, 0, 2)), b"pix.bin\0");
+    assert_eq!(
+        apply(&mut m, &good),
+        "address 10.0.0.5 255.255.255.0\r\n\
+         gateway 10.0.0.1\r\n\
+         server 10.0.0.2\r\n\
+         file pix.bin\r\n"
+    );
+    let s = m.settings();
+    assert_eq!(s.address, Some(ip(10, 0, 0, 5)));
+    assert_eq!(s.gateway, Some(ip(10, 0, 0, 1)));
+    assert_eq!(s.server, Some(ip(10, 0, 0, 2)));
+    assert_eq!(s.file.as_str(), "pix.bin");
+}
+
+#[test]
+fn a_lease_with_a_bad_mask_or_address_changes_nothing() {
+    let mut m = monitor();
+    answer(&mut m, "address 192.168.1.1 255.255.255.0");
+    answer(&mut m, "gateway 192.168.1.254");
+    let before = m.settings().clone();
+    let cases = [
+        (
+            ip(10, 0, 0, 5),
+            ip(0, 0, 0, 0),
+            "the netmask 0.0.0.0 (/0) is outside /1 to /30",
+        ),
+        (
+            ip(10, 0, 0, 5),
+            ip(255, 255, 255, 254),
+            "the netmask 255.255.255.254 (/31) is outside /1 to /30",
+        ),
+        (
+            ip(10, 0, 0, 5),
+            ip(255, 255, 255, 255),
+            "the netmask 255.255.255.255 (/32) is outside /1 to /30",
+        ),
+        (
+            ip(10, 0, 0, 5),
+            ip(255, 0, 255, 0),
+            "the netmask 255.0.255.0 is not contiguous",
+        ),
+        (
+            ip(10, 0, 0, 255),
+            ip(255, 255, 255, 0),
+            "the address 10.0.0.255: it is the subnet's broadcast address",
+        ),
+        (
+            ip(0, 0, 0, 0),
+            ip(255, 255, 255, 0),
+            "the address 0.0.0.0: it is in 0.0.0.0/8, not a host address",
+        ),
+    ];
+    for (address, netmask, why) in cases {
+        let bad = Lease {
+            address,
+            netmask,
+            ..lease(Some(ip(10, 0, 0, 1)), Some(ip(10, 0, 0, 2)), b"evil.bin")
+        };
+        assert_eq!(
+            apply(&mut m, &bad),
+            format!("address: refused the DHCP lease: {why}; set the address by hand\r\n")
+        );
+        assert_eq!(m.settings(), &before);
+    }
+}
+
+#[test]
+fn bad_router_server_and_file_are_ignored_with_one_line_each() {
+    let mut m = monitor();
+    answer(&mut m, "server 192.168.1.2");
+    answer(&mut m, "file old.bin");
+    let bad = lease(
+        Some(ip(10, 0, 1, 1)),
+        Some(ip(10, 0, 0, 5)),
+        b"pix\x1b[2J\x1b]0;owned\x07\r\nmonitor> \0",
+    );
+    let out = apply(&mut m, &bad);
+    assert_eq!(
+        out,
+        "address 10.0.0.5 255.255.255.0\r\n\
+         gateway: ignored the DHCP router 10.0.1.1: it is not on the leased subnet 10.0.0.0/24\r\n\
+         server: ignored the DHCP server 10.0.0.5: it is this unit's own address\r\n\
+         file: ignored the DHCP boot file name (28 bytes): byte 4 is 0x1b, a control character\r\n"
+    );
+    assert!(!out.contains('\x1b') && !out.contains("owned"));
+    let s = m.settings();
+    assert_eq!(s.address, Some(ip(10, 0, 0, 5)));
+    assert_eq!(s.gateway, None);
+    // What was set by hand stays when the lease brings nothing usable in its place.
+    assert_eq!(s.server, Some(ip(192, 168, 1, 2)));
+    assert_eq!(s.file.as_str(), "old.bin");
+}
+
+#[test]
+fn broadcast_and_unspecified_peers_and_a_nul_in_the_name_are_ignored() {
+    let mut m = monitor();
+    let bad = lease(
+        Some(ip(255, 255, 255, 255)),
+        Some(ip(0, 0, 0, 0)),
+        b"pix\0.bin",
+    );
+    assert_eq!(
+        apply(&mut m, &bad),
+        "address 10.0.0.5 255.255.255.0\r\n\
+         gateway: ignored the DHCP router 255.255.255.255: it is the broadcast address\r\n\
+         server: ignored the DHCP server 0.0.0.0: it is in 0.0.0.0/8, not a host address\r\n\
+         file: ignored the DHCP boot file name (8 bytes): byte 4 is a NUL\r\n"
+    );
+    let bad = lease(Some(ip(10, 0, 0, 255)), Some(ip(10, 0, 0, 255)), b"");
+    assert_eq!(
+        apply(&mut m, &bad),
+        "address 10.0.0.5 255.255.255.0\r\n\
+         gateway: ignored the DHCP router 10.0.0.255: it is the subnet's broadcast address\r\n\
+         server: ignored the DHCP server 10.0.0.255: it is the subnet's broadcast address\r\n"
+    );
+}
+
+#[test]
+fn a_lease_without_a_usable_router_clears_the_old_gateway() {
+    let mut m = monitor();
+    answer(&mut m, "address 192.168.1.1 255.255.255.0");
+    answer(&mut m, "gateway 192.168.1.254");
+    assert_eq!(
+        apply(&mut m, &lease(None, Some(ip(10, 0, 0, 2)), b"")),
+        "address 10.0.0.5 255.255.255.0\r\n\
+         gateway not set (was 192.168.1.254; the lease has no usable router)\r\n\
+         server 10.0.0.2\r\n"
+    );
+    assert_eq!(m.settings().gateway, None);
+    assert!(answer(&mut m, "gateway").ends_with("\r\ngateway not set\r\nmonitor> "));
+    // The same when the lease's router is refused.
+    answer(&mut m, "gateway 10.0.0.254");
+    assert_eq!(
+        apply(&mut m, &lease(Some(ip(10, 0, 0, 5)), None, b"")),
+        "address 10.0.0.5 255.255.255.0\r\n\
+         gateway: ignored the DHCP router 10.0.0.5: it is this unit's own address\r\n\
+         gateway not set (was 10.0.0.254; the lease has no usable router)\r\n"
+    );
+    assert_eq!(m.settings().gateway, None);
+    // With no gateway before, nothing is said about it.
+    assert_eq!(
+        apply(&mut m, &lease(None, None, b"")),
+        "address 10.0.0.5 255.255.255.0\r\n"
+    );
 }

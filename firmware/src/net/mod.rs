@@ -5,6 +5,7 @@
 
 pub mod arp_watch;
 pub mod echo;
+pub mod lease;
 pub mod session;
 pub mod tftp;
 pub mod trace;

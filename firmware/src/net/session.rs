@@ -605,22 +605,17 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     }
 }
 
-/// What a DHCP server offered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    pub address: Ipv4Addr,
-    pub netmask: Ipv4Addr,
-    pub gateway: Option<Ipv4Addr>,
-    /// The TFTP server: the offer's `siaddr`, else option 66 when it is an address.
-    pub server: Option<Ipv4Addr>,
-    /// The boot file: option 67, else the `file` field.
-    pub file: Option<heapless::String<127>>,
-}
+use super::lease::offered_file;
+pub use super::lease::Lease;
+
+/// Where the BOOTP `file` field (128 bytes, NUL-padded) lies in a DHCP packet (RFC 2131).
+const BOOTP_FILE: core::ops::Range<usize> = 108..236;
 
 /// How long `address dhcp` waits for a lease.
 pub const DHCP_TIMEOUT: Duration = Duration::from_secs(12);
 
-/// `address dhcp`: asks for a lease with smoltcp's DHCPv4 client.
+/// `address dhcp`: asks for a lease with smoltcp's DHCPv4 client. The lease is returned as
+/// offered; [`Lease::sanitize`] decides what of it is used.
 pub fn dhcp<D: Device, K: Console + ?Sized>(
     dev: &mut D,
     mac: [u8; 6],
@@ -658,23 +653,20 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
                 if !si.is_unspecified() {
                     lease.server = Some(si);
                 }
+                let mut option_67 = None;
                 for o in p.options() {
-                    let text = core::str::from_utf8(o.data)
-                        .ok()
-                        .map(|t| t.trim_end_matches('\0'));
-                    match (o.kind, text) {
-                        (66, Some(t)) if lease.server.is_none() => {
-                            lease.server = t.parse().ok();
+                    match o.kind {
+                        66 if lease.server.is_none() => {
+                            lease.server = core::str::from_utf8(o.data)
+                                .ok()
+                                .and_then(|t| t.trim_end_matches('\0').parse().ok());
                         }
-                        (67, Some(t)) if !t.is_empty() => {
-                            lease.file = short_string(t);
-                        }
+                        67 if option_67.is_none() => option_67 = Some(o.data),
                         _ => {}
                     }
                 }
-                if lease.file.is_none() {
-                    lease.file = p.get_boot_file().ok().and_then(short_string);
-                }
+                let field = p.into_inner().get(BOOTP_FILE).unwrap_or(&[]);
+                lease.file = offered_file(option_67, field);
             }
             return Some(lease);
         }
@@ -696,12 +688,6 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
             return None;
         }
     }
-}
-
-fn short_string(t: &str) -> Option<heapless::String<127>> {
-    let mut s = heapless::String::new();
-    s.push_str(t).ok()?;
-    Some(s)
 }
 
 #[cfg(test)]

@@ -16,8 +16,12 @@
 //!
 //! # Rules kept (each one host-tested below)
 //! - The server's IP and port (its TID) are locked from the first reply; a datagram from
-//!   another host gets `<3>`, from another port of the server `<7>`, and either gets ERROR 5
-//!   while the transfer goes on.
+//!   another host gets `<3>`, from another port of the server `<7>`, every one of them, and the
+//!   transfer goes on.
+//! - A stray sender may get ERROR 5, but the client is no reflector: at most
+//!   [`STRAY_ERROR_BURST`] in a burst and one per [`STRAY_ERROR_EVERY`] after that, whoever
+//!   the strays claim to be. An ERROR 5 waits in a slot of its own and leaves after everything
+//!   queued for the server, so no flood can push out an RRQ or an ACK.
 //! - Retransmission is driven by our timer only (exponential backoff from `timeout`), never
 //!   by a duplicate, so no Sorcerer's Apprentice. A duplicate of the block we last ACKed is
 //!   ACKed again (the server missed our ACK); other duplicates are ignored (`<11>`).
@@ -52,8 +56,12 @@ const BLKSIZE_RETRIES: u32 = 3;
 const GAP_ACK_DELAY: Duration = Duration::from_millis(10);
 /// Largest datagram the client emits: RRQ with name and options, or an ERROR.
 const TX_BUF: usize = 2 + MAX_FILE_LEN + 1 + 6 + 96;
-/// Datagrams waiting to be sent.
+/// Datagrams for the server waiting to be sent.
 const TX_QUEUE: usize = 4;
+/// ERROR 5s to stray senders the client may send at once, after a quiet spell.
+pub const STRAY_ERROR_BURST: u8 = 4;
+/// One more ERROR 5 to a stray sender is allowed per this much time (4 per second).
+pub const STRAY_ERROR_EVERY: Duration = Duration::from_millis(250);
 
 /// What to ask for.
 #[derive(Debug, Clone, Copy)]
@@ -227,6 +235,47 @@ impl Datagram {
     }
 }
 
+/// A token bucket for ERROR 5s to stray senders: one token per [`STRAY_ERROR_EVERY`], at
+/// most [`STRAY_ERROR_BURST`] kept. Global, not per sender: a flood with forged sources
+/// must not buy itself more answers.
+#[derive(Debug, Clone, Copy)]
+struct StrayBudget {
+    tokens: u8,
+    /// When the last token was earned (or the bucket was last seen full).
+    since: Instant,
+}
+
+impl StrayBudget {
+    fn new(now: Instant) -> Self {
+        StrayBudget {
+            tokens: STRAY_ERROR_BURST,
+            since: now,
+        }
+    }
+
+    /// Takes a token if there is one at `now`.
+    fn take(&mut self, now: Instant) -> bool {
+        if now > self.since {
+            let every = STRAY_ERROR_EVERY.total_micros().max(1);
+            let earned = (now - self.since).total_micros() / every;
+            let room = u64::from(STRAY_ERROR_BURST - self.tokens);
+            if earned >= room {
+                self.tokens = STRAY_ERROR_BURST;
+                self.since = now;
+            } else if earned > 0 {
+                // earned < room <= STRAY_ERROR_BURST: both fit in a u8/u32.
+                self.tokens += earned as u8;
+                self.since += STRAY_ERROR_EVERY * earned as u32;
+            }
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wrap {
     /// Not yet past block 65535.
@@ -285,6 +334,9 @@ pub struct TftpClient {
     /// What the timer resends: the RRQ or the last ACK.
     last: Option<Datagram>,
     queue: heapless::Deque<Datagram, TX_QUEUE>,
+    /// The one ERROR 5 to a stray sender waiting to go, after the queue.
+    stray_error: Option<Datagram>,
+    stray_budget: StrayBudget,
     sending: Option<Datagram>,
 }
 
@@ -330,6 +382,8 @@ impl TftpClient {
             retries: 0,
             last: None,
             queue: heapless::Deque::new(),
+            stray_error: None,
+            stray_budget: StrayBudget::new(now),
             sending: None,
         };
         c.send_request(now);
@@ -395,6 +449,19 @@ impl TftpClient {
         if let Some(d) = Datagram::new(to, &Repr::Error { code, message: msg }) {
             self.push(d);
         }
+    }
+
+    /// ERROR 5 to a datagram that is not from the server's TID, if the slot is free and the
+    /// budget allows: it never takes the place of anything queued for the server.
+    fn answer_stray(&mut self, now: Instant, to: SocketAddrV4) {
+        if self.stray_error.is_some() || !self.stray_budget.take(now) {
+            return;
+        }
+        let repr = Repr::Error {
+            code: error_code::UNKNOWN_TID,
+            message: "Unknown transfer ID",
+        };
+        self.stray_error = Datagram::new(to, &repr);
     }
 
     fn ack(&mut self, now: Instant, block: u64) {
@@ -466,14 +533,12 @@ impl TftpClient {
         }
         if *from.ip() != self.server {
             ev(Event::Trace(TraceCode::NotFromServer));
-            self.send_error(from, error_code::UNKNOWN_TID, "Unknown transfer ID");
-            return;
+            return self.answer_stray(now, from);
         }
         if let Some(tid) = self.tid {
             if from.port() != tid {
                 ev(Event::Trace(TraceCode::WrongPorts));
-                self.send_error(from, error_code::UNKNOWN_TID, "Unknown transfer ID");
-                return;
+                return self.answer_stray(now, from);
             }
         }
         let repr = match wire::parse(payload) {
@@ -762,9 +827,10 @@ impl TftpClient {
         }
     }
 
-    /// The next datagram to send: call until `None`.
+    /// The next datagram to send: call until `None`. Everything for the server comes before
+    /// an ERROR 5 to a stray sender.
     pub fn transmit(&mut self) -> Option<(SocketAddrV4, &[u8])> {
-        self.sending = self.queue.pop_front();
+        self.sending = self.queue.pop_front().or_else(|| self.stray_error.take());
         self.sending.as_ref().map(|d| (d.to, &d.buf[..d.len]))
     }
 

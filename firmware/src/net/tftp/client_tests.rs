@@ -234,6 +234,10 @@ struct Run {
     server_errors: Vec<u16>,
     /// Datagrams the client sent to the server's TID.
     sent: usize,
+    /// The datagrams to the server, in order.
+    to_server: Vec<Vec<u8>>,
+    /// Datagrams the client sent anywhere else (ERROR 5 to strays).
+    to_others: Vec<(SocketAddrV4, Vec<u8>)>,
     elapsed_ms: i64,
 }
 
@@ -250,7 +254,8 @@ fn config(file: &str) -> ClientConfig<'_> {
     }
 }
 
-/// Runs a whole transfer: `inject(t)` may add extra datagrams (from, bytes) for the client.
+/// Runs a whole transfer: `inject(t)` may add extra datagrams (from, bytes) for the client,
+/// delivered right after the server's datagrams of that millisecond.
 fn run_with(
     cfg: ClientConfig<'_>,
     server: ServerCfg,
@@ -268,6 +273,8 @@ fn run_with(
     // (deliver at, to_server, bytes)
     let mut wire: VecDeque<(i64, bool, Vec<u8>)> = VecDeque::new();
     let mut sent = 0;
+    let mut to_server = Vec::new();
+    let mut to_others = Vec::new();
     let mut t = 0i64;
     let push = |wire: &mut VecDeque<(i64, bool, Vec<u8>)>,
                 rng: &mut Rng,
@@ -288,7 +295,10 @@ fn run_with(
             if *to.ip() == SERVER_IP && (to.port() == TFTP_PORT || to.port() == SERVER_TID) {
                 sent += 1;
                 let b = bytes.to_vec();
+                to_server.push(b.clone());
                 push(&mut wire, &mut rng, t, true, b);
+            } else {
+                to_others.push((to, bytes.to_vec()));
             }
         }
         if client.outcome().is_some() {
@@ -300,11 +310,6 @@ fn run_with(
                 }
             }
             break;
-        }
-        for (from, b) in inject(t) {
-            client.on_datagram(Instant::from_millis(t), from, &b, &mut buf[..], &mut |e| {
-                events.push(e)
-            });
         }
         let mut out = Vec::new();
         let mut later = VecDeque::new();
@@ -323,6 +328,12 @@ fn run_with(
             }
         }
         wire = later;
+        // After the server's DATA: a stray must not push out the ACK it just queued.
+        for (from, b) in inject(t) {
+            client.on_datagram(Instant::from_millis(t), from, &b, &mut buf[..], &mut |e| {
+                events.push(e)
+            });
+        }
         srv.poll(t, &mut out);
         for b in out {
             push(&mut wire, &mut rng, t, false, b);
@@ -337,6 +348,8 @@ fn run_with(
         events,
         server_errors: srv.errors,
         sent,
+        to_server,
+        to_others,
         elapsed_ms: t,
     }
 }
@@ -520,6 +533,146 @@ fn error_5_goes_to_the_stray_address() {
     assert_eq!(to, stray);
     assert_eq!(&bytes[..4], &[0, 5, 0, error_code::UNKNOWN_TID as u8]);
     assert_eq!(ev, [Event::Trace(TraceCode::NotFromServer)]);
+    assert!(c.outcome().is_none());
+}
+
+fn is_error_5(bytes: &[u8]) -> bool {
+    bytes.get(..4) == Some(&[0, 5, 0, error_code::UNKNOWN_TID as u8])
+}
+
+#[test]
+fn a_flood_of_strays_gets_a_handful_of_error_5_and_every_ack_goes_out() {
+    let data = file(100_000, 17);
+    let clean = run(ServerCfg::default(), &data, Net::default(), 17);
+    assert_file(&clean, &data);
+    let mut flooded = 0;
+    let r = run_with(
+        config("pix601.bin"),
+        ServerCfg::default(),
+        &data,
+        Net::default(),
+        17,
+        1 << 20,
+        |t| {
+            // 50 strays a millisecond, from many hosts and from other ports of the server,
+            // until 1000 have been sent; from the server's IP only once its port is locked
+            // (before that, its first datagram from any port is its answer).
+            let mut v = Vec::new();
+            while t >= 3 && flooded < 1000 && v.len() < 50 {
+                let from = if flooded % 2 == 0 {
+                    SocketAddrV4::new(
+                        Ipv4Addr::new(10, 0, (flooded >> 8) as u8, flooded as u8),
+                        69,
+                    )
+                } else {
+                    SocketAddrV4::new(SERVER_IP, 1000 + flooded as u16)
+                };
+                v.push((from, vec![0, 3, 0, 1, 0xAA]));
+                flooded += 1;
+            }
+            v
+        },
+    );
+    assert_eq!(flooded, 1000, "the flood lasted as long as the transfer");
+    assert_file(&r, &data);
+    // Every stray is still shown.
+    assert_eq!(
+        traces(&r, TraceCode::NotFromServer) + traces(&r, TraceCode::WrongPorts),
+        1000
+    );
+    // A handful of ERROR 5, all to strays, none to the server.
+    let errors = r.to_others.iter().filter(|(_, b)| is_error_5(b)).count();
+    assert_eq!(errors, r.to_others.len());
+    let allowed = usize::from(STRAY_ERROR_BURST)
+        + (r.elapsed_ms / STRAY_ERROR_EVERY.total_millis() as i64) as usize;
+    assert!(errors >= 1 && errors <= allowed.min(8), "{errors} ERROR 5");
+    assert!(r.server_errors.is_empty());
+    // Every RRQ and ACK went out as without the flood: none was displaced, none retransmitted.
+    assert_eq!(r.to_server, clean.to_server);
+    assert_eq!(traces(&r, TraceCode::Retransmit), 0);
+}
+
+#[test]
+fn an_error_5_never_displaces_a_queued_rrq_or_ack() {
+    let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+    let mut buf = [0u8; 10_000];
+    let server = SocketAddrV4::new(SERVER_IP, SERVER_TID);
+    let stray = |i: u16| SocketAddrV4::new(Ipv4Addr::new(10, 9, 9, 9), 1000 + i);
+    let now = Instant::from_millis(1);
+    // The RRQ is queued; ten strays arrive before it is sent.
+    for i in 0..10 {
+        c.on_datagram(now, stray(i), &[0, 3, 0, 1], &mut buf[..], &mut |_| {});
+    }
+    let (to, bytes) = c.transmit().expect("the RRQ");
+    assert_eq!(
+        (to, &bytes[..2]),
+        (SocketAddrV4::new(SERVER_IP, TFTP_PORT), &[0u8, 1][..])
+    );
+    let (to, bytes) = c.transmit().expect("one ERROR 5");
+    assert_eq!(to, stray(0));
+    assert!(is_error_5(bytes));
+    assert!(c.transmit().is_none(), "one ERROR 5 waits at a time");
+    // The OACK queues ACK 0; strays from another port of the server follow.
+    c.on_datagram(
+        now,
+        server,
+        b"\0\x06blksize\x001468\0",
+        &mut buf[..],
+        &mut |_| {},
+    );
+    for i in 0..10 {
+        let other_port = SocketAddrV4::new(SERVER_IP, 2000 + i);
+        c.on_datagram(now, other_port, &[0, 3, 0, 1], &mut buf[..], &mut |_| {});
+    }
+    let (to, bytes) = c.transmit().expect("ACK 0");
+    assert_eq!((to, bytes), (server, &[0u8, 4, 0, 0][..]));
+    let (to, bytes) = c.transmit().expect("one ERROR 5");
+    assert_eq!(to, SocketAddrV4::new(SERVER_IP, 2000));
+    assert!(is_error_5(bytes));
+    assert!(c.transmit().is_none());
+}
+
+#[test]
+fn error_5_is_rate_limited_by_a_token_bucket() {
+    let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+    while c.transmit().is_some() {}
+    let mut buf = [0u8; 64];
+    let mut shown = 0;
+    let mut errors_at = |c: &mut TftpClient, ms: i64, n: u16| {
+        let mut errors = 0;
+        for i in 0..n {
+            let from = SocketAddrV4::new(Ipv4Addr::new(10, 9, (i >> 8) as u8, i as u8), 69);
+            c.on_datagram(
+                Instant::from_millis(ms),
+                from,
+                &[0, 3, 0, 1],
+                &mut buf[..],
+                &mut |e| {
+                    assert_eq!(e, Event::Trace(TraceCode::NotFromServer));
+                    shown += 1;
+                },
+            );
+            while let Some((_, b)) = c.transmit() {
+                assert!(is_error_5(b));
+                errors += 1;
+            }
+        }
+        errors
+    };
+    // A burst, then one per STRAY_ERROR_EVERY, however many strays come.
+    assert_eq!(errors_at(&mut c, 1, 1000), usize::from(STRAY_ERROR_BURST));
+    assert_eq!(errors_at(&mut c, 100, 100), 0);
+    assert_eq!(errors_at(&mut c, 251, 100), 1);
+    assert_eq!(errors_at(&mut c, 300, 100), 0);
+    assert_eq!(errors_at(&mut c, 751, 100), 2);
+    // After a long quiet spell the bucket is full again, but holds no more than a burst.
+    assert_eq!(
+        errors_at(&mut c, 60_000, 100),
+        usize::from(STRAY_ERROR_BURST)
+    );
+    // Time that runs backwards earns nothing.
+    assert_eq!(errors_at(&mut c, 10, 100), 0);
+    assert_eq!(shown, 1600);
     assert!(c.outcome().is_none());
 }
 
