@@ -313,12 +313,15 @@ pub fn version(con: &mut Uart16550) {
                 let _ = write!(con, "empty");
             }
         }
-        if i.confirmed {
-            let _ = write!(con, ", confirmed");
+        if i.confirmed && i.selected != Some(State::Confirmed) {
+            let _ = write!(con, ", last confirmed");
         }
         match i.selected {
             Some(State::Confirmed) => {
                 let _ = write!(con, ", selected");
+            }
+            Some(State::Unconfirmed) => {
+                let _ = write!(con, ", selected (unconfirmed, nothing to roll back to)");
             }
             Some(State::New { boots_left }) => {
                 let _ = write!(con, ", selected (new, {boots_left} boots to confirm)");

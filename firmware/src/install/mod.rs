@@ -24,8 +24,10 @@
 //!   A power cut at any step leaves the previous record and its untouched slot.
 //! - [`Slots::begin_boot_with`] spends one boot of a "new" image *before* the image is read
 //!   (so an image that faults while loading or running still uses up its budget); one that
-//!   has not confirmed when the budget is gone is abandoned for the confirmed slot. States
-//!   stay real: `Confirmed` is only ever written for an image that confirmed itself.
+//!   has not confirmed when the budget is gone is abandoned for the confirmed slot (or, when
+//!   no image ever confirmed, for the other slot if it verifies, in state `Unconfirmed`,
+//!   where it stays). States stay real: `Confirmed` is only ever written for an image that
+//!   confirmed itself.
 //! - Confirmation ([`Slots::confirm`]) takes a token that is bound to the record the image
 //!   was started under ([`Record::token`]): a stale or random value confirms nothing.
 //! - A slot that cannot be read, fails its checks or breaks the unit's policy is a bad slot:
@@ -104,6 +106,10 @@ pub enum State {
     New {
         boots_left: u8,
     },
+    /// A new image spent its budget with no confirmed image to go back to, so the unit
+    /// boots the other verifying image (or, with none, this one) as it is, and stays with
+    /// it until an image confirms: never `Confirmed` without a confirmation.
+    Unconfirmed,
     Confirmed,
 }
 
@@ -184,6 +190,7 @@ impl Record {
         let (state, left) = match self.state {
             State::New { boots_left } => (0, boots_left),
             State::Confirmed => (1, 0),
+            State::Unconfirmed => (2, 0),
         };
         r[rec::STATE] = state;
         r[rec::BOOTS_LEFT] = left;
@@ -218,6 +225,7 @@ impl Record {
         let state = match (r[rec::STATE], r[rec::BOOTS_LEFT]) {
             (0, left) if left <= BOOT_BUDGET => State::New { boots_left: left },
             (1, 0) => State::Confirmed,
+            (2, 0) => State::Unconfirmed,
             _ => return None,
         };
         let confirmed = match r[rec::CONFIRMED] {
@@ -704,21 +712,32 @@ impl<F: NorFlash> Slots<F> {
             if let State::New { boots_left } = r.state {
                 let next = match (boots_left, r.confirmed) {
                     // Never confirmed: back to the confirmed image (checked below).
-                    (0, Some(back)) if back != r.slot => Some(Record {
+                    (0, Some(back)) if back != r.slot => Record {
                         slot: back,
                         state: State::Confirmed,
                         ..r
-                    }),
-                    // Nothing confirmed to go back to: keep trying it.
-                    (0, _) => None,
-                    (n, _) => Some(Record {
+                    },
+                    // Nothing confirmed to go back to: the other image if it verifies, else
+                    // this one, either as it is from now on.
+                    (0, _) => {
+                        let other = r.slot.other();
+                        let slot = if self.check_with(other, &mut load).is_ok() {
+                            other
+                        } else {
+                            r.slot
+                        };
+                        Record {
+                            slot,
+                            state: State::Unconfirmed,
+                            ..r
+                        }
+                    }
+                    (n, _) => Record {
                         state: State::New { boots_left: n - 1 },
                         ..r
-                    }),
+                    },
                 };
-                if let Some(next) = next {
-                    rec = Some(self.commit(rec, next)?);
-                }
+                rec = Some(self.commit(rec, next)?);
             }
         }
         let Some(slot) = self.bootable_with(&mut load) else {

@@ -354,20 +354,33 @@ fn two_installs_in_a_row_keep_the_confirmed_image() {
 }
 
 /// Rollback keeps real states: with no confirmed image to go back to, a new image that
-/// never confirms keeps booting and is never recorded as `Confirmed`.
+/// spends its budget gives way to the other verifying image, which is then booted as it is
+/// (`Unconfirmed`, never `Confirmed`: the old rule wrote `Confirmed` for it though it never
+/// ran), without flipping back and forth.
 #[test]
 fn rollback_never_writes_confirmed_for_an_image_that_never_confirmed() {
     let mut s = Slots::new(Nor::new(FLASH, 21)).unwrap();
     s.install(&image(v(1), 3000), |_, _| {}).unwrap();
     s.install(&image(v(2), 3000), |_, _| {}).unwrap();
-    for _ in 0..10 {
+    for _ in 0..BOOT_BUDGET {
         assert_eq!(s.begin_boot().unwrap(), Some(Slot::B));
-        let r = s.record().unwrap();
-        assert!(matches!(r.state, State::New { .. }), "{r:?}");
-        assert_eq!(r.confirmed, None);
     }
-    // The old rule wrote `Confirmed` for v1 here, which never ran.
-    assert_eq!(booted(&mut s), Some(v(2)));
+    for _ in 0..10 {
+        assert_eq!(s.begin_boot().unwrap(), Some(Slot::A));
+        let r = s.record().unwrap();
+        assert_eq!((r.state, r.confirmed), (State::Unconfirmed, None));
+    }
+    // It confirms after all: a real confirmation, with its token.
+    let t = s.token().unwrap();
+    assert!(s.confirm(t).unwrap());
+    assert_eq!(s.record().unwrap().confirmed, Some(Slot::A));
+    // With the other slot bad, the spent image itself stays, unconfirmed.
+    let mut s = Slots::new(Nor::new(FLASH, 29)).unwrap();
+    s.install(&image(v(1), 3000), |_, _| {}).unwrap();
+    for _ in 0..BOOT_BUDGET + 5 {
+        assert_eq!(s.begin_boot().unwrap(), Some(Slot::A));
+    }
+    assert_eq!(s.record().unwrap().state, State::Unconfirmed);
 }
 
 /// Finding 2: a token left over from an earlier record (the confirmed image's, before an
@@ -598,7 +611,7 @@ fn every_flipped_record_bit_is_caught() {
         assert_eq!(Record::decode(&b), None, "bit {i}");
     }
     // Fields that a valid CRC cannot excuse: out-of-range state, budget, slots, flags.
-    for (at, val) in [(8, 2), (9, 2), (10, BOOT_BUDGET + 1), (11, 2), (16, 4)] {
+    for (at, val) in [(8, 2), (9, 3), (10, BOOT_BUDGET + 1), (11, 2), (16, 4)] {
         let mut b = bytes;
         b[at] = val;
         let crc = crate::image::CRC32.checksum(&b[..124]);
