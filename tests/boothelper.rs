@@ -3,7 +3,9 @@
 //! asks before copying the image to flash, then gives 30 s to remove the medium. With the
 //! diskette ejected or the stick pulled (QMP) the unit boots its own disk, whose monitor
 //! boots the new image;
-//! with the medium still in, `reload` comes back to `pixboothelper>`.
+//! with the medium still in, `reload` comes back to `pixboothelper>`. After `y` it asks for
+//! the activation key (the PIX's step 7): a malformed key is refused with the expected
+//! format and asked again; the key is stored in the unit record and handed to the image.
 
 mod common;
 
@@ -48,7 +50,9 @@ fn setup(tag: &str) -> (media::MediaSet, media::MediaSet, PathBuf, PathBuf) {
     (helper, appliance, root, flash)
 }
 
-fn recover(q: &mut Qemu) {
+/// Recovers the demo image; `activation` is the line typed at the activation key question
+/// (empty: keep the current one).
+fn recover(q: &mut Qemu, activation: &str) {
     expect(q, "lifeboat recovery monitor", BOOT);
     expect(q, BH_PROMPT, Duration::from_secs(20));
     for line in [
@@ -66,8 +70,24 @@ fn recover(q: &mut Qemu) {
         Duration::from_secs(60),
     );
     q.send_line("y").unwrap();
+    expect(q, "Activation key [none]: ", REPLY);
+    if !activation.is_empty() {
+        q.send_line("0x1234 0xabcd").unwrap();
+        expect(
+            q,
+            "The activation key is not valid: enter four 32-bit hex words",
+            REPLY,
+        );
+        expect(q, "Activation key [none]: ", REPLY);
+    }
+    q.send_line(activation).unwrap();
     expect(q, "Installed 1.0(1) in slot A", Duration::from_secs(30));
+    if !activation.is_empty() {
+        expect(q, "Activation key stored: ", REPLY);
+    }
 }
+
+const KEY: &str = "0xe02888da 0x4ba7bed6 0xf1c123ae 0xffd8624e";
 
 fn nic(root: &std::path::Path) -> NetBackend {
     NetBackend::User {
@@ -85,7 +105,7 @@ fn diskette_removed_during_the_countdown_then_the_unit_boots_the_new_image() {
         .pflash(&flash)
         .nic(NicModel::E1000, nic(&root));
     let mut q = launch(&m);
-    recover(&mut q);
+    recover(&mut q, KEY);
     expect(
         &mut q,
         "Remove the diskette now: the unit reboots in 30 seconds",
@@ -97,6 +117,8 @@ fn diskette_removed_during_the_countdown_then_the_unit_boots_the_new_image() {
     expect(&mut q, " 0\r\n", Duration::from_secs(40));
     expect(&mut q, "booted from disk", BOOT);
     expect(&mut q, "demo image 1.0(1) running", Duration::from_secs(30));
+    // The image finds the activation key in the boot-info hand-off.
+    expect(&mut q, &format!("demo image: activation key {KEY}"), REPLY);
 }
 
 #[test]
@@ -107,7 +129,7 @@ fn with_the_medium_still_in_reload_comes_back_to_the_boothelper() {
         .pflash(&flash)
         .nic(NicModel::E1000, nic(&root));
     let mut q = launch(&m);
-    recover(&mut q);
+    recover(&mut q, "");
     expect(&mut q, "Remove the USB stick now", REPLY);
     q.send_line("reload").unwrap();
     expect(&mut q, "Rebooting...", REPLY);
@@ -124,7 +146,7 @@ fn usb_stick_pulled_during_the_countdown_then_the_unit_boots_the_new_image() {
         .pflash(&flash)
         .nic(NicModel::E1000, nic(&root));
     let mut q = launch(&m);
-    recover(&mut q);
+    recover(&mut q, "");
     expect(
         &mut q,
         "Remove the USB stick now: the unit reboots in 30 seconds",

@@ -48,10 +48,19 @@ fn boot(m: Machine) -> (Qemu, String) {
 }
 
 /// Runs `flashtest [arg]` and returns its reply lines.
+/// `flashtest ARG`, answering its question about the records with `y`; returns the lines
+/// after the answer.
 fn flashtest(q: &mut Qemu, arg: &str, timeout: Duration) -> Vec<String> {
     let line = format!("flashtest{arg}");
     q.send_line(&line).expect("writing to the console");
     expect(q, &format!("{line}\r\n"), REPLY);
+    let warning = expect(q, "Erase them? [n] ", REPLY);
+    assert!(
+        warning.contains("the slot records and the unit record are there"),
+        "{warning}"
+    );
+    q.send_line("y").expect("writing to the console");
+    expect(q, "y\r\n", REPLY);
     lines(&expect(q, PROMPT, timeout))
 }
 
@@ -106,6 +115,13 @@ fn pflash_is_found_below_the_bios_and_flashtest_programs_it() {
 
     passed(&flashtest(&mut q, "", SHORT), device, 4096);
     passed(&flashtest(&mut q, " 12", SHORT), device, 12 << 10);
+    // It asks before it touches the records; the default answer erases nothing (the file
+    // check below sees nothing past the 12 KiB).
+    q.send_line("flashtest 64").expect("writing to the console");
+    expect(&mut q, "Erase them? [n] ", REPLY);
+    q.send_line("").expect("writing to the console");
+    let reply = lines(&expect(&mut q, PROMPT, REPLY));
+    assert_eq!(reply, ["flashtest: nothing was erased."], "{reply:#?}");
     if bench() {
         let reply = flashtest(&mut q, " 4096", LONG);
         passed(&reply, device, 4 << 20);

@@ -1,7 +1,7 @@
 //! The unit's flash at the console: the banner's `Flash=` line and the hidden `flashtest`.
 use core::fmt::Write;
 
-use lifeboat_firmware::boot::{flat64_fits, linux, RamRegion};
+use lifeboat_firmware::boot::{linux, mapped_ram, placement, RamRegion};
 use lifeboat_firmware::image::{
     verify, Header, Kind, PayloadCheck, Policy, Refusal, Verdict, Version, HEADER_LEN, PLATFORM,
 };
@@ -73,7 +73,7 @@ const INSTALL_DOT: u64 = 256 * 1024;
 
 /// What this firmware knows of the unit's trust, from its own boot medium's configuration.
 #[derive(Clone, Copy)]
-pub struct Trust {
+pub struct Trust<'a> {
     /// The key of the medium that booted (for the appliance disk: the unit's key).
     pub key: Option<[u8; 32]>,
     /// Why the key cannot be known: installs and flash boot are refused (fail closed).
@@ -81,6 +81,8 @@ pub struct Trust {
     /// A Boothelper: its medium is anyone's, so it never sets the unit's policy and takes
     /// the unit's key from the unit record instead.
     pub boothelper: bool,
+    /// The boot-info block (the memory map), when stage 2 left one.
+    pub bootinfo: Option<&'a BootInfo>,
 }
 
 /// Asks a yes/no question on the console; ESC or BREAK answers no.
@@ -135,15 +137,29 @@ fn slots(con: &mut Uart16550) -> Option<Slots<flash::AnyFlash>> {
     }
 }
 
-/// The unit's own firmware (monitor mode) keeps the unit record's key equal to its own, so
-/// a Boothelper can refuse early what the unit's flash boot would refuse anyway. Called at
-/// power-on; writes the flash only when the record differs.
-pub fn sync_unit_key(con: &mut Uart16550, trust: &Trust) {
-    if trust.boothelper || trust.broken.is_some() {
+/// At power-on, in the unit's own firmware (monitor mode) only: record the confirmation
+/// the image that ran last handed back (`hal::cmos`; taken once, so it is recorded even when
+/// the operator then stops in the monitor), and keep the unit record's key equal to the
+/// firmware's own, so a Boothelper can refuse early what the unit's flash boot would refuse
+/// anyway. Writes the flash only when something changes. A Boothelper leaves both alone.
+pub fn power_on_records(con: &mut Uart16550, trust: &Trust<'_>) {
+    if trust.boothelper {
+        return;
+    }
+    let token = lifeboat_hal::cmos::take_confirmation();
+    if trust.broken.is_some() {
         return;
     }
     let Some(f) = flash::probe() else { return };
     let Ok(mut s) = Slots::new(f) else { return };
+    if let Some(t) = token {
+        if let Err(e) = s.confirm(t) {
+            let _ = write!(
+                con,
+                "Warning: cannot record the image's confirmation: {e}\r\n"
+            );
+        }
+    }
     if let Err(e) = s.update_unit(|u| u.key = trust.key) {
         let _ = write!(
             con,
@@ -160,7 +176,7 @@ pub fn install_download(
     con: &mut Uart16550,
     image: &[u8],
     scratch: &mut [u8],
-    trust: &Trust,
+    trust: &Trust<'_>,
 ) -> bool {
     if let Some(why) = trust.broken {
         let _ = write!(con, "Install refused: {why}; this unit installs nothing until its configuration is repaired.\r\nNothing was written to flash.\r\n");
@@ -206,6 +222,10 @@ pub fn install_download(
             );
         }
     }
+    // An image that could never start on this unit is refused before it reaches flash.
+    let mem = boot_ram(trust.bootinfo);
+    let result = result
+        .and_then(|(h, v)| placement(&h, &mem.ram, &[mem.firmware], LINUX_STAGING).map(|_| (h, v)));
     let (header, verdict) = match result {
         Ok(v) => v,
         Err(e) => {
@@ -378,6 +398,24 @@ struct BootRam {
     firmware: RamRegion,
 }
 
+/// The RAM an image may be placed in (usable, below the identity map's end) and the
+/// firmware to keep clear of.
+fn boot_ram(bootinfo: Option<&BootInfo>) -> BootRam {
+    BootRam {
+        ram: mapped_ram(
+            bootinfo
+                .map(|b| b.memory_map())
+                .unwrap_or_default()
+                .iter()
+                .map(|r| (r.base, r.len, r.kind)),
+        ),
+        firmware: RamRegion {
+            base: 0x10_0000,
+            len: lifeboat_hal::bootinfo::firmware_end().saturating_sub(0x10_0000),
+        },
+    }
+}
+
 /// An image read from a slot into the RAM it runs from (flat64: its load address; linux:
 /// the staging area) and checked there.
 struct Loaded {
@@ -412,20 +450,7 @@ fn load_slot(
         });
     }
     let len = h.payload_len();
-    let base = match h.kind() {
-        Ok(Kind::Linux) => LINUX_STAGING,
-        _ => h.load(),
-    };
-    let entry_ok = h.kind() == Ok(Kind::Linux)
-        || base
-            .checked_add(len)
-            .is_some_and(|end| h.entry() >= base && h.entry() < end);
-    if usize::try_from(len).is_err()
-        || !entry_ok
-        || !flat64_fits(&mem.ram, &[mem.firmware], base, len)
-    {
-        return Err(Refusal::Placement { load: base, len });
-    }
+    let base = placement(h, &mem.ram, &[mem.firmware], LINUX_STAGING)?;
     // The slice of the previous image (if any) dies here, before this one is made.
     *previous = None;
     // SAFETY: flat64_fits checked [base, base+len) is usable RAM below 4 GiB (the identity
@@ -450,9 +475,12 @@ fn load_slot(
 /// read into RAM and verified there against the unit's own policy (its key, the floor,
 /// the platform), then started with a hand-off holding its confirmation token. Returns (to
 /// the monitor) with a line saying why when there is nothing to start.
-pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usize, trust: &Trust) {
-    // The token the image that ran last handed back (taken once, whatever happens next).
-    let token = lifeboat_hal::cmos::take_confirmation();
+pub fn boot(
+    con: &mut Uart16550,
+    bootinfo: Option<&BootInfo>,
+    bootinfo_addr: usize,
+    trust: &Trust<'_>,
+) {
     if let Some(why) = trust.broken {
         let _ = write!(con, "Flash boot refused: {why}; entering the monitor.\r\n");
         return;
@@ -476,35 +504,7 @@ pub fn boot(con: &mut Uart16550, bootinfo: Option<&BootInfo>, bootinfo_addr: usi
         floor: INSTALL_FLOOR,
         key: trust.key,
     });
-    // The image that ran last may have confirmed itself: keep it for good.
-    if let Some(t) = token {
-        if let Err(e) = s.confirm(t) {
-            let _ = write!(
-                con,
-                "Flash boot: cannot record the image's confirmation: {e}\r\n"
-            );
-        }
-    }
-    // The identity map ends at 4 GiB: RAM above it is not addressable here.
-    const MAPPED: u64 = 1 << 32;
-    let mem = BootRam {
-        ram: bootinfo
-            .map(|b| {
-                b.memory_map()
-                    .iter()
-                    .filter(|r| r.kind == 1 && r.base < MAPPED)
-                    .map(|r| RamRegion {
-                        base: r.base,
-                        len: r.len.min(MAPPED - r.base),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        firmware: RamRegion {
-            base: 0x10_0000,
-            len: lifeboat_hal::bootinfo::firmware_end().saturating_sub(0x10_0000),
-        },
-    };
+    let mem = boot_ram(bootinfo);
     // Each slot the selection looks at is read into RAM and checked there; the last good
     // one loaded is kept (a later load may have reused the same RAM). Any refusal, an
     // unreadable sector or no room in RAM included, makes that slot bad.

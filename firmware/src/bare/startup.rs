@@ -112,6 +112,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             cfg.trust_broken
         },
         boothelper: cfg.boothelper,
+        bootinfo: boot.as_ref().ok(),
     };
     if let Some(why) = trust.broken {
         let _ = write!(
@@ -119,7 +120,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             "Warning: {why}: installs and flash boot are refused until it is repaired\r\n"
         );
     }
-    super::flash::sync_unit_key(&mut con, &trust);
+    super::flash::power_on_records(&mut con, &trust);
 
     let prompt = if cfg.boothelper {
         BOOTHELPER_PROMPT

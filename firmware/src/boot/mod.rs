@@ -6,11 +6,53 @@
 //! - `linux`: the Linux x86 64-bit boot protocol ([`linux`]).
 pub mod linux;
 
+use crate::image::{Header, Kind, Refusal};
+
 /// A range of usable RAM (E820 type 1), or a range that must be left alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RamRegion {
     pub base: u64,
     pub len: u64,
+}
+
+/// The identity map the boot chain builds ends here: RAM above it is not addressable by the
+/// firmware, so nothing is loaded there.
+pub const MAPPED_END: u64 = 1 << 32;
+
+/// Usable RAM regions (E820 type 1) clipped to the identity map.
+pub fn mapped_ram(e820: impl IntoIterator<Item = (u64, u64, u32)>) -> heapless::Vec<RamRegion, 64> {
+    e820.into_iter()
+        .filter(|&(base, _, kind)| kind == 1 && base < MAPPED_END)
+        .map(|(base, len, _)| RamRegion {
+            base,
+            len: len.min(MAPPED_END - base),
+        })
+        .take(64)
+        .collect()
+}
+
+/// Where an image's payload is read to at boot (a `flat64` image: its load address; a
+/// `linux` image: `linux_staging`), when that place is usable RAM clear of `avoid` and a
+/// `flat64` entry lies inside the payload. Checked at install (so an image that could never
+/// start is refused before it reaches flash) and at every boot (whatever wrote the flash).
+pub fn placement<T: AsRef<[u8]>>(
+    h: &Header<T>,
+    ram: &[RamRegion],
+    avoid: &[RamRegion],
+    linux_staging: u64,
+) -> Result<u64, Refusal> {
+    let len = h.payload_len();
+    let linux = h.kind() == Ok(Kind::Linux);
+    let base = if linux { linux_staging } else { h.load() };
+    let entry_ok = linux
+        || base
+            .checked_add(len)
+            .is_some_and(|end| h.entry() >= base && h.entry() < end);
+    if entry_ok && flat64_fits(ram, avoid, base, len) {
+        Ok(base)
+    } else {
+        Err(Refusal::Placement { load: base, len })
+    }
 }
 
 /// Can a `flat64` payload of `len` bytes be loaded at `base`: inside usable RAM, above the
@@ -31,6 +73,65 @@ pub fn flat64_fits(ram: &[RamRegion], avoid: &[RamRegion], base: u64, len: u64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::{HeaderRepr, Version, PLATFORM};
+
+    fn header(kind: Kind, load: u64, entry: u64, payload: &[u8]) -> [u8; crate::image::HEADER_LEN] {
+        HeaderRepr {
+            platform: PLATFORM,
+            version: Version::new(1, 0, 0),
+            kind,
+            load,
+            entry,
+            initrd_len: 0,
+            cmdline: "",
+        }
+        .emit(payload)
+        .unwrap()
+    }
+
+    /// Finding 5: a unit with 5 GiB has RAM at 0x1_4000_0000, but the firmware's identity
+    /// map ends at 4 GiB: an image loaded there would fault at every power-on.
+    #[test]
+    fn placement_refuses_ram_above_the_identity_map_and_entries_outside_the_payload() {
+        let e820 = [
+            (0, 0x9_FC00, 1),
+            (0x10_0000, 0xBFF0_0000, 1),
+            (0xFEFF_C000, 0x4000, 2),
+            (0x1_0000_0000, 0x1_0000_0000, 1),
+        ];
+        let ram = mapped_ram(e820);
+        assert_eq!(ram.len(), 2, "{ram:?}");
+        let fw = [RamRegion {
+            base: 0x10_0000,
+            len: 0x34_0000,
+        }];
+        let p = [0u8; 4096];
+        let ok = header(Kind::Flat64, 0x200_0000, 0x200_0000, &p);
+        assert_eq!(
+            placement(&Header::new_checked(&ok[..]).unwrap(), &ram, &fw, 0),
+            Ok(0x200_0000)
+        );
+        for (load, entry) in [
+            (0x1_4000_0000, 0x1_4000_0000),
+            (0xFFFF_F800, 0xFFFF_F800),
+            (0x200_0000, 0x200_1000),
+            (0x200_0000, 0x1FF_FFFF),
+            (0x18_0000, 0x18_0000),
+            (u64::MAX - 100, u64::MAX - 100),
+        ] {
+            let h = header(Kind::Flat64, load, entry, &p);
+            assert_eq!(
+                placement(&Header::new_checked(&h[..]).unwrap(), &ram, &fw, 0),
+                Err(Refusal::Placement { load, len: 4096 }),
+                "{load:#x} {entry:#x}"
+            );
+        }
+        // A Linux image goes to the staging area, which must fit too.
+        let l = header(Kind::Linux, 0, 0, &p);
+        let l = Header::new_checked(&l[..]).unwrap();
+        assert_eq!(placement(&l, &ram, &fw, 0x600_0000), Ok(0x600_0000));
+        assert!(placement(&l, &ram, &fw, 0xFFFF_FF00).is_err());
+    }
 
     #[test]
     fn flat64_placement() {

@@ -442,7 +442,7 @@ impl<F: NorFlash> Slots<F> {
         let prev = self.record();
         let mut next = prev.unwrap_or_else(Record::blank);
         f(&mut next.unit);
-        if prev.map(|p| p.unit) != Some(next.unit) {
+        if prev.map_or(Unit::default(), |p| p.unit) != next.unit {
             self.commit(prev, next)?;
         }
         Ok(())

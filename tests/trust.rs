@@ -1,0 +1,400 @@
+//! Trust and fail-safety under QEMU (issue 12), each scenario one that broke on the code
+//! before it:
+//! 1. a Boothelper diskette without a key installs an unsigned image on a unit whose own disk
+//!    has a key: the unit's flash boot refuses to start it; once the unit has recorded its key
+//!    the same Boothelper refuses such an image at once, and a correctly signed image recovers
+//!    the unit;
+//! 2. a confirmed image, ESC, then an image that never confirms: rolled back unattended after
+//!    its budget (a leftover confirmation once made it permanent);
+//! 3. an unreadable sector in the selected slot of a CompactFlash (blkdebug): the other slot
+//!    boots;
+//! 4. a `flat64` image that asks for RAM above 4 GiB on a unit with 5 GiB: refused at install,
+//!    and, written to the flash behind the firmware's back, refused at boot without a fault.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use lifeboat::media::{self, MediaConfig};
+use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
+use lifeboat_qemu::{NetBackend, NicModel};
+
+const BH_PROMPT: &str = "pixboothelper> ";
+const STARTED: Duration = Duration::from_secs(30);
+/// Slot A starts after the two 4 KiB record blocks.
+const SLOT_A: usize = 2 * 4096;
+
+fn dir(tag: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("trust-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn blank(path: &Path, len: usize) {
+    std::fs::write(path, vec![0xFFu8; len]).unwrap();
+}
+
+fn user_net(root: &Path) -> NetBackend {
+    NetBackend::User {
+        tftp: Some(root.to_path_buf()),
+        bootfile: None,
+    }
+}
+
+fn key(seed: u8) -> ed25519_compact::KeyPair {
+    ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([seed; 32]))
+}
+
+fn signed(kp: &ed25519_compact::KeyPair, img: &[u8]) -> Vec<u8> {
+    let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
+    sign_header(&mut h, |m| *kp.sk.sign(m, None));
+    let mut v = h.to_vec();
+    v.extend_from_slice(&img[HEADER_LEN..]);
+    v
+}
+
+/// Sets address, server and file at `prompt`, runs `tftp`, returns what follows the echo
+/// up to `until`.
+fn fetch(q: &mut Qemu, prompt: &str, file: &str, until: &str) -> String {
+    for line in [
+        "address 10.0.2.15",
+        "server 10.0.2.2",
+        &format!("file {file}"),
+    ] {
+        q.send_line(line).unwrap();
+        expect(q, prompt, REPLY);
+    }
+    q.send_line("tftp").unwrap();
+    expect(q, "tftp\r\n", REPLY);
+    expect(q, until, Duration::from_secs(60))
+}
+
+/// Answers the Boothelper's two questions (copy: y; activation key: keep) and waits for the
+/// install and the removal countdown, then ejects the diskette.
+fn boothelper_install(q: &mut Qemu, version: &str) {
+    q.send_line("y").unwrap();
+    expect(q, "Activation key [none]: ", REPLY);
+    q.send_line("").unwrap();
+    expect(
+        q,
+        &format!("Installed {version} in slot"),
+        Duration::from_secs(30),
+    );
+    expect(q, "Remove the diskette now", REPLY);
+    q.qmp(r#"{"execute":"eject","arguments":{"id":"floppy0","force":true}}"#)
+        .or_else(|_| q.qmp(r#"{"execute":"eject","arguments":{"device":"floppy0","force":true}}"#))
+        .expect("eject");
+    expect(q, " 0\r\n", Duration::from_secs(40));
+    expect(q, "booted from disk", BOOT);
+}
+
+#[test]
+fn a_keyless_boothelper_cannot_make_a_keyed_unit_run_an_unsigned_image() {
+    let d = dir("keyless");
+    let unit_key = key(1);
+    let helper = media::write_media(
+        &d.join("helper"),
+        &MediaConfig {
+            boot_timeout_s: 2,
+            boothelper: true,
+            ..MediaConfig::default()
+        },
+    )
+    .unwrap();
+    let appliance = media::write_media(
+        &d.join("appliance"),
+        &MediaConfig {
+            boot_timeout_s: 2,
+            public_key: Some(*unit_key.pk),
+            ..MediaConfig::default()
+        },
+    )
+    .unwrap();
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("plain.bin"),
+        media::demo_image(Version::new(1, 0, 1)),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("signed.bin"),
+        signed(&unit_key, &media::demo_image(Version::new(1, 0, 2))),
+    )
+    .unwrap();
+    let flash = d.join("pflash.img");
+    blank(&flash, 4 << 20);
+    let m = Machine::new(Medium::Floppy, &helper.floppy)
+        .medium_snapshot(true)
+        .ide_disk(0, &appliance.disk)
+        .pflash(&flash)
+        .nic(NicModel::E1000, user_net(&root));
+
+    // A unit that never ran its own firmware has no record: the Boothelper says so, and
+    // installs the unsigned image.
+    let mut q = launch(&m);
+    expect(&mut q, BH_PROMPT, BOOT);
+    let out = fetch(
+        &mut q,
+        BH_PROMPT,
+        "plain.bin",
+        "Do you wish to copy the image to flash? [n] ",
+    );
+    assert!(
+        out.contains(
+            "No unit record in flash: the unit's own flash boot will decide whether this image runs."
+        ),
+        "{out}"
+    );
+    boothelper_install(&mut q, "1.0(1)");
+    // The unit's own disk: its flash boot checks the signature and refuses the image.
+    let out = expect(&mut q, PROMPT, STARTED);
+    assert!(
+        out.contains(
+            "Flash boot: slot A: image is not signed; this unit installs signed images only"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("no valid image installed in flash"), "{out}");
+    assert!(!out.contains("demo image 1.0(1) running"), "{out}");
+    let v = command(&mut q, "version").join("\n");
+    let pk = *unit_key.pk;
+    let fingerprint = format!(
+        "Unit record: key {:02x}{:02x}{:02x}{:02x}..., floor 0.0(0)",
+        pk[0], pk[1], pk[2], pk[3]
+    );
+    assert!(v.contains(&fingerprint), "{v}");
+    drop(q);
+
+    // The Boothelper again: now the unit record holds the key, so the unsigned image is
+    // refused before anything is written; the signed one installs and runs.
+    let mut q = launch(&m);
+    expect(&mut q, BH_PROMPT, BOOT);
+    let before = std::fs::read(&flash).unwrap();
+    let out = fetch(&mut q, BH_PROMPT, "plain.bin", BH_PROMPT);
+    assert!(
+        out.contains("image is not signed; this unit installs signed images only"),
+        "{out}"
+    );
+    assert!(out.contains("Nothing was written to flash."), "{out}");
+    assert!(std::fs::read(&flash).unwrap() == before, "flash changed");
+    q.send_line("file signed.bin").unwrap();
+    expect(&mut q, BH_PROMPT, REPLY);
+    q.send_line("tftp").unwrap();
+    expect(
+        &mut q,
+        "Do you wish to copy the image to flash? [n] ",
+        Duration::from_secs(60),
+    );
+    boothelper_install(&mut q, "1.0(2)");
+    expect(&mut q, "Flash boot: slot B, image 1.0(2)", STARTED);
+    expect(&mut q, "demo image 1.0(2) running", STARTED);
+}
+
+fn to_prompt(q: &mut Qemu) {
+    expect_banner(q);
+    q.send(ESC).expect("ESC");
+    expect(q, HELP_HINT, REPLY);
+    expect(q, PROMPT, REPLY);
+}
+
+fn monitor_install(q: &mut Qemu, file: &str, version: &str) {
+    command1(q, &format!("file {file}"));
+    q.send_line("tftp").unwrap();
+    expect(q, "tftp\r\n", REPLY);
+    let out = expect(q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains(&format!("Installed {version} in slot")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_confirmed_image_then_esc_and_an_image_that_never_confirms_is_rolled_back_unattended() {
+    let d = dir("stale");
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("one.bin"),
+        media::demo_image(Version::new(1, 0, 1)),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("two.bin"),
+        media::demo_image_with(Version::new(1, 0, 2), false),
+    )
+    .unwrap();
+    let flash = d.join("pflash.img");
+    blank(&flash, 4 << 20);
+    let m = machine(Medium::Floppy, 2)
+        .pflash(&flash)
+        .nic(NicModel::E1000, user_net(&root));
+    let mut q = launch(&m);
+    to_prompt(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    monitor_install(&mut q, "one.bin", "1.0(1)");
+    q.send_line("reload").unwrap();
+    // Nobody at the console: the window passes, 1.0(1) runs and confirms itself.
+    expect(&mut q, "demo image 1.0(1) running", STARTED);
+    expect(&mut q, "demo image: boot confirmed", REPLY);
+    // The operator stops in the monitor and installs an image that never confirms.
+    q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+    to_prompt(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    monitor_install(&mut q, "two.bin", "1.0(2)");
+    let v = command(&mut q, "version").join("\n");
+    let n = media::demo_image(Version::new(1, 0, 1)).len();
+    assert!(
+        v.contains(&format!("Slot A: 1.0(1), {n} bytes, last confirmed")),
+        "{v}"
+    );
+    assert!(
+        v.contains(&format!(
+            "Slot B: 1.0(2), {n} bytes, selected (new, 3 boots to confirm)"
+        )),
+        "{v}"
+    );
+    assert!(v.contains("floor 1.0(0)"), "{v}");
+    q.send_line("reload").unwrap();
+    // Unattended: three boots of 1.0(2), then back to 1.0(1) for good.
+    for boot in 0..5 {
+        let want = if boot < 3 { "1.0(2)" } else { "1.0(1)" };
+        expect(&mut q, &format!("demo image {want} running"), STARTED);
+        q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+    }
+}
+
+/// Installs two images on an ATA flash file (1.0(1) confirmed in A, 1.0(2) selected in B).
+fn two_slots_on_ata(d: &Path, ata: &Path) {
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("one.bin"),
+        media::demo_image(Version::new(1, 0, 1)),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("two.bin"),
+        media::demo_image(Version::new(1, 0, 2)),
+    )
+    .unwrap();
+    let m = machine(Medium::Disk, 2)
+        .ide_disk(2, ata)
+        .nic(NicModel::E1000, user_net(&root));
+    let mut q = launch(&m);
+    to_prompt(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    monitor_install(&mut q, "one.bin", "1.0(1)");
+    q.send_line("reload").unwrap();
+    expect(&mut q, "demo image: boot confirmed", STARTED);
+    q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+    to_prompt(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    monitor_install(&mut q, "two.bin", "1.0(2)");
+    q.kill();
+}
+
+#[test]
+fn an_unreadable_sector_in_the_selected_slot_boots_the_other_slot() {
+    let d = dir("badsector");
+    let ata = d.join("cf.img");
+    let len = 16usize << 20;
+    blank(&ata, len);
+    two_slots_on_ata(&d, &ata);
+    // Slot B starts after the records and slot A (half of the rest, in 4 KiB blocks).
+    let slot_len = ((len / 4096 - 2) / 2) * 4096;
+    let b = SLOT_A + slot_len;
+    let image = std::fs::read(&ata).unwrap();
+    assert_eq!(&image[b..b + 4], b"LBIM", "slot B holds the second image");
+    // One sector inside B's payload fails every read.
+    let sector = (b + HEADER_LEN + 1024) / 512;
+    let rules = d.join("bad.blkdebug");
+    std::fs::write(
+        &rules,
+        format!("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\nsector = \"{sector}\"\n"),
+    )
+    .unwrap();
+    let spec = format!("blkdebug:{}:{}", rules.display(), ata.display());
+    let mut q = launch(&machine(Medium::Disk, 2).ide_disk(2, spec));
+    let out = expect(&mut q, "demo image 1.0(1) running", STARTED);
+    assert!(
+        out.contains("Flash boot: slot B: the flash cannot be read there"),
+        "{out}"
+    );
+    assert!(out.contains("Flash boot: slot A, image 1.0(1)"), "{out}");
+}
+
+/// A `flat64` image of the demo payload with `load`/`entry` set to `addr`.
+fn high_image(addr: u64) -> Vec<u8> {
+    let demo = media::demo_image(Version::new(1, 0, 7));
+    let payload = &demo[HEADER_LEN..];
+    let h = HeaderRepr {
+        platform: PLATFORM,
+        version: Version::new(1, 0, 7),
+        kind: Kind::Flat64,
+        load: addr,
+        entry: addr,
+        initrd_len: 0,
+        cmdline: "",
+    }
+    .emit(payload)
+    .unwrap();
+    let mut v = h.to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+#[test]
+fn an_image_above_4_gib_is_refused_at_install_and_at_boot_without_a_fault() {
+    let d = dir("high");
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let high = high_image(0x1_4000_0000);
+    std::fs::write(root.join("high.bin"), &high).unwrap();
+    let flash = d.join("pflash.img");
+    blank(&flash, 4 << 20);
+    let m = machine(Medium::Floppy, 2)
+        .memory_mib(5 << 10)
+        .pflash(&flash)
+        .nic(NicModel::E1000, user_net(&root));
+    let mut q = launch(&m);
+    to_prompt(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    command1(&mut q, "file high.bin");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    let len = high.len() - HEADER_LEN;
+    assert!(
+        out.contains(&format!(
+            "image wants {len} bytes at 0x140000000, which is not free RAM"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("Nothing was written to flash."), "{out}");
+    q.kill();
+    // Written into slot A by something else (a programmer, another firmware): the unit's
+    // flash boot refuses it before copying a byte, every boot, and stays usable.
+    let mut f = std::fs::read(&flash).unwrap();
+    f[SLOT_A..SLOT_A + high.len()].copy_from_slice(&high);
+    std::fs::write(&flash, f).unwrap();
+    let mut q = launch(&m);
+    for _ in 0..2 {
+        let out = expect(&mut q, PROMPT, STARTED);
+        assert!(
+            out.contains(&format!(
+                "Flash boot: slot A: image wants {len} bytes at 0x140000000, which is not free RAM"
+            )),
+            "{out}"
+        );
+        assert!(!out.contains("exception"), "{out}");
+        q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+    }
+}
