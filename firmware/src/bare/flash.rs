@@ -3,7 +3,7 @@ use core::fmt::Write;
 
 use lifeboat_firmware::boot::{linux, mapped_ram, placement, RamRegion};
 use lifeboat_firmware::image::{
-    verify, Header, Kind, PayloadCheck, Policy, Refusal, Verdict, Version, HEADER_LEN, PLATFORM,
+    verify, Header, Kind, Policy, Refusal, Verdict, Version, HEADER_LEN, PLATFORM,
 };
 use lifeboat_firmware::install::{BootPolicy, Slot, Slots, State};
 use lifeboat_firmware::monitor::flashtest;
@@ -438,34 +438,19 @@ fn load_slot(
     mem: &BootRam,
     previous: &mut Option<Loaded>,
 ) -> Result<Loaded, Refusal> {
-    let mut header = [0u8; HEADER_LEN];
-    s.read_image(slot, 0, &mut header)
-        .map_err(|_| Refusal::Unreadable)?;
-    let checked = Header::new_checked(header)?;
-    let h = &checked;
-    if h.image_len() > s.slot_len() {
-        return Err(Refusal::TooLarge {
-            len: h.image_len(),
-            room: s.slot_len(),
-        });
-    }
-    let len = h.payload_len();
-    let base = placement(h, &mem.ram, &[mem.firmware], LINUX_STAGING)?;
-    // The slice of the previous image (if any) dies here, before this one is made.
-    *previous = None;
-    // SAFETY: flat64_fits checked [base, base+len) is usable RAM below 4 GiB (the identity
-    // map) clear of the firmware; the monitor has not started (no download buffer; the
-    // caller stopped the NIC, whose rings are in the firmware's .bss anyway), and no other
-    // slice of it lives (`previous` was just dropped), so nothing else uses it.
-    let payload = unsafe { lifeboat_hal::jump::ram(base, len as usize) };
-    s.read_image(slot, HEADER_LEN as u32, payload)
-        .map_err(|_| Refusal::Unreadable)?;
-    let mut check = PayloadCheck::default();
-    check.update(payload);
-    check.finish(h)?;
+    let (header, payload) = s.load_into(slot, |h| {
+        let base = placement(h, &mem.ram, &[mem.firmware], LINUX_STAGING)?;
+        // The slice of the previous image (if any) dies here, before this one is made.
+        *previous = None;
+        // SAFETY: `placement` checked [base, base + payload_len) is usable RAM below 4 GiB
+        // (the identity map) clear of the firmware; the monitor has not started (no
+        // download buffer; the caller stopped the NIC, whose rings are in the firmware's
+        // .bss anyway), and no other slice of it lives (`previous` was just dropped).
+        Ok(unsafe { lifeboat_hal::jump::ram(base, h.payload_len() as usize) })
+    })?;
     Ok(Loaded {
         slot,
-        header: checked,
+        header,
         payload,
     })
 }

@@ -526,6 +526,36 @@ impl<F: NorFlash> Slots<F> {
     /// The integrity check of `slot` read from flash: header (its lengths inside the slot),
     /// CRC-32, SHA-256. A read error is a bad slot ([`Refusal::Unreadable`]).
     pub fn check_now(&mut self, slot: Slot) -> Checked {
+        type NoPlace = fn(&Header<[u8; HEADER_LEN]>) -> Result<&'static mut [u8], Refusal>;
+        let mut chunk = [0u8; CHECK_CHUNK];
+        self.verify_slot(slot, &mut chunk, None::<NoPlace>)
+            .map(|(h, _)| h)
+    }
+
+    /// The same check, but the payload is read into the RAM `place` gives for the header
+    /// (`Err` from `place`, e.g. no room, refuses the slot before a byte is read): what the
+    /// boot path starts is exactly what was verified, and the slot is read once. `place`
+    /// must give exactly `payload_len` bytes.
+    pub fn load_into<'r>(
+        &mut self,
+        slot: Slot,
+        place: impl FnOnce(&Header<[u8; HEADER_LEN]>) -> Result<&'r mut [u8], Refusal>,
+    ) -> Result<(Header<[u8; HEADER_LEN]>, &'r mut [u8]), Refusal> {
+        let (h, ram) = self.verify_slot(slot, &mut [], Some(place))?;
+        ram.map(|r| (h, r)).ok_or(Refusal::Unreadable)
+    }
+
+    /// The one slot check behind [`Slots::check_now`] (payload streamed through `chunk`) and
+    /// [`Slots::load_into`] (payload read whole into the RAM `place` gives).
+    fn verify_slot<'r, P>(
+        &mut self,
+        slot: Slot,
+        chunk: &mut [u8],
+        place: Option<P>,
+    ) -> Result<(Header<[u8; HEADER_LEN]>, Option<&'r mut [u8]>), Refusal>
+    where
+        P: FnOnce(&Header<[u8; HEADER_LEN]>) -> Result<&'r mut [u8], Refusal>,
+    {
         let mut h = [0u8; HEADER_LEN];
         let start = self.slot_start(slot);
         self.read(start, &mut h).map_err(|_| Refusal::Unreadable)?;
@@ -536,18 +566,38 @@ impl<F: NorFlash> Slots<F> {
                 room: self.slot_len(),
             });
         }
+        let len = header.payload_len();
+        let mut ram = match place {
+            Some(place) => {
+                let ram = place(&header)?;
+                if ram.len() as u64 != len {
+                    return Err(Refusal::Placement { load: 0, len });
+                }
+                Some(ram)
+            }
+            None => None,
+        };
         let mut check = PayloadCheck::default();
-        let mut buf = [0u8; CHECK_CHUNK];
-        let mut done = 0u64;
-        while done < header.payload_len() {
-            let n = (header.payload_len() - done).min(CHECK_CHUNK as u64) as usize;
-            // image_len <= slot_len < 4 GiB: the offsets fit.
-            self.read(start + HEADER_LEN as u32 + done as u32, &mut buf[..n])
+        let mut done = 0usize;
+        // image_len <= slot_len < 4 GiB: lengths and offsets fit u32 and usize.
+        while (done as u64) < len {
+            let piece: &mut [u8] = match ram.as_deref_mut() {
+                Some(r) => &mut r[done..],
+                None => {
+                    let n = (len as usize - done).min(chunk.len());
+                    &mut chunk[..n]
+                }
+            };
+            if piece.is_empty() {
+                return Err(Refusal::Unreadable);
+            }
+            self.read(start + (HEADER_LEN + done) as u32, piece)
                 .map_err(|_| Refusal::Unreadable)?;
-            check.update(&buf[..n]);
-            done += n as u64;
+            check.update(piece);
+            done += piece.len();
         }
-        check.finish(&header).map(|()| header)
+        check.finish(&header)?;
+        Ok((header, ram))
     }
 
     /// Reads `buf.len()` bytes of the image in `slot` from `offset` (0 = its header).

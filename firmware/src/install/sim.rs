@@ -32,6 +32,8 @@ impl NorFlashError for SimError {
 pub struct SimFlash<const W: usize, const E: usize> {
     pub mem: Vec<u8>,
     pub ops: usize,
+    /// Bytes read so far (reads are not operations a power cut can fall on).
+    pub read_bytes: usize,
     /// Cut the power during operation number `cut_at` (0-based).
     pub cut_at: Option<usize>,
     pub dead: bool,
@@ -45,6 +47,7 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
         SimFlash {
             mem: vec![0xFF; len],
             ops: 0,
+            read_bytes: 0,
             cut_at: None,
             dead: false,
             bad: Vec::new(),
@@ -104,6 +107,7 @@ impl<const W: usize, const E: usize> ReadNorFlash for SimFlash<W, E> {
             .get(o..o + bytes.len())
             .ok_or(SimError::OutOfBounds)?;
         bytes.copy_from_slice(src);
+        self.read_bytes += bytes.len();
         Ok(())
     }
 

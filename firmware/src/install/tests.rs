@@ -619,3 +619,49 @@ fn every_flipped_record_bit_is_caught() {
         assert_eq!(Record::decode(&b), None, "byte {at} = {val}");
     }
 }
+
+/// The boot path's load is the same check as the flash check: the payload lands whole in
+/// the RAM given, is verified there, and a refusal from the placement stops it before any
+/// payload byte is read.
+#[test]
+fn load_into_is_the_same_check_into_ram() {
+    let mut s = Slots::new(Ata::new(FLASH, 30)).unwrap();
+    let img = image(v(1), 20_000);
+    s.install(&img, |_, _| {}).unwrap();
+    let mut ram = vec![0u8; 20_000];
+    let (h, got) = s.load_into(Slot::A, |_| Ok(&mut ram[..])).unwrap();
+    assert_eq!(h.version(), v(1));
+    assert_eq!(got, &img[HEADER_LEN..]);
+    let mut ram = vec![0u8; 20_000];
+    let read_before = s.flash().read_bytes;
+    let e = s.load_into(Slot::A, |h| {
+        Err(Refusal::Placement {
+            load: h.load(),
+            len: h.payload_len(),
+        })
+    });
+    assert_eq!(
+        e.unwrap_err(),
+        Refusal::Placement {
+            load: 0x200_0000,
+            len: 20_000
+        }
+    );
+    assert_eq!(
+        s.flash().read_bytes - read_before,
+        HEADER_LEN,
+        "only the header was read"
+    );
+    // A place of the wrong size is refused, not overrun.
+    assert!(s.load_into(Slot::A, |_| Ok(&mut ram[..100])).is_err());
+    // A flipped payload bit: the RAM copy does not verify.
+    s.flash().mem[2 * 4096 + HEADER_LEN + 19_999] ^= 4;
+    assert!(matches!(
+        s.load_into(Slot::A, |_| Ok(&mut ram[..])),
+        Err(Refusal::PayloadCrc { .. })
+    ));
+    assert_eq!(
+        s.load_into(Slot::B, |_| Ok(&mut ram[..])).unwrap_err(),
+        Refusal::BadMagic
+    );
+}
