@@ -2,12 +2,11 @@
 use core::fmt::Write;
 
 use lifeboat_firmware::boot::{linux, mapped_ram, placement, RamRegion};
-use lifeboat_firmware::image::{
-    verify, Header, Kind, Policy, Refusal, Verdict, Version, HEADER_LEN, PLATFORM,
-};
-use lifeboat_firmware::install::{BootPolicy, Slot, Slots, State};
+use lifeboat_firmware::image::{Header, Kind, Refusal, HEADER_LEN, PLATFORM};
+use lifeboat_firmware::install::dialogue::{self, Operator, INSTALL_FLOOR};
+use lifeboat_firmware::install::{BootPolicy, Slot, Slots};
 use lifeboat_firmware::monitor::flashtest;
-use lifeboat_firmware::recovery::{write_activation, ActivationKey, ActivationPrompt, Question};
+use lifeboat_firmware::recovery::{ActivationKey, ActivationPrompt, Question};
 use lifeboat_hal::bootinfo::{BootInfo, Handoff};
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;
@@ -64,12 +63,6 @@ pub fn flashtest(con: &mut Uart16550, kib: Option<u32>, pio: bool) {
     }
     flashtest::run(&mut flash, &name, kib, timer::now_us, con);
 }
-
-/// The oldest image version this unit installs or boots (the PIX refused anything below
-/// 4.4); the unit record's floor applies on top.
-const INSTALL_FLOOR: Version = Version::new(1, 0, 0);
-/// Progress mark every this many bytes written.
-const INSTALL_DOT: u64 = 256 * 1024;
 
 /// What this firmware knows of the unit's trust, from its own boot medium's configuration.
 #[derive(Clone, Copy)]
@@ -168,136 +161,48 @@ pub fn power_on_records(con: &mut Uart16550, trust: &Trust<'_>) {
     }
 }
 
-/// After a download: verify the image against the unit's policy, say what is installed and
-/// what would be, ask where needed (a downgrade; always in Boothelper mode, then the
-/// activation key), write it to the slot that does not hold the confirmed image, read it
-/// back, select it. A refused image leaves the flash untouched. True when installed.
+/// The console's side of the install dialogue.
+struct Console<'c>(&'c mut Uart16550);
+
+impl Write for Console<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.write_str(s)
+    }
+}
+
+impl Operator for Console<'_> {
+    fn yes_no(&mut self, text: &'static str, default: bool) -> bool {
+        ask(self.0, text, default)
+    }
+    fn activation(&mut self, current: Option<ActivationKey>) -> Option<ActivationKey> {
+        ask_activation(self.0, current)
+    }
+    fn now_us(&mut self) -> u64 {
+        timer::now_us()
+    }
+}
+
+/// After a download: the install dialogue ([`dialogue::install_download`]) on the unit's
+/// flash. True when installed.
 pub fn install_download(
     con: &mut Uart16550,
     image: &[u8],
     scratch: &mut [u8],
     trust: &Trust<'_>,
 ) -> bool {
-    if let Some(why) = trust.broken {
-        let _ = write!(con, "Install refused: {why}; this unit installs nothing until its configuration is repaired.\r\nNothing was written to flash.\r\n");
-        return false;
-    }
     let Some(mut s) = slots(con) else {
         return false;
     };
-    let unit = s.record().map(|r| r.unit);
-    // The unit's key: its own firmware's; on a Boothelper, the unit record's (the medium's
-    // own key, if any, is checked as well below).
-    let key = if trust.boothelper {
-        match unit {
-            Some(u) => u.key,
-            None => {
-                let _ = write!(con, "No unit record in flash: the unit's own flash boot will decide whether this image runs.\r\n");
-                None
-            }
-        }
-    } else {
-        trust.key
-    };
-    let installed = s
-        .bootable()
-        .and_then(|slot| s.check(slot).ok())
-        .map(|h| h.version());
-    let floor = INSTALL_FLOOR.max(unit.map_or(INSTALL_FLOOR, |u| u.floor));
-    let policy = Policy {
-        platform: PLATFORM,
-        floor,
-        installed,
-        public_key: key.as_ref(),
-    };
-    let mut result = verify(image, &policy);
-    if let (true, Some(own), Ok(_)) = (trust.boothelper, trust.key.as_ref(), &result) {
-        if Some(*own) != key {
-            result = verify(
-                image,
-                &Policy {
-                    public_key: Some(own),
-                    ..policy
-                },
-            );
-        }
-    }
-    // An image that could never start on this unit is refused before it reaches flash.
     let mem = boot_ram(trust.bootinfo);
-    let result = result
-        .and_then(|(h, v)| placement(&h, &mem.ram, &[mem.firmware], LINUX_STAGING).map(|_| (h, v)));
-    let (header, verdict) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = write!(con, "{e}\r\nNothing was written to flash.\r\n");
-            return false;
-        }
+    let t = dialogue::Trust {
+        key: trust.key,
+        broken: trust.broken,
+        boothelper: trust.boothelper,
+        ram: &mem.ram,
+        firmware: mem.firmware,
+        linux_staging: LINUX_STAGING,
     };
-    let new = header.version();
-    match installed {
-        Some(v) => {
-            let _ = write!(con, "Flash version {v}, Install version {new}\r\n");
-        }
-        None => {
-            let _ = write!(con, "Flash version none, Install version {new}\r\n");
-        }
-    }
-    if let Verdict::Downgrade { .. } = verdict {
-        if !ask(
-            con,
-            "This is older than the installed image. Install it anyway?",
-            false,
-        ) {
-            let _ = write!(con, "Nothing was written to flash.\r\n");
-            return false;
-        }
-    }
-    let mut activation = None;
-    if trust.boothelper {
-        if !ask(con, "Do you wish to copy the image to flash?", false) {
-            let _ = write!(con, "Nothing was written to flash.\r\n");
-            return false;
-        }
-        activation = ask_activation(con, unit.and_then(|u| u.activation));
-    }
-    let _ = write!(con, "Installing to flash");
-    let t0 = timer::now_us();
-    let mut dots = 0u64;
-    let r = s.install_with(image, scratch, |done, _| {
-        while done >= (dots + 1) * INSTALL_DOT {
-            dots += 1;
-            let _ = write!(con, ".");
-        }
-    });
-    let ms = (timer::now_us() - t0) / 1000;
-    match r {
-        Ok(slot) => {
-            let _ = write!(
-                con,
-                "\r\nInstalled {new} in slot {slot} ({} bytes, read back and verified) in {}.{:03} s\r\n",
-                image.len(),
-                ms / 1000,
-                ms % 1000
-            );
-            if let Some(k) = activation {
-                match s.update_unit(|u| u.activation = Some(k)) {
-                    Ok(()) => {
-                        let _ = write!(con, "Activation key stored: ");
-                        write_activation(con, &k);
-                        let _ = write!(con, "\r\n");
-                    }
-                    Err(e) => {
-                        let _ = write!(con, "Activation key not stored: {e}\r\n");
-                    }
-                }
-            }
-            true
-        }
-        Err(e) => {
-            let _ = write!(con, "\r\nInstall failed: {e}\r\n");
-            false
-        }
-    }
+    dialogue::install_download(&mut s, &mut Console(con), image, scratch, &t)
 }
 
 /// `version`: this firmware, the flash, each slot, and the unit record.
@@ -312,73 +217,10 @@ pub fn version(con: &mut Uart16550) {
         return;
     };
     let _ = write!(con, "Flash={f}\r\n");
-    let mut s = match Slots::new(f) {
-        Ok(s) => s,
+    match Slots::new(f) {
+        Ok(mut s) => dialogue::version_report(&mut s, con),
         Err(e) => {
             let _ = write!(con, "{e}\r\n");
-            return;
-        }
-    };
-    let boot = s.bootable();
-    for i in s.list() {
-        let _ = write!(con, "Slot {}: ", i.slot);
-        match i.image {
-            Some((v, len)) => {
-                let _ = write!(con, "{v}, {len} bytes");
-                if let Err(e) = s.check(i.slot) {
-                    let _ = write!(con, ", does not verify: {e}");
-                }
-            }
-            None => {
-                let _ = write!(con, "empty");
-            }
-        }
-        if i.confirmed && i.selected != Some(State::Confirmed) {
-            let _ = write!(con, ", last confirmed");
-        }
-        match i.selected {
-            Some(State::Confirmed) => {
-                let _ = write!(con, ", selected");
-            }
-            Some(State::Unconfirmed) => {
-                let _ = write!(con, ", selected (unconfirmed, nothing to roll back to)");
-            }
-            Some(State::New { boots_left }) => {
-                let _ = write!(con, ", selected (new, {boots_left} boots to confirm)");
-            }
-            None => {}
-        }
-        if boot == Some(i.slot) {
-            let _ = write!(con, ", boots next");
-        }
-        let _ = write!(con, "\r\n");
-    }
-    match s.record() {
-        None => {
-            let _ = write!(con, "Unit record: none\r\n");
-        }
-        Some(r) => {
-            let u = r.unit;
-            let _ = write!(con, "Unit record: key ");
-            match u.key {
-                Some(k) => {
-                    for b in &k[..4] {
-                        let _ = write!(con, "{b:02x}");
-                    }
-                    let _ = write!(con, "...");
-                }
-                None => {
-                    let _ = write!(con, "none");
-                }
-            }
-            let _ = write!(con, ", floor {}, activation key ", u.floor);
-            match &u.activation {
-                Some(k) => write_activation(con, k),
-                None => {
-                    let _ = write!(con, "none");
-                }
-            }
-            let _ = write!(con, "\r\n");
         }
     }
 }

@@ -37,6 +37,7 @@
 //!   trains never install or boot again.
 #![forbid(unsafe_code)]
 
+pub mod dialogue;
 #[cfg(test)]
 pub mod sim;
 
@@ -330,6 +331,9 @@ pub struct SlotInfo {
     pub confirmed: bool,
 }
 
+/// A slot's header after [`Slots::verify_slot`], with the RAM its payload was read into.
+type Verified<'r> = (Header<[u8; HEADER_LEN]>, Option<&'r mut [u8]>);
+
 /// What [`Slots::check`] found for a slot.
 pub type Checked = Result<Header<[u8; HEADER_LEN]>, Refusal>;
 
@@ -552,7 +556,7 @@ impl<F: NorFlash> Slots<F> {
         slot: Slot,
         chunk: &mut [u8],
         place: Option<P>,
-    ) -> Result<(Header<[u8; HEADER_LEN]>, Option<&'r mut [u8]>), Refusal>
+    ) -> Result<Verified<'r>, Refusal>
     where
         P: FnOnce(&Header<[u8; HEADER_LEN]>) -> Result<&'r mut [u8], Refusal>,
     {

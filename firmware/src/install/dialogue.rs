@@ -1,0 +1,246 @@
+//! The install dialogue and the `version` report, as pure logic over any `NorFlash` and a
+//! console ([`Operator`]): what the operator sees and answers around an install, host-tested
+//! on the strict flash model with scripted answers. The bare binary only supplies the
+//! console (its key loops) and the clock.
+#![forbid(unsafe_code)]
+
+use core::fmt::Write;
+
+use embedded_storage::nor_flash::NorFlash;
+
+use super::{ActivationKey, Slots, State};
+use crate::boot::{placement, RamRegion};
+use crate::image::{verify, Policy, Verdict, Version, PLATFORM};
+use crate::recovery::write_activation;
+
+/// The oldest image version this unit installs or boots (the PIX refused anything below
+/// 4.4); the unit record's floor applies on top.
+pub const INSTALL_FLOOR: Version = Version::new(1, 0, 0);
+/// Progress mark every this many bytes written.
+const INSTALL_DOT: u64 = 256 * 1024;
+
+/// The console side of the dialogue: output, two questions and a clock.
+pub trait Operator: Write {
+    /// A yes/no question (`Question`); ESC or BREAK answers no.
+    fn yes_no(&mut self, text: &'static str, default: bool) -> bool;
+    /// The activation key question (`ActivationPrompt`): `None` keeps the current key.
+    fn activation(&mut self, current: Option<ActivationKey>) -> Option<ActivationKey>;
+    /// Microseconds, for the install time shown.
+    fn now_us(&mut self) -> u64;
+}
+
+/// What the firmware that runs the dialogue knows of the unit's trust and RAM.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust<'a> {
+    /// The key of the medium that booted (for the appliance disk: the unit's key).
+    pub key: Option<[u8; 32]>,
+    /// Why the key cannot be known: installs and flash boot are refused (fail closed).
+    pub broken: Option<&'static str>,
+    /// A Boothelper: its medium is anyone's, so it never sets the unit's policy and takes
+    /// the unit's key from the unit record instead (its own key, if any, is checked too).
+    pub boothelper: bool,
+    /// Usable RAM below the identity map's end, the firmware to keep clear of, and where a
+    /// `linux` image is staged: an image that could never be placed is refused at install.
+    pub ram: &'a [RamRegion],
+    pub firmware: RamRegion,
+    pub linux_staging: u64,
+}
+
+/// After a download: verify the image against the unit's policy, say what is installed and
+/// what would be, ask where needed (a downgrade; always in Boothelper mode, then the
+/// activation key), write it to the slot that does not hold the confirmed image, read it
+/// back, select it. A refused image leaves the flash untouched. True when installed.
+pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
+    s: &mut Slots<F>,
+    con: &mut O,
+    image: &[u8],
+    scratch: &mut [u8],
+    trust: &Trust<'_>,
+) -> bool {
+    if let Some(why) = trust.broken {
+        let _ = write!(con, "Install refused: {why}; this unit installs nothing until its configuration is repaired.\r\nNothing was written to flash.\r\n");
+        return false;
+    }
+    let unit = s.record().map(|r| r.unit);
+    // The unit's key: its own firmware's; on a Boothelper, the unit record's (the medium's
+    // own key, if any, is checked as well below).
+    let key = if trust.boothelper {
+        match unit {
+            Some(u) => u.key,
+            None => {
+                let _ = write!(con, "No unit record in flash: the unit's own flash boot will decide whether this image runs.\r\n");
+                None
+            }
+        }
+    } else {
+        trust.key
+    };
+    let installed = s
+        .bootable()
+        .and_then(|slot| s.check(slot).ok())
+        .map(|h| h.version());
+    let floor = INSTALL_FLOOR.max(unit.map_or(INSTALL_FLOOR, |u| u.floor));
+    let policy = Policy {
+        platform: PLATFORM,
+        floor,
+        installed,
+        public_key: key.as_ref(),
+    };
+    let mut result = verify(image, &policy);
+    if let (true, Some(own), Ok(_)) = (trust.boothelper, trust.key.as_ref(), &result) {
+        if Some(*own) != key {
+            result = verify(
+                image,
+                &Policy {
+                    public_key: Some(own),
+                    ..policy
+                },
+            );
+        }
+    }
+    // An image that could never start on this unit is refused before it reaches flash.
+    let result = result.and_then(|(h, v)| {
+        placement(&h, trust.ram, &[trust.firmware], trust.linux_staging).map(|_| (h, v))
+    });
+    let (header, verdict) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = write!(con, "{e}\r\nNothing was written to flash.\r\n");
+            return false;
+        }
+    };
+    let new = header.version();
+    match installed {
+        Some(v) => {
+            let _ = write!(con, "Flash version {v}, Install version {new}\r\n");
+        }
+        None => {
+            let _ = write!(con, "Flash version none, Install version {new}\r\n");
+        }
+    }
+    if let Verdict::Downgrade { .. } = verdict {
+        if !con.yes_no(
+            "This is older than the installed image. Install it anyway?",
+            false,
+        ) {
+            let _ = write!(con, "Nothing was written to flash.\r\n");
+            return false;
+        }
+    }
+    let mut activation = None;
+    if trust.boothelper {
+        if !con.yes_no("Do you wish to copy the image to flash?", false) {
+            let _ = write!(con, "Nothing was written to flash.\r\n");
+            return false;
+        }
+        activation = con.activation(unit.and_then(|u| u.activation));
+    }
+    let _ = write!(con, "Installing to flash");
+    let t0 = con.now_us();
+    let mut dots = 0u64;
+    let r = s.install_with(image, scratch, |done, _| {
+        while done >= (dots + 1) * INSTALL_DOT {
+            dots += 1;
+            let _ = write!(con, ".");
+        }
+    });
+    let ms = con.now_us().saturating_sub(t0) / 1000;
+    match r {
+        Ok(slot) => {
+            let _ = write!(
+                con,
+                "\r\nInstalled {new} in slot {slot} ({} bytes, read back and verified) in {}.{:03} s\r\n",
+                image.len(),
+                ms / 1000,
+                ms % 1000
+            );
+            if let Some(k) = activation {
+                match s.update_unit(|u| u.activation = Some(k)) {
+                    Ok(()) => {
+                        let _ = write!(con, "Activation key stored: ");
+                        write_activation(con, &k);
+                        let _ = write!(con, "\r\n");
+                    }
+                    Err(e) => {
+                        let _ = write!(con, "Activation key not stored: {e}\r\n");
+                    }
+                }
+            }
+            true
+        }
+        Err(e) => {
+            let _ = write!(con, "\r\nInstall failed: {e}\r\n");
+            false
+        }
+    }
+}
+
+/// `version`'s lines for the flash: each slot (version, length, whether it verifies, its
+/// state) and the unit record.
+pub fn version_report<F: NorFlash, W: Write + ?Sized>(s: &mut Slots<F>, con: &mut W) {
+    let boot = s.bootable();
+    for i in s.list() {
+        let _ = write!(con, "Slot {}: ", i.slot);
+        match i.image {
+            Some((v, len)) => {
+                let _ = write!(con, "{v}, {len} bytes");
+                if let Err(e) = s.check(i.slot) {
+                    let _ = write!(con, ", does not verify: {e}");
+                }
+            }
+            None => {
+                let _ = write!(con, "empty");
+            }
+        }
+        if i.confirmed && i.selected != Some(State::Confirmed) {
+            let _ = write!(con, ", last confirmed");
+        }
+        match i.selected {
+            Some(State::Confirmed) => {
+                let _ = write!(con, ", selected");
+            }
+            Some(State::Unconfirmed) => {
+                let _ = write!(con, ", selected (unconfirmed, nothing to roll back to)");
+            }
+            Some(State::New { boots_left }) => {
+                let _ = write!(con, ", selected (new, {boots_left} boots to confirm)");
+            }
+            None => {}
+        }
+        if boot == Some(i.slot) {
+            let _ = write!(con, ", boots next");
+        }
+        let _ = write!(con, "\r\n");
+    }
+    match s.record() {
+        None => {
+            let _ = write!(con, "Unit record: none\r\n");
+        }
+        Some(r) => {
+            let u = r.unit;
+            let _ = write!(con, "Unit record: key ");
+            match u.key {
+                Some(k) => {
+                    for b in &k[..4] {
+                        let _ = write!(con, "{b:02x}");
+                    }
+                    let _ = write!(con, "...");
+                }
+                None => {
+                    let _ = write!(con, "none");
+                }
+            }
+            let _ = write!(con, ", floor {}, activation key ", u.floor);
+            match &u.activation {
+                Some(k) => write_activation(con, k),
+                None => {
+                    let _ = write!(con, "none");
+                }
+            }
+            let _ = write!(con, "\r\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
