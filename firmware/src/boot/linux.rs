@@ -233,6 +233,14 @@ pub fn plan(
             max,
         });
     }
+    // The zero page and the command line go to conventional memory, which must be usable
+    // RAM on this unit (E820), not just assumed to be.
+    if !inside(ram, ZERO_PAGE_ADDR, CMDLINE_END - ZERO_PAGE_ADDR) {
+        return Err(LinuxError::NoRoom {
+            what: "zero page and command line",
+            bytes: CMDLINE_END - ZERO_PAGE_ADDR,
+        });
+    }
     let need = k.init_size.max(k.kernel_len as u64);
     let free = |base: u64, len: u64, extra: &[(u64, u64)]| {
         base >= LOW_LIMIT
@@ -435,10 +443,16 @@ mod tests {
     fn too_little_ram_and_long_cmdlines_are_refused() {
         let f = bzimage(MIB as usize);
         let k = Kernel::parse(&f).unwrap();
-        let small = [RamRegion {
-            base: MIB,
-            len: 32 * MIB,
-        }];
+        let small = [
+            RamRegion {
+                base: 0,
+                len: 0x9FC00,
+            },
+            RamRegion {
+                base: MIB,
+                len: 32 * MIB,
+            },
+        ];
         assert!(matches!(
             plan(&k, 0, 0, &small, &[]),
             Err(LinuxError::NoRoom { what: "kernel", .. })
@@ -451,6 +465,32 @@ mod tests {
             plan(&k, 0, 5000, &ram_256m(), &[]),
             Err(LinuxError::CmdlineTooLong { .. })
         ));
+    }
+
+    /// The zero page's conventional memory must be usable RAM in the map, not assumed.
+    #[test]
+    fn the_zero_page_must_be_usable_ram() {
+        let f = bzimage(MIB as usize);
+        let k = Kernel::parse(&f).unwrap();
+        let no_low = [RamRegion {
+            base: 0x10_0000,
+            len: 255 * MIB,
+        }];
+        assert_eq!(
+            plan(&k, 0, 0, &no_low, &[]),
+            Err(LinuxError::NoRoom {
+                what: "zero page and command line",
+                bytes: CMDLINE_END - ZERO_PAGE_ADDR
+            })
+        );
+        let short_low = [
+            RamRegion {
+                base: 0,
+                len: 0x9_8000,
+            },
+            no_low[0],
+        ];
+        assert!(plan(&k, 0, 0, &short_low, &[]).is_err());
     }
 
     #[test]
