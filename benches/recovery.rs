@@ -12,13 +12,14 @@
 //!   phase by phase from the first `tftpboot`'s Enter to the marker; both totals also from
 //!   QEMU start.
 //!
-//! Median of `RUNS`; the recovery and U-Boot runs alternate.
+//! Median of `RUNS`; the recovery and U-Boot runs alternate. `LIFEBOAT_BENCH_ROWS=cold`
+//! stops after the flat64 cold-boot rows (unsigned, and signed on a unit with a key).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lifeboat::media::{self, MediaConfig};
-use lifeboat_firmware::image::{HeaderRepr, Kind, Version, PLATFORM};
+use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
 use lifeboat_qemu::linux::{self, MARKER};
 use lifeboat_qemu::{Machine, Medium, NetBackend, NicModel, Qemu};
 
@@ -275,7 +276,8 @@ fn main() {
     println!("| what | seconds | from QEMU start |");
     println!("|---|---|---|");
 
-    // flat64 on pflash.
+    // flat64 on pflash, then the same image signed on a unit with a key: the difference is
+    // the signature check every flash boot makes.
     let pflash = dir.join("pflash.img");
     std::fs::write(&pflash, vec![0xFFu8; 4 << 20]).unwrap();
     let m = unit(&set.disk, &root).pflash(&pflash);
@@ -285,6 +287,40 @@ fn main() {
             runs(|| cold(&m, "demo image 1.0(1) running")),
         ),
         Err(e) => println!("| flat64 | failed: {e} | |"),
+    }
+    let signer = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([7; 32]));
+    let keyed = media::write_media(
+        &dir.join("media-keyed"),
+        &MediaConfig {
+            public_key: Some(*signer.pk),
+            ..cfg.clone()
+        },
+    )
+    .expect("keyed media");
+    let signed = |img: &[u8]| {
+        let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
+        sign_header(&mut h, |m| *signer.sk.sign(m, None));
+        let mut v = h.to_vec();
+        v.extend_from_slice(&img[HEADER_LEN..]);
+        v
+    };
+    std::fs::write(
+        root.join("demo-signed.bin"),
+        signed(&media::demo_image(media::DEMO_VERSION)),
+    )
+    .unwrap();
+    let pflash = dir.join("pflash-keyed.img");
+    std::fs::write(&pflash, vec![0xFFu8; 4 << 20]).unwrap();
+    let m = unit(&keyed.disk, &root).pflash(&pflash);
+    match install(&m, "demo-signed.bin") {
+        Ok(()) => show(
+            "lifeboat: the same, signed, on a unit with a key (signature checked at boot)",
+            runs(|| cold(&m, "demo image 1.0(1) running")),
+        ),
+        Err(e) => println!("| flat64 signed | failed: {e} | |"),
+    }
+    if std::env::var("LIFEBOAT_BENCH_ROWS").as_deref() == Ok("cold") {
+        return;
     }
     if assets.is_some() {
         let cf = dir.join("cf.img");

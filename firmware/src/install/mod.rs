@@ -763,7 +763,10 @@ impl<F: NorFlash> Slots<F> {
     ) -> Result<Option<Slot>, InstallError> {
         let mut rec = self.record();
         if let Some(r) = rec {
-            if let State::New { boots_left } = r.state {
+            // A slot without even a valid header cannot start (and so cannot fault): no
+            // budget to spend, no record to write on every power-on of an empty unit.
+            let startable = matches!(self.header(r.slot), Ok(Some(_)));
+            if let (State::New { boots_left }, true) = (r.state, startable) {
                 let next = match (boots_left, r.confirmed) {
                     // Never confirmed: back to the confirmed image (checked below).
                     (0, Some(back)) if back != r.slot => Record {

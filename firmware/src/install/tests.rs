@@ -665,3 +665,16 @@ fn load_into_is_the_same_check_into_ram() {
         Refusal::BadMagic
     );
 }
+
+/// A record that names an empty slot (the unit's key recorded before any install) costs no
+/// flash write per power-on.
+#[test]
+fn an_empty_unit_writes_nothing_at_boot() {
+    let mut s = Slots::new(Nor::new(FLASH, 31)).unwrap();
+    s.update_unit(|u| u.key = Some([1; 32])).unwrap();
+    let ops = s.flash().ops;
+    for _ in 0..5 {
+        assert_eq!(s.begin_boot().unwrap(), None);
+    }
+    assert_eq!(s.flash().ops, ops);
+}
