@@ -38,7 +38,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dialogue;
-#[cfg(test)]
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 
 use core::fmt;
