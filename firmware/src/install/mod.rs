@@ -408,7 +408,8 @@ impl<F: NorFlash> Slots<F> {
                 continue;
             }
             if let Some(rec) = Record::decode(&r) {
-                if best.is_none_or(|b| rec.seq > b.seq) {
+                // Serial-number order (RFC 1982): the sequence may wrap past u32::MAX.
+                if best.is_none_or(|b| (rec.seq.wrapping_sub(b.seq) as i32) > 0) {
                     best = Some(rec);
                 }
             }

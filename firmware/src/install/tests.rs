@@ -678,3 +678,23 @@ fn an_empty_unit_writes_nothing_at_boot() {
     }
     assert_eq!(s.flash().ops, ops);
 }
+
+/// The sequence number wraps: the record after u32::MAX (0) is the newer one.
+#[test]
+fn the_record_sequence_wraps() {
+    let mut s = Slots::new(Nor::new(FLASH, 32)).unwrap();
+    let old = Record {
+        seq: u32::MAX,
+        ..Record::blank()
+    };
+    // A record with sequence u32::MAX in block 1; the next one (0) lands in block 0.
+    let f = s.flash();
+    f.erase(4096, 8192).unwrap();
+    let mut b = [0xFFu8; 128];
+    b.copy_from_slice(&old.encode());
+    f.write(4096, &b).unwrap();
+    assert_eq!(s.record().unwrap().seq, u32::MAX);
+    s.update_unit(|u| u.floor = Version::new(3, 0, 0)).unwrap();
+    let r = s.record().unwrap();
+    assert_eq!((r.seq, r.unit.floor), (0, Version::new(3, 0, 0)));
+}
