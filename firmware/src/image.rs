@@ -182,6 +182,8 @@ pub enum Refusal {
     },
     /// The flash could not be read where the image is.
     Unreadable,
+    /// A `linux` image whose kernel cannot be booted here (its setup header, or no room).
+    Linux(crate::boot::linux::LinuxError),
     /// The image asks for RAM that is not free to load it into.
     Placement {
         load: u64,
@@ -212,6 +214,7 @@ impl fmt::Display for Refusal {
             Refusal::BadSignature => f.write_str("image signature does not verify with this unit's key"),
             Refusal::TooLarge { len, room } => write!(f, "image of {len} bytes does not fit a flash slot of {room} bytes"),
             Refusal::Unreadable => f.write_str("the flash cannot be read there"),
+            Refusal::Linux(e) => write!(f, "{e}"),
             Refusal::Placement { load, len } => write!(f, "image wants {len} bytes at {load:#x}, which is not free RAM"),
             Refusal::Lengths { payload, initrd } => write!(f, "image header is damaged: payload of {payload} bytes with an initrd of {initrd} bytes"),
         }

@@ -262,6 +262,9 @@ fn boot_ram(bootinfo: Option<&BootInfo>) -> BootRam {
 /// the staging area) and checked there.
 struct Loaded {
     slot: Slot,
+    /// A `linux` image's kernel header and where its pieces go (planned before the slot is
+    /// chosen, so a kernel that cannot be placed makes the slot bad).
+    linux: Option<(linux::Kernel, linux::Plan)>,
     header: Header<[u8; HEADER_LEN]>,
     /// The payload in RAM.
     payload: &'static mut [u8],
@@ -290,8 +293,29 @@ fn load_slot(
         // .bss anyway), and no other slice of it lives (`previous` was just dropped).
         Ok(unsafe { lifeboat_hal::jump::ram(base, h.payload_len() as usize) })
     })?;
+    let linux = match header.kind() {
+        Ok(Kind::Linux) => {
+            let (kernel_file, initrd) = payload.split_at(header.kernel_len() as usize);
+            let k = linux::Kernel::parse(kernel_file).map_err(Refusal::Linux)?;
+            let staging = RamRegion {
+                base: LINUX_STAGING,
+                len: payload.len() as u64,
+            };
+            let plan = linux::plan(
+                &k,
+                initrd.len() as u64,
+                header.cmdline().len(),
+                &mem.ram,
+                &[mem.firmware, staging],
+            )
+            .map_err(Refusal::Linux)?;
+            Some((k, plan))
+        }
+        _ => None,
+    };
     Ok(Loaded {
         slot,
+        linux,
         header,
         payload,
     })
@@ -401,7 +425,7 @@ pub fn boot(
     let h = &image.header;
     let (version, len) = (h.version(), h.payload_len());
     if h.kind() == Ok(Kind::Linux) {
-        return boot_linux(con, &image, &mem, bootinfo);
+        return boot_linux(con, &image, bootinfo);
     }
     let (load, entry) = (h.load(), h.entry());
     let _ = write!(
@@ -427,37 +451,16 @@ pub fn boot(
 
 /// Flash boot of a `linux` image, staged and verified by [`load_slot`]: place kernel and
 /// initrd by the boot protocol, fill the zero page (E820 map, command line), enter the kernel.
-fn boot_linux(con: &mut Uart16550, image: &Loaded, mem: &BootRam, bootinfo: Option<&BootInfo>) {
+fn boot_linux(con: &mut Uart16550, image: &Loaded, bootinfo: Option<&BootInfo>) {
     let h = &image.header;
     let slot = image.slot;
     let version = h.version();
-    let payload: &[u8] = image.payload;
-    let staging = RamRegion {
-        base: LINUX_STAGING,
-        len: payload.len() as u64,
+    let Some((k, plan)) = image.linux else {
+        return;
     };
     // Header::new_checked bounds initrd_len by payload_len.
-    let kernel_len = h.kernel_len() as usize;
-    let (kernel_file, initrd) = payload.split_at(kernel_len);
-    let k = match linux::Kernel::parse(kernel_file) {
-        Ok(k) => k,
-        Err(e) => {
-            let _ = write!(
-                con,
-                "Flash boot: slot {slot}: {e}; entering the monitor.\r\n"
-            );
-            return;
-        }
-    };
+    let (kernel_file, initrd) = image.payload.split_at(h.kernel_len() as usize);
     let cmdline = h.cmdline();
-    let avoid = [mem.firmware, staging];
-    let plan = match linux::plan(&k, initrd.len() as u64, cmdline.len(), &mem.ram, &avoid) {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = write!(con, "Flash boot: {e}; entering the monitor.\r\n");
-            return;
-        }
-    };
     let mut zp = [0u8; linux::ZERO_PAGE_LEN];
     let e820: heapless::Vec<(u64, u64, u32), 64> = bootinfo
         .map(|b| {
