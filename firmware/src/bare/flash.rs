@@ -304,7 +304,7 @@ fn load_slot(
             let plan = linux::plan(
                 &k,
                 initrd.len() as u64,
-                header.cmdline().len(),
+                header.cmdline().len() + linux::CONFIRM_ARG_LEN,
                 &mem.ram,
                 &[mem.firmware, staging],
             )
@@ -425,7 +425,7 @@ pub fn boot(
     let h = &image.header;
     let (version, len) = (h.version(), h.payload_len());
     if h.kind() == Ok(Kind::Linux) {
-        return boot_linux(con, &image, bootinfo);
+        return boot_linux(con, &image, bootinfo, handoff.token);
     }
     let (load, entry) = (h.load(), h.entry());
     let _ = write!(
@@ -451,7 +451,7 @@ pub fn boot(
 
 /// Flash boot of a `linux` image, staged and verified by [`load_slot`]: place kernel and
 /// initrd by the boot protocol, fill the zero page (E820 map, command line), enter the kernel.
-fn boot_linux(con: &mut Uart16550, image: &Loaded, bootinfo: Option<&BootInfo>) {
+fn boot_linux(con: &mut Uart16550, image: &Loaded, bootinfo: Option<&BootInfo>, token: u32) {
     let h = &image.header;
     let slot = image.slot;
     let version = h.version();
@@ -460,7 +460,8 @@ fn boot_linux(con: &mut Uart16550, image: &Loaded, bootinfo: Option<&BootInfo>) 
     };
     // Header::new_checked bounds initrd_len by payload_len.
     let (kernel_file, initrd) = image.payload.split_at(h.kernel_len() as usize);
-    let cmdline = h.cmdline();
+    let full = linux::command_line(h.cmdline(), token);
+    let cmdline = full.as_str();
     let mut zp = [0u8; linux::ZERO_PAGE_LEN];
     let e820: heapless::Vec<(u64, u64, u32), 64> = bootinfo
         .map(|b| {

@@ -63,6 +63,26 @@ const PAGE: u64 = 4096;
 /// Nothing of the kernel or initrd goes below this (BIOS data, the firmware itself).
 const LOW_LIMIT: u64 = 0x10_0000;
 
+/// The command line a kernel gets: the image's own, then `lifeboat.confirm=0x<token>`, the
+/// token its userland hands back to confirm the boot (CMOS 0x7B = 0xC5, 0x7C..0x7F = the
+/// token, little-endian; see `hal::cmos`).
+pub fn command_line(
+    image_cmdline: &str,
+    token: u32,
+) -> heapless::String<{ crate::image::CMDLINE_MAX + CONFIRM_ARG_LEN }> {
+    let mut s = heapless::String::new();
+    // Fits by construction: CMDLINE_MAX + the argument's fixed length.
+    let _ = s.push_str(image_cmdline);
+    if !image_cmdline.is_empty() {
+        let _ = s.push(' ');
+    }
+    let _ = fmt::write(&mut s, format_args!("lifeboat.confirm={token:#010x}"));
+    s
+}
+
+/// Bytes [`command_line`] adds: a space and `lifeboat.confirm=0x12345678`.
+pub const CONFIRM_ARG_LEN: usize = 1 + "lifeboat.confirm=0x12345678".len();
+
 /// Why a kernel cannot be booted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinuxError {
@@ -491,6 +511,22 @@ mod tests {
             no_low[0],
         ];
         assert!(plan(&k, 0, 0, &short_low, &[]).is_err());
+    }
+
+    #[test]
+    fn the_command_line_carries_the_confirmation_token() {
+        assert_eq!(
+            command_line("console=ttyS0", 0xC5).as_str(),
+            "console=ttyS0 lifeboat.confirm=0x000000c5"
+        );
+        assert_eq!(
+            command_line("", u32::MAX).as_str(),
+            "lifeboat.confirm=0xffffffff"
+        );
+        let longest = "x".repeat(crate::image::CMDLINE_MAX);
+        let c = command_line(&longest, 7);
+        assert_eq!(c.len(), crate::image::CMDLINE_MAX + CONFIRM_ARG_LEN);
+        assert!(c.ends_with(" lifeboat.confirm=0x00000007"));
     }
 
     #[test]
