@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arp_watch;
+pub mod dhcp_guard;
 pub mod echo;
 pub mod lease;
 pub mod session;

@@ -624,6 +624,9 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
     seed: u64,
     typeahead: &mut TypeAhead,
 ) -> Option<Lease> {
+    // Replies that would panic smoltcp's DHCP client never reach it.
+    let dropped = core::cell::Cell::new(0u32);
+    let dev = &mut super::dhcp_guard::DhcpGuard::new(dev, &dropped);
     let start = clock.now();
     let mut iface = interface(dev, mac, None, None, start, seed);
     let mut packet = [0u8; 1500];
@@ -639,6 +642,13 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
     loop {
         let now = clock.now();
         iface.poll(now, dev, &mut sockets);
+        if dropped.get() > 0 {
+            let _ = write!(
+                con,
+                "\r\naddress: ignored a DHCP reply with contradicting lease times or from 0.0.0.0"
+            );
+            dropped.set(0);
+        }
         if let Some(dhcpv4::Event::Configured(cfg)) = sockets.get_mut::<dhcpv4::Socket>(h).poll() {
             let _ = write!(con, "\r\n");
             let mut lease = Lease {
