@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
+use lifeboat_qemu::lab::{ip, netns_unavailable};
 use lifeboat_qemu::{NetBackend, NicModel};
 
 /// Boot window of the media these tests boot (interrupted with ESC at once).

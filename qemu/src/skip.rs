@@ -35,7 +35,11 @@ pub fn skip_or_fail(tmpdir: &Path, test: &str, why: &str) {
     if require_all() {
         panic!("{test} cannot run here ({REQUIRE_ALL_ENV}=1 forbids skipping): {why}");
     }
-    eprintln!("SKIPPED {test}: {why}");
+    // Straight to stderr: libtest captures `eprintln!` of a passing test, and a skip must show.
+    let say = |line: String| {
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    };
+    say(format!("SKIPPED {test}: {why}\n"));
     let path = log_path(tmpdir);
     let logged = path
         .parent()
@@ -43,7 +47,10 @@ pub fn skip_or_fail(tmpdir: &Path, test: &str, why: &str) {
         .and_then(|()| OpenOptions::new().create(true).append(true).open(&path))
         .and_then(|mut f| f.write_all(format!("{test}: {why}\n").as_bytes()));
     if let Err(e) = logged {
-        eprintln!("(could not record the skip in {}: {e})", path.display());
+        say(format!(
+            "(could not record the skip in {}: {e})\n",
+            path.display()
+        ));
     }
 }
 

@@ -172,9 +172,6 @@ pub fn lines(text: &str) -> Vec<String> {
 
 // Skips and network namespaces.
 
-pub use lifeboat_qemu::lab::{ip, netns_unavailable};
-pub use lifeboat_qemu::skip::REQUIRE_ALL_ENV;
-
 /// A test that cannot run here: a failure under `LIFEBOAT_REQUIRE_ALL=1` (CI), otherwise
 /// `SKIPPED <test>: <why>` on stderr, counted at the end of the run (`qemu/tests/zz_skips.rs`).
 /// `why` names what to install.
