@@ -122,16 +122,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 fn demo_dir(base: &Path) -> std::io::Result<PathBuf> {
     let dir = base.join("tftp-demo");
     std::fs::create_dir_all(&dir)?;
-    // Deterministic, incompressible-looking bytes (xorshift), 512 KiB.
-    let mut x: u32 = 0x1234_5678;
-    let data: Vec<u8> = (0..512 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    // Deterministic, incompressible-looking bytes, 512 KiB.
+    let data = lifeboat_qemu::rng::XorShift::new(0x1234_5678).bytes(512 * 1024);
     std::fs::write(dir.join("demo.bin"), data)?;
     std::fs::write(
         dir.join("demo-image.bin"),

@@ -275,17 +275,10 @@ pub fn lab_unavailable(server: Server) -> Option<String> {
     None
 }
 
-/// Deterministic test-file contents (xorshift from `seed`), so a mismatch is reproducible.
+/// Deterministic test-file contents ([`XorShift`](crate::rng::XorShift) from `seed`), so a
+/// mismatch is reproducible.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    crate::rng::XorShift::new(seed).bytes(len)
 }
 
 /// CRC-32/ISO-HDLC (`zlib.crc32`), what the firmware prints after `Received`.

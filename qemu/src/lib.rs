@@ -19,6 +19,7 @@ mod limit;
 pub mod linux;
 mod machine;
 mod qmp;
+pub mod rng;
 mod session;
 pub mod skip;
 mod transcript;
