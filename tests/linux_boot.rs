@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
-use lifeboat_firmware::image::{HeaderRepr, Kind, Version, PLATFORM};
 use lifeboat_qemu::linux::{self, MARKER};
 use lifeboat_qemu::{NetBackend, NicModel};
 
@@ -28,24 +27,7 @@ fn recover_install_and_boot_debian_linux_from_ata_flash() {
             return;
         }
     };
-    let kernel = std::fs::read(&assets.vmlinuz).unwrap();
-    let initrd = std::fs::read(&assets.initramfs).unwrap();
-    let mut payload = kernel.clone();
-    payload.extend_from_slice(&initrd);
-    let image = lifeboat::imagetool::pack(
-        &HeaderRepr {
-            platform: PLATFORM,
-            version: Version::new(6, 1, 0),
-            kind: Kind::Linux,
-            load: 0,
-            entry: 0,
-            initrd_len: initrd.len() as u64,
-            cmdline: "console=ttyS0,9600 panic=-1",
-        },
-        &payload,
-        None,
-    )
-    .unwrap();
+    let image = linux::image(&assets).unwrap();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("linux-boot-{}", std::process::id()));
     let root = dir.join("root");
