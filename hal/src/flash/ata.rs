@@ -1,5 +1,6 @@
-//! ATA PIO on the legacy IDE ports: a CompactFlash card in true-IDE mode used as the unit's
-//! flash, polled, with interrupts off (nIEN).
+//! ATA on the legacy IDE ports: a CompactFlash card in true-IDE mode used as the unit's flash,
+//! by bus-master DMA where the controller offers it, else by PIO; polled, with interrupts off
+//! (nIEN).
 //!
 //! Reference: ANSI INCITS 361-2002 "AT Attachment with Packet Interface - 6" (ATA/ATAPI-6):
 //! §7 register descriptions, §8 commands (IDENTIFY DEVICE 8.15, READ SECTORS 8.27, READ
