@@ -20,14 +20,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lifeboat::media::{self, MediaConfig};
-use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
-use lifeboat_qemu::linux::{self, MARKER};
+use lifeboat_firmware::image::{sign_header, HEADER_LEN};
+use lifeboat_qemu::linux::{self, CMDLINE, MARKER};
 use lifeboat_qemu::{Machine, Medium, NetBackend, NicModel, Qemu};
 
 const RUNS: usize = 5;
 const T: Duration = Duration::from_secs(240);
 const UBOOT32: &str = "/usr/lib/u-boot/qemu-x86/u-boot.rom";
-const CMDLINE: &str = "console=ttyS0,9600 panic=-1";
 
 fn wait(q: &mut Qemu, s: &str) -> Result<String, String> {
     q.expect(s, T).map_err(|e| e.to_string())
@@ -250,27 +249,10 @@ fn main() {
     };
     let mut initrd_len = 0;
     if let Some(a) = &assets {
-        let kernel = std::fs::read(&a.vmlinuz).unwrap();
-        let initrd = std::fs::read(&a.initramfs).unwrap();
-        initrd_len = initrd.len();
+        initrd_len = std::fs::metadata(&a.initramfs).unwrap().len() as usize;
         std::fs::copy(&a.vmlinuz, root.join("vmlinuz")).unwrap();
         std::fs::copy(&a.initramfs, root.join("initramfs.cpio")).unwrap();
-        let mut payload = kernel;
-        payload.extend_from_slice(&initrd);
-        let img = lifeboat::imagetool::pack(
-            &HeaderRepr {
-                platform: PLATFORM,
-                version: Version::new(6, 1, 0),
-                kind: Kind::Linux,
-                load: 0,
-                entry: 0,
-                initrd_len: initrd_len as u64,
-                cmdline: CMDLINE,
-            },
-            &payload,
-            None,
-        )
-        .unwrap();
+        let img = linux::image(a).unwrap();
         std::fs::write(root.join("linux.img"), img).unwrap();
     }
     println!("Recovery and boot, QEMU pc, 256 MiB, e1000 on slirp, TCG; median of {RUNS}");

@@ -76,7 +76,6 @@ fn ours(floppy: &Path, s: &Setup, w: Where, name: &str, want: (usize, u32)) -> R
     expect(&mut q, "Use SPACE", T)?;
     q.send(b"\x1b").map_err(|e| e.to_string())?;
     expect(&mut q, "monitor> ", T)?;
-    std::thread::sleep(Duration::from_secs(2));
     let (unit, server) = w.addresses();
     for line in [
         format!("address {unit}"),
@@ -169,9 +168,11 @@ fn main() {
         files.push((name, len, crc32(&data)));
     }
     let mut places = vec![Where::Slirp];
-    match lab_unavailable() {
-        None => places.extend([Where::Lab(Server::TftpdHpa), Where::Lab(Server::Atftpd)]),
-        Some(why) => println!("tftpd-hpa and atftpd rows skipped: {why}"),
+    for server in [Server::TftpdHpa, Server::Atftpd] {
+        match lab_unavailable(server) {
+            None => places.push(Where::Lab(server)),
+            Some(why) => println!("{server:?} rows skipped: {why}"),
+        }
     }
     let uboot_ok = Path::new(UBOOT_ROM).exists();
     if !uboot_ok {

@@ -1,19 +1,69 @@
 //! `mkimage`, `inspect` and `keygen`: the host side of the image format, which lives once in
 //! `lifeboat_firmware::image` (the same code the firmware verifies with).
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lifeboat_firmware::image::{
     self, sign_header, Header, HeaderRepr, Kind, PayloadCheck, Version, HEADER_LEN,
 };
 
-pub const USAGE: &str = "\
-usage: cargo run --release -- mkimage --kind flat64|linux --version VERSION [--platform ID]
-                              [--load ADDR --entry ADDR] [--initrd FILE] [--cmdline TEXT]
-                              [--key SECRET_KEY_FILE] PAYLOAD OUT
-       cargo run --release -- inspect [--pubkey PUBLIC_KEY_FILE] FILE
-       cargo run --release -- keygen FILE         (writes FILE, the secret key, and FILE.pub)
-VERSION is PIX-style, 6.3(5) or 6.3.5; ADDR is decimal or 0x-hex; --platform defaults to
-lifeboat-x86. inspect exits with status 1 when a check fails.";
+/// `mkimage`: pack a payload into an image.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "VERSION is PIX-style, 6.3(5) or 6.3.5; ADDR is decimal or 0x-hex.")]
+pub struct MkimageArgs {
+    /// What the payload is: a flat 64-bit binary, or a Linux bzImage (+ --initrd)
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: Kind,
+    /// The image's version, e.g. 6.3(5) or 6.3.5
+    #[arg(long, value_parser = parse_version)]
+    pub version: Version,
+    /// The platform the image is for
+    #[arg(long, default_value = image::PLATFORM)]
+    pub platform: String,
+    /// Where a flat64 payload is loaded (required for --kind flat64)
+    #[arg(long, value_name = "ADDR", value_parser = addr)]
+    pub load: Option<u64>,
+    /// Where a flat64 payload starts (default: the load address)
+    #[arg(long, value_name = "ADDR", value_parser = addr)]
+    pub entry: Option<u64>,
+    /// The initramfs appended after a Linux kernel
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+    /// The Linux kernel command line
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub cmdline: String,
+    /// Sign with this secret key (FILE from keygen)
+    #[arg(long, value_name = "SECRET_KEY_FILE")]
+    pub key: Option<PathBuf>,
+    /// The payload file
+    pub payload: PathBuf,
+    /// The image file to write
+    pub out: PathBuf,
+}
+
+/// `inspect`: check an image and print its header. Exits with status 1 when a check fails.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Check the signature with this public key (FILE.pub from keygen)
+    #[arg(long, value_name = "PUBLIC_KEY_FILE")]
+    pub pubkey: Option<PathBuf>,
+    /// The image file
+    pub file: PathBuf,
+}
+
+/// `keygen`: a new signing key pair.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Where the secret key goes; the public key goes to FILE.pub. Never overwrites.
+    pub file: PathBuf,
+}
+
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    Kind::parse(s).ok_or_else(|| "--kind is flat64 or linux".into())
+}
+
+fn parse_version(s: &str) -> Result<Version, String> {
+    Version::parse(s).ok_or_else(|| format!("version {s:?}: expected 6.3(5) or 6.3.5"))
+}
 
 /// A whole image: the header for `payload` (signed with `sign` when given) and the payload.
 pub fn pack(
@@ -30,8 +80,8 @@ pub fn pack(
     Ok(img)
 }
 
-fn read(p: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(p).map_err(|e| format!("{p}: {e}"))
+fn read(p: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
 fn addr(s: &str) -> Result<u64, String> {
@@ -43,65 +93,44 @@ fn addr(s: &str) -> Result<u64, String> {
 }
 
 /// Loads a secret key written by `keygen` (64 bytes: seed ‖ public key).
-fn secret_key(p: &str) -> Result<ed25519_compact::SecretKey, String> {
+fn secret_key(p: &Path) -> Result<ed25519_compact::SecretKey, String> {
     let b = read(p)?;
     ed25519_compact::SecretKey::from_slice(&b)
-        .map_err(|_| format!("{p}: not an ed25519 secret key (64 bytes)"))
+        .map_err(|_| format!("{}: not an ed25519 secret key (64 bytes)", p.display()))
 }
 
-fn public_key(p: &str) -> Result<[u8; 32], String> {
+/// Loads a public key written by `keygen` (`FILE.pub`, 32 bytes).
+pub fn public_key(p: &Path) -> Result<[u8; 32], String> {
     let b = read(p)?;
-    b.try_into()
-        .map_err(|_| format!("{p}: not an ed25519 public key (32 bytes)"))
+    b.try_into().map_err(|_| {
+        format!(
+            "{}: not an ed25519 public key (32 bytes, from keygen)",
+            p.display()
+        )
+    })
 }
 
-/// `mkimage`: returns the image bytes written.
-pub fn mkimage(args: &[String]) -> Result<String, String> {
-    let mut kind = None;
-    let mut version = None;
-    let mut platform = image::PLATFORM.to_owned();
-    let (mut load, mut entry) = (None, None);
-    let mut initrd = None;
-    let mut cmdline = String::new();
-    let mut key = None;
-    let mut files = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut val = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value"))
-        };
-        match a.as_str() {
-            "--kind" => kind = Some(Kind::parse(&val()?).ok_or("--kind is flat64 or linux")?),
-            "--version" => {
-                let v = val()?;
-                version = Some(
-                    Version::parse(&v)
-                        .ok_or_else(|| format!("version {v:?}: expected 6.3(5) or 6.3.5"))?,
-                )
-            }
-            "--platform" => platform = val()?,
-            "--load" => load = Some(addr(&val()?)?),
-            "--entry" => entry = Some(addr(&val()?)?),
-            "--initrd" => initrd = Some(val()?),
-            "--cmdline" => cmdline = val()?,
-            "--key" => key = Some(val()?),
-            f if !f.starts_with("--") => files.push(f.to_owned()),
-            x => return Err(format!("unknown option {x:?}")),
-        }
-    }
-    let kind = kind.ok_or("--kind is required")?;
-    let version = version.ok_or("--version is required")?;
-    let [payload_path, out] =
-        <[String; 2]>::try_from(files).map_err(|_| "give PAYLOAD and OUT".to_owned())?;
-    let mut payload = read(&payload_path)?;
+/// `mkimage`: writes the image; returns what was written.
+pub fn mkimage(args: &MkimageArgs) -> Result<String, String> {
+    let MkimageArgs {
+        kind,
+        version,
+        ref platform,
+        load,
+        entry,
+        ref initrd,
+        ref cmdline,
+        ref key,
+        payload: ref payload_path,
+        ref out,
+    } = *args;
+    let mut payload = read(payload_path)?;
     let mut initrd_len = 0;
     if let Some(p) = initrd {
         if kind != Kind::Linux {
             return Err("--initrd is for --kind linux".into());
         }
-        let i = read(&p)?;
+        let i = read(p)?;
         initrd_len = i.len() as u64;
         payload.extend_from_slice(&i);
     }
@@ -114,38 +143,30 @@ pub fn mkimage(args: &[String]) -> Result<String, String> {
         Kind::Linux => (0, 0),
     };
     let repr = HeaderRepr {
-        platform: &platform,
+        platform,
         version,
         kind,
         load,
         entry,
         initrd_len,
-        cmdline: &cmdline,
+        cmdline,
     };
-    let sk = key.map(|k| secret_key(&k)).transpose()?;
+    let sk = key.as_deref().map(secret_key).transpose()?;
     let img = pack(&repr, &payload, sk.as_ref()).map_err(|e| e.to_string())?;
-    std::fs::write(&out, &img).map_err(|e| format!("{out}: {e}"))?;
+    std::fs::write(out, &img).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(format!(
-        "wrote {out}: {} image {version}, {} bytes",
+        "wrote {}: {} image {version}, {} bytes",
+        out.display(),
         kind.name(),
         img.len()
     ))
 }
 
 /// `inspect`: the report, and whether every check passed.
-pub fn inspect(args: &[String]) -> Result<(String, bool), String> {
-    let mut pubkey = None;
-    let mut file = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--pubkey" => pubkey = Some(public_key(it.next().ok_or("--pubkey needs a file")?)?),
-            f if !f.starts_with("--") && file.is_none() => file = Some(f.to_owned()),
-            x => return Err(format!("unexpected argument {x:?}")),
-        }
-    }
-    let file = file.ok_or("give the image FILE")?;
-    let img = read(&file)?;
+pub fn inspect(args: &InspectArgs) -> Result<(String, bool), String> {
+    let pubkey = args.pubkey.as_deref().map(public_key).transpose()?;
+    let file = args.file.display();
+    let img = read(&args.file)?;
     let mut out = format!("{file}: {} bytes\n", img.len());
     let h = match Header::new_checked(&img[..]) {
         Ok(h) => h,
@@ -202,17 +223,17 @@ pub fn inspect(args: &[String]) -> Result<(String, bool), String> {
 }
 
 /// `keygen FILE`: a new key pair from the OS's randomness.
-pub fn keygen(args: &[String]) -> Result<String, String> {
-    let [file] = <[&String; 1]>::try_from(args.iter().collect::<Vec<_>>())
-        .map_err(|_| "give one FILE".to_owned())?;
-    let kp = ed25519_compact::KeyPair::generate();
-    let pubfile = format!("{file}.pub");
-    if Path::new(file).exists() {
-        return Err(format!("{file} exists; not overwriting a key"));
+pub fn keygen(args: &KeygenArgs) -> Result<String, String> {
+    let file = &args.file;
+    let pubfile = PathBuf::from(format!("{}.pub", file.display()));
+    let (file_s, pubfile_s) = (file.display(), pubfile.display());
+    if file.exists() {
+        return Err(format!("{file_s} exists; not overwriting a key"));
     }
-    std::fs::write(file, kp.sk.as_ref()).map_err(|e| format!("{file}: {e}"))?;
-    std::fs::write(&pubfile, kp.pk.as_ref()).map_err(|e| format!("{pubfile}: {e}"))?;
+    let kp = ed25519_compact::KeyPair::generate();
+    std::fs::write(file, kp.sk.as_ref()).map_err(|e| format!("{file_s}: {e}"))?;
+    std::fs::write(&pubfile, kp.pk.as_ref()).map_err(|e| format!("{pubfile_s}: {e}"))?;
     Ok(format!(
-        "wrote {file} (secret key) and {pubfile} (public key)"
+        "wrote {file_s} (secret key) and {pubfile_s} (public key)"
     ))
 }

@@ -1,137 +1,147 @@
 //! `cargo run --release [-- OPTIONS]`: build the boot media and boot the appliance in
 //! QEMU with the console on this terminal and a user-mode network whose TFTP server
-//! serves a demo directory. `cargo run --release -- media --out DIR` only writes media.
+//! serves a demo directory. `cargo run --release -- media --out DIR` only writes media;
+//! `mkimage`, `inspect` and `keygen` are the image tool. `--help` lists every option.
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use clap::{Args, Parser, Subcommand};
+use lifeboat::imagetool;
 use lifeboat::media::{self, MediaConfig, Medium};
 use lifeboat_qemu::{ConsoleBackend, Machine, MachineType, NetBackend, NicModel};
 
-const USAGE: &str = "\
-usage: cargo run --release -- [run] [OPTIONS]     build the media and boot them in QEMU
-       cargo run --release -- media --out DIR    write floppy.img, usb.img (Boothelper media) and
-                                                 disk.img (the appliance's boot disk) to DIR
-       cargo run --release -- mkimage|inspect|keygen ...   the image tool (--help for usage)
-
-options (run):
-  --medium floppy|usb|disk   boot medium (default disk: the appliance's own boot disk)
-  --nic MODEL                e1000 (default), i82557b, i82558b, i82559er, virtio or none;
-                             repeat for more NICs
-  --machine pc|q35           QEMU board (default pc)
-  --tftp DIR                 TFTP root served at 10.0.2.2 (default: a generated demo directory)
-options (run and media):
-  --out DIR                  where media are written (default target/lifeboat-media)
-  --timeout SECONDS          flash-boot window (default 10)
-  --baud RATE                console speed (default 9600)
-  --log LEVEL                console log level: off, error, warn, info, debug, trace (default warn)
-  --boothelper               boot the Boothelper diskette (the appliance disk behind it)
-  --pubkey FILE              install only images signed with this key (FILE.pub from keygen)";
-
-struct Options {
-    media_only: bool,
-    out: PathBuf,
-    medium: Medium,
-    nics: Vec<NicModel>,
-    no_nic: bool,
-    machine: MachineType,
-    tftp: Option<PathBuf>,
-    cfg: MediaConfig,
-    /// Boot the Boothelper diskette (the appliance disk and flash attached behind it).
-    boothelper: bool,
+/// Build the boot media of the lifeboat recovery monitor and boot them in QEMU, or use the
+/// image tool. With no subcommand, `run`.
+#[derive(Debug, Parser)]
+#[command(name = "lifeboat", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// `run`'s options, when no subcommand is given.
+    #[command(flatten)]
+    run: RunArgs,
 }
 
-fn parse_args(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        media_only: false,
-        out: PathBuf::from("target/lifeboat-media"),
-        medium: Medium::Disk,
-        nics: Vec::new(),
-        no_nic: false,
-        machine: MachineType::Pc,
-        tftp: None,
-        boothelper: false,
-        cfg: MediaConfig {
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build the media and boot them in QEMU, console on this terminal (the default)
+    Run(RunArgs),
+    /// Write floppy.img, usb.img (Boothelper media) and disk.img (the appliance's boot disk)
+    Media(MediaArgs),
+    /// Pack a payload into a lifeboat image (signed with --key)
+    Mkimage(imagetool::MkimageArgs),
+    /// Check an image and print its header; exit status 1 when a check fails
+    Inspect(imagetool::InspectArgs),
+    /// Write a new signing key pair: FILE (secret) and FILE.pub
+    Keygen(imagetool::KeygenArgs),
+}
+
+/// Options of `run` and `media`: what goes on the media.
+#[derive(Debug, Args)]
+struct MediaArgs {
+    /// Where media are written
+    #[arg(long, value_name = "DIR", default_value = "target/lifeboat-media")]
+    out: PathBuf,
+    /// Flash-boot window in seconds [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u32>,
+    /// Console speed [default: 9600]
+    #[arg(long, value_name = "RATE")]
+    baud: Option<u32>,
+    /// Console log level [default: warn]
+    #[arg(long, value_name = "LEVEL",
+          value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
+    log: Option<String>,
+    /// Boot the Boothelper diskette, the appliance disk behind it (`run`; `media` ignores it)
+    #[arg(long)]
+    boothelper: bool,
+    /// Install only images signed with this key (FILE.pub from keygen)
+    #[arg(long, value_name = "FILE")]
+    pubkey: Option<PathBuf>,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Boot medium: floppy, usb or disk (the appliance's own boot disk)
+    #[arg(long, value_parser = media::parse_medium, default_value = "disk")]
+    medium: Medium,
+    /// e1000 (default), i82557b, i82558b, i82559er, virtio or none; repeat for more NICs
+    #[arg(long = "nic", value_name = "MODEL", value_parser = parse_nic)]
+    nics: Vec<Option<NicModel>>,
+    /// QEMU board: pc or q35
+    #[arg(long, value_name = "BOARD", value_parser = parse_machine, default_value = "pc")]
+    machine: MachineType,
+    /// TFTP root served at 10.0.2.2 [default: a generated demo directory]
+    #[arg(long, value_name = "DIR")]
+    tftp: Option<PathBuf>,
+    #[command(flatten)]
+    media: MediaArgs,
+}
+
+/// A `--nic` model; `None` for `none`.
+fn parse_nic(s: &str) -> Result<Option<NicModel>, String> {
+    Ok(Some(match s {
+        "e1000" => NicModel::E1000,
+        "i82557b" => NicModel::I82557b,
+        "i82558b" => NicModel::I82558b,
+        "i82559er" => NicModel::I82559er,
+        "virtio" | "virtio-net" | "virtio-net-pci" => NicModel::VirtioNetPci,
+        "none" => return Ok(None),
+        n => return Err(format!("unknown NIC model {n:?}")),
+    }))
+}
+
+fn parse_machine(s: &str) -> Result<MachineType, String> {
+    match s {
+        "pc" => Ok(MachineType::Pc),
+        "q35" => Ok(MachineType::Q35),
+        m => Err(format!("unknown machine {m:?} (pc or q35)")),
+    }
+}
+
+impl MediaArgs {
+    /// The configuration sector these options describe.
+    fn config(&self) -> Result<MediaConfig, String> {
+        let mut cfg = MediaConfig {
             removable_boothelper: true,
             ..MediaConfig::default()
-        },
-    };
-    let mut it = args.iter();
-    let mut first = true;
-    while let Some(a) = it.next() {
-        let mut val = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
         };
-        match a.as_str() {
-            "media" if first => o.media_only = true,
-            "run" if first => {}
-            "-h" | "--help" => return Err(String::new()),
-            "--out" => o.out = PathBuf::from(val("--out")?),
-            "--medium" => o.medium = media::parse_medium(&val("--medium")?)?,
-            "--nic" => match val("--nic")?.as_str() {
-                "e1000" => o.nics.push(NicModel::E1000),
-                "i82557b" => o.nics.push(NicModel::I82557b),
-                "i82558b" => o.nics.push(NicModel::I82558b),
-                "i82559er" => o.nics.push(NicModel::I82559er),
-                "virtio" | "virtio-net" | "virtio-net-pci" => o.nics.push(NicModel::VirtioNetPci),
-                "none" => o.no_nic = true,
-                n => return Err(format!("unknown NIC model {n:?}")),
-            },
-            "--machine" => {
-                o.machine = match val("--machine")?.as_str() {
-                    "pc" => MachineType::Pc,
-                    "q35" => MachineType::Q35,
-                    m => return Err(format!("unknown machine {m:?} (pc or q35)")),
-                }
-            }
-            "--tftp" => o.tftp = Some(PathBuf::from(val("--tftp")?)),
-            "--timeout" => {
-                o.cfg.boot_timeout_s = val("--timeout")?
-                    .parse()
-                    .map_err(|_| "--timeout takes whole seconds")?
-            }
-            "--baud" => {
-                o.cfg.baud = val("--baud")?
-                    .parse()
-                    .map_err(|_| "--baud takes a number")?
-            }
-            "--log" => o.cfg.log_level = val("--log")?,
-            "--boothelper" => o.boothelper = true,
-            "--pubkey" => {
-                let f = val("--pubkey")?;
-                let k = std::fs::read(&f).map_err(|e| format!("{f}: {e}"))?;
-                o.cfg.public_key = Some(k.try_into().map_err(|_| {
-                    format!("{f}: not an ed25519 public key (32 bytes, from keygen)")
-                })?);
-            }
-            x => return Err(format!("unknown argument {x:?}")),
+        if let Some(t) = self.timeout {
+            cfg.boot_timeout_s = t;
         }
-        first = false;
+        if let Some(b) = self.baud {
+            cfg.baud = b;
+        }
+        if let Some(l) = &self.log {
+            cfg.log_level = l.clone();
+        }
+        if let Some(f) = &self.pubkey {
+            cfg.public_key = Some(lifeboat::imagetool::public_key(f)?);
+        }
+        Ok(cfg)
     }
-    if o.nics.is_empty() && !o.no_nic {
-        o.nics.push(NicModel::E1000);
+}
+
+impl RunArgs {
+    /// The NICs to attach: e1000 by default, none after `--nic none`.
+    fn nics(&self) -> Vec<NicModel> {
+        if self.nics.contains(&None) {
+            Vec::new()
+        } else if self.nics.is_empty() {
+            vec![NicModel::E1000]
+        } else {
+            self.nics.iter().flatten().copied().collect()
+        }
     }
-    if o.no_nic {
-        o.nics.clear();
-    }
-    Ok(o)
 }
 
 /// A demo TFTP directory: a placeholder image and a README saying what it is.
 fn demo_dir(base: &Path) -> std::io::Result<PathBuf> {
     let dir = base.join("tftp-demo");
     std::fs::create_dir_all(&dir)?;
-    // Deterministic, incompressible-looking bytes (xorshift), 512 KiB.
-    let mut x: u32 = 0x1234_5678;
-    let data: Vec<u8> = (0..512 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    // Deterministic, incompressible-looking bytes, 512 KiB.
+    let data = lifeboat_qemu::rng::XorShift::new(0x1234_5678).bytes(512 * 1024);
     std::fs::write(dir.join("demo.bin"), data)?;
     std::fs::write(
         dir.join("demo-image.bin"),
@@ -175,14 +185,8 @@ fn ensure_qemu() -> Result<PathBuf, String> {
     lifeboat_qemu::find_qemu()
 }
 
-/// `mkimage`, `inspect`, `keygen`: the image tool (see `lifeboat::imagetool`).
-fn image_tool(cmd: &str, args: &[String]) -> ExitCode {
-    use lifeboat::imagetool;
-    let result = match cmd {
-        "mkimage" => imagetool::mkimage(args).map(|s| (s, true)),
-        "inspect" => imagetool::inspect(args),
-        _ => imagetool::keygen(args).map(|s| (s, true)),
-    };
+/// Prints the image tool's report; exit status 1 when a check failed, 2 on an error.
+fn image_tool(cmd: &str, result: Result<(String, bool), String>) -> ExitCode {
     match result {
         Ok((report, ok)) => {
             print!("{report}");
@@ -196,42 +200,45 @@ fn image_tool(cmd: &str, args: &[String]) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("lifeboat {cmd}: {e}\n{}", imagetool::USAGE);
+            eprintln!("lifeboat {cmd}: {e}\n(lifeboat {cmd} --help for usage)");
             ExitCode::from(2)
         }
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(cmd @ ("mkimage" | "inspect" | "keygen")) = args.first().map(String::as_str) {
-        return image_tool(cmd, &args[1..]);
-    }
-    let o = match parse_args(&args) {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("lifeboat: {e}");
-            }
-            eprintln!("{USAGE}");
-            return if e.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
+    let cli = Cli::parse();
+    let (run, media_only) = match cli.command {
+        None => (cli.run, false),
+        Some(Cmd::Run(run)) => (run, false),
+        Some(Cmd::Media(media)) => (RunArgs { media, ..cli.run }, true),
+        Some(Cmd::Mkimage(a)) => {
+            return image_tool("mkimage", imagetool::mkimage(&a).map(|s| (s, true)))
+        }
+        Some(Cmd::Inspect(a)) => return image_tool("inspect", imagetool::inspect(&a)),
+        Some(Cmd::Keygen(a)) => {
+            return image_tool("keygen", imagetool::keygen(&a).map(|s| (s, true)))
         }
     };
-    let set = match media::write_media(&o.out, &o.cfg) {
+    let cfg = match run.media.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lifeboat: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = &run.media.out;
+    let set = match media::write_media(out, &cfg) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("lifeboat: cannot write media to {}: {e}", o.out.display());
+            eprintln!("lifeboat: cannot write media to {}: {e}", out.display());
             return ExitCode::FAILURE;
         }
     };
     for m in Medium::ALL {
         eprintln!("lifeboat: wrote {}", set.path(m).display());
     }
-    if o.media_only {
+    if media_only {
         return ExitCode::SUCCESS;
     }
     let qemu = match ensure_qemu() {
@@ -241,7 +248,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let tftp = match o.tftp.clone().map(Ok).unwrap_or_else(|| demo_dir(&o.out)) {
+    let tftp = match run.tftp.clone().map(Ok).unwrap_or_else(|| demo_dir(out)) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("lifeboat: cannot create the demo TFTP directory: {e}");
@@ -249,7 +256,7 @@ fn main() -> ExitCode {
         }
     };
     // The appliance's flash: a 4 MiB pflash file kept between runs (delete it to start empty).
-    let flash = o.out.join("flash.img");
+    let flash = out.join("flash.img");
     if !flash.exists() {
         if let Err(e) = std::fs::write(&flash, vec![0xFFu8; 4 << 20]) {
             eprintln!("lifeboat: cannot create {}: {e}", flash.display());
@@ -260,20 +267,20 @@ fn main() -> ExitCode {
         "lifeboat: flash {} (pflash, kept between runs)",
         flash.display()
     );
-    let medium = if o.boothelper {
+    let medium = if run.media.boothelper {
         Medium::Floppy
     } else {
-        o.medium
+        run.medium
     };
     let mut machine = Machine::new(medium, set.path(medium))
-        .machine_type(o.machine)
+        .machine_type(run.machine)
         .pflash(&flash);
     if medium != Medium::Disk {
         // The appliance's own disk behind the diskette/stick: boot it by ejecting the
         // medium (Ctrl-A c, `eject -f floppy0`) when the Boothelper asks.
         machine = machine.ide_disk(0, set.path(Medium::Disk));
     }
-    for (i, nic) in o.nics.iter().enumerate() {
+    for (i, nic) in run.nics().iter().enumerate() {
         // The first NIC gets slirp with the TFTP root; further NICs get their own slirp.
         let tftp = if i == 0 { Some(tftp.clone()) } else { None };
         machine = machine.nic(

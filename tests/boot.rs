@@ -127,7 +127,7 @@ fn silence_boots_flash_when_the_configured_window_ends() {
     expect_banner(&mut q);
     let elapsed = expect_flash_boot_then_monitor(&mut q, Duration::from_secs(20));
     assert!(
-        (Duration::from_millis(2400)..Duration::from_secs(6)).contains(&elapsed),
+        window_bounds(3).contains(&elapsed),
         "a 3 s window ended after {elapsed:?}"
     );
 }
@@ -140,7 +140,16 @@ fn default_window_is_ten_seconds() {
     expect_banner(&mut q);
     let elapsed = expect_flash_boot_then_monitor(&mut q, Duration::from_secs(30));
     assert!(
-        (Duration::from_millis(8500)..Duration::from_secs(15)).contains(&elapsed),
+        window_bounds(default).contains(&elapsed),
         "the default window ended after {elapsed:?}"
     );
+}
+
+/// When a `window_s`-second boot window may end, timed from its second banner line: the
+/// spec sets only the window's length, so the bounds are wide. Not before one second less
+/// (the window started a little before the line was read, and counts whole seconds), and
+/// within twice its length (two TCG guests share two cores here).
+fn window_bounds(window_s: u32) -> std::ops::Range<Duration> {
+    let window = Duration::from_secs(window_s.into());
+    window - Duration::from_secs(1)..2 * window
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
+use lifeboat_qemu::lab::{ip, netns_unavailable};
 use lifeboat_qemu::{NetBackend, NicModel};
 
 /// Boot window of the media these tests boot (interrupted with ESC at once).
@@ -274,7 +275,9 @@ fn silent_host_times_out_and_esc_aborts_ping() {
     expect(&mut q, &format!("{line}\r\n"), REPLY);
     let banner = expect(&mut q, "\r\n", REPLY);
     check_sending_line(&banner, SILENT_HOST);
-    std::thread::sleep(Duration::from_millis(1500)); // ARP and the first echo are out
+    // The first '?' (one echo timed out): ARP and an echo are out, the ping is under way.
+    let first = expect(&mut q, "?", PING_SILENT);
+    assert_eq!(first, "", "before the first '?'");
     let esc_at = Instant::now();
     q.send(ESC).expect("sending ESC");
     let marks = expect(&mut q, "Ping aborted.\r\n", Duration::from_secs(5));
@@ -530,12 +533,7 @@ impl Drop for TestNet {
 
 #[test]
 fn netns_hosts_and_gateway_over_tap() {
-    let skip = |why: String| {
-        if std::env::var(REQUIRE_NETNS_ENV).is_ok_and(|v| v == "1") {
-            panic!("network-namespace test cannot run ({REQUIRE_NETNS_ENV}=1): {why}");
-        }
-        eprintln!("SKIPPED netns_hosts_and_gateway_over_tap: {why}");
-    };
+    let skip = |why: String| skip_or_fail("netns_hosts_and_gateway_over_tap", &why);
     if let Some(why) = netns_unavailable() {
         return skip(why);
     }

@@ -8,8 +8,9 @@
 //!
 //! QEMU, the bridge and the server all run inside one private namespace (its own loopback),
 //! created and removed by the test. Each case downloads a file and checks the length and
-//! CRC-32 the console prints against the file's. Root only: skipped with a printed reason
-//! otherwise (LIFEBOAT_REQUIRE_NETNS=1 makes that a failure).
+//! CRC-32 the console prints against the file's. Root only, and each case needs only its own
+//! server: otherwise skipped with the reason ([`skip_or_fail`]; a failure under
+//! LIFEBOAT_REQUIRE_ALL=1).
 
 mod common;
 
@@ -24,15 +25,15 @@ use lifeboat_qemu::NicModel;
 
 const WINDOW_S: u32 = 3;
 
-fn skip(test: &str) -> bool {
-    if let Some(why) = lab_unavailable() {
-        if std::env::var(REQUIRE_NETNS_ENV).is_ok_and(|v| v == "1") {
-            panic!("{test}: {why}");
+/// Whether `test` cannot run here with `server` (see [`skip_or_fail`]).
+fn skip(test: &str, server: Server) -> bool {
+    match lab_unavailable(server) {
+        Some(why) => {
+            skip_or_fail(test, &why);
+            true
         }
-        eprintln!("SKIPPED {test}: {why}");
-        return true;
+        None => false,
     }
-    false
 }
 
 fn root_with(name: &str, data: &[u8]) -> PathBuf {
@@ -96,7 +97,7 @@ const MIB: usize = 1 << 20;
 
 #[test]
 fn tftpd_hpa_clean_and_lossy() {
-    if skip("tftpd_hpa_clean_and_lossy") {
+    if skip("tftpd_hpa_clean_and_lossy", Server::TftpdHpa) {
         return;
     }
     case(Server::TftpdHpa, Impairment::default(), 2 * MIB, 1);
@@ -133,7 +134,7 @@ fn tftpd_hpa_clean_and_lossy() {
 
 #[test]
 fn atftpd_windowed_clean_and_lossy() {
-    if skip("atftpd_windowed_clean_and_lossy") {
+    if skip("atftpd_windowed_clean_and_lossy", Server::Atftpd) {
         return;
     }
     case(Server::Atftpd, Impairment::default(), 2 * MIB, 5);

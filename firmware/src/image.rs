@@ -605,16 +605,9 @@ mod tests {
         for n in 0..img.len() {
             assert!(verify(&img[..n], &POLICY).is_err());
         }
-        let mut x = 7u32;
+        let mut rng = lifeboat_qemu::rng::XorShift::new(7);
         for _ in 0..2000 {
-            let g: Vec<u8> = (0..400)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
+            let g = rng.bytes(400);
             let _ = verify(&g, &POLICY);
             let _ = Header::new_checked(&g[..]);
         }

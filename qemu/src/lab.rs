@@ -7,12 +7,12 @@
 //!   namespace lbsN:  QEMU -netdev socket,udp  <->  lossy-bridge.py  <->  tap lbtN
 //!                    (10.77.0.2, the unit)         loss/dup/reorder      10.77.0.1: server
 //! ```
-//! Root only ([`lab_unavailable`] says why not). Everything is removed on drop.
+//! Root only ([`lab_unavailable`] says why not, per server). Everything is removed on drop.
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::NetBackend;
 
@@ -22,6 +22,24 @@ pub const UNIT_IP: &str = "10.77.0.2";
 pub const TFTPD_HPA: &str = "/usr/local/sbin/in.tftpd";
 pub const ATFTPD: &str = "/usr/sbin/atftpd";
 pub const BRIDGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/lossy-bridge.py");
+
+/// Sends a TFTP read request for a missing file to `argv[1]:69` until an ERROR packet comes
+/// back or `argv[2]` seconds pass (exit status 1).
+const PROBE: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.1)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    try:
+        s.sendto(b"\x00\x01lifeboat-probe-no-such-file\x00octet\x00", (sys.argv[1], 69))
+        d, _ = s.recvfrom(1024)
+        if d[:2] == b"\x00\x05":
+            sys.exit(0)
+    except OSError:
+        time.sleep(0.02)
+sys.exit(1)
+"#;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Server {
@@ -45,7 +63,8 @@ pub struct Lab {
     pub root: PathBuf,
 }
 
-fn ip(args: &[&str]) -> Result<(), String> {
+/// Runs `ip ARGS`; the error carries the command and its stderr.
+pub fn ip(args: &[&str]) -> Result<(), String> {
     run(Command::new("ip").args(args))
 }
 
@@ -129,13 +148,51 @@ impl Lab {
         };
         lab.children
             .push(s.spawn().map_err(|e| format!("{server:?}: {e}"))?);
-        std::thread::sleep(Duration::from_millis(300));
-        for c in &mut lab.children {
-            if let Ok(Some(status)) = c.try_wait() {
-                return Err(format!("a lab process exited at once: {status}"));
-            }
-        }
+        lab.wait_ready(&tap, server, Duration::from_secs(10))?;
         Ok(lab)
+    }
+
+    /// Waits until the bridge holds the tap (it has carrier) and the server answers on its
+    /// port: a read request for a file that does not exist gets an ERROR packet back.
+    fn wait_ready(&mut self, tap: &str, server: Server, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let exited = |lab: &mut Lab| -> Result<(), String> {
+            for c in &mut lab.children {
+                if let Ok(Some(status)) = c.try_wait() {
+                    return Err(format!("a lab process exited at once: {status}"));
+                }
+            }
+            Ok(())
+        };
+        loop {
+            exited(self)?;
+            let link = Command::new("ip")
+                .args(["-n", &self.ns, "-o", "link", "show", tap])
+                .output()
+                .map_err(|e| format!("ip link show: {e}"))?;
+            if String::from_utf8_lossy(&link.stdout).contains("LOWER_UP") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("the bridge did not open {tap} within {timeout:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let probe = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "python3", "-c", PROBE, SERVER_IP])
+            .arg(format!("{:.3}", left.as_secs_f64()))
+            .output()
+            .map_err(|e| format!("probing {server:?}: {e}"))?;
+        exited(self)?;
+        if probe.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{server:?} did not answer a read request on {SERVER_IP}:69 within {timeout:?}: {}",
+                String::from_utf8_lossy(&probe.stderr).trim()
+            ))
+        }
     }
 
     /// The netdev that wires a NIC to the bridge (QEMU must run in [`Lab::netns`]).
@@ -162,53 +219,66 @@ impl Drop for Lab {
     }
 }
 
-/// Why these tests cannot run here (besides root): a missing server or python3.
-pub fn lab_unavailable() -> Option<String> {
-    let root = std::fs::read_to_string("/proc/self/status")
+/// Why network-namespace tests cannot run here, if they cannot: they need root (taps and
+/// namespaces need CAP_NET_ADMIN), `ip` and `/dev/net/tun`. The reason names what to install.
+pub fn netns_unavailable() -> Option<String> {
+    let euid = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned))
         });
-    if root != Some(true) {
-        return Some("not root: network namespaces and taps need CAP_NET_ADMIN".into());
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("`ip` (iproute2) is not installed".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    let hpa = Command::new(TFTPD_HPA).arg("-V").output();
-    let is_hpa = hpa.is_ok_and(|o| {
-        String::from_utf8_lossy(&[o.stdout, o.stderr].concat()).contains("tftp-hpa")
-    });
-    if !is_hpa {
+    if euid.as_deref() != Some("0") {
         return Some(format!(
-            "{TFTPD_HPA} is not tftpd-hpa (.ci/run extracts it from the tftpd-hpa .deb)"
+            "not root (effective uid {}): network namespaces and taps need CAP_NET_ADMIN; run as root",
+            euid.as_deref().unwrap_or("unknown")
         ));
     }
-    if !Path::new(ATFTPD).exists() {
-        return Some(format!("{ATFTPD} is missing (Debian package atftpd)"));
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("`ip` is missing: install iproute2".into());
     }
-    if run(Command::new("python3").arg("-c").arg("import fcntl")).is_err() {
-        return Some("python3 is missing".into());
+    if !Path::new("/dev/net/tun").exists() {
+        return Some("/dev/net/tun is missing: load the tun module".into());
     }
     None
 }
 
-/// Deterministic test-file contents (xorshift from `seed`), so a mismatch is reproducible.
+/// Why a lab with `server` cannot run here, if it cannot: [`netns_unavailable`], python3 (the
+/// bridge) or the server itself. Each server is checked on its own.
+pub fn lab_unavailable(server: Server) -> Option<String> {
+    if let Some(why) = netns_unavailable() {
+        return Some(why);
+    }
+    if run(Command::new("python3").arg("-c").arg("import fcntl")).is_err() {
+        return Some("python3 is missing: install python3".into());
+    }
+    match server {
+        Server::TftpdHpa => {
+            let hpa = Command::new(TFTPD_HPA).arg("-V").output();
+            let is_hpa = hpa.is_ok_and(|o| {
+                String::from_utf8_lossy(&[o.stdout, o.stderr].concat()).contains("tftp-hpa")
+            });
+            if !is_hpa {
+                return Some(format!(
+                    "{TFTPD_HPA} is not tftpd-hpa: install tftpd-hpa's in.tftpd there \
+                     (.ci/run extracts it from the tftpd-hpa .deb, which conflicts with atftpd)"
+                ));
+            }
+        }
+        Server::Atftpd => {
+            if !Path::new(ATFTPD).exists() {
+                return Some(format!("{ATFTPD} is missing: install atftpd"));
+            }
+        }
+    }
+    None
+}
+
+/// Deterministic test-file contents ([`XorShift`](crate::rng::XorShift) from `seed`), so a
+/// mismatch is reproducible.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    crate::rng::XorShift::new(seed).bytes(len)
 }
 
 /// CRC-32/ISO-HDLC (`zlib.crc32`), what the firmware prints after `Received`.

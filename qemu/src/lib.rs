@@ -7,7 +7,7 @@
 //!   console transcript, and offers `expect`/`send`/`send_break` for scripted sessions. Every wait
 //!   has a timeout, and dropping a [`Qemu`] kills the emulator.
 //!
-//! The measured QEMU facts these options rely on are in `/work/shared/DESIGN.md`.
+//! The measured QEMU facts these options rely on are in `docs/design.md`.
 #![forbid(unsafe_code)]
 
 /// The JSON crate of [`Qemu::qmp`]'s answers.
@@ -19,7 +19,9 @@ mod limit;
 pub mod linux;
 mod machine;
 mod qmp;
+pub mod rng;
 mod session;
+pub mod skip;
 mod transcript;
 
 pub use find::{find_qemu, QEMU_ENV};

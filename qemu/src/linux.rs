@@ -10,6 +10,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use lifeboat_firmware::image::{HeaderRepr, Kind, Version, PLATFORM};
+
 /// What the initramfs's `/init` prints once it runs.
 pub const MARKER: &str = "lifeboat-initramfs: init is running";
 /// The Debian metapackage whose dependency names the current cloud kernel.
@@ -133,6 +135,35 @@ pub fn ensure(dir: &Path) -> Result<LinuxAssets, String> {
         initramfs,
         kernel_package,
     })
+}
+
+/// The kernel command line of the test image: console on COM1 at the monitor's speed, and a
+/// panic powers off at once.
+pub const CMDLINE: &str = "console=ttyS0,9600 panic=-1";
+/// The version the test image carries.
+pub const VERSION: Version = Version::new(6, 1, 0);
+
+/// The unsigned `linux` image of `assets` (kernel, then initramfs) for this platform, as
+/// `mkimage --kind linux --version 6.1.0 --initrd initramfs.cpio --cmdline CMDLINE` makes it.
+pub fn image(assets: &LinuxAssets) -> Result<Vec<u8>, String> {
+    let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let mut payload = read(&assets.vmlinuz)?;
+    let initrd = read(&assets.initramfs)?;
+    payload.extend_from_slice(&initrd);
+    let header = HeaderRepr {
+        platform: PLATFORM,
+        version: VERSION,
+        kind: Kind::Linux,
+        load: 0,
+        entry: 0,
+        initrd_len: initrd.len() as u64,
+        cmdline: CMDLINE,
+    }
+    .emit(&payload)
+    .map_err(|e| format!("packing the Linux image: {e:?}"))?;
+    let mut img = header.to_vec();
+    img.extend_from_slice(&payload);
+    Ok(img)
 }
 
 /// The `/init` script: print the marker, power off.

@@ -20,7 +20,7 @@ pub const CONSOLE_CHARDEV: &str = "con0";
 pub const STDIO_NOTE: &str = "lifeboat: COM1 console on this terminal (9600 8N1). \
 Ctrl-A b sends a BREAK, Ctrl-A x quits QEMU, Ctrl-A c switches to the QEMU monitor and back.";
 
-/// The kind of boot medium; the measured boot facts for each are in DESIGN.md.
+/// The kind of boot medium; the measured boot facts for each are in `docs/design.md`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Medium {
     /// 1.44 MB diskette (`-drive if=floppy -boot a`): CHS reads only.

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,7 @@ pub struct Qemu {
     transcript: Arc<Transcript>,
     cursor: usize,
     qmp: Qmp,
-    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Stderr>,
     dir: PathBuf,
     _slot: Slot,
 }
@@ -108,7 +108,7 @@ impl Qemu {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| LaunchError::Io(format!("spawning {:?}", machine.qemu), e))?;
-        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Stderr::default());
         if let Some(mut pipe) = child.stderr.take() {
             let sink = Arc::clone(&stderr);
             let _ = thread::Builder::new()
@@ -116,11 +116,12 @@ impl Qemu {
                 .spawn(move || {
                     let mut buf = [0u8; 1024];
                     while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                        sink.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .extend_from_slice(&buf[..n]);
+                        sink.append(&buf[..n]);
                     }
+                    sink.close();
                 });
+        } else {
+            stderr.close();
         }
         let mut child = KillOnError(Some(child));
 
@@ -159,7 +160,7 @@ impl Qemu {
                     if let Ok(Some(status)) = child.get().try_wait() {
                         return Err(LaunchError::Exited {
                             status,
-                            stderr: stderr_text(&stderr),
+                            stderr: stderr.after_exit(),
                         });
                     }
                     thread::sleep(Duration::from_millis(10));
@@ -269,7 +270,7 @@ impl Qemu {
 
     /// What QEMU wrote to stderr so far.
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+        self.stderr.text()
     }
 
     /// Waits up to `timeout` for QEMU to exit; its exit code (`(v << 1) | 1` after a write of
@@ -310,17 +311,13 @@ impl Drop for Qemu {
 }
 
 /// Connects to a Unix socket QEMU is about to create, failing early if QEMU exits.
-fn connect(
-    path: &Path,
-    child: &mut Child,
-    stderr: &Mutex<Vec<u8>>,
-) -> Result<UnixStream, LaunchError> {
+fn connect(path: &Path, child: &mut Child, stderr: &Stderr) -> Result<UnixStream, LaunchError> {
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(LaunchError::Exited {
                 status,
-                stderr: stderr_text(stderr),
+                stderr: stderr.after_exit(),
             });
         }
         if let Ok(stream) = UnixStream::connect(path) {
@@ -329,17 +326,51 @@ fn connect(
         if Instant::now() >= deadline {
             return Err(LaunchError::NoSocket {
                 path: path.to_owned(),
-                stderr: stderr_text(stderr),
+                stderr: stderr.text(),
             });
         }
         thread::sleep(Duration::from_millis(10));
     }
 }
 
-/// What QEMU wrote to stderr, once it had a moment to finish writing.
-fn stderr_text(stderr: &Mutex<Vec<u8>>) -> String {
-    thread::sleep(Duration::from_millis(100));
-    String::from_utf8_lossy(&stderr.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+/// What QEMU writes to stderr, collected by a reader thread until the pipe closes.
+#[derive(Default)]
+struct Stderr {
+    /// The bytes so far and whether the pipe has closed.
+    state: Mutex<(Vec<u8>, bool)>,
+    closed: Condvar,
+}
+
+impl Stderr {
+    fn append(&self, bytes: &[u8]) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .extend_from_slice(bytes);
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.closed.notify_all();
+    }
+
+    /// Everything so far (lossy UTF-8).
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.state.lock().unwrap_or_else(|e| e.into_inner()).0)
+            .into_owned()
+    }
+
+    /// Everything QEMU wrote, once it has exited: waits for the pipe to close (bounded, in
+    /// case a child of QEMU still holds it).
+    fn after_exit(&self) -> String {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (state, _) = self
+            .closed
+            .wait_timeout_while(state, Duration::from_secs(2), |s| !s.1)
+            .unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&state.0).into_owned()
+    }
 }
 
 fn make_temp_dir() -> io::Result<PathBuf> {

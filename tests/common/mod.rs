@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -171,49 +170,12 @@ pub fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-// Network namespaces (root only), shared by the ping and TFTP-server scenarios.
+// Skips and network namespaces.
 
-/// Set to 1 to make a missing netns capability a failure instead of a skip.
-pub const REQUIRE_NETNS_ENV: &str = "LIFEBOAT_REQUIRE_NETNS";
-
-/// Why the namespace test cannot run here, if it cannot.
-pub fn netns_unavailable() -> Option<String> {
-    let euid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned))
-        });
-    if euid.as_deref() != Some("0") {
-        return Some(format!(
-            "not root (effective uid {}): network namespaces and taps need CAP_NET_ADMIN",
-            euid.as_deref().unwrap_or("unknown")
-        ));
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("`ip` (iproute2) is not installed".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    None
-}
-
-/// Runs `ip ARGS`; the error carries the command and its stderr.
-pub fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        ))
-    }
+/// A test that cannot run here: a failure under `LIFEBOAT_REQUIRE_ALL=1` (CI), otherwise
+/// `SKIPPED <test>: <why>` on stderr, counted at the end of the run (`qemu/tests/zz_skips.rs`).
+/// `why` names what to install.
+#[track_caller]
+pub fn skip_or_fail(test: &str, why: &str) {
+    lifeboat_qemu::skip::skip_or_fail(Path::new(env!("CARGO_TARGET_TMPDIR")), test, why);
 }

@@ -8,7 +8,7 @@ use lifeboat_firmware::monitor::{MacDisplay, Settings};
 use lifeboat_firmware::net::session::{
     self, Clock, Console, Download, Key, Lease, TftpOptions, TypeAhead,
 };
-use lifeboat_hal::net::{probe, AnyNic, NicInfo, NicList};
+use lifeboat_hal::net::{probe, AnyNic, NicDriver, NicInfo, NicList};
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{Uart16550, UartEvent};
 use smoltcp::time::Instant;

@@ -11,4 +11,7 @@ pub mod session;
 pub mod tftp;
 pub mod trace;
 
+#[cfg(test)]
+mod test_frames;
+
 pub use arp_watch::{ArpState, ArpWatch};

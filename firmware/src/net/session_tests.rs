@@ -8,7 +8,7 @@ use std::vec::Vec;
 use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::wire::{
     ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr,
-    IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+    IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket,
 };
 
 use super::*;
@@ -109,32 +109,9 @@ impl FakeHost {
     }
 
     fn send_udp_from(&mut self, src: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) {
-        let ip = Ipv4Repr {
-            src_addr: src,
-            dst_addr: US,
-            next_header: IpProtocol::Udp,
-            payload_len: 8 + payload.len(),
-            hop_limit: 64,
-        };
-        let (mut buf, eth) = self.eth(EthernetProtocol::Ipv4, 20 + 8 + payload.len());
-        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
-        eth.emit(&mut f);
-        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-        ip.emit(&mut p, &ChecksumCapabilities::default());
-        let mut u = UdpPacket::new_unchecked(p.payload_mut());
-        UdpRepr {
-            src_port: sport,
-            dst_port: dport,
-        }
-        .emit(
-            &mut u,
-            &IpAddress::Ipv4(src),
-            &IpAddress::Ipv4(US),
-            payload.len(),
-            |b| b.copy_from_slice(payload),
-            &ChecksumCapabilities::default(),
-        );
-        self.to_us.push_back(buf);
+        let macs = (HOST_MAC, EthernetAddress(US_MAC));
+        let frame = crate::net::test_frames::udp_frame(macs, (src, sport), (US, dport), payload);
+        self.to_us.push_back(frame);
     }
 
     fn send_block(&mut self) {

@@ -322,8 +322,7 @@ impl<T: phy::TxToken> phy::TxToken for TraceTx<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::{EthernetAddress, EthernetRepr, Ipv4Repr, UdpRepr};
+    use smoltcp::wire::EthernetAddress;
 
     const US: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
     const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
@@ -332,45 +331,13 @@ mod tests {
         local_port: 3001,
     };
 
-    /// An Ethernet/IPv4/UDP frame with correct checksums.
-    pub(crate) fn udp_frame(
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        sport: u16,
-        dport: u16,
-        payload: &[u8],
-    ) -> Vec<u8> {
-        let udp = UdpRepr {
-            src_port: sport,
-            dst_port: dport,
-        };
-        let ip = Ipv4Repr {
-            src_addr: src,
-            dst_addr: dst,
-            next_header: IpProtocol::Udp,
-            payload_len: 8 + payload.len(),
-            hop_limit: 64,
-        };
-        let eth = EthernetRepr {
-            src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
-            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
-            ethertype: EthernetProtocol::Ipv4,
-        };
-        let mut buf = vec![0u8; 14 + 20 + 8 + payload.len()];
-        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
-        eth.emit(&mut f);
-        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-        ip.emit(&mut p, &ChecksumCapabilities::default());
-        let mut u = UdpPacket::new_unchecked(p.payload_mut());
-        udp.emit(
-            &mut u,
-            &IpAddress::Ipv4(src),
-            &IpAddress::Ipv4(dst),
-            payload.len(),
-            |b| b.copy_from_slice(payload),
-            &ChecksumCapabilities::default(),
+    /// An Ethernet/IPv4/UDP frame from the server's MAC to ours.
+    fn udp_frame(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let macs = (
+            EthernetAddress([2, 0, 0, 0, 0, 2]),
+            EthernetAddress([2, 0, 0, 0, 0, 1]),
         );
-        buf
+        crate::net::test_frames::udp_frame(macs, (src, sport), (dst, dport), payload)
     }
 
     fn good() -> Vec<u8> {
@@ -439,15 +406,12 @@ mod tests {
             let _ = classify(&g[..n], &CTX);
             let _ = format!("{}", Summary::new(&g[..n], false));
         }
-        let mut x = 0x1234_5678u32;
+        let mut rng = lifeboat_qemu::rng::XorShift::new(0x1234_5678);
         for _ in 0..5000 {
             let mut f = g.clone();
             for _ in 0..4 {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let i = (x as usize) % f.len();
-                f[i] = (x >> 8) as u8;
+                let i = rng.below(f.len() as u64) as usize;
+                f[i] = rng.byte();
             }
             let _ = classify(&f, &CTX);
             let _ = format!("{}", Summary::new(&f, true));

@@ -2,7 +2,8 @@
 //! embedded-storage [`NorFlash`] over whichever it is.
 //!
 //! - [`cfi`]: Intel command-set CFI NOR below the BIOS under 4 GiB (QEMU pflash unit 1).
-//! - [`ata`]: a CompactFlash card in true-IDE mode on the secondary master, by ATA PIO.
+//! - [`ata`]: a CompactFlash card in true-IDE mode on the secondary master, by bus-master DMA
+//!   (PIO where the controller has no bus-master interface).
 //!
 //! [`probe`] looks for both ([`probe_report`] also says why a candidate was unusable); when both are present the **CompactFlash card wins**: it is
 //! fitted on purpose, and it is the only one large enough for two slots of a Linux image with

@@ -18,7 +18,7 @@ use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 use super::dma::{dma_barrier, DmaClaim, DmaRegion, Mmio, PacketBuf, Vol, BUF_SIZE};
-use super::{eeprom, ring, NicError, NicModel, MTU};
+use super::{eeprom, ring, NicDriver, NicError, NicModel, MTU};
 use crate::pci::{command, Mechanism1, PciDevice};
 use crate::timer;
 
@@ -350,26 +350,6 @@ impl E1000 {
         })
     }
 
-    /// The MAC address read from the EEPROM (or RAL0/RAH0).
-    pub fn mac(&self) -> [u8; 6] {
-        self.mac
-    }
-
-    /// Which 8254x this is.
-    pub fn model(&self) -> NicModel {
-        self.model
-    }
-
-    /// The PCI function.
-    pub fn pci(&self) -> &PciDevice {
-        &self.pci
-    }
-
-    /// STATUS.LU: the PHY reports link.
-    pub fn link_up(&self) -> bool {
-        self.regs.read32(reg::STATUS) & STATUS_LU != 0
-    }
-
     /// Reclaim transmit slots the device has finished with.
     fn reclaim_tx(tx: &mut TxRing, dma: &E1000Dma) {
         while tx.clean != tx.tail && dma.tx[tx.clean as usize].status.get() & TXD_DD != 0 {
@@ -384,6 +364,27 @@ impl E1000 {
             tx: &mut self.tx,
             dma: &self.dma,
         })
+    }
+}
+
+impl NicDriver for E1000 {
+    /// The MAC address read from the EEPROM (or RAL0/RAH0).
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// STATUS.LU: the PHY reports link.
+    fn link_up(&self) -> bool {
+        self.regs.read32(reg::STATUS) & STATUS_LU != 0
+    }
+
+    /// Which 8254x this is.
+    fn model(&self) -> NicModel {
+        self.model
+    }
+
+    fn pci(&self) -> &PciDevice {
+        &self.pci
     }
 }
 

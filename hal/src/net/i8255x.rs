@@ -26,7 +26,7 @@ use smoltcp::time::Instant;
 
 use super::dma::{dma_barrier, Bytes, DmaClaim, DmaRegion, IoPorts, Mmio, Vol};
 use super::eeprom::{self, MicrowireBus};
-use super::{ring, NicError, NicModel, MTU};
+use super::{ring, NicDriver, NicError, NicModel, MTU};
 use crate::pci::{command, Mechanism1, PciDevice};
 use crate::timer;
 
@@ -420,21 +420,6 @@ impl I8255x {
         }
     }
 
-    /// The MAC address read from the EEPROM.
-    pub fn mac(&self) -> [u8; 6] {
-        self.mac
-    }
-
-    /// Which 8255x this is.
-    pub fn model(&self) -> NicModel {
-        self.model
-    }
-
-    /// The PCI function.
-    pub fn pci(&self) -> &PciDevice {
-        &self.pci
-    }
-
     /// Read PHY register `reg` through the MDI Control Register; `None` on timeout.
     pub fn mdi_read(&self, phy_reg: u8) -> Option<u16> {
         let v = (2u32 << 26) | (u32::from(self.phy) << 21) | (u32::from(phy_reg & 0x1F) << 16);
@@ -445,13 +430,6 @@ impl I8255x {
             r & (1 << 28) != 0
         })
         .then_some(r as u16)
-    }
-
-    /// Link status from the PHY's status register (MII register 1, bit 2; latched low, so
-    /// read twice).
-    pub fn link_up(&self) -> bool {
-        let _ = self.mdi_read(1);
-        self.mdi_read(1).is_some_and(|s| s & (1 << 2) != 0)
     }
 
     fn reclaim_tx(tx: &mut TxState, dma: &I8255xDma) {
@@ -501,6 +479,29 @@ impl I8255x {
         let p = &dma.rfd[ring::prev(i, RX_N as u16) as usize];
         p.command.set(0);
         rx.next = ring::next(i, RX_N as u16);
+    }
+}
+
+impl NicDriver for I8255x {
+    /// The MAC address read from the EEPROM.
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// Link status from the PHY's status register (MII register 1, bit 2; latched low, so
+    /// read twice).
+    fn link_up(&self) -> bool {
+        let _ = self.mdi_read(1);
+        self.mdi_read(1).is_some_and(|s| s & (1 << 2) != 0)
+    }
+
+    /// Which 8255x this is.
+    fn model(&self) -> NicModel {
+        self.model
+    }
+
+    fn pci(&self) -> &PciDevice {
+        &self.pci
     }
 }
 

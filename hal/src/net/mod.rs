@@ -241,6 +241,21 @@ fn read_mac(info: &NicInfo) -> Option<[u8; 6]> {
     }
 }
 
+/// What every NIC driver offers besides being a [`phy::Device`] (the shape of hermit-os's
+/// `NetworkDriver`): identity and link state. [`AnyNic`] implements it by handing the call to
+/// the driver inside ([`AnyNic::driver`]), so a new method is written once per driver.
+pub trait NicDriver {
+    /// The MAC address in use.
+    fn mac(&self) -> [u8; 6];
+    /// True when the link is up (e1000: STATUS.LU; 8255x: PHY status register; virtio:
+    /// VIRTIO_NET_S_LINK_UP, or always up when the device does not report it).
+    fn link_up(&self) -> bool;
+    /// The model.
+    fn model(&self) -> NicModel;
+    /// The PCI function.
+    fn pci(&self) -> &PciDevice;
+}
+
 /// Whichever NIC the operator selected, as one smoltcp device.
 pub enum AnyNic {
     /// An Intel 8254x.
@@ -261,41 +276,31 @@ impl AnyNic {
         })
     }
 
-    /// The MAC address in use.
-    pub fn mac(&self) -> [u8; 6] {
+    /// The driver inside, for [`NicDriver`]'s methods.
+    pub fn driver(&self) -> &dyn NicDriver {
         match self {
-            AnyNic::E1000(n) => n.mac(),
-            AnyNic::I8255x(n) => n.mac(),
-            AnyNic::Virtio(n) => n.mac(),
+            AnyNic::E1000(n) => n,
+            AnyNic::I8255x(n) => n,
+            AnyNic::Virtio(n) => n,
         }
     }
+}
 
-    /// True when the link is up (e1000: STATUS.LU; 8255x: PHY status register; virtio:
-    /// VIRTIO_NET_S_LINK_UP, or always up when the device does not report it).
-    pub fn link_up(&self) -> bool {
-        match self {
-            AnyNic::E1000(n) => n.link_up(),
-            AnyNic::I8255x(n) => n.link_up(),
-            AnyNic::Virtio(n) => n.link_up(),
-        }
+impl NicDriver for AnyNic {
+    fn mac(&self) -> [u8; 6] {
+        self.driver().mac()
     }
 
-    /// The model.
-    pub fn model(&self) -> NicModel {
-        match self {
-            AnyNic::E1000(n) => n.model(),
-            AnyNic::I8255x(n) => n.model(),
-            AnyNic::Virtio(_) => NicModel::VirtioNet,
-        }
+    fn link_up(&self) -> bool {
+        self.driver().link_up()
     }
 
-    /// The PCI function.
-    pub fn pci(&self) -> &PciDevice {
-        match self {
-            AnyNic::E1000(n) => n.pci(),
-            AnyNic::I8255x(n) => n.pci(),
-            AnyNic::Virtio(n) => n.pci(),
-        }
+    fn model(&self) -> NicModel {
+        self.driver().model()
+    }
+
+    fn pci(&self) -> &PciDevice {
+        self.driver().pci()
     }
 }
 

@@ -19,7 +19,7 @@ use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 use super::dma::{dma_barrier, DmaClaim, DmaRegion, IoPorts, PacketBuf, Vol, BUF_SIZE};
-use super::{eeprom, ring, NicError, MTU};
+use super::{eeprom, ring, NicDriver, NicError, NicModel, MTU};
 use crate::pci::{command, Mechanism1, PciDevice};
 
 /// Legacy virtio PCI registers, offsets in I/O BAR0 (VIRTIO 1.0 §4.1.4.8).
@@ -383,21 +383,6 @@ impl VirtioNet {
         })
     }
 
-    /// The MAC address from the device config.
-    pub fn mac(&self) -> [u8; 6] {
-        self.mac
-    }
-
-    /// The PCI function.
-    pub fn pci(&self) -> &PciDevice {
-        &self.pci
-    }
-
-    /// VIRTIO_NET_S_LINK_UP, or true when the device does not report link status.
-    pub fn link_up(&self) -> bool {
-        !self.has_status || self.io.read16(reg::NET_STATUS) & S_LINK_UP != 0
-    }
-
     fn reclaim_tx(tx: &mut TxState) {
         while let Some((id, _)) = tx.q.pop_used() {
             let s = id / 2;
@@ -405,6 +390,26 @@ impl VirtioNet {
                 tx.free |= 1 << s;
             }
         }
+    }
+}
+
+impl NicDriver for VirtioNet {
+    /// The MAC address from the device config.
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// VIRTIO_NET_S_LINK_UP, or true when the device does not report link status.
+    fn link_up(&self) -> bool {
+        !self.has_status || self.io.read16(reg::NET_STATUS) & S_LINK_UP != 0
+    }
+
+    fn model(&self) -> NicModel {
+        NicModel::VirtioNet
+    }
+
+    fn pci(&self) -> &PciDevice {
+        &self.pci
     }
 }
 

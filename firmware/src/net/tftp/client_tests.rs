@@ -9,23 +9,10 @@ use crate::net::tftp::wire::{error_code, parse, Options, Repr};
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 2);
 const SERVER_TID: u16 = 40001;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn percent(&mut self, p: u32) -> bool {
-        (self.next() % 100) < u64::from(p)
-    }
-}
+use lifeboat_qemu::rng::XorShift as Rng;
 
 fn file(len: usize, seed: u64) -> Vec<u8> {
-    let mut r = Rng(seed | 1);
-    (0..len).map(|_| r.next() as u8).collect()
+    Rng::new(seed).bytes(len)
 }
 
 /// How the simulated server behaves.
@@ -265,7 +252,7 @@ fn run_with(
     capacity: usize,
     mut inject: impl FnMut(i64) -> Vec<(SocketAddrV4, Vec<u8>)>,
 ) -> Run {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut srv = Server::new(server, data.to_vec());
     let mut client = TftpClient::new(&cfg, Instant::from_millis(0));
     let mut buf = vec![0u8; capacity];
@@ -835,7 +822,7 @@ fn tsize_mismatch_is_reported() {
 
 #[test]
 fn hostile_datagrams_never_panic_or_write_outside() {
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     for _ in 0..2000 {
         let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
         let mut buf = [0u8; 1000];
