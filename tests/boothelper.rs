@@ -111,9 +111,7 @@ fn diskette_removed_during_the_countdown_then_the_unit_boots_the_new_image() {
         "Remove the diskette now: the unit reboots in 30 seconds",
         REPLY,
     );
-    q.qmp(r#"{"execute":"eject","arguments":{"id":"floppy0","force":true}}"#)
-        .or_else(|_| q.qmp(r#"{"execute":"eject","arguments":{"device":"floppy0","force":true}}"#))
-        .expect("eject");
+    eject_floppy(&mut q);
     expect(&mut q, " 0\r\n", Duration::from_secs(40));
     expect(&mut q, "booted from disk", BOOT);
     expect(&mut q, "demo image 1.0(1) running", Duration::from_secs(30));

@@ -33,26 +33,12 @@ fn unit(flash: &Path, root: &Path) -> Machine {
     )
 }
 
-fn to_prompt(q: &mut Qemu) {
-    expect_banner(q);
-    q.send(ESC).expect("ESC");
-    expect(q, HELP_HINT, REPLY);
-    expect(q, PROMPT, REPLY);
-}
-
 fn install(q: &mut Qemu, file: &str, version: &str) {
     command1(q, "address 10.0.2.15");
     command1(q, "server 10.0.2.2");
     let ping = command(q, "ping").join("\n");
     assert!(ping.contains("Success rate is 100 percent (5/5)"), "{ping}");
-    command1(q, &format!("file {file}"));
-    q.send_line("tftp").unwrap();
-    expect(q, "tftp\r\n", REPLY);
-    let out = expect(q, PROMPT, Duration::from_secs(60));
-    assert!(
-        out.contains(&format!("Installed {version} in slot")),
-        "{out}"
-    );
+    tftp_install(q, file, version);
 }
 
 #[test]

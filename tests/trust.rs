@@ -84,9 +84,7 @@ fn boothelper_install(q: &mut Qemu, version: &str) {
         Duration::from_secs(30),
     );
     expect(q, "Remove the diskette now", REPLY);
-    q.qmp(r#"{"execute":"eject","arguments":{"id":"floppy0","force":true}}"#)
-        .or_else(|_| q.qmp(r#"{"execute":"eject","arguments":{"device":"floppy0","force":true}}"#))
-        .expect("eject");
+    eject_floppy(q);
     expect(q, " 0\r\n", Duration::from_secs(40));
     expect(q, "booted from disk", BOOT);
 }
@@ -194,59 +192,14 @@ fn a_keyless_boothelper_cannot_make_a_keyed_unit_run_an_unsigned_image() {
     expect(&mut q, "demo image 1.0(2) running", STARTED);
 }
 
-fn to_prompt(q: &mut Qemu) {
-    expect_banner(q);
-    q.send(ESC).expect("ESC");
-    expect(q, HELP_HINT, REPLY);
-    expect(q, PROMPT, REPLY);
-}
-
-fn monitor_install(q: &mut Qemu, file: &str, version: &str) {
-    command1(q, &format!("file {file}"));
-    q.send_line("tftp").unwrap();
-    expect(q, "tftp\r\n", REPLY);
-    let out = expect(q, PROMPT, Duration::from_secs(60));
-    assert!(
-        out.contains(&format!("Installed {version} in slot")),
-        "{out}"
-    );
-}
-
 #[test]
 fn a_confirmed_image_then_esc_and_an_image_that_never_confirms_is_rolled_back_unattended() {
     let d = dir("stale");
-    let root = d.join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(
-        root.join("one.bin"),
-        media::demo_image(Version::new(1, 0, 1)),
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("two.bin"),
-        media::demo_image_with(Version::new(1, 0, 2), false),
-    )
-    .unwrap();
     let flash = d.join("pflash.img");
     blank(&flash, 4 << 20);
-    let m = machine(Medium::Floppy, 2)
-        .pflash(&flash)
-        .nic(NicModel::E1000, user_net(&root));
-    let mut q = launch(&m);
-    to_prompt(&mut q);
-    command1(&mut q, "address 10.0.2.15");
-    command1(&mut q, "server 10.0.2.2");
-    monitor_install(&mut q, "one.bin", "1.0(1)");
-    q.send_line("reload").unwrap();
-    // Nobody at the console: the window passes, 1.0(1) runs and confirms itself.
-    expect(&mut q, "demo image 1.0(1) running", STARTED);
-    expect(&mut q, "demo image: boot confirmed", REPLY);
-    // The operator stops in the monitor and installs an image that never confirms.
-    q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
-    to_prompt(&mut q);
-    command1(&mut q, "address 10.0.2.15");
-    command1(&mut q, "server 10.0.2.2");
-    monitor_install(&mut q, "two.bin", "1.0(2)");
+    let two = media::demo_image_with(Version::new(1, 0, 2), false);
+    let m = machine(Medium::Floppy, 2).pflash(&flash);
+    let mut q = confirmed_one_then(&d, m, &two);
     let v = command(&mut q, "version").join("\n");
     let n = media::demo_image(Version::new(1, 0, 1)).len();
     assert!(
@@ -269,8 +222,10 @@ fn a_confirmed_image_then_esc_and_an_image_that_never_confirms_is_rolled_back_un
     }
 }
 
-/// Installs two images on an ATA flash file (1.0(1) confirmed in A, 1.0(2) selected in B).
-fn two_slots_on_ata(d: &Path, ata: &Path) {
+/// On unit `m` (its flash blank) with a TFTP root under `d`: installs the demo 1.0(1), lets
+/// it run and confirm itself with nobody at the console, stops in the monitor again (ESC)
+/// and installs `second` (version 1.0(2)); returns at the prompt.
+fn confirmed_one_then(d: &Path, m: Machine, second: &[u8]) -> Qemu {
     let root = d.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(
@@ -278,27 +233,21 @@ fn two_slots_on_ata(d: &Path, ata: &Path) {
         media::demo_image(Version::new(1, 0, 1)),
     )
     .unwrap();
-    std::fs::write(
-        root.join("two.bin"),
-        media::demo_image(Version::new(1, 0, 2)),
-    )
-    .unwrap();
-    let m = machine(Medium::Disk, 2)
-        .ide_disk(2, ata)
-        .nic(NicModel::E1000, user_net(&root));
-    let mut q = launch(&m);
-    to_prompt(&mut q);
-    command1(&mut q, "address 10.0.2.15");
-    command1(&mut q, "server 10.0.2.2");
-    monitor_install(&mut q, "one.bin", "1.0(1)");
-    q.send_line("reload").unwrap();
-    expect(&mut q, "demo image: boot confirmed", STARTED);
-    q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
-    to_prompt(&mut q);
-    command1(&mut q, "address 10.0.2.15");
-    command1(&mut q, "server 10.0.2.2");
-    monitor_install(&mut q, "two.bin", "1.0(2)");
-    q.kill();
+    std::fs::write(root.join("two.bin"), second).unwrap();
+    let mut q = launch(&m.nic(NicModel::E1000, user_net(&root)));
+    for (file, version) in [("one.bin", "1.0(1)"), ("two.bin", "1.0(2)")] {
+        to_prompt(&mut q);
+        command1(&mut q, "address 10.0.2.15");
+        command1(&mut q, "server 10.0.2.2");
+        tftp_install(&mut q, file, version);
+        if file == "one.bin" {
+            q.send_line("reload").unwrap();
+            expect(&mut q, "demo image 1.0(1) running", STARTED);
+            expect(&mut q, "demo image: boot confirmed", REPLY);
+            q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+        }
+    }
+    q
 }
 
 #[test]
@@ -307,7 +256,8 @@ fn an_unreadable_sector_in_the_selected_slot_boots_the_other_slot() {
     let ata = d.join("cf.img");
     let len = 16usize << 20;
     blank(&ata, len);
-    two_slots_on_ata(&d, &ata);
+    let two = media::demo_image(Version::new(1, 0, 2));
+    confirmed_one_then(&d, machine(Medium::Disk, 2).ide_disk(2, &ata), &two).kill();
     // Slot B starts after the records and slot A (half of the rest, in 4 KiB blocks).
     let slot_len = ((len / 4096 - 2) / 2) * 4096;
     let b = SLOT_A + slot_len;

@@ -128,6 +128,37 @@ pub fn boot_to_monitor(medium: Medium) -> Qemu {
     q
 }
 
+/// Waits for the banner, interrupts the boot window with ESC and waits for the prompt.
+#[track_caller]
+pub fn to_prompt(q: &mut Qemu) {
+    expect_banner(q);
+    q.send(ESC).expect("ESC");
+    expect(q, HELP_HINT, REPLY);
+    expect(q, PROMPT, REPLY);
+}
+
+/// `file FILE` and `tftp` at `monitor>` (address and server already set): the image must
+/// install as `version`; returns what `tftp` printed.
+#[track_caller]
+pub fn tftp_install(q: &mut Qemu, file: &str, version: &str) -> String {
+    command1(q, &format!("file {file}"));
+    q.send_line("tftp").unwrap();
+    expect(q, "tftp\r\n", REPLY);
+    let out = expect(q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains(&format!("Installed {version} in slot")),
+        "{out}"
+    );
+    out
+}
+
+/// Ejects the diskette by QMP (QEMU versions name the drive by `id` or by `device`).
+pub fn eject_floppy(q: &mut Qemu) {
+    q.qmp(r#"{"execute":"eject","arguments":{"id":"floppy0","force":true}}"#)
+        .or_else(|_| q.qmp(r#"{"execute":"eject","arguments":{"device":"floppy0","force":true}}"#))
+        .expect("eject");
+}
+
 /// Sends `line` + CR, checks the echo and returns the reply lines before the next prompt.
 #[track_caller]
 pub fn command(q: &mut Qemu, line: &str) -> Vec<String> {

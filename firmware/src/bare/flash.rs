@@ -78,17 +78,20 @@ pub struct Trust<'a> {
     pub bootinfo: Option<&'a BootInfo>,
 }
 
-/// Asks a yes/no question on the console; ESC or BREAK answers no.
-fn ask(con: &mut Uart16550, text: &'static str, default: bool) -> bool {
-    let mut q = Question::ask(text, default, con);
+/// Feeds console bytes to `feed` until it has an answer; ESC or BREAK gives `on_escape`.
+fn answer<T>(
+    con: &mut Uart16550,
+    on_escape: T,
+    mut feed: impl FnMut(u8, &mut Uart16550) -> Option<T>,
+) -> T {
     loop {
         match con.try_read() {
             Some(UartEvent::Byte(0x1B)) | Some(UartEvent::Break) => {
                 let _ = write!(con, "\r\n");
-                return false;
+                return on_escape;
             }
             Some(UartEvent::Byte(b)) => {
-                if let Some(a) = q.feed(b, con) {
+                if let Some(a) = feed(b, con) {
                     return a;
                 }
             }
@@ -97,23 +100,16 @@ fn ask(con: &mut Uart16550, text: &'static str, default: bool) -> bool {
     }
 }
 
+/// Asks a yes/no question on the console; ESC or BREAK answers no.
+fn ask(con: &mut Uart16550, text: &'static str, default: bool) -> bool {
+    let mut q = Question::ask(text, default, con);
+    answer(con, false, |b, con| q.feed(b, con))
+}
+
 /// Asks for the activation key; ESC or BREAK keeps the current one.
 fn ask_activation(con: &mut Uart16550, current: Option<ActivationKey>) -> Option<ActivationKey> {
     let mut p = ActivationPrompt::ask(current, con);
-    loop {
-        match con.try_read() {
-            Some(UartEvent::Byte(0x1B)) | Some(UartEvent::Break) => {
-                let _ = write!(con, "\r\n");
-                return None;
-            }
-            Some(UartEvent::Byte(b)) => {
-                if let Some(a) = p.feed(b, con) {
-                    return a;
-                }
-            }
-            None => lifeboat_hal::cpu::idle(),
-        }
-    }
+    answer(con, None, |b, con| p.feed(b, con))
 }
 
 fn slots(con: &mut Uart16550) -> Option<Slots<flash::AnyFlash>> {

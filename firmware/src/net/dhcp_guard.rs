@@ -123,11 +123,7 @@ impl<T: phy::RxToken> phy::RxToken for GuardRx<'_, T> {
 mod tests {
     use super::*;
     use core::net::Ipv4Addr;
-    use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::{
-        DhcpMessageType, DhcpOption, EthernetAddress, EthernetRepr, Ipv4Repr, UdpRepr,
-        DHCP_SERVER_PORT,
-    };
+    use smoltcp::wire::{DhcpMessageType, DhcpOption, EthernetAddress, DHCP_SERVER_PORT};
 
     /// An Ethernet/IPv4/UDP frame carrying a DHCP ACK from `src` with the given times.
     fn ack(src: Ipv4Addr, lease: Option<u32>, renew: Option<u32>, rebind: Option<u32>) -> Vec<u8> {
@@ -172,36 +168,18 @@ mod tests {
             rebind_duration: None,
             additional_options: &extra,
         };
-        let udp = UdpRepr {
-            src_port: DHCP_SERVER_PORT,
-            dst_port: DHCP_CLIENT_PORT,
-        };
-        let dst = Ipv4Addr::new(255, 255, 255, 255);
-        let ip = Ipv4Repr {
-            src_addr: src,
-            dst_addr: dst,
-            next_header: IpProtocol::Udp,
-            payload_len: 8 + dhcp.buffer_len(),
-            hop_limit: 64,
-        };
-        let eth = EthernetRepr {
-            src_addr: EthernetAddress([0x52, 0x55, 10, 0, 2, 2]),
-            dst_addr: EthernetAddress::BROADCAST,
-            ethertype: EthernetProtocol::Ipv4,
-        };
-        let mut frame = vec![0u8; 14 + 20 + ip.payload_len];
-        eth.emit(&mut EthernetFrame::new_unchecked(&mut frame[..]));
-        let caps = ChecksumCapabilities::default();
-        ip.emit(&mut Ipv4Packet::new_unchecked(&mut frame[14..]), &caps);
-        udp.emit(
-            &mut UdpPacket::new_unchecked(&mut frame[34..]),
-            &src.into(),
-            &dst.into(),
-            dhcp.buffer_len(),
-            |b| dhcp.emit(&mut DhcpPacket::new_unchecked(b)).unwrap(),
-            &caps,
-        );
-        frame
+        let mut payload = vec![0u8; dhcp.buffer_len()];
+        dhcp.emit(&mut DhcpPacket::new_unchecked(&mut payload[..]))
+            .unwrap();
+        crate::net::test_frames::udp_frame(
+            (
+                EthernetAddress([0x52, 0x55, 10, 0, 2, 2]),
+                EthernetAddress::BROADCAST,
+            ),
+            (src, DHCP_SERVER_PORT),
+            (Ipv4Addr::new(255, 255, 255, 255), DHCP_CLIENT_PORT),
+            &payload,
+        )
     }
 
     const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
