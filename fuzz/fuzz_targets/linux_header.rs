@@ -3,10 +3,15 @@
 //! 1 MiB–256 MiB and 4–5 GiB, a reserved BIOS hole) and the firmware at 1 MiB–0x440000 to
 //! avoid, plus an optional second region to avoid chosen by the input.
 //!
-//! Input: a `Fields` (via `arbitrary`) first; the rest of the input is the start of the file
-//! (the boot sector and setup header as raw bytes), then the skeleton ("HdrS" at 0x202,
-//! 0xAA55 at 0x1FE, unless `Fields::break_magic` says to leave one alone) and the chosen
-//! fields are written at their offsets, so mutations get past the magic checks.
+//! Input: `ctl` (1 byte), a 28-byte trailer (little-endian: kernel body length u16, initrd
+//! length u64, command line length u16, base u64 and length u64 of a second region to avoid,
+//! length 0 for none), then the setup header from 0x1F1 on (up to 0x268: `setup_sects`,
+//! `version`, `kernel_alignment`, `relocatable_kernel`, `xloadflags`, `cmdline_size`,
+//! `pref_address`, `init_size`, … at their boot.rst offsets; a real bzImage's bytes
+//! 0x1F1..0x268 are a seed as they are). The file is a zeroed skeleton of
+//! `(setup_sects + 1) * 512` + body bytes with that header in place and "HdrS" at 0x202 and
+//! 0xAA55 at 0x1FE written over it (unless `ctl` bit 0 / bit 1 says to keep the input's),
+//! so mutations reach the fields past the magic checks.
 //!
 //! Checks: no panic; errors display; a parsed kernel's lengths add up to the file; an `Ok`
 //! plan puts the kernel's `[addr, addr + max(init_size, kernel file))` and the initrd in
@@ -16,7 +21,6 @@
 //! and the plan.
 #![no_main]
 
-use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use lifeboat_firmware::boot::linux::{self, Kernel, LinuxError, ENTRY_64_OFFSET, ZERO_PAGE_LEN};
 use lifeboat_firmware::boot::RamRegion;
@@ -34,27 +38,22 @@ const FIRMWARE: RamRegion = RamRegion {
     len: 0x44_0000 - 0x10_0000,
 };
 
-#[derive(Debug, Arbitrary)]
-struct Fields {
-    setup_sects: u8,
-    /// Byte 0x201: the jump's offset, which ends the header.
-    jump: u8,
-    version: u16,
-    xloadflags: u16,
-    kernel_alignment: u32,
-    relocatable: u8,
-    cmdline_size: u32,
-    pref_address: u64,
-    init_size: u32,
-    initrd_addr_max: u32,
+/// The input's trailer after `ctl`: what the setup header does not hold.
+struct Trailer {
     /// Bytes of protected-mode kernel after the setup.
     body_len: u16,
     initrd_len: u64,
     cmdline_len: u16,
-    /// Bit 0: leave the boot flag as the raw bytes have it; bit 1: the same for "HdrS".
-    break_magic: u8,
-    /// A second region to avoid (`None`: only the firmware).
-    avoid: Option<(u64, u64)>,
+    /// A second region to avoid (length 0: only the firmware).
+    avoid: RamRegion,
+}
+
+const TRAILER_LEN: usize = 28;
+/// The setup header: from `setup_sects` at 0x1F1 to past `init_size` at 0x264.
+const HEADER: core::ops::Range<usize> = 0x1F1..0x268;
+
+fn le(b: &[u8]) -> u64 {
+    b.iter().rev().fold(0, |v, &x| v << 8 | u64::from(x))
 }
 
 fn put(f: &mut [u8], at: usize, bytes: &[u8]) {
@@ -78,38 +77,36 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut u = Unstructured::new(data);
-    let Ok(f) = Fields::arbitrary(&mut u) else {
+    let Some((&ctl, rest)) = data.split_first() else {
         return;
     };
-    let raw = u.take_rest();
-    let sects = if f.setup_sects == 0 {
+    if rest.len() < TRAILER_LEN {
+        return;
+    }
+    let (t, header) = rest.split_at(TRAILER_LEN);
+    let t = Trailer {
+        body_len: le(&t[0..2]) as u16,
+        initrd_len: le(&t[2..10]),
+        cmdline_len: le(&t[10..12]) as u16,
+        avoid: RamRegion {
+            base: le(&t[12..20]),
+            len: le(&t[20..28]),
+        },
+    };
+    let setup_sects = header.first().copied().unwrap_or(0);
+    let sects = if setup_sects == 0 {
         4
     } else {
-        usize::from(f.setup_sects)
+        usize::from(setup_sects)
     };
-    let mut file = vec![0u8; (sects + 1) * 512 + usize::from(f.body_len)];
-    let n = raw.len().min(file.len());
-    file[..n].copy_from_slice(&raw[..n]);
-    // The fields, at their boot.rst offsets (bounded by the skeleton's length).
-    if file.len() >= 0x264 {
-        file[0x1F1] = f.setup_sects;
-        if f.break_magic & 1 == 0 {
-            put(&mut file, 0x1FE, &0xAA55u16.to_le_bytes());
-        }
-        file[0x200] = 0xEB;
-        file[0x201] = f.jump;
-        if f.break_magic & 2 == 0 {
-            put(&mut file, 0x202, b"HdrS");
-        }
-        put(&mut file, 0x206, &f.version.to_le_bytes());
-        put(&mut file, 0x22C, &f.initrd_addr_max.to_le_bytes());
-        put(&mut file, 0x230, &f.kernel_alignment.to_le_bytes());
-        file[0x234] = f.relocatable;
-        put(&mut file, 0x236, &f.xloadflags.to_le_bytes());
-        put(&mut file, 0x238, &f.cmdline_size.to_le_bytes());
-        put(&mut file, 0x258, &f.pref_address.to_le_bytes());
-        put(&mut file, 0x260, &f.init_size.to_le_bytes());
+    let mut file = vec![0u8; (sects + 1) * 512 + usize::from(t.body_len)];
+    let n = header.len().min(HEADER.len());
+    file[HEADER.start..HEADER.start + n].copy_from_slice(&header[..n]);
+    if ctl & 1 == 0 {
+        put(&mut file, 0x1FE, &0xAA55u16.to_le_bytes());
+    }
+    if ctl & 2 == 0 {
+        put(&mut file, 0x202, b"HdrS");
     }
     let k = match Kernel::parse(&file) {
         Ok(k) => k,
@@ -129,11 +126,11 @@ fuzz_target!(|data: &[u8]| {
         .map(|&(base, len, _)| RamRegion { base, len })
         .collect();
     let mut avoid = vec![FIRMWARE];
-    if let Some((base, len)) = f.avoid {
-        avoid.push(RamRegion { base, len });
+    if t.avoid.len > 0 {
+        avoid.push(t.avoid);
     }
-    let cmdline_len = usize::from(f.cmdline_len);
-    let p = match linux::plan(&k, f.initrd_len, cmdline_len, &ram, &avoid) {
+    let cmdline_len = usize::from(t.cmdline_len);
+    let p = match linux::plan(&k, t.initrd_len, cmdline_len, &ram, &avoid) {
         Ok(p) => p,
         Err(e) => {
             let _ = e.to_string();
@@ -166,8 +163,8 @@ fuzz_target!(|data: &[u8]| {
         "entry outside the kernel's {} bytes: {p:?}",
         k.kernel_len
     );
-    assert_eq!(p.initrd_len, f.initrd_len);
-    if f.initrd_len == 0 {
+    assert_eq!(p.initrd_len, t.initrd_len);
+    if t.initrd_len == 0 {
         assert_eq!(p.initrd_addr, 0);
     } else {
         assert!(in_ram(&ram, p.initrd_addr, p.initrd_len), "{p:?}");
