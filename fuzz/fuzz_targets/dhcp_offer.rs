@@ -81,8 +81,9 @@ struct Offer {
     subnet_mask: Option<[u8; 4]>,
     router: Option<[u8; 4]>,
     lease_duration: Option<u32>,
-    renew_duration: Option<u32>,
-    rebind_duration: Option<u32>,
+    /// Options 58 and 59, big-endian seconds (`DhcpRepr::emit` writes neither itself).
+    renew_duration: Option<[u8; 4]>,
+    rebind_duration: Option<[u8; 4]>,
     options: Vec<ExtraOption>,
     sname: Vec<u8>,
     file: Vec<u8>,
@@ -191,8 +192,8 @@ impl Server<'_> {
                     dns_servers: None,
                     max_size: None,
                     lease_duration: o.lease_duration,
-                    renew_duration: o.renew_duration,
-                    rebind_duration: o.rebind_duration,
+                    renew_duration: None,
+                    rebind_duration: None,
                     additional_options: options,
                 };
                 let len = reply.buffer_len();
@@ -399,6 +400,10 @@ fuzz_target!(|data: &[u8]| {
         };
         offer = Some(o);
         let o = offer.as_ref().unwrap();
+        let times = [(58, &o.renew_duration), (59, &o.rebind_duration)];
+        let times = times
+            .into_iter()
+            .filter_map(|(kind, t)| t.as_ref().map(|t| DhcpOption { kind, data: &t[..] }));
         let options = o
             .options
             .iter()
@@ -410,6 +415,7 @@ fuzz_target!(|data: &[u8]| {
                 },
                 data: &x.data[..x.data.len().min(255)],
             })
+            .chain(times)
             .collect();
         Answer::Structured(o, options)
     };
