@@ -12,8 +12,8 @@
 //! smoltcp's matching. The clock moves 100 ms per look, so a refused offer ends at the 12 s
 //! timeout after about 120 polls. The lease, if any, goes through `Monitor::apply_lease`.
 //!
-//! Checks: no panic; the lease holds the offered address and a contiguous mask, a file name of at most 127
-//! bytes, and the settings take what `apply_lease` printed. With
+//! Checks: no panic; the lease holds the offered address, a contiguous mask and a file name
+//! of at most 127 bytes, and the settings take what `apply_lease` printed. With
 //! [`LEASE_VALIDATION_IS_MERGED`]: a lease never holds a non-unicast server or gateway, and
 //! its file name is printable ASCII (today's code lets all three through).
 #![no_main]
