@@ -52,7 +52,11 @@ fn check_wire(data: &[u8]) {
 
 fn drain(client: &mut TftpClient) {
     while let Some((to, bytes)) = client.transmit() {
-        assert!(bytes.len() <= CLIENT_TX_MAX, "client datagram of {} bytes", bytes.len());
+        assert!(
+            bytes.len() <= CLIENT_TX_MAX,
+            "client datagram of {} bytes",
+            bytes.len()
+        );
         assert!(
             wire::parse(bytes).is_ok(),
             "client sent an unparsable datagram to {to}: {bytes:?}"
@@ -118,7 +122,10 @@ fn check_client(data: &[u8]) {
     if let Some(Err(e)) = outcome {
         let _ = format!("{e}");
     }
-    assert!(mem[SINK..].iter().all(|&b| b == 0), "the client wrote outside its sink");
+    assert!(
+        mem[SINK..].iter().all(|&b| b == 0),
+        "the client wrote outside its sink"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

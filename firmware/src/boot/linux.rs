@@ -96,6 +96,11 @@ pub enum LinuxError {
     TooOld { version: u16 },
     /// The kernel has no 64-bit entry point.
     No64BitEntry,
+    /// The setup header ends (jump target at 0x201) before the protocol 2.12 fields this
+    /// loader reads and hands on in the zero page.
+    ShortHeader { end: usize },
+    /// The protected-mode kernel is too short to hold its 64-bit entry (load address + 0x200).
+    NoEntryInKernel { len: usize },
     /// The command line is longer than the kernel or the area for it takes.
     CmdlineTooLong { len: usize, max: usize },
     /// The RAM map has no room for the kernel's `init_size` (or the initrd).
@@ -115,6 +120,14 @@ impl fmt::Display for LinuxError {
                 version & 0xFF
             ),
             LinuxError::No64BitEntry => f.write_str("kernel has no 64-bit entry point"),
+            LinuxError::ShortHeader { end } => write!(
+                f,
+                "kernel setup header ends at {end:#x}, before the boot protocol 2.12 fields"
+            ),
+            LinuxError::NoEntryInKernel { len } => write!(
+                f,
+                "kernel of {len} bytes is too short for its 64-bit entry at offset 0x200"
+            ),
             LinuxError::CmdlineTooLong { len, max } => {
                 write!(f, "command line of {len} bytes exceeds {max}")
             }
@@ -186,6 +199,17 @@ impl Kernel {
         let header_end = (field::JUMP + 2 + usize::from(file[field::JUMP + 1])).min(0x280);
         if file.len() <= setup_len || header_end > setup_len {
             return Err(LinuxError::Truncated);
+        }
+        // The fields read here (up to `init_size`) must be inside the header that the zero
+        // page receives, or the kernel would see a different header than was planned for.
+        if header_end < field::INIT_SIZE + 4 {
+            return Err(LinuxError::ShortHeader { end: header_end });
+        }
+        // The entry is at +0x200: a kernel of no more bytes would be entered past its end.
+        if file.len() - setup_len <= ENTRY_64_OFFSET as usize {
+            return Err(LinuxError::NoEntryInKernel {
+                len: file.len() - setup_len,
+            });
         }
         let kernel_alignment = u64::from(u32_at(file, field::KERNEL_ALIGNMENT));
         Ok(Kernel {
@@ -430,6 +454,38 @@ mod tests {
         for n in 0..0x300 {
             assert!(Kernel::parse(&good[..n]).is_err());
         }
+    }
+
+    /// Found by the `linux_header` fuzz target: a jump offset of 0 at 0x201 ends the header
+    /// at 0x202, so the zero page got none of the fields the plan was made from.
+    #[test]
+    fn header_ending_before_its_fields_is_refused() {
+        let mut f = bzimage(4096);
+        f[field::JUMP + 1] = 0;
+        assert_eq!(
+            Kernel::parse(&f),
+            Err(LinuxError::ShortHeader { end: 0x202 })
+        );
+        f[field::JUMP + 1] = 0x61; // ends at 0x263, inside init_size
+        assert_eq!(
+            Kernel::parse(&f),
+            Err(LinuxError::ShortHeader { end: 0x263 })
+        );
+        f[field::JUMP + 1] = 0x62; // ends at 0x264, just after init_size
+        assert!(Kernel::parse(&f).is_ok());
+    }
+
+    /// A kernel body of at most 0x200 bytes has no byte at its 64-bit entry: `plan` used to
+    /// return an entry past the end of what is copied (with `init_size` 0).
+    #[test]
+    fn kernel_too_short_for_its_entry_is_refused() {
+        let mut f = bzimage(0x200);
+        f[field::INIT_SIZE..field::INIT_SIZE + 4].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(
+            Kernel::parse(&f),
+            Err(LinuxError::NoEntryInKernel { len: 0x200 })
+        );
+        assert!(Kernel::parse(&bzimage(0x201)).is_ok());
     }
 
     #[test]

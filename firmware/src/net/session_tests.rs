@@ -1,5 +1,6 @@
-//! `ping` and `tftp` end to end over a scripted host: a `phy::Device` whose other side is a
-//! fake server (ARP, ICMP echo, a TFTP server on port 69) and a simulated clock.
+//! `ping`, `tftp` and `address dhcp` end to end over a scripted host: a `phy::Device` whose
+//! other side is a fake server (ARP, ICMP echo, a TFTP server on port 69, a DHCP server) and
+//! a simulated clock.
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::string::String;
@@ -7,8 +8,9 @@ use std::vec::Vec;
 
 use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::wire::{
-    ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr,
-    IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket,
+    ArpPacket, ArpRepr, DhcpMessageType, DhcpOption, DhcpPacket, DhcpRepr, EthernetFrame,
+    EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr,
+    UdpPacket, UdpRepr,
 };
 
 use super::*;
@@ -79,6 +81,38 @@ struct FakeHost {
     answer_arp: bool,
     /// A host that never answers ARP sends a DATA to the unit's port as the transfer starts.
     stray: bool,
+    /// The DHCP server's answers (OFFER to DISCOVER, ACK to REQUEST), when there is one.
+    dhcp: Option<DhcpServer>,
+}
+
+/// What the fake DHCP server offers: 10.0.2.15/24 from 10.0.2.2, as QEMU's slirp does.
+#[derive(Clone)]
+struct DhcpServer {
+    /// The IP source of the server's datagrams.
+    src: Ipv4Addr,
+    router: Option<Ipv4Addr>,
+    siaddr: Ipv4Addr,
+    lease_s: Option<u32>,
+    renew_s: Option<u32>,
+    rebind_s: Option<u32>,
+    /// Options 66 and 67.
+    tftp_server: Option<&'static [u8]>,
+    bootfile: Option<&'static [u8]>,
+}
+
+impl DhcpServer {
+    fn slirp() -> Self {
+        DhcpServer {
+            src: HOST,
+            router: Some(HOST),
+            siaddr: HOST,
+            lease_s: Some(86400),
+            renew_s: None,
+            rebind_s: None,
+            tftp_server: None,
+            bootfile: Some(b"pix601.bin"),
+        }
+    }
 }
 
 impl FakeHost {
@@ -90,6 +124,7 @@ impl FakeHost {
             extra: Vec::new(),
             answer_arp: true,
             stray: false,
+            dhcp: None,
         }
     }
 
@@ -161,6 +196,13 @@ impl FakeHost {
             }
             EthernetProtocol::Ipv4 => {
                 let ip = Ipv4Packet::new_checked(f.payload()).unwrap();
+                if ip.dst_addr() == Ipv4Addr::BROADCAST && ip.next_header() == IpProtocol::Udp {
+                    let u = UdpPacket::new_checked(ip.payload()).unwrap();
+                    if u.dst_port() == 67 {
+                        self.dhcp_in(u.payload());
+                    }
+                    return;
+                }
                 if ip.dst_addr() != HOST {
                     return;
                 }
@@ -205,6 +247,87 @@ impl FakeHost {
             }
             _ => {}
         }
+    }
+
+    /// Answers a DISCOVER with an OFFER and a REQUEST with an ACK, both broadcast.
+    fn dhcp_in(&mut self, payload: &[u8]) {
+        let Some(d) = self.dhcp.clone() else { return };
+        let packet = DhcpPacket::new_checked(payload).unwrap();
+        let req = DhcpRepr::parse(&packet).unwrap();
+        let message_type = match req.message_type {
+            DhcpMessageType::Discover => DhcpMessageType::Offer,
+            DhcpMessageType::Request => DhcpMessageType::Ack,
+            _ => return,
+        };
+        // `DhcpRepr::emit` writes no renewal (58) or rebinding (59) time: add them as options.
+        let renew = d.renew_s.map(u32::to_be_bytes);
+        let rebind = d.rebind_s.map(u32::to_be_bytes);
+        let mut options = Vec::new();
+        if let Some(t) = &renew {
+            options.push(DhcpOption { kind: 58, data: t });
+        }
+        if let Some(t) = &rebind {
+            options.push(DhcpOption { kind: 59, data: t });
+        }
+        if let Some(t) = d.tftp_server {
+            options.push(DhcpOption { kind: 66, data: t });
+        }
+        if let Some(f) = d.bootfile {
+            options.push(DhcpOption { kind: 67, data: f });
+        }
+        let reply = DhcpRepr {
+            message_type,
+            transaction_id: req.transaction_id,
+            secs: 0,
+            client_hardware_address: req.client_hardware_address,
+            client_ip: Ipv4Addr::UNSPECIFIED,
+            your_ip: US,
+            server_ip: d.siaddr,
+            router: d.router,
+            subnet_mask: Some(Ipv4Addr::new(255, 255, 255, 0)),
+            relay_agent_ip: Ipv4Addr::UNSPECIFIED,
+            broadcast: false,
+            requested_ip: None,
+            client_identifier: None,
+            server_identifier: Some(HOST),
+            parameter_request_list: None,
+            dns_servers: None,
+            max_size: None,
+            lease_duration: d.lease_s,
+            renew_duration: None,
+            rebind_duration: None,
+            additional_options: &options,
+        };
+        let mut dhcp = vec![0u8; reply.buffer_len()];
+        reply
+            .emit(&mut DhcpPacket::new_unchecked(&mut dhcp))
+            .unwrap();
+        let ip = Ipv4Repr {
+            src_addr: d.src,
+            dst_addr: Ipv4Addr::BROADCAST,
+            next_header: IpProtocol::Udp,
+            payload_len: 8 + dhcp.len(),
+            hop_limit: 64,
+        };
+        let (mut buf, mut eth) = self.eth(EthernetProtocol::Ipv4, 20 + 8 + dhcp.len());
+        eth.dst_addr = EthernetAddress::BROADCAST;
+        let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
+        eth.emit(&mut f);
+        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+        ip.emit(&mut p, &ChecksumCapabilities::default());
+        UdpRepr {
+            src_port: 67,
+            dst_port: 68,
+        }
+        .emit(
+            &mut UdpPacket::new_unchecked(p.payload_mut()),
+            &IpAddress::Ipv4(d.src),
+            &IpAddress::Ipv4(Ipv4Addr::BROADCAST),
+            dhcp.len(),
+            |b| b.copy_from_slice(&dhcp),
+            &ChecksumCapabilities::default(),
+        );
+        self.to_us.push_back(buf);
     }
 
     fn tftp_in(&mut self, sport: u16, dport: u16, payload: Vec<u8>) {
@@ -561,5 +684,118 @@ fn a_stray_that_never_answers_arp_does_not_hold_up_the_transfer() {
         !con.out.contains('T'),
         "no retransmission needed: {}",
         con.out
+    );
+}
+
+fn lease_from(server: DhcpServer) -> (Option<Lease>, String) {
+    let mut host = FakeHost::new();
+    host.dhcp = Some(server);
+    let mut dev = HostDevice(host);
+    let clock = SimClock(Cell::new(0));
+    let mut con = TestConsole::new();
+    let mut ta = TypeAhead::default();
+    let lease = dhcp(&mut dev, US_MAC, &clock, &mut con, 1, &mut ta);
+    (lease, con.out)
+}
+
+#[test]
+fn dhcp_offer_becomes_a_lease() {
+    let (lease, out) = lease_from(DhcpServer::slirp());
+    assert_eq!(out, "Asking for a DHCP lease\r\n");
+    assert_eq!(
+        lease,
+        Some(Lease {
+            address: US,
+            netmask: Ipv4Addr::new(255, 255, 255, 0),
+            gateway: Some(HOST),
+            server: Some(HOST),
+            file: Some(heapless::Vec::from_slice(b"pix601.bin").unwrap()),
+        })
+    );
+    // Without siaddr, option 66 names the server.
+    let (lease, _) = lease_from(DhcpServer {
+        siaddr: Ipv4Addr::UNSPECIFIED,
+        tftp_server: Some(b"10.0.2.4"),
+        ..DhcpServer::slirp()
+    });
+    assert_eq!(lease.unwrap().server, Some(Ipv4Addr::new(10, 0, 2, 4)));
+}
+
+/// Found by the `dhcp_offer` fuzz target: an ACK whose renewal time (option 58) is past its
+/// lease time with no rebinding time (option 59) panics inside smoltcp 0.12.0's DHCP client
+/// ("overflow when subtracting durations", smoltcp issue #1028, fixed upstream by PR #1029
+/// after 0.12.0). `net::dhcp_guard` keeps such replies from smoltcp: the unit says so and
+/// takes no lease from that server, instead of stopping.
+#[test]
+fn dhcp_renewal_past_the_lease_does_not_panic() {
+    let (lease, out) = lease_from(DhcpServer {
+        lease_s: Some(60),
+        renew_s: Some(600),
+        rebind_s: None,
+        ..DhcpServer::slirp()
+    });
+    assert_eq!(lease, None);
+    assert!(
+        out.contains("address: ignored a DHCP reply with contradicting lease times or from 0.0.0.0"),
+        "{out}"
+    );
+}
+
+/// Found by the `dhcp_offer` fuzz target: a server whose datagrams come from 0.0.0.0 and
+/// whose ACK says to renew at once (option 58 = 0) makes smoltcp 0.12.0's DHCP client send
+/// its renewal REQUEST unicast to 0.0.0.0 in the same `Interface::poll` that took the ACK,
+/// and the interface panics (`assert!(!ip_repr.dst_addr().is_unspecified())`,
+/// `iface/interface/mod.rs` `dispatch_ip`). `net::dhcp_guard` drops replies from 0.0.0.0.
+#[test]
+fn dhcp_server_at_unspecified_address_does_not_panic() {
+    let (lease, out) = lease_from(DhcpServer {
+        src: Ipv4Addr::UNSPECIFIED,
+        renew_s: Some(0),
+        ..DhcpServer::slirp()
+    });
+    assert_eq!(lease, None);
+    assert!(out.contains("address: ignored a DHCP reply"), "{out}");
+}
+
+/// What `apply_lease` takes from a lease (`Lease::sanitize`): never a server or gateway that
+/// is not unicast, never a file name that is not printable.
+fn unicast(a: Ipv4Addr) -> bool {
+    !(a.is_broadcast() || a.is_multicast() || a.is_unspecified())
+}
+
+#[test]
+fn dhcp_lease_never_holds_a_multicast_server() {
+    let (lease, _) = lease_from(DhcpServer {
+        siaddr: Ipv4Addr::new(224, 0, 0, 1),
+        ..DhcpServer::slirp()
+    });
+    let (clean, _) = lease.unwrap().sanitize().unwrap();
+    assert!(clean.server.is_none_or(unicast), "{:?}", clean.server);
+}
+
+#[test]
+fn dhcp_lease_never_holds_a_broadcast_gateway() {
+    let (lease, _) = lease_from(DhcpServer {
+        router: Some(Ipv4Addr::BROADCAST),
+        ..DhcpServer::slirp()
+    });
+    let (clean, _) = lease.unwrap().sanitize().unwrap();
+    assert!(clean.gateway.is_none_or(unicast), "{:?}", clean.gateway);
+}
+
+#[test]
+fn dhcp_lease_file_name_is_printable_ascii() {
+    let (lease, _) = lease_from(DhcpServer {
+        bootfile: Some(b"pix\x1b[2J601.bin"),
+        ..DhcpServer::slirp()
+    });
+    let (clean, _) = lease.unwrap().sanitize().unwrap();
+    assert!(
+        clean
+            .file
+            .as_ref()
+            .is_none_or(|f| f.bytes().all(|b| (0x21..0x7F).contains(&b))),
+        "{:?}",
+        clean.file
     );
 }
