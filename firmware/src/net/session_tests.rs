@@ -736,7 +736,9 @@ fn dhcp_renewal_past_the_lease_does_not_panic() {
     });
     assert_eq!(lease, None);
     assert!(
-        out.contains("address: ignored a DHCP reply with contradicting lease times or from 0.0.0.0"),
+        out.contains(
+            "address: ignored a DHCP reply with contradicting lease times or from 0.0.0.0"
+        ),
         "{out}"
     );
 }
