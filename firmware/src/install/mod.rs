@@ -14,8 +14,8 @@
 //! state, the slot holding the last image that confirmed itself, and the unit's own policy
 //! ([`Unit`]: the public key, the anti-rollback floor, the activation key). It carries its
 //! own CRC; new records go to the *other* record block, so the previous record survives
-//! until the new one is whole; the valid record with the highest sequence wins. A record
-//! block that cannot be read counts as empty.
+//! until the new one is whole; the newer valid record wins (serial-number order: the
+//! sequence may wrap). A record block that cannot be read counts as empty.
 //!
 //! Rules (the embassy-boot / MCUboot semantics):
 //! - An install overwrites the slot that does *not* hold the last confirmed image (when
