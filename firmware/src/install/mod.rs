@@ -401,7 +401,12 @@ impl<F: NorFlash> Slots<F> {
 
     /// The newest valid record, if any (a record block that cannot be read holds none).
     pub fn record(&mut self) -> Option<Record> {
-        let mut best: Option<Record> = None;
+        self.newest().map(|(r, _)| r)
+    }
+
+    /// The newest valid record and the block it is in.
+    fn newest(&mut self) -> Option<(Record, u32)> {
+        let mut best: Option<(Record, u32)> = None;
         for i in 0..2 {
             let mut r = [0u8; RECORD_LEN];
             if self.read(i * self.erase, &mut r).is_err() {
@@ -409,8 +414,8 @@ impl<F: NorFlash> Slots<F> {
             }
             if let Some(rec) = Record::decode(&r) {
                 // Serial-number order (RFC 1982): the sequence may wrap past u32::MAX.
-                if best.is_none_or(|b| (rec.seq.wrapping_sub(b.seq) as i32) > 0) {
-                    best = Some(rec);
+                if best.is_none_or(|(b, _)| (rec.seq.wrapping_sub(b.seq) as i32) > 0) {
+                    best = Some((rec, i));
                 }
             }
         }
@@ -422,13 +427,17 @@ impl<F: NorFlash> Slots<F> {
         self.record().map_or_else(Unit::default, |r| r.unit)
     }
 
-    /// Writes `next` (with the sequence after `prev`'s) to the record block `prev` is not in.
-    fn commit(&mut self, prev: Option<Record>, next: Record) -> Result<Record, InstallError> {
+    /// Writes `next`, with the sequence after the newest record's, to the record block the
+    /// newest record is *not* in (whatever its sequence number: a record found in the
+    /// "wrong" block is never overwritten by its successor), so a power cut at any point
+    /// leaves the newest record whole.
+    fn commit(&mut self, next: Record) -> Result<Record, InstallError> {
+        let newest = self.newest();
         let rec = Record {
-            seq: prev.map_or(1, |p| p.seq.wrapping_add(1)),
+            seq: newest.map_or(1, |(p, _)| p.seq.wrapping_add(1)),
             ..next
         };
-        let block = (rec.seq % 2) * self.erase;
+        let block = newest.map_or(0, |(_, b)| 1 - b) * self.erase;
         self.flash
             .erase(block, block + self.erase)
             .map_err(|e| InstallError::Erase(e.kind()))?;
@@ -448,7 +457,7 @@ impl<F: NorFlash> Slots<F> {
         let mut next = prev.unwrap_or_else(Record::blank);
         f(&mut next.unit);
         if prev.map_or(Unit::default(), |p| p.unit) != next.unit {
-            self.commit(prev, next)?;
+            self.commit(next)?;
         }
         Ok(())
     }
@@ -728,17 +737,14 @@ impl<F: NorFlash> Slots<F> {
         // The confirmed image survives (it is `keep` when it checks out); one that no longer
         // checks out is no longer anything to go back to.
         let confirmed = base.confirmed.filter(|&c| Some(c) == keep);
-        self.commit(
-            prev,
-            Record {
-                slot: target,
-                state: State::New {
-                    boots_left: BOOT_BUDGET,
-                },
-                confirmed,
-                ..base
+        self.commit(Record {
+            slot: target,
+            state: State::New {
+                boots_left: BOOT_BUDGET,
             },
-        )?;
+            confirmed,
+            ..base
+        })?;
         Ok(target)
     }
 
@@ -795,7 +801,7 @@ impl<F: NorFlash> Slots<F> {
                         ..r
                     },
                 };
-                rec = Some(self.commit(rec, next)?);
+                rec = Some(self.commit(next)?);
             }
         }
         let Some(slot) = self.bootable_with(&mut load) else {
@@ -814,14 +820,11 @@ impl<F: NorFlash> Slots<F> {
                         boots_left: BOOT_BUDGET - 1,
                     }
                 };
-                self.commit(
-                    rec,
-                    Record {
-                        slot,
-                        state,
-                        ..base
-                    },
-                )?;
+                self.commit(Record {
+                    slot,
+                    state,
+                    ..base
+                })?;
             }
         }
         Ok(Some(slot))
@@ -849,15 +852,12 @@ impl<F: NorFlash> Slots<F> {
                 unit.floor = unit.floor.max(Version::new(v.major, v.minor, 0));
             }
         }
-        self.commit(
-            Some(r),
-            Record {
-                state: State::Confirmed,
-                confirmed: Some(r.slot),
-                unit,
-                ..r
-            },
-        )?;
+        self.commit(Record {
+            state: State::Confirmed,
+            confirmed: Some(r.slot),
+            unit,
+            ..r
+        })?;
         Ok(true)
     }
 
