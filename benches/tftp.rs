@@ -85,6 +85,13 @@ fn ours(floppy: &Path, s: &Setup, w: Where, name: &str, want: (usize, u32)) -> R
         q.send_line(&line).map_err(|e| e.to_string())?;
         expect(&mut q, "monitor> ", T)?;
     }
+    // The receiver must be up before the clock starts (QEMU's e1000 takes no frame for 1 s
+    // after its receiver is enabled at power-on): a ping that is answered says it is.
+    q.send_line("ping").map_err(|e| e.to_string())?;
+    let ping = expect(&mut q, "monitor> ", T)?;
+    if !ping.contains("Success rate is 100 percent") {
+        return Err(format!("lifeboat: the server does not answer ping: {ping:?}"));
+    }
     q.send(b"tftp\r").map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let out = expect(&mut q, "monitor> ", T)?;
