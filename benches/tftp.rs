@@ -90,7 +90,9 @@ fn ours(floppy: &Path, s: &Setup, w: Where, name: &str, want: (usize, u32)) -> R
     q.send_line("ping").map_err(|e| e.to_string())?;
     let ping = expect(&mut q, "monitor> ", T)?;
     if !ping.contains("Success rate is 100 percent") {
-        return Err(format!("lifeboat: the server does not answer ping: {ping:?}"));
+        return Err(format!(
+            "lifeboat: the server does not answer ping: {ping:?}"
+        ));
     }
     q.send(b"tftp\r").map_err(|e| e.to_string())?;
     let t0 = Instant::now();

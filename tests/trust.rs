@@ -161,7 +161,7 @@ fn a_keyless_boothelper_cannot_make_a_keyed_unit_run_an_unsigned_image() {
     let v = command(&mut q, "version").join("\n");
     let pk = *unit_key.pk;
     let fingerprint = format!(
-        "Unit record: key {:02x}{:02x}{:02x}{:02x}..., floor 0.0(0)",
+        "Unit record: key {:02x}{:02x}{:02x}{:02x}..., floor 1.0(0)",
         pk[0], pk[1], pk[2], pk[3]
     );
     assert!(v.contains(&fingerprint), "{v}");

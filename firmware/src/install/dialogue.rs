@@ -230,7 +230,12 @@ pub fn version_report<F: NorFlash, W: Write + ?Sized>(s: &mut Slots<F>, con: &mu
                     let _ = write!(con, "none");
                 }
             }
-            let _ = write!(con, ", floor {}, activation key ", u.floor);
+            // The floor in force: the built-in one or the record's, whichever is higher.
+            let _ = write!(
+                con,
+                ", floor {}, activation key ",
+                u.floor.max(INSTALL_FLOOR)
+            );
             match &u.activation {
                 Some(k) => write_activation(con, k),
                 None => {
