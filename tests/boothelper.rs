@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
-use lifeboat::media::{self, MediaConfig};
+use lifeboat::media;
 use lifeboat_qemu::{NetBackend, NicModel};
 
 const BH_PROMPT: &str = "pixboothelper> ";
@@ -21,23 +21,7 @@ const BH_PROMPT: &str = "pixboothelper> ";
 fn setup(tag: &str) -> (media::MediaSet, media::MediaSet, PathBuf, PathBuf) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("boothelper-{tag}-{}", std::process::id()));
-    let helper = media::write_media(
-        &dir.join("helper"),
-        &MediaConfig {
-            boot_timeout_s: 2,
-            boothelper: true,
-            ..MediaConfig::default()
-        },
-    )
-    .unwrap();
-    let appliance = media::write_media(
-        &dir.join("appliance"),
-        &MediaConfig {
-            boot_timeout_s: 2,
-            ..MediaConfig::default()
-        },
-    )
-    .unwrap();
+    let (helper, appliance) = boothelper_and_appliance(&dir, None);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(

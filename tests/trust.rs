@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use lifeboat::media::{self, MediaConfig};
+use lifeboat::media;
 use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
 use lifeboat_qemu::{NetBackend, NicModel};
 
@@ -93,24 +93,7 @@ fn boothelper_install(q: &mut Qemu, version: &str) {
 fn a_keyless_boothelper_cannot_make_a_keyed_unit_run_an_unsigned_image() {
     let d = dir("keyless");
     let unit_key = key(1);
-    let helper = media::write_media(
-        &d.join("helper"),
-        &MediaConfig {
-            boot_timeout_s: 2,
-            boothelper: true,
-            ..MediaConfig::default()
-        },
-    )
-    .unwrap();
-    let appliance = media::write_media(
-        &d.join("appliance"),
-        &MediaConfig {
-            boot_timeout_s: 2,
-            public_key: Some(*unit_key.pk),
-            ..MediaConfig::default()
-        },
-    )
-    .unwrap();
+    let (helper, appliance) = boothelper_and_appliance(&d, Some(*unit_key.pk));
     let root = d.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(

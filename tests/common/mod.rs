@@ -78,6 +78,32 @@ pub fn media(boot_timeout_s: u32) -> MediaSet {
         .clone()
 }
 
+/// A Boothelper media set (no key: its medium sets no policy) and the appliance's own media
+/// provisioned with `unit_key`, both with a 2 s window, written under `dir`.
+pub fn boothelper_and_appliance(dir: &Path, unit_key: Option<[u8; 32]>) -> (MediaSet, MediaSet) {
+    let write = |sub: &str, cfg: MediaConfig| {
+        media::write_media(&dir.join(sub), &cfg)
+            .unwrap_or_else(|e| panic!("writing media to {}: {e}", dir.display()))
+    };
+    let helper = write(
+        "helper",
+        MediaConfig {
+            boot_timeout_s: 2,
+            boothelper: true,
+            ..MediaConfig::default()
+        },
+    );
+    let appliance = write(
+        "appliance",
+        MediaConfig {
+            boot_timeout_s: 2,
+            public_key: unit_key,
+            ..MediaConfig::default()
+        },
+    );
+    (helper, appliance)
+}
+
 /// The test machine: `medium` from a media set with a `boot_timeout_s` window, no NIC.
 /// The image is opened as a snapshot so concurrent tests can share it.
 pub fn machine(medium: Medium, boot_timeout_s: u32) -> Machine {
