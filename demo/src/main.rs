@@ -40,6 +40,16 @@ mod bare {
         }
     }
 
+    /// Formats one line into a fixed buffer and writes it to COM1.
+    fn say(args: core::fmt::Arguments<'_>) {
+        let mut line = Line {
+            buf: [0; 96],
+            len: 0,
+        };
+        let _ = line.write_fmt(args);
+        RawTx(COM1).write_bytes(&line.buf[..line.len]);
+    }
+
     extern "C" fn demo_main(boot_info: u64, header: u64) -> ! {
         // The version at bytes 24..28 of the header (major, minor, maintenance u16 LE).
         let v = if header == 0 {
@@ -49,34 +59,22 @@ mod bare {
             // reading it through a volatile pointer needs unsafe, so hal's helper does it.
             lifeboat_hal::jump::read_header_version(header)
         };
-        let mut line = Line {
-            buf: [0; 96],
-            len: 0,
-        };
-        let _ = write!(
-            line,
+        say(format_args!(
             "demo image {}.{}({}) running\r\n",
             v[0],
             v[1],
             u16::from_le_bytes([v[2], v[3]])
-        );
-        RawTx(COM1).write_bytes(&line.buf[..line.len]);
-        // It runs: confirm, unless its header's command line says `noconfirm` (the image
-        // the rollback test installs).
+        ));
         // SAFETY: `boot_info` is the rdi the firmware entered us with (its boot-info block).
         let handoff = unsafe { lifeboat_hal::bootinfo::Handoff::read(boot_info as usize) };
         if let Some(a) = handoff.and_then(|h| h.activation) {
-            let mut line = Line {
-                buf: [0; 96],
-                len: 0,
-            };
-            let _ = write!(
-                line,
+            say(format_args!(
                 "demo image: activation key {:#010x} {:#010x} {:#010x} {:#010x}\r\n",
                 a[0], a[1], a[2], a[3]
-            );
-            RawTx(COM1).write_bytes(&line.buf[..line.len]);
+            ));
         }
+        // It runs: confirm, unless its header's command line says `noconfirm` (the image
+        // the rollback test installs).
         if header != 0 && !lifeboat_hal::jump::header_says_noconfirm(header) {
             match handoff {
                 Some(h) => {

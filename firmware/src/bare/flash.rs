@@ -3,7 +3,7 @@ use core::fmt::Write;
 
 use lifeboat_firmware::boot::{linux, mapped_ram, placement, RamRegion};
 use lifeboat_firmware::image::{Header, Kind, Refusal, HEADER_LEN, PLATFORM};
-use lifeboat_firmware::install::dialogue::{self, Operator, INSTALL_FLOOR};
+use lifeboat_firmware::install::dialogue::{self, Operator, Trust, INSTALL_FLOOR};
 use lifeboat_firmware::install::{BootPolicy, Slot, Slots};
 use lifeboat_firmware::monitor::flashtest;
 use lifeboat_firmware::recovery::{ActivationKey, ActivationPrompt, Question};
@@ -14,7 +14,8 @@ use lifeboat_hal::uart::{Uart16550, UartEvent};
 
 /// `Flash=<device>` or `Flash=none`; a candidate that answered but cannot be driven is named
 /// in parentheses (not QEMU's default CD-ROM on the secondary master, which is no flash).
-pub fn banner(con: &mut Uart16550) {
+/// Returns the flash found, for [`power_on_records`].
+pub fn banner(con: &mut Uart16550) -> Option<flash::AnyFlash> {
     let found = flash::probe_report();
     match &found.flash {
         Some(f) => {
@@ -35,6 +36,7 @@ pub fn banner(con: &mut Uart16550) {
             let _ = write!(con, "\r\n");
         }
     }
+    found.flash
 }
 
 /// `flashtest [KIB] [pio]`: erase, program and verify the start of the flash.
@@ -62,20 +64,6 @@ pub fn flashtest(con: &mut Uart16550, kib: Option<u32>, pio: bool) {
         return;
     }
     flashtest::run(&mut flash, &name, kib, timer::now_us, con);
-}
-
-/// What this firmware knows of the unit's trust, from its own boot medium's configuration.
-#[derive(Clone, Copy)]
-pub struct Trust<'a> {
-    /// The key of the medium that booted (for the appliance disk: the unit's key).
-    pub key: Option<[u8; 32]>,
-    /// Why the key cannot be known: installs and flash boot are refused (fail closed).
-    pub broken: Option<&'static str>,
-    /// A Boothelper: its medium is anyone's, so it never sets the unit's policy and takes
-    /// the unit's key from the unit record instead.
-    pub boothelper: bool,
-    /// The boot-info block (the memory map), when stage 2 left one.
-    pub bootinfo: Option<&'a BootInfo>,
 }
 
 /// Feeds console bytes to `feed` until it has an answer; ESC or BREAK gives `on_escape`.
@@ -131,16 +119,22 @@ fn slots(con: &mut Uart16550) -> Option<Slots<flash::AnyFlash>> {
 /// the operator then stops in the monitor), and keep the unit record's key equal to the
 /// firmware's own, so a Boothelper can refuse early what the unit's flash boot would refuse
 /// anyway. Writes the flash only when something changes. A Boothelper leaves both alone.
-pub fn power_on_records(con: &mut Uart16550, trust: &Trust<'_>) {
+/// `found` is the flash the banner found; returns the unit's slots on it for the flash boot,
+/// or why there are none.
+pub fn power_on_records(
+    con: &mut Uart16550,
+    found: Option<flash::AnyFlash>,
+    trust: &Trust<'_>,
+) -> Result<Slots<flash::AnyFlash>, &'static str> {
     if trust.boothelper {
-        return;
+        return Err("a Boothelper does not boot the flash");
     }
     let token = lifeboat_hal::cmos::take_confirmation();
     if trust.broken.is_some() {
-        return;
+        return Err("the unit's key cannot be read");
     }
-    let Some(f) = flash::probe() else { return };
-    let Ok(mut s) = Slots::new(f) else { return };
+    let f = found.ok_or("no valid image (no flash found)")?;
+    let mut s = Slots::new(f).map_err(|_| "the flash is too small for image slots")?;
     if let Some(t) = token {
         if let Err(e) = s.confirm(t) {
             let _ = write!(
@@ -155,6 +149,7 @@ pub fn power_on_records(con: &mut Uart16550, trust: &Trust<'_>) {
             "Warning: cannot record the unit's key in flash: {e}\r\n"
         );
     }
+    Ok(s)
 }
 
 /// The console's side of the install dialogue.
@@ -189,16 +184,7 @@ pub fn install_download(
     let Some(mut s) = slots(con) else {
         return false;
     };
-    let mem = boot_ram(trust.bootinfo);
-    let t = dialogue::Trust {
-        key: trust.key,
-        broken: trust.broken,
-        boothelper: trust.boothelper,
-        ram: &mem.ram,
-        firmware: mem.firmware,
-        linux_staging: LINUX_STAGING,
-    };
-    dialogue::install_download(&mut s, &mut Console(con), image, scratch, &t)
+    dialogue::install_download(&mut s, &mut Console(con), image, scratch, trust)
 }
 
 /// `version`: this firmware, the flash, each slot, and the unit record.
@@ -226,32 +212,25 @@ static mut BOOT_HEADER: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
 /// Where a Linux image's payload is staged while it is verified and taken apart: above the
 /// kernel's usual 16 MiB + 64 MiB `init_size`.
-const LINUX_STAGING: u64 = 0x600_0000;
+pub const LINUX_STAGING: u64 = 0x600_0000;
 const ZERO_PAGE: u64 = linux::ZERO_PAGE_ADDR;
 
-/// RAM the boot path may use, and what it must leave alone.
-struct BootRam {
-    ram: heapless::Vec<RamRegion, 64>,
-    /// The firmware from 1 MiB to the top of its stack stays in use until the jump.
-    firmware: RamRegion,
-}
-
 /// The RAM an image may be placed in (usable, below the identity map's end) and the
-/// firmware to keep clear of.
-fn boot_ram(bootinfo: Option<&BootInfo>) -> BootRam {
-    BootRam {
-        ram: mapped_ram(
-            bootinfo
-                .map(|b| b.memory_map())
-                .unwrap_or_default()
-                .iter()
-                .map(|r| (r.base, r.len, r.kind)),
-        ),
-        firmware: RamRegion {
-            base: 0x10_0000,
-            len: lifeboat_hal::bootinfo::firmware_end().saturating_sub(0x10_0000),
-        },
-    }
+/// firmware, from 1 MiB to the top of its stack, which stays in use until the jump: made
+/// once at start-up for [`Trust`].
+pub fn boot_ram(bootinfo: Option<&BootInfo>) -> (heapless::Vec<RamRegion, 64>, RamRegion) {
+    let ram = mapped_ram(
+        bootinfo
+            .map(|b| b.memory_map())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| (r.base, r.len, r.kind)),
+    );
+    let firmware = RamRegion {
+        base: 0x10_0000,
+        len: lifeboat_hal::bootinfo::firmware_end().saturating_sub(0x10_0000),
+    };
+    (ram, firmware)
 }
 
 /// An image read from a slot into the RAM it runs from (flat64: its load address; linux:
@@ -276,11 +255,11 @@ struct Loaded {
 fn load_slot(
     s: &mut Slots<flash::AnyFlash>,
     slot: Slot,
-    mem: &BootRam,
+    trust: &Trust<'_>,
     previous: &mut Option<Loaded>,
 ) -> Result<Loaded, Refusal> {
     let (header, payload) = s.load_into(slot, |h| {
-        let base = placement(h, &mem.ram, &[mem.firmware], LINUX_STAGING)?;
+        let base = placement(h, trust.ram, &[trust.firmware], trust.linux_staging)?;
         // The slice of the previous image (if any) dies here, before this one is made.
         *previous = None;
         // SAFETY: `placement` checked [base, base + payload_len) is usable RAM below 4 GiB
@@ -294,15 +273,15 @@ fn load_slot(
             let (kernel_file, initrd) = payload.split_at(header.kernel_len() as usize);
             let k = linux::Kernel::parse(kernel_file).map_err(Refusal::Linux)?;
             let staging = RamRegion {
-                base: LINUX_STAGING,
+                base: trust.linux_staging,
                 len: payload.len() as u64,
             };
             let plan = linux::plan(
                 &k,
                 initrd.len() as u64,
                 header.cmdline().len() + linux::CONFIRM_ARG_LEN,
-                &mem.ram,
-                &[mem.firmware, staging],
+                trust.ram,
+                &[trust.firmware, staging],
             )
             .map_err(Refusal::Linux)?;
             Some((k, plan))
@@ -320,10 +299,12 @@ fn load_slot(
 /// Flash boot (the caller has stopped every NIC): the slot [`Slots::begin_boot_with`] picks
 /// (spending a boot of an unconfirmed image first, rolling back one that never confirmed),
 /// read into RAM and verified there against the unit's own policy (its key, the floor,
-/// the platform), then started with a hand-off holding its confirmation token. Returns (to
-/// the monitor) with a line saying why when there is nothing to start.
+/// the platform), then started with a hand-off holding its confirmation token. `unit` is
+/// what [`power_on_records`] found. Returns (to the monitor) with a line saying why when
+/// there is nothing to start.
 pub fn boot(
     con: &mut Uart16550,
+    unit: Result<Slots<flash::AnyFlash>, &'static str>,
     bootinfo: Option<&BootInfo>,
     bootinfo_addr: usize,
     trust: &Trust<'_>,
@@ -332,33 +313,25 @@ pub fn boot(
         let _ = write!(con, "Flash boot refused: {why}; entering the monitor.\r\n");
         return;
     }
-    let Some(f) = flash::probe() else {
-        let _ = write!(
-            con,
-            "Flash boot: no valid image (no flash found); entering the monitor.\r\n"
-        );
-        return;
-    };
-    let Ok(mut s) = Slots::new(f) else {
-        let _ = write!(
-            con,
-            "Flash boot: the flash is too small for image slots; entering the monitor.\r\n"
-        );
-        return;
+    let mut s = match unit {
+        Ok(s) => s,
+        Err(why) => {
+            let _ = write!(con, "Flash boot: {why}; entering the monitor.\r\n");
+            return;
+        }
     };
     s.set_policy(BootPolicy {
         platform: PLATFORM,
         floor: INSTALL_FLOOR,
         key: trust.key,
     });
-    let mem = boot_ram(bootinfo);
     // Each slot the selection looks at is read into RAM and checked there; the last good
     // one loaded is kept (a later load may have reused the same RAM). Any refusal, an
     // unreadable sector or no room in RAM included, makes that slot bad.
     let mut loaded: Option<Loaded> = None;
     let mut why: [Option<Refusal>; 2] = [None, None];
     let chosen = s.begin_boot_with(|s, slot| {
-        let r = load_slot(s, slot, &mem, &mut loaded).map(|l| {
+        let r = load_slot(s, slot, trust, &mut loaded).map(|l| {
             let h = l.header;
             loaded = Some(l);
             h
@@ -401,7 +374,7 @@ pub fn boot(
         Some(l) if l.slot == slot => l,
         // The RAM holds another slot's image (or none): load this one again; `load_slot`
         // drops the other's slice before it makes its own.
-        other => match load_slot(&mut s, slot, &mem, &mut { other }) {
+        other => match load_slot(&mut s, slot, trust, &mut { other }) {
             Ok(l) => l,
             Err(e) => {
                 let _ = write!(

@@ -2,6 +2,7 @@
 use core::fmt::Write;
 
 use lifeboat_firmware::config::BootConfig;
+use lifeboat_firmware::install::dialogue::Trust;
 use lifeboat_firmware::monitor::{Action, FaultKind, Monitor, BOOTHELPER_PROMPT, MONITOR_PROMPT};
 use lifeboat_firmware::net::session::TypeAhead;
 use lifeboat_hal::bootinfo::{BootInfo, Medium};
@@ -93,7 +94,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             );
         }
     }
-    super::flash::banner(&mut con);
+    let found_flash = super::flash::banner(&mut con);
     if timer::calibration_failed() {
         let _ = write!(
             con,
@@ -104,7 +105,8 @@ pub fn run(bootinfo_addr: usize) -> ! {
         let _ = write!(con, "Warning: {w}\r\n");
     }
     // Trust comes from this medium's own configuration; one that cannot be read fails closed.
-    let trust = super::flash::Trust {
+    let (ram, firmware) = super::flash::boot_ram(boot.as_ref().ok());
+    let trust = Trust {
         key: cfg.public_key,
         broken: if boot.is_err() {
             Some(lifeboat_firmware::config::UNREADABLE)
@@ -112,7 +114,9 @@ pub fn run(bootinfo_addr: usize) -> ! {
             cfg.trust_broken
         },
         boothelper: cfg.boothelper,
-        bootinfo: boot.as_ref().ok(),
+        ram: &ram,
+        firmware,
+        linux_staging: super::flash::LINUX_STAGING,
     };
     if let Some(why) = trust.broken {
         let _ = write!(
@@ -120,7 +124,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             "Warning: {why}: installs and flash boot are refused until it is repaired\r\n"
         );
     }
-    super::flash::power_on_records(&mut con, &trust);
+    let unit = super::flash::power_on_records(&mut con, found_flash, &trust);
 
     let prompt = if cfg.boothelper {
         BOOTHELPER_PROMPT
@@ -136,7 +140,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
             }
             Window::BootNow | Window::TimedOut => {
                 net.stop(); // no NIC may run into the image
-                super::flash::boot(&mut con, boot.as_ref().ok(), bootinfo_addr, &trust)
+                super::flash::boot(&mut con, unit, boot.as_ref().ok(), bootinfo_addr, &trust)
             }
         }
     }

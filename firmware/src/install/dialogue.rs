@@ -79,7 +79,7 @@ pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
         .bootable()
         .and_then(|slot| s.check(slot).ok())
         .map(|h| h.version());
-    let floor = INSTALL_FLOOR.max(unit.map_or(INSTALL_FLOOR, |u| u.floor));
+    let floor = unit.map_or(INSTALL_FLOOR, |u| u.floor.max(INSTALL_FLOOR));
     let policy = Policy {
         platform: PLATFORM,
         floor,

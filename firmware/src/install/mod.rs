@@ -614,21 +614,6 @@ impl<F: NorFlash> Slots<F> {
         Ok((header, ram))
     }
 
-    /// Reads `buf.len()` bytes of the image in `slot` from `offset` (0 = its header).
-    pub fn read_image(
-        &mut self,
-        slot: Slot,
-        offset: u32,
-        buf: &mut [u8],
-    ) -> Result<(), InstallError> {
-        let end = u64::from(offset) + buf.len() as u64;
-        if end > self.slot_len() {
-            return Err(InstallError::Read(NorFlashErrorKind::OutOfBounds));
-        }
-        let start = self.slot_start(slot);
-        self.read(start + offset, buf)
-    }
-
     /// The slot to boot: the record's slot if its image checks out, else the other slot if
     /// that one does. `None`: nothing bootable.
     pub fn bootable(&mut self) -> Option<Slot> {
