@@ -238,6 +238,31 @@ impl Network {
         )
     }
 
+    /// `http`: see [`lifeboat_firmware::net::http::session::http`]; the file lands at the
+    /// start of `buf` (whose end holds the TCP receive ring meanwhile).
+    pub fn http(
+        &mut self,
+        con: &mut Uart16550,
+        s: &Settings,
+        url: &str,
+        buf: &mut [u8],
+        ta: &mut TypeAhead,
+    ) -> Option<Download> {
+        let nic = self.ready(con, s.interface)?;
+        let mac = nic.mac();
+        lifeboat_firmware::net::http::http(
+            nic,
+            mac,
+            &Tsc,
+            &mut Operator(con),
+            s,
+            url,
+            buf,
+            seed(),
+            ta,
+        )
+    }
+
     /// `address dhcp`: see [`session::dhcp`].
     pub fn dhcp(&mut self, con: &mut Uart16550, s: &Settings, ta: &mut TypeAhead) -> Option<Lease> {
         let nic = self.ready(con, s.interface)?;

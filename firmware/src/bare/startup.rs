@@ -199,7 +199,8 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 }
             },
         };
-        match monitor.feed(b, &mut con) {
+        let action = monitor.feed(b, &mut con);
+        match action {
             Action::None => continue,
             Action::Reload => reload(&mut con),
             Action::Version => super::flash::version(&mut con),
@@ -210,10 +211,20 @@ pub fn run(bootinfo_addr: usize) -> ! {
                     monitor.apply_lease(&lease, &mut con);
                 }
             }
-            Action::Tftp(blksize) => match buffer.as_deref_mut() {
+            Action::Tftp(_) | Action::Http => match buffer.as_deref_mut() {
                 Some(buf) => {
-                    let download =
-                        net.tftp(&mut con, monitor.settings(), blksize, buf, &mut typeahead);
+                    let download = match action {
+                        Action::Tftp(blksize) => {
+                            net.tftp(&mut con, monitor.settings(), blksize, buf, &mut typeahead)
+                        }
+                        _ => net.http(
+                            &mut con,
+                            monitor.settings(),
+                            monitor.http_url(),
+                            buf,
+                            &mut typeahead,
+                        ),
+                    };
                     if let Some(d) = download {
                         // The rest of the buffer is scratch for the install's read-back.
                         let (image, scratch) = buf.split_at_mut(d.len as usize);
@@ -227,7 +238,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
                 None => {
                     let _ = write!(
                         con,
-                        "tftp: no free RAM above the firmware for a download buffer\r\n"
+                        "download: no free RAM above the firmware for a download buffer\r\n"
                     );
                 }
             },

@@ -60,6 +60,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         "ping [IP]",
         "send 5 ICMP echoes to IP (default: the server)",
     ),
+    info(
+        "http",
+        "http [URL]",
+        "download the image by HTTP from URL (default: the file setting when it is a URL, else http://SERVER/FILE)",
+    ),
     info("reload", "reload", "restart the machine"),
     info(
         "server",
@@ -144,6 +149,8 @@ pub enum Command {
     Interface(Option<usize>),
     /// `ping [IP]`; `None` means the server.
     Ping(Option<Ipv4Addr>),
+    /// `http [URL]`.
+    Http(Option<crate::net::http::url::UrlBuf>),
     /// `reload`.
     Reload,
     /// `server [IP]`.
@@ -191,6 +198,8 @@ pub enum CommandError<'a> {
     InvalidInterface(&'a str),
     /// The argument of `file` is longer than [`MAX_FILE_NAME_LEN`].
     FileNameTooLong,
+    /// The argument of `http` is longer than a URL may be.
+    UrlTooLong,
     /// The argument of `trace` is neither `on` nor `off`.
     InvalidTraceSetting(&'a str),
     /// `crashtest` without a known fault name.
@@ -241,6 +250,7 @@ impl fmt::Display for CommandError<'_> {
             CommandError::FileNameTooLong => {
                 write!(f, "file: name too long (max {MAX_FILE_NAME_LEN} characters)")
             }
+            CommandError::UrlTooLong => f.write_str("http: URL longer than 255 characters"),
             CommandError::InvalidTraceSetting(text) => {
                 write!(f, "trace: expected \"on\" or \"off\", not \"{text}\"")
             }
@@ -276,6 +286,7 @@ enum Verb {
     Gateway,
     Interface,
     Ping,
+    Http,
     Reload,
     Server,
     Tftp,
@@ -291,6 +302,7 @@ fn verb_of(name: &str) -> Option<Verb> {
         "gateway" => Verb::Gateway,
         "interface" => Verb::Interface,
         "ping" => Verb::Ping,
+        "http" => Verb::Http,
         "reload" => Verb::Reload,
         "server" => Verb::Server,
         "tftp" => Verb::Tftp,
@@ -380,6 +392,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
         | Verb::Ping
         | Verb::Server
         | Verb::Trace
+        | Verb::Http
         | Verb::Tftp => 1,
         Verb::Help | Verb::Reload | Verb::Version => 0,
     };
@@ -414,6 +427,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
                 Command::Tftp(Some(size.ok_or(CommandError::InvalidBlockSize(text))?))
             }
         },
+        Verb::Http => Command::Http(
+            arg.map(|u| {
+                crate::net::http::url::UrlBuf::try_from(u).map_err(|_| CommandError::UrlTooLong)
+            })
+            .transpose()?,
+        ),
         Verb::Server => Command::Server(address_arg("server")?),
         Verb::Gateway => Command::Gateway(address_arg("gateway")?),
         Verb::Ping => Command::Ping(address_arg("ping")?),

@@ -56,6 +56,8 @@ pub enum Action {
     /// `tftp [BLKSIZE]`: download `settings().file` from `settings().server`, with this block
     /// size instead of the path's largest when given.
     Tftp(Option<u16>),
+    /// `http [URL]`: download [`Monitor::http_url`].
+    Http,
     /// `version`: show the firmware version and the flash slots.
     Version,
     /// `address dhcp`: ask a DHCP server, then hand the lease to [`Monitor::apply_lease`].
@@ -74,6 +76,8 @@ pub struct Monitor {
     settings: Settings,
     prompt: &'static str,
     nic_count: usize,
+    /// The URL the last `http` command asked for.
+    url: crate::net::http::url::UrlBuf,
 }
 
 impl Monitor {
@@ -85,7 +89,13 @@ impl Monitor {
             settings: Settings::new(),
             prompt,
             nic_count,
+            url: heapless::String::new(),
         }
+    }
+
+    /// The URL of the [`Action::Http`] just returned (checked by [`url::parse`](crate::net::http::url::parse)).
+    pub fn http_url(&self) -> &str {
+        &self.url
     }
 
     /// The operator's settings.
@@ -178,8 +188,14 @@ impl Monitor {
                 Action::None
             }
             LineEvent::Line(line) => match command::parse(line) {
-                Ok(command) => execute(&mut self.settings, self.nic_count, command, out)
-                    .unwrap_or(Action::None),
+                Ok(command) => execute(
+                    &mut self.settings,
+                    &mut self.url,
+                    self.nic_count,
+                    command,
+                    out,
+                )
+                .unwrap_or(Action::None),
                 Err(error) => {
                     let _ = write!(out, "{error}\r\n");
                     Action::None
@@ -197,6 +213,7 @@ impl Monitor {
 /// returns the action the caller must take (printing nothing).
 fn execute<W: Write + ?Sized>(
     settings: &mut Settings,
+    url: &mut crate::net::http::url::UrlBuf,
     nic_count: usize,
     command: Command,
     out: &mut W,
@@ -305,6 +322,27 @@ fn execute<W: Write + ?Sized>(
                 out.write_str("\r\n")?;
             } else {
                 return Ok(Action::Tftp(blksize));
+            }
+        }
+        Command::Http(arg) => {
+            use crate::net::http::url;
+            if nic_count == 0 {
+                out.write_str("http: no network interfaces found\r\n")?;
+            } else if settings.address.is_none() {
+                out.write_str("http: cannot start; not set: address\r\n")?;
+            } else {
+                match url::target(arg.as_deref(), settings.server, &settings.file) {
+                    None => out.write_str(
+                        "http: no URL given and server and file are not both set; usage: http [URL]\r\n",
+                    )?,
+                    Some(u) => match url::parse(&u) {
+                        Err(e) => write!(out, "http: {e}\r\n")?,
+                        Ok(_) => {
+                            *url = u;
+                            return Ok(Action::Http);
+                        }
+                    },
+                }
             }
         }
         Command::Reload => return Ok(Action::Reload),

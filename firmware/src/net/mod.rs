@@ -6,6 +6,7 @@
 pub mod arp_watch;
 pub mod dhcp_guard;
 pub mod echo;
+pub mod http;
 pub mod lease;
 pub mod session;
 pub mod tftp;

@@ -51,7 +51,7 @@ pub struct TypeAhead {
 }
 
 impl TypeAhead {
-    fn key<C: Console + ?Sized>(&mut self, con: &mut C) -> bool {
+    pub(crate) fn key<C: Console + ?Sized>(&mut self, con: &mut C) -> bool {
         while let Some(k) = con.poll_key() {
             match k {
                 Key::Abort => return true,
@@ -185,12 +185,12 @@ fn arp_probe<D: Device + ?Sized>(
 }
 
 /// Keeps asking for the next hop until [`ArpState`] has seen it answer.
-struct ArpPrimer {
-    next: Instant,
+pub(crate) struct ArpPrimer {
+    pub(crate) next: Instant,
 }
 
 impl ArpPrimer {
-    fn poll<D: Device + ?Sized>(
+    pub(crate) fn poll<D: Device + ?Sized>(
         &mut self,
         dev: &mut D,
         arp: &ArpState,
@@ -206,7 +206,7 @@ impl ArpPrimer {
     }
 }
 
-fn interface<D: Device + ?Sized>(
+pub(crate) fn interface<D: Device + ?Sized>(
     dev: &mut D,
     mac: [u8; 6],
     cidr: Option<IpCidr>,
@@ -358,12 +358,12 @@ impl Default for TftpOptions {
 }
 
 /// How often a download looks at the console for ESC.
-const KEY_POLL: Duration = Duration::from_millis(10);
+pub(crate) const KEY_POLL: Duration = Duration::from_millis(10);
 
 /// Bytes of file per progress dot.
 pub const DOT_BYTES: u64 = 128 * 1024;
 /// Dots per console line.
-const DOTS_PER_LINE: u64 = 64;
+pub(crate) const DOTS_PER_LINE: u64 = 64;
 
 /// The TFTP socket's buffers: a window of 8 full blocks (and some) must fit.
 const RX_PACKETS: usize = 32;
@@ -377,7 +377,7 @@ pub struct Download {
     pub crc32: u32,
 }
 
-struct Micros(u64);
+pub(crate) struct Micros(pub(crate) u64);
 
 impl fmt::Display for Micros {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -386,7 +386,7 @@ impl fmt::Display for Micros {
 }
 
 /// MiB/s with two decimals from bytes and microseconds, in integers.
-struct Rate(u64, u64);
+pub(crate) struct Rate(pub(crate) u64, pub(crate) u64);
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -625,8 +625,11 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
     typeahead: &mut TypeAhead,
 ) -> Option<Lease> {
     // Replies that would panic smoltcp's DHCP client never reach it.
-    let dropped = core::cell::Cell::new(0u32);
-    let dev = &mut super::dhcp_guard::DhcpGuard::new(dev, &dropped);
+    let mut log = TraceLog::new(None, false);
+    log.guard_dhcp = true;
+    let log = RefCell::new(log);
+    let arp = ArpState::default();
+    let dev = &mut FrameTrace::new(ArpWatch::new(dev, &arp), &log);
     let start = clock.now();
     let mut iface = interface(dev, mac, None, None, start, seed);
     let mut packet = [0u8; 1500];
@@ -642,12 +645,11 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
     loop {
         let now = clock.now();
         iface.poll(now, dev, &mut sockets);
-        if dropped.get() > 0 {
+        if core::mem::take(&mut log.borrow_mut().guarded) > 0 {
             let _ = write!(
                 con,
                 "\r\naddress: ignored a DHCP reply with contradicting lease times or from 0.0.0.0"
             );
-            dropped.set(0);
         }
         if let Some(dhcpv4::Event::Configured(cfg)) = sockets.get_mut::<dhcpv4::Socket>(h).poll() {
             let _ = write!(con, "\r\n");

@@ -21,7 +21,7 @@ use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Icmpv4Message, Icmpv4Packet,
-    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, UdpPacket,
+    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket, UdpPacket,
 };
 
 use super::tftp::TraceCode;
@@ -202,6 +202,70 @@ pub struct TraceLog {
     pub overflow: u32,
     pub rx_frames: u32,
     pub tx_frames: u32,
+    /// The server's TCP segments to this local port, counted (`http`).
+    pub tcp: Option<TcpCounts>,
+    /// Hide the DHCP replies that would panic smoltcp ([`dhcp_guard::harmful`](super::dhcp_guard::harmful)),
+    /// counting them in `guarded` (`address dhcp`). Done here rather than by a wrapper of
+    /// its own so that every session shares one device stack (one copy of smoltcp's poll).
+    pub guard_dhcp: bool,
+    pub guarded: u32,
+}
+
+/// What a TCP server's data segments did, counted from the frames themselves (smoltcp does
+/// not say): for `http` with `trace on`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TcpCounts {
+    /// Segments to this local port are counted.
+    pub port: u16,
+    /// Data segments that brought nothing new (retransmissions, duplicates).
+    pub repeated: u32,
+    /// Data segments that arrived beyond a gap (a loss or a reordering before them).
+    pub out_of_order: u32,
+    /// One past the highest sequence number seen on this connection.
+    high: Option<u32>,
+}
+
+impl TcpCounts {
+    /// Counting for a new connection from `port`.
+    pub fn connection(&mut self, port: u16) {
+        self.port = port;
+        self.high = None;
+    }
+
+    fn watch(&mut self, frame: &[u8]) -> Option<()> {
+        let eth = EthernetFrame::new_checked(frame).ok()?;
+        if eth.ethertype() != EthernetProtocol::Ipv4 {
+            return None;
+        }
+        let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+        if ip.next_header() != IpProtocol::Tcp {
+            return None;
+        }
+        let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+        if tcp.dst_port() != self.port {
+            return None;
+        }
+        let seq = tcp.seq_number().0 as u32;
+        if tcp.syn() {
+            self.high = Some(seq.wrapping_add(1));
+            return None;
+        }
+        let high = self.high?;
+        let len = tcp.payload().len() as u32;
+        let end = seq.wrapping_add(len);
+        if len == 0 {
+            return None;
+        }
+        if (end.wrapping_sub(high) as i32) <= 0 {
+            self.repeated += 1;
+        } else {
+            if (seq.wrapping_sub(high) as i32) > 0 {
+                self.out_of_order += 1;
+            }
+            self.high = Some(end);
+        }
+        Some(())
+    }
 }
 
 impl TraceLog {
@@ -213,11 +277,19 @@ impl TraceLog {
         }
     }
 
-    fn observe(&mut self, frame: &[u8], outgoing: bool) {
+    /// Records a frame; `true` when it must not reach smoltcp.
+    fn observe(&mut self, frame: &[u8], outgoing: bool) -> bool {
+        if !outgoing && self.guard_dhcp && super::dhcp_guard::harmful(frame) {
+            self.guarded = self.guarded.wrapping_add(1);
+            return true;
+        }
         if outgoing {
             self.tx_frames = self.tx_frames.wrapping_add(1);
         } else {
             self.rx_frames = self.rx_frames.wrapping_add(1);
+            if let Some(tcp) = &mut self.tcp {
+                tcp.watch(frame);
+            }
             if let Some(ctx) = &self.context {
                 if let Some(code) = classify(frame, ctx) {
                     if self.codes.push_back(code).is_err() {
@@ -234,6 +306,7 @@ impl TraceLog {
         {
             self.overflow += 1;
         }
+        false
     }
 
     /// The next classifier code, oldest first.
@@ -297,8 +370,11 @@ impl<T: phy::RxToken> phy::RxToken for TraceRx<'_, T> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         let log = self.log;
         self.token.consume(|frame| {
-            log.borrow_mut().observe(frame, false);
-            f(frame)
+            if log.borrow_mut().observe(frame, false) {
+                f(&[])
+            } else {
+                f(frame)
+            }
         })
     }
 }

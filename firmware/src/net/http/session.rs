@@ -1,0 +1,308 @@
+//! `http [URL]`: the [`HttpClient`] over a smoltcp TCP socket, in the same shape as the
+//! `tftp` session (progress dots, ESC, `Received N bytes in S s (R MiB/s), CRC-32 ...`).
+//!
+//! Throughput over a long path comes from the receive window: the TCP receive ring is carved
+//! from the end of the download buffer (up to [`RING`], 2 MiB, so smoltcp offers window
+//! scaling), the body is copied out of it as it arrives, and nothing per segment goes to the
+//! console.
+use core::cell::RefCell;
+
+use smoltcp::iface::{SocketSet, SocketStorage};
+use smoltcp::phy::Device;
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::IpAddress;
+
+use super::client::{Event, HttpClient, HttpError};
+use crate::monitor::Settings;
+use crate::net::arp_watch::{ArpState, ArpWatch};
+use crate::net::session::{
+    interface, route, ArpDiagnosis, ArpPrimer, Clock, Console, Download, Micros, Rate, TypeAhead,
+    DOTS_PER_LINE, DOT_BYTES, KEY_POLL,
+};
+use crate::net::trace::{FrameTrace, TcpCounts, TraceLog};
+
+/// Largest TCP receive ring (the window offered, with scaling).
+pub const RING: usize = 2 << 20;
+/// A connection that does not come up in this time is tried again.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// An open connection that brings nothing for this long is given up (and resumed).
+const STALL: Duration = Duration::from_secs(20);
+/// Pause before connecting again after a failure.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// No connection; the next one no earlier than this.
+    Idle(Instant),
+    Connecting(Instant),
+    /// Established; the last time data came.
+    Open(Instant),
+}
+
+/// `http`: downloads `url` into `buf`, printing `http URL`, progress dots, then
+/// `Received N bytes ...` or `http: <why>`. Returns the download when the file arrived whole.
+#[allow(clippy::too_many_arguments)]
+pub fn http<D: Device, K: Console + ?Sized>(
+    dev: &mut D,
+    mac: [u8; 6],
+    clock: &impl Clock,
+    con: &mut K,
+    s: &Settings,
+    url: &str,
+    buf: &mut [u8],
+    seed: u64,
+    typeahead: &mut TypeAhead,
+) -> Option<Download> {
+    let mut client = match HttpClient::new(url) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = write!(con, "http: {e}\r\n");
+            return None;
+        }
+    };
+    let Some(local_ip) = s.address else {
+        let _ = write!(con, "http: set this unit's address first\r\n");
+        return None;
+    };
+    let ring_len = RING.min(buf.len() / 2);
+    let split = buf.len() - ring_len;
+    let (buf, ring) = buf.split_at_mut(split);
+    let arp = ArpState::default();
+    let mut log = TraceLog::new(None, false);
+    log.tcp = Some(TcpCounts::default());
+    let log = RefCell::new(log);
+    let start = clock.now();
+    // The same device stack as `tftp` and `ping`: one copy of smoltcp's poll in the binary.
+    let mut dev = FrameTrace::new(ArpWatch::new(dev, &arp), &log);
+    // The first route decides the interface's address; a redirect to another host is
+    // routed again below.
+    let first = match client.url().ip().map(|ip| (ip, route(s, ip))) {
+        Some((_, Ok(r))) => r,
+        Some((_, Err(e))) => {
+            let _ = write!(con, "http: {e}\r\n");
+            return None;
+        }
+        None => {
+            let _ = write!(
+                con,
+                "http: host names are not resolved here; give the server's address (http://IP/...)\r\n"
+            );
+            return None;
+        }
+    };
+    let mut iface = interface(&mut dev, mac, Some(first.cidr), s.gateway, start, seed);
+    let mut tx = [0u8; 1024];
+    let mut sock = tcp::Socket::new(
+        tcp::SocketBuffer::new(&mut ring[..]),
+        tcp::SocketBuffer::new(&mut tx[..]),
+    );
+    sock.set_nagle_enabled(false);
+    let mut storage = [SocketStorage::EMPTY; 1];
+    let mut sockets = SocketSet::new(&mut storage[..]);
+    let h = sockets.add(sock);
+
+    let trace = s.trace;
+    let _ = write!(con, "http {}", client.url_text());
+    let mut dots = 0u64;
+    let mut conn = Conn::Idle(start);
+    let mut route_now = first;
+    let mut primer = ArpPrimer { next: start };
+    let mut port = 49152 + (seed % 16384) as u16;
+    let mut next_key = start;
+    let mut end = start;
+    let mut req = heapless::Vec::<u8, 512>::new();
+    let mut ev = |con: &mut K, e: Event<'_>| match e {
+        Event::Progress(bytes) => {
+            while bytes >= (dots + 1) * DOT_BYTES {
+                dots += 1;
+                let sep = if dots.is_multiple_of(DOTS_PER_LINE) {
+                    "\r\n"
+                } else {
+                    ""
+                };
+                let _ = write!(con, ".{sep}");
+            }
+        }
+        Event::Status(code) if trace => {
+            let _ = write!(con, "[{code}]");
+        }
+        Event::Redirect(to) => {
+            let _ = write!(con, "\r\nredirected to {to}");
+        }
+        Event::Resume(from) => {
+            let _ = write!(con, "[resume from byte {from}]");
+        }
+        Event::Restart => {
+            let _ = write!(con, "[the server sent the whole file again]");
+        }
+        _ => {}
+    };
+    loop {
+        let now = clock.now();
+        if let Conn::Idle(after) = conn {
+            if client.wants_connection() && now >= after {
+                let u = client.url();
+                let Some(ip) = u.ip() else {
+                    client.fail(HttpError::Unresolved);
+                    break;
+                };
+                match route(s, ip) {
+                    Ok(r) => route_now = r,
+                    Err(e) => {
+                        let _ = write!(con, "\r\nhttp: {e}");
+                        client.fail(HttpError::NoConnection);
+                        break;
+                    }
+                }
+                port = if port == u16::MAX { 49152 } else { port + 1 };
+                if let Some(t) = &mut log.borrow_mut().tcp {
+                    t.connection(port);
+                }
+                let sock = sockets.get_mut::<tcp::Socket>(h);
+                if sock
+                    .connect(iface.context(), (IpAddress::Ipv4(ip), u.port), port)
+                    .is_err()
+                {
+                    client.fail(HttpError::NoConnection);
+                    break;
+                }
+                if trace {
+                    let _ = write!(con, "[SYN {ip}:{}]", u.port);
+                }
+                conn = Conn::Connecting(now);
+            }
+        }
+        let local = local_ip;
+        primer.poll(&mut dev, &arp, mac, local, route_now.next_hop, now);
+        iface.poll(now, &mut dev, &mut sockets);
+        let sock = sockets.get_mut::<tcp::Socket>(h);
+        match conn {
+            Conn::Connecting(since) => {
+                if sock.state() == tcp::State::Established {
+                    if trace {
+                        let _ = write!(con, "[established]");
+                    }
+                    match client.on_connected(&mut req) {
+                        Ok(()) => {
+                            let _ = sock.send_slice(&req);
+                            conn = Conn::Open(now);
+                        }
+                        Err(e) => {
+                            client.fail(e);
+                        }
+                    }
+                } else if sock.state() == tcp::State::Closed || now - since > CONNECT_TIMEOUT {
+                    if trace {
+                        let _ = write!(con, "[no connection]");
+                    }
+                    sock.abort();
+                    client.on_connect_failed(&mut |e| ev(con, e));
+                    conn = Conn::Idle(now + RETRY_PAUSE);
+                }
+            }
+            Conn::Open(last) => {
+                let mut got = false;
+                while sock.can_recv() {
+                    let r = sock.recv(|data| {
+                        let n = if client.outcome().is_none() && !client.wants_connection() {
+                            client.on_data(data, buf, &mut |e| ev(con, e));
+                            data.len()
+                        } else {
+                            data.len()
+                        };
+                        (n, n)
+                    });
+                    match r {
+                        Ok(n) if n > 0 => got = true,
+                        _ => break,
+                    }
+                }
+                if got {
+                    conn = Conn::Open(now);
+                }
+                if client.outcome().is_some() || client.wants_connection() {
+                    // Done, failed, or redirected: this connection has nothing more to give.
+                    if client.outcome().is_some_and(|r| r.is_ok()) {
+                        sock.close();
+                    } else {
+                        sock.abort();
+                    }
+                    iface.poll(now, &mut dev, &mut sockets);
+                    if client.outcome().is_some() {
+                        end = now;
+                        break;
+                    }
+                    conn = Conn::Idle(now);
+                    continue;
+                }
+                let closed = !sock.may_recv() || sock.state() == tcp::State::Closed;
+                if closed || now - last > STALL {
+                    if trace {
+                        let (reached, _) = client.progress();
+                        let why = if closed { "closed" } else { "stalled" };
+                        let _ = write!(con, "[connection {why} at byte {reached}]");
+                    }
+                    sock.abort();
+                    iface.poll(now, &mut dev, &mut sockets);
+                    client.on_closed(&mut |e| ev(con, e));
+                    conn = Conn::Idle(now + RETRY_PAUSE);
+                }
+            }
+            Conn::Idle(_) => {}
+        }
+        if client.outcome().is_some() {
+            end = now;
+            break;
+        }
+        if now >= next_key {
+            next_key = now + KEY_POLL;
+            if typeahead.key(con) {
+                client.fail(HttpError::Aborted);
+                sockets.get_mut::<tcp::Socket>(h).abort();
+                iface.poll(now, &mut dev, &mut sockets);
+                break;
+            }
+        }
+    }
+    let _ = write!(con, "\r\n");
+    if trace {
+        let l = log.borrow();
+        let t = l.tcp.unwrap_or_default();
+        let _ = write!(
+            con,
+            "trace: {} frames in, {} out; server segments repeated {}, out of order {}\r\n",
+            l.rx_frames, l.tx_frames, t.repeated, t.out_of_order
+        );
+    }
+    match client.outcome() {
+        Some(Ok(len)) => {
+            let len = *len;
+            let micros = (end - start).total_micros();
+            let n = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
+            let crc32 = crate::image::CRC32.checksum(&buf[..n]);
+            let _ = write!(
+                con,
+                "Received {len} bytes in {} s ({} MiB/s), CRC-32 {crc32:#010x}\r\n",
+                Micros(micros),
+                Rate(len, micros)
+            );
+            Some(Download { len, micros, crc32 })
+        }
+        Some(Err(e)) => {
+            let _ = write!(con, "http: {e}\r\n");
+            if matches!(e, HttpError::NoConnection)
+                && arp.requested(route_now.next_hop)
+                && !arp.answered(route_now.next_hop)
+            {
+                let diag = ArpDiagnosis {
+                    route: &route_now,
+                    interface: s.interface,
+                };
+                let _ = write!(con, "{diag}\r\n");
+            }
+            None
+        }
+        None => None,
+    }
+}
