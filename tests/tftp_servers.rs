@@ -126,6 +126,7 @@ fn tftpd_hpa_clean_and_lossy() {
             loss: 10,
             dup: 5,
             reorder: 10,
+            ..Default::default()
         },
         MIB,
         4,
@@ -163,6 +164,7 @@ fn atftpd_windowed_clean_and_lossy() {
             loss: 10,
             dup: 5,
             reorder: 10,
+            ..Default::default()
         },
         MIB,
         8,

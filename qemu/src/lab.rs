@@ -22,6 +22,11 @@ pub const UNIT_IP: &str = "10.77.0.2";
 pub const TFTPD_HPA: &str = "/usr/local/sbin/in.tftpd";
 pub const ATFTPD: &str = "/usr/sbin/atftpd";
 pub const BRIDGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/lossy-bridge.py");
+pub const NGINX: &str = "/usr/sbin/nginx";
+/// The misbehaving HTTP server (`/cut/`, `/chunked/`, `/redirect/`, `/status/`, `/huge`).
+pub const HTTP_FAULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/http-faults.py");
+/// Where [`Server::Nginx`] labs also run [`HTTP_FAULTS`].
+pub const FAULTS_PORT: u16 = 8080;
 
 /// Sends a TFTP read request for a missing file to `argv[1]:69` until an ERROR packet comes
 /// back or `argv[2]` seconds pass (exit status 1).
@@ -41,18 +46,42 @@ while time.monotonic() < end:
 sys.exit(1)
 "#;
 
+/// Connects to `argv[1]` ports 80 and 8080 until both answer a request with a status line,
+/// or `argv[2]` seconds pass (exit status 1).
+const HTTP_PROBE: &str = r#"
+import socket, sys, time
+end = time.monotonic() + float(sys.argv[2])
+left = {80, 8080}
+while left and time.monotonic() < end:
+    for port in list(left):
+        try:
+            c = socket.create_connection((sys.argv[1], port), timeout=0.2)
+            c.sendall(b"GET /lifeboat-probe HTTP/1.0\r\n\r\n")
+            if c.recv(16).startswith(b"HTTP/1."):
+                left.discard(port)
+            c.close()
+        except OSError:
+            time.sleep(0.02)
+sys.exit(1 if left else 0)
+"#;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Server {
     TftpdHpa,
     Atftpd,
+    /// nginx on port 80 serving the lab's root, and [`HTTP_FAULTS`] on [`FAULTS_PORT`].
+    Nginx,
 }
 
-/// Loss, duplication and reordering in percent per frame.
+/// Loss, duplication and reordering in percent per frame; a one-way delay in each direction
+/// (RTT = 2 × `delay_ms`) and a rate limit in Mbit/s per direction (0: none).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Impairment {
     pub loss: u32,
     pub dup: u32,
     pub reorder: u32,
+    pub delay_ms: u32,
+    pub rate_mbit: u32,
 }
 
 /// A namespace with a tap, a server on it and the bridge; QEMU joins with [`Lab::machine`].
@@ -61,6 +90,7 @@ pub struct Lab {
     children: Vec<Child>,
     qemu_port: u16,
     pub root: PathBuf,
+    conf_dir: Option<PathBuf>,
 }
 
 /// Runs `ip ARGS`; the error carries the command and its stderr.
@@ -94,6 +124,7 @@ impl Lab {
             children: Vec::new(),
             qemu_port: 40000,
             root: root.to_path_buf(),
+            conf_dir: None,
         };
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         ip(&["-n", &ns, "tuntap", "add", "dev", &tap, "mode", "tap"])?;
@@ -122,6 +153,8 @@ impl Lab {
             .args(["--loss", &imp.loss.to_string()])
             .args(["--dup", &imp.dup.to_string()])
             .args(["--reorder", &imp.reorder.to_string()])
+            .args(["--delay", &imp.delay_ms.to_string()])
+            .args(["--rate", &imp.rate_mbit.to_string()])
             .args(["--seed", &seed.to_string()]);
         lab.children
             .push(b.spawn().map_err(|e| format!("bridge: {e}"))?);
@@ -145,11 +178,45 @@ impl Lab {
                 .args(["--user", "root.root", "--logfile", "/dev/null", &root_s]);
                 c
             }
+            Server::Nginx => {
+                let conf = lab.nginx_conf(&tag)?;
+                let mut f = exec("python3");
+                f.args([HTTP_FAULTS, &root_s, SERVER_IP, &FAULTS_PORT.to_string()]);
+                lab.children
+                    .push(f.spawn().map_err(|e| format!("http-faults.py: {e}"))?);
+                let mut c = exec(NGINX);
+                c.arg("-c").arg(conf);
+                c
+            }
         };
         lab.children
             .push(s.spawn().map_err(|e| format!("{server:?}: {e}"))?);
         lab.wait_ready(&tap, server, Duration::from_secs(10))?;
         Ok(lab)
+    }
+
+    /// nginx's configuration for this lab (in a directory of its own beside the root, removed
+    /// on drop): the lab's root on SERVER_IP:80, in the foreground, as root, no logs kept;
+    /// `/status500` answers 500.
+    fn nginx_conf(&mut self, tag: &str) -> Result<PathBuf, String> {
+        let dir = std::env::temp_dir().join(format!("lifeboat-nginx-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let d = dir.display();
+        let conf = format!(
+            "user root;\ndaemon off;\nmaster_process off;\nworker_processes 1;\n\
+             pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             types {{ application/octet-stream bin; }}\n  sendfile on;\n\
+             server {{\n    listen {SERVER_IP}:80;\n    root {};\n\
+             location = /status500 {{ return 500; }}\n  }}\n}}\n",
+            self.root.display()
+        );
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, conf).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.conf_dir = Some(dir);
+        Ok(path)
     }
 
     /// Waits until the bridge holds the tap (it has carrier) and the server answers on its
@@ -179,8 +246,15 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(20));
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        let script = if server == Server::Nginx {
+            HTTP_PROBE
+        } else {
+            PROBE
+        };
         let probe = Command::new("ip")
-            .args(["netns", "exec", &self.ns, "python3", "-c", PROBE, SERVER_IP])
+            .args([
+                "netns", "exec", &self.ns, "python3", "-c", script, SERVER_IP,
+            ])
             .arg(format!("{:.3}", left.as_secs_f64()))
             .output()
             .map_err(|e| format!("probing {server:?}: {e}"))?;
@@ -189,7 +263,7 @@ impl Lab {
             Ok(())
         } else {
             Err(format!(
-                "{server:?} did not answer a read request on {SERVER_IP}:69 within {timeout:?}: {}",
+                "{server:?} did not answer on {SERVER_IP} within {timeout:?}: {}",
                 String::from_utf8_lossy(&probe.stderr).trim()
             ))
         }
@@ -216,6 +290,9 @@ impl Drop for Lab {
             let _ = c.wait();
         }
         let _ = ip(&["netns", "del", &self.ns]);
+        if let Some(d) = &self.conf_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 
@@ -269,6 +346,11 @@ pub fn lab_unavailable(server: Server) -> Option<String> {
         Server::Atftpd => {
             if !Path::new(ATFTPD).exists() {
                 return Some(format!("{ATFTPD} is missing: install atftpd"));
+            }
+        }
+        Server::Nginx => {
+            if !Path::new(NGINX).exists() {
+                return Some(format!("{NGINX} is missing: install nginx"));
             }
         }
     }

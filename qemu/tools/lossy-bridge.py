@@ -6,8 +6,10 @@ reproducible). Both directions get the same treatment; ARP is never dropped (so 
 test measures the transfer, not neighbour discovery).
 
 usage: lossy-bridge.py TAP LISTEN_PORT QEMU_PORT [--loss P] [--dup P] [--reorder P]
-                       [--seed N] [--stats FILE]
-Percentages are per frame. Reordering holds a frame back until the next frame in the
+                       [--delay MS] [--rate MBIT] [--seed N] [--stats FILE]
+Percentages are per frame. --delay holds every frame MS milliseconds in each direction (a
+long path: RTT = 2 x MS), --rate sends at most MBIT megabits per second in each direction
+(frames queue behind each other), both without reordering. Reordering holds a frame back until the next frame in the
 same direction has gone (or 20 ms pass). On SIGTERM it writes its counters to --stats.
 """
 import argparse, fcntl, os, random, select, signal, socket, struct, sys, time
@@ -20,6 +22,7 @@ def main():
     ap.add_argument("tap"); ap.add_argument("listen", type=int); ap.add_argument("qemu", type=int)
     ap.add_argument("--loss", type=float, default=0); ap.add_argument("--dup", type=float, default=0)
     ap.add_argument("--reorder", type=float, default=0); ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--delay", type=float, default=0); ap.add_argument("--rate", type=float, default=0)
     ap.add_argument("--stats")
     a = ap.parse_args()
     rng = random.Random(a.seed)
@@ -30,12 +33,38 @@ def main():
     qemu = ("127.0.0.1", a.qemu)
     stats = {"frames": 0, "dropped": 0, "duplicated": 0, "reordered": 0}
     held = {}  # direction -> (frame, deadline)
+    import collections
+    line = {"to_qemu": collections.deque(), "to_tap": collections.deque()}  # (due, frame)
+    free_at = {"to_qemu": 0.0, "to_tap": 0.0}  # when the rate limit lets the next frame go
+
+    def send(direction, frame):
+        try:
+            if direction == "to_qemu":
+                udp.sendto(frame, qemu)
+            else:
+                os.write(tap, frame)
+        except OSError:
+            pass  # no QEMU yet, or a full buffer: the frame is lost, as on a wire
 
     def out(direction, frame):
-        if direction == "to_qemu":
-            udp.sendto(frame, qemu)
-        else:
-            os.write(tap, frame)
+        if a.delay <= 0 and a.rate <= 0:
+            send(direction, frame)
+            return
+        due = time.monotonic()
+        if a.rate > 0:
+            due = max(due, free_at[direction]) + len(frame) * 8 / (a.rate * 1e6)
+            free_at[direction] = due
+        line[direction].append((due + a.delay / 1000.0, frame))
+
+    def flush():
+        now = time.monotonic()
+        wait = 0.005
+        for d, q in line.items():
+            while q and q[0][0] <= now:
+                send(d, q.popleft()[1])
+            if q:
+                wait = min(wait, q[0][0] - now)
+        return max(wait, 0)
 
     def forward(direction, frame):
         stats["frames"] += 1
@@ -64,8 +93,9 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    wait = 0.005
     while True:
-        r, _, _ = select.select([tap, udp], [], [], 0.005)
+        r, _, _ = select.select([tap, udp], [], [], wait)
         if tap in r:
             forward("to_qemu", os.read(tap, 65536))
         if udp in r:
@@ -74,6 +104,7 @@ def main():
         now = time.monotonic()
         for d in [d for d, (_, t) in held.items() if t <= now]:
             out(d, held.pop(d)[0])
+        wait = flush()
 
 if __name__ == "__main__":
     main()

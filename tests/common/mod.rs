@@ -24,7 +24,7 @@ pub const HELP_HINT: &str = "Use ? for help.\r\n";
 pub const PROMPT: &str = "monitor> ";
 
 /// Every monitor command, as `?` lists them.
-pub const COMMANDS: [&str; 11] = [
+pub const COMMANDS: [&str; 12] = [
     "address",
     "server",
     "file",
@@ -32,6 +32,7 @@ pub const COMMANDS: [&str; 11] = [
     "interface",
     "ping",
     "tftp",
+    "http",
     "trace",
     "reload",
     "help",

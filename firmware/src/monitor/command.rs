@@ -277,6 +277,10 @@ impl fmt::Display for CommandError<'_> {
     }
 }
 
+/// Listed commands the PIX monitor did not have: they never take an abbreviation from one
+/// it had.
+const LIFEBOAT_ADDITIONS: &[&str] = &["http", "version"];
+
 /// The listed commands, as returned by [`find_command`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
@@ -327,7 +331,17 @@ pub fn find_command(word: &str) -> Result<&'static CommandInfo, CommandError<'_>
     let mut matches = COMMANDS.iter().filter(|c| is_prefix(word, c.name));
     match (matches.next(), matches.next()) {
         (Some(only), None) => Ok(only),
-        (Some(_), Some(_)) => Err(CommandError::Ambiguous(word)),
+        (Some(_), Some(_)) => {
+            // An abbreviation the PIX knew keeps meaning the PIX's command (`h` is help,
+            // not http): one PIX command among the matches wins.
+            let mut pix = COMMANDS
+                .iter()
+                .filter(|c| is_prefix(word, c.name) && !LIFEBOAT_ADDITIONS.contains(&c.name));
+            match (pix.next(), pix.next()) {
+                (Some(only), None) => Ok(only),
+                _ => Err(CommandError::Ambiguous(word)),
+            }
+        }
         (None, _) => Err(CommandError::Unknown(word)),
     }
 }
@@ -515,6 +529,7 @@ mod tests {
             ("r", "reload"),
             ("f", "file"),
             ("h", "help"),
+            ("ht", "http"),
             ("?", "?"),
             ("tf", "tftp"),
             ("tr", "trace"),
@@ -753,5 +768,16 @@ mod tests {
         assert_eq!(parse("reload"), Ok(Command::Reload));
         assert_eq!(parse("?"), Ok(Command::Help));
         assert_eq!(parse("h"), Ok(Command::Help));
+        assert_eq!(parse("ht"), Ok(Command::Http(None)));
+        assert_eq!(
+            parse("http http://10.0.0.1/a.bin"),
+            Ok(Command::Http(Some(
+                "http://10.0.0.1/a.bin".try_into().unwrap()
+            )))
+        );
+        assert_eq!(
+            parse("http a b").unwrap_err().to_string(),
+            "http: too many arguments; usage: http [URL]"
+        );
     }
 }

@@ -365,6 +365,10 @@ impl Response {
                     // Line mode: up to LF; a CR before it is dropped.
                     let b = data[i];
                     i += 1;
+                    if self.phase == Phase::ChunkEnd && b != b'\r' && b != b'\n' {
+                        // Chunk data longer than its size line said.
+                        return Err(ParseError::BadChunk.into());
+                    }
                     if b != b'\n' {
                         self.line.push(b).map_err(|_| ParseError::LineTooLong)?;
                         continue;
