@@ -36,6 +36,7 @@ impl Where {
             Where::Slirp => "slirp",
             Where::Lab(Server::TftpdHpa) => "tftpd-hpa",
             Where::Lab(Server::Atftpd) => "atftpd",
+            Where::Lab(Server::Nginx) => "nginx",
         }
     }
     fn addresses(self) -> (&'static str, &'static str) {
