@@ -66,7 +66,7 @@ struct RunArgs {
     /// Boot medium: floppy, usb or disk (the appliance's own boot disk)
     #[arg(long, value_parser = media::parse_medium, default_value = "disk")]
     medium: Medium,
-    /// e1000 (default), i82557b, i82558b, i82559er, virtio or none; repeat for more NICs
+    /// e1000 (default), e1000e, i82557b, i82558b, i82559er, virtio or none; repeat for more NICs
     #[arg(long = "nic", value_name = "MODEL", value_parser = parse_nic)]
     nics: Vec<Option<NicModel>>,
     /// QEMU board: pc or q35
@@ -83,6 +83,7 @@ struct RunArgs {
 fn parse_nic(s: &str) -> Result<Option<NicModel>, String> {
     Ok(Some(match s {
         "e1000" => NicModel::E1000,
+        "e1000e" => NicModel::E1000e,
         "i82557b" => NicModel::I82557b,
         "i82558b" => NicModel::I82558b,
         "i82559er" => NicModel::I82559er,
