@@ -31,7 +31,7 @@ use embedded_storage::nor_flash::{
     ReadNorFlash,
 };
 
-use super::ata::{self, command, AtaError, AtaInfo, ErrorBits, Op, SECTOR};
+use super::ata::{self, command, At, AtaError, AtaInfo, Op, SECTOR};
 use crate::net::dma::{Bytes, DmaRegion, Vol};
 use crate::pci::{self, command as pci_command, Mechanism1};
 use crate::regs::Mmio;
@@ -110,15 +110,13 @@ const PORT_TIMEOUT_US: u64 = 500_000;
 /// The Register Host-to-Device FIS (type 0x27, C bit set) of an LBA48 command on `count`
 /// sectors at `lba` (SATA 3.x §10.5.5), as the five dwords of the command table's CFIS.
 pub fn h2d_fis(command: u8, lba: u64, count: u16) -> [u32; 5] {
-    let l = lba.to_le_bytes();
-    let c = count.to_le_bytes();
-    let b: [u8; 20] = [
-        0x27, 0x80, command, 0, l[0], l[1], l[2], 0x40, // LBA mode
-        l[3], l[4], l[5], 0, c[0], c[1], 0, 0, 0, 0, 0, 0,
-    ];
-    core::array::from_fn(|i| {
-        u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
-    })
+    [
+        0x27 | 0x80 << 8 | u32::from(command) << 16,
+        (lba as u32 & 0xFF_FFFF) | 0x40 << 24, // device: LBA mode
+        (lba >> 24) as u32 & 0xFF_FFFF,
+        u32::from(count),
+        0,
+    ]
 }
 
 /// Dword 0 of a command header (§4.2.2): CFL = 5 (the FIS's dwords), W for a write, PRDTL.
@@ -144,8 +142,6 @@ pub enum AhciError {
     NotAligned,
     /// Beyond the end of the disk.
     OutOfBounds,
-    /// The ABAR (BAR5) is missing or above 4 GiB.
-    NoAbar,
     /// IDENTIFY DEVICE data the driver cannot use.
     Identify(AtaError),
     /// The disk has no 48-bit addressing.
@@ -172,7 +168,6 @@ impl fmt::Display for AhciError {
         match *self {
             AhciError::NotAligned => f.write_str("offset or length not aligned"),
             AhciError::OutOfBounds => f.write_str("beyond the end of the disk"),
-            AhciError::NoAbar => f.write_str("the AHCI controller has no ABAR below 4 GiB"),
             AhciError::Identify(e) => write!(f, "{e}"),
             AhciError::NoLba48 => f.write_str("the disk has no 48-bit addressing"),
             AhciError::Port(c) => write!(f, "the port does not start or stop (PxCMD {c:#x})"),
@@ -183,22 +178,11 @@ impl fmt::Display for AhciError {
                 tfd,
                 serr,
             } => {
-                write!(f, "{op}")?;
-                if op != Op::Identify {
-                    f.write_str(" EXT")?;
-                }
-                if matches!(op, Op::ReadDma | Op::WriteDma) {
-                    write!(f, " at sector {lba}")?;
-                }
-                let what = if is & IS_ERRORS == 0 && tfd & TFD_ERR == 0 {
-                    "timed out"
-                } else {
-                    "failed"
-                };
+                let ext = if op == Op::Identify { "" } else { " EXT" };
                 write!(
                     f,
-                    " {what} (PxIS {is:#010x}, PxTFD {tfd:#06x}: {}, PxSERR {serr:#010x})",
-                    ErrorBits((tfd >> 8) as u8)
+                    "{op}{ext}{} failed (PxIS {is:#x}, PxTFD {tfd:#x}, PxSERR {serr:#x})",
+                    At(op, lba)
                 )
             }
         }
@@ -263,10 +247,8 @@ pub fn find() -> Option<Result<AhciFlash, AhciError>> {
     let mut cfg = unsafe { Mechanism1::new() };
     let hba =
         pci::scan(&mut cfg).find(|d| d.class == 0x01 && d.subclass == 0x06 && d.prog_if == 0x01)?;
-    let abar = match hba.bars[5].mem_addr() {
-        Some(a) if a < 1 << 32 => a,
-        _ => return Some(Err(AhciError::NoAbar)),
-    };
+    // No ABAR below 4 GiB (the BIOS assigns it) is no flash either.
+    let abar = hba.bars[5].mem_addr().filter(|&a| a < 1 << 32)?;
     hba.enable(
         &mut cfg,
         pci_command::MEMORY_SPACE | pci_command::BUS_MASTER,
@@ -284,15 +266,14 @@ pub fn find() -> Option<Result<AhciFlash, AhciError>> {
         // SAFETY: port `index` is implemented (PI), so its 0x80 registers are inside ABAR
         // (§3.3); port 0, the boot disk's, is never mapped.
         let port = unsafe { Mmio::new(abar + 0x100 + 0x80 * u64::from(index), 0x80) };
-        if port.read32(port::SSTS) & 0xF != 3 || port.read32(port::SIG) != SIG_ATA {
-            continue;
-        }
         let mut disk = AhciFlash {
             port,
             index,
             info: AtaInfo::UNKNOWN,
         };
-        return Some(disk.open().map(|()| disk));
+        if disk.r(port::SSTS) & 0xF == 3 && disk.r(port::SIG) == SIG_ATA {
+            return Some(disk.open().map(|()| disk));
+        }
     }
     None
 }
@@ -304,47 +285,68 @@ impl AhciFlash {
         let mem = DMA.claim().ok_or(AhciError::Port(0))?;
         let list = mem.list.as_ptr() as u64;
         let fis = mem.fis.as_ptr() as u64;
-        self.port.write32(port::CLB, list as u32);
-        self.port.write32(port::CLBU, (list >> 32) as u32);
-        self.port.write32(port::FB, fis as u32);
-        self.port.write32(port::FBU, (fis >> 32) as u32);
-        self.start()?;
+        self.w(port::CLB, list as u32);
+        self.w(port::CLBU, (list >> 32) as u32);
+        self.w(port::FB, fis as u32);
+        self.w(port::FBU, (fis >> 32) as u32);
+        self.start();
         self.run(&mem, Op::Identify, 0, 1, Buf::Page)?;
-        // SAFETY: the command completed: the HBA no longer writes the page.
-        let page = unsafe { mem.page.get() };
-        let words: [u16; 256] =
-            core::array::from_fn(|i| u16::from_le_bytes([page[2 * i], page[2 * i + 1]]));
-        self.info = AtaInfo::parse(&words).map_err(AhciError::Identify)?;
+        // SAFETY: the command completed: the HBA no longer writes the page. The page is the
+        // first field of the page-aligned AhciMemory, so 2-aligned; the 256 little-endian
+        // words of IDENTIFY data are its first 512 bytes, and any bits are a valid u16.
+        let words = unsafe { &*(mem.page.get() as *const [u8; PAGE]).cast::<[u16; 256]>() };
+        self.info = AtaInfo::parse(words).map_err(AhciError::Identify)?;
         if !self.info.lba48 {
             return Err(AhciError::NoLba48);
         }
         Ok(())
     }
 
-    /// Clear ST and FRE and wait until the HBA has stopped both (§10.3.2).
-    fn stop(&self) -> Result<(), AhciError> {
-        let c = self.port.read32(port::CMD);
-        self.port.write32(port::CMD, c & !(cmd::ST | cmd::FRE));
-        if timer::poll_until(PORT_TIMEOUT_US, || {
-            self.port.read32(port::CMD) & (cmd::CR | cmd::FR) == 0
-        }) {
+    /// A port register (one bounds-checked access for the whole driver).
+    #[inline(never)]
+    fn r(&self, reg: usize) -> u32 {
+        self.port.read32(reg)
+    }
+
+    /// Write a port register.
+    #[inline(never)]
+    fn w(&self, reg: usize, value: u32) {
+        self.port.write32(reg, value)
+    }
+
+    /// Wait up to `limit_us` until `mask` is clear in register `reg` or PxIS shows an error
+    /// in `errors`; true unless the time ran out.
+    #[inline(never)]
+    fn wait(&self, limit_us: u64, reg: usize, mask: u32, errors: u32) -> bool {
+        timer::poll_until(limit_us, || {
+            self.r(reg) & mask == 0 || self.r(port::IS) & errors != 0
+        })
+    }
+
+    /// Clear `bits` in PxCMD and wait up to 500 ms for the `running` bits to clear.
+    fn halt(&self, bits: u32, running: u32) -> Result<(), AhciError> {
+        self.w(port::CMD, self.r(port::CMD) & !bits);
+        if self.wait(PORT_TIMEOUT_US, port::CMD, running, 0) {
             Ok(())
         } else {
-            Err(AhciError::Port(self.port.read32(port::CMD)))
+            Err(AhciError::Port(self.r(port::CMD)))
         }
     }
 
+    /// Clear ST and FRE and wait until the HBA has stopped both (§10.3.2).
+    fn stop(&self) -> Result<(), AhciError> {
+        self.halt(cmd::ST | cmd::FRE, cmd::CR | cmd::FR)
+    }
+
     /// Clear the errors, enable FIS receive, wait for the device to be idle, set ST (§10.3.1).
-    fn start(&self) -> Result<(), AhciError> {
-        self.port.write32(port::SERR, u32::MAX);
-        self.port.write32(port::IS, u32::MAX);
-        let c = self.port.read32(port::CMD) | cmd::SUD | cmd::POD | cmd::FRE;
-        self.port.write32(port::CMD, c);
-        timer::poll_until(PORT_TIMEOUT_US, || {
-            self.port.read32(port::TFD) & TFD_BUSY == 0
-        });
-        self.port.write32(port::CMD, c | cmd::ST);
-        Ok(())
+    #[inline(never)]
+    fn start(&self) {
+        self.w(port::SERR, u32::MAX);
+        self.w(port::IS, u32::MAX);
+        let c = self.r(port::CMD) | cmd::SUD | cmd::POD | cmd::FRE;
+        self.w(port::CMD, c);
+        self.wait(PORT_TIMEOUT_US, port::TFD, TFD_BUSY, 0);
+        self.w(port::CMD, c | cmd::ST);
     }
 
     /// What IDENTIFY said.
@@ -402,34 +404,27 @@ impl AhciFlash {
         // The table and (for writes) the data are in memory before the HBA looks.
         ata::dma_barrier(addr);
         fence(Ordering::SeqCst);
-        self.port.write32(port::IS, u32::MAX);
-        self.port.write32(port::CI, 1);
+        self.w(port::IS, u32::MAX);
+        self.w(port::CI, 1);
         let limit = if op == Op::Flush {
             FLUSH_TIMEOUT_US
         } else {
             COMMAND_TIMEOUT_US
         };
-        let done = timer::poll_until(limit, || {
-            self.port.read32(port::CI) & 1 == 0 || self.port.read32(port::IS) & IS_ERRORS != 0
-        });
+        let done = self.wait(limit, port::CI, 1, IS_ERRORS);
         // What the HBA wrote is seen by every read after this.
         fence(Ordering::SeqCst);
         ata::dma_barrier(addr);
-        let is = self.port.read32(port::IS);
-        let tfd = self.port.read32(port::TFD);
+        let is = self.r(port::IS);
+        let tfd = self.r(port::TFD);
         if done && is & IS_ERRORS == 0 && tfd & TFD_ERR == 0 {
-            self.port.write32(port::IS, is);
             return Ok(());
         }
-        let serr = self.port.read32(port::SERR);
+        let serr = self.r(port::SERR);
         // Recovery (§6.2.2.1): stop the command list, clear the errors, start again. A
         // failure here shows in the next command.
-        let c = self.port.read32(port::CMD);
-        self.port.write32(port::CMD, c & !cmd::ST);
-        timer::poll_until(PORT_TIMEOUT_US, || {
-            self.port.read32(port::CMD) & cmd::CR == 0
-        });
-        let _ = self.start();
+        let _ = self.halt(cmd::ST, cmd::CR);
+        self.start();
         Err(AhciError::Command {
             op,
             lba,
@@ -505,40 +500,41 @@ impl NorFlash for AhciFlash {
     /// "Erase" writes 0xFF sectors (every PRDT entry points at the page of 0xFF).
     fn erase(&mut self, from: u32, to: u32) -> Result<(), AhciError> {
         check_erase(self, from, to)?;
-        let mem = DMA.claim().ok_or(AhciError::Port(0))?;
-        // SAFETY: no command is running: the HBA does not read the page meanwhile.
-        let page = unsafe { mem.page.get_mut() };
-        page.fill(0xFF);
-        let (mut lba, end) = (
-            (from as usize / SECTOR) as u64,
-            (to as usize / SECTOR) as u64,
-        );
-        while lba < end {
-            let n = ((end - lba) as usize).min(MAX_SECTORS);
-            self.run(&mem, Op::WriteDma, lba, n, Buf::Page)?;
-            lba += n as u64;
-        }
-        self.flush(&mem)
+        self.put(from, (to - from) as usize, None)
     }
 
-    /// Whole sectors from an even-addressed buffer directly, else through the page.
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), AhciError> {
         check_write(self, offset, bytes.len())?;
+        self.put(offset, bytes.len(), Some(bytes))
+    }
+}
+
+impl AhciFlash {
+    /// Write `len` bytes (whole sectors) at `offset`: from `src` directly when it is at an even
+    /// address, else copied through the page; 0xFF (erase) when `src` is `None`. Then flush.
+    #[inline(never)]
+    fn put(&mut self, offset: u32, len: usize, src: Option<&[u8]>) -> Result<(), AhciError> {
         let mem = DMA.claim().ok_or(AhciError::Port(0))?;
-        let direct = bytes.as_ptr() as usize % 2 == 0;
-        let chunk = if direct { MAX_SECTORS * SECTOR } else { PAGE };
-        let mut lba = u64::from(offset) / SECTOR as u64;
-        for part in bytes.chunks(chunk) {
-            let buf = if direct {
-                Buf::At(part.as_ptr() as u64)
-            } else {
-                // SAFETY: no command is running: the HBA does not read the page meanwhile.
-                let page = unsafe { mem.page.get_mut() };
-                page[..part.len()].copy_from_slice(part);
-                Buf::Page
+        // SAFETY: no command is running: the HBA does not read the page meanwhile, and this
+        // is the only slice of it.
+        let page = unsafe { mem.page.get_mut() };
+        page.fill(0xFF);
+        let bounce = src.is_some_and(|b| b.as_ptr() as usize % 2 != 0);
+        let chunk = if bounce { PAGE } else { MAX_SECTORS * SECTOR };
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(chunk);
+            let buf = match src {
+                Some(b) if bounce => {
+                    page[..n].copy_from_slice(&b[done..done + n]);
+                    Buf::Page
+                }
+                Some(b) => Buf::At(b[done..].as_ptr() as u64),
+                None => Buf::Page,
             };
-            self.run(&mem, Op::WriteDma, lba, part.len() / SECTOR, buf)?;
-            lba += (part.len() / SECTOR) as u64;
+            let lba = (offset as usize + done) / SECTOR;
+            self.run(&mem, Op::WriteDma, lba as u64, n / SECTOR, buf)?;
+            done += n;
         }
         self.flush(&mem)
     }
@@ -590,7 +586,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "READ DMA EXT at sector 4242 failed (PxIS 0x40000001, PxTFD 0x0441: error 0x04: ABRT aborted, PxSERR 0x00000000)"
+            "READ DMA EXT at sector 4242 failed (PxIS 0x40000001, PxTFD 0x441, PxSERR 0x0)"
         );
         let t = AhciError::Command {
             op: Op::Flush,
@@ -601,7 +597,7 @@ mod tests {
         };
         assert_eq!(
             t.to_string(),
-            "FLUSH CACHE EXT timed out (PxIS 0x00000000, PxTFD 0x0080: error 0x00, PxSERR 0x00000000)"
+            "FLUSH CACHE EXT failed (PxIS 0x0, PxTFD 0x80, PxSERR 0x0)"
         );
         assert_eq!(e.kind(), NorFlashErrorKind::Other);
     }
