@@ -460,7 +460,7 @@ impl ReadNorFlash for AhciFlash {
             let lba = (pos / SECTOR) as u64;
             let within = pos % SECTOR;
             let n;
-            if within == 0 && out.len() >= SECTOR && out.as_ptr() as usize % 2 == 0 {
+            if within == 0 && out.len() >= SECTOR && (out.as_ptr() as usize).is_multiple_of(2) {
                 let sectors = (out.len() / SECTOR).min(MAX_SECTORS);
                 n = sectors * SECTOR;
                 // The address is exposed to the HBA only until `run` returns, while `out`
@@ -519,7 +519,7 @@ impl AhciFlash {
         // is the only slice of it.
         let page = unsafe { mem.page.get_mut() };
         page.fill(0xFF);
-        let bounce = src.is_some_and(|b| b.as_ptr() as usize % 2 != 0);
+        let bounce = src.is_some_and(|b| !(b.as_ptr() as usize).is_multiple_of(2));
         let chunk = if bounce { PAGE } else { MAX_SECTORS * SECTOR };
         let mut done = 0;
         while done < len {
