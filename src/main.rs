@@ -66,7 +66,8 @@ struct RunArgs {
     /// Boot medium: floppy, usb or disk (the appliance's own boot disk)
     #[arg(long, value_parser = media::parse_medium, default_value = "disk")]
     medium: Medium,
-    /// e1000 (default), i82557b, i82558b, i82559er, virtio or none; repeat for more NICs
+    /// e1000 (default on pc), e1000e (default on q35), i82557b, i82558b, i82559er, virtio or
+    /// none; repeat for more NICs
     #[arg(long = "nic", value_name = "MODEL", value_parser = parse_nic)]
     nics: Vec<Option<NicModel>>,
     /// QEMU board: pc or q35
@@ -83,6 +84,7 @@ struct RunArgs {
 fn parse_nic(s: &str) -> Result<Option<NicModel>, String> {
     Ok(Some(match s {
         "e1000" => NicModel::E1000,
+        "e1000e" => NicModel::E1000e,
         "i82557b" => NicModel::I82557b,
         "i82558b" => NicModel::I82558b,
         "i82559er" => NicModel::I82559er,
@@ -124,12 +126,16 @@ impl MediaArgs {
 }
 
 impl RunArgs {
-    /// The NICs to attach: e1000 by default, none after `--nic none`.
+    /// The NICs to attach: the board's own by default (pc: e1000, q35: e1000e), none after
+    /// `--nic none`.
     fn nics(&self) -> Vec<NicModel> {
         if self.nics.contains(&None) {
             Vec::new()
         } else if self.nics.is_empty() {
-            vec![NicModel::E1000]
+            vec![match self.machine {
+                MachineType::Pc => NicModel::E1000,
+                MachineType::Q35 => NicModel::E1000e,
+            }]
         } else {
             self.nics.iter().flatten().copied().collect()
         }

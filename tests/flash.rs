@@ -298,3 +298,83 @@ fn compactflash_errors_are_reported_with_the_error_register() {
         );
     }
 }
+
+/// q35: a SATA disk on AHCI port 2 (`-drive if=ide,index=2` lands there) is the flash; the
+/// boot disk is on port 0 and is never driven.
+#[test]
+fn ahci_disk_on_q35_is_the_flash_and_flashtest_programs_it() {
+    let disk = flash_file("ahci", 64 << 20, 0x00);
+    let m = machine(Medium::Disk, 5)
+        .machine_type(lifeboat_qemu::MachineType::Q35)
+        .ide_disk(2, &disk);
+    let (mut q, line) = boot(m);
+    let device = "AHCI \"QEMU HARDDISK\" 64 MiB @ port 2";
+    assert_eq!(line, format!("Flash={device}"));
+    passed(&flashtest(&mut q, "", SHORT), device, 4096);
+    // 20 KiB + a write from the flashtest's buffers in several commands' worth of pages.
+    passed(&flashtest(&mut q, " 20", SHORT), device, 20 << 10);
+    if bench() {
+        let reply = flashtest(&mut q, " 4096", LONG);
+        passed(&reply, device, 4 << 20);
+        eprintln!("AHCI: {}", reply[1]);
+    }
+    q.kill();
+    let programmed = if bench() { 4 << 20 } else { 20 << 10 };
+    assert_file(&disk, programmed, 0x00);
+    let _ = std::fs::remove_file(&disk);
+}
+
+/// [`failing_card`] for a 1 MiB SATA disk on AHCI port 1 of q35.
+fn failing_ahci_disk(name: &str, event: &str, iotype: &str) -> String {
+    let disk = flash_file(name, 1 << 20, 0x00);
+    let rules = disk.with_extension("blkdebug");
+    std::fs::write(
+        &rules,
+        format!("[inject-error]\nevent = \"{event}\"\niotype = \"{iotype}\"\nerrno = \"5\"\n"),
+    )
+    .expect("writing the blkdebug rules");
+    let spec = format!("blkdebug:{}:{}", rules.display(), disk.display());
+    let m = machine(Medium::Disk, 5)
+        .machine_type(lifeboat_qemu::MachineType::Q35)
+        .ide_disk(1, spec);
+    let (mut q, line) = boot(m);
+    let device = "AHCI \"QEMU HARDDISK\" 1 MiB @ port 1";
+    assert_eq!(line, format!("Flash={device}"));
+    let reply = flashtest(&mut q, "", SHORT);
+    assert_eq!(reply.len(), 2, "{reply:#?}");
+    assert_eq!(
+        reply[0],
+        format!("flashtest: {device}: erase, program and verify 4 KiB at offset 0")
+    );
+    // The port was restarted after the error: the disk still answers.
+    let again = flashtest(&mut q, "", SHORT);
+    assert_eq!(again, reply, "a second try says the same");
+    q.kill();
+    if iotype == "write" {
+        assert_file(&disk, 0, 0x00);
+    }
+    let _ = std::fs::remove_file(&disk);
+    let _ = std::fs::remove_file(&rules);
+    reply[1].clone()
+}
+
+#[test]
+fn ahci_errors_are_reported_with_the_port_registers() {
+    // QEMU's AHCI aborts a command whose disk I/O fails: a task-file error in PxIS (bit 30),
+    // status DRDY|ERR and error ABRT in PxTFD.
+    assert_eq!(
+        failing_ahci_disk("ahci-eio-write", "write_aio", "write"),
+        "flashtest: erase failed: AHCI disk: WRITE DMA EXT at sector 0 failed \
+         (PxIS 0x40000001, PxTFD 0x441, PxSERR 0x0)"
+    );
+    assert_eq!(
+        failing_ahci_disk("ahci-eio-read", "read_aio", "read"),
+        "flashtest: read failed: AHCI disk: READ DMA EXT at sector 0 failed \
+         (PxIS 0x40000001, PxTFD 0x441, PxSERR 0x0)"
+    );
+    assert_eq!(
+        failing_ahci_disk("ahci-eio-flush", "flush_to_disk", "flush"),
+        "flashtest: erase failed: AHCI disk: FLUSH CACHE EXT failed \
+         (PxIS 0x40000001, PxTFD 0x441, PxSERR 0x0)"
+    );
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use lifeboat::media;
 use lifeboat_firmware::image::Version;
-use lifeboat_qemu::{NetBackend, NicModel};
+use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
 const WINDOW_S: u32 = 2;
 const STARTED: Duration = Duration::from_secs(20);
@@ -39,6 +39,53 @@ fn install(q: &mut Qemu, file: &str, version: &str) {
     let ping = command(q, "ping").join("\n");
     assert!(ping.contains("Success rate is 100 percent (5/5)"), "{ping}");
     tftp_install(q, file, version);
+}
+
+/// q35: the demo image comes over the e1000e, goes to the SATA disk on AHCI port 2, and
+/// boots from there after `reload` and after a cold power-on.
+#[test]
+fn on_q35_the_image_installed_to_an_ahci_disk_boots() {
+    let disk = tmp("ahci-q35.img");
+    std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap();
+    let root = tmp("root-q35");
+    std::fs::create_dir_all(&root).unwrap();
+    let demo = media::demo_image(media::DEMO_VERSION);
+    std::fs::write(root.join("demo-image.bin"), &demo).unwrap();
+    let unit = || {
+        machine(Medium::Disk, WINDOW_S)
+            .machine_type(MachineType::Q35)
+            .ide_disk(2, &disk)
+            .nic(
+                NicModel::E1000e,
+                NetBackend::User {
+                    tftp: Some(root.clone()),
+                    bootfile: None,
+                },
+            )
+    };
+    let mut q = launch(&unit());
+    let banner = expect_banner(&mut q);
+    assert!(
+        banner.contains("Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n"),
+        "{banner}"
+    );
+    q.send(ESC).unwrap();
+    expect(&mut q, PROMPT, REPLY);
+    install(&mut q, "demo-image.bin", "1.0(1)");
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    expect(&mut q, USE_SPACE, Duration::from_secs(30));
+    expect(&mut q, "Flash boot: slot A, image 1.0(1) (flat64, ", REPLY);
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    expect(&mut q, "demo image: boot confirmed\r\n", REPLY);
+    drop(q);
+    // Slot A (after the two 4 KiB record blocks) holds the image on the disk itself.
+    let bytes = std::fs::read(&disk).unwrap();
+    assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
+    let mut q = launch(&unit());
+    expect_banner(&mut q);
+    q.send(b" ").unwrap();
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
 
 #[test]

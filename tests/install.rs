@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use lifeboat_firmware::image::{HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
 use lifeboat_qemu::lab::pattern;
-use lifeboat_qemu::{NetBackend, NicModel};
+use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
 /// Record blocks come first: slot A starts at two 4 KiB erase blocks.
 const SLOT_A: usize = 2 * 4096;
@@ -48,22 +48,43 @@ fn blank(name: &str, len: usize) -> PathBuf {
     p
 }
 
-/// A unit with `flash` attached as pflash (or ATA when `ata`), slirp serving `root`.
-fn unit(flash: &Path, ata: bool, root: &Path) -> Qemu {
-    let m = machine(if ata { Medium::Disk } else { Medium::Floppy }, 3).nic(
-        NicModel::E1000,
-        NetBackend::User {
-            tftp: Some(root.to_path_buf()),
-            bootfile: None,
-        },
-    );
-    let m = if ata {
-        m.ide_disk(2, flash)
-    } else {
-        m.pflash(flash)
+/// Where the unit's flash is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Store {
+    /// pflash unit 1 (pc, floppy-booted, e1000).
+    Pflash,
+    /// A CompactFlash card on the secondary IDE master (pc, disk-booted, e1000).
+    Ata,
+    /// A SATA disk on AHCI port 2 of q35 (booted from its disk on port 0; e1000e).
+    Ahci,
+}
+
+/// A unit with `flash` attached as `store`, slirp serving `root`.
+fn unit(flash: &Path, store: Store, root: &Path) -> Qemu {
+    let net = NetBackend::User {
+        tftp: Some(root.to_path_buf()),
+        bootfile: None,
+    };
+    let m = match store {
+        Store::Pflash => machine(Medium::Floppy, 3)
+            .nic(NicModel::E1000, net)
+            .pflash(flash),
+        Store::Ata => machine(Medium::Disk, 3)
+            .nic(NicModel::E1000, net)
+            .ide_disk(2, flash),
+        Store::Ahci => machine(Medium::Disk, 3)
+            .machine_type(MachineType::Q35)
+            .nic(NicModel::E1000e, net)
+            .ide_disk(2, flash),
     };
     let mut q = launch(&m);
-    expect_banner(&mut q);
+    let banner = expect_banner(&mut q);
+    if store == Store::Ahci {
+        assert!(
+            banner.contains("Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n"),
+            "{banner}"
+        );
+    }
     q.send(ESC).expect("ESC");
     expect(&mut q, HELP_HINT, REPLY);
     expect(&mut q, PROMPT, REPLY);
@@ -91,22 +112,26 @@ fn root_with(tag: &str, files: &[(&str, &[u8])]) -> PathBuf {
     r
 }
 
-fn good_bad_and_downgrade(ata: bool) {
-    let flash_len = if ata { 16 << 20 } else { 4 << 20 };
-    let flash = blank(if ata { "ata.img" } else { "pflash.img" }, flash_len);
+fn good_bad_and_downgrade(store: Store) {
+    let (flash_len, name) = match store {
+        Store::Pflash => (4 << 20, "pflash"),
+        Store::Ata => (16 << 20, "ata"),
+        Store::Ahci => (16 << 20, "ahci"),
+    };
+    let flash = blank(&format!("{name}.img"), flash_len);
     let good = image(Version::new(6, 3, 5), 300_000, 1);
     let mut corrupt = image(Version::new(6, 4, 0), 300_000, 2);
     corrupt[HEADER_LEN + 1234] ^= 0x01;
     let older = image(Version::new(6, 2, 1), 1000, 3);
     let root = root_with(
-        if ata { "ata" } else { "pflash" },
+        name,
         &[
             ("good.bin", &good),
             ("corrupt.bin", &corrupt),
             ("older.bin", &older),
         ],
     );
-    let mut q = unit(&flash, ata, &root);
+    let mut q = unit(&flash, store, &root);
 
     let out = fetch(&mut q, "good.bin", Duration::from_secs(60));
     assert!(
@@ -160,12 +185,18 @@ fn good_bad_and_downgrade(ata: bool) {
 
 #[test]
 fn install_to_pflash() {
-    good_bad_and_downgrade(false);
+    good_bad_and_downgrade(Store::Pflash);
 }
 
 #[test]
 fn install_to_ata_flash() {
-    good_bad_and_downgrade(true);
+    good_bad_and_downgrade(Store::Ata);
+}
+
+/// q35: the image comes over its e1000e and goes to a SATA disk on AHCI port 2.
+#[test]
+fn install_to_ahci_disk_on_q35_over_e1000e() {
+    good_bad_and_downgrade(Store::Ahci);
 }
 
 #[test]
@@ -174,7 +205,7 @@ fn power_cut_during_an_install_keeps_the_old_image() {
     let old = image(Version::new(1, 0, 1), 100_000, 4);
     let new = image(Version::new(1, 0, 2), 1_800_000, 5);
     let root = root_with("power-cut", &[("old.bin", &old), ("new.bin", &new)]);
-    let mut q = unit(&flash, false, &root);
+    let mut q = unit(&flash, Store::Pflash, &root);
     let out = fetch(&mut q, "old.bin", Duration::from_secs(60));
     assert!(out.contains("Installed 1.0(1) in slot A"), "{out}");
     command1(&mut q, "file new.bin");
@@ -183,7 +214,7 @@ fn power_cut_during_an_install_keeps_the_old_image() {
     expect(&mut q, "Installing to flash..", Duration::from_secs(60));
     q.kill();
     drop(q);
-    let mut q = unit(&flash, false, &root);
+    let mut q = unit(&flash, Store::Pflash, &root);
     let v = command(&mut q, "version").join("\n");
     assert!(
         v.contains("Slot A: 1.0(1), 100320 bytes, selected (new, 3 boots to confirm), boots next"),

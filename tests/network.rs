@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lifeboat_qemu::lab::{ip, netns_unavailable};
-use lifeboat_qemu::{NetBackend, NicModel};
+use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
 /// Boot window of the media these tests boot (interrupted with ESC at once).
 const WINDOW_S: u32 = 3;
@@ -44,6 +44,7 @@ fn slirp() -> NetBackend {
 fn model_name(model: NicModel) -> &'static str {
     match model {
         NicModel::E1000 => "i82540em",
+        NicModel::E1000e => "i82574l",
         NicModel::I82557b => "i82557",
         NicModel::I82558b => "i82558",
         NicModel::I82559er => "i82559er",
@@ -202,10 +203,15 @@ fn check_silent(p: &Ping, target: &str, interface: usize) {
 /// Boots a unit with one `model` NIC on slirp: the listing, the `Using 0:` line with QEMU's
 /// default MAC, then `address`/`server` and `ping` (the server) gets 5/5.
 fn ping_slirp_host_on(model: NicModel) {
-    let (mut q, nics) = boot(&unit(&[(model, slirp())]));
+    ping_slirp_host_on_board(model, machine(Medium::Floppy, WINDOW_S), 3);
+}
+
+/// [`ping_slirp_host_on`] on the unit `m` (no NIC yet), where QEMU puts the NIC at `dev`.
+fn ping_slirp_host_on_board(model: NicModel, m: Machine, dev: u8) {
+    let (mut q, nics) = boot(&m.nic(model, slirp()));
     let name = model_name(model);
-    let listing = format!("0: {name} @ PCI(bus:0 dev:3 irq:11)");
-    let using = format!("Using 0: {name} @ PCI(bus:0 dev:3 irq:11), MAC: {QEMU_MAC}");
+    let listing = format!("0: {name} @ PCI(bus:0 dev:{dev} irq:11)");
+    let using = format!("Using 0: {name} @ PCI(bus:0 dev:{dev} irq:11), MAC: {QEMU_MAC}");
     assert_eq!(
         nics,
         [listing.as_str(), using.as_str()],
@@ -230,6 +236,14 @@ fn ping_slirp_host_on(model: NicModel) {
 #[test]
 fn e1000_pings_slirp_host() {
     ping_slirp_host_on(NicModel::E1000);
+}
+
+/// q35's own NIC, the e1000e (82574L), on the board it comes with (booted from its disk on
+/// the ICH9 AHCI controller; the NIC at 00:02.0).
+#[test]
+fn e1000e_on_q35_pings_slirp_host() {
+    let m = machine(Medium::Disk, WINDOW_S).machine_type(MachineType::Q35);
+    ping_slirp_host_on_board(NicModel::E1000e, m, 2);
 }
 
 #[test]

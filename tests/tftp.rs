@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use lifeboat_qemu::lab::{crc32, pattern};
-use lifeboat_qemu::{NetBackend, NicModel};
+use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
 const WINDOW_S: u32 = 3;
 const SLIRP_HOST: &str = "10.0.2.2";
@@ -49,7 +49,11 @@ fn slirp(bootfile: Option<&str>) -> NetBackend {
 
 #[track_caller]
 fn boot(model: NicModel, backend: NetBackend) -> Qemu {
-    let m = machine(Medium::Floppy, WINDOW_S).nic(model, backend);
+    boot_unit(machine(Medium::Floppy, WINDOW_S).nic(model, backend))
+}
+
+#[track_caller]
+fn boot_unit(m: Machine) -> Qemu {
     let mut q = launch(&m);
     expect_banner(&mut q);
     q.send(ESC).expect("ESC");
@@ -119,6 +123,19 @@ fn downloads_on_each_nic_family_match_the_file() {
         // The same unit downloads again (the NIC and buffers are reusable).
         download_ok(&mut q, "one-mib.bin", "tftp", Duration::from_secs(60));
     }
+}
+
+/// q35 with its e1000e (82574L), booted from its disk on the AHCI controller: 1 MiB, twice.
+#[test]
+fn e1000e_on_q35_downloads_match_the_file() {
+    let m = machine(Medium::Disk, WINDOW_S)
+        .machine_type(MachineType::Q35)
+        .nic(NicModel::E1000e, slirp(None));
+    let mut q = boot_unit(m);
+    setup(&mut q, "one-mib.bin");
+    let secs = download_ok(&mut q, "one-mib.bin", "tftp", Duration::from_secs(60));
+    eprintln!("E1000e (q35): 1 MiB from slirp in {secs:.3} s");
+    download_ok(&mut q, "one-mib.bin", "tftp", Duration::from_secs(60));
 }
 
 #[test]

@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::*;
 use lifeboat::media;
 use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
-use lifeboat_qemu::{NetBackend, NicModel};
+use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
 const BH_PROMPT: &str = "pixboothelper> ";
 const STARTED: Duration = Duration::from_secs(30);
@@ -182,7 +182,7 @@ fn a_confirmed_image_then_esc_and_an_image_that_never_confirms_is_rolled_back_un
     blank(&flash, 4 << 20);
     let two = media::demo_image_with(Version::new(1, 0, 2), false);
     let m = machine(Medium::Floppy, 2).pflash(&flash);
-    let mut q = confirmed_one_then(&d, m, &two);
+    let mut q = confirmed_one_then(&d, m, NicModel::E1000, &two);
     let v = command(&mut q, "version").join("\n");
     let n = media::demo_image(Version::new(1, 0, 1)).len();
     assert!(
@@ -208,7 +208,7 @@ fn a_confirmed_image_then_esc_and_an_image_that_never_confirms_is_rolled_back_un
 /// On unit `m` (its flash blank) with a TFTP root under `d`: installs the demo 1.0(1), lets
 /// it run and confirm itself with nobody at the console, stops in the monitor again (ESC)
 /// and installs `second` (version 1.0(2)); returns at the prompt.
-fn confirmed_one_then(d: &Path, m: Machine, second: &[u8]) -> Qemu {
+fn confirmed_one_then(d: &Path, m: Machine, nic: NicModel, second: &[u8]) -> Qemu {
     let root = d.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(
@@ -217,7 +217,7 @@ fn confirmed_one_then(d: &Path, m: Machine, second: &[u8]) -> Qemu {
     )
     .unwrap();
     std::fs::write(root.join("two.bin"), second).unwrap();
-    let mut q = launch(&m.nic(NicModel::E1000, user_net(&root)));
+    let mut q = launch(&m.nic(nic, user_net(&root)));
     for (file, version) in [("one.bin", "1.0(1)"), ("two.bin", "1.0(2)")] {
         to_prompt(&mut q);
         command1(&mut q, "address 10.0.2.15");
@@ -235,12 +235,23 @@ fn confirmed_one_then(d: &Path, m: Machine, second: &[u8]) -> Qemu {
 
 #[test]
 fn an_unreadable_sector_in_the_selected_slot_boots_the_other_slot() {
-    let d = dir("badsector");
+    unreadable_sector_in_slot_b("badsector", MachineType::Pc, NicModel::E1000);
+}
+
+/// The same on q35 with its e1000e, the slots on a SATA disk on AHCI port 2.
+#[test]
+fn on_q35_an_unreadable_ahci_sector_in_the_selected_slot_boots_the_other_slot() {
+    unreadable_sector_in_slot_b("badsector-q35", MachineType::Q35, NicModel::E1000e);
+}
+
+fn unreadable_sector_in_slot_b(tag: &str, board: MachineType, nic: NicModel) {
+    let d = dir(tag);
     let ata = d.join("cf.img");
     let len = 16usize << 20;
     blank(&ata, len);
     let two = media::demo_image(Version::new(1, 0, 2));
-    confirmed_one_then(&d, machine(Medium::Disk, 2).ide_disk(2, &ata), &two).kill();
+    let unit = || machine(Medium::Disk, 2).machine_type(board);
+    confirmed_one_then(&d, unit().ide_disk(2, &ata), nic, &two).kill();
     // Slot B starts after the records and slot A (half of the rest, in 4 KiB blocks).
     let slot_len = ((len / 4096 - 2) / 2) * 4096;
     let b = SLOT_A + slot_len;
@@ -255,7 +266,7 @@ fn an_unreadable_sector_in_the_selected_slot_boots_the_other_slot() {
     )
     .unwrap();
     let spec = format!("blkdebug:{}:{}", rules.display(), ata.display());
-    let mut q = launch(&machine(Medium::Disk, 2).ide_disk(2, spec));
+    let mut q = launch(&unit().ide_disk(2, spec));
     let out = expect(&mut q, "demo image 1.0(1) running", STARTED);
     assert!(
         out.contains("Flash boot: slot B: the flash cannot be read there"),

@@ -48,6 +48,8 @@ pub struct BootMedium {
 pub enum NicModel {
     /// Intel 82540EM, 8086:100e.
     E1000,
+    /// Intel 82574L, 8086:10d3 (PCIe; q35's NIC).
+    E1000e,
     /// Intel 82557B, 8086:1229 (the PIX's i8255x family).
     I82557b,
     /// Intel 82558B, 8086:1229.
@@ -63,6 +65,7 @@ impl NicModel {
     pub fn device(self) -> &'static str {
         match self {
             NicModel::E1000 => "e1000",
+            NicModel::E1000e => "e1000e",
             NicModel::I82557b => "i82557b",
             NicModel::I82558b => "i82558b",
             NicModel::I82559er => "i82559er",
@@ -687,6 +690,7 @@ mod tests {
     fn every_nic_model_has_its_qemu_device_name() {
         let names: Vec<_> = [
             NicModel::E1000,
+            NicModel::E1000e,
             NicModel::I82557b,
             NicModel::I82558b,
             NicModel::I82559er,
@@ -697,7 +701,14 @@ mod tests {
         .collect();
         assert_eq!(
             names,
-            ["e1000", "i82557b", "i82558b", "i82559er", "virtio-net-pci"]
+            [
+                "e1000",
+                "e1000e",
+                "i82557b",
+                "i82558b",
+                "i82559er",
+                "virtio-net-pci"
+            ]
         );
     }
 

@@ -33,6 +33,9 @@ pub fn banner(con: &mut Uart16550) -> Option<flash::AnyFlash> {
                     let _ = write!(con, " (ide1:0: {e})");
                 }
             }
+            if let Some(e) = found.ahci_error {
+                let _ = write!(con, " (AHCI: {e})");
+            }
             let _ = write!(con, "\r\n");
         }
     }

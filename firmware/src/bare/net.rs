@@ -107,7 +107,7 @@ impl Network {
     /// (starting it if [`Network::start`] could not).
     pub fn report(&mut self, con: &mut Uart16550) {
         if self.list.is_empty() {
-            let _ = write!(con, "No supported network interface found (e1000, i8255x, virtio-net); ping and tftp are unavailable.\r\n");
+            let _ = write!(con, "No supported network interface found (e1000, e1000e, i8255x, virtio-net); ping and tftp are unavailable.\r\n");
         }
         for (i, nic) in self.list.iter().enumerate() {
             let _ = write!(con, "{i}: {}\r\n", Pci(nic));

@@ -4,14 +4,18 @@
 //! - [`cfi`]: Intel command-set CFI NOR below the BIOS under 4 GiB (QEMU pflash unit 1).
 //! - [`ata`]: a CompactFlash card in true-IDE mode on the secondary master, by bus-master DMA
 //!   (PIO where the controller has no bus-master interface).
+//! - [`ahci`]: a SATA disk on an AHCI port ≥ 1 (q35's ICH9; port 0 is the boot disk's), by
+//!   DMA through the port's command list.
 //!
-//! [`probe`] looks for both ([`probe_report`] also says why a candidate was unusable); when both are present the **CompactFlash card wins**: it is
-//! fitted on purpose, and it is the only one large enough for two slots of a Linux image with
-//! its initramfs (pflash stops below 8 MiB, or 16 MiB with `max-fw-size`).
+//! [`probe`] looks for all three ([`probe_report`] also says why a candidate was unusable),
+//! in this order: IDE, AHCI, CFI. A disk **wins over pflash**: it is fitted on purpose, and it
+//! is the only one large enough for two slots of a Linux image with its initramfs (pflash
+//! stops below 8 MiB, or 16 MiB with `max-fw-size`).
 //!
-//! [`AnyFlash`] offers the common units of both: reads of any length, writes in 512-byte
+//! [`AnyFlash`] offers the common units of all: reads of any length, writes in 512-byte
 //! units (an ATA sector), erases in 4 KiB units (a pflash block, eight ATA sectors).
 
+pub mod ahci;
 pub mod ata;
 pub mod cfi;
 
@@ -22,6 +26,7 @@ use embedded_storage::nor_flash::{
     ReadNorFlash,
 };
 
+pub use ahci::{AhciError, AhciFlash};
 pub use ata::{AtaError, AtaFlash};
 pub use cfi::{CfiError, CfiFlash};
 
@@ -31,6 +36,8 @@ pub enum AnyFlash {
     Cfi(CfiFlash),
     /// CompactFlash on the secondary IDE master.
     Ata(AtaFlash),
+    /// A SATA disk on an AHCI port ≥ 1.
+    Ahci(AhciFlash),
 }
 
 /// The flash of this unit, if any: [`probe_report`] without the reasons.
@@ -46,9 +53,12 @@ pub struct Probe {
     pub cfi_error: Option<CfiError>,
     /// A device on the secondary master that is not a usable ATA disk.
     pub ata_error: Option<AtaError>,
+    /// An ATA disk on an AHCI port ≥ 1 that cannot be driven.
+    pub ahci_error: Option<AhciError>,
 }
 
-/// Look for the flash: a CompactFlash card on the secondary master first, then CFI pflash.
+/// Look for the flash: a CompactFlash card on the secondary master first, then a disk on an
+/// AHCI port ≥ 1, then CFI pflash.
 /// Writes only identification commands (IDENTIFY DEVICE; CFI query and read array), so it
 /// may be called again at any time (each call builds a new driver value).
 pub fn probe_report() -> Probe {
@@ -56,11 +66,19 @@ pub fn probe_report() -> Probe {
         flash: None,
         cfi_error: None,
         ata_error: None,
+        ahci_error: None,
     };
     match ata::find() {
         Some(Ok(card)) => found.flash = Some(AnyFlash::Ata(card)),
         Some(Err(e)) => found.ata_error = Some(e),
         None => {}
+    }
+    if found.flash.is_none() {
+        match ahci::find() {
+            Some(Ok(disk)) => found.flash = Some(AnyFlash::Ahci(disk)),
+            Some(Err(e)) => found.ahci_error = Some(e),
+            None => {}
+        }
     }
     if found.flash.is_none() {
         match cfi::find() {
@@ -74,26 +92,34 @@ pub fn probe_report() -> Probe {
 
 impl fmt::Display for AnyFlash {
     /// The banner's description: `CFI Intel 4096 KiB @ 0xffbc0000`,
-    /// `ATA "QEMU HARDDISK" 64 MiB @ ide1:0`.
+    /// `ATA "QEMU HARDDISK" 64 MiB @ ide1:0`, `AHCI "QEMU HARDDISK" 64 MiB @ port 2`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, info) = match self {
+            AnyFlash::Cfi(c) => {
+                return write!(
+                    f,
+                    "CFI Intel {} KiB @ {:#010x}",
+                    c.info().size >> 10,
+                    c.base()
+                )
+            }
+            AnyFlash::Ata(a) => ("ATA", a.info()),
+            AnyFlash::Ahci(a) => ("AHCI", a.info()),
+        };
+        let bytes = info.sectors * ata::SECTOR as u64;
+        write!(f, "{kind} \"{}\" ", info.model())?;
+        if bytes >= 1 << 20 {
+            write!(f, "{} MiB", bytes >> 20)?;
+        } else {
+            write!(f, "{} KiB", bytes >> 10)?;
+        }
         match self {
-            AnyFlash::Cfi(c) => write!(
-                f,
-                "CFI Intel {} KiB @ {:#010x}",
-                c.info().size >> 10,
-                c.base()
-            ),
             AnyFlash::Ata(a) => {
-                let bytes = a.info().sectors * ata::SECTOR as u64;
                 let (channel, device) = a.position();
-                write!(f, "ATA \"{}\" ", a.info().model())?;
-                if bytes >= 1 << 20 {
-                    write!(f, "{} MiB", bytes >> 20)?;
-                } else {
-                    write!(f, "{} KiB", bytes >> 10)?;
-                }
                 write!(f, " @ ide{channel}:{device}")
             }
+            AnyFlash::Ahci(a) => write!(f, " @ port {}", a.port_index()),
+            AnyFlash::Cfi(_) => Ok(()),
         }
     }
 }
@@ -109,6 +135,8 @@ pub enum FlashError {
     Cfi(CfiError),
     /// From the ATA driver.
     Ata(AtaError),
+    /// From the AHCI driver.
+    Ahci(AhciError),
 }
 
 impl fmt::Display for FlashError {
@@ -118,6 +146,7 @@ impl fmt::Display for FlashError {
             FlashError::OutOfBounds => f.write_str("beyond the end of the flash"),
             FlashError::Cfi(e) => write!(f, "flash: {e}"),
             FlashError::Ata(e) => write!(f, "CompactFlash: {e}"),
+            FlashError::Ahci(e) => write!(f, "AHCI disk: {e}"),
         }
     }
 }
@@ -129,6 +158,7 @@ impl NorFlashError for FlashError {
             FlashError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
             FlashError::Cfi(e) => e.kind(),
             FlashError::Ata(e) => e.kind(),
+            FlashError::Ahci(e) => e.kind(),
         }
     }
 }
@@ -154,6 +184,7 @@ impl ReadNorFlash for AnyFlash {
         match self {
             AnyFlash::Cfi(c) => c.read(offset, bytes).map_err(FlashError::Cfi),
             AnyFlash::Ata(a) => a.read(offset, bytes).map_err(FlashError::Ata),
+            AnyFlash::Ahci(a) => a.read(offset, bytes).map_err(FlashError::Ahci),
         }
     }
 
@@ -162,6 +193,7 @@ impl ReadNorFlash for AnyFlash {
         let raw = match self {
             AnyFlash::Cfi(c) => c.capacity(),
             AnyFlash::Ata(a) => a.capacity(),
+            AnyFlash::Ahci(a) => a.capacity(),
         };
         raw - raw % Self::ERASE_SIZE
     }
@@ -176,6 +208,7 @@ impl NorFlash for AnyFlash {
         match self {
             AnyFlash::Cfi(c) => c.erase(from, to).map_err(FlashError::Cfi),
             AnyFlash::Ata(a) => a.erase(from, to).map_err(FlashError::Ata),
+            AnyFlash::Ahci(a) => a.erase(from, to).map_err(FlashError::Ahci),
         }
     }
 
@@ -184,6 +217,7 @@ impl NorFlash for AnyFlash {
         match self {
             AnyFlash::Cfi(c) => c.write(offset, bytes).map_err(FlashError::Cfi),
             AnyFlash::Ata(a) => a.write(offset, bytes).map_err(FlashError::Ata),
+            AnyFlash::Ahci(a) => a.write(offset, bytes).map_err(FlashError::Ahci),
         }
     }
 }
@@ -194,5 +228,7 @@ const _: () = {
     assert!(AnyFlash::ERASE_SIZE.is_multiple_of(AtaFlash::ERASE_SIZE));
     assert!(AnyFlash::WRITE_SIZE.is_multiple_of(CfiFlash::WRITE_SIZE));
     assert!(AnyFlash::WRITE_SIZE.is_multiple_of(AtaFlash::WRITE_SIZE));
+    assert!(AnyFlash::ERASE_SIZE.is_multiple_of(AhciFlash::ERASE_SIZE));
+    assert!(AnyFlash::WRITE_SIZE.is_multiple_of(AhciFlash::WRITE_SIZE));
     assert!(AnyFlash::ERASE_SIZE.is_multiple_of(AnyFlash::WRITE_SIZE));
 };

@@ -1,8 +1,21 @@
-//! Intel 8254x ("e1000") driver: 82540EM (QEMU `e1000`), 82545EM and 82544GC, polled.
+//! Intel 8254x ("e1000") driver: 82540EM (QEMU `e1000`), 82545EM and 82544GC, and the PCIe
+//! 82574L (QEMU `e1000e`, q35's NIC), polled.
 //!
 //! Reference: Intel PCI/PCI-X Family of Gigabit Ethernet Controllers Software Developer's
 //! Manual (8254x SDM, 317453), chapter 3 (descriptors), chapter 13 (registers), §14.3–14.5
 //! (initialisation). Registers are reached through the 128 KiB memory BAR0.
+//!
+//! The 82574L (Intel 82574 GbE Controller Family datasheet, 317694) keeps the 8254x register
+//! file and its legacy descriptors (used here: RCTL.DTYP = 0, RFCTL.EXSTEN = 0, as after
+//! reset), so it is a model of this driver rather than a driver of its own. What differs, and
+//! what [`E1000::new`] does about it (as U-Boot's `e1000.c` and iPXE's `intel.c` do):
+//! - EERD: the word address is at bits 15:2 and DONE is bit 1 (the 8254x: bits
+//!   15:8 and bit 4); see [`EerdLayout`].
+//! - Reset: a PCIe device must stop mastering first (CTRL.GIO_MASTER_DISABLE, then
+//!   STATUS.GIO_MASTER_ENABLE clears); after CTRL.RST the NVM auto-read ends with
+//!   EECD.AUTO_RD.
+//! - CTRL_EXT.DRV_LOAD tells the manageability firmware a driver owns the device, and GCR
+//!   bit 22 must be set (82574 specification update; Linux `e1000_init_hw_82571`).
 //!
 //! Descriptor ownership (legacy descriptors, §3.2 and §3.3):
 //! - Receive ring of [`RX_N`] descriptors. The device owns the slots from RDH up to RDT-1
@@ -32,6 +45,8 @@ pub mod reg {
     pub const EECD: usize = 0x0010;
     /// EEPROM Read (§13.4.4; not on the 82544).
     pub const EERD: usize = 0x0014;
+    /// Extended Device Control (§13.4.6).
+    pub const CTRL_EXT: usize = 0x0018;
     /// Interrupt Cause Read, cleared by reading (§13.4.17).
     pub const ICR: usize = 0x00C0;
     /// Interrupt Mask Clear (§13.4.21).
@@ -68,10 +83,14 @@ pub mod reg {
     pub const RAL0: usize = 0x5400;
     /// Receive Address High, entry 0 (§13.5.3).
     pub const RAH0: usize = 0x5404;
+    /// 82574: PCIe Control (GCR).
+    pub const GCR: usize = 0x5B00;
 }
 
 /// CTRL bits (§13.4.1).
 mod ctrl {
+    /// 82574: GIO Master Disable (stop PCIe requests before a reset).
+    pub const GIO_MASTER_DISABLE: u32 = 1 << 2;
     /// Link Reset.
     pub const LRST: u32 = 1 << 3;
     /// Auto-Speed Detection Enable.
@@ -90,10 +109,53 @@ mod ctrl {
 
 /// STATUS.LU: link up (§13.4.2).
 const STATUS_LU: u32 = 1 << 1;
-/// EERD.START (§13.4.4).
+/// 82574 STATUS.GIO_MASTER_ENABLE: requests still outstanding.
+const STATUS_GIO_MASTER_ENABLE: u32 = 1 << 19;
+/// 82574 EECD.AUTO_RD: the NVM auto-read after reset is done.
+const EECD_AUTO_RD: u32 = 1 << 9;
+/// 82574 CTRL_EXT.DRV_LOAD: a driver has loaded.
+const CTRL_EXT_DRV_LOAD: u32 = 1 << 28;
+/// 82574 GCR bit 22 (must be set).
+const GCR_82574: u32 = 1 << 22;
+/// EERD.START (§13.4.4; the same bit on the 82574).
 const EERD_START: u32 = 1 << 0;
-/// EERD.DONE (§13.4.4, 82540/82545 layout).
-const EERD_DONE: u32 = 1 << 4;
+
+/// Where EERD keeps the word address and the DONE bit: the 8254x (§13.4.4) and the 82574
+/// differ; START (bit 0) and the data (bits 31:16) are the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EerdLayout {
+    /// 82540/82545: address at bits 15:8, DONE bit 4.
+    Small,
+    /// 82574: address at bits 15:2, DONE bit 1.
+    Large,
+}
+
+impl EerdLayout {
+    /// The layout of `model`.
+    pub fn of(model: NicModel) -> Self {
+        if model == NicModel::I82574L {
+            EerdLayout::Large
+        } else {
+            EerdLayout::Small
+        }
+    }
+
+    /// The EERD value that starts a read of `word`.
+    pub fn start(self, word: u8) -> u32 {
+        let shift = if self == EerdLayout::Large { 2 } else { 8 };
+        (u32::from(word) << shift) | EERD_START
+    }
+
+    /// The word read, once EERD reads `value` with DONE set; `None` while not done.
+    pub fn done(self, value: u32) -> Option<u16> {
+        let done = if self == EerdLayout::Large {
+            1 << 1
+        } else {
+            1 << 4
+        };
+        (value & done != 0).then_some((value >> 16) as u16)
+    }
+}
 /// RAH.AV: address valid (§13.5.3).
 const RAH_AV: u32 = 1 << 31;
 
@@ -202,11 +264,12 @@ struct TxRing {
 
 /// Read the MAC address without touching the rest of the device: EEPROM words 0–2 through
 /// EERD when the EEPROM checksum holds, else RAL0/RAH0 (loaded from the EEPROM at reset).
-pub fn read_mac(regs: &Mmio) -> Option<[u8; 6]> {
+pub fn read_mac(regs: &Mmio, model: NicModel) -> Option<[u8; 6]> {
+    let layout = EerdLayout::of(model);
     let mut words = [0u16; eeprom::WORDS_64];
     let mut ok = true;
     for (i, w) in words.iter_mut().enumerate() {
-        match eerd_read(regs, i as u8) {
+        match eerd_read(regs, layout, i as u8) {
             Some(v) => *w = v,
             None => {
                 ok = false;
@@ -227,14 +290,14 @@ pub fn read_mac(regs: &Mmio) -> Option<[u8; 6]> {
 }
 
 /// One EEPROM word through EERD (§13.4.4), or `None` after 10 ms.
-fn eerd_read(regs: &Mmio, word: u8) -> Option<u16> {
-    regs.write32(reg::EERD, (u32::from(word) << 8) | EERD_START);
-    let mut v = 0;
+fn eerd_read(regs: &Mmio, layout: EerdLayout, word: u8) -> Option<u16> {
+    regs.write32(reg::EERD, layout.start(word));
+    let mut v = None;
     timer::poll_until(10_000, || {
-        v = regs.read32(reg::EERD);
-        v & EERD_DONE != 0
-    })
-    .then_some((v >> 16) as u16)
+        v = layout.done(regs.read32(reg::EERD));
+        v.is_some()
+    });
+    v
 }
 
 /// Map BAR0 of an 8254x.
@@ -271,7 +334,15 @@ impl E1000 {
         let regs = unsafe { map_bar0(pci)? };
 
         // Global reset (§14.5 / §13.4.1): mask interrupts first, then RST, wait for it to clear.
+        let pcie = model == NicModel::I82574L;
         regs.write32(reg::IMC, 0xFFFF_FFFF);
+        if pcie {
+            // 82574: no PCIe request may be outstanding when the reset comes.
+            regs.write32(reg::CTRL, regs.read32(reg::CTRL) | ctrl::GIO_MASTER_DISABLE);
+            timer::poll_until(10_000, || {
+                regs.read32(reg::STATUS) & STATUS_GIO_MASTER_ENABLE == 0
+            });
+        }
         regs.write32(reg::CTRL, regs.read32(reg::CTRL) | ctrl::RST);
         timer::delay_us(1000);
         if !timer::poll_until(100_000, || regs.read32(reg::CTRL) & ctrl::RST == 0) {
@@ -279,6 +350,15 @@ impl E1000 {
         }
         regs.write32(reg::IMC, 0xFFFF_FFFF);
         let _ = regs.read32(reg::ICR);
+        if pcie {
+            // The NVM auto-read (MAC address, RAL0/RAH0) ends before the EEPROM is ours.
+            timer::poll_until(10_000, || regs.read32(reg::EECD) & EECD_AUTO_RD != 0);
+            regs.write32(
+                reg::CTRL_EXT,
+                regs.read32(reg::CTRL_EXT) | CTRL_EXT_DRV_LOAD,
+            );
+            regs.write32(reg::GCR, regs.read32(reg::GCR) | GCR_82574);
+        }
 
         // Link setup (§14.3, general configuration): set link up and let the MAC follow the PHY.
         let c = regs.read32(reg::CTRL);
@@ -287,7 +367,7 @@ impl E1000 {
             (c | ctrl::SLU | ctrl::ASDE) & !(ctrl::LRST | ctrl::PHY_RST | ctrl::ILOS | ctrl::VME),
         );
 
-        let mac = read_mac(&regs).ok_or(NicError::NoMac)?;
+        let mac = read_mac(&regs, model).ok_or(NicError::NoMac)?;
         let (ral, rah) = eeprom::ral_rah_from_mac(&mac);
         regs.write32(reg::RAL0, ral);
         regs.write32(reg::RAH0, rah | RAH_AV);
@@ -513,5 +593,35 @@ impl phy::Device for E1000 {
         caps.max_transmission_unit = MTU;
         caps.max_burst_size = Some(TX_N - 1);
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eerd_layouts_place_address_and_done_where_each_model_has_them() {
+        assert_eq!(EerdLayout::of(NicModel::I82540EM), EerdLayout::Small);
+        assert_eq!(EerdLayout::of(NicModel::I82574L), EerdLayout::Large);
+        // 8254x: word 0x3F at bits 15:8; 82574: at bits 15:2.
+        assert_eq!(EerdLayout::Small.start(0x3F), 0x3F01);
+        assert_eq!(EerdLayout::Large.start(0x3F), 0xFD);
+        // QEMU's e1000e answers word 1 of 52:54:00:12:34:56 as DONE | addr << 2 | data << 16.
+        let e1000e = 0x1200_0000 | 1 << 2 | 1 << 1;
+        assert_eq!(EerdLayout::Large.done(e1000e), Some(0x1200));
+        assert_eq!(
+            EerdLayout::Small.done(e1000e),
+            None,
+            "bit 1 is no 8254x DONE"
+        );
+        let e1000 = 0x1200_0000 | 1 << 8 | 1 << 4;
+        assert_eq!(EerdLayout::Small.done(e1000), Some(0x1200));
+        assert_eq!(
+            EerdLayout::Large.done(e1000 & !(1 << 1)),
+            None,
+            "bit 4 is address bit 2 on the 82574"
+        );
+        assert_eq!(EerdLayout::Large.done(EerdLayout::Large.start(5)), None);
     }
 }

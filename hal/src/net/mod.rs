@@ -3,7 +3,8 @@
 //!
 //! Drivers (one file each, all polled, no interrupts, no allocation; descriptor rings and
 //! buffers in one static per driver kind, so at most one NIC of each kind is open at a time):
-//! - [`e1000`]: Intel 8254x (82540EM = QEMU `e1000`, 82545EM, 82544GC), MMIO BAR0.
+//! - [`e1000`]: Intel 8254x (82540EM = QEMU `e1000`, 82545EM, 82544GC) and the PCIe 82574L
+//!   (QEMU `e1000e`, q35's NIC; same register file and legacy descriptors), MMIO BAR0.
 //! - [`virtio`]: virtio-net legacy PCI (1af4:1000), I/O BAR0, split virtqueues.
 //! - [`i8255x`]: Intel 8255x (82557/8/9, 82559ER; the PIX's NICs), CSR through BAR0 MMIO
 //!   or BAR1 I/O, simplified memory model.
@@ -39,6 +40,8 @@ pub enum NicModel {
     I82545EM,
     /// Intel 82544GC copper (8086:1004), QEMU `e1000-82544gc`.
     I82544GC,
+    /// Intel 82574L (8086:10d3), PCIe, QEMU `e1000e`.
+    I82574L,
     /// Intel 82557 (8086:1229, revision 1–3), QEMU `i82557a/b/c`.
     I82557,
     /// Intel 82558 (8086:1229, revision 4–5), QEMU `i82558a/b`.
@@ -71,6 +74,7 @@ impl NicModel {
             (0x8086, 0x100E) => NicModel::I82540EM,
             (0x8086, 0x100F) => NicModel::I82545EM,
             (0x8086, 0x1004) => NicModel::I82544GC,
+            (0x8086, 0x10D3) => NicModel::I82574L,
             (0x8086, 0x1229) => match revision {
                 0..=3 => NicModel::I82557,
                 4..=5 => NicModel::I82558,
@@ -86,7 +90,9 @@ impl NicModel {
     /// The driver family.
     pub fn family(self) -> NicFamily {
         match self {
-            NicModel::I82540EM | NicModel::I82545EM | NicModel::I82544GC => NicFamily::E1000,
+            NicModel::I82540EM | NicModel::I82545EM | NicModel::I82544GC | NicModel::I82574L => {
+                NicFamily::E1000
+            }
             NicModel::I82557
             | NicModel::I82558
             | NicModel::I82559
@@ -102,6 +108,7 @@ impl NicModel {
             NicModel::I82540EM => "i82540em",
             NicModel::I82545EM => "i82545em",
             NicModel::I82544GC => "i82544gc",
+            NicModel::I82574L => "i82574l",
             NicModel::I82557 => "i82557",
             NicModel::I82558 => "i82558",
             NicModel::I82559 => "i82559",
@@ -234,7 +241,7 @@ fn read_mac(info: &NicInfo) -> Option<[u8; 6]> {
             // driver that may be running on this NIC (single-threaded, EERD is idle between
             // the driver's own uses at open time).
             let regs = unsafe { e1000::map_bar0(&info.pci) }.ok()?;
-            e1000::read_mac(&regs)
+            e1000::read_mac(&regs, info.model)
         }
         NicFamily::I8255x => i8255x::probe_mac(&info.pci),
         NicFamily::Virtio => virtio::probe_mac(&info.pci),
@@ -419,6 +426,11 @@ mod tests {
             NicModel::identify(0x1AF4, 0x1000, 0),
             Some(NicModel::VirtioNet)
         );
+        assert_eq!(
+            NicModel::identify(0x8086, 0x10D3, 0),
+            Some(NicModel::I82574L)
+        );
+        assert_eq!(NicModel::I82574L.family(), NicFamily::E1000);
         assert_eq!(NicModel::identify(0x1AF4, 0x1041, 1), None);
         assert_eq!(NicModel::identify(0x10EC, 0x8139, 0x20), None);
         assert_eq!(NicModel::I82559ER.family(), NicFamily::I8255x);

@@ -145,7 +145,7 @@ impl fmt::Display for AtaError {
 }
 
 /// " at sector N" for the commands that address sectors.
-pub(super) struct At(Op, u64);
+pub(crate) struct At(pub(crate) Op, pub(crate) u64);
 
 impl fmt::Display for At {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

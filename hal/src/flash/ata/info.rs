@@ -19,6 +19,15 @@ pub struct AtaInfo {
 }
 
 impl AtaInfo {
+    /// Nothing known yet (before IDENTIFY).
+    pub(crate) const UNKNOWN: AtaInfo = AtaInfo {
+        model: [0; 40],
+        model_len: 0,
+        sectors: 0,
+        lba48: false,
+        flush: false,
+    };
+
     /// Decode the 256 words of IDENTIFY DEVICE data.
     pub fn parse(words: &[u16; 256]) -> Result<AtaInfo, AtaError> {
         if words[identify::CAPABILITIES] & (1 << 9) == 0 {

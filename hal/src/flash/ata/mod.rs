@@ -128,7 +128,7 @@ enum DmaBuf {
 /// as the bus master does behind its back: stores to a buffer the device is about to read
 /// are done before this, and loads from a buffer the device has written come after it.
 #[inline(always)]
-fn dma_barrier(addr: u64) {
+pub(crate) fn dma_barrier(addr: u64) {
     // SAFETY: an empty asm block has no effect; without `nomem` the compiler must assume it
     // reads and writes memory that `addr` (an exposed pointer) reaches, which is the point.
     unsafe { core::arch::asm!("/* dma {0} */", in(reg) addr, options(nostack, preserves_flags)) };
@@ -201,13 +201,7 @@ impl AtaFlash {
             bm: None,
             channel,
             slave,
-            info: AtaInfo {
-                model: [0; 40],
-                model_len: 0,
-                sectors: 0,
-                lba48: false,
-                flush: false,
-            },
+            info: AtaInfo::UNKNOWN,
         };
         dev.ctl.write8(reg::ALT_STATUS, control::NIEN);
         dev.select(0);
