@@ -131,7 +131,8 @@ fn ipxe(lab: &Lab, dir: &Path, name: &str, len: usize) -> Result<f64, String> {
         .arg("-fw_cfg")
         .arg(format!("name=etc/sercon-port,file={}", sercon.display()));
     let mut q = Qemu::launch(&m).map_err(|e| e.to_string())?;
-    expect(&mut q, "Ctrl-B", T)?;
+    expect(&mut q, "Ctrl-B", Duration::from_secs(60))
+        .map_err(|e| format!("iPXE never offered Ctrl-B on COM1: {e}"))?;
     q.send(b"\x02").map_err(|e| e.to_string())?;
     expect(&mut q, "iPXE> ", T)?;
     for line in [

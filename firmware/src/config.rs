@@ -5,7 +5,7 @@
 //! rather than silently dropping its signature check.
 #![forbid(unsafe_code)]
 
-use core::fmt;
+use core::fmt::{self, Write};
 
 /// What the monitor reads at power-on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +49,17 @@ pub struct ConfigWarning<'a> {
 
 impl fmt::Display for ConfigWarning<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "config line {}: {} ({:?}); default kept",
-            self.line, self.why, self.text
-        )
+        write!(f, "config line {}: {} (\"", self.line, self.why)?;
+        // Quoted as `{:?}` would for printable ASCII; anything else (a control byte that
+        // could move the operator's cursor) as `?`. No Debug machinery in the binary.
+        for c in self.text.chars() {
+            match c {
+                '"' | '\\' => write!(f, "\\{c}")?,
+                ' '..='~' => f.write_char(c)?,
+                _ => f.write_char('?')?,
+            }
+        }
+        f.write_str("\"); default kept")
     }
 }
 

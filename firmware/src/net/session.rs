@@ -390,7 +390,9 @@ pub(crate) struct Rate(pub(crate) u64, pub(crate) u64);
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let centi = (u128::from(self.0) * 100 * 1_000_000) / (u128::from(self.1.max(1)) << 20);
+        // u64 holds it for any download below 184 GB (the buffer is below 4 GiB); no u128
+        // formatting code in the binary.
+        let centi = self.0.saturating_mul(100_000_000) / (self.1.max(1) << 20);
         write!(f, "{}.{:02}", centi / 100, centi % 100)
     }
 }
@@ -669,9 +671,9 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
                 for o in p.options() {
                     match o.kind {
                         66 if lease.server.is_none() => {
-                            lease.server = core::str::from_utf8(o.data)
-                                .ok()
-                                .and_then(|t| t.trim_end_matches('\0').parse().ok());
+                            lease.server = core::str::from_utf8(o.data).ok().and_then(|t| {
+                                crate::monitor::settings::parse_ipv4(t.trim_end_matches('\0')).ok()
+                            });
                         }
                         67 if option_67.is_none() => option_67 = Some(o.data),
                         _ => {}

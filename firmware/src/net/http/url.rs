@@ -23,7 +23,7 @@ pub struct Url<'a> {
 impl Url<'_> {
     /// The host as an address, when it is one.
     pub fn ip(&self) -> Option<Ipv4Addr> {
-        self.host.parse().ok()
+        crate::monitor::settings::parse_ipv4(self.host).ok()
     }
 }
 
@@ -110,6 +110,11 @@ pub fn parse(s: &str) -> Result<Url<'_>, UrlError> {
     Ok(Url { host, port, path })
 }
 
+/// `://` anywhere (a URL rather than a file name); bytes, without str's pattern machinery.
+fn has_scheme(s: &str) -> bool {
+    s.as_bytes().windows(3).any(|w| w == b"://")
+}
+
 fn push(out: &mut UrlBuf, parts: &[&str]) -> Result<(), UrlError> {
     for p in parts {
         out.push_str(p).map_err(|_| UrlError::TooLong)?;
@@ -139,7 +144,7 @@ pub fn resolve(base: &Url<'_>, location: &str) -> Result<UrlBuf, UrlError> {
     } else if location.starts_with('/') {
         authority(base, &mut out)?;
         push(&mut out, &[location])?;
-    } else if location.contains("://") {
+    } else if has_scheme(location) {
         return Err(UrlError::NotHttp);
     } else {
         authority(base, &mut out)?;
@@ -161,7 +166,7 @@ pub fn target(arg: Option<&str>, server: Option<Ipv4Addr>, file: &str) -> Option
     if let Some(a) = arg {
         out.push_str(a).ok()?;
         // An over-long URL is kept cut to the limit: parse() then says why it fails.
-    } else if file.contains("://") {
+    } else if has_scheme(file) {
         out.push_str(file).ok()?;
     } else {
         let server = server?;
