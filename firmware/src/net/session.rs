@@ -340,6 +340,8 @@ pub struct TftpOptions {
     pub timeout: Duration,
     pub give_up: Duration,
     pub utimeout_us: Option<u32>,
+    /// Ask for RFC 2090 multicast; the server decides.
+    pub multicast: bool,
 }
 
 /// Ethernet MTU 1500 − IPv4 20 − UDP 8 − TFTP 4: the largest block that is not fragmented.
@@ -353,6 +355,7 @@ impl Default for TftpOptions {
             timeout: Duration::from_millis(200),
             give_up: Duration::from_secs(20),
             utimeout_us: Some(20_000),
+            multicast: true,
         }
     }
 }
@@ -368,6 +371,8 @@ pub(crate) const DOTS_PER_LINE: u64 = 64;
 /// The TFTP socket's buffers: a window of 8 full blocks (and some) must fit.
 const RX_PACKETS: usize = 32;
 const RX_BYTES: usize = RX_PACKETS * 1536;
+/// The multicast group's socket: a window of 8 from the group (and some).
+const MC_RX_PACKETS: usize = 16;
 
 /// A whole download's result, for the caller (the image checks start from here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -431,6 +436,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     let context = s.trace.then_some(TransferContext {
         local_ip,
         local_port,
+        group: None,
     });
     let log = RefCell::new(TraceLog::new(context, false));
     let start = clock.now();
@@ -461,10 +467,19 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         udp::PacketBuffer::new(&mut stray_tx_meta[..], &mut stray_tx_data[..]),
     );
     let _ = stray.bind(local_port);
-    let mut storage = [SocketStorage::EMPTY; 2];
+    // The multicast group's port, bound once the server grants a group (RFC 2090).
+    let mut mc_rx_meta = [PacketMetadata::EMPTY; MC_RX_PACKETS];
+    let mut mc_rx_data = [0u8; MC_RX_PACKETS * 1536];
+    let mc_sock = udp::Socket::new(
+        udp::PacketBuffer::new(&mut mc_rx_meta[..], &mut mc_rx_data[..]),
+        udp::PacketBuffer::new(&mut [][..], &mut [][..]),
+    );
+    let mut storage = [SocketStorage::EMPTY; 3];
     let mut sockets = SocketSet::new(&mut storage[..]);
     let h = sockets.add(sock);
     let h_stray = sockets.add(stray);
+    let h_mc = sockets.add(mc_sock);
+    let mut joined = None;
     let send = |sockets: &mut SocketSet<'_>, to: SocketAddrV4, bytes: &[u8]| {
         let ep = IpEndpoint::new(IpAddress::Ipv4(*to.ip()), to.port());
         let via = if *to.ip() == server { h } else { h_stray };
@@ -483,6 +498,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         give_up: opts.give_up,
         request_tsize: true,
         utimeout_us: opts.utimeout_us,
+        multicast: opts.multicast,
     };
     let mut client = TftpClient::new(&cfg, start);
     let _ = write!(con, "tftp {}@{}", s.file, server);
@@ -520,12 +536,20 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
                 blksize,
                 windowsize,
                 tsize,
+                multicast,
             } if trace => {
                 let _ = write!(con, "[blksize {blksize}, windowsize {windowsize}");
                 if let Some(t) = tsize {
                     let _ = write!(con, ", tsize {t}");
                 }
+                if let Some((group, master)) = multicast {
+                    let m = if master { " master" } else { "" };
+                    let _ = write!(con, ", multicast {group}{m}");
+                }
                 let _ = write!(con, "]");
+            }
+            Event::Master if trace => {
+                let _ = write!(con, "[master]");
             }
             Event::OptionsIgnored if trace => {
                 let _ = write!(con, "[options ignored: 512-byte blocks]");
@@ -539,6 +563,24 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             let IpAddress::Ipv4(ip) = meta.endpoint.addr;
             let from = SocketAddrV4::new(ip, meta.endpoint.port);
             client.on_datagram(now, from, data, buf, &mut on_event);
+        }
+        let mc = sockets.get_mut::<udp::Socket>(h_mc);
+        while let Ok((data, meta)) = mc.recv() {
+            let IpAddress::Ipv4(ip) = meta.endpoint.addr;
+            let from = SocketAddrV4::new(ip, meta.endpoint.port);
+            client.on_multicast(now, from, data, buf, &mut on_event);
+        }
+        if let (None, Some(group)) = (joined, client.multicast_group()) {
+            // The group granted: join it (smoltcp sends the IGMP report) and listen on its
+            // port. A port equal to ours already reaches the transfer's socket.
+            joined = Some(group);
+            let _ = iface.join_multicast_group(*group.ip());
+            if group.port() != local_port {
+                let _ = sockets.get_mut::<udp::Socket>(h_mc).bind(group.port());
+            }
+            if let Some(ctx) = log.borrow_mut().context.as_mut() {
+                ctx.group = Some(group);
+            }
         }
         client.poll(now, &mut on_event);
         let mut sent = false;
@@ -566,6 +608,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
                 break;
             }
         }
+    }
+    if let Some(group) = joined {
+        // Leave the group (smoltcp sends the IGMP leave).
+        let _ = iface.leave_multicast_group(*group.ip());
+        iface.poll(clock.now(), &mut dev, &mut sockets);
     }
     let _ = write!(con, "\r\n");
     if trace {

@@ -15,7 +15,7 @@
 //! instead, and a count of frames in and out closes the transfer.
 use core::cell::RefCell;
 use core::fmt;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, SocketAddrV4};
 
 use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
@@ -33,6 +33,8 @@ pub struct TransferContext {
     pub local_ip: Ipv4Addr,
     /// The transfer's local UDP port.
     pub local_port: u16,
+    /// The multicast group and port the transfer also arrives on (RFC 2090), once joined.
+    pub group: Option<SocketAddrV4>,
 }
 
 /// The Table 11-2 code of a received frame, for what the TFTP socket will never see.
@@ -52,7 +54,8 @@ pub fn classify(frame: &[u8], ctx: &TransferContext) -> Option<TraceCode> {
         return Some(TraceCode::ShortIpHeader);
     }
     let dst = ip.dst_addr();
-    if dst != ctx.local_ip && !dst.is_broadcast() {
+    let group = ctx.group.filter(|g| *g.ip() == dst);
+    if dst != ctx.local_ip && !dst.is_broadcast() && group.is_none() {
         return Some(TraceCode::WrongDestination);
     }
     if ip.next_header() != IpProtocol::Udp {
@@ -70,7 +73,7 @@ pub fn classify(frame: &[u8], ctx: &TransferContext) -> Option<TraceCode> {
     {
         return Some(TraceCode::BadChecksum);
     }
-    if udp.dst_port() != ctx.local_port {
+    if udp.dst_port() != group.map_or(ctx.local_port, |g| g.port()) {
         return Some(TraceCode::WrongPorts);
     }
     None
@@ -405,6 +408,7 @@ mod tests {
     const CTX: TransferContext = TransferContext {
         local_ip: US,
         local_port: 3001,
+        group: None,
     };
 
     /// An Ethernet/IPv4/UDP frame from the server's MAC to ours.

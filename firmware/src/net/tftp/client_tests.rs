@@ -238,6 +238,7 @@ fn config(file: &str) -> ClientConfig<'_> {
         give_up: Duration::from_secs(5),
         request_tsize: true,
         utimeout_us: None,
+        multicast: false,
     }
 }
 
@@ -373,7 +374,8 @@ fn clean_transfer_with_options_and_window() {
     assert!(r.events.contains(&Event::Negotiated {
         blksize: 1468,
         windowsize: 8,
-        tsize: Some(100_000)
+        tsize: Some(100_000),
+        multicast: None,
     }));
     assert_eq!(traces(&r, TraceCode::Retransmit), 0);
     // 69 blocks in windows of 8: ACK 0 + 9 window ACKs + RRQ.
@@ -936,4 +938,381 @@ fn wire_round_trip_and_malformed_packets() {
         parse(b"\0\x06tsize\x0099999999999999999999\0"),
         Ok(Repr::Oack { .. })
     ));
+}
+
+// ---- RFC 2090 multicast ----
+
+const TID: SocketAddrV4 = SocketAddrV4::new(SERVER_IP, SERVER_TID);
+const GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(239, 255, 0, 1), 1758);
+
+fn mc_oack(blksize: u64, tsize: Option<u64>, multicast: &str) -> Vec<u8> {
+    let mut o = Options::new();
+    o.push("blksize", blksize);
+    if let Some(t) = tsize {
+        o.push("tsize", t);
+    }
+    o.push_text("multicast", multicast);
+    let mut buf = vec![0u8; 200];
+    let n = Repr::Oack { options: o }.emit(&mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+fn data_block(data: &[u8], blksize: usize, n: u16) -> Vec<u8> {
+    let start = ((n as usize - 1) * blksize).min(data.len());
+    let end = (start + blksize).min(data.len());
+    let mut out = vec![0u8; 4 + end - start];
+    Repr::Data {
+        block: n,
+        data: &data[start..end],
+    }
+    .emit(&mut out)
+    .unwrap();
+    out
+}
+
+/// A client that asked for multicast, with everything it sent so far drained.
+fn mc_client(give_up_s: u64) -> TftpClient {
+    let mut cfg = config("fleet.bin");
+    cfg.multicast = true;
+    cfg.give_up = Duration::from_secs(give_up_s);
+    let mut c = TftpClient::new(&cfg, Instant::from_millis(0));
+    while c.transmit().is_some() {}
+    c
+}
+
+/// What the client sent: ACK numbers, or (code) for an ERROR as 100_000 + code.
+fn sent(c: &mut TftpClient) -> Vec<u32> {
+    let mut v = Vec::new();
+    while let Some((to, b)) = c.transmit() {
+        assert_eq!(to, TID, "only the server's TID is ever answered");
+        v.push(match parse(b) {
+            Ok(Repr::Ack { block }) => u32::from(block),
+            Ok(Repr::Error { code, .. }) => 100_000 + u32::from(code),
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    v
+}
+
+#[test]
+fn multicast_is_asked_only_next_to_the_other_options() {
+    let mut cfg = config("fleet.bin");
+    cfg.multicast = true;
+    let mut c = TftpClient::new(&cfg, Instant::from_millis(0));
+    let (_, rrq) = c.transmit().unwrap();
+    let Ok(Repr::Request { options, .. }) = parse(rrq) else {
+        panic!("not an RRQ")
+    };
+    assert_eq!(options.get_text("multicast"), Some(""));
+    assert_eq!(options.get("blksize"), Some(1468));
+    // A server that refuses options gets a plain RRQ: no multicast either.
+    let srv = ServerCfg {
+        refuse_options: true,
+        ..Default::default()
+    };
+    let data = file(3000, 40);
+    let r = run_with(cfg, srv, &data, Net::default(), 40, 1 << 20, |_| Vec::new());
+    assert_file(&r, &data);
+    let Ok(Repr::Request { options, .. }) = parse(&r.to_server[1]) else {
+        panic!("not an RRQ")
+    };
+    assert!(options.is_empty(), "{options:?}");
+}
+
+#[test]
+fn server_ignoring_multicast_gives_a_plain_unicast_transfer() {
+    let mut cfg = config("fleet.bin");
+    cfg.multicast = true;
+    let data = file(50_000, 41);
+    let r = run_with(
+        cfg,
+        ServerCfg::default(),
+        &data,
+        Net {
+            loss: 5,
+            ..Default::default()
+        },
+        41,
+        1 << 20,
+        |_| Vec::new(),
+    );
+    assert_file(&r, &data);
+    assert!(r.events.contains(&Event::Negotiated {
+        blksize: 1468,
+        windowsize: 8,
+        tsize: Some(50_000),
+        multicast: None,
+    }));
+}
+
+#[test]
+fn non_master_takes_blocks_out_of_order_then_fills_gaps_as_master() {
+    let blksize = 512;
+    let data = file(512 * 5 + 100, 42);
+    let mut c = mc_client(20);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut ev = Vec::new();
+    let t = |ms| Instant::from_millis(ms);
+    let oack = mc_oack(512, Some(data.len() as u64), "239.255.0.1,1758,0");
+    c.on_datagram(t(1), TID, &oack, &mut buf[..], &mut |e| ev.push(e));
+    assert!(ev.contains(&Event::Negotiated {
+        blksize: 512,
+        windowsize: 1,
+        tsize: Some(data.len() as u64),
+        multicast: Some((GROUP, false)),
+    }));
+    assert_eq!(c.multicast_group(), Some(GROUP));
+    assert_eq!(sent(&mut c), Vec::<u32>::new(), "a non-master sends no ACK");
+    for n in [4u16, 2, 6, 5, 4] {
+        let b = data_block(&data, blksize, n);
+        c.on_multicast(t(10), TID, &b, &mut buf[..], &mut |e| ev.push(e));
+    }
+    // A sender on the group that is not the server: dropped, never answered.
+    let stray = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 9), SERVER_TID);
+    let b = data_block(&file(5000, 9), blksize, 1);
+    c.on_multicast(t(11), stray, &b, &mut buf[..], &mut |e| ev.push(e));
+    c.poll(t(3000), &mut |e| ev.push(e));
+    assert_eq!(sent(&mut c), Vec::<u32>::new());
+    assert_eq!(c.outcome(), None);
+    assert_eq!(&buf[512..1024], &data[512..1024]);
+    assert!(
+        buf[..512].iter().all(|&b| b == 0),
+        "the stray's block was stored"
+    );
+    // Made master: ACK the block before the first missing one (1).
+    let oack = mc_oack(512, Some(data.len() as u64), "239.255.0.1,1758,1");
+    c.on_datagram(t(3001), TID, &oack, &mut buf[..], &mut |e| ev.push(e));
+    assert!(ev.contains(&Event::Master));
+    assert_eq!(sent(&mut c), [0]);
+    c.on_multicast(
+        t(3002),
+        TID,
+        &data_block(&data, blksize, 1),
+        &mut buf[..],
+        &mut |e| ev.push(e),
+    );
+    assert_eq!(sent(&mut c), [2], "skips 2, which it holds");
+    // Lost; the timer asks again.
+    c.poll(t(3500), &mut |e| ev.push(e));
+    assert_eq!(sent(&mut c), [2]);
+    c.on_multicast(
+        t(3501),
+        TID,
+        &data_block(&data, blksize, 3),
+        &mut buf[..],
+        &mut |e| ev.push(e),
+    );
+    assert_eq!(sent(&mut c), [6], "whole: the last block is ACKed");
+    assert_eq!(c.outcome(), Some(Ok(data.len() as u64)));
+    assert_eq!(&buf[..data.len()], &data[..]);
+}
+
+#[test]
+fn master_from_the_start_acks_in_windows_and_reports_gaps() {
+    let data = file(512 * 7 + 1, 43);
+    let mut c = mc_client(20);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut ev = |_| {};
+    let t = Instant::from_millis;
+    let mut o = Options::new();
+    o.push("blksize", 512);
+    o.push("windowsize", 4);
+    o.push_text("multicast", "239.255.0.1,1758,1");
+    let mut oack = vec![0u8; 200];
+    let n = Repr::Oack { options: o }.emit(&mut oack).unwrap();
+    c.on_datagram(t(1), TID, &oack[..n], &mut buf[..], &mut ev);
+    assert_eq!(sent(&mut c), [0]);
+    for n in [1u16, 2, 3, 4] {
+        c.on_multicast(t(2), TID, &data_block(&data, 512, n), &mut buf[..], &mut ev);
+    }
+    assert_eq!(sent(&mut c), [4], "one ACK per window");
+    // 6 is lost: the gap is reported after the window, from 5.
+    for n in [5u16, 7, 8] {
+        c.on_multicast(t(3), TID, &data_block(&data, 512, n), &mut buf[..], &mut ev);
+    }
+    c.poll(t(3) + GAP_ACK_DELAY, &mut ev);
+    assert_eq!(sent(&mut c), [5]);
+    c.on_multicast(
+        t(20),
+        TID,
+        &data_block(&data, 512, 6),
+        &mut buf[..],
+        &mut ev,
+    );
+    assert_eq!(sent(&mut c), [8]);
+    assert_eq!(c.outcome(), Some(Ok(data.len() as u64)));
+    assert_eq!(&buf[..data.len()], &data[..]);
+}
+
+#[test]
+fn whole_non_master_never_made_master_ends_with_the_file_after_give_up() {
+    let data = file(700, 44);
+    let mut c = mc_client(2);
+    let mut buf = vec![0u8; 4096];
+    let mut ev = |_| {};
+    let t = Instant::from_millis;
+    let oack = mc_oack(512, None, "239.255.0.1,1758,0");
+    c.on_datagram(t(1), TID, &oack, &mut buf[..], &mut ev);
+    c.on_multicast(t(2), TID, &data_block(&data, 512, 2), &mut buf[..], &mut ev);
+    c.on_multicast(t(3), TID, &data_block(&data, 512, 1), &mut buf[..], &mut ev);
+    c.poll(t(1000), &mut ev);
+    assert_eq!(c.outcome(), None);
+    c.poll(t(2003), &mut ev);
+    assert_eq!(c.outcome(), Some(Ok(700)));
+    assert_eq!(sent(&mut c), Vec::<u32>::new());
+    assert_eq!(&buf[..700], &data[..]);
+    // One that is missing a block times out instead.
+    let mut c = mc_client(2);
+    c.on_datagram(t(1), TID, &oack, &mut buf[..], &mut ev);
+    c.on_multicast(t(2), TID, &data_block(&data, 512, 2), &mut buf[..], &mut ev);
+    c.poll(t(2002), &mut ev);
+    assert!(matches!(c.outcome(), Some(Err(TftpError::Timeout { .. }))));
+}
+
+#[test]
+fn hostile_multicast_values_are_refused_with_error_8() {
+    for v in [
+        "",
+        "239.255.0.1",
+        "239.255.0.1,1758",
+        "239.255.0.1,1758,2",
+        "239.255.0.1,1758,01",
+        "239.255.0.1,1758,1,",
+        ",,1",
+        "10.0.0.1,1758,1",
+        "255.255.255.255,1758,1",
+        "224.0.0.1,1758,1",
+        "239.256.0.1,1758,1",
+        "239.255.0.1,0,1",
+        "239.255.0.1,65536,1",
+        "239.255.0.1,+1758,1",
+        "239.255.0.1, 1758,1",
+        "239.255.0.1,17580000000000000000,1",
+    ] {
+        let mut c = mc_client(20);
+        let mut buf = vec![0u8; 4096];
+        let oack = mc_oack(512, None, v);
+        c.on_datagram(
+            Instant::from_millis(1),
+            TID,
+            &oack,
+            &mut buf[..],
+            &mut |_| {},
+        );
+        assert_eq!(sent(&mut c), [100_008], "{v:?}");
+        assert!(
+            matches!(c.outcome(), Some(Err(TftpError::BadOack(_)))),
+            "{v:?}"
+        );
+        assert_eq!(c.multicast_group(), None);
+    }
+    // A number where the group should be; multicast granted unasked; too many blocks.
+    let mut o = Options::new();
+    o.push("multicast", 5);
+    let mut oack = vec![0u8; 100];
+    let n = Repr::Oack { options: o }.emit(&mut oack).unwrap();
+    let mut c = mc_client(20);
+    c.on_datagram(
+        Instant::from_millis(1),
+        TID,
+        &oack[..n],
+        &mut vec![0u8; 64][..],
+        &mut |_| {},
+    );
+    assert_eq!(sent(&mut c), [100_008]);
+    let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+    while c.transmit().is_some() {}
+    let oack = mc_oack(512, None, "239.255.0.1,1758,1");
+    c.on_datagram(
+        Instant::from_millis(1),
+        TID,
+        &oack,
+        &mut vec![0u8; 64][..],
+        &mut |_| {},
+    );
+    assert_eq!(
+        sent(&mut c),
+        [100_008],
+        "multicast granted without being asked"
+    );
+    let mut c = mc_client(20);
+    let oack = mc_oack(8, Some(8 * 65535), "239.255.0.1,1758,1");
+    c.on_datagram(
+        Instant::from_millis(1),
+        TID,
+        &oack,
+        &mut vec![0u8; 1 << 20][..],
+        &mut |_| {},
+    );
+    assert_eq!(sent(&mut c), [100_008], "65536 blocks");
+}
+
+#[test]
+fn multicast_blocks_that_contradict_the_size_end_the_transfer() {
+    let data = file(512 * 3, 45);
+    let t = Instant::from_millis;
+    // A short block 2 while block 3 is held.
+    let mut c = mc_client(20);
+    let mut buf = vec![0u8; 4096];
+    c.on_datagram(
+        t(1),
+        TID,
+        &mc_oack(512, None, "239.255.0.1,1758,0"),
+        &mut buf[..],
+        &mut |_| {},
+    );
+    c.on_multicast(
+        t(2),
+        TID,
+        &data_block(&data, 512, 3),
+        &mut buf[..],
+        &mut |_| {},
+    );
+    let mut short = data_block(&data, 512, 2);
+    short.truncate(100);
+    c.on_multicast(t(3), TID, &short, &mut buf[..], &mut |_| {});
+    assert!(matches!(
+        c.outcome(),
+        Some(Err(TftpError::SizeMismatch { .. }))
+    ));
+    // A block past the announced tsize.
+    let mut c = mc_client(20);
+    c.on_datagram(
+        t(1),
+        TID,
+        &mc_oack(512, Some(600), "239.255.0.1,1758,0"),
+        &mut buf[..],
+        &mut |_| {},
+    );
+    c.on_multicast(
+        t(2),
+        TID,
+        &data_block(&data, 512, 2),
+        &mut buf[..],
+        &mut |_| {},
+    );
+    assert!(matches!(
+        c.outcome(),
+        Some(Err(TftpError::SizeMismatch { .. }))
+    ));
+    // A block beyond the buffer: refused before a byte lands.
+    let mut c = mc_client(20);
+    let mut small = vec![0u8; 1024 + 16];
+    c.on_datagram(
+        t(1),
+        TID,
+        &mc_oack(512, None, "239.255.0.1,1758,0"),
+        &mut small[..1024],
+        &mut |_| {},
+    );
+    c.on_multicast(
+        t(2),
+        TID,
+        &data_block(&data, 512, 3),
+        &mut small[..1024],
+        &mut |_| {},
+    );
+    assert!(matches!(c.outcome(), Some(Err(TftpError::TooLarge { .. }))));
+    assert!(small[1024..].iter().all(|&b| b == 0));
 }

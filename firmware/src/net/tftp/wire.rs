@@ -147,8 +147,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options<'a> {
     pairs: heapless::Vec<(&'a str, u64), MAX_OPTIONS>,
-    /// Names whose value was not a number (kept so the client can refuse them).
-    unknown: heapless::Vec<&'a str, MAX_OPTIONS>,
+    /// Options whose value is not a number (RFC 2090's `multicast`, or a value the client
+    /// refuses).
+    text: heapless::Vec<(&'a str, &'a str), MAX_OPTIONS>,
 }
 
 impl<'a> Options<'a> {
@@ -159,6 +160,19 @@ impl<'a> Options<'a> {
     /// Adds `name=value`; false when full.
     pub fn push(&mut self, name: &'a str, value: u64) -> bool {
         self.pairs.push((name, value)).is_ok()
+    }
+
+    /// Adds `name=value` with a value that is not a number; false when full.
+    pub fn push_text(&mut self, name: &'a str, value: &'a str) -> bool {
+        self.text.push((name, value)).is_ok()
+    }
+
+    /// The value of a non-numeric option.
+    pub fn get_text(&self, name: &str) -> Option<&'a str> {
+        self.text
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, v)| v)
     }
 
     pub fn get(&self, name: &str) -> Option<u64> {
@@ -173,12 +187,12 @@ impl<'a> Options<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty() && self.unknown.is_empty()
+        self.pairs.is_empty() && self.text.is_empty()
     }
 
-    /// Options whose value is not a decimal number.
+    /// Names of the options whose value is not a decimal number.
     pub fn non_numeric(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.unknown.iter().copied()
+        self.text.iter().map(|&(n, _)| n)
     }
 
     fn emit(&self, out: &mut [u8], mut at: usize) -> Option<usize> {
@@ -187,13 +201,19 @@ impl<'a> Options<'a> {
             let mut digits = [0u8; 20];
             at = put_str(out, at, fmt_u64(value, &mut digits))?;
         }
+        for &(name, value) in &self.text {
+            at = put_str(out, at, name)?;
+            at = put_str(out, at, value)?;
+        }
         Some(at)
     }
 
     fn len(&self) -> usize {
+        let text: usize = self.text.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
         self.iter()
             .map(|(n, v)| n.len() + 1 + fmt_u64(v, &mut [0u8; 20]).len() + 1)
-            .sum()
+            .sum::<usize>()
+            + text
     }
 }
 
@@ -252,7 +272,9 @@ fn parse_options<'a>(
                 .fold(0u64, |a, c| a * 10 + u64::from(c - b'0'));
             o.pairs.push((name, v)).map_err(|_| WireError::BadOption)?;
         } else {
-            o.unknown.push(name).map_err(|_| WireError::BadOption)?;
+            o.text
+                .push((name, value))
+                .map_err(|_| WireError::BadOption)?;
         }
     }
     Ok(o)
