@@ -544,7 +544,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
                 }
                 if let Some((group, master)) = multicast {
                     let m = if master { " master" } else { "" };
-                    let _ = write!(con, ", multicast {group}{m}");
+                    let _ = write!(con, ", multicast {}:{}{m}", group.ip(), group.port());
                 }
                 let _ = write!(con, "]");
             }

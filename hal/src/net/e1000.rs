@@ -163,6 +163,9 @@ const RAH_AV: u32 = 1 << 31;
 mod rctl {
     /// Receiver Enable.
     pub const EN: u32 = 1 << 1;
+    /// Multicast Promiscuous Enable: every multicast frame (multicast TFTP; smoltcp keeps
+    /// only the groups it joined).
+    pub const MPE: u32 = 1 << 4;
     /// Broadcast Accept Mode.
     pub const BAM: u32 = 1 << 15;
     /// Strip Ethernet CRC.
@@ -394,7 +397,7 @@ impl E1000 {
         regs.write32(reg::RDH, 0);
         dma_barrier();
         regs.write32(reg::RDT, (RX_N - 1) as u32);
-        regs.write32(reg::RCTL, rctl::EN | rctl::BAM | rctl::SECRC);
+        regs.write32(reg::RCTL, rctl::EN | rctl::MPE | rctl::BAM | rctl::SECRC);
 
         // Transmit ring (§14.5): all descriptors CPU-owned, TDH = TDT = 0.
         for (d, b) in dma.tx.iter().zip(dma.tx_buf.iter()) {
