@@ -30,7 +30,7 @@ pub const FAULTS_PORT: u16 = 8080;
 
 /// Sends a TFTP read request for a missing file to `argv[1]:69` until an ERROR packet comes
 /// back or `argv[2]` seconds pass (exit status 1).
-const PROBE: &str = r#"
+pub(crate) const PROBE: &str = r#"
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(0.1)

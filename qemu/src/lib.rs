@@ -14,6 +14,7 @@
 pub use serde_json;
 
 mod find;
+pub mod fleet;
 pub mod lab;
 mod limit;
 pub mod linux;

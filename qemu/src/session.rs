@@ -87,11 +87,21 @@ impl Qemu {
     /// Waits for a slot under the process-wide limit ([`max_concurrent`](crate::max_concurrent))
     /// first. The console chardev has `wait=on`, so the guest starts only once connected.
     pub fn launch(machine: &Machine) -> Result<Qemu, LaunchError> {
+        let slot = Slot::acquire(SLOT_TIMEOUT).ok_or(LaunchError::Busy(SLOT_TIMEOUT))?;
+        Self::launch_in(machine, slot)
+    }
+
+    /// [`launch`](Self::launch) without waiting for a free slot: for a fleet whose guests must
+    /// run at once ([`crate::fleet`]). The guest still counts, so other launches wait for it.
+    pub fn launch_over_limit(machine: &Machine) -> Result<Qemu, LaunchError> {
+        Self::launch_in(machine, Slot::take())
+    }
+
+    fn launch_in(machine: &Machine, slot: Slot) -> Result<Qemu, LaunchError> {
         let mut machine = machine.clone();
         if machine.qemu.is_none() {
             machine.qemu = Some(crate::find_qemu().map_err(LaunchError::NoQemu)?);
         }
-        let slot = Slot::acquire(SLOT_TIMEOUT).ok_or(LaunchError::Busy(SLOT_TIMEOUT))?;
         let dir = make_temp_dir().map_err(|e| LaunchError::Io("creating temp dir".into(), e))?;
         let guard = DirGuard(Some(dir.clone()));
         let console_path = dir.join("console.sock");

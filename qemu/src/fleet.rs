@@ -1,0 +1,183 @@
+//! A fleet lab: N units on one Ethernet segment with one TFTP server, for multicast TFTP
+//! (RFC 2090) and the fleet benchmark. One private namespace holds a tap (the server's side,
+//! 10.77.0.1) and `qemu/tools/fleet-hub.py`, a learning switch between the tap and every
+//! unit's `-netdev socket,udp` (unit `i` at 10.77.0.(10+i), MAC 52:54:00:77:00:(10+i)):
+//!
+//! ```text
+//!   namespace lbfN:  QEMU unit 0 ─┐
+//!                    QEMU unit 1 ─┼─ fleet-hub.py ── tap lbgN: 10.77.0.1, the server
+//!                    ...         ─┘   (switch)        (its tx_bytes: the server's egress)
+//! ```
+//! atftpd serves multicast from 239.255.0.0-255, port 1758, TTL 1 (a route for 224.0.0.0/4
+//! points at the tap). Root only ([`crate::lab::lab_unavailable`]). Removed on drop.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::lab::{ip, Server, ATFTPD, PROBE, SERVER_IP, TFTPD_HPA};
+use crate::NetBackend;
+
+pub const HUB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/fleet-hub.py");
+/// The hub's port; unit `i`'s QEMU sends from `UNIT_PORT_BASE + i`.
+const HUB_PORT: u16 = 41000;
+const UNIT_PORT_BASE: u16 = 41100;
+/// What atftpd is told to use for multicast.
+pub const MCAST_ADDRS: &str = "239.255.0.0-255";
+pub const MCAST_PORT: u16 = 1758;
+
+/// Unit `i`'s address.
+pub fn unit_ip(i: usize) -> String {
+    format!("10.77.0.{}", 10 + i)
+}
+
+/// Unit `i`'s MAC (QEMU would give every unit the same one).
+pub fn unit_mac(i: usize) -> String {
+    format!("52:54:00:77:00:{:02x}", 10 + i)
+}
+
+/// A namespace with the server, the tap and the switch for `units` QEMUs.
+pub struct Fleet {
+    ns: String,
+    tap: String,
+    children: Vec<Child>,
+    pub units: usize,
+    pub root: PathBuf,
+}
+
+impl Fleet {
+    pub fn new(server: Server, units: usize, root: &Path) -> Result<Fleet, String> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}{}", std::process::id() % 100_000, n % 100);
+        let ns = format!("lbf{tag}");
+        let tap = format!("lbg{tag}");
+        let _ = ip(&["netns", "del", &ns]);
+        ip(&["netns", "add", &ns])?;
+        let mut fleet = Fleet {
+            ns: ns.clone(),
+            tap: tap.clone(),
+            children: Vec::new(),
+            units,
+            root: root.to_path_buf(),
+        };
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        ip(&["-n", &ns, "tuntap", "add", "dev", &tap, "mode", "tap"])?;
+        let cidr = format!("{SERVER_IP}/24");
+        ip(&["-n", &ns, "addr", "add", &cidr, "dev", &tap])?;
+        ip(&["-n", &ns, "link", "set", &tap, "up"])?;
+        // Without a route the server cannot send to a group (ENETUNREACH).
+        ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", &tap])?;
+        let exec = |prog: &str| {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &ns, prog]);
+            c.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            c
+        };
+        let mut hub = exec("python3");
+        hub.arg(HUB).arg(&tap).arg(HUB_PORT.to_string());
+        for i in 0..units {
+            hub.arg((UNIT_PORT_BASE + i as u16).to_string());
+        }
+        fleet
+            .children
+            .push(hub.spawn().map_err(|e| format!("hub: {e}"))?);
+        let root_s = root.to_string_lossy().into_owned();
+        let mut s = match server {
+            Server::TftpdHpa => {
+                let mut c = exec(TFTPD_HPA);
+                c.args(["-L", "-s", &root_s, "-a", &format!("{SERVER_IP}:69")]);
+                c
+            }
+            Server::Atftpd => {
+                let mut c = exec(ATFTPD);
+                c.args(["--daemon", "--no-fork", "--port", "69"])
+                    .args(["--bind-address", SERVER_IP])
+                    .args(["--mcast-addr", MCAST_ADDRS])
+                    .args(["--mcast-port", &MCAST_PORT.to_string()])
+                    .args(["--mcast-ttl", "1"])
+                    .args(["--user", "root.root", "--logfile", "/dev/null", &root_s]);
+                c
+            }
+        };
+        fleet
+            .children
+            .push(s.spawn().map_err(|e| format!("{server:?}: {e}"))?);
+        fleet.wait_ready(server, Duration::from_secs(10))?;
+        Ok(fleet)
+    }
+
+    fn wait_ready(&mut self, server: Server, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for c in &mut self.children {
+                if let Ok(Some(status)) = c.try_wait() {
+                    return Err(format!("a fleet process exited at once: {status}"));
+                }
+            }
+            let link = Command::new("ip")
+                .args(["-n", &self.ns, "-o", "link", "show", &self.tap])
+                .output()
+                .map_err(|e| format!("ip link show: {e}"))?;
+            if String::from_utf8_lossy(&link.stdout).contains("LOWER_UP") {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("the hub did not open {} in {timeout:?}", self.tap));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let probe = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "python3", "-c", PROBE, SERVER_IP])
+            .arg(format!("{:.3}", left.as_secs_f64()))
+            .output()
+            .map_err(|e| format!("probing {server:?}: {e}"))?;
+        if probe.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{server:?} did not answer on {SERVER_IP}:69 in {timeout:?}"
+            ))
+        }
+    }
+
+    /// Unit `i`'s netdev (QEMU must run in [`Fleet::netns`] and use [`unit_mac`]).
+    pub fn backend(&self, i: usize) -> NetBackend {
+        NetBackend::Udp {
+            local: SocketAddr::from(([127, 0, 0, 1], UNIT_PORT_BASE + i as u16)),
+            remote: SocketAddr::from(([127, 0, 0, 1], HUB_PORT)),
+        }
+    }
+
+    pub fn netns(&self) -> &str {
+        &self.ns
+    }
+
+    /// Bytes the server has sent onto the segment so far (the tap's tx_bytes: every frame
+    /// the kernel hands to the switch).
+    pub fn server_tx_bytes(&self) -> Result<u64, String> {
+        let path = format!("/sys/class/net/{}/statistics/tx_bytes", self.tap);
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "cat", &path])
+            .output()
+            .map_err(|e| format!("reading {path}: {e}"))?;
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|e| format!("{path}: {e}"))
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = ip(&["netns", "del", &self.ns]);
+    }
+}

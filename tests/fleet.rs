@@ -1,0 +1,91 @@
+//! A fleet recovering at once: 4 units on one segment fetch the same 8 MiB image from one
+//! atftpd with RFC 2090 multicast (`qemu::fleet`: a namespace with the server's tap and a
+//! user-space switch to every unit's QEMU). Each unit's length and CRC-32 must match the
+//! file's, at least one unit must have been granted the group (the `trace on` bracket), and
+//! the server must have sent well under 4 copies of the image (its tap's tx_bytes). Root
+//! only; skipped with the reason otherwise ([`skip_or_fail`]; a failure under
+//! LIFEBOAT_REQUIRE_ALL=1).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use lifeboat_qemu::fleet::{unit_ip, unit_mac, Fleet};
+use lifeboat_qemu::lab::{crc32, lab_unavailable, pattern, Server, SERVER_IP};
+use lifeboat_qemu::{NicModel, Qemu};
+
+const UNITS: usize = 4;
+const LEN: usize = 8 << 20;
+
+fn unit(fleet: &Fleet, i: usize, name: &str) -> Qemu {
+    let mut m = machine(Medium::Floppy, 3)
+        .memory_mib(256)
+        .nic(NicModel::E1000, fleet.backend(i))
+        .netns(fleet.netns());
+    m.nics[0].mac = Some(unit_mac(i));
+    let mut q = match Qemu::launch_over_limit(&m) {
+        Ok(q) => q,
+        Err(e) => panic!("launching unit {i}: {e}"),
+    };
+    expect_banner(&mut q);
+    q.send(ESC).expect("ESC");
+    expect(&mut q, HELP_HINT, REPLY);
+    expect(&mut q, PROMPT, REPLY);
+    for line in [
+        format!("address {}", unit_ip(i)),
+        format!("server {SERVER_IP}"),
+        format!("file {name}"),
+        "trace on".to_owned(),
+    ] {
+        command(&mut q, &line);
+    }
+    q
+}
+
+#[test]
+fn four_units_fetch_one_image_by_multicast() {
+    if let Some(why) = lab_unavailable(Server::Atftpd) {
+        return skip_or_fail("four_units_fetch_one_image_by_multicast", &why);
+    }
+    let name = "fleet-8m.bin";
+    let data = pattern(LEN, 15);
+    let root =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fleet-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join(name), &data).unwrap();
+    let fleet = Fleet::new(Server::Atftpd, UNITS, &root).unwrap_or_else(|e| panic!("fleet: {e}"));
+    let mut units: Vec<Qemu> = (0..UNITS).map(|i| unit(&fleet, i, name)).collect();
+    let before = fleet.server_tx_bytes().unwrap();
+    // At once: the commands go out back to back.
+    for q in &mut units {
+        q.send_line("tftp").expect("console");
+    }
+    let want = format!("Received {LEN} bytes in ");
+    let crc = format!("CRC-32 {:#010x}", crc32(&data));
+    let mut granted = 0;
+    for (i, q) in units.iter_mut().enumerate() {
+        let out = expect(q, PROMPT, Duration::from_secs(600));
+        let line = lines(&out)
+            .into_iter()
+            .rfind(|l| l.starts_with("Received ") || l.starts_with("tftp: "))
+            .unwrap_or_else(|| panic!("unit {i}: no result line in {out:?}"));
+        assert!(
+            line.starts_with(&want) && line.ends_with(&crc),
+            "unit {i}: {line}"
+        );
+        if out.contains(", multicast 239.255.0.") {
+            granted += 1;
+        }
+        eprintln!("unit {i}: {line}");
+    }
+    let egress = fleet.server_tx_bytes().unwrap() - before;
+    let copies = egress as f64 / LEN as f64;
+    eprintln!("server egress {egress} bytes = {copies:.2} images for {UNITS} units");
+    assert!(granted >= 1, "no unit was granted multicast");
+    assert!(
+        copies < 2.0,
+        "server sent {copies:.2} images for {UNITS} units"
+    );
+}
