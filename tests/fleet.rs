@@ -73,7 +73,7 @@ fn four_units_fetch_one_image_by_multicast() {
             .unwrap_or_else(|| panic!("unit {i}: no result line in {out:?}"));
         assert!(
             line.starts_with(&want) && line.ends_with(&crc),
-            "unit {i}: {line}"
+            "unit {i}: {line}\n{out}"
         );
         if out.contains(", multicast 239.255.0.") {
             granted += 1;

@@ -830,8 +830,11 @@ impl TftpClient {
         self.ack(now, 0);
     }
 
-    /// A later OACK of a multicast transfer: mc=1 makes this unit the master client, mc=0
-    /// takes that back. One naming another group, or unusable, changes nothing.
+    /// A later OACK of a multicast transfer: mc=1 makes this unit the master client (or, when
+    /// it is one, repeats the OACK whose ACK was lost). mc=0 never takes the role back:
+    /// atftpd sends it to a master whose RRQ it got twice (a retransmitted RRQ), and a master
+    /// that fell silent would leave the server waiting for an ACK that never comes. One
+    /// naming another group, or unusable, changes nothing.
     fn on_mc_oack(&mut self, now: Instant, o: &Options<'_>, ev: &mut impl FnMut(Event)) {
         let Some(mut mc) = self.mc else { return };
         let Some((group, master)) = o.get_text("multicast").and_then(parse_multicast) else {
@@ -846,7 +849,7 @@ impl TftpClient {
             // it sends one block per ACK.
             mc.lockstep = true;
         }
-        mc.master = master;
+        mc.master |= master;
         self.mc = Some(mc);
         if master {
             self.progress(now);

@@ -1133,8 +1133,13 @@ fn master_from_the_start_acks_in_windows_and_reports_gaps() {
     }
     c.poll(t(3) + GAP_ACK_DELAY, &mut ev);
     assert_eq!(sent(&mut c), [5]);
+    // The server got our RRQ twice and tells this copy mc=0: the master stays master.
+    let oack = mc_oack(512, None, "239.255.0.1,1758,0");
+    c.on_datagram(t(10), TID, &oack, &mut buf[..], &mut ev);
+    c.poll(t(500), &mut ev);
+    assert_eq!(sent(&mut c), [5], "the timer still asks for 6");
     c.on_multicast(
-        t(20),
+        t(501),
         TID,
         &data_block(&data, 512, 6),
         &mut buf[..],
