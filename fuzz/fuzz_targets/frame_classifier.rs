@@ -11,6 +11,7 @@ fuzz_target!(|frame: &[u8]| {
     let ctx = TransferContext {
         local_ip: Ipv4Addr::new(10, 0, 2, 15),
         local_port: 50000,
+        group: None,
     };
     if let Some(code) = classify(frame, &ctx) {
         let _ = format!("{code}");

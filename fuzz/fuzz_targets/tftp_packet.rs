@@ -74,6 +74,7 @@ fn check_client(data: &[u8]) {
         give_up: Duration::from_secs(10),
         request_tsize: true,
         utimeout_us: None,
+        multicast: true,
     };
     let mut now = Instant::from_secs(1000);
     let mut client = TftpClient::new(&cfg, now);
