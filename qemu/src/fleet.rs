@@ -8,7 +8,7 @@
 //!                    QEMU unit 1 ─┼─ fleet-hub.py ── tap lbgN: 10.77.0.1, the server
 //!                    ...         ─┘   (switch)        (its tx_bytes: the server's egress)
 //! ```
-//! atftpd serves multicast from 239.255.0.0-255, port 1758, TTL 1 (a route for 224.0.0.0/4
+//! The server is tftpd-hpa, nginx (port 80) or atftpd; atftpd serves multicast from 239.255.0.0-255, port 1758, TTL 1 (a route for 224.0.0.0/4
 //! points at the tap). Root only ([`crate::lab::lab_unavailable`]). Removed on drop.
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::lab::{ip, Server, ATFTPD, PROBE, SERVER_IP, TFTPD_HPA};
+use crate::lab::{ip, nginx_conf, Server, ATFTPD, HTTP_PROBE, NGINX, PROBE, SERVER_IP, TFTPD_HPA};
 use crate::NetBackend;
 
 pub const HUB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/fleet-hub.py");
@@ -42,6 +42,7 @@ pub struct Fleet {
     ns: String,
     tap: String,
     children: Vec<Child>,
+    conf_dir: Option<PathBuf>,
     pub units: usize,
     pub root: PathBuf,
 }
@@ -59,6 +60,7 @@ impl Fleet {
             ns: ns.clone(),
             tap: tap.clone(),
             children: Vec::new(),
+            conf_dir: None,
             units,
             root: root.to_path_buf(),
         };
@@ -102,6 +104,14 @@ impl Fleet {
                     .args(["--user", "root.root", "--logfile", "/dev/null", &root_s]);
                 c
             }
+            Server::Nginx => {
+                let dir = std::env::temp_dir().join(format!("lifeboat-nginx-{tag}"));
+                let conf = nginx_conf(&dir, root)?;
+                fleet.conf_dir = Some(dir);
+                let mut c = exec(NGINX);
+                c.arg("-c").arg(conf);
+                c
+            }
         };
         fleet
             .children
@@ -131,16 +141,23 @@ impl Fleet {
             std::thread::sleep(Duration::from_millis(20));
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        let (script, port) = match server {
+            Server::Nginx => (HTTP_PROBE, "80"),
+            _ => (PROBE, "69"),
+        };
         let probe = Command::new("ip")
-            .args(["netns", "exec", &self.ns, "python3", "-c", PROBE, SERVER_IP])
+            .args([
+                "netns", "exec", &self.ns, "python3", "-c", script, SERVER_IP,
+            ])
             .arg(format!("{:.3}", left.as_secs_f64()))
+            .arg(port)
             .output()
             .map_err(|e| format!("probing {server:?}: {e}"))?;
         if probe.status.success() {
             Ok(())
         } else {
             Err(format!(
-                "{server:?} did not answer on {SERVER_IP}:69 in {timeout:?}"
+                "{server:?} did not answer on {SERVER_IP}:{port} in {timeout:?}"
             ))
         }
     }
@@ -179,5 +196,8 @@ impl Drop for Fleet {
             let _ = c.wait();
         }
         let _ = ip(&["netns", "del", &self.ns]);
+        if let Some(d) = &self.conf_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }

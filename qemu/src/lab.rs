@@ -46,12 +46,12 @@ while time.monotonic() < end:
 sys.exit(1)
 "#;
 
-/// Connects to `argv[1]` ports 80 and 8080 until both answer a request with a status line,
-/// or `argv[2]` seconds pass (exit status 1).
-const HTTP_PROBE: &str = r#"
+/// Connects to `argv[1]` ports `argv[3..]` (80 and 8080 if none) until each answers a request
+/// with a status line, or `argv[2]` seconds pass (exit status 1).
+pub(crate) const HTTP_PROBE: &str = r#"
 import socket, sys, time
 end = time.monotonic() + float(sys.argv[2])
-left = {80, 8080}
+left = {int(p) for p in sys.argv[3:]} or {80, 8080}
 while left and time.monotonic() < end:
     for port in list(left):
         try:
@@ -179,7 +179,9 @@ impl Lab {
                 c
             }
             Server::Nginx => {
-                let conf = lab.nginx_conf(&tag)?;
+                let dir = std::env::temp_dir().join(format!("lifeboat-nginx-{tag}"));
+                let conf = nginx_conf(&dir, root)?;
+                lab.conf_dir = Some(dir);
                 let mut f = exec("python3");
                 f.args([HTTP_FAULTS, &root_s, SERVER_IP, &FAULTS_PORT.to_string()]);
                 lab.children
@@ -193,30 +195,6 @@ impl Lab {
             .push(s.spawn().map_err(|e| format!("{server:?}: {e}"))?);
         lab.wait_ready(&tap, server, Duration::from_secs(10))?;
         Ok(lab)
-    }
-
-    /// nginx's configuration for this lab (in a directory of its own beside the root, removed
-    /// on drop): the lab's root on SERVER_IP:80, in the foreground, as root, no logs kept;
-    /// `/status500` answers 500.
-    fn nginx_conf(&mut self, tag: &str) -> Result<PathBuf, String> {
-        let dir = std::env::temp_dir().join(format!("lifeboat-nginx-{tag}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let d = dir.display();
-        let conf = format!(
-            "user root;\ndaemon off;\nmaster_process off;\nworker_processes 1;\n\
-             pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             types {{ application/octet-stream bin; }}\n  sendfile on;\n\
-             server {{\n    listen {SERVER_IP}:80;\n    root {};\n\
-             location = /status500 {{ return 500; }}\n  }}\n}}\n",
-            self.root.display()
-        );
-        let path = dir.join("nginx.conf");
-        std::fs::write(&path, conf).map_err(|e| format!("{}: {e}", path.display()))?;
-        self.conf_dir = Some(dir);
-        Ok(path)
     }
 
     /// Waits until the bridge holds the tap (it has carrier) and the server answers on its
@@ -294,6 +272,27 @@ impl Drop for Lab {
             let _ = std::fs::remove_dir_all(d);
         }
     }
+}
+
+/// Writes nginx's configuration into `dir` (created afresh; the caller removes it): `root` on
+/// SERVER_IP:80, in the foreground, as root, no logs kept; `/status500` answers 500.
+pub(crate) fn nginx_conf(dir: &Path, root: &Path) -> Result<PathBuf, String> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let d = dir.display();
+    let conf = format!(
+        "user root;\ndaemon off;\nmaster_process off;\nworker_processes 1;\n\
+         pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         types {{ application/octet-stream bin; }}\n  sendfile on;\n\
+         server {{\n    listen {SERVER_IP}:80;\n    root {};\n\
+         location = /status500 {{ return 500; }}\n  }}\n}}\n",
+        root.display()
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// Why network-namespace tests cannot run here, if they cannot: they need root (taps and

@@ -20,7 +20,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpo
 
 use super::arp_watch::{ArpState, ArpWatch};
 use super::echo;
-use super::tftp::{ClientConfig, Event, TftpClient, TftpError};
+use super::tftp::{ClientConfig, Event, TftpClient, TftpError, TraceCode};
 use super::trace::{FrameTrace, TraceLog, TransferContext};
 use crate::monitor::{PingSession, Settings};
 
@@ -517,6 +517,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             }
         }
         let sock = sockets.get_mut::<udp::Socket>(h);
+        let mut resend = false;
         let mut on_event = |e: Event| match e {
             Event::Progress { bytes } => {
                 while bytes >= (dots + 1) * DOT_BYTES {
@@ -529,8 +530,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
                     let _ = write!(con, ".{sep}");
                 }
             }
-            Event::Trace(code) if trace => {
-                let _ = write!(con, "{code}");
+            Event::Trace(code) => {
+                resend |= code == TraceCode::Retransmit;
+                if trace {
+                    let _ = write!(con, "{code}");
+                }
             }
             Event::Negotiated {
                 blksize,
@@ -585,6 +589,12 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         client.poll(now, &mut on_event);
         let mut sent = false;
         while let Some((to, bytes)) = client.transmit() {
+            // A retransmission never queues behind a datagram still waiting for the server's
+            // MAC (a NIC deaf for its first half second): smoltcp would send both copies at
+            // once, and atftpd lists a client once per RRQ it gets (RFC 2090 master order).
+            if resend && sockets.get::<udp::Socket>(h).send_queue() > 0 {
+                continue;
+            }
             sent |= send(&mut sockets, to, bytes);
         }
         if sent {

@@ -79,6 +79,10 @@ struct FakeHost {
     /// Frames thrown in front of the first TFTP DATA (for the trace codes).
     extra: Vec<Vec<u8>>,
     answer_arp: bool,
+    /// ARP requests not answered before the first reply (a NIC still deaf after its reset).
+    arp_deaf: usize,
+    /// Read requests received.
+    rrqs: usize,
     /// A host that never answers ARP sends a DATA to the unit's port as the transfer starts.
     stray: bool,
     /// The DHCP server's answers (OFFER to DISCOVER, ACK to REQUEST), when there is one.
@@ -123,6 +127,8 @@ impl FakeHost {
             tftp: None,
             extra: Vec::new(),
             answer_arp: true,
+            arp_deaf: 0,
+            rrqs: 0,
             stray: false,
             dhcp: None,
         }
@@ -178,7 +184,9 @@ impl FakeHost {
                     ..
                 } = a
                 {
-                    if target_protocol_addr == HOST && self.answer_arp {
+                    if target_protocol_addr == HOST && self.answer_arp && self.arp_deaf > 0 {
+                        self.arp_deaf -= 1;
+                    } else if target_protocol_addr == HOST && self.answer_arp {
                         let r = ArpRepr::EthernetIpv4 {
                             operation: smoltcp::wire::ArpOperation::Reply,
                             source_hardware_addr: HOST_MAC,
@@ -335,6 +343,7 @@ impl FakeHost {
             Ok(Repr::Request {
                 filename, options, ..
             }) if dport == 69 => {
+                self.rrqs += 1;
                 let Some((_, data)) = self.files.iter().find(|(n, _)| *n == filename) else {
                     self.send_udp(TID, sport, b"\0\x05\0\x01File not found\0");
                     return;
@@ -685,6 +694,36 @@ fn a_stray_that_never_answers_arp_does_not_hold_up_the_transfer() {
         "no retransmission needed: {}",
         con.out
     );
+}
+
+#[test]
+fn a_late_arp_reply_sends_one_read_request() {
+    // The server's MAC known only after several retransmission timeouts: the RRQ waits in
+    // the socket meanwhile, and no copy may queue behind it (atftpd would list the unit
+    // twice for multicast and make a finished unit master again).
+    let file = data(20_000);
+    let mut host = FakeHost::new();
+    host.files.push(("pix601.bin", file));
+    host.arp_deaf = 5;
+    let mut dev = HostDevice(host);
+    let clock = SimClock(Cell::new(0));
+    let mut ta = TypeAhead::default();
+    let mut con = TestConsole::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let d = tftp(
+        &mut dev,
+        US_MAC,
+        &clock,
+        &mut con,
+        &settings(),
+        &TftpOptions::default(),
+        &mut buf,
+        42,
+        &mut ta,
+    );
+    assert_eq!(d.map(|d| d.len), Some(20_000), "{}", con.out);
+    assert_eq!(dev.0.arp_deaf, 0, "ARP was answered late");
+    assert_eq!(dev.0.rrqs, 1, "{}", con.out);
 }
 
 fn lease_from(server: DhcpServer) -> (Option<Lease>, String) {
