@@ -77,6 +77,10 @@ pub const STRAY_ERROR_BURST: u8 = 4;
 pub const STRAY_ERROR_EVERY: Duration = Duration::from_millis(250);
 /// Blocks a multicast transfer may have: RFC 2090 block numbers do not roll over.
 pub const MAX_MULTICAST_BLOCKS: u64 = 65535;
+/// A multicast unit still missing blocks while it waits for its turn as master waits this
+/// many `give_up`s (60 s by default): atftpd gives a silent master 6 × 5 s before it turns
+/// to the next client, and a master that has finished and left may still be on its list.
+pub const TURN_PATIENCE: u32 = 3;
 
 /// What to ask for.
 #[derive(Debug, Clone, Copy)]
@@ -1085,17 +1089,27 @@ impl TftpClient {
             return;
         }
         let mc = self.mc;
-        if now - self.last_progress >= self.give_up {
+        let waiting = mc.is_some_and(|m| !m.master);
+        let quiet = now - self.last_progress;
+        if quiet >= self.give_up {
             if let Some(m) = mc.filter(|m| m.last.is_some_and(|l| self.next > l)) {
                 // Whole, but never made master: the file is here all the same.
                 self.received = m.len;
                 self.state = State::Done(m.len);
                 return;
             }
+        }
+        if quiet
+            >= if waiting {
+                self.give_up * TURN_PATIENCE
+            } else {
+                self.give_up
+            }
+        {
             ev(Event::Trace(TraceCode::Timeout));
             return self.fail(TftpError::Timeout {
                 server: self.server,
-                seconds: self.give_up.secs(),
+                seconds: quiet.secs(),
             });
         }
         if self.gap_at.is_some_and(|t| now >= t) {
@@ -1106,7 +1120,7 @@ impl TftpClient {
         if now < self.deadline {
             return;
         }
-        if mc.is_some_and(|m| !m.master) {
+        if waiting {
             // Not the master: nothing to say until the server makes us one.
             self.deadline = now + MAX_RTO;
             return;
