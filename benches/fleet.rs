@@ -56,7 +56,15 @@ fn unit(floppy: &Path, fleet: &Fleet, i: usize, file: &str) -> Result<Qemu, Stri
         q.send_line(&line).map_err(|e| e.to_string())?;
         expect(&mut q, PROMPT, T)?;
     }
-    Ok(q)
+    // Past QEMU's e1000 receive hold-off (a second after power-on): the units start together.
+    for _ in 0..5 {
+        q.send_line(&format!("ping {SERVER_IP}"))
+            .map_err(|e| e.to_string())?;
+        if expect(&mut q, PROMPT, T)?.contains("Success rate is 100 percent") {
+            return Ok(q);
+        }
+    }
+    Err(format!("unit {i}: the server never answered ping"))
 }
 
 /// The seconds in `Received LEN bytes in S s (...), CRC-32 0x...` when length and CRC match.

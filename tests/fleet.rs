@@ -42,6 +42,17 @@ fn unit(fleet: &Fleet, i: usize, name: &str) -> Qemu {
     ] {
         command(&mut q, &line);
     }
+    // Past QEMU's e1000 receive hold-off (frames refused for a second after the driver enables
+    // the receiver at power-on): the units start their transfers together, not in boot order.
+    let mut answered = false;
+    for _ in 0..5 {
+        let out = command(&mut q, &format!("ping {SERVER_IP}")).join("\n");
+        if out.contains("Success rate is 100 percent") {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "unit {i}: the server never answered ping");
     q
 }
 
