@@ -21,7 +21,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpo
 use super::arp_watch::{ArpState, ArpWatch};
 use super::echo;
 use super::tftp::{ClientConfig, Event, TftpClient, TftpError, TraceCode};
-use super::trace::{FrameTrace, TraceLog, TransferContext};
+use super::trace::{FrameTrace, GroupRoute, TraceLog, TransferContext};
 use crate::monitor::{PingSession, Settings};
 
 /// Time, in smoltcp's type.
@@ -175,12 +175,45 @@ fn arp_probe<D: Device + ?Sized>(
         dst_addr: EthernetAddress::BROADCAST,
         ethertype: EthernetProtocol::Arp,
     };
+    let mut frame = [0u8; 42];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+    send_frame(dev, &frame, now);
+}
+
+/// An IGMPv2 Membership Report for `group` (`join`), or a Leave Group to 224.0.0.2 (RFC 2236),
+/// from `mac`/`ip`: IPv4 with Router Alert, TTL 1. Built here rather than by smoltcp's
+/// `multicast` feature (see [`group_to_unicast`](super::trace::group_to_unicast)); a switch
+/// that snoops IGMP forwards the group to this port on the report.
+pub fn igmp_frame(mac: [u8; 6], ip: Ipv4Addr, group: Ipv4Addr, join: bool) -> [u8; 46] {
+    use smoltcp::wire::{IgmpPacket, Ipv4Packet};
+    let (to, kind) = if join {
+        (group.octets(), 0x16)
+    } else {
+        ([224, 0, 0, 2], 0x17)
+    };
+    let ([m0, m1, m2, m3, m4, m5], [s0, s1, s2, s3], [g0, g1, g2, g3]) =
+        (mac, ip.octets(), group.octets());
+    #[rustfmt::skip]
+    let mut f = [
+        // Ethernet: the group's MAC (01:00:5e + its low 23 bits), ours, IPv4.
+        0x01, 0x00, 0x5e, to[1] & 0x7f, to[2], to[3], m0, m1, m2, m3, m4, m5, 0x08, 0x00,
+        // IPv4: 24-byte header, precedence "internetwork control", 32 bytes, DF, TTL 1, IGMP,
+        // checksum, source, destination, Router Alert (RFC 2236 §2).
+        0x46, 0xc0, 0, 32, 0, 0, 0x40, 0, 1, 2, 0, 0, s0, s1, s2, s3,
+        to[0], to[1], to[2], to[3], 0x94, 0x04, 0, 0,
+        // IGMP: type, max response time, checksum, group.
+        kind, 0, 0, 0, g0, g1, g2, g3,
+    ];
+    Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+    IgmpPacket::new_unchecked(&mut f[38..]).fill_checksum();
+    f
+}
+
+fn send_frame<D: Device + ?Sized>(dev: &mut D, frame: &[u8], now: Instant) {
     if let Some(tx) = dev.transmit(now) {
-        smoltcp::phy::TxToken::consume(tx, 14 + arp.buffer_len(), |buf| {
-            let mut f = EthernetFrame::new_unchecked(buf);
-            eth.emit(&mut f);
-            arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
-        });
+        smoltcp::phy::TxToken::consume(tx, frame.len(), |buf| buf.copy_from_slice(frame));
     }
 }
 
@@ -371,8 +404,6 @@ pub(crate) const DOTS_PER_LINE: u64 = 64;
 /// The TFTP socket's buffers: a window of 8 full blocks (and some) must fit.
 const RX_PACKETS: usize = 32;
 const RX_BYTES: usize = RX_PACKETS * 1536;
-/// The multicast group's socket: a window of 8 from the group (and some).
-const MC_RX_PACKETS: usize = 16;
 
 /// A whole download's result, for the caller (the image checks start from here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -467,18 +498,10 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         udp::PacketBuffer::new(&mut stray_tx_meta[..], &mut stray_tx_data[..]),
     );
     let _ = stray.bind(local_port);
-    // The multicast group's port, bound once the server grants a group (RFC 2090).
-    let mut mc_rx_meta = [PacketMetadata::EMPTY; MC_RX_PACKETS];
-    let mut mc_rx_data = [0u8; MC_RX_PACKETS * 1536];
-    let mc_sock = udp::Socket::new(
-        udp::PacketBuffer::new(&mut mc_rx_meta[..], &mut mc_rx_data[..]),
-        udp::PacketBuffer::new(&mut [][..], &mut [][..]),
-    );
-    let mut storage = [SocketStorage::EMPTY; 3];
+    let mut storage = [SocketStorage::EMPTY; 2];
     let mut sockets = SocketSet::new(&mut storage[..]);
     let h = sockets.add(sock);
     let h_stray = sockets.add(stray);
-    let h_mc = sockets.add(mc_sock);
     let mut joined = None;
     let send = |sockets: &mut SocketSet<'_>, to: SocketAddrV4, bytes: &[u8]| {
         let ep = IpEndpoint::new(IpAddress::Ipv4(*to.ip()), to.port());
@@ -568,21 +591,20 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             let from = SocketAddrV4::new(ip, meta.endpoint.port);
             client.on_datagram(now, from, data, buf, &mut on_event);
         }
-        let mc = sockets.get_mut::<udp::Socket>(h_mc);
-        while let Ok((data, meta)) = mc.recv() {
-            let IpAddress::Ipv4(ip) = meta.endpoint.addr;
-            let from = SocketAddrV4::new(ip, meta.endpoint.port);
-            client.on_multicast(now, from, data, buf, &mut on_event);
-        }
-        if let (None, Some(group)) = (joined, client.multicast_group()) {
-            // The group granted: join it (smoltcp sends the IGMP report) and listen on its
-            // port. A port equal to ours already reaches the transfer's socket.
+        if let (None, Some(group), Some(server)) =
+            (joined, client.multicast_group(), client.server_addr())
+        {
+            // The group granted: join it (an IGMP report); the server's datagrams to it reach
+            // the transfer's socket.
             joined = Some(group);
-            let _ = iface.join_multicast_group(*group.ip());
-            if group.port() != local_port {
-                let _ = sockets.get_mut::<udp::Socket>(h_mc).bind(group.port());
-            }
-            if let Some(ctx) = log.borrow_mut().context.as_mut() {
+            send_frame(&mut dev, &igmp_frame(mac, local_ip, *group.ip(), true), now);
+            let mut l = log.borrow_mut();
+            l.multicast = Some(GroupRoute {
+                group,
+                server,
+                local: SocketAddrV4::new(local_ip, local_port),
+            });
+            if let Some(ctx) = l.context.as_mut() {
                 ctx.group = Some(group);
             }
         }
@@ -620,9 +642,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         }
     }
     if let Some(group) = joined {
-        // Leave the group (smoltcp sends the IGMP leave).
-        let _ = iface.leave_multicast_group(*group.ip());
-        iface.poll(clock.now(), &mut dev, &mut sockets);
+        send_frame(
+            &mut dev,
+            &igmp_frame(mac, local_ip, *group.ip(), false),
+            clock.now(),
+        );
     }
     let _ = write!(con, "\r\n");
     if trace {

@@ -726,6 +726,44 @@ fn a_late_arp_reply_sends_one_read_request() {
     assert_eq!(dev.0.rrqs, 1, "{}", con.out);
 }
 
+#[test]
+fn igmp_report_and_leave_parse_as_rfc_2236() {
+    use smoltcp::wire::{IgmpPacket, IgmpRepr, IgmpVersion};
+    let group = Ipv4Addr::new(239, 255, 0, 1);
+    for (join, to, mac) in [
+        (true, group, [0x01, 0x00, 0x5e, 0x7f, 0x00, 0x01]),
+        (
+            false,
+            Ipv4Addr::new(224, 0, 0, 2),
+            [0x01, 0x00, 0x5e, 0x00, 0x00, 0x02],
+        ),
+    ] {
+        let f = igmp_frame(US_MAC, US, group, join);
+        let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+        assert_eq!(eth.dst_addr().0, mac);
+        assert_eq!(eth.src_addr().0, US_MAC);
+        assert_eq!(eth.ethertype(), EthernetProtocol::Ipv4);
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.header_len(), 24, "with Router Alert");
+        assert_eq!(&eth.payload()[20..24], &[0x94, 0x04, 0, 0]);
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (US, to));
+        assert_eq!((ip.hop_limit(), ip.next_header()), (1, IpProtocol::Igmp));
+        assert_eq!(usize::from(ip.total_len()), f.len() - 14);
+        let igmp = IgmpPacket::new_checked(ip.payload()).unwrap();
+        assert!(igmp.verify_checksum());
+        let want = if join {
+            IgmpRepr::MembershipReport {
+                group_addr: group,
+                version: IgmpVersion::Version2,
+            }
+        } else {
+            IgmpRepr::LeaveGroup { group_addr: group }
+        };
+        assert_eq!(IgmpRepr::parse(&igmp).unwrap(), want);
+    }
+}
+
 fn lease_from(server: DhcpServer) -> (Option<Lease>, String) {
     let mut host = FakeHost::new();
     host.dhcp = Some(server);

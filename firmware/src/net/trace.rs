@@ -79,6 +79,60 @@ pub fn classify(frame: &[u8], ctx: &TransferContext) -> Option<TraceCode> {
     None
 }
 
+/// Where datagrams to a joined multicast group go: from the transfer's `server` (its TID) to
+/// the `group` (address and port), they are handed to smoltcp as if sent to `local` (this
+/// unit's address and the transfer's port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupRoute {
+    pub group: SocketAddrV4,
+    pub server: SocketAddrV4,
+    pub local: SocketAddrV4,
+}
+
+/// A datagram `route.server` → `route.group`, turned into one to `route.local` in `out` (IPv4
+/// and UDP checksums verified, then recomputed): so the transfer's own socket receives the
+/// group's DATA, and smoltcp needs no `multicast` feature (its IGMP state and panicking paths
+/// cost 3 KB of firmware). Anything else (another sender on the group included: the group is
+/// shared, nobody there gets an ERROR 5), or a datagram that fails a checksum, is `None` and
+/// reaches smoltcp untouched, which drops it.
+pub fn group_to_unicast(frame: &[u8], route: &GroupRoute, out: &mut [u8]) -> Option<usize> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    if dst != *route.group.ip()
+        || src != *route.server.ip()
+        || ip.next_header() != IpProtocol::Udp
+        || ip.more_frags()
+        || ip.frag_offset() != 0
+        || !ip.verify_checksum()
+    {
+        return None;
+    }
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    if udp.dst_port() != route.group.port()
+        || udp.src_port() != route.server.port()
+        || (udp.checksum() != 0
+            && !udp.verify_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst)))
+    {
+        return None;
+    }
+    let n = frame.len();
+    let out = out.get_mut(..n)?;
+    out.copy_from_slice(frame);
+    let local = *route.local.ip();
+    let mut eth = EthernetFrame::new_unchecked(out);
+    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
+    ip.set_dst_addr(local);
+    ip.fill_checksum();
+    let mut udp = UdpPacket::new_unchecked(ip.payload_mut());
+    udp.set_dst_port(route.local.port());
+    udp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(local));
+    Some(n)
+}
+
 /// A one-line description of a frame (`Display`), decoded lazily from its first bytes.
 #[derive(Clone, Copy)]
 pub struct Summary {
@@ -212,6 +266,9 @@ pub struct TraceLog {
     /// its own so that every session shares one device stack (one copy of smoltcp's poll).
     pub guard_dhcp: bool,
     pub guarded: u32,
+    /// The joined multicast group: its datagrams reach the transfer's socket
+    /// ([`group_to_unicast`]).
+    pub multicast: Option<GroupRoute>,
 }
 
 /// What a TCP server's data segments did, counted from the frames themselves (smoltcp does
@@ -373,11 +430,20 @@ impl<T: phy::RxToken> phy::RxToken for TraceRx<'_, T> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         let log = self.log;
         self.token.consume(|frame| {
-            if log.borrow_mut().observe(frame, false) {
-                f(&[])
-            } else {
-                f(frame)
+            let mut l = log.borrow_mut();
+            if l.observe(frame, false) {
+                drop(l);
+                return f(&[]);
             }
+            let mc = l.multicast;
+            drop(l);
+            if let Some(route) = mc {
+                let mut copy = [0u8; 1536];
+                if let Some(n) = group_to_unicast(frame, &route, &mut copy) {
+                    return f(&copy[..n]);
+                }
+            }
+            f(frame)
         })
     }
 }
@@ -422,6 +488,57 @@ mod tests {
 
     fn good() -> Vec<u8> {
         udp_frame(SERVER, US, 40000, 3001, &[0, 3, 0, 1, 9, 9])
+    }
+
+    #[test]
+    fn a_datagram_from_the_server_to_the_group_reaches_the_transfer_socket() {
+        let route = GroupRoute {
+            group: SocketAddrV4::new(Ipv4Addr::new(239, 255, 0, 1), 1758),
+            server: SocketAddrV4::new(SERVER, 40000),
+            local: SocketAddrV4::new(US, 3001),
+        };
+        let g = *route.group.ip();
+        let payload = [0, 3, 0, 7, 1, 2, 3];
+        let frame = udp_frame(SERVER, g, 40000, 1758, &payload);
+        let mut out = [0u8; 1536];
+        let n = group_to_unicast(&frame, &route, &mut out).expect("rewritten");
+        let eth = EthernetFrame::new_checked(&out[..n]).unwrap();
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (SERVER, US));
+        let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+        assert!(udp.verify_checksum(&IpAddress::Ipv4(SERVER), &IpAddress::Ipv4(US)));
+        assert_eq!((udp.src_port(), udp.dst_port()), (40000, 3001));
+        assert_eq!(udp.payload(), &payload);
+        // The same without a UDP checksum (0: none sent) is taken too, and gets one.
+        let mut none = frame.clone();
+        none[40..42].copy_from_slice(&[0, 0]);
+        assert!(group_to_unicast(&none, &route, &mut out).is_some());
+        // Another group or port, another sender (address or port), not for a group, not
+        // UDP, a bad checksum, a fragment, a frame larger than the copy: untouched.
+        let stray = Ipv4Addr::new(10, 0, 2, 99);
+        let mut tcp = frame.clone();
+        tcp[23] = 6;
+        let mut corrupt = frame.clone();
+        corrupt[44] ^= 1;
+        let mut frag = frame.clone();
+        frag[20] |= 0x20;
+        for f in [
+            udp_frame(SERVER, Ipv4Addr::new(239, 255, 0, 2), 40000, 1758, &payload),
+            udp_frame(SERVER, g, 40000, 1759, &payload),
+            udp_frame(stray, g, 40000, 1758, &payload),
+            udp_frame(SERVER, g, 40001, 1758, &payload),
+            udp_frame(SERVER, US, 40000, 1758, &payload),
+            tcp,
+            corrupt,
+            frag,
+        ] {
+            assert_eq!(group_to_unicast(&f, &route, &mut out), None);
+        }
+        assert_eq!(group_to_unicast(&frame, &route, &mut out[..20]), None);
+        for n in 0..frame.len() {
+            assert_eq!(group_to_unicast(&frame[..n], &route, &mut out), None);
+        }
     }
 
     #[test]

@@ -381,8 +381,11 @@ fn parse_multicast(v: &str) -> Option<(Option<SocketAddrV4>, bool)> {
         return Some((None, master));
     }
     let ip = crate::monitor::settings::parse_ipv4(addr).ok()?;
-    let digits = !port.is_empty() && port.len() <= 5 && port.bytes().all(|c| c.is_ascii_digit());
-    let port: u16 = port.parse().ok().filter(|_| digits)?;
+    // 1 to 5 digits, no sign: what core's u16 parser would also take.
+    let port = port.bytes().try_fold(0u32, |a, c| {
+        (c.is_ascii_digit() && a <= 6553).then(|| a * 10 + u32::from(c - b'0'))
+    })?;
+    let port = u16::try_from(port).ok()?;
     // A group, not the all-hosts/routers block (224.0.0.0/24), on a real port.
     if !ip.is_multicast() || ip.octets()[..3] == [224, 0, 0] || port == 0 {
         return None;
@@ -545,7 +548,8 @@ impl TftpClient {
         let _ = self.queue.push_back(d);
     }
 
-    fn server_addr(&self) -> Option<SocketAddrV4> {
+    /// The server's address and TID, once locked.
+    pub fn server_addr(&self) -> Option<SocketAddrV4> {
         self.tid.map(|p| SocketAddrV4::new(self.server, p))
     }
 
