@@ -73,6 +73,7 @@ fn check_client(data: &[u8]) {
         timeout: Duration::from_millis(500),
         give_up: Duration::from_secs(10),
         request_tsize: true,
+        server_timeout_s: Some(1),
         utimeout_us: None,
         multicast: true,
     };

@@ -372,6 +372,7 @@ pub struct TftpOptions {
     pub windowsize: u16,
     pub timeout: Duration,
     pub give_up: Duration,
+    pub server_timeout_s: Option<u8>,
     pub utimeout_us: Option<u32>,
     /// Ask for RFC 2090 multicast; the server decides.
     pub multicast: bool,
@@ -387,6 +388,7 @@ impl Default for TftpOptions {
             windowsize: 8,
             timeout: Duration::from_millis(200),
             give_up: Duration::from_secs(20),
+            server_timeout_s: Some(1),
             utimeout_us: Some(20_000),
             multicast: true,
         }
@@ -520,6 +522,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         timeout: opts.timeout,
         give_up: opts.give_up,
         request_tsize: true,
+        server_timeout_s: opts.server_timeout_s,
         utimeout_us: opts.utimeout_us,
         multicast: opts.multicast,
     };

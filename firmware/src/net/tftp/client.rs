@@ -97,7 +97,12 @@ pub struct ClientConfig<'a> {
     pub give_up: Duration,
     /// Ask the server for the file size (RFC 2349) so it can be refused before a byte lands.
     pub request_tsize: bool,
-    /// tftpd-hpa's `utimeout` (µs): its own retransmission timer, when it accepts it.
+    /// RFC 2349 `timeout` (whole seconds): the server's retransmission timer. atftpd's is 5 s
+    /// otherwise, and in a windowed or multicast transfer it ignores a repeated ACK, so a
+    /// window whose first block is lost waits for it (and a departed master costs 6 of them).
+    pub server_timeout_s: Option<u8>,
+    /// tftpd-hpa's `utimeout` (µs): its own retransmission timer, when it accepts it (asked
+    /// after `timeout`, so it wins there).
     pub utimeout_us: Option<u32>,
     /// Ask for RFC 2090 multicast (the server decides whether to grant it).
     pub multicast: bool,
@@ -399,6 +404,7 @@ pub struct TftpClient {
     file: heapless::String<MAX_FILE_LEN>,
     want_windowsize: u16,
     want_tsize: bool,
+    server_timeout_s: Option<u8>,
     utimeout_us: Option<u32>,
     want_multicast: bool,
     mc: Option<Multicast>,
@@ -459,6 +465,7 @@ impl TftpClient {
             file,
             want_windowsize: cfg.windowsize.max(1),
             want_tsize: cfg.request_tsize,
+            server_timeout_s: cfg.server_timeout_s,
             utimeout_us: cfg.utimeout_us,
             want_multicast: cfg.multicast,
             mc: None,
@@ -507,6 +514,9 @@ impl TftpClient {
         }
         if self.want_windowsize > 1 {
             o.push("windowsize", u64::from(self.want_windowsize));
+        }
+        if let Some(t) = self.server_timeout_s {
+            o.push("timeout", u64::from(t));
         }
         if let Some(us) = self.utimeout_us {
             o.push("utimeout", u64::from(us));

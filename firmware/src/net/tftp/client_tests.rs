@@ -237,6 +237,7 @@ fn config(file: &str) -> ClientConfig<'_> {
         timeout: Duration::from_millis(50),
         give_up: Duration::from_secs(5),
         request_tsize: true,
+        server_timeout_s: None,
         utimeout_us: None,
         multicast: false,
     }
@@ -1018,6 +1019,47 @@ fn multicast_is_asked_only_next_to_the_other_options() {
         panic!("not an RRQ")
     };
     assert!(options.is_empty(), "{options:?}");
+}
+
+#[test]
+fn the_servers_timer_is_asked_in_seconds_before_utimeout() {
+    let mut cfg = config("fleet.bin");
+    cfg.server_timeout_s = Some(1);
+    cfg.utimeout_us = Some(20_000);
+    let mut c = TftpClient::new(&cfg, Instant::from_millis(0));
+    let (_, rrq) = c.transmit().unwrap();
+    let Ok(Repr::Request { options, .. }) = parse(rrq) else {
+        panic!("not an RRQ")
+    };
+    let names: Vec<&str> = options.iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["blksize", "tsize", "windowsize", "timeout", "utimeout"]
+    );
+    assert_eq!(options.get("timeout"), Some(1));
+    // Granted as asked: the transfer goes on. Out of RFC 2349's range: ERROR 8.
+    for (t, ok) in [(1, true), (0, false), (256, false)] {
+        let mut c = TftpClient::new(&cfg, Instant::from_millis(0));
+        while c.transmit().is_some() {}
+        let mut o = Options::new();
+        o.push("blksize", 1468);
+        o.push("timeout", t);
+        let mut oack = vec![0u8; 100];
+        let n = Repr::Oack { options: o }.emit(&mut oack).unwrap();
+        let mut buf = vec![0u8; 4096];
+        c.on_datagram(
+            Instant::from_millis(1),
+            TID,
+            &oack[..n],
+            &mut buf[..],
+            &mut |_| {},
+        );
+        assert_eq!(
+            sent(&mut c),
+            if ok { vec![0] } else { vec![100_008] },
+            "{t}"
+        );
+    }
 }
 
 #[test]
