@@ -198,8 +198,11 @@ const TXD_RS: u8 = 1 << 3;
 /// Transmit descriptor status: Descriptor Done.
 const TXD_DD: u8 = 1 << 0;
 
-/// Receive descriptors (RDLEN must be a multiple of 128 bytes = 8 descriptors).
-pub const RX_N: usize = 32;
+/// Receive descriptors (RDLEN must be a multiple of 128 bytes = 8 descriptors). Deep enough
+/// to hold a burst of a TCP window (`http` offers up to 2 MiB): with 32, a server sending at
+/// full window overflowed the ring between two polls and a tenth of its segments were
+/// retransmissions. 256 KiB of buffers (the firmware and its .bss must stay below 2 MiB).
+pub const RX_N: usize = 128;
 /// Transmit descriptors.
 pub const TX_N: usize = 16;
 
