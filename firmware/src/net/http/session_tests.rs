@@ -15,7 +15,8 @@ use core::net::Ipv4Addr;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
-use smoltcp::socket::tcp;
+use smoltcp::socket::{tcp, udp};
+use smoltcp::storage::PacketMetadata;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
@@ -176,6 +177,8 @@ struct Server {
     iface: Interface,
     sockets: SocketSet<'static>,
     h: SocketHandle,
+    /// A DNS server on port 53: `files.example` is the server, anything else NXDOMAIN.
+    h_dns: SocketHandle,
     listening: bool,
     file: Vec<u8>,
     acts: Vec<Act>,
@@ -206,13 +209,20 @@ impl Server {
             tcp::SocketBuffer::new(leak(vec![0u8; 256 * 1024])),
         );
         let storage: &'static mut [SocketStorage<'static>] =
-            Box::leak(Box::new([SocketStorage::EMPTY; 1]));
+            Box::leak(Box::new([SocketStorage::EMPTY; 2]));
         let mut sockets = SocketSet::new(storage);
         let h = sockets.add(sock);
+        let mut dns = udp::Socket::new(
+            udp::PacketBuffer::new(leak(vec![PacketMetadata::EMPTY; 4]), leak(vec![0u8; 2048])),
+            udp::PacketBuffer::new(leak(vec![PacketMetadata::EMPTY; 4]), leak(vec![0u8; 2048])),
+        );
+        dns.bind(53).unwrap();
+        let h_dns = sockets.add(dns);
         Server {
             iface,
             sockets,
             h,
+            h_dns,
             listening: listen,
             file,
             acts,
@@ -228,6 +238,20 @@ impl Server {
     fn poll(&mut self, wire: &RefCell<Wire>, now: Instant) {
         self.iface
             .poll(now, &mut ServerDev(wire), &mut self.sockets);
+        let d = self.sockets.get_mut::<udp::Socket>(self.h_dns);
+        while let Ok((q, meta)) = d.recv() {
+            let mut r = q.to_vec();
+            r[2] = 0x81;
+            r[3] = 0x80;
+            if q.windows(6).any(|w| w == b"\x05files") {
+                r[7] = 1;
+                r.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                r.extend_from_slice(&SERVER.octets());
+            } else {
+                r[3] |= 3;
+            }
+            let _ = d.send_slice(&r, meta.endpoint);
+        }
         let s = self.sockets.get_mut::<tcp::Socket>(self.h);
         if !s.is_open() {
             if self.listening {
@@ -352,6 +376,7 @@ fn run(
     esc_at: Option<usize>,
     room: usize,
     url: &str,
+    dns: Option<Ipv4Addr>,
 ) -> Outcome {
     let wire = RefCell::new(Wire {
         to_unit: VecDeque::new(),
@@ -376,6 +401,7 @@ fn run(
     let mut s = Settings::new();
     s.address = Some(UNIT);
     s.server = Some(SERVER);
+    s.dns = dns;
     let mut buf = vec![0u8; room];
     let mut ta = TypeAhead::default();
     let got = http(
@@ -404,6 +430,7 @@ fn a_file_arrives_whole_through_loss_duplication_and_reordering() {
             None,
             8 << 20,
             URL,
+            None,
         );
         assert_eq!(
             o.got,
@@ -429,6 +456,7 @@ fn a_reset_mid_body_is_resumed_from_the_byte_reached() {
         None,
         4 << 20,
         URL,
+        None,
     );
     assert_eq!(o.got.map(|g| g.0), Some(data.len() as u64), "{}", o.out);
     assert_eq!(&o.buf[..data.len()], &data[..]);
@@ -457,6 +485,7 @@ fn a_server_that_goes_silent_is_given_up_on_and_resumed() {
         None,
         1 << 20,
         URL,
+        None,
     );
     assert_eq!(o.got.map(|g| g.0), Some(data.len() as u64), "{}", o.out);
     assert_eq!(&o.buf[..data.len()], &data[..]);
@@ -473,6 +502,7 @@ fn nobody_listening_is_a_clear_error_after_the_tries() {
         None,
         4096,
         URL,
+        None,
     );
     assert_eq!(o.got, None);
     assert!(
@@ -495,6 +525,7 @@ fn esc_stops_the_download_and_nothing_is_returned() {
         Some(20),
         1 << 20,
         URL,
+        None,
     );
     assert_eq!(o.got, None);
     assert!(o.out.ends_with("http: aborted\r\n"), "{}", o.out);
@@ -513,6 +544,7 @@ fn a_file_larger_than_the_buffer_is_refused_at_the_head() {
         None,
         4 << 20,
         URL,
+        None,
     );
     assert_eq!(o.got, None);
     assert!(
@@ -532,9 +564,11 @@ fn a_host_name_or_an_off_subnet_server_without_gateway_is_refused_before_any_fra
         None,
         4096,
         "http://files.example/f",
+        None,
     );
     assert!(
-        o.out.contains("host names are not resolved here"),
+        o.out
+            .contains("the URL names a host and no DNS server is set"),
         "{}",
         o.out
     );
@@ -546,9 +580,63 @@ fn a_host_name_or_an_off_subnet_server_without_gateway_is_refused_before_any_fra
         None,
         4096,
         "http://192.168.5.5/f",
+        None,
     );
     assert!(
         o.out.contains("is not on this unit's subnet") && o.out.contains("no gateway is set"),
+        "{}",
+        o.out
+    );
+}
+
+#[test]
+fn a_host_name_is_resolved_by_the_dns_server() {
+    let data = file(100_000);
+    let o = run(
+        &data,
+        vec![Act::Serve(None)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        "http://files.example/f.bin",
+        Some(SERVER),
+    );
+    assert_eq!(o.got.map(|g| g.0), Some(data.len() as u64), "{}", o.out);
+    assert!(
+        o.requests[0].contains("Host: files.example\r\n"),
+        "{:?}",
+        o.requests
+    );
+    let o = run(
+        &data,
+        vec![Act::Serve(None)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        "http://nowhere.example/f.bin",
+        Some(SERVER),
+    );
+    assert!(
+        o.out
+            .ends_with("http: cannot resolve the host name: no such host\r\n"),
+        "{}",
+        o.out
+    );
+    // A DNS server that never answers: three tries, then one line.
+    let o = run(
+        &data,
+        vec![Act::Serve(None)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        "http://files.example/f.bin",
+        Some(Ipv4Addr::new(10, 0, 0, 9)),
+    );
+    assert!(
+        o.out.ends_with("http: the DNS server did not answer\r\n"),
         "{}",
         o.out
     );
