@@ -68,7 +68,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     info(
         "http",
         "http [URL]",
-        "download the image by HTTP from URL (default: the file setting when it is a URL, else http://SERVER/FILE)",
+        "download the image by HTTP (default URL: file if it is one, else http://SERVER/FILE)",
     ),
     info("reload", "reload", "restart the machine"),
     info(
