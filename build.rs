@@ -58,6 +58,25 @@ fn main() {
     ] {
         cmd.env_remove(v);
     }
+    // Panic locations name their source files in the image: the crates.io sources' long
+    // absolute prefix (~60 bytes each, ~40 files) is shortened to `crates/`, which also makes
+    // the image the same on every machine. (.cargo/config.toml's flag is repeated: this
+    // variable replaces it.)
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        let registry = home.join("registry").join("src");
+        let mut flags = String::from("-C relocation-model=static");
+        for d in std::fs::read_dir(&registry).into_iter().flatten().flatten() {
+            let dir = d.path().display().to_string();
+            // The variable is split at spaces: a path holding one is left as it is.
+            if !dir.contains(char::is_whitespace) {
+                flags.push_str(&format!(" --remap-path-prefix={dir}=crates"));
+            }
+        }
+        cmd.env("CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS", flags);
+    }
     let res = cmd
         .output()
         .expect("cannot run cargo for the bare-metal build");

@@ -135,20 +135,32 @@ fn ipxe(lab: &Lab, dir: &Path, name: &str, len: usize) -> Result<f64, String> {
         .map_err(|e| format!("iPXE never offered Ctrl-B on COM1: {e}"))?;
     q.send(b"\x02").map_err(|e| e.to_string())?;
     expect(&mut q, "iPXE> ", T)?;
+    // iPXE's serial console drops bytes typed faster than it echoes them: one byte at a
+    // time, each after the echo of the one before.
+    let type_line = |q: &mut Qemu, line: &str| -> Result<(), String> {
+        for c in line.chars() {
+            q.send(c.to_string().as_bytes())
+                .map_err(|e| e.to_string())?;
+            expect(q, &c.to_string(), T)?;
+        }
+        Ok(())
+    };
     for line in [
         format!("set net0/ip {UNIT_IP}"),
         "set net0/netmask 255.255.255.0".to_string(),
         "ifopen net0".to_string(),
     ] {
-        q.send_line(&line).map_err(|e| e.to_string())?;
+        type_line(&mut q, &line)?;
+        q.send(b"\r").map_err(|e| e.to_string())?;
         expect(&mut q, "iPXE> ", T)?;
     }
-    q.send(format!("imgfetch http://{SERVER_IP}/{name}\r").as_bytes())
-        .map_err(|e| e.to_string())?;
+    type_line(&mut q, &format!("imgfetch http://{SERVER_IP}/{name}"))?;
+    q.send(b"\r").map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let out = expect(&mut q, "iPXE> ", T)?;
     let secs = t0.elapsed().as_secs_f64();
-    q.send_line("imgstat").map_err(|e| e.to_string())?;
+    type_line(&mut q, "imgstat")?;
+    q.send(b"\r").map_err(|e| e.to_string())?;
     let stat = expect(&mut q, "iPXE> ", T)?;
     if !stat.contains(&format!("[{}]", len)) && !stat.contains(&format!("{} bytes", len)) {
         return Err(format!("iPXE: unexpected result: {out:?} {stat:?}"));

@@ -171,6 +171,19 @@ fn http_faults_are_named_and_cuts_are_resumed() {
     );
     assert!(out.contains("nothing was received"), "{out}");
 
+    // Host names, looked up at the lab's DNS server (the faults server answers `*.lab`).
+    assert_eq!(
+        command1(&mut q, &format!("dns {SERVER_IP}")),
+        format!("dns {SERVER_IP}")
+    );
+    let out = http(&mut q, "http://files.lab:8080/files/f.bin", t);
+    assert_received(&out, &data);
+    let out = http(&mut q, "http://nowhere.example/f.bin", t);
+    assert!(
+        out.contains("http: cannot resolve the host name: no such host"),
+        "{out}"
+    );
+
     // What is not fetched at all.
     let out = http(&mut q, "https://example.com/x.bin", t);
     assert!(out.contains("http: https is not supported"), "{out}");

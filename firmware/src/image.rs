@@ -72,8 +72,7 @@ mod field {
 const FLAG_SIGNED: u8 = 1;
 
 /// CRC-32/ISO-HDLC, as `zlib.crc32`.
-pub const CRC32: crc::Crc<u32, crc::Table<16>> =
-    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISO_HDLC);
+pub const CRC32: crate::crc32::Crc32 = crate::crc32::Crc32;
 
 /// What the payload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,7 +361,7 @@ pub enum Verdict {
 
 /// CRC-32 and SHA-256 of a payload fed in pieces (a RAM buffer, or flash read back).
 pub struct PayloadCheck {
-    crc: crc::Digest<'static, u32, crc::Table<16>>,
+    crc: crate::crc32::Digest,
     sha: Sha256,
 }
 

@@ -4,6 +4,7 @@
 
 pub mod boot;
 pub mod config;
+pub mod crc32;
 pub mod image;
 pub mod install;
 pub mod monitor;

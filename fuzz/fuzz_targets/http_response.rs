@@ -4,7 +4,7 @@
 //! session would. No panic; the outcome does not depend on how the bytes were split into
 //! reads; a success never claims more than the buffer and matches a body of that length
 //! in the buffer for a plain one-connection response; every error displays.
-//! Also `url::parse` and `url::resolve` on the raw text.
+//! Also `url::parse` and `url::resolve` on the raw text, and `dns::answer` on the bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -64,6 +64,8 @@ fuzz_target!(|data: &[u8]| {
     let room = usize::from(u16::from_le_bytes([data[0], data[1]]));
     let step = usize::from(data[2] % 64) + 1;
     let rest = &data[3..];
+    // The same bytes as a DNS answer: no panic, and an address only from a well-formed one.
+    let _ = lifeboat_firmware::net::dns::answer(u16::from_le_bytes([data[0], data[1]]), rest);
     if let Ok(text) = core::str::from_utf8(rest) {
         if let Ok(u) = url::parse(text) {
             assert!(u.path.starts_with('/'));

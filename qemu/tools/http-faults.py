@@ -9,9 +9,11 @@ well-behaved files). Serves files from ROOT on ADDR:PORT:
   /redirect/K/NAME            302 to /redirect/K-1/NAME, and /redirect/0/NAME to /files/NAME
   /status/CODE                that status with a short body
   /huge                       Content-Length: 1 TiB, then a few bytes and a reset
+It also answers DNS on ADDR:53 (UDP): an A query for any name under `.lab` gets ADDR, any
+other name NXDOMAIN.
 usage: http-faults.py ROOT ADDR PORT
 """
-import http.server, os, random, socket, struct, sys
+import http.server, os, random, socket, struct, sys, threading
 
 ROOT = sys.argv[1]
 
@@ -106,4 +108,28 @@ class H(http.server.BaseHTTPRequestHandler):
         self.plain(404, "no such file\n")
 
 
+def dns():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sys.argv[2], 53))
+    addr = socket.inet_aton(sys.argv[2])
+    while True:
+        q, peer = s.recvfrom(512)
+        if len(q) < 12:
+            continue
+        labels, i = [], 12
+        while i < len(q) and q[i] != 0:
+            labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+            i += 1 + q[i]
+        question = q[12:i + 5]
+        name = ".".join(labels).lower()
+        r = bytearray(q[:2]) + b"\x81\x80" + b"\x00\x01" + b"\x00\x00" * 3 + question
+        if name.endswith(".lab"):
+            r[7] = 1
+            r += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + addr
+        else:
+            r[3] |= 3
+        s.sendto(bytes(r), peer)
+
+
+threading.Thread(target=dns, daemon=True).start()
 http.server.ThreadingHTTPServer((sys.argv[2], int(sys.argv[3])), H).serve_forever()

@@ -24,7 +24,7 @@ pub const HELP_HINT: &str = "Use ? for help.\r\n";
 pub const PROMPT: &str = "monitor> ";
 
 /// Every monitor command, as `?` lists them.
-pub const COMMANDS: [&str; 12] = [
+pub const COMMANDS: [&str; 13] = [
     "address",
     "server",
     "file",
@@ -33,6 +33,7 @@ pub const COMMANDS: [&str; 12] = [
     "ping",
     "tftp",
     "http",
+    "dns",
     "trace",
     "reload",
     "help",

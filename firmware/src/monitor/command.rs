@@ -40,6 +40,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         "set or show this unit's IP address; MASK defaults to 255.255.255.0; dhcp asks a DHCP server",
     ),
     info(
+        "dns",
+        "dns [IP]",
+        "set or show the DNS server http asks for a URL's host name",
+    ),
+    info(
         "file",
         "file [NAME]",
         "set or show the image file name on the server (max 127 characters)",
@@ -63,7 +68,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     info(
         "http",
         "http [URL]",
-        "download the image by HTTP from URL (default: the file setting when it is a URL, else http://SERVER/FILE)",
+        "download the image by HTTP (default URL: file if it is one, else http://SERVER/FILE)",
     ),
     info("reload", "reload", "restart the machine"),
     info(
@@ -145,6 +150,8 @@ pub enum Command {
     File(Option<FileName>),
     /// `gateway [IP]`.
     Gateway(Option<Ipv4Addr>),
+    /// `dns [IP]`.
+    Dns(Option<Ipv4Addr>),
     /// `interface [N]`; not yet checked against the interfaces found.
     Interface(Option<usize>),
     /// `ping [IP]`; `None` means the server.
@@ -279,13 +286,14 @@ impl fmt::Display for CommandError<'_> {
 
 /// Listed commands the PIX monitor did not have: they never take an abbreviation from one
 /// it had.
-const LIFEBOAT_ADDITIONS: &[&str] = &["http", "version"];
+const LIFEBOAT_ADDITIONS: &[&str] = &["dns", "http", "version"];
 
 /// The listed commands, as returned by [`find_command`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
     Help,
     Address,
+    Dns,
     File,
     Gateway,
     Interface,
@@ -302,6 +310,7 @@ fn verb_of(name: &str) -> Option<Verb> {
     Some(match name {
         "?" | "help" => Verb::Help,
         "address" => Verb::Address,
+        "dns" => Verb::Dns,
         "file" => Verb::File,
         "gateway" => Verb::Gateway,
         "interface" => Verb::Interface,
@@ -401,6 +410,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
     let max_args = match verb {
         Verb::Address => 2,
         Verb::File
+        | Verb::Dns
         | Verb::Gateway
         | Verb::Interface
         | Verb::Ping
@@ -449,6 +459,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
         ),
         Verb::Server => Command::Server(address_arg("server")?),
         Verb::Gateway => Command::Gateway(address_arg("gateway")?),
+        Verb::Dns => Command::Dns(address_arg("dns")?),
         Verb::Ping => Command::Ping(address_arg("ping")?),
         Verb::Address if arg_count == 1 && args[0].eq_ignore_ascii_case("dhcp") => {
             Command::AddressDhcp

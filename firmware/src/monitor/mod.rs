@@ -170,6 +170,11 @@ impl Monitor {
             s.server = Some(server);
             let _ = write!(out, "server {server}\r\n");
         }
+        warn(out, |w| matches!(w, LeaseWarning::Dns { .. }));
+        if let Some(dns) = lease.dns {
+            s.dns = Some(dns);
+            let _ = write!(out, "dns {dns}\r\n");
+        }
         warn(out, |w| matches!(w, LeaseWarning::File { .. }));
         if let Some(file) = lease.file {
             let _ = write!(out, "file {file}\r\n");
@@ -243,6 +248,12 @@ fn execute<W: Write + ?Sized>(
                 settings.server = server;
             }
             write_address_setting(out, "server", settings.server)?;
+        }
+        Command::Dns(dns) => {
+            if dns.is_some() {
+                settings.dns = dns;
+            }
+            write_address_setting(out, "dns", settings.dns)?;
         }
         Command::Gateway(gateway) => {
             if gateway.is_some() {

@@ -35,6 +35,8 @@ pub struct Settings {
     pub interface: usize,
     /// Print a line for every packet sent and received.
     pub trace: bool,
+    /// The DNS server `http` asks for a URL's host name.
+    pub dns: Option<Ipv4Addr>,
 }
 
 impl Settings {
@@ -48,6 +50,7 @@ impl Settings {
             gateway: None,
             interface: 0,
             trace: false,
+            dns: None,
         }
     }
 }

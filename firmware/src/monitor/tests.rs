@@ -454,6 +454,7 @@ fn lease(gateway: Option<Ipv4Addr>, server: Option<Ipv4Addr>, file: &[u8]) -> Le
         gateway,
         server,
         file: (!file.is_empty()).then(|| OfferedFile::from_slice(file).unwrap()),
+        dns: None,
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Lease {
     pub server: Option<Ipv4Addr>,
     /// The boot file name's bytes: see [`offered_file`].
     pub file: Option<OfferedFile>,
+    /// The first DNS server of option 6.
+    pub dns: Option<Ipv4Addr>,
 }
 
 /// The boot file name's bytes from option 67 (`option`) if it holds anything but NULs, else
@@ -66,10 +68,12 @@ pub struct CleanLease {
     pub gateway: Option<Ipv4Addr>,
     pub server: Option<Ipv4Addr>,
     pub file: Option<FileName>,
+    /// A unicast host, not this unit (off the subnet is fine: it is reached by the gateway).
+    pub dns: Option<Ipv4Addr>,
 }
 
 /// The parts of a lease [`Lease::sanitize`] ignored, in the order gateway, server, file.
-pub type LeaseWarnings = heapless::Vec<LeaseWarning, 3>;
+pub type LeaseWarnings = heapless::Vec<LeaseWarning, 4>;
 
 /// Why an address from a lease is not usable as a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +159,10 @@ pub enum LeaseWarning {
         addr: Ipv4Addr,
         why: AddrProblem,
     },
+    Dns {
+        addr: Ipv4Addr,
+        why: AddrProblem,
+    },
     /// The name's bytes are not shown: only how many there were (trailing NULs not counted).
     File {
         len: usize,
@@ -170,6 +178,9 @@ impl fmt::Display for LeaseWarning {
             }
             LeaseWarning::Server { addr, why } => {
                 write!(f, "server: ignored the DHCP server {addr}: {why}")
+            }
+            LeaseWarning::Dns { addr, why } => {
+                write!(f, "dns: ignored the DHCP name server {addr}: {why}")
             }
             LeaseWarning::File { len, why } => {
                 write!(
@@ -333,12 +344,20 @@ impl Lease {
                 None
             }
         });
+        let dns = self.dns.filter(|&addr| {
+            let why = peer_problem(addr);
+            if let Some(why) = why {
+                let _ = warnings.push(LeaseWarning::Dns { addr, why });
+            }
+            why.is_none()
+        });
         let clean = CleanLease {
             address: self.address,
             netmask: self.netmask,
             gateway,
             server,
             file,
+            dns,
         };
         Ok((clean, warnings))
     }

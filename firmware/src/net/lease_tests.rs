@@ -19,6 +19,7 @@ fn good() -> Lease {
         gateway: Some(ip(10, 0, 0, 1)),
         server: Some(ip(10, 0, 0, 2)),
         file: Some(OfferedFile::from_slice(b"pix.bin").unwrap()),
+        dns: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn a_good_lease_is_taken_whole() {
             gateway: Some(ip(10, 0, 0, 1)),
             server: Some(ip(10, 0, 0, 2)),
             file: Some(FileName::try_from("pix.bin").unwrap()),
+            dns: None,
         }
     );
     // The server may be the router, and off the subnet (reached through the router).
@@ -103,6 +105,7 @@ fn masks_outside_1_to_30_or_not_contiguous_refuse_the_lease() {
             gateway: Some(ip(10, 0, 0, 6)),
             server: None,
             file: None,
+            dns: None,
         };
         assert!(lease.sanitize().is_ok(), "{mask}");
     }
@@ -330,6 +333,7 @@ fn every_warning_at_once_in_setting_order() {
         gateway: Some(ip(192, 168, 1, 10)),
         server: Some(ip(192, 168, 1, 255)),
         file: Some(OfferedFile::from_slice(b"x\0y").unwrap()),
+        dns: None,
     };
     let w = warnings_of(&lease);
     assert!(matches!(

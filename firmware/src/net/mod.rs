@@ -5,6 +5,7 @@
 
 pub mod arp_watch;
 pub mod dhcp_guard;
+pub mod dns;
 pub mod echo;
 pub mod http;
 pub mod lease;

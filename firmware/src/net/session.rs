@@ -745,6 +745,7 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
                 gateway: cfg.router,
                 server: None,
                 file: None,
+                dns: cfg.dns_servers.first().copied(),
             };
             if let Some(p) = &cfg.packet {
                 let si = p.server_ip();

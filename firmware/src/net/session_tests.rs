@@ -787,6 +787,7 @@ fn dhcp_offer_becomes_a_lease() {
             gateway: Some(HOST),
             server: Some(HOST),
             file: Some(heapless::Vec::from_slice(b"pix601.bin").unwrap()),
+            dns: None,
         })
     );
     // Without siaddr, option 66 names the server.

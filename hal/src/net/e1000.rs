@@ -163,8 +163,8 @@ const RAH_AV: u32 = 1 << 31;
 mod rctl {
     /// Receiver Enable.
     pub const EN: u32 = 1 << 1;
-    /// Multicast Promiscuous Enable: every multicast frame (multicast TFTP; smoltcp keeps
-    /// only the groups it joined).
+    /// Multicast Promiscuous Enable: every multicast frame (multicast TFTP: the firmware
+    /// keeps only its group's datagrams from its server).
     pub const MPE: u32 = 1 << 4;
     /// Broadcast Accept Mode.
     pub const BAM: u32 = 1 << 15;
@@ -201,8 +201,11 @@ const TXD_RS: u8 = 1 << 3;
 /// Transmit descriptor status: Descriptor Done.
 const TXD_DD: u8 = 1 << 0;
 
-/// Receive descriptors (RDLEN must be a multiple of 128 bytes = 8 descriptors).
-pub const RX_N: usize = 32;
+/// Receive descriptors (RDLEN must be a multiple of 128 bytes = 8 descriptors). Deep enough
+/// to hold a burst of a TCP window (`http` offers up to 2 MiB): with 32, a server sending at
+/// full window overflowed the ring between two polls and a tenth of its segments were
+/// retransmissions. 256 KiB of buffers (the firmware and its .bss must stay below 2 MiB).
+pub const RX_N: usize = 128;
 /// Transmit descriptors.
 pub const TX_N: usize = 16;
 

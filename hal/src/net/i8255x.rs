@@ -104,7 +104,7 @@ const RFD_COUNT_MASK: u16 = 0x3FFF;
 /// Configure command parameters, 22 bytes ("Configure Command"): byte 7 keeps short frames
 /// (bit 0 clear; QEMU hands up 60-byte frames), byte 15 no promiscuous, byte 18 padding on
 /// and no CRC transfer, byte 20 no multiple IA, byte 8 MII mode, byte 21 bit 3 Multicast All
-/// (multicast TFTP; smoltcp keeps only the groups it joined).
+/// (multicast TFTP: the firmware keeps only its group's datagrams from its server).
 pub const CONFIG: [u8; 22] = [
     22, 0x08, 0x00, 0x00, 0x00, 0x00, 0x32, 0x02, 0x01, 0x00, 0x2E, 0x00, 0x60, 0x00, 0xF2, 0x48,
     0x00, 0x40, 0xF2, 0x80, 0x3F, 0x0D,

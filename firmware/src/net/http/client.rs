@@ -47,7 +47,11 @@ pub enum HttpError {
     /// The host could not be reached (refused, no answer) this many times.
     NoConnection,
     /// A host name that could not be resolved.
-    Unresolved,
+    Dns(crate::net::dns::DnsError),
+    /// A host name and no DNS server set.
+    NoDnsServer,
+    /// The DNS server did not answer.
+    DnsTimeout,
     Aborted,
 }
 
@@ -88,7 +92,11 @@ impl fmt::Display for HttpError {
             HttpError::NoConnection => {
                 write!(f, "no connection to the server after {MAX_TRIES} tries")
             }
-            HttpError::Unresolved => f.write_str("the host name could not be resolved"),
+            HttpError::Dns(e) => write!(f, "cannot resolve the host name: {e}"),
+            HttpError::NoDnsServer => {
+                f.write_str("the URL names a host and no DNS server is set (dns IP, or address dhcp)")
+            }
+            HttpError::DnsTimeout => f.write_str("the DNS server did not answer"),
             HttpError::Aborted => f.write_str("aborted"),
         }
     }

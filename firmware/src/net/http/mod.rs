@@ -11,6 +11,8 @@ pub mod session;
 pub mod url;
 
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod tests;
 
 pub use client::{HttpClient, HttpError};

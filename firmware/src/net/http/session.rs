@@ -6,16 +6,19 @@
 //! scaling), the body is copied out of it as it arrives, and nothing per segment goes to the
 //! console.
 use core::cell::RefCell;
+use core::net::Ipv4Addr;
 
 use smoltcp::iface::{SocketSet, SocketStorage};
 use smoltcp::phy::Device;
-use smoltcp::socket::tcp;
+use smoltcp::socket::{tcp, udp};
+use smoltcp::storage::PacketMetadata;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpAddress;
 
 use super::client::{Event, HttpClient, HttpError};
 use crate::monitor::Settings;
 use crate::net::arp_watch::{ArpState, ArpWatch};
+use crate::net::dns;
 use crate::net::session::{
     interface, route, ArpDiagnosis, ArpPrimer, Clock, Console, Download, Micros, Rate, TypeAhead,
     DOTS_PER_LINE, DOT_BYTES, KEY_POLL,
@@ -30,6 +33,62 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const STALL: Duration = Duration::from_secs(20);
 /// Pause before connecting again after a failure.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// DNS tries for one name, and the wait for each.
+const DNS_TRIES: u32 = 3;
+const DNS_WAIT: Duration = Duration::from_secs(2);
+
+/// One host-name lookup in progress.
+struct Lookup {
+    server: Ipv4Addr,
+    id: u16,
+    tries: u32,
+    next: Instant,
+    done: Option<Result<Ipv4Addr, HttpError>>,
+}
+
+impl Lookup {
+    fn new(server: Ipv4Addr, id: u16, now: Instant) -> Self {
+        Lookup {
+            server,
+            id,
+            tries: 0,
+            next: now,
+            done: None,
+        }
+    }
+
+    /// Sends the query (again) when due, reads the answers; sets `done`.
+    fn poll(&mut self, sock: &mut udp::Socket<'_>, name: &str, now: Instant) {
+        while let Ok((data, meta)) = sock.recv() {
+            if meta.endpoint.addr != IpAddress::Ipv4(self.server) || meta.endpoint.port != dns::PORT
+            {
+                continue;
+            }
+            match dns::answer(self.id, data) {
+                Err(dns::DnsError::NotOurs) => {}
+                Ok(ip) => self.done = Some(Ok(ip)),
+                Err(e) => self.done = Some(Err(HttpError::Dns(e))),
+            }
+        }
+        if self.done.is_some() || now < self.next {
+            return;
+        }
+        if self.tries == DNS_TRIES {
+            self.done = Some(Err(HttpError::DnsTimeout));
+            return;
+        }
+        let mut q = [0u8; dns::MAX_QUERY];
+        match dns::query(self.id, name, &mut q) {
+            Ok(n) => {
+                let _ = sock.send_slice(&q[..n], (IpAddress::Ipv4(self.server), dns::PORT));
+            }
+            Err(e) => self.done = Some(Err(HttpError::Dns(e))),
+        }
+        self.tries += 1;
+        self.next = now + DNS_WAIT;
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conn {
@@ -75,19 +134,21 @@ pub fn http<D: Device, K: Console + ?Sized>(
     let start = clock.now();
     // The same device stack as `tftp` and `ping`: one copy of smoltcp's poll in the binary.
     let mut dev = FrameTrace::new(ArpWatch::new(dev, &arp), &log);
-    // The first route decides the interface's address; a redirect to another host is
-    // routed again below.
-    let first = match client.url().ip().map(|ip| (ip, route(s, ip))) {
-        Some((_, Ok(r))) => r,
-        Some((_, Err(e))) => {
+    // An address URL whose host cannot be reached says so before any frame; a name is
+    // looked up when the connection is wanted (a redirect may name another host).
+    if let Some(ip) = client.url().ip() {
+        if let Err(e) = route(s, ip) {
             let _ = write!(con, "http: {e}\r\n");
             return None;
         }
-        None => {
-            let _ = write!(
-                con,
-                "http: host names are not resolved here; give the server's address (http://IP/...)\r\n"
-            );
+    } else if s.dns.is_none() {
+        let _ = write!(con, "http: {}\r\n", HttpError::NoDnsServer);
+        return None;
+    }
+    let first = match route(s, local_ip) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = write!(con, "http: {e}\r\n");
             return None;
         }
     };
@@ -98,9 +159,21 @@ pub fn http<D: Device, K: Console + ?Sized>(
         tcp::SocketBuffer::new(&mut tx[..]),
     );
     sock.set_nagle_enabled(false);
-    let mut storage = [SocketStorage::EMPTY; 1];
+    // A UDP socket for DNS lookups.
+    let mut dns_rx_meta = [PacketMetadata::EMPTY; 2];
+    let mut dns_rx = [0u8; 1024];
+    let mut dns_tx_meta = [PacketMetadata::EMPTY; 2];
+    let mut dns_tx = [0u8; dns::MAX_QUERY + 16];
+    let mut dns_sock = udp::Socket::new(
+        udp::PacketBuffer::new(&mut dns_rx_meta[..], &mut dns_rx[..]),
+        udp::PacketBuffer::new(&mut dns_tx_meta[..], &mut dns_tx[..]),
+    );
+    let _ = dns_sock.bind(49152 + ((seed >> 20) % 16384) as u16);
+    let mut storage = [SocketStorage::EMPTY; 2];
     let mut sockets = SocketSet::new(&mut storage[..]);
     let h = sockets.add(sock);
+    let h_dns = sockets.add(dns_sock);
+    let mut lookup: Option<Lookup> = None;
 
     let trace = s.trace;
     let _ = write!(con, "http {}", client.url_text());
@@ -143,9 +216,45 @@ pub fn http<D: Device, K: Console + ?Sized>(
         if let Conn::Idle(after) = conn {
             if client.wants_connection() && now >= after {
                 let u = client.url();
-                let Some(ip) = u.ip() else {
-                    client.fail(HttpError::Unresolved);
-                    break;
+                let ip = match (u.ip(), &mut lookup) {
+                    (Some(ip), _) => ip,
+                    (None, Some(l)) if l.done.is_some() => {
+                        let r = l.done.take();
+                        lookup = None;
+                        match r {
+                            Some(Ok(ip)) => {
+                                if trace {
+                                    let _ = write!(con, "[{} is {ip}]", u.host);
+                                }
+                                ip
+                            }
+                            Some(Err(e)) => {
+                                client.fail(e);
+                                break;
+                            }
+                            None => continue,
+                        }
+                    }
+                    (None, Some(l)) => {
+                        l.poll(sockets.get_mut::<udp::Socket>(h_dns), u.host, now);
+                        iface.poll(now, &mut dev, &mut sockets);
+                        if typeahead.key(con) {
+                            client.fail(HttpError::Aborted);
+                            break;
+                        }
+                        continue;
+                    }
+                    (None, None) => {
+                        let Some(server) = s.dns else {
+                            client.fail(HttpError::NoDnsServer);
+                            break;
+                        };
+                        if let Ok(r) = route(s, server) {
+                            route_now = r;
+                        }
+                        lookup = Some(Lookup::new(server, seed as u16, now));
+                        continue;
+                    }
                 };
                 match route(s, ip) {
                     Ok(r) => route_now = r,
