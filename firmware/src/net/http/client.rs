@@ -52,6 +52,8 @@ pub enum HttpError {
     NoDnsServer,
     /// The DNS server did not answer.
     DnsTimeout,
+    /// A host (after a redirect, or the DNS server) this unit has no route to.
+    Route(crate::net::session::RouteError),
     Aborted,
 }
 
@@ -97,6 +99,7 @@ impl fmt::Display for HttpError {
                 f.write_str("the URL names a host and no DNS server is set (dns IP, or address dhcp)")
             }
             HttpError::DnsTimeout => f.write_str("the DNS server did not answer"),
+            HttpError::Route(e) => write!(f, "{e}"),
             HttpError::Aborted => f.write_str("aborted"),
         }
     }

@@ -249,8 +249,12 @@ pub fn http<D: Device, K: Console + ?Sized>(
                             client.fail(HttpError::NoDnsServer);
                             break;
                         };
-                        if let Ok(r) = route(s, server) {
-                            route_now = r;
+                        match route(s, server) {
+                            Ok(r) => route_now = r,
+                            Err(e) => {
+                                client.fail(HttpError::Route(e));
+                                break;
+                            }
                         }
                         lookup = Some(Lookup::new(server, seed as u16, now));
                         continue;
@@ -259,8 +263,7 @@ pub fn http<D: Device, K: Console + ?Sized>(
                 match route(s, ip) {
                     Ok(r) => route_now = r,
                     Err(e) => {
-                        let _ = write!(con, "\r\nhttp: {e}");
-                        client.fail(HttpError::NoConnection);
+                        client.fail(HttpError::Route(e));
                         break;
                     }
                 }

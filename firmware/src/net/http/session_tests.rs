@@ -640,4 +640,22 @@ fn a_host_name_is_resolved_by_the_dns_server() {
         "{}",
         o.out
     );
+    // A DNS server this unit cannot reach: the route's one line, nothing sent.
+    let o = run(
+        &data,
+        vec![Act::Serve(None)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        "http://files.example/f.bin",
+        Some(Ipv4Addr::new(192, 168, 9, 9)),
+    );
+    assert!(
+        o.out.ends_with(
+            "http: 192.168.9.9 is not on this unit's subnet 10.0.0.0/24 and no gateway is set\r\n"
+        ),
+        "{}",
+        o.out
+    );
 }
