@@ -1,4 +1,5 @@
-//! The boot-info block stage 2 leaves at 0x800 (layout in bootloader/layout.md).
+//! The boot-info block stage 2 leaves at 0x800, or the UEFI loader (`efi/`) in memory it
+//! reserved (layout in bootloader/layout.md).
 
 /// Where the boot medium came from (set by the media builder in the boot sector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub struct BootInfo {
     /// The media's configuration sector (text `key=value` lines, NUL-padded).
     pub config: &'static [u8],
     pub firmware_size: u32,
+    /// Started by the UEFI loader (`efi/`), not by the BIOS stage 2.
+    pub uefi: bool,
     regions: [MemRegion; MAX_REGIONS],
     region_count: usize,
 }
@@ -43,6 +46,8 @@ struct RawHeader {
     config_addr: u32,
     config_len: u32,
     firmware_size: u32,
+    /// Bit 0: started by the UEFI loader (stage 2 leaves 0).
+    flags: u32,
 }
 
 #[repr(C, packed)]
@@ -92,6 +97,7 @@ impl BootInfo {
             medium,
             config,
             firmware_size: h.firmware_size,
+            uefi: h.flags & 1 != 0,
             regions,
             region_count: n,
         })

@@ -9,6 +9,10 @@ use std::process::Command;
 /// SeaBIOS image mapped as pflash unit 0 when the machine has a flash file (unit 1).
 pub const SEABIOS: &str = "/usr/share/seabios/bios-256k.bin";
 
+/// OVMF (UEFI for QEMU, Debian package `ovmf`), code and variable store in one file. The
+/// machine maps a writable copy of it as pflash unit 0 (see [`Machine::ovmf`]).
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+
 /// I/O port of the `isa-debug-exit` device: writing `v` there exits QEMU with `(v << 1) | 1`.
 pub const DEBUG_EXIT_IOBASE: u16 = 0xf4;
 
@@ -145,6 +149,10 @@ pub struct Machine {
     /// Flash file mapped as pflash unit 1 below SeaBIOS (unit 0, read-only); a multiple of 4 KiB,
     /// at most 8 MiB − 256 KiB unless `max_fw_size_mib` raises the limit.
     pub pflash: Option<PathBuf>,
+    /// UEFI instead of SeaBIOS: a writable copy of [`OVMF`] (its variable store is written),
+    /// mapped as pflash unit 0; [`Machine::pflash`] is then unit 1 below it, and the boot
+    /// medium is a UEFI one (`uefi-disk.img`, `uefi-usb.img`).
+    pub ovmf: Option<PathBuf>,
     /// Network namespace QEMU runs in (see [`Machine::netns`]).
     pub netns: Option<String>,
     /// Map the pflash unit 1 file `readonly=on`: program and erase then fail with status
@@ -176,6 +184,7 @@ impl Default for Machine {
             memory_mib: 256,
             machine_type: MachineType::Pc,
             pflash: None,
+            ovmf: None,
             netns: None,
             pflash_readonly: false,
             max_fw_size_mib: None,
@@ -223,6 +232,12 @@ impl Machine {
 
     pub fn pflash(mut self, file: impl Into<PathBuf>) -> Self {
         self.pflash = Some(file.into());
+        self
+    }
+
+    /// Boots through UEFI: `file` is a writable copy of [`OVMF`] (see [`Machine::ovmf`]).
+    pub fn ovmf(mut self, file: impl Into<PathBuf>) -> Self {
+        self.ovmf = Some(file.into());
         self
     }
 
@@ -331,11 +346,19 @@ impl Machine {
         };
         a.push("-parallel").push("none");
 
-        if let Some(flash) = &self.pflash {
+        if let Some(ovmf) = &self.ovmf {
             a.push("-drive").push(opt(&[
-                "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
-                &escape(Path::new(SEABIOS).as_os_str()),
+                "if=pflash,unit=0,format=raw,file=".as_ref(),
+                &escape(ovmf.as_os_str()),
             ]));
+        }
+        if let Some(flash) = &self.pflash {
+            if self.ovmf.is_none() {
+                a.push("-drive").push(opt(&[
+                    "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
+                    &escape(Path::new(SEABIOS).as_os_str()),
+                ]));
+            }
             a.push("-drive").push(opt(&[
                 "if=pflash,unit=1,format=raw,".as_ref(),
                 if self.pflash_readonly {
@@ -371,6 +394,12 @@ impl Machine {
                         .push(opt(&["if=none,id=u,format=raw,file=".as_ref(), &file]));
                     a.push("-device")
                         .push("usb-storage,drive=u,bootindex=1,id=stick");
+                }
+                // OVMF boots what `bootindex` names first (`-boot` is SeaBIOS's).
+                Medium::Disk if self.ovmf.is_some() => {
+                    a.push("-drive")
+                        .push(opt(&["if=none,id=d,format=raw,file=".as_ref(), &file]));
+                    a.push("-device").push("ide-hd,drive=d,bootindex=1");
                 }
                 Medium::Disk => {
                     a.push("-drive")
@@ -600,6 +629,34 @@ mod tests {
                 "if=pflash,unit=1,format=raw,file=/m/flash.bin",
             ]
         ));
+    }
+
+    #[test]
+    fn uefi_maps_ovmf_as_unit_0_and_boots_the_disk_by_bootindex() {
+        let m = Machine::new(Medium::Disk, "/m/uefi-disk.img")
+            .ovmf("/t/OVMF.fd")
+            .pflash("/m/flash.bin");
+        let args = strings(m.args(&socket()));
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=pflash,unit=0,format=raw,file=/t/OVMF.fd",
+                "-drive",
+                "if=pflash,unit=1,format=raw,file=/m/flash.bin",
+            ]
+        ));
+        assert!(!args.iter().any(|a| a.contains("seabios")));
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=none,id=d,format=raw,file=/m/uefi-disk.img",
+                "-device",
+                "ide-hd,drive=d,bootindex=1"
+            ]
+        ));
+        assert!(!args.iter().any(|a| a == "-boot"));
     }
 
     #[test]

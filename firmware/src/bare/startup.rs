@@ -74,12 +74,16 @@ pub fn run(bootinfo_addr: usize) -> ! {
             };
             let _ = write!(
                 con,
-                "Platform {}, {} MiB RAM, booted from {} (BIOS drive {:#04x})\r\n",
+                "Platform {}, {} MiB RAM, booted from {} ",
                 lifeboat_hal::platform::name(),
                 b.usable_ram() >> 20,
                 medium,
-                b.boot_drive
             );
+            let _ = if b.uefi {
+                write!(con, "(UEFI)\r\n")
+            } else {
+                write!(con, "(BIOS drive {:#04x})\r\n", b.boot_drive)
+            };
             defmt::info!(
                 "boot drive {=u8:#x}, {=usize} E820 regions",
                 b.boot_drive,
