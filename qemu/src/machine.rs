@@ -395,11 +395,13 @@ impl Machine {
                     a.push("-device")
                         .push("usb-storage,drive=u,bootindex=1,id=stick");
                 }
-                // OVMF boots what `bootindex` names first (`-boot` is SeaBIOS's).
+                // OVMF boots what `bootindex` names first (`-boot` is SeaBIOS's). Bus ide.0 is
+                // where `if=ide` puts it: the primary master (pc), AHCI port 0 (q35), never
+                // a place the firmware takes for its flash.
                 Medium::Disk if self.ovmf.is_some() => {
                     a.push("-drive")
                         .push(opt(&["if=none,id=d,format=raw,file=".as_ref(), &file]));
-                    a.push("-device").push("ide-hd,drive=d,bootindex=1");
+                    a.push("-device").push("ide-hd,drive=d,bus=ide.0,bootindex=1");
                 }
                 Medium::Disk => {
                     a.push("-drive")
@@ -653,7 +655,7 @@ mod tests {
                 "-drive",
                 "if=none,id=d,format=raw,file=/m/uefi-disk.img",
                 "-device",
-                "ide-hd,drive=d,bootindex=1"
+                "ide-hd,drive=d,bus=ide.0,bootindex=1"
             ]
         ));
         assert!(!args.iter().any(|a| a == "-boot"));
