@@ -337,8 +337,7 @@ pub fn uefi_image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaErr
         fatfs::FormatVolumeOptions::new().volume_label(*b"LIFEBOAT   "),
     )?;
     {
-        let fs =
-            fatfs::FileSystem::new(std::io::Cursor::new(&mut *esp), fatfs::FsOptions::new())?;
+        let fs = fatfs::FileSystem::new(std::io::Cursor::new(&mut *esp), fatfs::FsOptions::new())?;
         let boot = fs.root_dir().create_dir("EFI")?.create_dir("BOOT")?;
         let mut file = boot.create_file("BOOTX64.EFI")?;
         file.write_all(&efi)?;

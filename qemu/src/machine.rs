@@ -401,7 +401,8 @@ impl Machine {
                 Medium::Disk if self.ovmf.is_some() => {
                     a.push("-drive")
                         .push(opt(&["if=none,id=d,format=raw,file=".as_ref(), &file]));
-                    a.push("-device").push("ide-hd,drive=d,bus=ide.0,bootindex=1");
+                    a.push("-device")
+                        .push("ide-hd,drive=d,bus=ide.0,bootindex=1");
                 }
                 Medium::Disk => {
                     a.push("-drive")

@@ -1,0 +1,234 @@
+//! lifeboat on UEFI machines (issue 14): OVMF boots `uefi-disk.img` / `uefi-usb.img`, whose
+//! `BOOTX64.EFI` (efi/) starts the same firmware. On q35 and pc: the banner says UEFI,
+//! ESC gives `monitor>`, `ping` and `tftp` work over slirp, the demo image installs to pflash
+//! unit 1 (below OVMF in unit 0) and boots from there after `reload`; the stack guard (which
+//! the firmware sets in the loader's page tables) catches an overflow.
+//!
+//! OVMF needs ~3.5 s under TCG before the loader runs: every wait is for an event, with room.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+use lifeboat::media;
+use lifeboat_qemu::lab::{crc32, pattern};
+use lifeboat_qemu::skip::skip_or_fail;
+use lifeboat_qemu::{MachineType, NetBackend, NicModel, OVMF};
+
+const WINDOW_S: u32 = 3;
+/// QEMU start to the banner: OVMF's start-up and boot manager, then the loader.
+const UEFI_BOOT: Duration = Duration::from_secs(60);
+const STARTED: Duration = Duration::from_secs(20);
+/// Where pflash unit 1 (4 MiB) sits below OVMF's 2 MiB unit 0.
+const FLASH_LINE: &str = "Flash=CFI Intel 4096 KiB @ 0xffa00000\r\n";
+
+/// A fresh directory for one test's files.
+fn dir(test: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("uefi-{}", std::process::id()))
+        .join(test);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The appliance set (USB stick Boothelper, disk monitor) with a short window, written once
+/// per test process.
+fn uefi_media() -> &'static media::MediaSet {
+    static SET: OnceLock<media::MediaSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        let cfg = media::MediaConfig {
+            boot_timeout_s: WINDOW_S,
+            removable_boothelper: true,
+            ..media::MediaConfig::default()
+        };
+        media::write_media(&dir("media"), &cfg).expect("writing media")
+    })
+}
+
+/// A writable copy of OVMF for one machine (it writes its variable store), or `None` after
+/// a skip (a failure under LIFEBOAT_REQUIRE_ALL=1) when OVMF is not installed.
+fn ovmf(dir: &Path, test: &str) -> Option<PathBuf> {
+    let copy = dir.join("OVMF.fd");
+    match std::fs::copy(OVMF, &copy) {
+        Ok(_) => Some(copy),
+        Err(e) => {
+            skip_or_fail(
+                Path::new(env!("CARGO_TARGET_TMPDIR")),
+                test,
+                &format!("{OVMF}: {e} (install the Debian package ovmf)"),
+            );
+            None
+        }
+    }
+}
+
+/// The UEFI unit: `medium`'s UEFI image on `board` with its own NIC on slirp serving `root`,
+/// and a 4 MiB pflash file as unit 1.
+fn unit(board: MachineType, medium: Medium, ovmf: &Path, flash: &Path, root: &Path) -> Machine {
+    let set = uefi_media();
+    let nic = match board {
+        MachineType::Pc => NicModel::E1000,
+        MachineType::Q35 => NicModel::E1000e,
+    };
+    Machine::new(medium, set.uefi_path(medium))
+        .medium_snapshot(true)
+        .machine_type(board)
+        .ovmf(ovmf)
+        .pflash(flash)
+        .nic(
+            nic,
+            NetBackend::User {
+                tftp: Some(root.to_path_buf()),
+                bootfile: None,
+            },
+        )
+}
+
+/// Files for a test: an empty flash, a TFTP root with the demo image and 1 MiB of data.
+fn files(d: &Path) -> (PathBuf, PathBuf) {
+    let flash = d.join("flash.img");
+    std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("demo-image.bin"),
+        media::demo_image(media::DEMO_VERSION),
+    )
+    .unwrap();
+    std::fs::write(root.join("one-mib.bin"), pattern(1 << 20, 7)).unwrap();
+    (flash, root)
+}
+
+/// Waits for the banner (OVMF's output comes first on the same COM1) and returns it.
+#[track_caller]
+fn uefi_banner(q: &mut Qemu) -> String {
+    let before = expect(q, USE_BREAK, UEFI_BOOT);
+    expect(q, USE_SPACE, REPLY);
+    assert!(
+        before.contains("lifeboat: UEFI loader starting the firmware\r\n"),
+        "{before}"
+    );
+    before
+}
+
+#[track_caller]
+fn to_monitor(q: &mut Qemu) -> String {
+    let banner = uefi_banner(q);
+    q.send(ESC).unwrap();
+    expect(q, INTERRUPTED, REPLY);
+    expect(q, HELP_HINT, REPLY);
+    expect(q, PROMPT, REPLY);
+    banner
+}
+
+#[track_caller]
+fn ping_and_fetch(q: &mut Qemu) {
+    command1(q, "address 10.0.2.15");
+    command1(q, "server 10.0.2.2");
+    let ping = command(q, "ping").join("\n");
+    assert!(ping.contains("Success rate is 100 percent (5/5)"), "{ping}");
+    command1(q, "file one-mib.bin");
+    q.send_line("tftp").unwrap();
+    expect(q, "tftp\r\n", REPLY);
+    let out = expect(q, PROMPT, Duration::from_secs(60));
+    let want = format!("Received 1048576 bytes in ",);
+    assert!(out.contains(&want), "{out}");
+    let crc = format!("CRC-32 {:#010x}", crc32(&pattern(1 << 20, 7)));
+    assert!(out.contains(&crc), "{out}");
+}
+
+/// q35 + OVMF + the UEFI disk: banner, monitor, ping, tftp of 1 MiB (CRC-checked).
+#[test]
+fn q35_uefi_disk_reaches_the_monitor_pings_and_fetches() {
+    let d = dir("q35-monitor");
+    let Some(ovmf) = ovmf(&d, "q35_uefi_disk_reaches_the_monitor_pings_and_fetches") else {
+        return;
+    };
+    let (flash, root) = files(&d);
+    let mut q = launch(&unit(MachineType::Q35, Medium::Disk, &ovmf, &flash, &root));
+    let banner = to_monitor(&mut q);
+    assert!(banner.contains("(Q35/ICH9, QEMU q35)"), "{banner}");
+    assert!(banner.contains("booted from disk (UEFI)\r\n"), "{banner}");
+    assert!(banner.contains(FLASH_LINE), "{banner}");
+    ping_and_fetch(&mut q);
+}
+
+/// pc + OVMF: the disk reaches the monitor and fetches; the UEFI stick is the Boothelper.
+#[test]
+fn pc_uefi_disk_and_boothelper_stick() {
+    let d = dir("pc");
+    let Some(ovmf) = ovmf(&d, "pc_uefi_disk_and_boothelper_stick") else {
+        return;
+    };
+    let (flash, root) = files(&d);
+    let mut q = launch(&unit(MachineType::Pc, Medium::Disk, &ovmf, &flash, &root));
+    let banner = to_monitor(&mut q);
+    assert!(banner.contains("(i440FX, QEMU pc)"), "{banner}");
+    assert!(banner.contains("booted from disk (UEFI)\r\n"), "{banner}");
+    assert!(banner.contains(FLASH_LINE), "{banner}");
+    ping_and_fetch(&mut q);
+    drop(q);
+
+    let mut q = launch(&unit(MachineType::Pc, Medium::Usb, &ovmf, &flash, &root));
+    let out = expect(&mut q, "pixboothelper> ", UEFI_BOOT);
+    assert!(out.contains("booted from USB stick (UEFI)\r\n"), "{out}");
+    assert!(!out.contains(USE_BREAK), "{out}");
+}
+
+/// q35: the demo image over TFTP into pflash unit 1, then `reload`: OVMF, the loader and the
+/// firmware again, and flash boot starts the image after the window.
+#[test]
+fn q35_uefi_installs_to_pflash_and_flash_boots_after_reload() {
+    let d = dir("q35-install");
+    let Some(ovmf) = ovmf(
+        &d,
+        "q35_uefi_installs_to_pflash_and_flash_boots_after_reload",
+    ) else {
+        return;
+    };
+    let (flash, root) = files(&d);
+    let mut q = launch(&unit(MachineType::Q35, Medium::Disk, &ovmf, &flash, &root));
+    to_monitor(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    tftp_install(&mut q, "demo-image.bin", "1.0(1)");
+    // Slot A (after the two 4 KiB record blocks) holds the image, in the pflash file.
+    let demo = media::demo_image(media::DEMO_VERSION);
+    let bytes = std::fs::read(&flash).unwrap();
+    assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    uefi_banner(&mut q);
+    expect(
+        &mut q,
+        "Flash boot: slot A, image 1.0(1) (flat64, ",
+        Duration::from_secs(10),
+    );
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    expect(&mut q, "demo image: boot confirmed\r\n", REPLY);
+}
+
+/// The firmware unmaps its stack guard in the loader's page tables: a stack overflow under
+/// UEFI is reported as one, then the unit resets and comes back through OVMF.
+#[test]
+fn q35_uefi_stack_guard_catches_an_overflow() {
+    let d = dir("q35-guard");
+    let Some(ovmf) = ovmf(&d, "q35_uefi_stack_guard_catches_an_overflow") else {
+        return;
+    };
+    let (flash, root) = files(&d);
+    let mut q = launch(&unit(MachineType::Q35, Medium::Disk, &ovmf, &flash, &root));
+    to_monitor(&mut q);
+    q.send_line("crashtest stack-overflow").unwrap();
+    expect(&mut q, "raising the fault now\r\n", REPLY);
+    let report = expect(&mut q, "Resetting the unit in 2 seconds...", REPLY);
+    assert!(
+        report.contains("*** stack overflow: CPU exception "),
+        "{report}"
+    );
+    uefi_banner(&mut q);
+}
