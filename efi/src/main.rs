@@ -14,6 +14,7 @@
 //!
 //! Minimal hand-written UEFI bindings (UEFI 2.10): only the calls above.
 #![cfg_attr(target_os = "uefi", no_std, no_main)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 #[cfg(not(target_os = "uefi"))]
 fn main() {
