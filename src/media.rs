@@ -488,7 +488,8 @@ mod tests {
         let img = uefi_image(Medium::Disk, &MediaConfig::default()).unwrap();
         assert_eq!(img.len(), UEFI_BYTES);
         assert_eq!(&img[512..520], b"EFI PART");
-        let esp = &img[ESP_FIRST_LBA as usize * SECTOR..];
+        let mut img = img;
+        let esp = &mut img[ESP_FIRST_LBA as usize * SECTOR..];
         let fs =
             fatfs::FileSystem::new(std::io::Cursor::new(esp), fatfs::FsOptions::new()).unwrap();
         let mut efi = Vec::new();

@@ -280,7 +280,7 @@ mod tests {
     fn map_is_sorted_and_merged() {
         use efi_type::*;
         let regions = [
-            r(CONVENTIONAL, 0x10_0000, 0x700),
+            r(CONVENTIONAL, 0x10_0000, 0x600),
             r(CONVENTIONAL, 0, 0xA0),
             r(BOOT_SERVICES_DATA, 0x80_0000, 0x100),
             r(ACPI_NVS, 0x90_0000, 0x10),

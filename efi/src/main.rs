@@ -138,13 +138,9 @@ mod bare {
     /// Writes an ASCII line to the UEFI console (before ExitBootServices only).
     fn say(st: &SystemTable, msg: &str) {
         let mut buf = [0u16; 128];
-        let mut n = 0;
-        for b in msg.bytes().chain(*b"\r\n") {
-            if n == buf.len() - 1 {
-                break;
-            }
-            buf[n] = u16::from(b);
-            n += 1;
+        // The last element stays 0: the terminator.
+        for (slot, b) in buf[..127].iter_mut().zip(msg.bytes().chain(*b"\r\n")) {
+            *slot = u16::from(b);
         }
         if st.con_out.is_null() {
             return;
