@@ -1,6 +1,8 @@
-//! Builds the bare-metal crates (bootloader, firmware) for `x86_64-unknown-none` with a
-//! nested cargo, extracts their flat images and exports the paths to the runner
-//! (`LIFEBOAT_STAGE1`, `LIFEBOAT_STAGE2`, `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`).
+//! Builds the bare-metal crates (bootloader, firmware, demo) for `x86_64-unknown-none` and the
+//! UEFI loader (efi/) for `x86_64-unknown-uefi` with nested cargos, extracts the flat images
+//! and exports the paths to the runner (`LIFEBOAT_STAGE1`, `LIFEBOAT_STAGE2`,
+//! `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`, `LIFEBOAT_DEMO`, `LIFEBOAT_EFI`) and the end
+//! of the firmware's memory (`LIFEBOAT_FIRMWARE_END`, its `__stack_top`).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

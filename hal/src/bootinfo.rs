@@ -61,7 +61,8 @@ struct RawE820 {
 
 impl BootInfo {
     /// # Safety
-    /// `addr` must be the boot-info block written by our stage 2 (rdi at entry), and the
+    /// `addr` must be the boot-info block written by our stage 2 or UEFI loader (rdi at
+    /// entry), and the
     /// low memory it and the configuration sector occupy must stay untouched for the
     /// lifetime of the firmware.
     pub unsafe fn from_raw(addr: usize) -> Result<Self, BadBootInfo> {

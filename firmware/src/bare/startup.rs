@@ -33,8 +33,9 @@ pub fn run(bootinfo_addr: usize) -> ! {
     lifeboat_hal::exceptions::init(super::entry::on_exception);
     let tsc_khz = timer::init();
     lifeboat_hal::cpu::start_tick();
-    // SAFETY: stage 2 passed this address in rdi; it and the configuration sector sit in
-    // low memory (0x800, 0x7E00) that nothing else uses.
+    // SAFETY: stage 2 or the UEFI loader passed this address in rdi; it and the
+    // configuration sit in low memory (0x800, 0x7E00) that nothing else uses, or in pages
+    // the UEFI loader reserved in the E820 list (so no download buffer covers them).
     let boot = unsafe { BootInfo::from_raw(bootinfo_addr) };
     let mut config_warnings: heapless::Vec<heapless::String<96>, 4> = heapless::Vec::new();
     let cfg = match &boot {
