@@ -2,7 +2,8 @@
 //! `BOOTX64.EFI` (efi/) starts the same firmware. On q35 and pc: the banner says UEFI,
 //! ESC gives `monitor>`, `ping` and `tftp` work over slirp, the demo image installs to pflash
 //! unit 1 (below OVMF in unit 0) and boots from there after `reload`; the stack guard (which
-//! the firmware sets in the loader's page tables) catches an overflow.
+//! the firmware sets in the loader's page tables) catches an overflow; a Debian Linux boots from
+//! ATA flash and finds ACPI through the RSDP the loader passes on.
 //!
 //! OVMF needs ~3.5 s under TCG before the loader runs: every wait is for an event, with room.
 
@@ -230,4 +231,65 @@ fn q35_uefi_stack_guard_catches_an_overflow() {
         "{report}"
     );
     uefi_banner(&mut q);
+}
+
+/// A real Linux under UEFI: Debian's kernel recovered over TFTP into ATA flash (pc, secondary
+/// master), then `reload`: it boots and finds ACPI, whose RSDP only the UEFI configuration table
+/// knows (OVMF puts none in the BIOS area Linux would scan): the loader hands it over in the
+/// boot-info block and the firmware in the zero page (`acpi_rsdp_addr`).
+#[test]
+fn pc_uefi_boots_debian_linux_from_ata_flash_with_acpi() {
+    const TEST: &str = "pc_uefi_boots_debian_linux_from_ata_flash_with_acpi";
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
+    let assets = match lifeboat_qemu::linux::ensure(&cache) {
+        Ok(a) => a,
+        Err(why) => {
+            skip_or_fail(
+                Path::new(env!("CARGO_TARGET_TMPDIR")),
+                TEST,
+                &format!("{why}; needs apt-get with a reachable Debian package source"),
+            );
+            return;
+        }
+    };
+    let d = dir("pc-linux");
+    let Some(ovmf) = ovmf(&d, TEST) else {
+        return;
+    };
+    let (flash, root) = files(&d);
+    let image = lifeboat_qemu::linux::image(&assets).unwrap();
+    std::fs::write(root.join("linux.img"), &image).unwrap();
+    let cf = d.join("cf.img");
+    std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
+    let m = unit(MachineType::Pc, Medium::Disk, &ovmf, &flash, &root).ide_disk(2, &cf);
+    let mut q = launch(&m);
+    let banner = to_monitor(&mut q);
+    assert!(
+        banner.contains("Flash=ATA \"QEMU HARDDISK\" 64 MiB @ ide1:0\r\n"),
+        "{banner}"
+    );
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    command1(&mut q, "file linux.img");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(180));
+    assert!(out.contains("Installed 6.1(0) in slot A"), "{out}");
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    uefi_banner(&mut q);
+    expect(
+        &mut q,
+        "Flash boot: slot A, image 6.1(0) (linux, kernel ",
+        Duration::from_secs(60),
+    );
+    expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
+    let log = expect(
+        &mut q,
+        lifeboat_qemu::linux::MARKER,
+        Duration::from_secs(120),
+    );
+    assert!(
+        log.contains("ACPI: RSDP 0x"),
+        "Linux found no ACPI RSDP:\n{log}"
+    );
 }

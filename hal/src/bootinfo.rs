@@ -30,6 +30,8 @@ pub struct BootInfo {
     pub firmware_size: u32,
     /// Started by the UEFI loader (`efi/`), not by the BIOS stage 2.
     pub uefi: bool,
+    /// The ACPI RSDP from the UEFI configuration table (0: unknown, as from stage 2).
+    pub rsdp: u64,
     regions: [MemRegion; MAX_REGIONS],
     region_count: usize,
 }
@@ -48,6 +50,8 @@ struct RawHeader {
     firmware_size: u32,
     /// Bit 0: started by the UEFI loader (stage 2 leaves 0).
     flags: u32,
+    /// The ACPI RSDP's address (stage 2 leaves 0).
+    rsdp: u64,
 }
 
 #[repr(C, packed)]
@@ -99,6 +103,7 @@ impl BootInfo {
             config,
             firmware_size: h.firmware_size,
             uefi: h.flags & 1 != 0,
+            rsdp: h.rsdp,
             regions,
             region_count: n,
         })
