@@ -293,3 +293,66 @@ fn pc_uefi_boots_debian_linux_from_ata_flash_with_acpi() {
         "Linux found no ACPI RSDP:\n{log}"
     );
 }
+
+/// The UEFI Boothelper stick (pc, the UEFI appliance disk behind it): recover and install the
+/// demo image, pull the stick (QMP `device_del`) during the countdown; the reboot goes through
+/// OVMF to the appliance disk, whose monitor boots the new image.
+#[test]
+fn pc_uefi_stick_pulled_during_the_countdown_then_the_disk_boots_the_new_image() {
+    const TEST: &str =
+        "pc_uefi_stick_pulled_during_the_countdown_then_the_disk_boots_the_new_image";
+    let d = dir("pc-stick-pull");
+    let Some(ovmf) = ovmf(&d, TEST) else {
+        return;
+    };
+    let (flash, root) = files(&d);
+    let (helper, appliance) = boothelper_and_appliance(&d, None);
+    let m = Machine::new(Medium::Usb, &helper.uefi_usb)
+        .medium_snapshot(true)
+        .ovmf(&ovmf)
+        .ide_disk(0, &appliance.uefi_disk)
+        .pflash(&flash)
+        .nic(
+            NicModel::E1000,
+            NetBackend::User {
+                tftp: Some(root.clone()),
+                bootfile: None,
+            },
+        );
+    let mut q = launch(&m);
+    let out = expect(&mut q, "pixboothelper> ", UEFI_BOOT);
+    assert!(out.contains("booted from USB stick (UEFI)\r\n"), "{out}");
+    for line in [
+        "address 10.0.2.15",
+        "server 10.0.2.2",
+        "file demo-image.bin",
+    ] {
+        q.send_line(line).unwrap();
+        expect(&mut q, "pixboothelper> ", REPLY);
+    }
+    q.send_line("tftp").unwrap();
+    expect(
+        &mut q,
+        "Do you wish to copy the image to flash? [n] ",
+        Duration::from_secs(60),
+    );
+    q.send_line("y").unwrap();
+    expect(&mut q, "Activation key [none]: ", REPLY);
+    q.send_line("").unwrap();
+    expect(
+        &mut q,
+        "Installed 1.0(1) in slot A",
+        Duration::from_secs(30),
+    );
+    expect(
+        &mut q,
+        "Remove the USB stick now: the unit reboots in 30 seconds",
+        REPLY,
+    );
+    q.qmp(r#"{"execute":"device_del","arguments":{"id":"stick"}}"#)
+        .expect("device_del");
+    expect(&mut q, " 0\r\n", Duration::from_secs(40));
+    let banner = uefi_banner(&mut q);
+    assert!(banner.contains("booted from disk (UEFI)\r\n"), "{banner}");
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+}

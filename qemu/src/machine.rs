@@ -371,6 +371,24 @@ impl Machine {
             ]));
         }
         for (index, file) in &self.ide_disks {
+            if self.ovmf.is_some() {
+                // OVMF boots only what `bootindex` lists (an extra disk has to be there to be
+                // booted once the medium is gone): the same places as `if=ide,index=N`
+                // (pc: two units on each of ide.0/ide.1; q35: one on each AHCI port).
+                let (bus, unit) = match self.machine_type {
+                    MachineType::Pc => (index / 2, index % 2),
+                    MachineType::Q35 => (*index, 0),
+                };
+                a.push("-drive").push(opt(&[
+                    format!("if=none,id=ide{index},format=raw,file=").as_ref(),
+                    &escape(file.as_os_str()),
+                ]));
+                a.push("-device").push(format!(
+                    "ide-hd,drive=ide{index},bus=ide.{bus},unit={unit},bootindex={}",
+                    2 + u32::from(*index)
+                ));
+                continue;
+            }
             a.push("-drive").push(opt(&[
                 format!("if=ide,index={index},format=raw,file=").as_ref(),
                 &escape(file.as_os_str()),
@@ -660,6 +678,32 @@ mod tests {
             ]
         ));
         assert!(!args.iter().any(|a| a == "-boot"));
+    }
+
+    #[test]
+    fn uefi_ide_disks_keep_their_places_and_get_a_bootindex() {
+        let m = Machine::new(Medium::Usb, "/m/uefi-usb.img")
+            .ovmf("/t/OVMF.fd")
+            .ide_disk(0, "/m/uefi-disk.img")
+            .ide_disk(2, "/m/cf.img");
+        let args = strings(m.args(&socket()));
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=none,id=ide0,format=raw,file=/m/uefi-disk.img",
+                "-device",
+                "ide-hd,drive=ide0,bus=ide.0,unit=0,bootindex=2",
+                "-drive",
+                "if=none,id=ide2,format=raw,file=/m/cf.img",
+                "-device",
+                "ide-hd,drive=ide2,bus=ide.1,unit=0,bootindex=4",
+            ]
+        ));
+        let q35 = strings(m.machine_type(MachineType::Q35).args(&socket()));
+        assert!(q35
+            .iter()
+            .any(|a| a == "ide-hd,drive=ide2,bus=ide.2,unit=0,bootindex=4"));
     }
 
     #[test]
