@@ -308,8 +308,13 @@ pub fn uefi_loader(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaEr
 /// The bytes of a UEFI medium: GPT, one EFI system partition (FAT) from 1 MiB to the end
 /// with `\EFI\BOOT\BOOTX64.EFI`.
 pub fn uefi_image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    uefi_image_with(medium, &uefi_loader(medium, cfg)?)
+}
+
+/// A UEFI medium holding `efi` as `BOOTX64.EFI` (for example the loader of [`uefi_loader`]
+/// after `sbsign`).
+pub fn uefi_image_with(medium: Medium, efi: &[u8]) -> Result<Vec<u8>, MediaError> {
     use std::io::Write;
-    let efi = uefi_loader(medium, cfg)?;
     let mut disk = vec![0u8; UEFI_BYTES];
     let sectors = (UEFI_BYTES / SECTOR) as u64;
     let (_, last) = crate::gpt::usable(sectors);
@@ -340,7 +345,7 @@ pub fn uefi_image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaErr
         let fs = fatfs::FileSystem::new(std::io::Cursor::new(&mut *esp), fatfs::FsOptions::new())?;
         let boot = fs.root_dir().create_dir("EFI")?.create_dir("BOOT")?;
         let mut file = boot.create_file("BOOTX64.EFI")?;
-        file.write_all(&efi)?;
+        file.write_all(efi)?;
         file.flush()?;
         drop(file);
         drop(boot);

@@ -153,6 +153,11 @@ pub struct Machine {
     /// mapped as pflash unit 0; [`Machine::pflash`] is then unit 1 below it, and the boot
     /// medium is a UEFI one (`uefi-disk.img`, `uefi-usb.img`).
     pub ovmf: Option<PathBuf>,
+    /// Secure Boot: [`Machine::ovmf`] is then a `.secboot` code image (mapped read-only) and
+    /// this file a writable copy of its variable store with keys enrolled (unit 1; so there is
+    /// no room for [`Machine::pflash`]). The board gets SMM and secure pflash, as the secboot
+    /// builds require.
+    pub ovmf_vars: Option<PathBuf>,
     /// Network namespace QEMU runs in (see [`Machine::netns`]).
     pub netns: Option<String>,
     /// Map the pflash unit 1 file `readonly=on`: program and erase then fail with status
@@ -185,6 +190,7 @@ impl Default for Machine {
             machine_type: MachineType::Pc,
             pflash: None,
             ovmf: None,
+            ovmf_vars: None,
             netns: None,
             pflash_readonly: false,
             max_fw_size_mib: None,
@@ -308,6 +314,9 @@ impl Machine {
         if let Some(mib) = self.max_fw_size_mib {
             machine.push(format!(",max-fw-size={mib}M"));
         }
+        if self.ovmf_vars.is_some() {
+            machine.push(",smm=on");
+        }
         a.push("-machine").push(machine);
         a.push("-m").push(format!("{}M", self.memory_mib));
         a.push("-display").push("none");
@@ -346,13 +355,28 @@ impl Machine {
         };
         a.push("-parallel").push("none");
 
-        if let Some(ovmf) = &self.ovmf {
-            a.push("-drive").push(opt(&[
-                "if=pflash,unit=0,format=raw,file=".as_ref(),
-                &escape(ovmf.as_os_str()),
-            ]));
+        match (&self.ovmf, &self.ovmf_vars) {
+            (Some(code), Some(vars)) => {
+                a.push("-global")
+                    .push("driver=cfi.pflash01,property=secure,value=on");
+                a.push("-drive").push(opt(&[
+                    "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
+                    &escape(code.as_os_str()),
+                ]));
+                a.push("-drive").push(opt(&[
+                    "if=pflash,unit=1,format=raw,file=".as_ref(),
+                    &escape(vars.as_os_str()),
+                ]));
+            }
+            (Some(ovmf), None) => {
+                a.push("-drive").push(opt(&[
+                    "if=pflash,unit=0,format=raw,file=".as_ref(),
+                    &escape(ovmf.as_os_str()),
+                ]));
+            }
+            _ => {}
         }
-        if let Some(flash) = &self.pflash {
+        if let Some(flash) = self.pflash.as_ref().filter(|_| self.ovmf_vars.is_none()) {
             if self.ovmf.is_none() {
                 a.push("-drive").push(opt(&[
                     "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
