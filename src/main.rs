@@ -59,6 +59,12 @@ struct MediaArgs {
     /// Install only images signed with this key (FILE.pub from keygen)
     #[arg(long, value_name = "FILE")]
     pubkey: Option<PathBuf>,
+    /// Sign the UEFI loader for Secure Boot with this private key (PEM, with sbsign)
+    #[arg(long, value_name = "FILE", requires = "efi_cert")]
+    efi_key: Option<PathBuf>,
+    /// The certificate (PEM) of --efi-key, trusted by the machine's Secure Boot db
+    #[arg(long, value_name = "FILE", requires = "efi_key")]
+    efi_cert: Option<PathBuf>,
 }
 
 /// Options of `run`.
@@ -246,6 +252,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let (Some(key), Some(cert)) = (&run.media.efi_key, &run.media.efi_cert) {
+        if let Err(e) = media::sign_uefi_media(&set, &cfg, key, cert) {
+            eprintln!("lifeboat: cannot sign the UEFI loader: {e}");
+            return ExitCode::FAILURE;
+        }
+        eprintln!("lifeboat: UEFI loaders signed with {}", cert.display());
+    }
     for m in Medium::ALL {
         eprintln!("lifeboat: wrote {}", set.path(m).display());
     }

@@ -354,6 +354,55 @@ pub fn uefi_image_with(medium: Medium, efi: &[u8]) -> Result<Vec<u8>, MediaError
     Ok(disk)
 }
 
+/// `efi` signed for Secure Boot with `sbsign` (Debian package sbsigntool): an Authenticode
+/// signature by `key` (PEM; sbsign asks for its passphrase, if any, on the terminal) with
+/// `cert`, which the machine's `db` must trust.
+pub fn sbsign(efi: &[u8], key: &Path, cert: &Path) -> Result<Vec<u8>, String> {
+    let dir = std::env::temp_dir().join(format!("lifeboat-sbsign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (input, output) = (dir.join("in.efi"), dir.join("out.efi"));
+    std::fs::write(&input, efi).map_err(|e| format!("{}: {e}", input.display()))?;
+    let run = std::process::Command::new("sbsign")
+        .arg("--key")
+        .arg(key)
+        .arg("--cert")
+        .arg(cert)
+        .arg("--output")
+        .arg(&output)
+        .arg(&input)
+        .output();
+    let result = match run {
+        Ok(o) if o.status.success() => {
+            std::fs::read(&output).map_err(|e| format!("{}: {e}", output.display()))
+        }
+        Ok(o) => Err(format!(
+            "sbsign failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "sbsign: {e} (install the Debian package sbsigntool)"
+        )),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Rewrites the UEFI media of `set` with loaders signed by [`sbsign`].
+pub fn sign_uefi_media(
+    set: &MediaSet,
+    cfg: &MediaConfig,
+    key: &Path,
+    cert: &Path,
+) -> Result<(), String> {
+    for m in [Medium::Usb, Medium::Disk] {
+        let efi = uefi_loader(m, cfg).map_err(|e| e.to_string())?;
+        let img = uefi_image_with(m, &sbsign(&efi, key, cert)?).map_err(|e| e.to_string())?;
+        let path = set.uefi_path(m);
+        std::fs::write(path, img).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// The media written to `dir`: the three BIOS media and the two UEFI ones.
 #[derive(Debug, Clone)]
 pub struct MediaSet {
