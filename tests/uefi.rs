@@ -436,3 +436,33 @@ fn q35_secure_boot_starts_the_signed_loader_and_refuses_the_unsigned_one() {
     let later = q.expect("lifeboat", Duration::from_secs(10));
     assert!(later.is_err(), "the unsigned loader ran: {later:?}");
 }
+
+/// q35 under UEFI with a SATA disk on AHCI port 2 (OVMF set the HBA up): the demo image goes
+/// there and boots from there after `reload`.
+#[test]
+fn q35_uefi_installs_to_an_ahci_disk_and_boots_it() {
+    let d = dir("q35-ahci");
+    let Some(ovmf) = ovmf(&d, "q35_uefi_installs_to_an_ahci_disk_and_boots_it") else {
+        return;
+    };
+    let (flash, root) = files(&d);
+    let disk = d.join("ahci.img");
+    std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap();
+    let m = unit(MachineType::Q35, Medium::Disk, &ovmf, &flash, &root).ide_disk(2, &disk);
+    let mut q = launch(&m);
+    let banner = to_monitor(&mut q);
+    assert!(
+        banner.contains("Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n"),
+        "{banner}"
+    );
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    tftp_install(&mut q, "demo-image.bin", "1.0(1)");
+    let demo = media::demo_image(media::DEMO_VERSION);
+    let bytes = std::fs::read(&disk).unwrap();
+    assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    uefi_banner(&mut q);
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+}
