@@ -181,9 +181,11 @@ mod bare {
             return LOAD_ERROR;
         }
         say(st, "lifeboat: UEFI loader starting the firmware");
-        // The jump switches to page tables that map only the low 4 GiB: this code must be there.
+        // The jump switches to page tables that map only the low 4 GiB: this code and the
+        // stack it runs on until the firmware sets its own must be there.
         let here = efi_main as *const () as usize as u64;
-        if here >> 32 != 0 {
+        let stack = core::ptr::addr_of!(here) as u64;
+        if (here | stack) >> 32 != 0 {
             say(
                 st,
                 "lifeboat: loaded above 4 GiB; cannot start the firmware",
@@ -325,7 +327,7 @@ mod bare {
         // entered like stage 2 enters it (long mode, rdi = boot-info block, interrupts off).
         // The new page tables identity-map the low 4 GiB, where this code, its stack, the
         // firmware and the block are (the block and firmware were allocated there; this
-        // code was checked above; the stack is the UEFI's, next to its image).
+        // code and the stack were checked above).
         unsafe {
             core::arch::asm!(
                 "cli",
