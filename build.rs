@@ -1,10 +1,12 @@
-//! Builds the bare-metal crates (bootloader, firmware) for `x86_64-unknown-none` with a
-//! nested cargo, extracts their flat images and exports the paths to the runner
-//! (`LIFEBOAT_STAGE1`, `LIFEBOAT_STAGE2`, `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`).
+//! Builds the bare-metal crates (bootloader, firmware, demo) for `x86_64-unknown-none` and the
+//! UEFI loader (efi/) for `x86_64-unknown-uefi` with nested cargos, extracts the flat images
+//! and exports the paths to the runner (`LIFEBOAT_STAGE1`, `LIFEBOAT_STAGE2`,
+//! `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`, `LIFEBOAT_DEMO`, `LIFEBOAT_EFI`) and the end
+//! of the firmware's memory (`LIFEBOAT_FIRMWARE_END`, its `__stack_top`).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use object::{Object, ObjectSection, SectionFlags, SectionKind};
+use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
 
 const FIRMWARE_BASE: u64 = 0x10_0000;
 /// Where the demo flat64 payload is linked (demo/demo.ld) and loaded.
@@ -16,6 +18,7 @@ fn main() {
     for p in [
         "bootloader",
         "demo",
+        "efi",
         "firmware",
         "hal",
         "Cargo.lock",
@@ -31,7 +34,7 @@ fn main() {
         .nth(4)
         .map(|t| t.join("bare"))
         .unwrap_or_else(|| out.join("bare"));
-    ensure_bare_target();
+    ensure_target("x86_64-unknown-none");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
@@ -47,17 +50,6 @@ fn main() {
         ])
         .arg("--target-dir")
         .arg(&target_dir);
-    for v in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        cmd.env_remove(v);
-    }
     // Panic locations name their source files in the image: the crates.io sources' long
     // absolute prefix (~60 bytes each, ~40 files) is shortened to `crates/`, which also makes
     // the image the same on every machine. (.cargo/config.toml's flag is repeated: this
@@ -77,13 +69,16 @@ fn main() {
         }
         cmd.env("CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS", flags);
     }
-    let res = cmd
-        .output()
-        .expect("cannot run cargo for the bare-metal build");
-    if !res.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&res.stderr));
-        panic!("bare-metal build of bootloader/firmware failed (see above)");
-    }
+    run(cmd, "bootloader/firmware");
+    // The UEFI loader (efi/): its own target, so its own cargo run.
+    ensure_target("x86_64-unknown-uefi");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(&root)
+        .args(["build", "--release", "--target", "x86_64-unknown-uefi"])
+        .args(["-p", "lifeboat-efi", "--bins"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    run(cmd, "the UEFI loader");
     let bin = target_dir.join("x86_64-unknown-none/release");
     let boot_elf = bin.join("lifeboat-bootloader");
     let fw_elf = bin.join("lifeboat-firmware");
@@ -114,16 +109,48 @@ fn main() {
     write(&out, "stage2.bin", &stage2, "LIFEBOAT_STAGE2");
     write(&out, "firmware.bin", &firmware, "LIFEBOAT_FIRMWARE");
     println!("cargo:rustc-env=LIFEBOAT_FIRMWARE_ELF={}", fw_elf.display());
+    // The UEFI loader needs the end of the firmware's memory (its stack top) to allocate it.
+    let elf = std::fs::read(&fw_elf).unwrap();
+    let elf = object::File::parse(&*elf).unwrap();
+    let end = elf
+        .symbols()
+        .find(|s| s.name() == Ok("__stack_top"))
+        .expect("firmware has no __stack_top")
+        .address();
+    println!("cargo:rustc-env=LIFEBOAT_FIRMWARE_END={end:#x}");
+    let efi = target_dir.join("x86_64-unknown-uefi/release/lifeboat-efi.efi");
+    println!("cargo:rustc-env=LIFEBOAT_EFI={}", efi.display());
+}
+
+/// Runs a nested cargo build with the outer build's target settings removed.
+fn run(mut cmd: Command, what: &str) {
+    for v in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(v);
+    }
+    let res = cmd
+        .output()
+        .expect("cannot run cargo for a bare-metal build");
+    if !res.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&res.stderr));
+        panic!("bare-metal build of {what} failed (see above)");
+    }
 }
 
 /// rustup installs the targets of `rust-toolchain.toml` only when it installs the toolchain
 /// itself; a machine that already had 1.95.0 lacks `x86_64-unknown-none` ("can't find crate
 /// for `core`"). Add it here, so `cargo run`/`cargo test` work on any machine with rustup.
-fn ensure_bare_target() {
-    const TARGET: &str = "x86_64-unknown-none";
+fn ensure_target(target: &str) {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let libdir = Command::new(&rustc)
-        .args(["--print", "target-libdir", "--target", TARGET])
+        .args(["--print", "target-libdir", "--target", target])
         .output()
         .ok()
         .filter(|o| o.status.success())
@@ -137,16 +164,16 @@ fn ensure_bare_target() {
         return;
     }
     println!(
-        "cargo:warning=installing the {TARGET} target with rustup (pinned in rust-toolchain.toml)"
+        "cargo:warning=installing the {target} target with rustup (pinned in rust-toolchain.toml)"
     );
     let ok = Command::new("rustup")
-        .args(["target", "add", TARGET])
+        .args(["target", "add", target])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
         panic!(
-            "the {TARGET} target is missing and `rustup target add {TARGET}` failed; \
-             install it by hand (rustup target add {TARGET}) and build again"
+            "the {target} target is missing and `rustup target add {target}` failed; \
+             install it by hand (rustup target add {target}) and build again"
         );
     }
 }

@@ -3,7 +3,8 @@
 //! Prints the firmware's flat binary size, then for each boot medium the seconds from spawning
 //! QEMU to the first console byte, to the banner and to `monitor> ` (ESC is sent as soon as the
 //! flash-boot prompt appears), and the same for Debian's U-Boot 2023.01 (`u-boot-qemu`) on q35
-//! reaching its `=>` prompt (a key is sent at "Hit any key to stop autoboot"). TCG everywhere;
+//! reaching its `=>` prompt (a key is sent at "Hit any key to stop autoboot"), and the UEFI disk
+//! under OVMF on pc and q35 (first byte: OVMF's own output). TCG everywhere;
 //! each row is the median of `RUNS` runs, all of which are printed.
 
 use std::io::{Read, Write};
@@ -14,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lifeboat::media::{self, MediaConfig};
-use lifeboat_qemu::{Machine, Medium, Qemu};
+use lifeboat_qemu::{Machine, MachineType, Medium, Qemu};
 
 const RUNS: usize = 5;
 const T: Duration = Duration::from_secs(120);
@@ -30,7 +31,24 @@ struct Run {
 }
 
 fn lifeboat_run(medium: Medium, image: &Path) -> Result<Run, String> {
-    let machine = Machine::new(medium, image).medium_snapshot(true);
+    machine_run(Machine::new(medium, image).medium_snapshot(true))
+}
+
+/// The UEFI disk under OVMF on `board` (a fresh writable copy of OVMF each run, as a new
+/// unit would have): the firmware's banner comes after OVMF's start-up and the loader.
+fn uefi_run(board: MachineType, image: &Path, dir: &Path) -> Result<Run, String> {
+    let ovmf = dir.join("OVMF.fd");
+    std::fs::copy(lifeboat_qemu::OVMF, &ovmf)
+        .map_err(|e| format!("{}: {e}", lifeboat_qemu::OVMF))?;
+    machine_run(
+        Machine::new(Medium::Disk, image)
+            .medium_snapshot(true)
+            .machine_type(board)
+            .ovmf(&ovmf),
+    )
+}
+
+fn machine_run(machine: Machine) -> Result<Run, String> {
     let start = Instant::now();
     let mut q = Qemu::launch(&machine).map_err(|e| e.to_string())?;
     while q.transcript_len() == 0 {
@@ -178,9 +196,9 @@ fn row(name: &str, runs: &[Run]) {
     let (first, first_all) = col(|r| r.first);
     let (banner, banner_all) = col(|r| r.banner);
     let (prompt, prompt_all) = col(|r| r.prompt);
-    println!("{name:<22} {first:>8.2} {banner:>8.2} {prompt:>8.2}");
+    println!("{name:<24} {first:>8.2} {banner:>8.2} {prompt:>8.2}");
     println!(
-        "{:<22} first [{first_all}] banner [{banner_all}] prompt [{prompt_all}]",
+        "{:<24} first [{first_all}] banner [{banner_all}] prompt [{prompt_all}]",
         ""
     );
 }
@@ -192,13 +210,18 @@ fn main() {
         return;
     }
     println!("firmware flat binary: {} bytes", media::FIRMWARE.len());
+    println!(
+        "UEFI loader: {} bytes of BOOTX64.EFI besides its {}-byte payload block",
+        media::LOADER.len() - lifeboat_efi::payload::LEN,
+        lifeboat_efi::payload::LEN
+    );
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot-time");
     let _ = std::fs::remove_dir_all(&dir);
     let set = media::write_media(&dir, &MediaConfig::default()).expect("writing media");
 
     println!("seconds from QEMU spawn (TCG), median of {RUNS}:");
     println!(
-        "{:<22} {:>8} {:>8} {:>8}",
+        "{:<24} {:>8} {:>8} {:>8}",
         "", "1st byte", "banner", "prompt"
     );
     for (medium, name) in [
@@ -215,19 +238,39 @@ fn main() {
             (0..RUNS).map(|_| lifeboat_run(medium, image)).collect();
         match runs {
             Ok(runs) => row(name, &runs),
-            Err(e) => println!("{name:<22} FAILED: {e}"),
+            Err(e) => println!("{name:<24} FAILED: {e}"),
+        }
+    }
+
+    for (board, name) in [
+        (MachineType::Pc, "lifeboat UEFI disk (pc)"),
+        (MachineType::Q35, "lifeboat UEFI disk (q35)"),
+    ] {
+        if !Path::new(lifeboat_qemu::OVMF).exists() {
+            println!(
+                "{name:<24} skipped: {} is missing (Debian package ovmf)",
+                lifeboat_qemu::OVMF
+            );
+            continue;
+        }
+        let runs: Result<Vec<Run>, String> = (0..RUNS)
+            .map(|_| uefi_run(board, &set.uefi_disk, &dir))
+            .collect();
+        match runs {
+            Ok(runs) => row(name, &runs),
+            Err(e) => println!("{name:<24} FAILED: {e}"),
         }
     }
 
     let name = "U-Boot 2023.01 (q35)";
     if !Path::new(UBOOT_ROM).exists() {
-        println!("{name:<22} skipped: {UBOOT_ROM} is missing (Debian package u-boot-qemu)");
+        println!("{name:<24} skipped: {UBOOT_ROM} is missing (Debian package u-boot-qemu)");
         return;
     }
     let runs: Result<Vec<Run>, String> = (0..RUNS).map(|_| uboot_run()).collect();
     match runs {
         Ok(runs) => row(name, &runs),
-        Err(e) => println!("{name:<22} FAILED: {e}"),
+        Err(e) => println!("{name:<24} FAILED: {e}"),
     }
     println!("(banner: lifeboat `{BANNER}`, U-Boot `U-Boot 2023.01`; prompt: `monitor> ` / `=>`)");
 }

@@ -26,7 +26,8 @@ struct Cli {
 enum Cmd {
     /// Build the media and boot them in QEMU, console on this terminal (the default)
     Run(RunArgs),
-    /// Write floppy.img, usb.img (Boothelper media) and disk.img (the appliance's boot disk)
+    /// Write floppy.img, usb.img, uefi-usb.img (Boothelper media), disk.img and uefi-disk.img
+    /// (the appliance's boot disk, for BIOS and UEFI)
     Media(MediaArgs),
     /// Pack a payload into a lifeboat image (signed with --key)
     Mkimage(imagetool::MkimageArgs),
@@ -58,6 +59,12 @@ struct MediaArgs {
     /// Install only images signed with this key (FILE.pub from keygen)
     #[arg(long, value_name = "FILE")]
     pubkey: Option<PathBuf>,
+    /// Sign the UEFI loader for Secure Boot with this private key (PEM, with sbsign)
+    #[arg(long, value_name = "FILE", requires = "efi_cert")]
+    efi_key: Option<PathBuf>,
+    /// The certificate (PEM) of --efi-key, trusted by the machine's Secure Boot db
+    #[arg(long, value_name = "FILE", requires = "efi_key")]
+    efi_cert: Option<PathBuf>,
 }
 
 /// Options of `run`.
@@ -73,6 +80,10 @@ struct RunArgs {
     /// QEMU board: pc or q35
     #[arg(long, value_name = "BOARD", value_parser = parse_machine, default_value = "pc")]
     machine: MachineType,
+    /// Boot through UEFI (OVMF) from uefi-disk.img (or uefi-usb.img with --medium usb or
+    /// --boothelper) instead of SeaBIOS; needs the Debian package ovmf
+    #[arg(long)]
+    uefi: bool,
     /// TFTP root served at 10.0.2.2 [default: a generated demo directory]
     #[arg(long, value_name = "DIR")]
     tftp: Option<PathBuf>,
@@ -241,8 +252,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let (Some(key), Some(cert)) = (&run.media.efi_key, &run.media.efi_cert) {
+        if let Err(e) = media::sign_uefi_media(&set, &cfg, key, cert) {
+            eprintln!("lifeboat: cannot sign the UEFI loader: {e}");
+            return ExitCode::FAILURE;
+        }
+        eprintln!("lifeboat: UEFI loaders signed with {}", cert.display());
+    }
     for m in Medium::ALL {
         eprintln!("lifeboat: wrote {}", set.path(m).display());
+    }
+    for m in [Medium::Usb, Medium::Disk] {
+        eprintln!("lifeboat: wrote {}", set.uefi_path(m).display());
     }
     if media_only {
         return ExitCode::SUCCESS;
@@ -278,13 +299,44 @@ fn main() -> ExitCode {
     } else {
         run.medium
     };
-    let mut machine = Machine::new(medium, set.path(medium))
-        .machine_type(run.machine)
-        .pflash(&flash);
+    let mut machine = if run.uefi {
+        // UEFI: OVMF as pflash unit 0 (a writable copy: it keeps its variables there), the
+        // appliance flash as unit 1; the diskette has no UEFI form, the stick stands in.
+        let ovmf = out.join("OVMF.fd");
+        if !ovmf.exists() {
+            if let Err(e) = std::fs::copy(lifeboat_qemu::OVMF, &ovmf) {
+                eprintln!(
+                    "lifeboat: cannot copy {} (install the Debian package ovmf): {e}",
+                    lifeboat_qemu::OVMF
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+        let medium = if medium == Medium::Floppy {
+            Medium::Usb
+        } else {
+            medium
+        };
+        eprintln!(
+            "lifeboat: UEFI (OVMF {}), booting {}",
+            ovmf.display(),
+            set.uefi_path(medium).display()
+        );
+        Machine::new(medium, set.uefi_path(medium)).ovmf(ovmf)
+    } else {
+        Machine::new(medium, set.path(medium))
+    }
+    .machine_type(run.machine)
+    .pflash(&flash);
     if medium != Medium::Disk {
         // The appliance's own disk behind the diskette/stick: boot it by ejecting the
         // medium (Ctrl-A c, `eject -f floppy0`) when the Boothelper asks.
-        machine = machine.ide_disk(0, set.path(Medium::Disk));
+        let disk = if run.uefi {
+            set.uefi_path(Medium::Disk)
+        } else {
+            set.path(Medium::Disk)
+        };
+        machine = machine.ide_disk(0, disk);
     }
     for (i, nic) in run.nics().iter().enumerate() {
         // The first NIC gets slirp with the TFTP root; further NICs get their own slirp.

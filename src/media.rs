@@ -8,12 +8,21 @@
 //! | 1          | configuration sector (`key=value` text, NUL-padded)         |
 //! | 2 ..       | stage 2 (whole sectors)                                     |
 //! | then       | firmware flat image, padded to a whole sector               |
+//!
+//! And the UEFI media `uefi-usb.img` (Boothelper) and `uefi-disk.img` (the appliance's disk):
+//! a GPT disk with one EFI system partition (FAT) holding `\EFI\BOOT\BOOTX64.EFI`, the
+//! loader of `efi/` with the firmware and the configuration patched into its payload block
+//! (`lifeboat_efi::payload`).
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub const STAGE1: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE1"));
 pub const STAGE2: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE2"));
 pub const FIRMWARE: &[u8] = include_bytes!(env!("LIFEBOAT_FIRMWARE"));
+/// The UEFI loader (`efi/`) as built, with an empty payload block.
+pub const LOADER: &[u8] = include_bytes!(env!("LIFEBOAT_EFI"));
+/// The end of the firmware's memory (image, .bss, stack), from its ELF.
+const FIRMWARE_END: &str = env!("LIFEBOAT_FIRMWARE_END");
 /// The demo `flat64` payload (demo/), linked at [`DEMO_LOAD`].
 pub const DEMO: &[u8] = include_bytes!(env!("LIFEBOAT_DEMO"));
 pub const DEMO_LOAD: u64 = 0x200_0000;
@@ -154,7 +163,12 @@ impl MediaConfig {
 #[derive(Debug)]
 pub enum MediaError {
     ConfigTooLong(usize),
-    TooLarge { bytes: usize, max: usize },
+    /// The firmware does not fit the UEFI loader's payload block.
+    FirmwareTooLarge(usize),
+    TooLarge {
+        bytes: usize,
+        max: usize,
+    },
     Io(std::io::Error),
 }
 
@@ -164,6 +178,11 @@ impl fmt::Display for MediaError {
             MediaError::ConfigTooLong(n) => {
                 write!(f, "configuration is {n} bytes; one sector (511) at most")
             }
+            MediaError::FirmwareTooLarge(n) => write!(
+                f,
+                "firmware is {n} bytes; the UEFI loader's payload holds {}",
+                lifeboat_efi::payload::FIRMWARE_MAX
+            ),
             MediaError::TooLarge { bytes, max } => {
                 write!(
                     f,
@@ -190,8 +209,9 @@ fn pad(v: &mut Vec<u8>) {
     }
 }
 
-/// The bytes of one medium.
-pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+/// The configuration text of one medium (the removables of the appliance set are
+/// Boothelper media).
+fn config_text(medium: Medium, cfg: &MediaConfig) -> Result<String, MediaError> {
     let helper = cfg.boothelper || (cfg.removable_boothelper && medium != Medium::Disk);
     let text = MediaConfig {
         boothelper: helper,
@@ -201,7 +221,12 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
     if text.len() >= SECTOR {
         return Err(MediaError::ConfigTooLong(text.len()));
     }
-    let mut payload = text.into_bytes();
+    Ok(text)
+}
+
+/// The bytes of one medium.
+pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    let mut payload = config_text(medium, cfg)?.into_bytes();
     payload.resize(SECTOR, 0);
     payload.extend_from_slice(STAGE2);
     pad(&mut payload);
@@ -242,12 +267,150 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
     Ok(img)
 }
 
-/// The three media written to `dir`.
+/// Size of each UEFI medium; the EFI system partition starts at 1 MiB.
+pub const UEFI_BYTES: usize = 4 << 20;
+const ESP_FIRST_LBA: u64 = 2048;
+
+/// The UEFI media: a USB stick (Boothelper) or the disk. (The diskette has no UEFI form.)
+pub fn uefi_file_name(m: Medium) -> &'static str {
+    match m {
+        Medium::Usb | Medium::Floppy => "uefi-usb.img",
+        Medium::Disk => "uefi-disk.img",
+    }
+}
+
+/// `BOOTX64.EFI` for `medium`: the loader with the firmware, its memory end, the medium kind
+/// and the configuration text patched into its payload block.
+pub fn uefi_loader(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    use lifeboat_efi::payload as p;
+    let text = config_text(medium, cfg)?;
+    if FIRMWARE.len() > p::FIRMWARE_MAX {
+        return Err(MediaError::FirmwareTooLarge(FIRMWARE.len()));
+    }
+    let end = u32::from_str_radix(FIRMWARE_END.trim_start_matches("0x"), 16)
+        .expect("LIFEBOAT_FIRMWARE_END is hex");
+    let mut efi = LOADER.to_vec();
+    let at = efi
+        .windows(p::MAGIC.len())
+        .position(|w| w == p::MAGIC)
+        .expect("the loader has a payload block");
+    assert!(at + p::LEN <= efi.len(), "payload block cut short");
+    let block = &mut efi[at..at + p::LEN];
+    block[p::MEDIUM..p::MEDIUM + 4].copy_from_slice(&u32::from(kind_byte(medium)).to_le_bytes());
+    block[p::FIRMWARE_LEN..p::FIRMWARE_LEN + 4]
+        .copy_from_slice(&(FIRMWARE.len() as u32).to_le_bytes());
+    block[p::FIRMWARE_END..p::FIRMWARE_END + 4].copy_from_slice(&end.to_le_bytes());
+    block[p::CONFIG..p::CONFIG + text.len()].copy_from_slice(text.as_bytes());
+    block[p::FIRMWARE..p::FIRMWARE + FIRMWARE.len()].copy_from_slice(FIRMWARE);
+    Ok(efi)
+}
+
+/// The bytes of a UEFI medium: GPT, one EFI system partition (FAT) from 1 MiB to the end
+/// with `\EFI\BOOT\BOOTX64.EFI`.
+pub fn uefi_image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    uefi_image_with(medium, &uefi_loader(medium, cfg)?)
+}
+
+/// A UEFI medium holding `efi` as `BOOTX64.EFI` (for example the loader of [`uefi_loader`]
+/// after `sbsign`).
+pub fn uefi_image_with(medium: Medium, efi: &[u8]) -> Result<Vec<u8>, MediaError> {
+    use std::io::Write;
+    let mut disk = vec![0u8; UEFI_BYTES];
+    let sectors = (UEFI_BYTES / SECTOR) as u64;
+    let (_, last) = crate::gpt::usable(sectors);
+    // Fixed GUIDs: the media are reproducible; the two kinds differ.
+    let k = kind_byte(medium);
+    crate::gpt::write(
+        &mut disk,
+        crate::gpt::guid(
+            0x4C46_4254,
+            0x5545,
+            0x4649,
+            [0x44, 0x49, 0x53, 0x4B, 0, 0, 0, k],
+        ),
+        &crate::gpt::Partition {
+            type_guid: crate::gpt::ESP_TYPE,
+            guid: crate::gpt::guid(0x4C46_4254, 0x4553, 0x5000, [0, 0, 0, 0, 0, 0, 0, k]),
+            first: ESP_FIRST_LBA,
+            last,
+            name: "lifeboat EFI system",
+        },
+    );
+    let esp = &mut disk[ESP_FIRST_LBA as usize * SECTOR..(last as usize + 1) * SECTOR];
+    fatfs::format_volume(
+        std::io::Cursor::new(&mut *esp),
+        fatfs::FormatVolumeOptions::new().volume_label(*b"LIFEBOAT   "),
+    )?;
+    {
+        let fs = fatfs::FileSystem::new(std::io::Cursor::new(&mut *esp), fatfs::FsOptions::new())?;
+        let boot = fs.root_dir().create_dir("EFI")?.create_dir("BOOT")?;
+        let mut file = boot.create_file("BOOTX64.EFI")?;
+        file.write_all(efi)?;
+        file.flush()?;
+        drop(file);
+        drop(boot);
+        fs.unmount()?;
+    }
+    Ok(disk)
+}
+
+/// `efi` signed for Secure Boot with `sbsign` (Debian package sbsigntool): an Authenticode
+/// signature by `key` (PEM; sbsign asks for its passphrase, if any, on the terminal) with
+/// `cert`, which the machine's `db` must trust.
+pub fn sbsign(efi: &[u8], key: &Path, cert: &Path) -> Result<Vec<u8>, String> {
+    let dir = std::env::temp_dir().join(format!("lifeboat-sbsign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (input, output) = (dir.join("in.efi"), dir.join("out.efi"));
+    std::fs::write(&input, efi).map_err(|e| format!("{}: {e}", input.display()))?;
+    let run = std::process::Command::new("sbsign")
+        .arg("--key")
+        .arg(key)
+        .arg("--cert")
+        .arg(cert)
+        .arg("--output")
+        .arg(&output)
+        .arg(&input)
+        .output();
+    let result = match run {
+        Ok(o) if o.status.success() => {
+            std::fs::read(&output).map_err(|e| format!("{}: {e}", output.display()))
+        }
+        Ok(o) => Err(format!(
+            "sbsign failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "sbsign: {e} (install the Debian package sbsigntool)"
+        )),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Rewrites the UEFI media of `set` with loaders signed by [`sbsign`].
+pub fn sign_uefi_media(
+    set: &MediaSet,
+    cfg: &MediaConfig,
+    key: &Path,
+    cert: &Path,
+) -> Result<(), String> {
+    for m in [Medium::Usb, Medium::Disk] {
+        let efi = uefi_loader(m, cfg).map_err(|e| e.to_string())?;
+        let img = uefi_image_with(m, &sbsign(&efi, key, cert)?).map_err(|e| e.to_string())?;
+        let path = set.uefi_path(m);
+        std::fs::write(path, img).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The media written to `dir`: the three BIOS media and the two UEFI ones.
 #[derive(Debug, Clone)]
 pub struct MediaSet {
     pub floppy: PathBuf,
     pub usb: PathBuf,
     pub disk: PathBuf,
+    pub uefi_usb: PathBuf,
+    pub uefi_disk: PathBuf,
 }
 
 impl MediaSet {
@@ -258,6 +421,14 @@ impl MediaSet {
             Medium::Disk => &self.disk,
         }
     }
+
+    /// The UEFI medium of a kind (a diskette has none: its name gives the USB stick).
+    pub fn uefi_path(&self, m: Medium) -> &Path {
+        match m {
+            Medium::Disk => &self.uefi_disk,
+            Medium::Usb | Medium::Floppy => &self.uefi_usb,
+        }
+    }
 }
 
 pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError> {
@@ -266,10 +437,15 @@ pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError
     for m in Medium::ALL {
         std::fs::write(dir.join(file_name(m)), image(m, cfg)?)?;
     }
+    for m in [Medium::Usb, Medium::Disk] {
+        std::fs::write(dir.join(uefi_file_name(m)), uefi_image(m, cfg)?)?;
+    }
     Ok(MediaSet {
         floppy: dir.join("floppy.img"),
         usb: dir.join("usb.img"),
         disk: dir.join("disk.img"),
+        uefi_usb: dir.join(uefi_file_name(Medium::Usb)),
+        uefi_disk: dir.join(uefi_file_name(Medium::Disk)),
     })
 }
 
@@ -333,6 +509,53 @@ mod tests {
             std::str::from_utf8(&sector[..sector.iter().position(|&b| b == 0).unwrap()]).unwrap();
         assert_eq!(text, cfg.to_text());
         assert!(text.contains(&format!("pubkey={}\n", "ab".repeat(32))));
+    }
+
+    #[test]
+    fn uefi_loader_carries_firmware_and_config() {
+        use lifeboat_efi::payload as p;
+        let cfg = MediaConfig {
+            removable_boothelper: true,
+            ..MediaConfig::default()
+        };
+        for (m, mode, kind) in [
+            (Medium::Usb, "mode=boothelper", 2),
+            (Medium::Disk, "mode=monitor", 3),
+        ] {
+            let efi = uefi_loader(m, &cfg).unwrap();
+            assert_eq!(&efi[..2], b"MZ");
+            let at = efi.windows(16).position(|w| w == p::MAGIC).unwrap();
+            let b = &efi[at..at + p::LEN];
+            let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+            assert_eq!(u32_at(p::MEDIUM), kind);
+            assert_eq!(u32_at(p::FIRMWARE_LEN) as usize, FIRMWARE.len());
+            assert!(u64::from(u32_at(p::FIRMWARE_END)) > p::FIRMWARE_BASE + FIRMWARE.len() as u64);
+            let text = String::from_utf8_lossy(&b[p::CONFIG..p::CONFIG + p::CONFIG_LEN]);
+            assert!(text.contains(mode), "{text}");
+            assert_eq!(&b[p::FIRMWARE..p::FIRMWARE + FIRMWARE.len()], FIRMWARE);
+        }
+    }
+
+    #[test]
+    fn uefi_disk_has_the_loader_in_its_esp() {
+        use std::io::Read;
+        let img = uefi_image(Medium::Disk, &MediaConfig::default()).unwrap();
+        assert_eq!(img.len(), UEFI_BYTES);
+        assert_eq!(&img[512..520], b"EFI PART");
+        let mut img = img;
+        let esp = &mut img[ESP_FIRST_LBA as usize * SECTOR..];
+        let fs =
+            fatfs::FileSystem::new(std::io::Cursor::new(esp), fatfs::FsOptions::new()).unwrap();
+        let mut efi = Vec::new();
+        fs.root_dir()
+            .open_file("EFI/BOOT/BOOTX64.EFI")
+            .unwrap()
+            .read_to_end(&mut efi)
+            .unwrap();
+        assert_eq!(
+            efi,
+            uefi_loader(Medium::Disk, &MediaConfig::default()).unwrap()
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The boot-info block stage 2 leaves at 0x800 (layout in bootloader/layout.md).
+//! The boot-info block stage 2 leaves at 0x800, or the UEFI loader (`efi/`) in memory it
+//! reserved (layout in bootloader/layout.md).
 
 /// Where the boot medium came from (set by the media builder in the boot sector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,10 @@ pub struct BootInfo {
     /// The media's configuration sector (text `key=value` lines, NUL-padded).
     pub config: &'static [u8],
     pub firmware_size: u32,
+    /// Started by the UEFI loader (`efi/`), not by the BIOS stage 2.
+    pub uefi: bool,
+    /// The ACPI RSDP from the UEFI configuration table (0: unknown, as from stage 2).
+    pub rsdp: u64,
     regions: [MemRegion; MAX_REGIONS],
     region_count: usize,
 }
@@ -43,6 +48,10 @@ struct RawHeader {
     config_addr: u32,
     config_len: u32,
     firmware_size: u32,
+    /// Bit 0: started by the UEFI loader (stage 2 leaves 0).
+    flags: u32,
+    /// The ACPI RSDP's address (stage 2 leaves 0).
+    rsdp: u64,
 }
 
 #[repr(C, packed)]
@@ -56,7 +65,8 @@ struct RawE820 {
 
 impl BootInfo {
     /// # Safety
-    /// `addr` must be the boot-info block written by our stage 2 (rdi at entry), and the
+    /// `addr` must be the boot-info block written by our stage 2 or UEFI loader (rdi at
+    /// entry), and the
     /// low memory it and the configuration sector occupy must stay untouched for the
     /// lifetime of the firmware.
     pub unsafe fn from_raw(addr: usize) -> Result<Self, BadBootInfo> {
@@ -92,6 +102,8 @@ impl BootInfo {
             medium,
             config,
             firmware_size: h.firmware_size,
+            uefi: h.flags & 1 != 0,
+            rsdp: h.rsdp,
             regions,
             region_count: n,
         })

@@ -29,7 +29,7 @@ pub use find::{find_qemu, QEMU_ENV};
 pub use limit::{max_concurrent, MAX_CONCURRENT_ENV};
 pub use machine::{
     BootMedium, ConsoleBackend, Machine, MachineType, Medium, NetBackend, Nic, NicModel,
-    CONSOLE_CHARDEV, DEBUG_EXIT_IOBASE, SEABIOS, STDIO_NOTE,
+    CONSOLE_CHARDEV, DEBUG_EXIT_IOBASE, OVMF, SEABIOS, STDIO_NOTE,
 };
 pub use qmp::QmpError;
 pub use session::{LaunchError, Qemu};

@@ -9,6 +9,10 @@ use std::process::Command;
 /// SeaBIOS image mapped as pflash unit 0 when the machine has a flash file (unit 1).
 pub const SEABIOS: &str = "/usr/share/seabios/bios-256k.bin";
 
+/// OVMF (UEFI for QEMU, Debian package `ovmf`), code and variable store in one file. The
+/// machine maps a writable copy of it as pflash unit 0 (see [`Machine::ovmf`]).
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+
 /// I/O port of the `isa-debug-exit` device: writing `v` there exits QEMU with `(v << 1) | 1`.
 pub const DEBUG_EXIT_IOBASE: u16 = 0xf4;
 
@@ -145,6 +149,15 @@ pub struct Machine {
     /// Flash file mapped as pflash unit 1 below SeaBIOS (unit 0, read-only); a multiple of 4 KiB,
     /// at most 8 MiB − 256 KiB unless `max_fw_size_mib` raises the limit.
     pub pflash: Option<PathBuf>,
+    /// UEFI instead of SeaBIOS: a writable copy of [`OVMF`] (its variable store is written),
+    /// mapped as pflash unit 0; [`Machine::pflash`] is then unit 1 below it, and the boot
+    /// medium is a UEFI one (`uefi-disk.img`, `uefi-usb.img`).
+    pub ovmf: Option<PathBuf>,
+    /// Secure Boot: [`Machine::ovmf`] is then a `.secboot` code image (mapped read-only) and
+    /// this file a writable copy of its variable store with keys enrolled (unit 1; so there is
+    /// no room for [`Machine::pflash`]). The board gets SMM and secure pflash, as the secboot
+    /// builds require.
+    pub ovmf_vars: Option<PathBuf>,
     /// Network namespace QEMU runs in (see [`Machine::netns`]).
     pub netns: Option<String>,
     /// Map the pflash unit 1 file `readonly=on`: program and erase then fail with status
@@ -176,6 +189,8 @@ impl Default for Machine {
             memory_mib: 256,
             machine_type: MachineType::Pc,
             pflash: None,
+            ovmf: None,
+            ovmf_vars: None,
             netns: None,
             pflash_readonly: false,
             max_fw_size_mib: None,
@@ -223,6 +238,12 @@ impl Machine {
 
     pub fn pflash(mut self, file: impl Into<PathBuf>) -> Self {
         self.pflash = Some(file.into());
+        self
+    }
+
+    /// Boots through UEFI: `file` is a writable copy of [`OVMF`] (see [`Machine::ovmf`]).
+    pub fn ovmf(mut self, file: impl Into<PathBuf>) -> Self {
+        self.ovmf = Some(file.into());
         self
     }
 
@@ -293,6 +314,9 @@ impl Machine {
         if let Some(mib) = self.max_fw_size_mib {
             machine.push(format!(",max-fw-size={mib}M"));
         }
+        if self.ovmf_vars.is_some() {
+            machine.push(",smm=on");
+        }
         a.push("-machine").push(machine);
         a.push("-m").push(format!("{}M", self.memory_mib));
         a.push("-display").push("none");
@@ -331,11 +355,34 @@ impl Machine {
         };
         a.push("-parallel").push("none");
 
-        if let Some(flash) = &self.pflash {
-            a.push("-drive").push(opt(&[
-                "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
-                &escape(Path::new(SEABIOS).as_os_str()),
-            ]));
+        match (&self.ovmf, &self.ovmf_vars) {
+            (Some(code), Some(vars)) => {
+                a.push("-global")
+                    .push("driver=cfi.pflash01,property=secure,value=on");
+                a.push("-drive").push(opt(&[
+                    "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
+                    &escape(code.as_os_str()),
+                ]));
+                a.push("-drive").push(opt(&[
+                    "if=pflash,unit=1,format=raw,file=".as_ref(),
+                    &escape(vars.as_os_str()),
+                ]));
+            }
+            (Some(ovmf), None) => {
+                a.push("-drive").push(opt(&[
+                    "if=pflash,unit=0,format=raw,file=".as_ref(),
+                    &escape(ovmf.as_os_str()),
+                ]));
+            }
+            _ => {}
+        }
+        if let Some(flash) = self.pflash.as_ref().filter(|_| self.ovmf_vars.is_none()) {
+            if self.ovmf.is_none() {
+                a.push("-drive").push(opt(&[
+                    "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
+                    &escape(Path::new(SEABIOS).as_os_str()),
+                ]));
+            }
             a.push("-drive").push(opt(&[
                 "if=pflash,unit=1,format=raw,".as_ref(),
                 if self.pflash_readonly {
@@ -348,6 +395,24 @@ impl Machine {
             ]));
         }
         for (index, file) in &self.ide_disks {
+            if self.ovmf.is_some() {
+                // OVMF boots only what `bootindex` lists (an extra disk has to be there to be
+                // booted once the medium is gone): the same places as `if=ide,index=N`
+                // (pc: two units on each of ide.0/ide.1; q35: one on each AHCI port).
+                let (bus, unit) = match self.machine_type {
+                    MachineType::Pc => (index / 2, index % 2),
+                    MachineType::Q35 => (*index, 0),
+                };
+                a.push("-drive").push(opt(&[
+                    format!("if=none,id=ide{index},format=raw,file=").as_ref(),
+                    &escape(file.as_os_str()),
+                ]));
+                a.push("-device").push(format!(
+                    "ide-hd,drive=ide{index},bus=ide.{bus},unit={unit},bootindex={}",
+                    2 + u32::from(*index)
+                ));
+                continue;
+            }
             a.push("-drive").push(opt(&[
                 format!("if=ide,index={index},format=raw,file=").as_ref(),
                 &escape(file.as_os_str()),
@@ -371,6 +436,15 @@ impl Machine {
                         .push(opt(&["if=none,id=u,format=raw,file=".as_ref(), &file]));
                     a.push("-device")
                         .push("usb-storage,drive=u,bootindex=1,id=stick");
+                }
+                // OVMF boots what `bootindex` names first (`-boot` is SeaBIOS's). Bus ide.0 is
+                // where `if=ide` puts it: the primary master (pc), AHCI port 0 (q35), never
+                // a place the firmware takes for its flash.
+                Medium::Disk if self.ovmf.is_some() => {
+                    a.push("-drive")
+                        .push(opt(&["if=none,id=d,format=raw,file=".as_ref(), &file]));
+                    a.push("-device")
+                        .push("ide-hd,drive=d,bus=ide.0,bootindex=1");
                 }
                 Medium::Disk => {
                     a.push("-drive")
@@ -600,6 +674,60 @@ mod tests {
                 "if=pflash,unit=1,format=raw,file=/m/flash.bin",
             ]
         ));
+    }
+
+    #[test]
+    fn uefi_maps_ovmf_as_unit_0_and_boots_the_disk_by_bootindex() {
+        let m = Machine::new(Medium::Disk, "/m/uefi-disk.img")
+            .ovmf("/t/OVMF.fd")
+            .pflash("/m/flash.bin");
+        let args = strings(m.args(&socket()));
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=pflash,unit=0,format=raw,file=/t/OVMF.fd",
+                "-drive",
+                "if=pflash,unit=1,format=raw,file=/m/flash.bin",
+            ]
+        ));
+        assert!(!args.iter().any(|a| a.contains("seabios")));
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=none,id=d,format=raw,file=/m/uefi-disk.img",
+                "-device",
+                "ide-hd,drive=d,bus=ide.0,bootindex=1"
+            ]
+        ));
+        assert!(!args.iter().any(|a| a == "-boot"));
+    }
+
+    #[test]
+    fn uefi_ide_disks_keep_their_places_and_get_a_bootindex() {
+        let m = Machine::new(Medium::Usb, "/m/uefi-usb.img")
+            .ovmf("/t/OVMF.fd")
+            .ide_disk(0, "/m/uefi-disk.img")
+            .ide_disk(2, "/m/cf.img");
+        let args = strings(m.args(&socket()));
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=none,id=ide0,format=raw,file=/m/uefi-disk.img",
+                "-device",
+                "ide-hd,drive=ide0,bus=ide.0,unit=0,bootindex=2",
+                "-drive",
+                "if=none,id=ide2,format=raw,file=/m/cf.img",
+                "-device",
+                "ide-hd,drive=ide2,bus=ide.1,unit=0,bootindex=4",
+            ]
+        ));
+        let q35 = strings(m.machine_type(MachineType::Q35).args(&socket()));
+        assert!(q35
+            .iter()
+            .any(|a| a == "ide-hd,drive=ide2,bus=ide.2,unit=0,bootindex=4"));
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub fn media(boot_timeout_s: u32) -> MediaSet {
                 floppy: place(&staged.floppy),
                 usb: place(&staged.usb),
                 disk: place(&staged.disk),
+                uefi_usb: place(&staged.uefi_usb),
+                uefi_disk: place(&staged.uefi_disk),
             };
             let _ = std::fs::remove_dir_all(&staging);
             set

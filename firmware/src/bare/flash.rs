@@ -444,6 +444,9 @@ fn boot_linux(con: &mut Uart16550, image: &Loaded, bootinfo: Option<&BootInfo>, 
         })
         .unwrap_or_default();
     linux::zero_page(kernel_file, &k, &plan, &e820, &mut zp);
+    if let Some(rsdp) = bootinfo.map(|b| b.rsdp).filter(|&r| r != 0) {
+        linux::set_acpi_rsdp(&mut zp, rsdp);
+    }
     let _ = write!(
         con,
         "Flash boot: slot {slot}, image {version} (linux, kernel {} bytes at {:#x}, initrd {} bytes at {:#x}) verified; starting it.\r\n",

@@ -33,8 +33,9 @@ pub fn run(bootinfo_addr: usize) -> ! {
     lifeboat_hal::exceptions::init(super::entry::on_exception);
     let tsc_khz = timer::init();
     lifeboat_hal::cpu::start_tick();
-    // SAFETY: stage 2 passed this address in rdi; it and the configuration sector sit in
-    // low memory (0x800, 0x7E00) that nothing else uses.
+    // SAFETY: stage 2 or the UEFI loader passed this address in rdi; it and the
+    // configuration sit in low memory (0x800, 0x7E00) that nothing else uses, or in pages
+    // the UEFI loader reserved in the E820 list (so no download buffer covers them).
     let boot = unsafe { BootInfo::from_raw(bootinfo_addr) };
     let mut config_warnings: heapless::Vec<heapless::String<96>, 4> = heapless::Vec::new();
     let cfg = match &boot {
@@ -74,12 +75,16 @@ pub fn run(bootinfo_addr: usize) -> ! {
             };
             let _ = write!(
                 con,
-                "Platform {}, {} MiB RAM, booted from {} (BIOS drive {:#04x})\r\n",
+                "Platform {}, {} MiB RAM, booted from {} ",
                 lifeboat_hal::platform::name(),
                 b.usable_ram() >> 20,
                 medium,
-                b.boot_drive
             );
+            let _ = if b.uefi {
+                write!(con, "(UEFI)\r\n")
+            } else {
+                write!(con, "(BIOS drive {:#04x})\r\n", b.boot_drive)
+            };
             defmt::info!(
                 "boot drive {=u8:#x}, {=usize} E820 regions",
                 b.boot_drive,

@@ -41,6 +41,8 @@ mod field {
     /// Zero page only: `e820_entries` (u8) and `e820_table` (20-byte entries, at most 128).
     pub const E820_ENTRIES: usize = 0x1E8;
     pub const E820_TABLE: usize = 0x2D0;
+    /// Zero page only (protocol 2.14): `acpi_rsdp_addr`, u64.
+    pub const ACPI_RSDP_ADDR: usize = 0x070;
 }
 
 /// `XLF_KERNEL_64`: the kernel has the 64-bit entry at load address + 0x200.
@@ -374,9 +376,25 @@ pub fn zero_page(
     }
 }
 
+/// Tells the kernel where the ACPI RSDP is (`acpi_rsdp_addr`), when the boot chain knows it:
+/// under UEFI there is no RSDP in the BIOS area the kernel would otherwise scan. Kernels
+/// before protocol 2.14 have padding there and ignore it.
+pub fn set_acpi_rsdp(zero_page: &mut [u8; ZERO_PAGE_LEN], rsdp: u64) {
+    zero_page[field::ACPI_RSDP_ADDR..field::ACPI_RSDP_ADDR + 8]
+        .copy_from_slice(&rsdp.to_le_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acpi_rsdp_goes_to_its_boot_params_field() {
+        let mut zp = [0u8; ZERO_PAGE_LEN];
+        set_acpi_rsdp(&mut zp, 0x7FB_E014);
+        assert_eq!(&zp[0x70..0x78], &0x7FB_E014u64.to_le_bytes());
+        assert!(zp[..0x70].iter().chain(&zp[0x78..]).all(|&b| b == 0));
+    }
 
     const MIB: u64 = 1 << 20;
 

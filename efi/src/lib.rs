@@ -1,0 +1,388 @@
+//! The pure half of the UEFI loader (`src/main.rs` is the other): the payload block the
+//! media builder patches into `BOOTX64.EFI`, and the conversion of the UEFI memory map into
+//! the E820 list of the boot-info block (`bootloader/layout.md`). No hardware access; tested
+//! on the host.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+/// The payload block inside the loader's `.data`: found by [`payload::MAGIC`], filled by the
+/// media builder (`src/media.rs`), read by the loader at run time. Offsets in bytes from the
+/// start of the magic.
+pub mod payload {
+    /// 16 bytes that occur once in the loader image: the start of the block.
+    pub const MAGIC: [u8; 16] = *b"LIFEBOAT-UEFI-P1";
+    /// u32: medium kind for the boot-info block (2 USB stick, 3 disk; 0 = not patched).
+    pub const MEDIUM: usize = 16;
+    /// u32: length of the firmware flat image.
+    pub const FIRMWARE_LEN: usize = 20;
+    /// u64: end of the firmware's memory (image, .bss, stack): what the loader allocates.
+    pub const FIRMWARE_END: usize = 24;
+    /// 512 bytes: the configuration text (`key=value` lines), NUL-padded, as in the
+    /// configuration sector of the BIOS media.
+    pub const CONFIG: usize = 32;
+    pub const CONFIG_LEN: usize = 512;
+    /// The firmware flat image, linked at [`FIRMWARE_BASE`].
+    pub const FIRMWARE: usize = CONFIG + CONFIG_LEN;
+    /// Room for the firmware (its budget is 256 KiB; the rest is headroom).
+    pub const FIRMWARE_MAX: usize = 320 * 1024;
+    /// Bytes of the whole block.
+    pub const LEN: usize = FIRMWARE + FIRMWARE_MAX;
+    /// Where the firmware is linked and entered.
+    pub const FIRMWARE_BASE: u64 = 0x10_0000;
+}
+
+/// The boot-info block the loader writes (layout as stage 2's, `hal::bootinfo`).
+pub mod bootinfo {
+    pub const MAGIC: u32 = 0x544F_424C; // "LBOT"
+    /// Bytes of the block (the firmware's hand-off lives at 0x700).
+    pub const LEN: usize = 0x800;
+    /// Offset of the u32 flags (zero from stage 2).
+    pub const FLAGS: usize = 0x14;
+    /// Flag: started by the UEFI loader, not by stage 2.
+    pub const FLAG_UEFI: u32 = 1;
+    /// Offset of the u64 ACPI RSDP address (0 when unknown).
+    pub const RSDP: usize = 0x18;
+    /// Offset of the E820 entries (24 bytes each).
+    pub const E820: usize = 0x20;
+    pub const MAX_E820: usize = 64;
+}
+
+/// UEFI memory types (UEFI 2.10 §7.2, `EFI_MEMORY_TYPE`) the conversion distinguishes.
+pub mod efi_type {
+    pub const LOADER_CODE: u32 = 1;
+    pub const LOADER_DATA: u32 = 2;
+    pub const BOOT_SERVICES_CODE: u32 = 3;
+    pub const BOOT_SERVICES_DATA: u32 = 4;
+    pub const CONVENTIONAL: u32 = 7;
+    pub const UNUSABLE: u32 = 8;
+    pub const ACPI_RECLAIM: u32 = 9;
+    pub const ACPI_NVS: u32 = 10;
+    pub const PERSISTENT: u32 = 14;
+    /// The loader's own pages that must survive into the firmware (boot-info block, page
+    /// tables): an OS-defined type (0x8000_0000 and up), so they come out reserved.
+    pub const LIFEBOAT_RESERVED: u32 = 0x8000_0000;
+}
+
+/// E820 types (ACPI 6.5 §15, "Address Range Types").
+pub mod e820 {
+    pub const USABLE: u32 = 1;
+    pub const RESERVED: u32 = 2;
+    pub const ACPI_RECLAIM: u32 = 3;
+    pub const ACPI_NVS: u32 = 4;
+    pub const UNUSABLE: u32 = 5;
+    pub const PERSISTENT: u32 = 7;
+}
+
+/// The E820 type of a UEFI memory type after `ExitBootServices`: what boot services and the
+/// loader used is free again; the loader's own kept pages and everything unknown are reserved.
+pub fn e820_kind(efi: u32) -> u32 {
+    use efi_type::*;
+    match efi {
+        LOADER_CODE | LOADER_DATA | BOOT_SERVICES_CODE | BOOT_SERVICES_DATA | CONVENTIONAL => {
+            e820::USABLE
+        }
+        ACPI_RECLAIM => e820::ACPI_RECLAIM,
+        ACPI_NVS => e820::ACPI_NVS,
+        UNUSABLE => e820::UNUSABLE,
+        PERSISTENT => e820::PERSISTENT,
+        _ => e820::RESERVED,
+    }
+}
+
+/// One E820 entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct E820 {
+    pub base: u64,
+    pub len: u64,
+    pub kind: u32,
+}
+
+/// One UEFI memory descriptor as it matters here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EfiRegion {
+    pub efi_type: u32,
+    pub base: u64,
+    pub pages: u64,
+}
+
+/// Fixed-capacity E820 list built from a UEFI memory map.
+#[derive(Debug, Clone)]
+pub struct E820Map {
+    entries: [E820; bootinfo::MAX_E820],
+    len: usize,
+    /// Non-usable entries dropped because the list was full.
+    pub dropped: usize,
+}
+
+impl Default for E820Map {
+    fn default() -> Self {
+        Self {
+            entries: [E820::default(); bootinfo::MAX_E820],
+            len: 0,
+            dropped: 0,
+        }
+    }
+}
+
+impl E820Map {
+    pub fn entries(&self) -> &[E820] {
+        &self.entries[..self.len]
+    }
+
+    /// Converts `regions` (any order): sorted by base, neighbours of one kind merged. OVMF's
+    /// map has ~100 descriptors, the block holds 64 entries: when full, a reserved-type
+    /// entry makes room for a usable one (the firmware only allocates from usable RAM).
+    pub fn from_efi(regions: impl Iterator<Item = EfiRegion> + Clone) -> Self {
+        let mut map = Self::default();
+        // Selection by increasing base without sorting storage we do not own: take the
+        // smallest base above the previous one each round (n ≤ a few hundred).
+        let mut last: Option<u64> = None;
+        loop {
+            let next = regions
+                .clone()
+                .filter(|r| r.pages > 0 && last.is_none_or(|l| r.base > l))
+                .min_by_key(|r| r.base);
+            let Some(r) = next else { break };
+            last = Some(r.base);
+            map.push(E820 {
+                base: r.base,
+                len: r.pages.saturating_mul(4096),
+                kind: e820_kind(r.efi_type),
+            });
+        }
+        map
+    }
+
+    fn push(&mut self, e: E820) {
+        if let Some(prev) = self.entries[..self.len].last_mut() {
+            if prev.kind == e.kind && prev.base.saturating_add(prev.len) == e.base {
+                prev.len += e.len;
+                return;
+            }
+        }
+        if self.len == bootinfo::MAX_E820 {
+            if e.kind != e820::USABLE {
+                self.dropped += 1;
+                return;
+            }
+            // Make room: drop the last non-usable entry.
+            match self.entries.iter().rposition(|x| x.kind != e820::USABLE) {
+                Some(i) => {
+                    self.entries.copy_within(i + 1.., i);
+                    self.len -= 1;
+                    self.dropped += 1;
+                }
+                None => {
+                    self.dropped += 1;
+                    return;
+                }
+            }
+        }
+        self.entries[self.len] = e;
+        self.len += 1;
+    }
+
+    /// The entries as the boot-info block stores them: base u64, length u64, type u32,
+    /// ACPI attributes u32 (1: "enabled", as ACPI 3.0 E820 returns them).
+    pub fn write(&self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        for (e, chunk) in self.entries().iter().zip(out.chunks_exact_mut(24)) {
+            chunk[0..8].copy_from_slice(&e.base.to_le_bytes());
+            chunk[8..16].copy_from_slice(&e.len.to_le_bytes());
+            chunk[16..20].copy_from_slice(&e.kind.to_le_bytes());
+            chunk[20..24].copy_from_slice(&1u32.to_le_bytes());
+            n += 1;
+        }
+        n
+    }
+}
+
+/// The boot-info block's header: magic, boot drive (0: no BIOS drive), medium, E820 count,
+/// configuration address and length, firmware size, flags (UEFI), RSDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub medium: u8,
+    pub config_addr: u32,
+    pub config_len: u32,
+    pub firmware_size: u32,
+    pub rsdp: u64,
+}
+
+impl Header {
+    /// Writes the header and `map` into `block` (at least [`bootinfo::LEN`] bytes, zeroed).
+    pub fn write(&self, map: &E820Map, block: &mut [u8]) {
+        let n = map.write(&mut block[bootinfo::E820..bootinfo::E820 + 24 * bootinfo::MAX_E820]);
+        block[0..4].copy_from_slice(&bootinfo::MAGIC.to_le_bytes());
+        block[4] = 0;
+        block[5] = self.medium;
+        block[6..8].copy_from_slice(&(n as u16).to_le_bytes());
+        block[8..12].copy_from_slice(&self.config_addr.to_le_bytes());
+        block[12..16].copy_from_slice(&self.config_len.to_le_bytes());
+        block[16..20].copy_from_slice(&self.firmware_size.to_le_bytes());
+        block[bootinfo::FLAGS..bootinfo::FLAGS + 4]
+            .copy_from_slice(&bootinfo::FLAG_UEFI.to_le_bytes());
+        block[bootinfo::RSDP..bootinfo::RSDP + 8].copy_from_slice(&self.rsdp.to_le_bytes());
+    }
+}
+
+/// The identity map the firmware expects (as stage 2 builds it at 0x1000): PML4, PDPT and
+/// four page directories of 2 MiB pages covering the low 4 GiB, present and writable.
+/// `tables` is six 4 KiB pages at physical address `phys`.
+pub fn identity_map(tables: &mut [[u64; 512]; 6], phys: u64) {
+    const PRESENT_WRITABLE: u64 = 0x3;
+    const HUGE: u64 = 0x80;
+    for t in tables.iter_mut() {
+        *t = [0; 512];
+    }
+    tables[0][0] = (phys + 0x1000) | PRESENT_WRITABLE;
+    for gib in 0..4 {
+        tables[1][gib] = (phys + 0x2000 + 0x1000 * gib as u64) | PRESENT_WRITABLE;
+        for (i, e) in tables[2 + gib].iter_mut().enumerate() {
+            *e = ((gib as u64) << 30 | (i as u64) << 21) | PRESENT_WRITABLE | HUGE;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(efi_type: u32, base: u64, pages: u64) -> EfiRegion {
+        EfiRegion {
+            efi_type,
+            base,
+            pages,
+        }
+    }
+
+    #[test]
+    fn types_map_to_e820() {
+        use efi_type::*;
+        for t in [
+            LOADER_CODE,
+            LOADER_DATA,
+            BOOT_SERVICES_CODE,
+            BOOT_SERVICES_DATA,
+            CONVENTIONAL,
+        ] {
+            assert_eq!(e820_kind(t), 1, "type {t}");
+        }
+        assert_eq!(e820_kind(ACPI_RECLAIM), 3);
+        assert_eq!(e820_kind(ACPI_NVS), 4);
+        assert_eq!(e820_kind(UNUSABLE), 5);
+        // Reserved, runtime services code/data, MMIO, MMIO port space, PAL code, ours.
+        for t in [0, 5, 6, 11, 12, 13, LIFEBOAT_RESERVED, 0x7000_0000] {
+            assert_eq!(e820_kind(t), 2, "type {t}");
+        }
+    }
+
+    #[test]
+    fn map_is_sorted_and_merged() {
+        use efi_type::*;
+        let regions = [
+            r(CONVENTIONAL, 0x10_0000, 0x600),
+            r(CONVENTIONAL, 0, 0xA0),
+            r(BOOT_SERVICES_DATA, 0x80_0000, 0x100),
+            r(ACPI_NVS, 0x90_0000, 0x10),
+            r(LOADER_DATA, 0x70_0000, 0x100),
+            r(LIFEBOAT_RESERVED, 0x91_0000, 8),
+            r(CONVENTIONAL, 0x91_8000, 0),
+            r(ACPI_RECLAIM, 0x7FF_0000, 0x10),
+        ];
+        let map = E820Map::from_efi(regions.iter().copied());
+        assert_eq!(
+            map.entries(),
+            &[
+                E820 {
+                    base: 0,
+                    len: 0xA_0000,
+                    kind: 1
+                },
+                E820 {
+                    base: 0x10_0000,
+                    len: 0x80_0000,
+                    kind: 1
+                },
+                E820 {
+                    base: 0x90_0000,
+                    len: 0x1_0000,
+                    kind: 4
+                },
+                E820 {
+                    base: 0x91_0000,
+                    len: 0x8000,
+                    kind: 2
+                },
+                E820 {
+                    base: 0x7FF_0000,
+                    len: 0x1_0000,
+                    kind: 3
+                },
+            ]
+        );
+        assert_eq!(map.dropped, 0);
+    }
+
+    #[test]
+    fn a_full_map_keeps_usable_ram() {
+        // 100 alternating usable/MMIO regions: 64 slots, every usable one must survive.
+        let regions: Vec<_> = (0..100u64)
+            .map(|i| {
+                r(
+                    if i % 2 == 0 {
+                        efi_type::CONVENTIONAL
+                    } else {
+                        11
+                    },
+                    i * 0x10_0000,
+                    0x10,
+                )
+            })
+            .collect();
+        let map = E820Map::from_efi(regions.iter().copied());
+        assert_eq!(map.entries().len(), 64);
+        assert_eq!(map.entries().iter().filter(|e| e.kind == 1).count(), 50);
+        assert_eq!(map.dropped, 36);
+        assert!(map.entries().windows(2).all(|w| w[0].base < w[1].base));
+    }
+
+    #[test]
+    fn header_and_entries_land_where_hal_reads_them() {
+        let map = E820Map::from_efi(
+            [r(efi_type::CONVENTIONAL, 0x10_0000, 0x100)]
+                .iter()
+                .copied(),
+        );
+        let mut block = vec![0u8; bootinfo::LEN];
+        Header {
+            medium: 3,
+            config_addr: 0x1234_5800,
+            config_len: 512,
+            firmware_size: 0x3_F000,
+            rsdp: 0x7FB_E014,
+        }
+        .write(&map, &mut block);
+        assert_eq!(&block[0..4], b"LBOT");
+        assert_eq!(block[5], 3);
+        assert_eq!(u16::from_le_bytes([block[6], block[7]]), 1);
+        assert_eq!(&block[8..12], &0x1234_5800u32.to_le_bytes());
+        assert_eq!(&block[0x14..0x18], &1u32.to_le_bytes());
+        assert_eq!(&block[0x18..0x20], &0x7FB_E014u64.to_le_bytes());
+        assert_eq!(&block[0x20..0x28], &0x10_0000u64.to_le_bytes());
+        assert_eq!(&block[0x28..0x30], &0x10_0000u64.to_le_bytes());
+        assert_eq!(&block[0x30..0x34], &1u32.to_le_bytes());
+        assert!(block[0x38..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn identity_map_covers_4_gib_with_2_mib_pages() {
+        let mut t = Box::new([[0u64; 512]; 6]);
+        identity_map(&mut t, 0x7F00_0000);
+        assert_eq!(t[0][0], 0x7F00_1003);
+        assert_eq!(t[0][1], 0);
+        assert_eq!(t[1][3], 0x7F00_5003);
+        assert_eq!(t[2][0], 0x83);
+        assert_eq!(t[2][1], 0x20_0083);
+        assert_eq!(t[5][511], 0xFFE0_0083);
+    }
+}

@@ -1,0 +1,351 @@
+//! `BOOTX64.EFI`: starts the lifeboat firmware on a UEFI machine, in place of the BIOS
+//! stage 1 + stage 2. It
+//! 1. takes the firmware flat image and the configuration text from its payload block
+//!    (`lifeboat_efi::payload`, patched in by the media builder),
+//! 2. allocates the firmware's fixed range (0x100000 up to the end of its stack) and copies
+//!    the firmware there,
+//! 3. allocates one reserved block for the boot-info block, the configuration and the page
+//!    tables (the identity map of the low 4 GiB stage 2 builds; the firmware edits it to
+//!    unmap its stack guard, so it may not be the UEFI's own),
+//! 4. exits boot services (retrying on a stale map key), converts the final memory map to
+//!    E820 entries and writes the boot-info block,
+//! 5. with interrupts off, loads its page tables and jumps to the firmware's entry with
+//!    `rdi` = the boot-info block, as stage 2 does.
+//!
+//! Minimal hand-written UEFI bindings (UEFI 2.10): only the calls above.
+#![cfg_attr(target_os = "uefi", no_std, no_main)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+#[cfg(not(target_os = "uefi"))]
+fn main() {
+    eprintln!("lifeboat-efi runs only as a UEFI application (x86_64-unknown-uefi)");
+}
+
+#[cfg(target_os = "uefi")]
+mod bare {
+    use core::ffi::c_void;
+
+    use lifeboat_efi::{bootinfo, efi_type, payload, E820Map, EfiRegion, Header};
+
+    type Handle = *mut c_void;
+    type Status = usize;
+    const SUCCESS: Status = 0;
+    const ERROR_BIT: Status = 1 << 63;
+    const LOAD_ERROR: Status = ERROR_BIT | 1;
+    const INVALID_PARAMETER: Status = ERROR_BIT | 2;
+    const BUFFER_TOO_SMALL: Status = ERROR_BIT | 5;
+    const OUT_OF_RESOURCES: Status = ERROR_BIT | 9;
+
+    /// `EFI_ALLOCATE_TYPE`.
+    const ALLOCATE_MAX_ADDRESS: u32 = 1;
+    const ALLOCATE_ADDRESS: u32 = 2;
+
+    #[repr(C)]
+    struct TableHeader {
+        signature: u64,
+        revision: u32,
+        header_size: u32,
+        crc32: u32,
+        reserved: u32,
+    }
+
+    /// `EFI_SYSTEM_TABLE` (UEFI 2.10 §4.3).
+    #[repr(C)]
+    struct SystemTable {
+        hdr: TableHeader,
+        firmware_vendor: *const u16,
+        firmware_revision: u32,
+        console_in_handle: Handle,
+        con_in: *mut c_void,
+        console_out_handle: Handle,
+        con_out: *mut TextOutput,
+        standard_error_handle: Handle,
+        std_err: *mut c_void,
+        runtime_services: *mut c_void,
+        boot_services: *mut BootServices,
+        number_of_table_entries: usize,
+        configuration_table: *const ConfigurationTable,
+    }
+
+    /// `EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL`, up to `OutputString`.
+    #[repr(C)]
+    struct TextOutput {
+        reset: usize,
+        output_string: unsafe extern "efiapi" fn(*mut TextOutput, *const u16) -> Status,
+    }
+
+    /// `EFI_CONFIGURATION_TABLE`.
+    #[repr(C)]
+    struct ConfigurationTable {
+        vendor_guid: [u8; 16],
+        vendor_table: *const c_void,
+    }
+
+    /// `EFI_BOOT_SERVICES` (UEFI 2.10 §4.4) up to `ExitBootServices`; unused slots as usize.
+    #[repr(C)]
+    struct BootServices {
+        hdr: TableHeader,
+        raise_tpl: usize,
+        restore_tpl: usize,
+        allocate_pages: unsafe extern "efiapi" fn(u32, u32, usize, *mut u64) -> Status,
+        free_pages: usize,
+        get_memory_map: unsafe extern "efiapi" fn(
+            *mut usize,
+            *mut u8,
+            *mut usize,
+            *mut usize,
+            *mut u32,
+        ) -> Status,
+        allocate_pool: unsafe extern "efiapi" fn(u32, usize, *mut *mut u8) -> Status,
+        unused: [usize; 20],
+        exit_boot_services: unsafe extern "efiapi" fn(Handle, usize) -> Status,
+    }
+
+    /// ACPI 2.0 and 1.0 RSDP GUIDs as stored (fields little-endian).
+    const ACPI_20_GUID: [u8; 16] = [
+        0x71, 0xe8, 0x68, 0x88, 0xf1, 0xe4, 0xd3, 0x11, 0xbc, 0x22, 0x00, 0x80, 0xc7, 0x3c, 0x88,
+        0x81,
+    ];
+    const ACPI_10_GUID: [u8; 16] = [
+        0x30, 0x2d, 0x9d, 0xeb, 0x88, 0x2d, 0xd3, 0x11, 0x9a, 0x16, 0x00, 0x90, 0x27, 0x3f, 0xc1,
+        0x4d,
+    ];
+
+    /// The payload block the media builder fills (see `lifeboat_efi::payload`): in `.data`,
+    /// found there by its magic. Exported so the optimiser cannot assume its contents.
+    #[repr(C)]
+    pub struct Payload([u8; payload::LEN]);
+
+    const fn initial_payload() -> Payload {
+        let mut p = [0u8; payload::LEN];
+        let mut i = 0;
+        while i < 16 {
+            p[i] = payload::MAGIC[i];
+            i += 1;
+        }
+        Payload(p)
+    }
+
+    #[used]
+    #[no_mangle]
+    pub static mut LIFEBOAT_PAYLOAD: Payload = initial_payload();
+
+    /// Pages of the reserved block: boot-info block + configuration (1), page tables (6).
+    const BLOCK_PAGES: usize = 7;
+    /// Room for the memory map (OVMF: ~100 descriptors of 48 bytes).
+    const MAP_BYTES: usize = 32 * 1024;
+
+    /// Writes an ASCII line to the UEFI console (before ExitBootServices only).
+    fn say(st: &SystemTable, msg: &str) {
+        let mut buf = [0u16; 128];
+        // The last element stays 0: the terminator.
+        for (slot, b) in buf[..127].iter_mut().zip(msg.bytes().chain(*b"\r\n")) {
+            *slot = u16::from(b);
+        }
+        if st.con_out.is_null() {
+            return;
+        }
+        // SAFETY: con_out is the firmware's text output protocol (non-null, valid until
+        // ExitBootServices, which has not happened when this is called); buf is
+        // NUL-terminated UCS-2.
+        unsafe {
+            ((*st.con_out).output_string)(st.con_out, buf.as_ptr());
+        }
+    }
+
+    fn payload_u32(p: &[u8], off: usize) -> u32 {
+        u32::from_le_bytes([p[off], p[off + 1], p[off + 2], p[off + 3]])
+    }
+
+    /// # Safety
+    /// Called by the UEFI firmware as the image entry point with its image handle and a
+    /// valid system table.
+    #[no_mangle]
+    unsafe extern "efiapi" fn efi_main(image: Handle, st: *mut SystemTable) -> Status {
+        // SAFETY: UEFI passes a valid system table that lives until ExitBootServices.
+        let st = unsafe { &*st };
+        // SAFETY: as above; boot services are valid until ExitBootServices.
+        let bs = unsafe { &*st.boot_services };
+        // SAFETY: the payload is only read, and only here, through a pointer (the media
+        // builder changed its bytes in the file, so the compiler must not assume them).
+        let p: &[u8; payload::LEN] = unsafe { &(*core::ptr::addr_of!(LIFEBOAT_PAYLOAD)).0 };
+        let p = core::hint::black_box(p);
+        let medium = payload_u32(p, payload::MEDIUM);
+        let fw_len = payload_u32(p, payload::FIRMWARE_LEN) as usize;
+        let fw_end = u64::from(payload_u32(p, payload::FIRMWARE_END));
+        if medium == 0 || fw_len == 0 || fw_len > payload::FIRMWARE_MAX {
+            say(
+                st,
+                "lifeboat: this BOOTX64.EFI carries no firmware (not made by `lifeboat media`)",
+            );
+            return LOAD_ERROR;
+        }
+        say(st, "lifeboat: UEFI loader starting the firmware");
+        // The jump switches to page tables that map only the low 4 GiB: this code and the
+        // stack it runs on until the firmware sets its own must be there.
+        let here = efi_main as *const () as usize as u64;
+        let stack = core::ptr::addr_of!(here) as u64;
+        if (here | stack) >> 32 != 0 {
+            say(
+                st,
+                "lifeboat: loaded above 4 GiB; cannot start the firmware",
+            );
+            return LOAD_ERROR;
+        }
+
+        // The firmware's fixed range: 0x100000 .. end of its stack.
+        let mut fw_base = payload::FIRMWARE_BASE;
+        let fw_pages = (fw_end.saturating_sub(fw_base) as usize).div_ceil(4096);
+        // SAFETY: a boot service call with valid arguments; on success the range is ours.
+        let s = unsafe {
+            (bs.allocate_pages)(
+                ALLOCATE_ADDRESS,
+                efi_type::LOADER_DATA,
+                fw_pages,
+                &mut fw_base,
+            )
+        };
+        if s != SUCCESS {
+            say(
+                st,
+                "lifeboat: the firmware's memory (1 MiB up) is in use by UEFI; cannot start",
+            );
+            return s;
+        }
+        // The reserved block, below 4 GiB (the identity map's end and the block's u32 fields).
+        let mut block: u64 = 0xFFFF_F000;
+        // SAFETY: as above.
+        let s = unsafe {
+            (bs.allocate_pages)(
+                ALLOCATE_MAX_ADDRESS,
+                efi_type::LIFEBOAT_RESERVED,
+                BLOCK_PAGES,
+                &mut block,
+            )
+        };
+        if s != SUCCESS {
+            say(
+                st,
+                "lifeboat: no memory below 4 GiB for the boot-info block",
+            );
+            return s;
+        }
+        let mut map_buf: *mut u8 = core::ptr::null_mut();
+        // SAFETY: as above.
+        let s = unsafe { (bs.allocate_pool)(efi_type::LOADER_DATA, MAP_BYTES, &mut map_buf) };
+        if s != SUCCESS {
+            return OUT_OF_RESOURCES;
+        }
+
+        // SAFETY: [fw_base, fw_base + fw_pages * 4096) was allocated above and is
+        // identity-mapped (UEFI maps all memory 1:1); the payload holds fw_len bytes.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                p.as_ptr().add(payload::FIRMWARE),
+                fw_base as *mut u8,
+                fw_len,
+            );
+        }
+        // SAFETY: the block's 7 pages were allocated above and nothing else refers to them.
+        let (info, tables) = unsafe {
+            let base = block as *mut u8;
+            core::ptr::write_bytes(base, 0, BLOCK_PAGES * 4096);
+            (
+                core::slice::from_raw_parts_mut(base, 4096),
+                &mut *(base.add(4096) as *mut [[u64; 512]; 6]),
+            )
+        };
+        info[bootinfo::LEN..bootinfo::LEN + payload::CONFIG_LEN]
+            .copy_from_slice(&p[payload::CONFIG..payload::CONFIG + payload::CONFIG_LEN]);
+        lifeboat_efi::identity_map(tables, block + 4096);
+
+        let mut rsdp = 0u64;
+        for i in 0..st.number_of_table_entries {
+            // SAFETY: the configuration table has number_of_table_entries entries.
+            let t = unsafe { &*st.configuration_table.add(i) };
+            if t.vendor_guid == ACPI_20_GUID || (rsdp == 0 && t.vendor_guid == ACPI_10_GUID) {
+                rsdp = t.vendor_table as u64;
+            }
+        }
+
+        // The final memory map, then ExitBootServices; a stale key (something allocated
+        // in between) means: fetch the map again and retry.
+        let mut desc_size = 0usize;
+        let mut tries = 0;
+        let map_len = loop {
+            let mut size = MAP_BYTES;
+            let mut key = 0usize;
+            let mut version = 0u32;
+            // SAFETY: map_buf holds MAP_BYTES bytes; the out-pointers are valid.
+            let s = unsafe {
+                (bs.get_memory_map)(&mut size, map_buf, &mut key, &mut desc_size, &mut version)
+            };
+            if s == BUFFER_TOO_SMALL {
+                if tries == 0 {
+                    say(st, "lifeboat: the UEFI memory map is too large");
+                }
+                return s;
+            }
+            if s != SUCCESS {
+                return s;
+            }
+            // SAFETY: the image handle UEFI passed us, and the key of the map just read.
+            let s = unsafe { (bs.exit_boot_services)(image, key) };
+            if s == SUCCESS {
+                break size;
+            }
+            tries += 1;
+            if s != INVALID_PARAMETER || tries > 8 {
+                return s;
+            }
+        };
+        // From here on no boot service and no console: only memory we own.
+
+        let regions = (0..map_len / desc_size.max(1)).map(|i| {
+            // SAFETY: GetMemoryMap wrote map_len bytes of desc_size-byte descriptors
+            // (EFI_MEMORY_DESCRIPTOR: type u32 at 0, physical start u64 at 8, pages u64 at 24).
+            unsafe {
+                let d = map_buf.add(i * desc_size);
+                EfiRegion {
+                    efi_type: core::ptr::read_unaligned(d as *const u32),
+                    base: core::ptr::read_unaligned(d.add(8) as *const u64),
+                    pages: core::ptr::read_unaligned(d.add(24) as *const u64),
+                }
+            }
+        });
+        let map = E820Map::from_efi(regions);
+        Header {
+            medium: medium as u8,
+            config_addr: (block + bootinfo::LEN as u64) as u32,
+            config_len: payload::CONFIG_LEN as u32,
+            firmware_size: fw_len as u32,
+            rsdp,
+        }
+        .write(&map, &mut info[..bootinfo::LEN]);
+
+        // SAFETY: boot services are gone; the firmware is at fw_base, linked there and
+        // entered like stage 2 enters it (long mode, rdi = boot-info block, interrupts off).
+        // The new page tables identity-map the low 4 GiB, where this code, its stack, the
+        // firmware and the block are (the block and firmware were allocated there; this
+        // code and the stack were checked above).
+        unsafe {
+            core::arch::asm!(
+                "cli",
+                "mov cr3, {pml4}",
+                "jmp {entry}",
+                pml4 = in(reg) block + 4096,
+                entry = in(reg) fw_base,
+                in("rdi") block,
+                options(noreturn)
+            )
+        }
+    }
+
+    #[panic_handler]
+    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+        loop {
+            // SAFETY: halting the CPU has no memory effects.
+            unsafe { core::arch::asm!("cli; hlt") }
+        }
+    }
+}
