@@ -27,9 +27,11 @@ pub enum HttpError {
     Parse(ParseError),
     /// A 4xx or 5xx (or an unexpected) status: the status line as the server gave it.
     Status(u16, heapless::String<48>),
-    /// The file is larger than the buffer.
+    /// The file is larger than the buffer: by the head's length (refused before any body
+    /// byte), or, for a body without one (chunked, or up to the close), at the first byte
+    /// that did not fit.
     TooLarge {
-        len: u64,
+        len: Option<u64>,
         room: u64,
     },
     TooManyRedirects,
@@ -75,9 +77,16 @@ impl fmt::Display for HttpError {
             HttpError::Url(e) => write!(f, "{e}"),
             HttpError::Parse(e) => write!(f, "the server sent {e}"),
             HttpError::Status(code, reason) => write!(f, "server said \"{code} {reason}\""),
-            HttpError::TooLarge { len, room } => write!(
+            HttpError::TooLarge {
+                len: Some(len),
+                room,
+            } => write!(
                 f,
                 "the file is {len} bytes, larger than the {room}-byte download buffer; nothing was received"
+            ),
+            HttpError::TooLarge { len: None, room } => write!(
+                f,
+                "the file is larger than the {room}-byte download buffer (it gave no length); stopped there"
             ),
             HttpError::TooManyRedirects => write!(f, "more than {MAX_REDIRECTS} redirects"),
             HttpError::BadRedirect => f.write_str("a redirect without a usable Location"),
@@ -274,7 +283,8 @@ impl HttpClient {
         let fed = self.resp.feed(&data[used..], &mut |bytes: &[u8]| {
             let end = at + bytes.len() as u64;
             if end > room {
-                return Err(HttpError::TooLarge { len: end, room });
+                // What the head said was checked already: a body without a length.
+                return Err(HttpError::TooLarge { len: None, room });
             }
             buf[at as usize..end as usize].copy_from_slice(bytes);
             at = end;
@@ -352,7 +362,7 @@ impl HttpClient {
         }
         if let Some(t) = self.total {
             if t > room {
-                return Err(HttpError::TooLarge { len: t, room });
+                return Err(HttpError::TooLarge { len: Some(t), room });
             }
         }
         self.state = State::Body;
