@@ -32,6 +32,8 @@ fn urls_are_parsed_strictly() {
         ("http://h/a b", UrlError::BadPath),
         ("http://h/a\r\nX: y", UrlError::BadPath),
         ("http://h/\u{e9}", UrlError::BadPath),
+        // Found by the fuzzer: a query without a path made the request line `GET ?x`.
+        ("HTTP://H?HH", UrlError::BadPath),
     ] {
         assert_eq!(url::parse(bad), Err(e), "{bad:?}");
     }

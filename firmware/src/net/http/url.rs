@@ -38,7 +38,8 @@ pub enum UrlError {
     BadHost,
     /// Not a port number 1 to 65535.
     BadPort,
-    /// A space, control or non-ASCII character in the path.
+    /// A space, control or non-ASCII character in the path, or a query without a path
+    /// (`http://h?x`: write `http://h/?x`).
     BadPath,
     /// Longer than [`MAX_URL`].
     TooLong,
@@ -51,7 +52,9 @@ impl core::fmt::Display for UrlError {
             UrlError::Https => "https is not supported (no TLS in the monitor); use http://",
             UrlError::BadHost => "bad host in the URL",
             UrlError::BadPort => "bad port in the URL (1-65535)",
-            UrlError::BadPath => "the URL's path holds a space, control or non-ASCII character",
+            UrlError::BadPath => {
+                "the URL's path must start with / and hold no space, control or non-ASCII character"
+            }
             UrlError::TooLong => "URL longer than 255 characters",
         })
     }
@@ -103,7 +106,7 @@ pub fn parse(s: &str) -> Result<Url<'_>, UrlError> {
     if !host_ok {
         return Err(UrlError::BadHost);
     }
-    if !path.bytes().all(path_byte) {
+    if !path.bytes().all(path_byte) || !(path.is_empty() || path.starts_with('/')) {
         return Err(UrlError::BadPath);
     }
     let path = if path.is_empty() { "/" } else { path };
