@@ -266,6 +266,29 @@ mod bare {
         }
     }
 
+    /// The local APIC's registers (Intel SDM vol. 3, §11.4.1: default base 0xFEE00000).
+    const LAPIC: usize = 0xFEE0_0000;
+    const LAPIC_SVR: usize = 0xF0;
+    const LAPIC_LVT_LINT0: usize = 0x350;
+    const LAPIC_LVT_LINT1: usize = 0x360;
+
+    /// Virtual-wire mode, as SeaBIOS leaves the boot CPU: the local APIC on, LINT0 = ExtINT
+    /// (the 8259's INTR reaches the CPU), LINT1 = NMI. At reset LINT0 is masked, and the
+    /// firmware's 1 kHz PIT tick (the one that ends `hal::cpu::idle`'s `hlt`) never arrives.
+    fn lapic_virtual_wire() {
+        let reg = |off: usize| (LAPIC + off) as *mut u32;
+        // SAFETY: the local APIC's page is identity-mapped (uncached, 3-4 GiB) and these
+        // registers only route interrupts; interrupts stay disabled (IF = 0).
+        unsafe {
+            let svr = core::ptr::read_volatile(reg(LAPIC_SVR));
+            core::ptr::write_volatile(reg(LAPIC_SVR), svr | 0x100);
+            let lint0 = core::ptr::read_volatile(reg(LAPIC_LVT_LINT0));
+            core::ptr::write_volatile(reg(LAPIC_LVT_LINT0), (lint0 & !0x1_0700) | 0x700);
+            let lint1 = core::ptr::read_volatile(reg(LAPIC_LVT_LINT1));
+            core::ptr::write_volatile(reg(LAPIC_LVT_LINT1), (lint1 & !0x1_0700) | 0x400);
+        }
+    }
+
     /// The ROM stage proper (called by `rom_long_entry` on its own stack in RAM).
     #[no_mangle]
     extern "C" fn rom_main() -> ! {
@@ -292,6 +315,7 @@ mod bare {
         debug("lifeboat-rom: memory map\n");
         pci_init();
         debug("lifeboat-rom: PCI\n");
+        lapic_virtual_wire();
 
         let bi = layout::BOOT_INFO as *mut u8;
         // SAFETY: 0x7E00 and 0x100000 onward are RAM (the map above) that nothing uses yet:
