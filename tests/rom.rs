@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::*;
 use lifeboat::media;
 use lifeboat_qemu::lab::{crc32, pattern};
-use lifeboat_qemu::{NetBackend, NicModel};
+use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
 const WINDOW_S: u32 = 2;
 const STARTED: Duration = Duration::from_secs(20);
@@ -47,15 +47,27 @@ fn root() -> &'static Path {
     })
 }
 
-/// A pc with `lifeboat.rom` as its BIOS, an e1000 on slirp and `slots` as the ATA flash.
+/// A board with `lifeboat.rom` as its BIOS, its default NIC (pc: e1000, q35: e1000e) on
+/// slirp and `slots` as the flash (pc: secondary IDE master; q35: AHCI port 2).
+fn board(slots: &Path, kind: MachineType) -> Machine {
+    let nic = match kind {
+        MachineType::Pc => NicModel::E1000,
+        MachineType::Q35 => NicModel::E1000e,
+    };
+    Machine::rom(media(WINDOW_S).rom)
+        .machine_type(kind)
+        .ide_disk(2, slots)
+        .nic(
+            nic,
+            NetBackend::User {
+                tftp: Some(root().to_path_buf()),
+                bootfile: None,
+            },
+        )
+}
+
 fn unit(slots: &Path) -> Machine {
-    Machine::rom(media(WINDOW_S).rom).ide_disk(2, slots).nic(
-        NicModel::E1000,
-        NetBackend::User {
-            tftp: Some(root().to_path_buf()),
-            bootfile: None,
-        },
-    )
+    board(slots, MachineType::Pc)
 }
 
 fn blank_disk(name: &str) -> PathBuf {
@@ -110,10 +122,30 @@ fn from_the_rom_the_monitor_lists_the_nic_pings_and_downloads() {
 
 #[test]
 fn from_the_rom_the_demo_image_installs_to_the_ata_disk_and_flash_boots() {
-    let disk = blank_disk("slots.img");
+    install_reload_and_cold_boot(
+        MachineType::Pc,
+        "Flash=ATA \"QEMU HARDDISK\" 16 MiB @ ide1:0\r\n",
+    );
+}
+
+/// q35: the ROM also turns on FIS receive on each AHCI port so the disk's signature is
+/// latched (SeaBIOS does; the firmware's AHCI probe needs it).
+#[test]
+fn on_q35_from_the_rom_the_demo_image_installs_to_the_ahci_disk_and_flash_boots() {
+    install_reload_and_cold_boot(
+        MachineType::Q35,
+        "Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n",
+    );
+}
+
+#[track_caller]
+fn install_reload_and_cold_boot(kind: MachineType, flash_line: &str) {
+    let disk = blank_disk(&format!("slots-{kind:?}.img"));
     let demo = media::demo_image(media::DEMO_VERSION);
+    let unit = |slots: &Path| board(slots, kind);
     let mut q = launch(&unit(&disk));
-    to_monitor(&mut q);
+    let text = to_monitor(&mut q);
+    assert!(text.contains(flash_line), "{text}");
     command1(&mut q, "address 10.0.2.15");
     command1(&mut q, "server 10.0.2.2");
     tftp_install(&mut q, "demo-image.bin", "1.0(1)");

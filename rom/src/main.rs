@@ -266,6 +266,67 @@ mod bare {
         }
     }
 
+    /// Scratch FIS receive areas for [`ahci_signatures`]: 256 bytes a port, in RAM nothing
+    /// uses yet (below the stage at 0x20000).
+    const AHCI_FIS_SCRATCH: u64 = 0x1_0000;
+
+    /// What SeaBIOS does to every AHCI port and the firmware's AHCI probe relies on: the
+    /// port's signature (PxSIG) is only latched from the device's first D2H register FIS,
+    /// which the HBA delivers once FIS receive is on (AHCI 1.3 §3.3.9, §10.1.2). So: AHCI
+    /// mode on, and on each implemented port with a device present, FIS receive on into a
+    /// scratch area until PxSIG is in, then off again (the firmware sets its own areas).
+    fn ahci_signatures() {
+        const GHC: u64 = 0x04;
+        const PI: u64 = 0x0C;
+        const PX_FB: u64 = 0x08;
+        const PX_FBU: u64 = 0x0C;
+        const PX_CMD: u64 = 0x18;
+        const PX_SIG: u64 = 0x24;
+        const PX_SSTS: u64 = 0x28;
+        const CMD_FRE: u32 = 1 << 4;
+        const CMD_FR: u32 = 1 << 14;
+        for dev in 0..32u8 {
+            for func in 0..8u8 {
+                let id = cfg_read(dev, func, 0x00);
+                if id & 0xFFFF == 0xFFFF || cfg_read(dev, func, 0x08) >> 8 != 0x01_06_01 {
+                    continue;
+                }
+                let abar = u64::from(cfg_read(dev, func, 0x24) & !0xF);
+                if abar == 0 || cfg_read(dev, func, 0x04) & 0x2 == 0 {
+                    continue;
+                }
+                let r = |off: u64| {
+                    // SAFETY: ABAR was assigned above 3 GiB (identity-mapped, uncached) and
+                    // its memory decoding is on; offsets are inside the HBA's registers.
+                    unsafe { core::ptr::read_volatile((abar + off) as *const u32) }
+                };
+                let w = |off: u64, v: u32| {
+                    // SAFETY: as for `r`.
+                    unsafe { core::ptr::write_volatile((abar + off) as *mut u32, v) }
+                };
+                w(GHC, r(GHC) | 1 << 31);
+                let pi = r(PI);
+                for port in 0..32u64 {
+                    let p = 0x100 + 0x80 * port;
+                    if pi & 1 << port == 0 || r(p + PX_SSTS) & 0xF != 3 {
+                        continue;
+                    }
+                    w(p + PX_FB, (AHCI_FIS_SCRATCH + 0x100 * port) as u32);
+                    w(p + PX_FBU, 0);
+                    w(p + PX_CMD, r(p + PX_CMD) | CMD_FRE);
+                    let mut spins = 0u32;
+                    while r(p + PX_SIG) == 0xFFFF_FFFF && spins < 100_000 {
+                        spins += 1;
+                    }
+                    w(p + PX_CMD, r(p + PX_CMD) & !CMD_FRE);
+                    while r(p + PX_CMD) & CMD_FR != 0 && spins < 200_000 {
+                        spins += 1;
+                    }
+                }
+            }
+        }
+    }
+
     /// The local APIC's registers (Intel SDM vol. 3, §11.4.1: default base 0xFEE00000).
     const LAPIC: usize = 0xFEE0_0000;
     const LAPIC_SVR: usize = 0xF0;
@@ -315,6 +376,7 @@ mod bare {
         debug("lifeboat-rom: memory map\n");
         pci_init();
         debug("lifeboat-rom: PCI\n");
+        ahci_signatures();
         lapic_virtual_wire();
 
         let bi = layout::BOOT_INFO as *mut u8;
