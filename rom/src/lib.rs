@@ -393,6 +393,35 @@ pub mod pci {
         }
     }
 
+    /// Command register: I/O space, memory space, bus master (PCI 3.0 §6.2.2).
+    pub const CMD_IO: u16 = 1 << 0;
+    pub const CMD_MEMORY: u16 = 1 << 1;
+    pub const CMD_BUS_MASTER: u16 = 1 << 2;
+
+    /// The command bits for one function whose BARs got `placed` (kind, address or `None`):
+    /// bus master always; I/O or memory decoding only if the function has BARs of that kind
+    /// and every one of them was placed (an unplaced BAR would decode at its reset value,
+    /// 0, on top of low RAM or the legacy ports).
+    pub fn command_bits(placed: impl IntoIterator<Item = (BarKind, Option<u64>)>) -> u16 {
+        let (mut io, mut mem) = (None::<bool>, None::<bool>);
+        for (kind, at) in placed {
+            let slot = if kind == BarKind::Io {
+                &mut io
+            } else {
+                &mut mem
+            };
+            *slot = Some(slot.unwrap_or(true) && at.is_some());
+        }
+        let mut bits = CMD_BUS_MASTER;
+        if io == Some(true) {
+            bits |= CMD_IO;
+        }
+        if mem == Some(true) {
+            bits |= CMD_MEMORY;
+        }
+        bits
+    }
+
     /// The IRQs SeaBIOS routes PIIX3 PIRQ A–D to (config registers 0x60–0x63 of the
     /// PIIX3 ISA bridge, 00:01.0).
     pub const PIIX_PIRQ_IRQS: [u8; 4] = [10, 10, 11, 11];
@@ -627,6 +656,31 @@ mod tests {
         );
         assert_eq!(out[3], Some(0xC000));
         assert_eq!(out[4], None, "not a power of two: a broken device");
+    }
+
+    #[test]
+    fn decoding_only_when_every_bar_of_its_kind_is_placed() {
+        use pci::{command_bits, CMD_BUS_MASTER as BM, CMD_IO as IO, CMD_MEMORY as MEM};
+        assert_eq!(command_bits([]), BM);
+        assert_eq!(
+            command_bits([
+                (BarKind::Mem32, Some(0xC000_0000)),
+                (BarKind::Io, Some(0xC000))
+            ]),
+            BM | IO | MEM
+        );
+        assert_eq!(
+            command_bits([
+                (BarKind::Mem32, Some(0xC000_0000)),
+                (BarKind::Mem64, None),
+                (BarKind::Io, Some(0xC000))
+            ]),
+            BM | IO
+        );
+        assert_eq!(
+            command_bits([(BarKind::Io, None), (BarKind::Io, Some(0xC000))]),
+            BM
+        );
     }
 
     #[test]

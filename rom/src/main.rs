@@ -242,14 +242,17 @@ mod bare {
                 }
                 let header = (cfg_read(dev, func, 0x0C) >> 16) as u8;
                 if header & 0x7F == 0 {
-                    let mut bits = 0x4u32; // bus master
-                    for (p, a) in probes[..n].iter().zip(&addrs[..n]) {
-                        if p.dev == dev && p.func == func && a.is_some() {
-                            bits |= if p.kind == BarKind::Io { 0x1 } else { 0x2 };
-                        }
-                    }
-                    if id == PIIX3_IDE || id == PIIX4_IDE {
-                        bits |= 0x1; // the legacy ports 0x1F0/0x170
+                    let bars = || {
+                        probes[..n]
+                            .iter()
+                            .zip(&addrs[..n])
+                            .filter(move |(p, _)| p.dev == dev && p.func == func)
+                            .map(|(p, a)| (p.kind, *a))
+                    };
+                    let mut bits = u32::from(pci::command_bits(bars()));
+                    let io_unplaced = bars().any(|(k, a)| k == BarKind::Io && a.is_none());
+                    if (id == PIIX3_IDE || id == PIIX4_IDE) && !io_unplaced {
+                        bits |= u32::from(pci::CMD_IO); // the legacy ports 0x1F0/0x170
                     }
                     let cmd = cfg_read(dev, func, 0x04);
                     cfg_write(dev, func, 0x04, (cmd & 0xFFFF) | bits);
