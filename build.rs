@@ -1,7 +1,8 @@
 //! Builds the bare-metal crates (bootloader, firmware, demo) for `x86_64-unknown-none` and the
 //! UEFI loader (efi/) for `x86_64-unknown-uefi` with nested cargos, extracts the flat images
 //! and exports the paths to the runner (`LIFEBOAT_STAGE1`, `LIFEBOAT_STAGE2`,
-//! `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`, `LIFEBOAT_DEMO`, `LIFEBOAT_EFI`) and the end
+//! `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`, `LIFEBOAT_DEMO`, `LIFEBOAT_EFI`, and
+//! `LIFEBOAT_ROM_TOP`: the top 64 KiB of `lifeboat.rom`, the ROM stage of rom/) and the end
 //! of the firmware's memory (`LIFEBOAT_FIRMWARE_END`, its `__stack_top`).
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +22,7 @@ fn main() {
         "efi",
         "firmware",
         "hal",
+        "rom",
         "Cargo.lock",
         "Cargo.toml", // the release profile the bare build uses
         ".cargo/config.toml",
@@ -46,6 +48,8 @@ fn main() {
             "lifeboat-firmware",
             "-p",
             "lifeboat-demo",
+            "-p",
+            "lifeboat-rom",
             "--bins",
         ])
         .arg("--target-dir")
@@ -108,6 +112,12 @@ fn main() {
     write(&out, "stage1.bin", &stage1, "LIFEBOAT_STAGE1");
     write(&out, "stage2.bin", &stage2, "LIFEBOAT_STAGE2");
     write(&out, "firmware.bin", &firmware, "LIFEBOAT_FIRMWARE");
+    write(
+        &out,
+        "rom-top.bin",
+        &rom_top(&bin.join("lifeboat-rom")),
+        "LIFEBOAT_ROM_TOP",
+    );
     println!("cargo:rustc-env=LIFEBOAT_FIRMWARE_ELF={}", fw_elf.display());
     // The UEFI loader needs the end of the firmware's memory (its stack top) to allocate it.
     let elf = std::fs::read(&fw_elf).unwrap();
@@ -201,6 +211,38 @@ fn flat_image(elf: &Path, base: u64) -> Vec<u8> {
         img[off..off + bytes.len()].copy_from_slice(bytes);
     }
     img
+}
+
+/// The top 64 KiB of the system ROM (rom/rom.ld): the stage image (linked at 0x20000, at
+/// most 60 KiB) from 0xFFFF0000, the reset stub (`.reset`) in the last 4 KiB.
+fn rom_top(elf: &Path) -> Vec<u8> {
+    const STAGE_BASE: u64 = 0x2_0000;
+    const TOP: usize = 64 * 1024;
+    const RESET: usize = 4096;
+    let data = std::fs::read(elf).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let mut top = vec![0xFFu8; TOP];
+    for s in file.sections() {
+        let alloc = matches!(s.flags(), SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_ALLOC) != 0);
+        if !alloc || s.kind() == SectionKind::UninitializedData || s.size() == 0 {
+            continue;
+        }
+        let bytes = s.data().unwrap();
+        let at = if s.name() == Ok(".reset") {
+            assert_eq!(bytes.len(), RESET, "the ROM's reset stub must be 4 KiB");
+            TOP - RESET
+        } else {
+            (s.address() - STAGE_BASE) as usize
+        };
+        assert!(
+            at + bytes.len() <= TOP
+                && (s.name() == Ok(".reset") || at + bytes.len() <= TOP - RESET),
+            "ROM stage section {:?} outside its 60 KiB",
+            s.name()
+        );
+        top[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+    top
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8], var: &str) {

@@ -4,7 +4,8 @@
 //! QEMU to the first console byte, to the banner and to `monitor> ` (ESC is sent as soon as the
 //! flash-boot prompt appears), and the same for Debian's U-Boot 2023.01 (`u-boot-qemu`) on q35
 //! reaching its `=>` prompt (a key is sent at "Hit any key to stop autoboot"), and the UEFI disk
-//! under OVMF on pc and q35 (first byte: OVMF's own output). TCG everywhere;
+//! under OVMF on pc and q35 (first byte: OVMF's own output), and lifeboat as the system ROM
+//! (`lifeboat.rom` as `-bios`, no SeaBIOS; its size is printed too) on pc and q35. TCG everywhere;
 //! each row is the median of `RUNS` runs, all of which are printed.
 
 use std::io::{Read, Write};
@@ -218,6 +219,13 @@ fn main() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot-time");
     let _ = std::fs::remove_dir_all(&dir);
     let set = media::write_media(&dir, &MediaConfig::default()).expect("writing media");
+    let rom_len = std::fs::metadata(&set.rom).expect("lifeboat.rom").len();
+    let stage = &media::ROM_TOP[..lifeboat_rom::layout::TOP_LEN - lifeboat_rom::layout::RESET_LEN];
+    println!(
+        "system ROM lifeboat.rom: {rom_len} bytes ({} KiB; its stage {} bytes + a 4 KiB reset stub)",
+        rom_len >> 10,
+        stage.iter().rposition(|&b| b != 0xFF).map_or(0, |i| i + 1),
+    );
 
     println!("seconds from QEMU spawn (TCG), median of {RUNS}:");
     println!(
@@ -255,6 +263,19 @@ fn main() {
         }
         let runs: Result<Vec<Run>, String> = (0..RUNS)
             .map(|_| uefi_run(board, &set.uefi_disk, &dir))
+            .collect();
+        match runs {
+            Ok(runs) => row(name, &runs),
+            Err(e) => println!("{name:<24} FAILED: {e}"),
+        }
+    }
+
+    for (board, name) in [
+        (MachineType::Pc, "lifeboat ROM (pc)"),
+        (MachineType::Q35, "lifeboat ROM (q35)"),
+    ] {
+        let runs: Result<Vec<Run>, String> = (0..RUNS)
+            .map(|_| machine_run(Machine::rom(&set.rom).machine_type(board)))
             .collect();
         match runs {
             Ok(runs) => row(name, &runs),

@@ -84,6 +84,10 @@ struct RunArgs {
     /// --boothelper) instead of SeaBIOS; needs the Debian package ovmf
     #[arg(long)]
     uefi: bool,
+    /// lifeboat as the system ROM (lifeboat.rom as QEMU -bios, no SeaBIOS and no boot
+    /// medium); the slots are on an ATA disk, rom-slots.img (64 MiB, kept between runs)
+    #[arg(long, conflicts_with = "uefi")]
+    rom: bool,
     /// TFTP root served at 10.0.2.2 [default: a generated demo directory]
     #[arg(long, value_name = "DIR")]
     tftp: Option<PathBuf>,
@@ -265,6 +269,7 @@ fn main() -> ExitCode {
     for m in [Medium::Usb, Medium::Disk] {
         eprintln!("lifeboat: wrote {}", set.uefi_path(m).display());
     }
+    eprintln!("lifeboat: wrote {}", set.rom.display());
     if media_only {
         return ExitCode::SUCCESS;
     }
@@ -290,16 +295,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    eprintln!(
-        "lifeboat: flash {} (pflash, kept between runs)",
-        flash.display()
-    );
+    if !run.rom {
+        eprintln!(
+            "lifeboat: flash {} (pflash, kept between runs)",
+            flash.display()
+        );
+    }
     let medium = if run.media.boothelper {
         Medium::Floppy
     } else {
         run.medium
     };
-    let mut machine = if run.uefi {
+    let mut machine = if run.rom {
+        // The ROM: no pflash (a pflash unit 0 would replace it), the slots on the secondary
+        // IDE master, where the firmware looks for an ATA flash.
+        let slots = out.join("rom-slots.img");
+        if !slots.exists() {
+            let made = std::fs::File::create(&slots).and_then(|f| f.set_len(64 << 20));
+            if let Err(e) = made {
+                eprintln!("lifeboat: cannot create {}: {e}", slots.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        eprintln!(
+            "lifeboat: system ROM {}, slots on {} (ATA, ide1:0, kept between runs)",
+            set.rom.display(),
+            slots.display()
+        );
+        Machine::rom(&set.rom).ide_disk(2, slots)
+    } else if run.uefi {
         // UEFI: OVMF as pflash unit 0 (a writable copy: it keeps its variables there), the
         // appliance flash as unit 1; the diskette has no UEFI form, the stick stands in.
         let ovmf = out.join("OVMF.fd");
@@ -328,7 +352,7 @@ fn main() -> ExitCode {
     }
     .machine_type(run.machine)
     .pflash(&flash);
-    if medium != Medium::Disk {
+    if medium != Medium::Disk && !run.rom {
         // The appliance's own disk behind the diskette/stick: boot it by ejecting the
         // medium (Ctrl-A c, `eject -f floppy0`) when the Boothelper asks.
         let disk = if run.uefi {

@@ -21,6 +21,10 @@ pub const STAGE2: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE2"));
 pub const FIRMWARE: &[u8] = include_bytes!(env!("LIFEBOAT_FIRMWARE"));
 /// The UEFI loader (`efi/`) as built, with an empty payload block.
 pub const LOADER: &[u8] = include_bytes!(env!("LIFEBOAT_EFI"));
+/// The top 64 KiB of the system ROM (rom/): the ROM stage and its reset stub.
+pub const ROM_TOP: &[u8] = include_bytes!(env!("LIFEBOAT_ROM_TOP"));
+/// The system ROM's file name in the media directory.
+pub const ROM_FILE: &str = "lifeboat.rom";
 /// The end of the firmware's memory (image, .bss, stack), from its ELF.
 const FIRMWARE_END: &str = env!("LIFEBOAT_FIRMWARE_END");
 /// The demo `flat64` payload (demo/), linked at [`DEMO_LOAD`].
@@ -267,6 +271,33 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
     Ok(img)
 }
 
+/// `lifeboat.rom`: the system ROM for QEMU `-bios` (rom/): the firmware and the disk's
+/// configuration text under the ROM stage (layout in `lifeboat_rom::layout`). Its slots are
+/// on the ATA disk (secondary IDE master): a pflash unit 0 would replace the `-bios` ROM.
+pub fn rom_image(cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    use lifeboat_rom::{layout, payload as p};
+    let text = config_text(Medium::Disk, cfg)?;
+    let len = layout::rom_len(FIRMWARE.len());
+    let mut rom = vec![0xFFu8; len];
+    let at = |addr: u64| len - (layout::ROM_END - addr) as usize;
+    let fw = at(layout::firmware_addr(FIRMWARE.len()));
+    rom[fw..fw + FIRMWARE.len()].copy_from_slice(FIRMWARE);
+    let h = &mut rom[at(layout::HEADER_ADDR)..][..layout::HEADER_LEN];
+    h.fill(0);
+    h[..16].copy_from_slice(&p::MAGIC);
+    h[p::FIRMWARE_LEN..p::FIRMWARE_LEN + 4].copy_from_slice(&(FIRMWARE.len() as u32).to_le_bytes());
+    h[p::ROM_LEN..p::ROM_LEN + 4].copy_from_slice(&(len as u32).to_le_bytes());
+    h[p::CONFIG..p::CONFIG + text.len()].copy_from_slice(text.as_bytes());
+    rom[len - layout::TOP_LEN..].copy_from_slice(ROM_TOP);
+    if len > layout::ROM_MAX {
+        return Err(MediaError::TooLarge {
+            bytes: len,
+            max: layout::ROM_MAX,
+        });
+    }
+    Ok(rom)
+}
+
 /// Size of each UEFI medium; the EFI system partition starts at 1 MiB.
 pub const UEFI_BYTES: usize = 4 << 20;
 const ESP_FIRST_LBA: u64 = 2048;
@@ -411,6 +442,8 @@ pub struct MediaSet {
     pub disk: PathBuf,
     pub uefi_usb: PathBuf,
     pub uefi_disk: PathBuf,
+    /// `lifeboat.rom` (QEMU `-bios`).
+    pub rom: PathBuf,
 }
 
 impl MediaSet {
@@ -440,18 +473,39 @@ pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError
     for m in [Medium::Usb, Medium::Disk] {
         std::fs::write(dir.join(uefi_file_name(m)), uefi_image(m, cfg)?)?;
     }
+    std::fs::write(dir.join(ROM_FILE), rom_image(cfg)?)?;
     Ok(MediaSet {
         floppy: dir.join("floppy.img"),
         usb: dir.join("usb.img"),
         disk: dir.join("disk.img"),
         uefi_usb: dir.join(uefi_file_name(Medium::Usb)),
         uefi_disk: dir.join(uefi_file_name(Medium::Disk)),
+        rom: dir.join(ROM_FILE),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rom_carries_firmware_config_and_stage() {
+        use lifeboat_rom::{layout, payload as p};
+        let rom = rom_image(&MediaConfig::default()).unwrap();
+        assert_eq!(rom.len() % layout::ROM_GRANULE, 0);
+        assert!(rom.len() <= 512 << 10, "ROM is {} bytes", rom.len());
+        // The reset vector: a near jump in the last 16 bytes.
+        assert_eq!(rom[rom.len() - 16], 0xE9);
+        let at = |addr: u64| rom.len() - (layout::ROM_END - addr) as usize;
+        let h = &rom[at(layout::HEADER_ADDR)..][..layout::HEADER_LEN];
+        assert_eq!(p::firmware_len(h), Some(FIRMWARE.len()));
+        assert!(std::str::from_utf8(&h[p::CONFIG..p::CONFIG + 20])
+            .unwrap()
+            .starts_with("# lifeboat"));
+        let fw = at(layout::firmware_addr(FIRMWARE.len()));
+        assert_eq!(&rom[fw..fw + FIRMWARE.len()], FIRMWARE);
+        assert_eq!(&rom[rom.len() - layout::TOP_LEN..], ROM_TOP);
+    }
 
     #[test]
     fn floppy_is_exactly_a_diskette() {

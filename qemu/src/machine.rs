@@ -158,6 +158,10 @@ pub struct Machine {
     /// no room for [`Machine::pflash`]). The board gets SMM and secure pflash, as the secboot
     /// builds require.
     pub ovmf_vars: Option<PathBuf>,
+    /// lifeboat as the system ROM (`lifeboat.rom`, QEMU `-bios`) instead of SeaBIOS. There is
+    /// then no pflash ([`Machine::pflash`] is not mapped: a pflash unit 0 would replace the
+    /// ROM); the slots go on an ATA disk ([`Machine::ide_disk`] index 2).
+    pub bios: Option<PathBuf>,
     /// Network namespace QEMU runs in (see [`Machine::netns`]).
     pub netns: Option<String>,
     /// Map the pflash unit 1 file `readonly=on`: program and erase then fail with status
@@ -191,6 +195,7 @@ impl Default for Machine {
             pflash: None,
             ovmf: None,
             ovmf_vars: None,
+            bios: None,
             netns: None,
             pflash_readonly: false,
             max_fw_size_mib: None,
@@ -205,6 +210,15 @@ impl Default for Machine {
 }
 
 impl Machine {
+    /// A machine whose system ROM is `rom` (lifeboat's `lifeboat.rom`): no boot medium, no
+    /// SeaBIOS, defaults for everything else (no NIC).
+    pub fn rom(rom: impl Into<PathBuf>) -> Self {
+        Machine {
+            bios: Some(rom.into()),
+            ..Machine::default()
+        }
+    }
+
     /// A machine booting `image` from `medium`, with defaults for everything else (no NIC).
     pub fn new(medium: Medium, image: impl Into<PathBuf>) -> Self {
         Machine {
@@ -354,6 +368,9 @@ impl Machine {
             None => a.push("-serial").push("null"),
         };
         a.push("-parallel").push("none");
+        if let Some(rom) = &self.bios {
+            a.push("-bios").push(rom.as_os_str());
+        }
 
         match (&self.ovmf, &self.ovmf_vars) {
             (Some(code), Some(vars)) => {
@@ -376,7 +393,11 @@ impl Machine {
             }
             _ => {}
         }
-        if let Some(flash) = self.pflash.as_ref().filter(|_| self.ovmf_vars.is_none()) {
+        if let Some(flash) = self
+            .pflash
+            .as_ref()
+            .filter(|_| self.ovmf_vars.is_none() && self.bios.is_none())
+        {
             if self.ovmf.is_none() {
                 a.push("-drive").push(opt(&[
                     "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
@@ -541,6 +562,23 @@ mod tests {
             console: "/tmp/x/console.sock".into(),
             qmp: "/tmp/x/qmp.sock".into(),
         }
+    }
+
+    #[test]
+    fn rom_machine_has_bios_and_no_pflash() {
+        let args = strings(
+            Machine::rom("/r/lifeboat.rom")
+                .pflash("/r/flash.img")
+                .ide_disk(2, "/r/slots.img")
+                .args(&ConsoleBackend::Stdio),
+        );
+        assert!(has(&args, &["-bios", "/r/lifeboat.rom"]));
+        assert!(!args.iter().any(|a| a.contains("pflash")));
+        assert!(!args.iter().any(|a| a == "-boot"));
+        assert!(has(
+            &args,
+            &["-drive", "if=ide,index=2,format=raw,file=/r/slots.img"]
+        ));
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub fn media(boot_timeout_s: u32) -> MediaSet {
                 disk: place(&staged.disk),
                 uefi_usb: place(&staged.uefi_usb),
                 uefi_disk: place(&staged.uefi_disk),
+                rom: place(&staged.rom),
             };
             let _ = std::fs::remove_dir_all(&staging);
             set

@@ -1,0 +1,442 @@
+//! `lifeboat.rom`'s stage: lifeboat as the system ROM of a QEMU pc (`-bios lifeboat.rom`),
+//! in place of SeaBIOS and of stage 1 + 2. The reset stub (`reset.s`) reaches long mode
+//! with the low 4 GiB identity-mapped and runs [`bare::rom_main`] from RAM, which
+//! 1. takes the RAM size from fw_cfg `etc/e820` (the CMOS sizes when there is no fw_cfg)
+//!    and builds the E820 list a BIOS would report,
+//! 2. enumerates PCI bus 0: sizes and assigns every BAR, sets the interrupt line and the
+//!    I/O, memory and bus-master command bits (QEMU leaves all of that to the BIOS), and
+//!    turns on the PIIX IDE decode,
+//! 3. copies the configuration text to 0x7E00 and the firmware to 0x100000 out of the ROM
+//!    (payload header: `lifeboat_rom::payload`), writes the boot-info block at 0x800,
+//! 4. jumps to the firmware with `rdi` = the boot-info block, as stage 2 does.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("lifeboat-rom runs only as the system ROM (x86_64-unknown-none, see rom/rom.ld)");
+}
+
+#[cfg(target_os = "none")]
+mod bare {
+    use core::arch::{asm, global_asm};
+
+    use lifeboat_rom::pci::{self, BarKind, BarProbe};
+    use lifeboat_rom::{bootinfo, fw_cfg, layout, payload, ram_from_cmos, E820Map};
+
+    global_asm!(include_str!("reset.s"));
+
+    /// Port I/O. The ROM stage owns the machine: nothing else runs, and the ports it uses
+    /// (PCI configuration, fw_cfg, CMOS, debugcon) touch no memory the stage relies on.
+    mod port {
+        use core::arch::asm;
+
+        pub fn outb(port: u16, v: u8) {
+            // SAFETY: see the module doc: the write has no effect on memory.
+            unsafe {
+                asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags))
+            };
+        }
+        pub fn outw(port: u16, v: u16) {
+            // SAFETY: as above.
+            unsafe {
+                asm!("out dx, ax", in("dx") port, in("ax") v, options(nomem, nostack, preserves_flags))
+            };
+        }
+        pub fn outl(port: u16, v: u32) {
+            // SAFETY: as above.
+            unsafe {
+                asm!("out dx, eax", in("dx") port, in("eax") v, options(nomem, nostack, preserves_flags))
+            };
+        }
+        pub fn inb(port: u16) -> u8 {
+            let v: u8;
+            // SAFETY: as above; reads have no effect on memory either.
+            unsafe {
+                asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags))
+            };
+            v
+        }
+        pub fn inl(port: u16) -> u32 {
+            let v: u32;
+            // SAFETY: as above.
+            unsafe {
+                asm!("in eax, dx", in("dx") port, out("eax") v, options(nomem, nostack, preserves_flags))
+            };
+            v
+        }
+    }
+
+    /// Progress on QEMU's debug console (`-debugcon`, port 0xE9, the `-debugcon` default; ignored without it).
+    fn debug(msg: &str) {
+        for b in msg.bytes() {
+            port::outb(0xE9, b);
+        }
+    }
+
+    /// PCI configuration mechanism #1 on bus 0.
+    fn cfg_read(dev: u8, func: u8, off: u8) -> u32 {
+        port::outl(
+            0xCF8,
+            0x8000_0000 | u32::from(dev) << 11 | u32::from(func) << 8 | u32::from(off & 0xFC),
+        );
+        port::inl(0xCFC)
+    }
+
+    fn cfg_write(dev: u8, func: u8, off: u8, v: u32) {
+        port::outl(
+            0xCF8,
+            0x8000_0000 | u32::from(dev) << 11 | u32::from(func) << 8 | u32::from(off & 0xFC),
+        );
+        port::outl(0xCFC, v);
+    }
+
+    fn fw_cfg_read(buf: &mut [u8]) {
+        for b in buf {
+            *b = port::inb(fw_cfg::DATA);
+        }
+    }
+
+    /// The RAM ranges from fw_cfg `etc/e820`; `None` without fw_cfg or the file.
+    fn ram_from_fw_cfg() -> Option<E820Map> {
+        port::outw(fw_cfg::SELECTOR, fw_cfg::SIGNATURE);
+        let mut sig = [0u8; 4];
+        fw_cfg_read(&mut sig);
+        if &sig != b"QEMU" {
+            return None;
+        }
+        port::outw(fw_cfg::SELECTOR, fw_cfg::FILE_DIR);
+        let mut count = [0u8; 4];
+        fw_cfg_read(&mut count);
+        let mut file = None;
+        for _ in 0..u32::from_be_bytes(count) {
+            let mut e = [0u8; fw_cfg::DIR_ENTRY_LEN];
+            fw_cfg_read(&mut e);
+            file = file.or(fw_cfg::match_entry(&e, "etc/e820"));
+        }
+        let file = file?;
+        let mut bytes = [0u8; bootinfo::MAX_E820 * fw_cfg::E820_ENTRY_LEN];
+        let n = (file.size as usize).min(bytes.len());
+        port::outw(fw_cfg::SELECTOR, file.select);
+        fw_cfg_read(&mut bytes[..n]);
+        Some(fw_cfg::parse_e820(&bytes[..n]))
+    }
+
+    fn cmos(reg: u8) -> u8 {
+        port::outb(0x70, reg | 0x80); // NMI stays disabled
+        port::inb(0x71)
+    }
+
+    /// Host bridge IDs (00:00.0).
+    const I440FX: u32 = 0x1237_8086;
+    /// PIIX3 ISA bridge (00:01.0): PIRQ route control at 0x60–0x63.
+    const PIIX3_ISA: u32 = 0x7000_8086;
+    /// PIIX3/PIIX4 IDE: IDETIM at 0x40 (primary) and 0x42 (secondary), bit 15 = decode enable.
+    const PIIX3_IDE: u32 = 0x7010_8086;
+    const PIIX4_IDE: u32 = 0x7111_8086;
+
+    /// Sizes and assigns every BAR on bus 0, sets the interrupt lines and command bits.
+    fn pci_init() {
+        const MAX: usize = 96;
+        let mut probes = [BarProbe {
+            bus: 0,
+            dev: 0,
+            func: 0,
+            index: 0,
+            kind: BarKind::Io,
+            size: 0,
+        }; MAX];
+        let mut n = 0;
+        let i440fx = cfg_read(0, 0, 0) == I440FX;
+        for dev in 0..32u8 {
+            for func in 0..8u8 {
+                let id = cfg_read(dev, func, 0x00);
+                if id & 0xFFFF == 0xFFFF {
+                    if func == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                let header = (cfg_read(dev, func, 0x0C) >> 16) as u8;
+                if header & 0x7F == 0 {
+                    // Decode off while the BARs hold all ones.
+                    let cmd = cfg_read(dev, func, 0x04) & 0xFFFF;
+                    cfg_write(dev, func, 0x04, cmd & !0x3);
+                    let mut i = 0u8;
+                    while i < 6 {
+                        let off = 0x10 + 4 * i;
+                        let orig = cfg_read(dev, func, off);
+                        cfg_write(dev, func, off, 0xFFFF_FFFF);
+                        let low = cfg_read(dev, func, off);
+                        cfg_write(dev, func, off, orig);
+                        let kind = if low & 1 != 0 {
+                            BarKind::Io
+                        } else if (low >> 1) & 3 == 2 {
+                            BarKind::Mem64
+                        } else {
+                            BarKind::Mem32
+                        };
+                        let mut high = 0;
+                        if kind == BarKind::Mem64 && i < 5 {
+                            let orig = cfg_read(dev, func, off + 4);
+                            cfg_write(dev, func, off + 4, 0xFFFF_FFFF);
+                            high = cfg_read(dev, func, off + 4);
+                            cfg_write(dev, func, off + 4, orig);
+                        }
+                        if let Some(size) = pci::size_of(low, high, kind) {
+                            if n < MAX {
+                                probes[n] = BarProbe {
+                                    bus: 0,
+                                    dev,
+                                    func,
+                                    index: i,
+                                    kind,
+                                    size,
+                                };
+                                n += 1;
+                            }
+                        }
+                        i += if kind == BarKind::Mem64 { 2 } else { 1 };
+                    }
+                    if id == PIIX3_IDE || id == PIIX4_IDE {
+                        cfg_write(dev, func, 0x40, 0x8000_8000);
+                    }
+                    if i440fx && id == PIIX3_ISA {
+                        let irqs = pci::PIIX_PIRQ_IRQS;
+                        cfg_write(dev, func, 0x60, u32::from_le_bytes(irqs));
+                    }
+                }
+                if func == 0 && header & 0x80 == 0 {
+                    break;
+                }
+            }
+        }
+        let mut addrs = [None; MAX];
+        pci::plan(&probes[..n], &mut addrs[..n]);
+        for (p, a) in probes[..n].iter().zip(&addrs[..n]) {
+            let Some(a) = *a else {
+                debug("lifeboat-rom: a PCI BAR did not fit its window\n");
+                continue;
+            };
+            let off = 0x10 + 4 * p.index;
+            let low = cfg_read(p.dev, p.func, off);
+            let flags = if p.kind == BarKind::Io {
+                low & 0x3
+            } else {
+                low & 0xF
+            };
+            cfg_write(p.dev, p.func, off, a as u32 | flags);
+            if p.kind == BarKind::Mem64 {
+                cfg_write(p.dev, p.func, off + 4, (a >> 32) as u32);
+            }
+        }
+        // Command bits and interrupt lines, once per function.
+        for dev in 0..32u8 {
+            for func in 0..8u8 {
+                let id = cfg_read(dev, func, 0x00);
+                if id & 0xFFFF == 0xFFFF {
+                    if func == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                let header = (cfg_read(dev, func, 0x0C) >> 16) as u8;
+                if header & 0x7F == 0 {
+                    let bars = || {
+                        probes[..n]
+                            .iter()
+                            .zip(&addrs[..n])
+                            .filter(move |(p, _)| p.dev == dev && p.func == func)
+                            .map(|(p, a)| (p.kind, *a))
+                    };
+                    let mut bits = u32::from(pci::command_bits(bars()));
+                    let io_unplaced = bars().any(|(k, a)| k == BarKind::Io && a.is_none());
+                    if (id == PIIX3_IDE || id == PIIX4_IDE) && !io_unplaced {
+                        bits |= u32::from(pci::CMD_IO); // the legacy ports 0x1F0/0x170
+                    }
+                    let cmd = cfg_read(dev, func, 0x04);
+                    cfg_write(dev, func, 0x04, (cmd & 0xFFFF) | bits);
+                    let int = cfg_read(dev, func, 0x3C);
+                    let pin = (int >> 8) as u8;
+                    if let Some(irq) = pci::piix_irq(dev, pin) {
+                        cfg_write(dev, func, 0x3C, (int & !0xFF) | u32::from(irq));
+                    }
+                }
+                if func == 0 && header & 0x80 == 0 {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Scratch FIS receive areas for [`ahci_signatures`]: 256 bytes a port, in RAM nothing
+    /// uses yet (below the stage at 0x20000).
+    const AHCI_FIS_SCRATCH: u64 = 0x1_0000;
+
+    /// What SeaBIOS does to every AHCI port and the firmware's AHCI probe relies on: the
+    /// port's signature (PxSIG) is only latched from the device's first D2H register FIS,
+    /// which the HBA delivers once FIS receive is on (AHCI 1.3 §3.3.9, §10.1.2). So: AHCI
+    /// mode on, and on each implemented port with a device present, FIS receive on into a
+    /// scratch area until PxSIG is in, then off again (the firmware sets its own areas).
+    fn ahci_signatures() {
+        const GHC: u64 = 0x04;
+        const PI: u64 = 0x0C;
+        const PX_FB: u64 = 0x08;
+        const PX_FBU: u64 = 0x0C;
+        const PX_CMD: u64 = 0x18;
+        const PX_SIG: u64 = 0x24;
+        const PX_SSTS: u64 = 0x28;
+        const CMD_FRE: u32 = 1 << 4;
+        const CMD_FR: u32 = 1 << 14;
+        for dev in 0..32u8 {
+            for func in 0..8u8 {
+                let id = cfg_read(dev, func, 0x00);
+                if id & 0xFFFF == 0xFFFF || cfg_read(dev, func, 0x08) >> 8 != 0x01_06_01 {
+                    continue;
+                }
+                let abar = u64::from(cfg_read(dev, func, 0x24) & !0xF);
+                if abar == 0 || cfg_read(dev, func, 0x04) & 0x2 == 0 {
+                    continue;
+                }
+                let r = |off: u64| {
+                    // SAFETY: ABAR was assigned above 3 GiB (identity-mapped, uncached) and
+                    // its memory decoding is on; offsets are inside the HBA's registers.
+                    unsafe { core::ptr::read_volatile((abar + off) as *const u32) }
+                };
+                let w = |off: u64, v: u32| {
+                    // SAFETY: as for `r`.
+                    unsafe { core::ptr::write_volatile((abar + off) as *mut u32, v) }
+                };
+                w(GHC, r(GHC) | 1 << 31);
+                let pi = r(PI);
+                for port in 0..32u64 {
+                    let p = 0x100 + 0x80 * port;
+                    if pi & 1 << port == 0 || r(p + PX_SSTS) & 0xF != 3 {
+                        continue;
+                    }
+                    w(p + PX_FB, (AHCI_FIS_SCRATCH + 0x100 * port) as u32);
+                    w(p + PX_FBU, 0);
+                    w(p + PX_CMD, r(p + PX_CMD) | CMD_FRE);
+                    let mut spins = 0u32;
+                    while r(p + PX_SIG) == 0xFFFF_FFFF && spins < 100_000 {
+                        spins += 1;
+                    }
+                    w(p + PX_CMD, r(p + PX_CMD) & !CMD_FRE);
+                    while r(p + PX_CMD) & CMD_FR != 0 && spins < 200_000 {
+                        spins += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The local APIC's registers (Intel SDM vol. 3, §11.4.1: default base 0xFEE00000).
+    const LAPIC: usize = 0xFEE0_0000;
+    const LAPIC_SVR: usize = 0xF0;
+    const LAPIC_LVT_LINT0: usize = 0x350;
+    const LAPIC_LVT_LINT1: usize = 0x360;
+
+    /// Virtual-wire mode, as SeaBIOS leaves the boot CPU: the local APIC on, LINT0 = ExtINT
+    /// (the 8259's INTR reaches the CPU), LINT1 = NMI. At reset LINT0 is masked, and the
+    /// firmware's 1 kHz PIT tick (the one that ends `hal::cpu::idle`'s `hlt`) never arrives.
+    fn lapic_virtual_wire() {
+        let reg = |off: usize| (LAPIC + off) as *mut u32;
+        // SAFETY: the local APIC's page is identity-mapped (uncached, 3-4 GiB) and these
+        // registers only route interrupts; interrupts stay disabled (IF = 0).
+        unsafe {
+            let svr = core::ptr::read_volatile(reg(LAPIC_SVR));
+            core::ptr::write_volatile(reg(LAPIC_SVR), svr | 0x100);
+            let lint0 = core::ptr::read_volatile(reg(LAPIC_LVT_LINT0));
+            core::ptr::write_volatile(reg(LAPIC_LVT_LINT0), (lint0 & !0x1_0700) | 0x700);
+            let lint1 = core::ptr::read_volatile(reg(LAPIC_LVT_LINT1));
+            core::ptr::write_volatile(reg(LAPIC_LVT_LINT1), (lint1 & !0x1_0700) | 0x400);
+        }
+    }
+
+    /// The ROM stage proper (called by `rom_long_entry` on its own stack in RAM).
+    #[no_mangle]
+    extern "C" fn rom_main() -> ! {
+        debug("lifeboat-rom: long mode\n");
+        // SAFETY: the payload header is in the ROM, mapped and never written.
+        let header: &[u8; layout::HEADER_LEN] =
+            unsafe { &*(layout::HEADER_ADDR as *const [u8; layout::HEADER_LEN]) };
+        let Some(fw_len) = payload::firmware_len(header) else {
+            debug("lifeboat-rom: no payload header\n");
+            halt();
+        };
+        let rom_len = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
+        let ram = ram_from_fw_cfg().filter(|m| m.usable() > 0).or_else(|| {
+            ram_from_cmos(
+                [cmos(0x34), cmos(0x35)],
+                [cmos(0x5B), cmos(0x5C), cmos(0x5D)],
+            )
+        });
+        let Some(ram) = ram else {
+            debug("lifeboat-rom: no RAM size (no fw_cfg, CMOS 0x34/0x35 zero)\n");
+            halt();
+        };
+        let map = E820Map::for_machine(ram.entries(), u64::from(rom_len));
+        debug("lifeboat-rom: memory map\n");
+        pci_init();
+        debug("lifeboat-rom: PCI\n");
+        ahci_signatures();
+        lapic_virtual_wire();
+
+        let bi = layout::BOOT_INFO as *mut u8;
+        // SAFETY: 0x7E00 and 0x100000 onward are RAM (the map above) that nothing uses yet:
+        // the stage lives at 0x20000–0x80000, the page tables at 0x1000–0x6FFF; the sources
+        // are the ROM. The boot-info block at 0x800 is RAM below the page tables.
+        unsafe {
+            let config = (layout::HEADER_ADDR as usize + payload::CONFIG) as *const u8;
+            core::ptr::copy_nonoverlapping(
+                config,
+                layout::CONFIG_ADDR as *mut u8,
+                payload::CONFIG_LEN,
+            );
+            let fw = layout::firmware_addr(fw_len) as *const u8;
+            core::ptr::copy_nonoverlapping(fw, layout::FIRMWARE_BASE as *mut u8, fw_len);
+            core::ptr::write_bytes(bi, 0, bootinfo::LEN);
+            let w32 = |off: usize, v: u32| core::ptr::write_unaligned(bi.add(off) as *mut u32, v);
+            w32(0x00, bootinfo::MAGIC);
+            *bi.add(0x04) = 0x80;
+            *bi.add(0x05) = bootinfo::MEDIUM_DISK;
+            core::ptr::write_unaligned(bi.add(0x06) as *mut u16, map.entries().len() as u16);
+            w32(0x08, layout::CONFIG_ADDR as u32);
+            w32(0x0C, payload::CONFIG_LEN as u32);
+            w32(0x10, fw_len as u32);
+            w32(0x14, bootinfo::FLAG_ROM);
+            for (i, e) in map.entries().iter().enumerate() {
+                let p = bi.add(bootinfo::E820 + 24 * i);
+                core::ptr::write_unaligned(p as *mut u64, e.base);
+                core::ptr::write_unaligned(p.add(8) as *mut u64, e.len);
+                core::ptr::write_unaligned(p.add(16) as *mut u32, e.kind);
+                core::ptr::write_unaligned(p.add(20) as *mut u32, 1);
+            }
+        }
+        debug("lifeboat-rom: starting the firmware\n");
+        // SAFETY: the firmware is at its link address, the boot-info block is complete, the
+        // page tables and GDT are the ones stage 2 hands over; this never returns.
+        unsafe {
+            asm!(
+                "mov esp, 0x7C00",
+                "jmp rax",
+                in("rdi") layout::BOOT_INFO,
+                in("rax") layout::FIRMWARE_BASE,
+                options(noreturn)
+            )
+        }
+    }
+
+    fn halt() -> ! {
+        loop {
+            // SAFETY: interrupts are off: the CPU stops here for good.
+            unsafe { asm!("hlt", options(nomem, nostack)) };
+        }
+    }
+
+    #[panic_handler]
+    fn panic(_: &core::panic::PanicInfo) -> ! {
+        debug("lifeboat-rom: panic\n");
+        halt()
+    }
+}

@@ -1,0 +1,167 @@
+//! lifeboat as the system ROM (issue 14, item 3): `lifeboat.rom` as QEMU `-bios` on a pc, no
+//! SeaBIOS and no boot medium. The ROM stage assigns the PCI BARs the NIC and IDE drivers
+//! use: the monitor comes up, lists the NIC, pings and downloads over slirp; the demo image
+//! installs to the ATA disk (the slots' flash here: a pflash unit 0 would replace the ROM)
+//! and flash-boots after `reload` and after a cold power-on.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+use lifeboat::media;
+use lifeboat_qemu::lab::{crc32, pattern};
+use lifeboat_qemu::{MachineType, NetBackend, NicModel};
+
+const WINDOW_S: u32 = 2;
+const STARTED: Duration = Duration::from_secs(20);
+/// Five echoes over slirp, with room for a loaded 2-core runner.
+const PING_OK: Duration = Duration::from_secs(20);
+
+fn tmp(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let d = DIR.get_or_init(|| {
+        let d =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rom-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    });
+    d.join(name)
+}
+
+/// The TFTP root: a 1 MiB pattern file and the demo image.
+fn root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let dir = tmp("root");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("one-mib.bin"), pattern(1 << 20, 7)).unwrap();
+        std::fs::write(
+            dir.join("demo-image.bin"),
+            media::demo_image(media::DEMO_VERSION),
+        )
+        .unwrap();
+        dir
+    })
+}
+
+/// A board with `lifeboat.rom` as its BIOS, its default NIC (pc: e1000, q35: e1000e) on
+/// slirp and `slots` as the flash (pc: secondary IDE master; q35: AHCI port 2).
+fn board(slots: &Path, kind: MachineType) -> Machine {
+    let nic = match kind {
+        MachineType::Pc => NicModel::E1000,
+        MachineType::Q35 => NicModel::E1000e,
+    };
+    Machine::rom(media(WINDOW_S).rom)
+        .machine_type(kind)
+        .ide_disk(2, slots)
+        .nic(
+            nic,
+            NetBackend::User {
+                tftp: Some(root().to_path_buf()),
+                bootfile: None,
+            },
+        )
+}
+
+fn unit(slots: &Path) -> Machine {
+    board(slots, MachineType::Pc)
+}
+
+fn blank_disk(name: &str) -> PathBuf {
+    let disk = tmp(name);
+    std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap();
+    disk
+}
+
+#[track_caller]
+fn to_monitor(q: &mut Qemu) -> String {
+    let banner = expect_banner(q);
+    q.send(ESC).expect("ESC");
+    let listing = expect(q, HELP_HINT, REPLY);
+    expect(q, PROMPT, REPLY);
+    format!("{banner}{listing}")
+}
+
+#[test]
+fn from_the_rom_the_monitor_lists_the_nic_pings_and_downloads() {
+    let disk = blank_disk("net.img");
+    let mut q = launch(&unit(&disk));
+    let text = to_monitor(&mut q);
+    assert!(
+        text.contains("Platform lifeboat-x86 (i440FX, QEMU pc), 255 MiB RAM"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Flash=ATA \"QEMU HARDDISK\" 16 MiB @ ide1:0\r\n"),
+        "{text}"
+    );
+    // The e1000 in slot 3 with the interrupt line the ROM routed (PIRQD -> IRQ 11).
+    assert!(
+        text.contains("0: i82540em @ PCI(bus:0 dev:3 irq:11)"),
+        "{text}"
+    );
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    q.send_line("ping").unwrap();
+    let ping = expect(&mut q, PROMPT, PING_OK);
+    assert!(ping.contains("Success rate is 100 percent (5/5)"), "{ping}");
+    command1(&mut q, "file one-mib.bin");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    let want = format!(
+        "Received {} bytes in ",
+        std::fs::read(root().join("one-mib.bin")).unwrap().len()
+    );
+    assert!(out.contains(&want), "{out}");
+    let crc = crc32(&std::fs::read(root().join("one-mib.bin")).unwrap());
+    assert!(out.contains(&format!("CRC-32 {crc:#010x}")), "{out}");
+}
+
+#[test]
+fn from_the_rom_the_demo_image_installs_to_the_ata_disk_and_flash_boots() {
+    install_reload_and_cold_boot(
+        MachineType::Pc,
+        "Flash=ATA \"QEMU HARDDISK\" 16 MiB @ ide1:0\r\n",
+    );
+}
+
+/// q35: the ROM also turns on FIS receive on each AHCI port so the disk's signature is
+/// latched (SeaBIOS does; the firmware's AHCI probe needs it).
+#[test]
+fn on_q35_from_the_rom_the_demo_image_installs_to_the_ahci_disk_and_flash_boots() {
+    install_reload_and_cold_boot(
+        MachineType::Q35,
+        "Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n",
+    );
+}
+
+#[track_caller]
+fn install_reload_and_cold_boot(kind: MachineType, flash_line: &str) {
+    let disk = blank_disk(&format!("slots-{kind:?}.img"));
+    let demo = media::demo_image(media::DEMO_VERSION);
+    let unit = |slots: &Path| board(slots, kind);
+    let mut q = launch(&unit(&disk));
+    let text = to_monitor(&mut q);
+    assert!(text.contains(flash_line), "{text}");
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    tftp_install(&mut q, "demo-image.bin", "1.0(1)");
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    // The reset runs the ROM again: it assigns the BARs anew and starts the firmware.
+    expect(&mut q, USE_SPACE, BOOT);
+    expect(&mut q, "Flash boot: slot A, image 1.0(1) (flat64, ", REPLY);
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    expect(&mut q, "demo image: boot confirmed\r\n", REPLY);
+    drop(q);
+    // Slot A (after the two 4 KiB record blocks) holds the image on the disk itself.
+    let bytes = std::fs::read(&disk).unwrap();
+    assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
+    // A cold power-on with nobody at the console: the window passes, the image runs.
+    let mut q = launch(&unit(&disk));
+    expect_banner(&mut q);
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+}
