@@ -193,10 +193,12 @@ impl Response {
             .strip_prefix("HTTP/1.1 ")
             .or_else(|| line.strip_prefix("HTTP/1.0 "))
             .ok_or(ParseError::BadStatusLine)?;
-        let (code, reason) = rest.split_at(rest.len().min(3));
-        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        // Bytes first: `split_at(3)` inside a multi-byte character would panic (the fuzzer
+        // found a status line that did).
+        if rest.len() < 3 || !rest.as_bytes()[..3].iter().all(u8::is_ascii_digit) {
             return Err(ParseError::BadStatusLine);
         }
+        let (code, reason) = rest.split_at(3);
         if !(reason.is_empty() || reason.starts_with(' ')) {
             return Err(ParseError::BadStatusLine);
         }
