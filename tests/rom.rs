@@ -2,7 +2,8 @@
 //! SeaBIOS and no boot medium. The ROM stage assigns the PCI BARs the NIC and IDE drivers
 //! use: the monitor comes up, lists the NIC, pings and downloads over slirp; the demo image
 //! installs to the ATA disk (the slots' flash here: a pflash unit 0 would replace the ROM)
-//! and flash-boots after `reload` and after a cold power-on.
+//! and flash-boots after `reload` and after a cold power-on; Debian's kernel installed the
+//! same way boots from it without ACPI tables.
 
 mod common;
 
@@ -13,7 +14,8 @@ use std::time::Duration;
 use common::*;
 use lifeboat::media;
 use lifeboat_qemu::lab::{crc32, pattern};
-use lifeboat_qemu::{MachineType, NetBackend, NicModel};
+use lifeboat_qemu::linux::{self, MARKER};
+use lifeboat_qemu::{Machine, MachineType, NetBackend, NicModel};
 
 const WINDOW_S: u32 = 2;
 const STARTED: Duration = Duration::from_secs(20);
@@ -164,4 +166,57 @@ fn install_reload_and_cold_boot(kind: MachineType, flash_line: &str) {
     let mut q = launch(&unit(&disk));
     expect_banner(&mut q);
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+}
+
+/// Debian's kernel and the busybox initramfs (`qemu::linux`), installed over TFTP to the ATA
+/// disk and started by the ROM's flash boot: the ROM gives Linux no ACPI tables (no RSDP in
+/// the zero page), so it boots on what it finds without them; the initramfs marker on COM1
+/// proves userland ran.
+#[test]
+fn from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi() {
+    let test = "from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi";
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
+    let assets = match linux::ensure(&cache) {
+        Ok(a) => a,
+        Err(why) => {
+            skip_or_fail(
+                test,
+                &format!("{why}; needs apt-get with a reachable Debian package source"),
+            );
+            return;
+        }
+    };
+    let image = linux::image(&assets).unwrap();
+    let dir = tmp("linux-root");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("linux.img"), &image).unwrap();
+    let disk = tmp("linux-cf.img");
+    std::fs::write(&disk, vec![0u8; 64 << 20]).unwrap();
+    let m = Machine::rom(media(WINDOW_S).rom)
+        .machine_type(MachineType::Pc)
+        .memory_mib(256)
+        .ide_disk(2, &disk)
+        .nic(
+            NicModel::E1000,
+            NetBackend::User {
+                tftp: Some(dir.clone()),
+                bootfile: None,
+            },
+        );
+    let mut q = launch(&m);
+    to_monitor(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    command1(&mut q, "file linux.img");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(180));
+    assert!(out.contains("Installed 6.1(0) in slot A"), "{out}");
+    q.send_line("reload").unwrap();
+    expect(
+        &mut q,
+        "Flash boot: slot A, image 6.1(0) (linux, kernel ",
+        Duration::from_secs(60),
+    );
+    expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
+    expect(&mut q, MARKER, Duration::from_secs(120));
 }

@@ -164,8 +164,14 @@ fn hostile_heads_are_refused() {
         ("HTTP/1.1 2000 OK\r\n\r\n".into(), ParseError::BadStatusLine),
         ("SSH-2.0-OpenSSH\r\n\r\n".into(), ParseError::BadStatusLine),
         // Found by the fuzzer: a multi-byte character across the code's end panicked.
-        ("HTTP/1.1 3\u{479}o\r\n\r\n".into(), ParseError::BadStatusLine),
-        ("HTTP/1.1 20\u{479}\r\n\r\n".into(), ParseError::BadStatusLine),
+        (
+            "HTTP/1.1 3\u{479}o\r\n\r\n".into(),
+            ParseError::BadStatusLine,
+        ),
+        (
+            "HTTP/1.1 20\u{479}\r\n\r\n".into(),
+            ParseError::BadStatusLine,
+        ),
         (
             "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n".into(),
             ParseError::BadContentLength,
