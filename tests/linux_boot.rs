@@ -12,35 +12,60 @@ use std::time::Duration;
 
 use common::*;
 use lifeboat_qemu::linux::{self, MARKER};
-use lifeboat_qemu::{NetBackend, NicModel};
+use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
 #[test]
 fn recover_install_and_boot_debian_linux_from_ata_flash() {
+    recover_install_and_boot(
+        "recover_install_and_boot_debian_linux_from_ata_flash",
+        MachineType::Pc,
+    );
+}
+
+/// The same on q35: over the e1000e, to the SATA disk on AHCI port 2 (15 MiB through the
+/// AHCI driver's DMA), booted from there.
+#[test]
+fn on_q35_debian_linux_installs_to_an_ahci_disk_and_boots() {
+    recover_install_and_boot(
+        "on_q35_debian_linux_installs_to_an_ahci_disk_and_boots",
+        MachineType::Q35,
+    );
+}
+
+fn recover_install_and_boot(test: &str, kind: MachineType) {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
     let assets = match linux::ensure(&cache) {
         Ok(a) => a,
         Err(why) => {
             skip_or_fail(
-                "recover_install_and_boot_debian_linux_from_ata_flash",
+                test,
                 &format!("{why}; needs apt-get with a reachable Debian package source"),
             );
             return;
         }
     };
     let image = linux::image(&assets).unwrap();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("linux-boot-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "linux-boot-{}-{}",
+        kind.name(),
+        std::process::id()
+    ));
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("linux.img"), &image).unwrap();
     let flash = dir.join("cf.img");
     std::fs::write(&flash, vec![0xFFu8; 64 << 20]).unwrap();
 
+    let nic = match kind {
+        MachineType::Pc => NicModel::E1000,
+        MachineType::Q35 => NicModel::E1000e,
+    };
     let m = machine(Medium::Disk, 2)
+        .machine_type(kind)
         .memory_mib(256)
         .ide_disk(2, &flash)
         .nic(
-            NicModel::E1000,
+            nic,
             NetBackend::User {
                 tftp: Some(root),
                 bootfile: None,
@@ -68,5 +93,5 @@ fn recover_install_and_boot_debian_linux_from_ata_flash() {
     );
     expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
     expect(&mut q, MARKER, Duration::from_secs(120));
-    eprintln!("{} booted from ATA flash", assets.kernel_package);
+    eprintln!("{} booted from flash on {}", assets.kernel_package, kind.name());
 }

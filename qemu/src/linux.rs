@@ -101,6 +101,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// Fetches (once) the kernel and builds (once) the initramfs in `dir`.
 pub fn ensure(dir: &Path) -> Result<LinuxAssets, String> {
+    // Tests of one binary run in parallel threads: one fetches, the others then find it.
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let vmlinuz = dir.join("vmlinuz");
     let initramfs = dir.join("initramfs.cpio");

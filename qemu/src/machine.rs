@@ -117,7 +117,8 @@ pub enum MachineType {
 }
 
 impl MachineType {
-    fn name(self) -> &'static str {
+    /// QEMU's `-machine` name.
+    pub fn name(self) -> &'static str {
         match self {
             MachineType::Pc => "pc",
             MachineType::Q35 => "q35",
