@@ -93,5 +93,9 @@ fn recover_install_and_boot(test: &str, kind: MachineType) {
     );
     expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
     expect(&mut q, MARKER, Duration::from_secs(120));
-    eprintln!("{} booted from flash on {}", assets.kernel_package, kind.name());
+    eprintln!(
+        "{} booted from flash on {}",
+        assets.kernel_package,
+        kind.name()
+    );
 }
