@@ -285,8 +285,7 @@ pub fn http<D: Device, K: Console + ?Sized>(
                 conn = Conn::Connecting(now);
             }
         }
-        let local = local_ip;
-        primer.poll(&mut dev, &arp, mac, local, route_now.next_hop, now);
+        primer.poll(&mut dev, &arp, mac, local_ip, route_now.next_hop, now);
         iface.poll(now, &mut dev, &mut sockets);
         let sock = sockets.get_mut::<tcp::Socket>(h);
         match conn {
@@ -316,14 +315,13 @@ pub fn http<D: Device, K: Console + ?Sized>(
             Conn::Open(last) => {
                 let mut got = false;
                 while sock.can_recv() {
+                    // Everything is taken off the ring (the window stays open); bytes after
+                    // an outcome or a redirect are dropped with the connection.
                     let r = sock.recv(|data| {
-                        let n = if client.outcome().is_none() && !client.wants_connection() {
+                        if client.outcome().is_none() && !client.wants_connection() {
                             client.on_data(data, buf, &mut |e| ev(con, e));
-                            data.len()
-                        } else {
-                            data.len()
-                        };
-                        (n, n)
+                        }
+                        (data.len(), data.len())
                     });
                     match r {
                         Ok(n) if n > 0 => got = true,
