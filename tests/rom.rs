@@ -93,7 +93,9 @@ fn from_the_rom_the_monitor_lists_the_nic_pings_and_downloads() {
     let mut q = launch(&unit(&disk));
     let text = to_monitor(&mut q);
     assert!(
-        text.contains("Platform lifeboat-x86 (i440FX, QEMU pc), 255 MiB RAM"),
+        text.contains(
+            "Platform lifeboat-x86 (i440FX, QEMU pc), 255 MiB RAM, booted from the system ROM\r\n"
+        ),
         "{text}"
     );
     assert!(

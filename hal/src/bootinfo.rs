@@ -30,6 +30,8 @@ pub struct BootInfo {
     pub firmware_size: u32,
     /// Started by the UEFI loader (`efi/`), not by the BIOS stage 2.
     pub uefi: bool,
+    /// Started by the system ROM (`rom/`, flags bit 1): no BIOS, no boot medium.
+    pub rom: bool,
     /// The ACPI RSDP from the UEFI configuration table (0: unknown, as from stage 2).
     pub rsdp: u64,
     regions: [MemRegion; MAX_REGIONS],
@@ -103,6 +105,7 @@ impl BootInfo {
             config,
             firmware_size: h.firmware_size,
             uefi: h.flags & 1 != 0,
+            rom: h.flags & 2 != 0,
             rsdp: h.rsdp,
             regions,
             region_count: n,

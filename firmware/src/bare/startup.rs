@@ -75,15 +75,16 @@ pub fn run(bootinfo_addr: usize) -> ! {
             };
             let _ = write!(
                 con,
-                "Platform {}, {} MiB RAM, booted from {} ",
+                "Platform {}, {} MiB RAM, booted from ",
                 lifeboat_hal::platform::name(),
                 b.usable_ram() >> 20,
-                medium,
             );
-            let _ = if b.uefi {
-                write!(con, "(UEFI)\r\n")
+            let _ = if b.rom {
+                write!(con, "the system ROM\r\n")
+            } else if b.uefi {
+                write!(con, "{medium} (UEFI)\r\n")
             } else {
-                write!(con, "(BIOS drive {:#04x})\r\n", b.boot_drive)
+                write!(con, "{medium} (BIOS drive {:#04x})\r\n", b.boot_drive)
             };
             defmt::info!(
                 "boot drive {=u8:#x}, {=usize} E820 regions",
