@@ -147,6 +147,58 @@ impl fmt::Display for ArpDiagnosis<'_> {
     }
 }
 
+/// Says [`ArpDiagnosis`] when the next hop was asked for and never answered (after a
+/// download that got no answer at all).
+pub(crate) fn diagnose_arp<K: Write + ?Sized>(
+    con: &mut K,
+    arp: &ArpState,
+    route: &Route,
+    interface: usize,
+) {
+    if arp.requested(route.next_hop) && !arp.answered(route.next_hop) {
+        let diag = ArpDiagnosis { route, interface };
+        let _ = write!(con, "{diag}\r\n");
+    }
+}
+
+/// The progress dots of a download: one per [`DOT_BYTES`], [`DOTS_PER_LINE`] to a line.
+#[derive(Debug, Default)]
+pub(crate) struct Dots(u64);
+
+impl Dots {
+    /// Prints the dots `bytes` in all has earned since the last call.
+    pub(crate) fn show<K: Write + ?Sized>(&mut self, con: &mut K, bytes: u64) {
+        while bytes >= (self.0 + 1) * DOT_BYTES {
+            self.0 += 1;
+            let sep = if self.0.is_multiple_of(DOTS_PER_LINE) {
+                "\r\n"
+            } else {
+                ""
+            };
+            let _ = write!(con, ".{sep}");
+        }
+    }
+}
+
+/// The line that closes a whole download (`Received N bytes in S s (R MiB/s), CRC-32 X`),
+/// and the download for the install that follows.
+pub(crate) fn received<K: Write + ?Sized>(
+    con: &mut K,
+    buf: &[u8],
+    len: u64,
+    micros: u64,
+) -> Download {
+    let n = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
+    let crc32 = crate::image::CRC32.checksum(&buf[..n]);
+    let _ = write!(
+        con,
+        "Received {len} bytes in {} s ({} MiB/s), CRC-32 {crc32:#010x}\r\n",
+        Micros(micros),
+        Rate(len, micros)
+    );
+    Download { len, micros, crc32 }
+}
+
 /// How often the session asks for the next hop's MAC itself until it answers.
 const ARP_PROBE_EVERY: Duration = Duration::from_millis(100);
 
@@ -401,7 +453,7 @@ pub(crate) const KEY_POLL: Duration = Duration::from_millis(10);
 /// Bytes of file per progress dot.
 pub const DOT_BYTES: u64 = 128 * 1024;
 /// Dots per console line.
-pub(crate) const DOTS_PER_LINE: u64 = 64;
+const DOTS_PER_LINE: u64 = 64;
 
 /// The TFTP socket's buffers: a window of 8 full blocks (and some) must fit.
 const RX_PACKETS: usize = 32;
@@ -415,7 +467,7 @@ pub struct Download {
     pub crc32: u32,
 }
 
-pub(crate) struct Micros(pub(crate) u64);
+struct Micros(u64);
 
 impl fmt::Display for Micros {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -424,7 +476,7 @@ impl fmt::Display for Micros {
 }
 
 /// MiB/s with two decimals from bytes and microseconds, in integers.
-pub(crate) struct Rate(pub(crate) u64, pub(crate) u64);
+struct Rate(u64, u64);
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -528,7 +580,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     };
     let mut client = TftpClient::new(&cfg, start);
     let _ = write!(con, "tftp {}@{}", s.file, server);
-    let mut dots = 0u64;
+    let mut dots = Dots::default();
     let mut end = start;
     let trace = s.trace;
     let mut primer = ArpPrimer { next: start };
@@ -545,17 +597,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         let sock = sockets.get_mut::<udp::Socket>(h);
         let mut resend = false;
         let mut on_event = |e: Event| match e {
-            Event::Progress { bytes } => {
-                while bytes >= (dots + 1) * DOT_BYTES {
-                    dots += 1;
-                    let sep = if dots.is_multiple_of(DOTS_PER_LINE) {
-                        "\r\n"
-                    } else {
-                        ""
-                    };
-                    let _ = write!(con, ".{sep}");
-                }
-            }
+            Event::Progress { bytes } => dots.show(con, bytes),
             Event::Trace(code) => {
                 resend |= code == TraceCode::Retransmit;
                 if trace {
@@ -661,29 +703,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         );
     }
     match client.outcome() {
-        Some(Ok(len)) => {
-            let micros = (end - start).total_micros();
-            let n = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
-            let crc32 = crate::image::CRC32.checksum(&buf[..n]);
-            let _ = write!(
-                con,
-                "Received {len} bytes in {} s ({} MiB/s), CRC-32 {crc32:#010x}\r\n",
-                Micros(micros),
-                Rate(len, micros)
-            );
-            Some(Download { len, micros, crc32 })
-        }
+        Some(Ok(len)) => Some(received(con, buf, len, (end - start).total_micros())),
         Some(Err(e)) => {
             let _ = write!(con, "tftp: {e}\r\n");
-            if matches!(e, TftpError::Timeout { .. })
-                && arp.requested(route.next_hop)
-                && !arp.answered(route.next_hop)
-            {
-                let diag = ArpDiagnosis {
-                    route: &route,
-                    interface: s.interface,
-                };
-                let _ = write!(con, "{diag}\r\n");
+            if matches!(e, TftpError::Timeout { .. }) {
+                diagnose_arp(con, &arp, &route, s.interface);
             }
             None
         }

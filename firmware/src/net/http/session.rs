@@ -20,8 +20,8 @@ use crate::monitor::Settings;
 use crate::net::arp_watch::{ArpState, ArpWatch};
 use crate::net::dns;
 use crate::net::session::{
-    interface, route, ArpDiagnosis, ArpPrimer, Clock, Console, Download, Micros, Rate, TypeAhead,
-    DOTS_PER_LINE, DOT_BYTES, KEY_POLL,
+    diagnose_arp, interface, received, route, ArpPrimer, Clock, Console, Dots, Download, TypeAhead,
+    KEY_POLL,
 };
 use crate::net::trace::{FrameTrace, TcpCounts, TraceLog};
 
@@ -177,7 +177,7 @@ pub fn http<D: Device, K: Console + ?Sized>(
 
     let trace = s.trace;
     let _ = write!(con, "http {}", client.url_text());
-    let mut dots = 0u64;
+    let mut dots = Dots::default();
     let mut conn = Conn::Idle(start);
     let mut route_now = first;
     let mut primer = ArpPrimer { next: start };
@@ -186,17 +186,7 @@ pub fn http<D: Device, K: Console + ?Sized>(
     let mut end = start;
     let mut req = heapless::Vec::<u8, 512>::new();
     let mut ev = |con: &mut K, e: Event<'_>| match e {
-        Event::Progress(bytes) => {
-            while bytes >= (dots + 1) * DOT_BYTES {
-                dots += 1;
-                let sep = if dots.is_multiple_of(DOTS_PER_LINE) {
-                    "\r\n"
-                } else {
-                    ""
-                };
-                let _ = write!(con, ".{sep}");
-            }
-        }
+        Event::Progress(bytes) => dots.show(con, bytes),
         Event::Status(code) if trace => {
             let _ = write!(con, "[{code}]");
         }
@@ -386,30 +376,11 @@ pub fn http<D: Device, K: Console + ?Sized>(
         );
     }
     match client.outcome() {
-        Some(Ok(len)) => {
-            let len = *len;
-            let micros = (end - start).total_micros();
-            let n = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
-            let crc32 = crate::image::CRC32.checksum(&buf[..n]);
-            let _ = write!(
-                con,
-                "Received {len} bytes in {} s ({} MiB/s), CRC-32 {crc32:#010x}\r\n",
-                Micros(micros),
-                Rate(len, micros)
-            );
-            Some(Download { len, micros, crc32 })
-        }
+        Some(Ok(len)) => Some(received(con, buf, *len, (end - start).total_micros())),
         Some(Err(e)) => {
             let _ = write!(con, "http: {e}\r\n");
-            if matches!(e, HttpError::NoConnection)
-                && arp.requested(route_now.next_hop)
-                && !arp.answered(route_now.next_hop)
-            {
-                let diag = ArpDiagnosis {
-                    route: &route_now,
-                    interface: s.interface,
-                };
-                let _ = write!(con, "{diag}\r\n");
+            if matches!(e, HttpError::NoConnection) {
+                diagnose_arp(con, &arp, &route_now, s.interface);
             }
             None
         }
