@@ -23,16 +23,7 @@ const US_MAC: [u8; 6] = [0x52, 0x54, 0, 0x12, 0x34, 0x56];
 const HOST_MAC: EthernetAddress = EthernetAddress([0x52, 0x55, 10, 0, 2, 2]);
 const TID: u16 = 33333;
 
-struct SimClock(Cell<i64>);
-
-impl Clock for SimClock {
-    fn now(&self) -> Instant {
-        // Every look at the clock costs 100 µs: loops always make progress.
-        let t = self.0.get() + 100;
-        self.0.set(t);
-        Instant::from_micros(t)
-    }
-}
+use crate::net::test_frames::SimClock;
 
 struct TestConsole {
     out: String,

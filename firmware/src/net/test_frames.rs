@@ -1,5 +1,5 @@
 //! Frames for the network tests: whole Ethernet/IPv4/UDP frames with correct checksums,
-//! built with smoltcp's own emitters.
+//! built with smoltcp's own emitters; and the sessions' simulated clock.
 use std::vec;
 use std::vec::Vec;
 
@@ -47,4 +47,16 @@ pub(crate) fn udp_frame(
         &ChecksumCapabilities::default(),
     );
     buf
+}
+
+/// The sessions' clock in tests: every look at it costs 100 µs, so loops always make
+/// progress (and a 20 s timeout is 200,000 looks).
+pub struct SimClock(pub core::cell::Cell<i64>);
+
+impl super::session::Clock for SimClock {
+    fn now(&self) -> smoltcp::time::Instant {
+        let t = self.0.get() + 100;
+        self.0.set(t);
+        smoltcp::time::Instant::from_micros(t)
+    }
 }

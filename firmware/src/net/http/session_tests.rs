@@ -22,22 +22,14 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use super::session::http;
 use crate::monitor::Settings;
-use crate::net::session::{Clock, Console, Key, TypeAhead};
+use crate::net::session::{Console, Key, TypeAhead};
 
 const UNIT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const UNIT_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 0, 2];
 const SERVER_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 0, 1];
 
-struct SimClock(Cell<i64>);
-
-impl Clock for SimClock {
-    fn now(&self) -> Instant {
-        let t = self.0.get() + 100;
-        self.0.set(t);
-        Instant::from_micros(t)
-    }
-}
+use crate::net::test_frames::SimClock;
 
 struct TestConsole {
     out: String,
