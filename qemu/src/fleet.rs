@@ -12,11 +12,13 @@
 //! points at the tap). Root only ([`crate::lab::lab_unavailable`]). Removed on drop.
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::lab::{ip, nginx_conf, Server, ATFTPD, HTTP_PROBE, NGINX, PROBE, SERVER_IP, TFTPD_HPA};
+use crate::lab::{
+    in_netns, ip, nginx_conf, tftp_server, Server, HTTP_PROBE, NGINX, PROBE, SERVER_IP,
+};
 use crate::NetBackend;
 
 pub const HUB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/fleet-hub.py");
@@ -71,14 +73,7 @@ impl Fleet {
         ip(&["-n", &ns, "link", "set", &tap, "up"])?;
         // Without a route the server cannot send to a group (ENETUNREACH).
         ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", &tap])?;
-        let exec = |prog: &str| {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", &ns, prog]);
-            c.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            c
-        };
+        let exec = |prog: &str| in_netns(&ns, prog);
         let mut hub = exec("python3");
         hub.arg(HUB).arg(&tap).arg(HUB_PORT.to_string());
         for i in 0..units {
@@ -89,20 +84,17 @@ impl Fleet {
             .push(hub.spawn().map_err(|e| format!("hub: {e}"))?);
         let root_s = root.to_string_lossy().into_owned();
         let mut s = match server {
-            Server::TftpdHpa => {
-                let mut c = exec(TFTPD_HPA);
-                c.args(["-L", "-s", &root_s, "-a", &format!("{SERVER_IP}:69")]);
-                c
-            }
-            Server::Atftpd => {
-                let mut c = exec(ATFTPD);
-                c.args(["--daemon", "--no-fork", "--port", "69"])
-                    .args(["--bind-address", SERVER_IP])
-                    .args(["--mcast-addr", MCAST_ADDRS])
-                    .args(["--mcast-port", &MCAST_PORT.to_string()])
-                    .args(["--mcast-ttl", "1"])
-                    .args(["--user", "root.root", "--logfile", "/dev/null", &root_s]);
-                c
+            Server::TftpdHpa | Server::Atftpd => {
+                let port = MCAST_PORT.to_string();
+                let mcast = [
+                    "--mcast-addr",
+                    MCAST_ADDRS,
+                    "--mcast-port",
+                    &port,
+                    "--mcast-ttl",
+                    "1",
+                ];
+                tftp_server(&ns, server, &root_s, &mcast)
             }
             Server::Nginx => {
                 let dir = std::env::temp_dir().join(format!("lifeboat-nginx-{tag}"));

@@ -93,6 +93,32 @@ pub struct Lab {
     conf_dir: Option<PathBuf>,
 }
 
+/// `prog` to run inside the namespace `ns`, its output discarded.
+pub(crate) fn in_netns(ns: &str, prog: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, prog]);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// The TFTP daemon `server` (tftpd-hpa or atftpd) serving `root` on SERVER_IP:69 inside `ns`;
+/// atftpd also gets `atftpd_extra` (the fleet's multicast options).
+pub(crate) fn tftp_server(ns: &str, server: Server, root: &str, atftpd_extra: &[&str]) -> Command {
+    if server == Server::TftpdHpa {
+        let mut c = in_netns(ns, TFTPD_HPA);
+        c.args(["-L", "-s", root, "-a", &format!("{SERVER_IP}:69")]);
+        return c;
+    }
+    let mut c = in_netns(ns, ATFTPD);
+    c.args(["--daemon", "--no-fork", "--port", "69"])
+        .args(["--bind-address", SERVER_IP])
+        .args(atftpd_extra)
+        .args(["--user", "root.root", "--logfile", "/dev/null", root]);
+    c
+}
+
 /// Runs `ip ARGS`; the error carries the command and its stderr.
 pub fn ip(args: &[&str]) -> Result<(), String> {
     run(Command::new("ip").args(args))
@@ -138,14 +164,7 @@ impl Lab {
             &tap,
         ])?;
         ip(&["-n", &ns, "link", "set", &tap, "up"])?;
-        let exec = |prog: &str| {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", &ns, prog]);
-            c.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            c
-        };
+        let exec = |prog: &str| in_netns(&ns, prog);
         // The bridge first: it opens the tap (which has no carrier until someone does).
         let mut b = exec("python3");
         b.arg(BRIDGE)
@@ -160,24 +179,7 @@ impl Lab {
             .push(b.spawn().map_err(|e| format!("bridge: {e}"))?);
         let root_s = root.to_string_lossy().into_owned();
         let mut s = match server {
-            Server::TftpdHpa => {
-                let mut c = exec(TFTPD_HPA);
-                c.args(["-L", "-s", &root_s, "-a", &format!("{SERVER_IP}:69")]);
-                c
-            }
-            Server::Atftpd => {
-                let mut c = exec(ATFTPD);
-                c.args([
-                    "--daemon",
-                    "--no-fork",
-                    "--port",
-                    "69",
-                    "--bind-address",
-                    SERVER_IP,
-                ])
-                .args(["--user", "root.root", "--logfile", "/dev/null", &root_s]);
-                c
-            }
+            Server::TftpdHpa | Server::Atftpd => tftp_server(&ns, server, &root_s, &[]),
             Server::Nginx => {
                 let dir = std::env::temp_dir().join(format!("lifeboat-nginx-{tag}"));
                 let conf = nginx_conf(&dir, root)?;
