@@ -382,3 +382,32 @@ fn sanitize_never_panics_on_any_mask_or_short_name() {
         }
     }
 }
+
+#[test]
+fn a_bad_name_server_is_ignored_and_the_rest_kept() {
+    for (addr, why) in NO_PEER {
+        let lease = Lease {
+            dns: Some(addr),
+            ..good()
+        };
+        let (clean, warnings) = lease.sanitize().unwrap();
+        assert_eq!(clean.dns, None, "{addr}");
+        assert_eq!(clean.server, Some(ip(10, 0, 0, 2)));
+        assert_eq!(&warnings[..], [LeaseWarning::Dns { addr, why }], "{addr}");
+    }
+    // Off the subnet is fine for a name server: it is reached through the gateway.
+    let lease = Lease {
+        dns: Some(ip(8, 8, 8, 8)),
+        ..good()
+    };
+    let (clean, warnings) = lease.sanitize().unwrap();
+    assert_eq!((clean.dns, warnings.len()), (Some(ip(8, 8, 8, 8)), 0));
+    assert_eq!(
+        LeaseWarning::Dns {
+            addr: ip(255, 255, 255, 255),
+            why: AddrProblem::Broadcast
+        }
+        .to_string(),
+        "dns: ignored the DHCP name server 255.255.255.255: it is the broadcast address"
+    );
+}
