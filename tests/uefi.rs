@@ -104,6 +104,9 @@ fn files(d: &Path) -> (PathBuf, PathBuf) {
     (flash, root)
 }
 
+/// The banner line of a unit whose entry named a PCI Express configuration window.
+const ECAM_LINE: &str = "PCI configuration through ECAM at 0xb0000000\r\n";
+
 /// Waits for the banner (OVMF's output comes first on the same COM1) and returns it.
 #[track_caller]
 fn uefi_banner(q: &mut Qemu) -> String {
@@ -153,6 +156,9 @@ fn q35_uefi_disk_reaches_the_monitor_pings_and_fetches() {
     let banner = to_monitor(&mut q);
     assert!(banner.contains("(Q35/ICH9, QEMU q35)"), "{banner}");
     assert!(banner.contains("booted from disk (UEFI)\r\n"), "{banner}");
+    // The loader found OVMF's PCIEXBAR window in ACPI's MCFG: the e1000e below is found,
+    // set up and driven through ECAM, not ports 0xCF8/0xCFC.
+    assert!(banner.contains(ECAM_LINE), "{banner}");
     assert!(banner.contains(FLASH_LINE), "{banner}");
     ping_and_fetch(&mut q);
 }
@@ -169,6 +175,7 @@ fn pc_uefi_disk_and_boothelper_stick() {
     let banner = to_monitor(&mut q);
     assert!(banner.contains("(i440FX, QEMU pc)"), "{banner}");
     assert!(banner.contains("booted from disk (UEFI)\r\n"), "{banner}");
+    assert!(!banner.contains("ECAM"), "pc has no MCFG: {banner}");
     assert!(banner.contains(FLASH_LINE), "{banner}");
     ping_and_fetch(&mut q);
     drop(q);

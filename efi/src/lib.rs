@@ -1,7 +1,8 @@
 //! The pure half of the UEFI loader (`src/main.rs` is the other): the payload block the
 //! media builder patches into `BOOTX64.EFI`, and the conversion of the UEFI memory map into
-//! the E820 list of the boot-info block (`bootloader/layout.md`). No hardware access; tested
-//! on the host.
+//! the E820 list of the boot-info block (`bootloader/layout.md`), and the search of the ACPI
+//! tables for the PCI Express configuration window (MCFG). No hardware access; tested on the
+//! host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -42,6 +43,10 @@ pub mod bootinfo {
     pub const FLAG_UEFI: u32 = 1;
     /// Offset of the u64 ACPI RSDP address (0 when unknown).
     pub const RSDP: usize = 0x18;
+    /// Flag: an ECAM window is described at [`ECAM`].
+    pub const FLAG_ECAM: u32 = 4;
+    /// Offset of the ECAM window: base u64, last bus u8.
+    pub const ECAM: usize = 0x6F0;
     /// Offset of the E820 entries (24 bytes each).
     pub const E820: usize = 0x20;
     pub const MAX_E820: usize = 64;
@@ -206,6 +211,8 @@ pub struct Header {
     pub config_len: u32,
     pub firmware_size: u32,
     pub rsdp: u64,
+    /// The PCI Express configuration window (base, last bus) from ACPI's MCFG.
+    pub ecam: Option<(u64, u8)>,
 }
 
 impl Header {
@@ -219,10 +226,64 @@ impl Header {
         block[8..12].copy_from_slice(&self.config_addr.to_le_bytes());
         block[12..16].copy_from_slice(&self.config_len.to_le_bytes());
         block[16..20].copy_from_slice(&self.firmware_size.to_le_bytes());
-        block[bootinfo::FLAGS..bootinfo::FLAGS + 4]
-            .copy_from_slice(&bootinfo::FLAG_UEFI.to_le_bytes());
+        let mut flags = bootinfo::FLAG_UEFI;
+        if let Some((base, last_bus)) = self.ecam {
+            flags |= bootinfo::FLAG_ECAM;
+            block[bootinfo::ECAM..bootinfo::ECAM + 8].copy_from_slice(&base.to_le_bytes());
+            block[bootinfo::ECAM + 8] = last_bus;
+        }
+        block[bootinfo::FLAGS..bootinfo::FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
         block[bootinfo::RSDP..bootinfo::RSDP + 8].copy_from_slice(&self.rsdp.to_le_bytes());
     }
+}
+
+/// The PCI Express configuration window of segment 0 from the ACPI tables (ACPI 6.4 §5.2.5
+/// RSDP, §5.2.7/5.2.8 RSDT/XSDT; PCI Firmware Specification 3.2 §4.1.2 MCFG): `(base, last
+/// bus)` of the first MCFG entry for segment 0 that starts at bus 0. `mem(addr, len)` gives
+/// `len` bytes of physical memory at `addr` (`None` where it will not read). Every table's
+/// signature, length and checksum is checked; a table that fails gives `None` (mechanism #1
+/// then serves), never a guess.
+pub fn find_ecam<'a>(rsdp: u64, mem: &dyn Fn(u64, usize) -> Option<&'a [u8]>) -> Option<(u64, u8)> {
+    let sum = |b: &[u8]| b.iter().fold(0u8, |a, &x| a.wrapping_add(x)) == 0;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let r = mem(rsdp, 20)?;
+    if r.len() < 20 || &r[..8] != b"RSD PTR " || !sum(&r[..20]) {
+        return None;
+    }
+    // A table: its header (36 bytes) read first for the length, then the whole, checked.
+    let table = |addr: u64, sig: &[u8; 4]| -> Option<&'a [u8]> {
+        let h = mem(addr, 36)?;
+        let len = u32_at(h.get(..36)?, 4) as usize;
+        if &h[..4] != sig || !(36..=64 * 1024).contains(&len) {
+            return None;
+        }
+        let t = mem(addr, len)?;
+        (t.len() == len && sum(t)).then_some(t)
+    };
+    let (root, entry) = if r[15] >= 2 {
+        let r = mem(rsdp, 36)?;
+        if r.len() < 36 || !sum(&r[..36]) {
+            return None;
+        }
+        (table(u64_at(r, 24), b"XSDT")?, 8)
+    } else {
+        (table(u32_at(r, 16) as u64, b"RSDT")?, 4)
+    };
+    let mcfg = root[36..]
+        .chunks_exact(entry)
+        .map(|e| {
+            if entry == 8 {
+                u64_at(e, 0)
+            } else {
+                u32_at(e, 0) as u64
+            }
+        })
+        .find_map(|addr| table(addr, b"MCFG"))?;
+    mcfg.get(44..)?
+        .chunks_exact(16)
+        .find(|e| e[8..10] == [0, 0] && e[10] == 0)
+        .map(|e| (u64_at(e, 0), e[11]))
 }
 
 /// The identity map the firmware expects (as stage 2 builds it at 0x1000): PML4, PDPT and
@@ -360,6 +421,7 @@ mod tests {
             config_len: 512,
             firmware_size: 0x3_F000,
             rsdp: 0x7FB_E014,
+            ecam: None,
         }
         .write(&map, &mut block);
         assert_eq!(&block[0..4], b"LBOT");
@@ -384,5 +446,153 @@ mod tests {
         assert_eq!(t[2][0], 0x83);
         assert_eq!(t[2][1], 0x20_0083);
         assert_eq!(t[5][511], 0xFFE0_0083);
+    }
+
+    /// Physical memory for the ACPI tests: 64 KiB from address 0.
+    struct Memory(Vec<u8>);
+
+    impl Memory {
+        fn new() -> Self {
+            Memory(vec![0; 0x1_0000])
+        }
+        fn put(&mut self, addr: usize, bytes: &[u8]) {
+            self.0[addr..addr + bytes.len()].copy_from_slice(bytes);
+        }
+        /// Writes a table: the header (signature, length, revision 1, checksum) and `body`.
+        fn table(&mut self, addr: usize, sig: &[u8; 4], body: &[u8]) {
+            let mut t = vec![0u8; 36];
+            t[..4].copy_from_slice(sig);
+            t[4..8].copy_from_slice(&((36 + body.len()) as u32).to_le_bytes());
+            t[8] = 1;
+            t.extend_from_slice(body);
+            t[9] = fix(&t);
+            self.put(addr, &t);
+        }
+        fn rsdp(&mut self, addr: usize, revision: u8, rsdt: u32, xsdt: u64) {
+            let mut r = vec![0u8; 36];
+            r[..8].copy_from_slice(b"RSD PTR ");
+            r[15] = revision;
+            r[16..20].copy_from_slice(&rsdt.to_le_bytes());
+            r[20..24].copy_from_slice(&36u32.to_le_bytes());
+            r[24..32].copy_from_slice(&xsdt.to_le_bytes());
+            r[8] = fix(&r[..20]);
+            r[32] = fix(&r);
+            self.put(addr, &r);
+        }
+        fn find(&self, rsdp: u64) -> Option<(u64, u8)> {
+            find_ecam(rsdp, &|a, l| {
+                self.0.get(a as usize..(a as usize).checked_add(l)?)
+            })
+        }
+    }
+
+    /// The byte that makes `b` sum to zero (with its own place still 0).
+    fn fix(b: &[u8]) -> u8 {
+        0u8.wrapping_sub(b.iter().fold(0u8, |a, &x| a.wrapping_add(x)))
+    }
+
+    fn mcfg_entry(base: u64, segment: u16, start: u8, end: u8) -> Vec<u8> {
+        let mut e = base.to_le_bytes().to_vec();
+        e.extend_from_slice(&segment.to_le_bytes());
+        e.extend_from_slice(&[start, end, 0, 0, 0, 0]);
+        e
+    }
+
+    /// RSDP at 0x100 (revision 2) → XSDT at 0x1000 (a FACP, then the MCFG) → MCFG at 0x3000.
+    fn q35_like(entries: &[Vec<u8>]) -> Memory {
+        let mut m = Memory::new();
+        m.rsdp(0x100, 2, 0x800, 0x1000);
+        let mut x = 0x2000u64.to_le_bytes().to_vec();
+        x.extend_from_slice(&0x3000u64.to_le_bytes());
+        m.table(0x1000, b"XSDT", &x);
+        m.table(0x2000, b"FACP", &[0; 80]);
+        let mut body = vec![0u8; 8];
+        for e in entries {
+            body.extend_from_slice(e);
+        }
+        m.table(0x3000, b"MCFG", &body);
+        m
+    }
+
+    #[test]
+    fn the_ecam_window_comes_from_mcfg_through_the_xsdt() {
+        let m = q35_like(&[mcfg_entry(0xB000_0000, 0, 0, 255)]);
+        assert_eq!(m.find(0x100), Some((0xB000_0000, 255)));
+        let m = q35_like(&[
+            mcfg_entry(0xC000_0000, 1, 0, 255),
+            mcfg_entry(0xD000_0000, 0, 4, 7),
+            mcfg_entry(0xE000_0000, 0, 0, 63),
+        ]);
+        assert_eq!(
+            m.find(0x100),
+            Some((0xE000_0000, 63)),
+            "segment 0 from bus 0 only"
+        );
+        assert_eq!(q35_like(&[]).find(0x100), None, "no entry");
+    }
+
+    #[test]
+    fn an_acpi_1_rsdp_leads_through_the_rsdt() {
+        let mut m = q35_like(&[mcfg_entry(0xB000_0000, 0, 0, 255)]);
+        m.rsdp(0x100, 0, 0x800, 0);
+        let mut r = 0x2000u32.to_le_bytes().to_vec();
+        r.extend_from_slice(&0x3000u32.to_le_bytes());
+        m.table(0x800, b"RSDT", &r);
+        assert_eq!(m.find(0x100), Some((0xB000_0000, 255)));
+    }
+
+    #[test]
+    fn a_broken_table_gives_no_window() {
+        let good = q35_like(&[mcfg_entry(0xB000_0000, 0, 0, 255)]);
+        assert_eq!(good.find(0x100), Some((0xB000_0000, 255)));
+        assert_eq!(Memory::new().find(0x100), None, "no RSDP there");
+        assert_eq!(good.find(0xFFF0), None, "RSDP past the end of memory");
+        assert_eq!(good.find(u64::MAX), None);
+        // One byte changed in each table: its checksum fails.
+        for at in [0x100 + 3, 0x100 + 30, 0x1000 + 40, 0x3000 + 50] {
+            let mut m = q35_like(&[mcfg_entry(0xB000_0000, 0, 0, 255)]);
+            m.0[at] ^= 0x40;
+            assert_eq!(m.find(0x100), None, "byte {at:#x} changed");
+        }
+        // Lengths: shorter than a header, past the end of memory, beyond 64 KiB.
+        for len in [0u32, 35, 0xF000, 0x1_0001, u32::MAX] {
+            let mut m = q35_like(&[mcfg_entry(0xB000_0000, 0, 0, 255)]);
+            m.put(0x3004, &len.to_le_bytes());
+            assert_eq!(m.find(0x100), None, "MCFG length {len:#x}");
+        }
+        // The XSDT points outside memory, or to a table with another signature.
+        for target in [0xFFFF_FFFF_0000u64, 0x2000] {
+            let mut m = q35_like(&[mcfg_entry(0xB000_0000, 0, 0, 255)]);
+            m.table(0x1000, b"XSDT", &target.to_le_bytes());
+            assert_eq!(m.find(0x100), None, "XSDT entry {target:#x}");
+        }
+        // An MCFG cut inside its entry.
+        let mut m = Memory::new();
+        m.rsdp(0x100, 2, 0, 0x1000);
+        m.table(0x1000, b"XSDT", &0x3000u64.to_le_bytes());
+        m.table(0x3000, b"MCFG", &[0; 8 + 15]);
+        assert_eq!(m.find(0x100), None);
+    }
+
+    #[test]
+    fn the_ecam_window_lands_where_hal_reads_it() {
+        let map = E820Map::from_efi(
+            [r(efi_type::CONVENTIONAL, 0x10_0000, 0x100)]
+                .iter()
+                .copied(),
+        );
+        let mut block = vec![0u8; bootinfo::LEN];
+        Header {
+            medium: 3,
+            config_addr: 0x1234_5800,
+            config_len: 512,
+            firmware_size: 0x3_F000,
+            rsdp: 0x7FB_E014,
+            ecam: Some((0xB000_0000, 255)),
+        }
+        .write(&map, &mut block);
+        assert_eq!(&block[0x14..0x18], &5u32.to_le_bytes(), "UEFI and ECAM");
+        assert_eq!(&block[0x6F0..0x6F8], &0xB000_0000u64.to_le_bytes());
+        assert_eq!(block[0x6F8], 255);
     }
 }

@@ -7,9 +7,11 @@
 //! 3. allocates one reserved block for the boot-info block, the configuration and the page
 //!    tables (the identity map of the low 4 GiB stage 2 builds; the firmware edits it to
 //!    unmap its stack guard, so it may not be the UEFI's own),
-//! 4. exits boot services (retrying on a stale map key), converts the final memory map to
+//! 4. finds the ACPI RSDP in the configuration table and the PCI Express configuration
+//!    window (ECAM) in ACPI's MCFG,
+//! 5. exits boot services (retrying on a stale map key), converts the final memory map to
 //!    E820 entries and writes the boot-info block,
-//! 5. with interrupts off, loads its page tables and jumps to the firmware's entry with
+//! 6. with interrupts off, loads its page tables and jumps to the firmware's entry with
 //!    `rdi` = the boot-info block, as stage 2 does.
 //!
 //! Minimal hand-written UEFI bindings (UEFI 2.10): only the calls above.
@@ -268,6 +270,22 @@ mod bare {
             }
         }
 
+        // The PCI Express configuration window, from ACPI's MCFG (q35; none on pc). Tables
+        // are read only inside the first 4 GiB, which UEFI maps 1:1 and where OVMF puts them.
+        let below_4g = |addr: u64, len: usize| -> Option<&'static [u8]> {
+            let end = addr.checked_add(len as u64)?;
+            // SAFETY: UEFI identity-maps all memory and ACPI tables stay mapped while boot
+            // services run; addresses are limited to the low 4 GiB, lengths to 64 KiB
+            // (find_ecam), and the bytes are only read.
+            (addr != 0 && end <= 1 << 32)
+                .then(|| unsafe { core::slice::from_raw_parts(addr as *const u8, len) })
+        };
+        let ecam = if rsdp != 0 {
+            lifeboat_efi::find_ecam(rsdp, &below_4g)
+        } else {
+            None
+        };
+
         // The final memory map, then ExitBootServices; a stale key (something allocated
         // in between) means: fetch the map again and retry.
         let mut desc_size = 0usize;
@@ -320,6 +338,7 @@ mod bare {
             config_len: payload::CONFIG_LEN as u32,
             firmware_size: fw_len as u32,
             rsdp,
+            ecam,
         }
         .write(&map, &mut info[..bootinfo::LEN]);
 

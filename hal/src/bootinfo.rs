@@ -20,6 +20,10 @@ pub struct MemRegion {
 
 pub const MAX_REGIONS: usize = 64;
 const MAGIC: u32 = 0x544F_424C; // "LBOT"
+/// Flags bit 2: [`ECAM_OFFSET`] holds the ECAM window's base (u64) and last bus (u8).
+const FLAG_ECAM: u32 = 4;
+/// Where the ECAM window is described, after the 64 E820 entries (bootloader/layout.md).
+pub const ECAM_OFFSET: usize = 0x6F0;
 
 #[derive(Debug, Clone)]
 pub struct BootInfo {
@@ -34,6 +38,9 @@ pub struct BootInfo {
     pub rom: bool,
     /// The ACPI RSDP from the UEFI configuration table (0: unknown, as from stage 2).
     pub rsdp: u64,
+    /// The PCI Express configuration window (flags bit 2: the ROM on q35, the UEFI loader
+    /// from ACPI's MCFG); `None` means configuration mechanism #1 (I/O ports 0xCF8/0xCFC).
+    pub ecam: Option<crate::pci::Ecam>,
     regions: [MemRegion; MAX_REGIONS],
     region_count: usize,
 }
@@ -50,7 +57,8 @@ struct RawHeader {
     config_addr: u32,
     config_len: u32,
     firmware_size: u32,
-    /// Bit 0: started by the UEFI loader (stage 2 leaves 0).
+    /// Bit 0: started by the UEFI loader, bit 1: by the system ROM, bit 2: an ECAM window
+    /// at ECAM_OFFSET (stage 2 leaves 0).
     flags: u32,
     /// The ACPI RSDP's address (stage 2 leaves 0).
     rsdp: u64,
@@ -107,6 +115,19 @@ impl BootInfo {
             uefi: h.flags & 1 != 0,
             rom: h.flags & 2 != 0,
             rsdp: h.rsdp,
+            ecam: if h.flags & FLAG_ECAM != 0 {
+                // SAFETY: with flags bit 2 the entry wrote the window at ECAM_OFFSET, inside
+                // the 0x700-byte block.
+                let (base, last_bus) = unsafe {
+                    (
+                        core::ptr::read_unaligned((addr + ECAM_OFFSET) as *const u64),
+                        *((addr + ECAM_OFFSET + 8) as *const u8),
+                    )
+                };
+                crate::pci::Ecam::new(base, last_bus)
+            } else {
+                None
+            },
             regions,
             region_count: n,
         })

@@ -2,10 +2,15 @@
 //! bus enumeration, BAR decoding and sizing, and the command register.
 //!
 //! The decoding and the scan walk are written against the [`ConfigSpace`] trait so that they
-//! run on the host against a model of configuration space (see the tests); the only hardware
-//! access is [`Mechanism1`]. References: PCI Local Bus Specification 3.0, §3.2.2.3.2
+//! run on the host against a model of configuration space (see the tests); the hardware
+//! access is [`Config`]: the PCI Express memory-mapped window ([`Ecam`]) when the entry (the
+//! system ROM on q35, which programs PCIEXBAR, or the UEFI loader, from ACPI's MCFG) named
+//! one in the boot-info block, else [`Mechanism1`]. PCIe Base Specification 4.0 §7.2.2
+//! (ECAM). References: PCI Local Bus Specification 3.0, §3.2.2.3.2
 //! (configuration mechanism #1) and §6.1–6.2 (configuration header), PCI-to-PCI Bridge
 //! Architecture Specification 1.2, §3.2 (type 1 header).
+
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use x86_64::instructions::port::Port;
 
@@ -42,6 +47,133 @@ pub mod command {
     pub const BUS_MASTER: u16 = 1 << 2;
     /// Interrupt Disable: the device does not assert INTx#.
     pub const INTX_DISABLE: u16 = 1 << 10;
+}
+
+/// A PCI Express enhanced configuration window (ECAM, PCIe Base 4.0 §7.2.2): 4 KiB of
+/// configuration space per function, the bus in address bits 27:20, the device in 19:15 and
+/// the function in 14:12, from bus 0 up to `last_bus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ecam {
+    base: u64,
+    last_bus: u8,
+}
+
+impl Ecam {
+    /// A window at `base` for buses 0 to `last_bus`; `None` unless `base` is 1 MiB aligned
+    /// (what one bus takes) and the window ends at or below 4 GiB, where the firmware's
+    /// identity map ends (a window above it is not used: mechanism #1 serves instead).
+    pub const fn new(base: u64, last_bus: u8) -> Option<Ecam> {
+        let end = base.saturating_add((last_bus as u64 + 1) << 20);
+        if base == 0 || base & 0xF_FFFF != 0 || end > 1 << 32 {
+            return None;
+        }
+        Some(Ecam { base, last_bus })
+    }
+
+    pub const fn base(self) -> u64 {
+        self.base
+    }
+
+    pub const fn last_bus(self) -> u8 {
+        self.last_bus
+    }
+
+    /// The address of the dword at `offset & !3` of `bdf`, `None` for a bus past the window.
+    pub const fn address(self, bdf: Bdf, offset: u8) -> Option<u64> {
+        if bdf.bus > self.last_bus {
+            return None;
+        }
+        Some(
+            self.base
+                | (bdf.bus as u64) << 20
+                | ((bdf.dev as u64) & 0x1F) << 15
+                | ((bdf.func as u64) & 0x7) << 12
+                | (offset as u64 & 0xFC),
+        )
+    }
+}
+
+/// The ECAM window in use: base | last bus in bits 7:0 (the base is 1 MiB aligned), 0 = none.
+static ECAM: AtomicU64 = AtomicU64::new(0);
+
+/// Route every configuration access of [`Config`] through `window` from now on.
+///
+/// # Safety
+///
+/// `window` must be the chipset's active ECAM window (q35's PCIEXBAR as the system ROM set
+/// it, or the one ACPI's MCFG names) and identity-mapped (it lies below 4 GiB, which every
+/// entry maps), with nothing else in it.
+pub unsafe fn use_ecam(window: Ecam) {
+    ECAM.store(window.base | window.last_bus as u64, Ordering::Relaxed);
+}
+
+/// The ECAM window [`Config`] uses, if the entry gave one.
+pub fn ecam() -> Option<Ecam> {
+    let v = ECAM.load(Ordering::Relaxed);
+    Ecam::new(v & !0xFF, v as u8)
+}
+
+/// The machine's configuration access: ECAM for the buses its window covers when the entry
+/// gave one ([`use_ecam`]), configuration mechanism #1 otherwise.
+#[derive(Debug)]
+pub struct Config {
+    ports: Mechanism1,
+}
+
+impl Config {
+    /// # Safety
+    ///
+    /// As [`Mechanism1::new`]: nothing else uses ports 0xCF8-0xCFF or the ECAM window while
+    /// this value is in use (lifeboat is single-threaded and no interrupt handler touches PCI).
+    pub const unsafe fn new() -> Self {
+        Self {
+            // SAFETY: the caller's contract is Mechanism1's.
+            ports: unsafe { Mechanism1::new() },
+        }
+    }
+
+    fn mmio(&self, bdf: Bdf, offset: u8) -> Option<*mut u32> {
+        let v = ECAM.load(Ordering::Relaxed);
+        if v == 0 {
+            return None;
+        }
+        // Only `use_ecam` stores, from a checked `Ecam`.
+        let window = Ecam {
+            base: v & !0xFF,
+            last_bus: v as u8,
+        };
+        Some(window.address(bdf, offset)? as usize as *mut u32)
+    }
+}
+
+impl ConfigSpace for Config {
+    fn read32(&mut self, bdf: Bdf, offset: u8) -> u32 {
+        match self.mmio(bdf, offset) {
+            // SAFETY: `use_ecam`'s contract: the window is the chipset's, identity-mapped; an
+            // aligned dword read of a header register has no side effect.
+            Some(p) => unsafe { core::ptr::read_volatile(p) },
+            None => self.ports.read32(bdf, offset),
+        }
+    }
+
+    fn write32(&mut self, bdf: Bdf, offset: u8, value: u32) {
+        match self.mmio(bdf, offset) {
+            // SAFETY: as above; the caller chose the register and value.
+            Some(p) => unsafe { core::ptr::write_volatile(p, value) },
+            None => self.ports.write32(bdf, offset, value),
+        }
+    }
+
+    fn write16(&mut self, bdf: Bdf, offset: u8, value: u16) {
+        match self.mmio(bdf, offset) {
+            // SAFETY: as above; a word write at the word's own address leaves the other half of
+            // the dword alone (the Status register's write-one-to-clear bits).
+            Some(p) => unsafe {
+                core::ptr::write_volatile((p as *mut u16).add((offset as usize & 2) / 2), value)
+            },
+            None => self.ports.write16(bdf, offset, value),
+        }
+    }
 }
 
 /// A bus/device/function triple.
@@ -556,6 +688,33 @@ pub(crate) mod tests {
 
     fn bdf(bus: u8, dev: u8, func: u8) -> Bdf {
         Bdf { bus, dev, func }
+    }
+
+    #[test]
+    fn ecam_windows_are_aligned_and_below_4_gib() {
+        let q35 = Ecam::new(0xB000_0000, 255).unwrap();
+        assert_eq!(q35.address(bdf(0, 0, 0), 0x60), Some(0xB000_0060));
+        assert_eq!(q35.address(bdf(0, 2, 0), 0x3F), Some(0xB001_003C));
+        assert_eq!(q35.address(bdf(1, 31, 7), 0x04), Some(0xB01F_F004));
+        assert_eq!(q35.address(bdf(255, 0, 0), 0), Some(0xBFF0_0000));
+        let short = Ecam::new(0xE000_0000, 3).unwrap();
+        assert_eq!(
+            short.address(bdf(4, 0, 0), 0),
+            None,
+            "past the window's last bus"
+        );
+        assert_eq!(Ecam::new(0, 255), None);
+        assert_eq!(Ecam::new(0xB008_0000, 255), None, "not 1 MiB aligned");
+        assert_eq!(
+            Ecam::new(0xF000_0000, 255),
+            Some(Ecam {
+                base: 0xF000_0000,
+                last_bus: 255
+            })
+        );
+        assert_eq!(Ecam::new(0xF010_0000, 255), None, "ends above 4 GiB");
+        assert_eq!(Ecam::new(0x8_0000_0000, 0), None, "above the identity map");
+        assert_eq!(Ecam::new(!0xF_FFFF, 255), None);
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! What machine this is, for the banner: the PCI host bridge at 00:00.0.
-use crate::pci::{Bdf, ConfigSpace, Mechanism1};
+use crate::pci::{Bdf, Config, ConfigSpace};
 
 /// Vendor and device ID of the host bridge.
 pub fn host_bridge() -> (u16, u16) {
     // SAFETY: every PC (and QEMU pc/q35) has configuration mechanism #1; lifeboat is
     // single-threaded, so nothing else is using the ports during this one read.
-    let mut cfg = unsafe { Mechanism1::new() };
+    let mut cfg = unsafe { Config::new() };
     let id = cfg.read32(
         Bdf {
             bus: 0,

@@ -37,6 +37,12 @@ pub fn run(bootinfo_addr: usize) -> ! {
     // configuration sit in low memory (0x800, 0x7E00) that nothing else uses, or in pages
     // the UEFI loader reserved in the E820 list (so no download buffer covers them).
     let boot = unsafe { BootInfo::from_raw(bootinfo_addr) };
+    if let Some(window) = boot.as_ref().ok().and_then(|b| b.ecam) {
+        // SAFETY: the entry (the ROM, which programmed PCIEXBAR, or the UEFI loader, from
+        // ACPI's MCFG) named this window; `Ecam` admits only windows below 4 GiB, which every
+        // entry identity-maps, and nothing else in it.
+        unsafe { lifeboat_hal::pci::use_ecam(window) };
+    }
     let mut config_warnings: heapless::Vec<heapless::String<96>, 4> = heapless::Vec::new();
     let cfg = match &boot {
         Ok(b) => BootConfig::parse(b.config, |w| {
@@ -86,6 +92,14 @@ pub fn run(bootinfo_addr: usize) -> ! {
             } else {
                 write!(con, "{medium} (BIOS drive {:#04x})\r\n", b.boot_drive)
             };
+            if let Some(e) = b.ecam {
+                // The window lies below 4 GiB (`Ecam::new`); u32's hex is already linked in.
+                let _ = write!(
+                    con,
+                    "PCI configuration through ECAM at {:#x}\r\n",
+                    e.base() as u32
+                );
+            }
             defmt::info!(
                 "boot drive {=u8:#x}, {=usize} E820 regions",
                 b.boot_drive,

@@ -33,7 +33,7 @@ use embedded_storage::nor_flash::{
 
 use super::ata::{self, command, At, AtaError, AtaInfo, Op, SECTOR};
 use crate::net::dma::{Bytes, DmaRegion, Vol};
-use crate::pci::{self, command as pci_command, Mechanism1};
+use crate::pci::{self, command as pci_command, Config};
 use crate::regs::Mmio;
 use crate::timer;
 
@@ -244,7 +244,7 @@ pub struct AhciFlash {
 /// `None` when there is none; `Some(Err)` when it is there but cannot be driven.
 pub fn find() -> Option<Result<AhciFlash, AhciError>> {
     // SAFETY: hal is the only user of the PCI configuration ports; lifeboat is single-threaded.
-    let mut cfg = unsafe { Mechanism1::new() };
+    let mut cfg = unsafe { Config::new() };
     let hba =
         pci::scan(&mut cfg).find(|d| d.class == 0x01 && d.subclass == 0x06 && d.prog_if == 0x01)?;
     // No ABAR below 4 GiB (the BIOS assigns it) is no flash either.

@@ -32,7 +32,7 @@ use smoltcp::time::Instant;
 
 use super::dma::{dma_barrier, DmaClaim, DmaRegion, Mmio, PacketBuf, Vol, BUF_SIZE};
 use super::{eeprom, ring, NicDriver, NicError, NicModel, MTU};
-use crate::pci::{command, Mechanism1, PciDevice};
+use crate::pci::{command, Config, PciDevice};
 use crate::timer;
 
 /// Register offsets in BAR0 (8254x SDM Table 13-2).
@@ -331,7 +331,7 @@ impl E1000 {
     pub fn new(pci: &PciDevice, model: NicModel) -> Result<Self, NicError> {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
         // SAFETY: hal is the only user of the PCI configuration ports (single-threaded).
-        let mut cfg = unsafe { Mechanism1::new() };
+        let mut cfg = unsafe { Config::new() };
         // Bus mastering only once the device is reset and its rings point at our memory:
         // a NIC left running by an option ROM must not DMA meanwhile.
         pci.enable(&mut cfg, command::MEMORY_SPACE);
@@ -485,7 +485,7 @@ impl Drop for E1000 {
             .write32(reg::CTRL, self.regs.read32(reg::CTRL) | ctrl::RST);
         timer::delay_us(1000);
         // SAFETY: hal is the only user of the PCI configuration ports.
-        let mut cfg = unsafe { Mechanism1::new() };
+        let mut cfg = unsafe { Config::new() };
         self.pci.disable(&mut cfg, command::BUS_MASTER);
     }
 }

@@ -27,7 +27,7 @@ use smoltcp::time::Instant;
 use super::dma::{dma_barrier, Bytes, DmaClaim, DmaRegion, IoPorts, Mmio, Vol};
 use super::eeprom::{self, MicrowireBus};
 use super::{ring, NicDriver, NicError, NicModel, MTU};
-use crate::pci::{command, Mechanism1, PciDevice};
+use crate::pci::{command, Config, PciDevice};
 use crate::timer;
 
 /// CSR offsets ("Control/Status Registers").
@@ -324,7 +324,7 @@ impl I8255x {
     pub fn new(pci: &PciDevice, model: NicModel) -> Result<Self, NicError> {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
         // SAFETY: hal is the only user of the PCI configuration ports.
-        let mut cfg = unsafe { Mechanism1::new() };
+        let mut cfg = unsafe { Config::new() };
         pci.enable(&mut cfg, command::MEMORY_SPACE | command::IO_SPACE);
         // SAFETY: decoding is on; the claim makes this the only I8255x.
         let csr = unsafe { Csr::map(pci)? };
@@ -514,7 +514,7 @@ impl Drop for I8255x {
         self.csr.write32(reg::PORT, PORT_SOFTWARE_RESET);
         timer::delay_us(20);
         // SAFETY: hal is the only user of the PCI configuration ports.
-        let mut cfg = unsafe { Mechanism1::new() };
+        let mut cfg = unsafe { Config::new() };
         self.pci.disable(&mut cfg, command::BUS_MASTER);
     }
 }

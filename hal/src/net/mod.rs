@@ -22,7 +22,7 @@ pub mod virtio;
 use smoltcp::phy::{self, DeviceCapabilities};
 use smoltcp::time::Instant;
 
-use crate::pci::{self, command, Mechanism1, PciDevice};
+use crate::pci::{self, command, Config, PciDevice};
 
 /// Largest Ethernet frame handed to or from smoltcp: 1500 bytes of IP + 14 of header
 /// (no FCS; every NIC here strips and appends it).
@@ -215,7 +215,7 @@ impl Default for NicList {
 /// identification (EEPROM, device config), so it may run while a driver is open.
 pub fn probe() -> NicList {
     // SAFETY: hal is the only user of the PCI configuration ports; lifeboat is single-threaded.
-    let mut cfg = unsafe { Mechanism1::new() };
+    let mut cfg = unsafe { Config::new() };
     let mut list = NicList::new();
     for dev in pci::scan(&mut cfg) {
         if let Some(model) = NicModel::identify(dev.vendor, dev.device, dev.revision) {

@@ -20,7 +20,7 @@ use smoltcp::time::Instant;
 
 use super::dma::{dma_barrier, DmaClaim, DmaRegion, IoPorts, PacketBuf, Vol, BUF_SIZE};
 use super::{eeprom, ring, NicDriver, NicError, NicModel, MTU};
-use crate::pci::{command, Mechanism1, PciDevice};
+use crate::pci::{command, Config, PciDevice};
 
 /// Legacy virtio PCI registers, offsets in I/O BAR0 (VIRTIO 1.0 §4.1.4.8).
 pub mod reg {
@@ -300,7 +300,7 @@ impl VirtioNet {
     pub fn new(pci: &PciDevice) -> Result<Self, NicError> {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
         // SAFETY: hal is the only user of the PCI configuration ports.
-        let mut cfg = unsafe { Mechanism1::new() };
+        let mut cfg = unsafe { Config::new() };
         pci.enable(&mut cfg, command::IO_SPACE);
         // SAFETY: I/O decoding is on; the claim makes this the only VirtioNet.
         let io = unsafe { map_bar0(pci)? };
@@ -418,7 +418,7 @@ impl Drop for VirtioNet {
         // Reset stops all queue processing before the static memory is released.
         self.io.write8(reg::DEVICE_STATUS, 0);
         // SAFETY: hal is the only user of the PCI configuration ports.
-        let mut cfg = unsafe { Mechanism1::new() };
+        let mut cfg = unsafe { Config::new() };
         self.pci.disable(&mut cfg, command::BUS_MASTER);
     }
 }

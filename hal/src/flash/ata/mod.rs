@@ -40,7 +40,7 @@ use embedded_storage::nor_flash::{
 use core::sync::atomic::{fence, Ordering};
 
 use crate::net::dma::{DmaRegion, Vol};
-use crate::pci::{self, command as pci_command, Mechanism1};
+use crate::pci::{self, command as pci_command, Config};
 use crate::regs::IoPorts;
 use crate::timer;
 
@@ -168,7 +168,7 @@ pub fn find() -> Option<Result<AtaFlash, AtaError>> {
 /// Turns on its bus mastering. `None` leaves the driver on PIO.
 fn bus_master(channel: Channel) -> Option<IoPorts> {
     // SAFETY: hal is the only user of the PCI configuration ports; lifeboat is single-threaded.
-    let mut cfg = unsafe { Mechanism1::new() };
+    let mut cfg = unsafe { Config::new() };
     let native_bit = if channel.index == 0 { 1 << 0 } else { 1 << 2 };
     let ide = pci::scan(&mut cfg).find(|d| {
         d.class == 0x01
