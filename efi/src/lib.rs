@@ -407,8 +407,8 @@ mod tests {
         assert!(map.entries().windows(2).all(|w| w[0].base < w[1].base));
     }
 
-    #[test]
-    fn header_and_entries_land_where_hal_reads_them() {
+    /// The block a loader writes for one 1 MiB map and `ecam`.
+    fn block_with(ecam: Option<(u64, u8)>) -> Vec<u8> {
         let map = E820Map::from_efi(
             [r(efi_type::CONVENTIONAL, 0x10_0000, 0x100)]
                 .iter()
@@ -421,9 +421,15 @@ mod tests {
             config_len: 512,
             firmware_size: 0x3_F000,
             rsdp: 0x7FB_E014,
-            ecam: None,
+            ecam,
         }
         .write(&map, &mut block);
+        block
+    }
+
+    #[test]
+    fn header_and_entries_land_where_hal_reads_them() {
+        let block = block_with(None);
         assert_eq!(&block[0..4], b"LBOT");
         assert_eq!(block[5], 3);
         assert_eq!(u16::from_le_bytes([block[6], block[7]]), 1);
@@ -576,21 +582,7 @@ mod tests {
 
     #[test]
     fn the_ecam_window_lands_where_hal_reads_it() {
-        let map = E820Map::from_efi(
-            [r(efi_type::CONVENTIONAL, 0x10_0000, 0x100)]
-                .iter()
-                .copied(),
-        );
-        let mut block = vec![0u8; bootinfo::LEN];
-        Header {
-            medium: 3,
-            config_addr: 0x1234_5800,
-            config_len: 512,
-            firmware_size: 0x3_F000,
-            rsdp: 0x7FB_E014,
-            ecam: Some((0xB000_0000, 255)),
-        }
-        .write(&map, &mut block);
+        let block = block_with(Some((0xB000_0000, 255)));
         assert_eq!(&block[0x14..0x18], &5u32.to_le_bytes(), "UEFI and ECAM");
         assert_eq!(&block[0x6F0..0x6F8], &0xB000_0000u64.to_le_bytes());
         assert_eq!(block[0x6F8], 255);
