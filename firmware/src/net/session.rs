@@ -639,11 +639,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         if let (None, Some(group), Some(server)) =
             (joined, client.multicast_group(), client.server_addr())
         {
-            // The group granted: join it (an IGMP report); the server's datagrams to it reach
-            // the transfer's socket.
+            // The group granted: join it (an IGMP report, sent below as if a querier had
+            // asked); the server's datagrams to it reach the transfer's socket.
             joined = Some(group);
-            send_frame(&mut dev, &igmp_frame(mac, local_ip, *group.ip(), true), now);
             let mut l = log.borrow_mut();
+            l.igmp_asked = true;
             l.multicast = Some(GroupRoute {
                 group,
                 server,
@@ -651,6 +651,15 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             });
             if let Some(ctx) = l.context.as_mut() {
                 ctx.group = Some(group);
+            }
+        }
+        if let Some(group) = joined {
+            // Joined just now, or a querier asked who still wants the group (a snooping
+            // switch prunes ports that stay silent): report. At once rather than after RFC
+            // 2236's random delay up to the query's maximum; report suppression is a
+            // router's saving, not needed.
+            if core::mem::take(&mut log.borrow_mut().igmp_asked) {
+                send_frame(&mut dev, &igmp_frame(mac, local_ip, *group.ip(), true), now);
             }
         }
         client.poll(now, &mut on_event);

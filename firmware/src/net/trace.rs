@@ -21,7 +21,7 @@ use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Icmpv4Message, Icmpv4Packet,
-    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket, UdpPacket,
+    IgmpPacket, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket, UdpPacket,
 };
 
 use super::tftp::TraceCode;
@@ -87,6 +87,32 @@ pub struct GroupRoute {
     pub group: SocketAddrV4,
     pub server: SocketAddrV4,
     pub local: SocketAddrV4,
+}
+
+/// Whether `frame` is an IGMP Membership Query that asks after `group` (RFC 2236 §2.1, 3: a
+/// general query, group 0, or one for `group` itself; version 1, 2 or 3 queriers alike), with
+/// good IPv4 and IGMP checksums. The unit answers with a report, so a snooping switch whose
+/// querier asks during a long transfer keeps forwarding the group to it.
+pub fn asks_after(frame: &[u8], group: Ipv4Addr) -> bool {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return false;
+    };
+    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+        return false;
+    };
+    if eth.ethertype() != EthernetProtocol::Ipv4
+        || ip.next_header() != IpProtocol::Igmp
+        || !ip.verify_checksum()
+    {
+        return false;
+    }
+    // Type 0x11 and the group at bytes 4-7 in every version; a version 3 query is longer, and
+    // the checksum covers the whole message.
+    let p = ip.payload();
+    p.len() >= 8
+        && p[0] == 0x11
+        && IgmpPacket::new_unchecked(p).verify_checksum()
+        && matches!(Ipv4Addr::new(p[4], p[5], p[6], p[7]), a if a.is_unspecified() || a == group)
 }
 
 /// A datagram `route.server` → `route.group`, turned into one to `route.local` in `out` (IPv4
@@ -269,6 +295,9 @@ pub struct TraceLog {
     /// The joined multicast group: its datagrams reach the transfer's socket
     /// ([`group_to_unicast`]).
     pub multicast: Option<GroupRoute>,
+    /// An IGMP query asked after the joined group ([`asks_after`]) since the session last
+    /// answered it with a report.
+    pub igmp_asked: bool,
 }
 
 /// What a TCP server's data segments did, counted from the frames themselves (smoltcp does
@@ -436,6 +465,9 @@ impl<T: phy::RxToken> phy::RxToken for TraceRx<'_, T> {
                 return f(&[]);
             }
             let mc = l.multicast;
+            if let Some(route) = mc {
+                l.igmp_asked |= asks_after(frame, *route.group.ip());
+            }
             drop(l);
             if let Some(route) = mc {
                 let mut copy = [0u8; 1536];
@@ -488,6 +520,59 @@ mod tests {
 
     fn good() -> Vec<u8> {
         udp_frame(SERVER, US, 40000, 3001, &[0, 3, 0, 1, 9, 9])
+    }
+
+    /// An IGMP message from the querier 10.0.2.1 to 224.0.0.1 in an IPv4 header with the
+    /// Router Alert option (as Linux and switches send queries), checksums filled.
+    fn igmp(msg: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 24 + msg.len()];
+        f[..6].copy_from_slice(&[0x01, 0, 0x5E, 0, 0, 1]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14..38].copy_from_slice(&[
+            0x46, 0xC0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 2, 1, 224, 0, 0, 1, 0x94, 4, 0, 0,
+        ]);
+        f[16..18].copy_from_slice(&((24 + msg.len()) as u16).to_be_bytes());
+        f[38..].copy_from_slice(msg);
+        Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        IgmpPacket::new_unchecked(&mut f[38..]).fill_checksum();
+        f
+    }
+
+    #[test]
+    fn an_igmp_query_for_the_group_or_for_all_asks_for_a_report() {
+        let g = Ipv4Addr::new(239, 255, 0, 1);
+        let general_v2 = igmp(&[0x11, 100, 0, 0, 0, 0, 0, 0]);
+        let for_g = igmp(&[0x11, 10, 0, 0, 239, 255, 0, 1]);
+        let general_v1 = igmp(&[0x11, 0, 0, 0, 0, 0, 0, 0]);
+        let general_v3 = igmp(&[0x11, 100, 0, 0, 0, 0, 0, 0, 2, 125, 0, 0]);
+        for q in [&general_v2, &for_g, &general_v1, &general_v3] {
+            assert!(asks_after(q, g), "{q:02x?}");
+        }
+        // Another group's query, a report, a leave, a cut message, a bad IGMP or IPv4
+        // checksum, another protocol with the same bytes, not IPv4, a cut frame: no report.
+        let mut bad_igmp = general_v2.clone();
+        bad_igmp[39] ^= 1;
+        let mut bad_ip = general_v2.clone();
+        bad_ip[22] ^= 1;
+        let mut udp = general_v2.clone();
+        udp[23] = 17;
+        Ipv4Packet::new_unchecked(&mut udp[14..]).fill_checksum();
+        let mut arp = general_v2.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        for q in [
+            igmp(&[0x11, 10, 0, 0, 239, 255, 0, 2]),
+            igmp(&[0x16, 0, 0, 0, 239, 255, 0, 1]),
+            igmp(&[0x17, 0, 0, 0, 239, 255, 0, 1]),
+            igmp(&[0x11, 100, 0, 0, 0, 0, 0]),
+            bad_igmp,
+            bad_ip,
+            udp,
+            arp,
+            general_v2[..40].to_vec(),
+        ] {
+            assert!(!asks_after(&q, g), "{q:02x?}");
+        }
     }
 
     #[test]
