@@ -3,7 +3,9 @@
 //! user-space switch to every unit's QEMU). Each unit's length and CRC-32 must match the
 //! file's, every unit must have been granted the group and made master in turn (the `trace on`
 //! brackets), and the server must have sent well under 4 copies of the image (its tap's
-//! tx_bytes). Root
+//! tx_bytes). The switch snoops IGMP and queries, as a managed switch
+//! does (every second, to fit the test): a unit that stopped answering would lose the group, so every
+//! unit must have reported more than its join and none may have been cut off. Root
 //! only; skipped with the reason otherwise ([`skip_or_fail`]; a failure under
 //! LIFEBOAT_REQUIRE_ALL=1).
 
@@ -19,6 +21,8 @@ use lifeboat_qemu::{NicModel, Qemu};
 
 const UNITS: usize = 4;
 const LEN: usize = 8 << 20;
+/// The snooping switch's query interval (membership lasts 2 x this + 1 s without a report).
+const QUERY: Duration = Duration::from_secs(1);
 
 fn unit(fleet: &Fleet, i: usize, name: &str) -> Qemu {
     let mut m = machine(Medium::Floppy, 3)
@@ -67,7 +71,8 @@ fn four_units_fetch_one_image_by_multicast() {
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fleet-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join(name), &data).unwrap();
-    let fleet = Fleet::new(Server::Atftpd, UNITS, &root).unwrap_or_else(|e| panic!("fleet: {e}"));
+    let fleet = Fleet::snooping(Server::Atftpd, UNITS, &root, QUERY)
+        .unwrap_or_else(|e| panic!("fleet: {e}"));
     let mut units: Vec<Qemu> = (0..UNITS).map(|i| unit(&fleet, i, name)).collect();
     let before = fleet.server_tx_bytes().unwrap();
     // At once: the commands go out back to back.
@@ -86,7 +91,8 @@ fn four_units_fetch_one_image_by_multicast() {
             .unwrap_or_else(|| panic!("unit {i}: no result line in {out:?}"));
         assert!(
             line.starts_with(&want) && line.ends_with(&crc),
-            "unit {i}: {line}\n{out}"
+            "unit {i}: {line}\n{out}\nswitch: {:?}",
+            fleet.snoop_stats()
         );
         if out.contains(", multicast 239.255.0.") {
             granted += 1;
@@ -101,7 +107,13 @@ fn four_units_fetch_one_image_by_multicast() {
     let egress = fleet.server_tx_bytes().unwrap() - before;
     let copies = egress as f64 / LEN as f64;
     eprintln!("server egress {egress} bytes = {copies:.2} images for {UNITS} units");
+    let snoop = fleet.snoop_stats().unwrap();
+    eprintln!("switch: {snoop:?}");
     assert_eq!(granted, UNITS, "units granted multicast");
+    // The join's report, then at least one answer to a query while the transfer ran.
+    assert!(snoop.queries >= 2, "{snoop:?}");
+    assert!(snoop.reports.iter().all(|&r| r >= 2), "{snoop:?}");
+    assert_eq!(snoop.pruned, 0, "a member was cut off the group: {snoop:?}");
     assert_eq!(masters, UNITS, "units made master");
     // Unicast would be 4.0. What multicast adds to one image: the part each late joiner
     // missed (filled once, for all, by the first of them made master) and lost frames.

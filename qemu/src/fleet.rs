@@ -10,6 +10,9 @@
 //! ```
 //! The server is tftpd-hpa, nginx (port 80) or atftpd; atftpd serves multicast from 239.255.0.0-255, port 1758, TTL 1 (a route for 224.0.0.0/4
 //! points at the tap). Root only ([`crate::lab::lab_unavailable`]). Removed on drop.
+//!
+//! [`Fleet::snooping`] makes the hub an IGMP snooping switch with its own querier (as managed
+//! switches are): group datagrams reach only units that answered its general queries.
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -39,18 +42,50 @@ pub fn unit_mac(i: usize) -> String {
     format!("52:54:00:77:00:{:02x}", 10 + i)
 }
 
+/// What a snooping hub saw ([`Fleet::snoop_stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnoopStats {
+    pub queries: u64,
+    /// IGMP membership reports from each unit, in unit order.
+    pub reports: Vec<u64>,
+    /// Memberships that expired: units cut off a group they had not left.
+    pub pruned: u64,
+}
+
 /// A namespace with the server, the tap and the switch for `units` QEMUs.
 pub struct Fleet {
     ns: String,
     tap: String,
     children: Vec<Child>,
     conf_dir: Option<PathBuf>,
+    /// The snooping hub's statistics file.
+    stats: Option<PathBuf>,
     pub units: usize,
     pub root: PathBuf,
 }
 
 impl Fleet {
     pub fn new(server: Server, units: usize, root: &Path) -> Result<Fleet, String> {
+        Self::start(server, units, root, None)
+    }
+
+    /// The same behind an IGMP snooping switch that sends a general query every `query`
+    /// (see `fleet-hub.py --snoop`); [`Fleet::snoop_stats`] says what it saw.
+    pub fn snooping(
+        server: Server,
+        units: usize,
+        root: &Path,
+        query: Duration,
+    ) -> Result<Fleet, String> {
+        Self::start(server, units, root, Some(query))
+    }
+
+    fn start(
+        server: Server,
+        units: usize,
+        root: &Path,
+        query: Option<Duration>,
+    ) -> Result<Fleet, String> {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let tag = format!("{}{}", std::process::id() % 100_000, n % 100);
@@ -63,6 +98,7 @@ impl Fleet {
             tap: tap.clone(),
             children: Vec::new(),
             conf_dir: None,
+            stats: None,
             units,
             root: root.to_path_buf(),
         };
@@ -75,7 +111,15 @@ impl Fleet {
         ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", &tap])?;
         let exec = |prog: &str| in_netns(&ns, prog);
         let mut hub = exec("python3");
-        hub.arg(HUB).arg(&tap).arg(HUB_PORT.to_string());
+        hub.arg(HUB);
+        if let Some(q) = query {
+            let stats = std::env::temp_dir().join(format!("lifeboat-snoop-{tag}.json"));
+            hub.arg("--snoop")
+                .arg(format!("{:.3}", q.as_secs_f64()))
+                .arg(&stats);
+            fleet.stats = Some(stats);
+        }
+        hub.arg(&tap).arg(HUB_PORT.to_string());
         for i in 0..units {
             hub.arg((UNIT_PORT_BASE + i as u16).to_string());
         }
@@ -154,6 +198,23 @@ impl Fleet {
         }
     }
 
+    /// What the snooping hub saw so far: general queries sent, IGMP reports from each unit
+    /// (in unit order), and memberships that expired without a leave.
+    pub fn snoop_stats(&self) -> Result<SnoopStats, String> {
+        let path = self.stats.as_ref().ok_or("the hub does not snoop")?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path:?}: {e}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{path:?}: {e}"))?;
+        let n = |v: &serde_json::Value| v.as_u64().ok_or(format!("{path:?}: {text}"));
+        Ok(SnoopStats {
+            queries: n(&v["queries"])?,
+            reports: (0..self.units)
+                .map(|i| n(&v["reports"][(UNIT_PORT_BASE + i as u16).to_string()]))
+                .collect::<Result<_, _>>()?,
+            pruned: n(&v["pruned"])?,
+        })
+    }
+
     /// Unit `i`'s netdev (QEMU must run in [`Fleet::netns`] and use [`unit_mac`]).
     pub fn backend(&self, i: usize) -> NetBackend {
         NetBackend::Udp {
@@ -190,6 +251,9 @@ impl Drop for Fleet {
         let _ = ip(&["netns", "del", &self.ns]);
         if let Some(d) = &self.conf_dir {
             let _ = std::fs::remove_dir_all(d);
+        }
+        if let Some(f) = &self.stats {
+            let _ = std::fs::remove_file(f);
         }
     }
 }
