@@ -84,8 +84,8 @@ struct RunArgs {
     /// --boothelper) instead of SeaBIOS; needs the Debian package ovmf
     #[arg(long)]
     uefi: bool,
-    /// lifeboat as the system ROM (lifeboat.rom as QEMU -bios, no SeaBIOS and no boot
-    /// medium); the slots are on an ATA disk, rom-slots.img (64 MiB, kept between runs)
+    /// lifeboat as the system ROM (lifeboat.rom as the board's read-only pflash unit 0, no
+    /// SeaBIOS and no boot medium), the flash as pflash unit 1 below it
     #[arg(long, conflicts_with = "uefi")]
     rom: bool,
     /// TFTP root served at 10.0.2.2 [default: a generated demo directory]
@@ -295,34 +295,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    if !run.rom {
-        eprintln!(
-            "lifeboat: flash {} (pflash, kept between runs)",
-            flash.display()
-        );
-    }
+    eprintln!(
+        "lifeboat: flash {} (pflash, kept between runs)",
+        flash.display()
+    );
     let medium = if run.media.boothelper {
         Medium::Floppy
     } else {
         run.medium
     };
     let mut machine = if run.rom {
-        // The ROM: no pflash (a pflash unit 0 would replace it), the slots on the secondary
-        // IDE master, where the firmware looks for an ATA flash.
-        let slots = out.join("rom-slots.img");
-        if !slots.exists() {
-            let made = std::fs::File::create(&slots).and_then(|f| f.set_len(64 << 20));
-            if let Err(e) = made {
-                eprintln!("lifeboat: cannot create {}: {e}", slots.display());
-                return ExitCode::FAILURE;
-            }
-        }
+        // The board's flash arrangement: the ROM read-only as pflash unit 0 (where `-bios`
+        // would map it), the appliance flash as unit 1 below it, found by the same CFI probe.
         eprintln!(
-            "lifeboat: system ROM {}, slots on {} (ATA, ide1:0, kept between runs)",
-            set.rom.display(),
-            slots.display()
+            "lifeboat: system ROM {} (pflash unit 0, read-only; no SeaBIOS, no boot medium)",
+            set.rom.display()
         );
-        Machine::rom(&set.rom).ide_disk(2, slots)
+        Machine::rom(&set.rom)
     } else if run.uefi {
         // UEFI: OVMF as pflash unit 0 (a writable copy: it keeps its variables there), the
         // appliance flash as unit 1; the diskette has no UEFI form, the stick stands in.

@@ -159,9 +159,10 @@ pub struct Machine {
     /// no room for [`Machine::pflash`]). The board gets SMM and secure pflash, as the secboot
     /// builds require.
     pub ovmf_vars: Option<PathBuf>,
-    /// lifeboat as the system ROM (`lifeboat.rom`, QEMU `-bios`) instead of SeaBIOS. There is
-    /// then no pflash ([`Machine::pflash`] is not mapped: a pflash unit 0 would replace the
-    /// ROM); the slots go on an ATA disk ([`Machine::ide_disk`] index 2).
+    /// lifeboat as the system ROM (`lifeboat.rom`) instead of SeaBIOS: QEMU `-bios`, or with
+    /// [`Machine::pflash`] the board's flash arrangement: the ROM read-only as pflash unit 0
+    /// (mapped just as `-bios` maps it, top of 4 GiB) and the slots' flash as unit 1 below
+    /// it. Without a pflash the slots go on an ATA disk ([`Machine::ide_disk`] index 2).
     pub bios: Option<PathBuf>,
     /// Network namespace QEMU runs in (see [`Machine::netns`]).
     pub netns: Option<String>,
@@ -369,7 +370,7 @@ impl Machine {
             None => a.push("-serial").push("null"),
         };
         a.push("-parallel").push("none");
-        if let Some(rom) = &self.bios {
+        if let Some(rom) = self.bios.as_ref().filter(|_| self.pflash.is_none()) {
             a.push("-bios").push(rom.as_os_str());
         }
 
@@ -394,15 +395,14 @@ impl Machine {
             }
             _ => {}
         }
-        if let Some(flash) = self
-            .pflash
-            .as_ref()
-            .filter(|_| self.ovmf_vars.is_none() && self.bios.is_none())
-        {
+        if let Some(flash) = self.pflash.as_ref().filter(|_| self.ovmf_vars.is_none()) {
             if self.ovmf.is_none() {
+                // The board's firmware chip, read-only: SeaBIOS, or lifeboat's own ROM (mapped
+                // where `-bios` would put it, so it starts from the same reset vector).
+                let rom = self.bios.as_deref().unwrap_or(Path::new(SEABIOS));
                 a.push("-drive").push(opt(&[
                     "if=pflash,unit=0,readonly=on,format=raw,file=".as_ref(),
-                    &escape(Path::new(SEABIOS).as_os_str()),
+                    &escape(rom.as_os_str()),
                 ]));
             }
             a.push("-drive").push(opt(&[
