@@ -41,18 +41,6 @@ fn slirp() -> NetBackend {
     }
 }
 
-/// The model name the monitor prints for a QEMU NIC.
-fn model_name(model: NicModel) -> &'static str {
-    match model {
-        NicModel::E1000 => "i82540em",
-        NicModel::E1000e => "i82574l",
-        NicModel::I82557b => "i82557",
-        NicModel::I82558b => "i82558",
-        NicModel::I82559er => "i82559er",
-        NicModel::VirtioNetPci => "virtio-net",
-    }
-}
-
 /// A floppy-booted unit with the given NICs, in slot order.
 fn unit(nics: &[(NicModel, NetBackend)]) -> Machine {
     nics.iter()
