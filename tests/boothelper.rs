@@ -6,6 +6,7 @@
 //! with the medium still in, `reload` comes back to `pixboothelper>`. After `y` it asks for
 //! the activation key (the PIX's step 7): a malformed key is refused with the expected
 //! format and asked again; the key is stored in the unit record and handed to the image.
+//! Each scenario recovers over the e1000 and again over the e1000e (82574L), both on pc.
 
 mod common;
 
@@ -18,9 +19,9 @@ use lifeboat_qemu::{NetBackend, NicModel};
 
 const BH_PROMPT: &str = "pixboothelper> ";
 
-fn setup(tag: &str) -> (media::MediaSet, media::MediaSet, PathBuf, PathBuf) {
+fn setup(tag: &str, model: NicModel) -> (media::MediaSet, media::MediaSet, PathBuf, PathBuf) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("boothelper-{tag}-{}", std::process::id()));
+        .join(format!("boothelper-{tag}-{model:?}-{}", std::process::id()));
     let (helper, appliance) = boothelper_and_appliance(&dir, None);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
@@ -80,14 +81,19 @@ fn nic(root: &std::path::Path) -> NetBackend {
     }
 }
 
-#[test]
-fn diskette_removed_during_the_countdown_then_the_unit_boots_the_new_image() {
-    let (helper, appliance, root, flash) = setup("floppy");
+on_nics!(
+    diskette_removed;
+    diskette_removed_during_the_countdown_then_the_unit_boots_the_new_image => E1000,
+    diskette_removed_during_the_countdown_then_the_unit_boots_the_new_image_on_e1000e => E1000e,
+);
+
+fn diskette_removed(model: NicModel) {
+    let (helper, appliance, root, flash) = setup("floppy", model);
     let m = Machine::new(Medium::Floppy, &helper.floppy)
         .medium_snapshot(true)
         .ide_disk(0, &appliance.disk)
         .pflash(&flash)
-        .nic(NicModel::E1000, nic(&root));
+        .nic(model, nic(&root));
     let mut q = launch(&m);
     recover(&mut q, KEY);
     expect(
@@ -103,13 +109,18 @@ fn diskette_removed_during_the_countdown_then_the_unit_boots_the_new_image() {
     expect(&mut q, &format!("demo image: activation key {KEY}"), REPLY);
 }
 
-#[test]
-fn with_the_medium_still_in_reload_comes_back_to_the_boothelper() {
-    let (helper, _appliance, root, flash) = setup("usb");
+on_nics!(
+    medium_still_in;
+    with_the_medium_still_in_reload_comes_back_to_the_boothelper => E1000,
+    with_the_medium_still_in_reload_comes_back_to_the_boothelper_on_e1000e => E1000e,
+);
+
+fn medium_still_in(model: NicModel) {
+    let (helper, _appliance, root, flash) = setup("usb", model);
     let m = Machine::new(Medium::Usb, &helper.usb)
         .medium_snapshot(true)
         .pflash(&flash)
-        .nic(NicModel::E1000, nic(&root));
+        .nic(model, nic(&root));
     let mut q = launch(&m);
     recover(&mut q, "");
     expect(&mut q, "Remove the USB stick now", REPLY);
@@ -119,14 +130,19 @@ fn with_the_medium_still_in_reload_comes_back_to_the_boothelper() {
     expect(&mut q, BH_PROMPT, Duration::from_secs(20));
 }
 
-#[test]
-fn usb_stick_pulled_during_the_countdown_then_the_unit_boots_the_new_image() {
-    let (helper, appliance, root, flash) = setup("usb-pull");
+on_nics!(
+    usb_stick_pulled;
+    usb_stick_pulled_during_the_countdown_then_the_unit_boots_the_new_image => E1000,
+    usb_stick_pulled_during_the_countdown_then_the_unit_boots_the_new_image_on_e1000e => E1000e,
+);
+
+fn usb_stick_pulled(model: NicModel) {
+    let (helper, appliance, root, flash) = setup("usb-pull", model);
     let m = Machine::new(Medium::Usb, &helper.usb)
         .medium_snapshot(true)
         .ide_disk(0, &appliance.disk)
         .pflash(&flash)
-        .nic(NicModel::E1000, nic(&root));
+        .nic(model, nic(&root));
     let mut q = launch(&m);
     recover(&mut q, "");
     expect(

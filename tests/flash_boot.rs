@@ -1,7 +1,8 @@
 //! Flash boot of an installed `flat64` image (issue 8, the flat64 half): recover the demo
 //! image over TFTP, install it, `reload`, and the unit starts it after the boot window; a
 //! cold power-on with nobody at the console does the same; an image that never confirms
-//! itself is rolled back to the previous one after its boot budget.
+//! itself is rolled back to the previous one after its boot budget. The pc scenarios recover
+//! over the e1000 and again over an e1000e (82574L) on the same board.
 
 mod common;
 
@@ -23,9 +24,10 @@ fn tmp(name: &str) -> PathBuf {
     d.join(name)
 }
 
-fn unit(flash: &Path, root: &Path) -> Machine {
+/// The pc unit: floppy, `flash` as pflash, a `nic` on slirp serving `root`.
+fn unit(flash: &Path, root: &Path, nic: NicModel) -> Machine {
     machine(Medium::Floppy, WINDOW_S).pflash(flash).nic(
-        NicModel::E1000,
+        nic,
         NetBackend::User {
             tftp: Some(root.to_path_buf()),
             bootfile: None,
@@ -88,11 +90,16 @@ fn on_q35_the_image_installed_to_an_ahci_disk_boots() {
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
 
-#[test]
-fn recover_install_reload_and_the_image_runs_then_cold_boot_runs_it_again() {
-    let flash = tmp("pflash-a.img");
+on_nics!(
+    recover_install_reload_cold_boot;
+    recover_install_reload_and_the_image_runs_then_cold_boot_runs_it_again => E1000,
+    recover_install_reload_and_the_image_runs_then_cold_boot_runs_it_again_on_e1000e => E1000e,
+);
+
+fn recover_install_reload_cold_boot(nic: NicModel) {
+    let flash = tmp(&format!("pflash-a-{nic:?}.img"));
     std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
-    let root = tmp("root-a");
+    let root = tmp(&format!("root-a-{nic:?}"));
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(
         root.join("demo-image.bin"),
@@ -103,7 +110,7 @@ fn recover_install_reload_and_the_image_runs_then_cold_boot_runs_it_again() {
     let n = corrupt.len();
     corrupt[n - 10] ^= 0x40;
     std::fs::write(root.join("corrupt.bin"), corrupt).unwrap();
-    let mut q = launch(&unit(&flash, &root));
+    let mut q = launch(&unit(&flash, &root, nic));
     to_prompt(&mut q);
     install(&mut q, "demo-image.bin", "1.0(1)");
     // A corrupt image is refused; the installed one stays and is what boots.
@@ -128,17 +135,22 @@ fn recover_install_reload_and_the_image_runs_then_cold_boot_runs_it_again() {
     expect(&mut q, "demo image: boot confirmed\r\n", REPLY);
     drop(q);
     // Cold power-on with the same flash, SPACE to skip the window.
-    let mut q = launch(&unit(&flash, &root));
+    let mut q = launch(&unit(&flash, &root, nic));
     expect_banner(&mut q);
     q.send(b" ").unwrap();
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
 
-#[test]
-fn an_image_that_never_confirms_is_rolled_back_after_its_budget() {
-    let flash = tmp("pflash-b.img");
+on_nics!(
+    never_confirms_rolled_back;
+    an_image_that_never_confirms_is_rolled_back_after_its_budget => E1000,
+    an_image_that_never_confirms_is_rolled_back_after_its_budget_on_e1000e => E1000e,
+);
+
+fn never_confirms_rolled_back(nic: NicModel) {
+    let flash = tmp(&format!("pflash-b-{nic:?}.img"));
     std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
-    let root = tmp("root-b");
+    let root = tmp(&format!("root-b-{nic:?}"));
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(
         root.join("one.bin"),
@@ -150,7 +162,7 @@ fn an_image_that_never_confirms_is_rolled_back_after_its_budget() {
         media::demo_image_with(Version::new(1, 0, 2), false),
     )
     .unwrap();
-    let mut q = launch(&unit(&flash, &root));
+    let mut q = launch(&unit(&flash, &root, nic));
     to_prompt(&mut q);
     install(&mut q, "one.bin", "1.0(1)");
     install(&mut q, "two.bin", "1.0(2)");
@@ -194,27 +206,32 @@ fn find(flash: &[u8], image: &[u8]) -> usize {
 
 /// Flips one bit at `at` in the flash file (a cell gone bad while the unit was off), powers
 /// the unit on and skips the window with SPACE.
-fn damage_and_boot(flash: &Path, root: &Path, at: usize) -> Qemu {
+fn damage_and_boot(flash: &Path, root: &Path, nic: NicModel, at: usize) -> Qemu {
     let mut bytes = std::fs::read(flash).unwrap();
     bytes[at] ^= 0x08;
     std::fs::write(flash, &bytes).unwrap();
-    let mut q = launch(&unit(flash, root));
+    let mut q = launch(&unit(flash, root, nic));
     expect_banner(&mut q);
     q.send(b" ").unwrap();
     q
 }
 
-#[test]
-fn a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why() {
-    let flash = tmp("pflash-c.img");
+on_nics!(
+    damaged_falls_back;
+    a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why => E1000,
+    a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why_on_e1000e => E1000e,
+);
+
+fn damaged_falls_back(nic: NicModel) {
+    let flash = tmp(&format!("pflash-c-{nic:?}.img"));
     std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
-    let root = tmp("root-c");
+    let root = tmp(&format!("root-c-{nic:?}"));
     std::fs::create_dir_all(&root).unwrap();
     let one = media::demo_image(Version::new(1, 0, 1));
     let two = media::demo_image(Version::new(1, 0, 2));
     std::fs::write(root.join("one.bin"), &one).unwrap();
     std::fs::write(root.join("two.bin"), &two).unwrap();
-    let mut q = launch(&unit(&flash, &root));
+    let mut q = launch(&unit(&flash, &root, nic));
     to_prompt(&mut q);
     install(&mut q, "one.bin", "1.0(1)");
     install(&mut q, "two.bin", "1.0(2)");
@@ -223,7 +240,7 @@ fn a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why() {
     let bytes = std::fs::read(&flash).unwrap();
     let (a, b) = (find(&bytes, &one), find(&bytes, &two));
     // Slot B's payload (the selected image) goes bad: slot A boots.
-    let mut q = damage_and_boot(&flash, &root, b + 400);
+    let mut q = damage_and_boot(&flash, &root, nic, b + 400);
     expect(
         &mut q,
         "Flash boot: slot A, image 1.0(1) (flat64, ",
@@ -232,7 +249,7 @@ fn a_selected_image_damaged_in_flash_falls_back_then_the_monitor_says_why() {
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
     drop(q);
     // Both slots bad: the monitor, with the reason.
-    let mut q = damage_and_boot(&flash, &root, a + 400);
+    let mut q = damage_and_boot(&flash, &root, nic, a + 400);
     expect(
         &mut q,
         "Flash boot: no valid image installed in flash; entering the monitor.\r\n",

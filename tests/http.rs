@@ -6,6 +6,7 @@
 //! Each download is checked by the length and CRC-32 the console prints against the file's;
 //! each fault by the one line the monitor prints. Root only (namespaces), nginx and python3:
 //! otherwise skipped with the reason ([`skip_or_fail`]; a failure under LIFEBOAT_REQUIRE_ALL=1).
+//! Each scenario runs on the e1000 and on the e1000e (82574L), both on the pc board.
 
 mod common;
 
@@ -21,10 +22,11 @@ use lifeboat_qemu::NicModel;
 
 const MIB: usize = 1 << 20;
 
-fn skip(test: &str) -> bool {
+/// Whether the running test cannot run here (see [`skip_or_fail`]).
+fn skip() -> bool {
     match lab_unavailable(Server::Nginx) {
         Some(why) => {
-            skip_or_fail(test, &why);
+            skip_or_fail(&test_name(), &why);
             true
         }
         None => false,
@@ -41,10 +43,11 @@ fn root_with(tag: &str, files: &[(&str, &[u8])]) -> PathBuf {
     dir
 }
 
-/// A unit in `lab` at the prompt with address and server set (and `pflash` attached).
-fn unit(lab: &Lab, pflash: Option<&std::path::Path>) -> Qemu {
+/// A unit with a `model` NIC in `lab` at the prompt with address and server set (and
+/// `pflash` attached).
+fn unit(model: NicModel, lab: &Lab, pflash: Option<&std::path::Path>) -> Qemu {
     let mut m = machine(Medium::Floppy, 2)
-        .nic(NicModel::E1000, lab.backend())
+        .nic(model, lab.backend())
         .netns(lab.netns());
     if let Some(f) = pflash {
         m = m.pflash(f);
@@ -76,16 +79,19 @@ fn assert_received(out: &str, data: &[u8]) {
     );
 }
 
-fn sixteen_mib_over_rtt_50ms(loss: u32, seed: u64) {
+fn sixteen_mib_over_rtt_50ms(model: NicModel, loss: u32, seed: u64) {
+    if skip() {
+        return;
+    }
     let data = pattern(16 * MIB, seed);
-    let root = root_with(&format!("wan{loss}"), &[("big.bin", &data)]);
+    let root = root_with(&format!("wan{loss}-{model:?}"), &[("big.bin", &data)]);
     let imp = Impairment {
         loss,
         delay_ms: 25,
         ..Default::default()
     };
     let lab = Lab::new(Server::Nginx, imp, &root, seed).unwrap_or_else(|e| panic!("lab: {e}"));
-    let mut q = unit(&lab, None);
+    let mut q = unit(model, &lab, None);
     command1(&mut q, "trace on");
     let out = http(
         &mut q,
@@ -93,37 +99,38 @@ fn sixteen_mib_over_rtt_50ms(loss: u32, seed: u64) {
         Duration::from_secs(300),
     );
     assert_received(&out, &data);
-    eprintln!("16 MiB, RTT 50 ms, loss {loss} %:\n{out}");
+    eprintln!("{model:?}: 16 MiB, RTT 50 ms, loss {loss} %:\n{out}");
 }
 
-#[test]
-fn sixteen_mib_across_a_50_ms_path() {
-    if skip("sixteen_mib_across_a_50_ms_path") {
-        return;
-    }
-    sixteen_mib_over_rtt_50ms(0, 11);
-}
+on_nics!(
+    |m| sixteen_mib_over_rtt_50ms(m, 0, 11);
+    sixteen_mib_across_a_50_ms_path => E1000,
+    sixteen_mib_across_a_50_ms_path_on_e1000e => E1000e,
+);
 
-#[test]
-fn sixteen_mib_across_a_50_ms_path_at_1_percent_loss() {
-    if skip("sixteen_mib_across_a_50_ms_path_at_1_percent_loss") {
-        return;
-    }
-    sixteen_mib_over_rtt_50ms(1, 12);
-}
+on_nics!(
+    |m| sixteen_mib_over_rtt_50ms(m, 1, 12);
+    sixteen_mib_across_a_50_ms_path_at_1_percent_loss => E1000,
+    sixteen_mib_across_a_50_ms_path_at_1_percent_loss_on_e1000e => E1000e,
+);
+
+on_nics!(
+    faults_and_resumes;
+    http_faults_are_named_and_cuts_are_resumed => E1000,
+    http_faults_are_named_and_cuts_are_resumed_on_e1000e => E1000e,
+);
 
 /// One unit, one lab: every fault the monitor must name, and the recoveries (a reset
 /// mid-body resumed by Range, redirects followed, chunked coding) checked by CRC.
-#[test]
-fn http_faults_are_named_and_cuts_are_resumed() {
-    if skip("http_faults_are_named_and_cuts_are_resumed") {
+fn faults_and_resumes(model: NicModel) {
+    if skip() {
         return;
     }
     let data = pattern(3 * MIB, 21);
-    let root = root_with("faults", &[("f.bin", &data)]);
+    let root = root_with(&format!("faults-{model:?}"), &[("f.bin", &data)]);
     let lab = Lab::new(Server::Nginx, Impairment::default(), &root, 21)
         .unwrap_or_else(|e| panic!("lab: {e}"));
-    let mut q = unit(&lab, None);
+    let mut q = unit(model, &lab, None);
     let t = Duration::from_secs(120);
     let f = format!("http://{SERVER_IP}:8080");
 
@@ -191,23 +198,31 @@ fn http_faults_are_named_and_cuts_are_resumed() {
     assert!(out.contains("http: bad port in the URL"), "{out}");
 }
 
+on_nics!(
+    fetched_by_http_installed_and_booted;
+    an_image_fetched_by_http_is_installed_and_boots => E1000,
+    an_image_fetched_by_http_is_installed_and_boots_on_e1000e => E1000e,
+);
+
 /// An image fetched by `http` (the URL held by `file`) goes through the same checks and
 /// install as one fetched by `tftp`, and boots.
-#[test]
-fn an_image_fetched_by_http_is_installed_and_boots() {
-    if skip("an_image_fetched_by_http_is_installed_and_boots") {
+fn fetched_by_http_installed_and_booted(model: NicModel) {
+    if skip() {
         return;
     }
     let demo = lifeboat::media::demo_image(Version::new(7, 1, 2));
     let mut corrupt = demo.clone();
     let last = corrupt.len() - 1;
     corrupt[last] ^= 0x40;
-    let root = root_with("install", &[("demo.bin", &demo), ("corrupt.bin", &corrupt)]);
+    let root = root_with(
+        &format!("install-{model:?}"),
+        &[("demo.bin", &demo), ("corrupt.bin", &corrupt)],
+    );
     let lab = Lab::new(Server::Nginx, Impairment::default(), &root, 31)
         .unwrap_or_else(|e| panic!("lab: {e}"));
     let flash = root.join("pflash.img");
     std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
-    let mut q = unit(&lab, Some(&flash));
+    let mut q = unit(model, &lab, Some(&flash));
 
     command1(&mut q, &format!("file http://{SERVER_IP}/corrupt.bin"));
     let out = http(&mut q, "", Duration::from_secs(60));

@@ -1,7 +1,8 @@
 //! Download and install as the operator does it (issue 7, item 7): `tftp` of a good image
 //! installs it to pflash and to ATA flash (the flash file then holds it in slot A), a corrupt
 //! image is refused with the flash file unchanged, a downgrade is asked about, and a unit
-//! killed in the middle of an install still selects the old image after a restart.
+//! killed in the middle of an install still selects the old image after a restart. Every
+//! scenario on the pc's e1000 also runs on an e1000e (82574L) on the same pc board.
 
 mod common;
 
@@ -49,34 +50,30 @@ fn blank(name: &str, len: usize) -> PathBuf {
 }
 
 /// Where the unit's flash is.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Store {
-    /// pflash unit 1 (pc, floppy-booted, e1000).
+    /// pflash unit 1 (pc, floppy-booted).
     Pflash,
-    /// A CompactFlash card on the secondary IDE master (pc, disk-booted, e1000).
+    /// A CompactFlash card on the secondary IDE master (pc, disk-booted).
     Ata,
-    /// A SATA disk on AHCI port 2 of q35 (booted from its disk on port 0; e1000e).
+    /// A SATA disk on AHCI port 2 of q35 (booted from its disk on port 0).
     Ahci,
 }
 
-/// A unit with `flash` attached as `store`, slirp serving `root`.
-fn unit(flash: &Path, store: Store, root: &Path) -> Qemu {
+/// A unit with `flash` attached as `store` and a `nic` on slirp serving `root`.
+fn unit(flash: &Path, store: Store, nic: NicModel, root: &Path) -> Qemu {
     let net = NetBackend::User {
         tftp: Some(root.to_path_buf()),
         bootfile: None,
     };
     let m = match store {
-        Store::Pflash => machine(Medium::Floppy, 3)
-            .nic(NicModel::E1000, net)
-            .pflash(flash),
-        Store::Ata => machine(Medium::Disk, 3)
-            .nic(NicModel::E1000, net)
-            .ide_disk(2, flash),
+        Store::Pflash => machine(Medium::Floppy, 3).pflash(flash),
+        Store::Ata => machine(Medium::Disk, 3).ide_disk(2, flash),
         Store::Ahci => machine(Medium::Disk, 3)
             .machine_type(MachineType::Q35)
-            .nic(NicModel::E1000e, net)
             .ide_disk(2, flash),
-    };
+    }
+    .nic(nic, net);
     let mut q = launch(&m);
     let banner = expect_banner(&mut q);
     if store == Store::Ahci {
@@ -112,12 +109,12 @@ fn root_with(tag: &str, files: &[(&str, &[u8])]) -> PathBuf {
     r
 }
 
-fn good_bad_and_downgrade(store: Store) {
-    let (flash_len, name) = match store {
-        Store::Pflash => (4 << 20, "pflash"),
-        Store::Ata => (16 << 20, "ata"),
-        Store::Ahci => (16 << 20, "ahci"),
+fn good_bad_and_downgrade(store: Store, nic: NicModel) {
+    let flash_len = match store {
+        Store::Pflash => 4 << 20,
+        Store::Ata | Store::Ahci => 16 << 20,
     };
+    let name = &format!("{store:?}-{nic:?}");
     let flash = blank(&format!("{name}.img"), flash_len);
     let good = image(Version::new(6, 3, 5), 300_000, 1);
     let mut corrupt = image(Version::new(6, 4, 0), 300_000, 2);
@@ -131,7 +128,7 @@ fn good_bad_and_downgrade(store: Store) {
             ("older.bin", &older),
         ],
     );
-    let mut q = unit(&flash, store, &root);
+    let mut q = unit(&flash, store, nic, &root);
 
     let out = fetch(&mut q, "good.bin", Duration::from_secs(60));
     assert!(
@@ -183,29 +180,39 @@ fn good_bad_and_downgrade(store: Store) {
     );
 }
 
-#[test]
-fn install_to_pflash() {
-    good_bad_and_downgrade(Store::Pflash);
-}
+on_nics!(
+    |m| good_bad_and_downgrade(Store::Pflash, m);
+    install_to_pflash => E1000,
+    install_to_pflash_on_e1000e => E1000e,
+);
 
-#[test]
-fn install_to_ata_flash() {
-    good_bad_and_downgrade(Store::Ata);
-}
+on_nics!(
+    |m| good_bad_and_downgrade(Store::Ata, m);
+    install_to_ata_flash => E1000,
+    install_to_ata_flash_on_e1000e => E1000e,
+);
 
 /// q35: the image comes over its e1000e and goes to a SATA disk on AHCI port 2.
 #[test]
 fn install_to_ahci_disk_on_q35_over_e1000e() {
-    good_bad_and_downgrade(Store::Ahci);
+    good_bad_and_downgrade(Store::Ahci, NicModel::E1000e);
 }
 
-#[test]
-fn power_cut_during_an_install_keeps_the_old_image() {
-    let flash = blank("cut.img", 4 << 20);
+on_nics!(
+    power_cut_keeps_the_old_image;
+    power_cut_during_an_install_keeps_the_old_image => E1000,
+    power_cut_during_an_install_keeps_the_old_image_on_e1000e => E1000e,
+);
+
+fn power_cut_keeps_the_old_image(nic: NicModel) {
+    let flash = blank(&format!("cut-{nic:?}.img"), 4 << 20);
     let old = image(Version::new(1, 0, 1), 100_000, 4);
     let new = image(Version::new(1, 0, 2), 1_800_000, 5);
-    let root = root_with("power-cut", &[("old.bin", &old), ("new.bin", &new)]);
-    let mut q = unit(&flash, Store::Pflash, &root);
+    let root = root_with(
+        &format!("power-cut-{nic:?}"),
+        &[("old.bin", &old), ("new.bin", &new)],
+    );
+    let mut q = unit(&flash, Store::Pflash, nic, &root);
     let out = fetch(&mut q, "old.bin", Duration::from_secs(60));
     assert!(out.contains("Installed 1.0(1) in slot A"), "{out}");
     command1(&mut q, "file new.bin");
@@ -214,7 +221,7 @@ fn power_cut_during_an_install_keeps_the_old_image() {
     expect(&mut q, "Installing to flash..", Duration::from_secs(60));
     q.kill();
     drop(q);
-    let mut q = unit(&flash, Store::Pflash, &root);
+    let mut q = unit(&flash, Store::Pflash, nic, &root);
     let v = command(&mut q, "version").join("\n");
     assert!(
         v.contains("Slot A: 1.0(1), 100320 bytes, selected (new, 3 boots to confirm), boots next"),
@@ -229,9 +236,14 @@ fn power_cut_during_an_install_keeps_the_old_image() {
     assert!(out.contains("Installed 1.0(2) in slot B"), "{out}");
 }
 
+on_nics!(
+    provisioned_key_refuses;
+    a_provisioned_key_refuses_unsigned_and_wrongly_signed_images => E1000,
+    a_provisioned_key_refuses_unsigned_and_wrongly_signed_images_on_e1000e => E1000e,
+);
+
 /// Media whose configuration provisions `key`: only images signed with it install.
-#[test]
-fn a_provisioned_key_refuses_unsigned_and_wrongly_signed_images() {
+fn provisioned_key_refuses(nic: NicModel) {
     use lifeboat::media::{self, MediaConfig};
     let seed = |b| ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([b; 32]));
     let (unit_key, other_key) = (seed(1), seed(2));
@@ -246,26 +258,26 @@ fn a_provisioned_key_refuses_unsigned_and_wrongly_signed_images() {
     let good = sign(&unit_key, &plain);
     let wrong = sign(&other_key, &plain);
     let root = root_with(
-        "keyed",
+        &format!("keyed-{nic:?}"),
         &[
             ("plain.bin", &plain),
             ("wrong.bin", &wrong),
             ("good.bin", &good),
         ],
     );
-    let dir = tmp("keyed-media");
+    let dir = tmp(&format!("keyed-media-{nic:?}"));
     let cfg = MediaConfig {
         boot_timeout_s: 3,
         public_key: Some(*unit_key.pk),
         ..MediaConfig::default()
     };
     let set = media::write_media(&dir, &cfg).unwrap();
-    let flash = blank("keyed.img", 4 << 20);
+    let flash = blank(&format!("keyed-{nic:?}.img"), 4 << 20);
     let m = Machine::new(Medium::Floppy, &set.floppy)
         .medium_snapshot(true)
         .pflash(&flash)
         .nic(
-            NicModel::E1000,
+            nic,
             NetBackend::User {
                 tftp: Some(root.clone()),
                 bootfile: None,

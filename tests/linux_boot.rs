@@ -3,7 +3,8 @@
 //! over TFTP, installed to ATA flash (CompactFlash: the image is too large for two pflash
 //! slots), then `reload`: the kernel's banner and the initramfs marker appear on COM1.
 //! Skipped with the reason when the package source cannot be reached (a failure under
-//! LIFEBOAT_REQUIRE_ALL=1).
+//! LIFEBOAT_REQUIRE_ALL=1). On pc over the e1000 and again over an e1000e (82574L); on q35
+//! over its own e1000e.
 
 mod common;
 
@@ -14,31 +15,26 @@ use common::*;
 use lifeboat_qemu::linux::{self, MARKER};
 use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
-#[test]
-fn recover_install_and_boot_debian_linux_from_ata_flash() {
-    recover_install_and_boot(
-        "recover_install_and_boot_debian_linux_from_ata_flash",
-        MachineType::Pc,
-    );
-}
+on_nics!(
+    |m| recover_install_and_boot(MachineType::Pc, m);
+    recover_install_and_boot_debian_linux_from_ata_flash => E1000,
+    recover_install_and_boot_debian_linux_from_ata_flash_on_e1000e => E1000e,
+);
 
 /// The same on q35: over the e1000e, to the SATA disk on AHCI port 2 (15 MiB through the
 /// AHCI driver's DMA), booted from there.
 #[test]
 fn on_q35_debian_linux_installs_to_an_ahci_disk_and_boots() {
-    recover_install_and_boot(
-        "on_q35_debian_linux_installs_to_an_ahci_disk_and_boots",
-        MachineType::Q35,
-    );
+    recover_install_and_boot(MachineType::Q35, NicModel::E1000e);
 }
 
-fn recover_install_and_boot(test: &str, kind: MachineType) {
+fn recover_install_and_boot(kind: MachineType, nic: NicModel) {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
     let assets = match linux::ensure(&cache) {
         Ok(a) => a,
         Err(why) => {
             skip_or_fail(
-                test,
+                &test_name(),
                 &format!("{why}; needs apt-get with a reachable Debian package source"),
             );
             return;
@@ -46,7 +42,7 @@ fn recover_install_and_boot(test: &str, kind: MachineType) {
     };
     let image = linux::image(&assets).unwrap();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "linux-boot-{}-{}",
+        "linux-boot-{}-{nic:?}-{}",
         kind.name(),
         std::process::id()
     ));
@@ -56,10 +52,6 @@ fn recover_install_and_boot(test: &str, kind: MachineType) {
     let flash = dir.join("cf.img");
     std::fs::write(&flash, vec![0xFFu8; 64 << 20]).unwrap();
 
-    let nic = match kind {
-        MachineType::Pc => NicModel::E1000,
-        MachineType::Q35 => NicModel::E1000e,
-    };
     let m = machine(Medium::Disk, 2)
         .machine_type(kind)
         .memory_mib(256)
@@ -94,7 +86,7 @@ fn recover_install_and_boot(test: &str, kind: MachineType) {
     expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
     expect(&mut q, MARKER, Duration::from_secs(120));
     eprintln!(
-        "{} booted from flash on {}",
+        "{} booted from flash on {} over {nic:?}",
         assets.kernel_package,
         kind.name()
     );

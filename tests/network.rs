@@ -3,7 +3,8 @@
 //! and `interface`, and real Linux hosts and a router in private network namespaces behind a tap
 //! (the `gateway` command).
 //!
-//! Each test boots one unit and runs several checks on it.
+//! Each test boots one unit and runs several checks on it. Every scenario on the e1000 runs
+//! again on the e1000e (82574L), on the same pc board (`..._on_e1000e`, `..._e1000e_...`).
 
 mod common;
 
@@ -37,18 +38,6 @@ fn slirp() -> NetBackend {
     NetBackend::User {
         tftp: None,
         bootfile: None,
-    }
-}
-
-/// The model name the monitor prints for a QEMU NIC.
-fn model_name(model: NicModel) -> &'static str {
-    match model {
-        NicModel::E1000 => "i82540em",
-        NicModel::E1000e => "i82574l",
-        NicModel::I82557b => "i82557",
-        NicModel::I82558b => "i82558",
-        NicModel::I82559er => "i82559er",
-        NicModel::VirtioNetPci => "virtio-net",
     }
 }
 
@@ -270,9 +259,16 @@ fn virtio_net_pings_slirp_host() {
 // 2 + 3. A silent host: timeouts and the ARP diagnosis; ESC aborts; off-subnet without a
 // gateway is refused up front.
 
-#[test]
-fn silent_host_times_out_and_esc_aborts_ping() {
-    let (mut q, _) = boot(&unit(&[(NicModel::E1000, slirp())]));
+on_nics!(
+    silent_host_and_esc_abort;
+    silent_host_times_out_and_esc_aborts_ping => E1000,
+    silent_host_times_out_and_esc_aborts_ping_on_e1000e => E1000e,
+);
+
+/// On a unit with one `model` NIC: a silent host times out with the ARP diagnosis, ESC aborts
+/// a ping, the slirp host still answers, and an off-subnet target without a gateway is refused.
+fn silent_host_and_esc_abort(model: NicModel) {
+    let (mut q, _) = boot(&unit(&[(model, slirp())]));
     set_address(&mut q, SLIRP_GUEST, None);
 
     // Five 4-second timeouts, then the diagnosis, within a bounded time.
@@ -384,15 +380,17 @@ fn two_nics(first: NicModel, second: NicModel) {
     assert_eq!(command1(&mut q, "interface"), "interface 1");
 }
 
-#[test]
-fn two_e1000_default_to_inside_and_switch() {
-    two_nics(NicModel::E1000, NicModel::E1000);
-}
+on_nics!(
+    |m| two_nics(m, m);
+    two_e1000_default_to_inside_and_switch => E1000,
+    two_e1000e_default_to_inside_and_switch => E1000e,
+);
 
-#[test]
-fn i82558b_and_e1000_default_to_inside_and_switch() {
-    two_nics(NicModel::I82558b, NicModel::E1000);
-}
+on_nics!(
+    |m| two_nics(NicModel::I82558b, m);
+    i82558b_and_e1000_default_to_inside_and_switch => E1000,
+    i82558b_and_e1000e_default_to_inside_and_switch => E1000e,
+);
 
 // ---------------------------------------------------------------------------------------
 // 4. Real Linux hosts behind a tap, in private network namespaces.
@@ -545,9 +543,16 @@ impl Drop for TestNet {
     }
 }
 
-#[test]
-fn netns_hosts_and_gateway_over_tap() {
-    let skip = |why: String| skip_or_fail("netns_hosts_and_gateway_over_tap", &why);
+on_nics!(
+    netns_hosts_and_gateway;
+    netns_hosts_and_gateway_over_tap => E1000,
+    netns_hosts_and_gateway_over_tap_on_e1000e => E1000e,
+);
+
+/// A unit with one `model` NIC on the tap: the on-link Linux host, the far host refused
+/// without a gateway and reached through the router with one.
+fn netns_hosts_and_gateway(model: NicModel) {
+    let skip = |why: String| skip_or_fail(&test_name(), &why);
     if let Some(why) = netns_unavailable() {
         return skip(why);
     }
@@ -558,11 +563,12 @@ fn netns_hosts_and_gateway_over_tap() {
     }
 
     let tap = NetBackend::Tap { ifname: net.tap() };
-    let (mut q, nics) = boot(&unit(&[(NicModel::E1000, tap)]));
-    assert_eq!(
-        nics.last().map(String::as_str),
-        Some(format!("Using 0: i82540em @ PCI(bus:0 dev:3 irq:11), MAC: {QEMU_MAC}").as_str())
+    let (mut q, nics) = boot(&unit(&[(model, tap)]));
+    let using = format!(
+        "Using 0: {} @ PCI(bus:0 dev:3 irq:11), MAC: {QEMU_MAC}",
+        model_name(model)
     );
+    assert_eq!(nics.last(), Some(&using));
     set_address(&mut q, "192.168.50.2", Some("255.255.255.0"));
 
     // A Linux host on the segment.

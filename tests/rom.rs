@@ -3,7 +3,8 @@
 //! use: the monitor comes up, lists the NIC, pings and downloads over slirp; the demo image
 //! installs to the ATA disk (the slots' flash here: a pflash unit 0 would replace the ROM)
 //! and flash-boots after `reload` and after a cold power-on; Debian's kernel installed the
-//! same way boots from it without ACPI tables.
+//! same way boots from it without ACPI tables. The pc scenarios run with the e1000 and again
+//! with an e1000e (82574L) in the same slot.
 
 mod common;
 
@@ -49,13 +50,9 @@ fn root() -> &'static Path {
     })
 }
 
-/// A board with `lifeboat.rom` as its BIOS, its default NIC (pc: e1000, q35: e1000e) on
-/// slirp and `slots` as the flash (pc: secondary IDE master; q35: AHCI port 2).
-fn board(slots: &Path, kind: MachineType) -> Machine {
-    let nic = match kind {
-        MachineType::Pc => NicModel::E1000,
-        MachineType::Q35 => NicModel::E1000e,
-    };
+/// A board with `lifeboat.rom` as its BIOS, a `nic` on slirp and `slots` as the flash (pc:
+/// secondary IDE master; q35: AHCI port 2).
+fn board(slots: &Path, kind: MachineType, nic: NicModel) -> Machine {
     Machine::rom(media(WINDOW_S).rom)
         .machine_type(kind)
         .ide_disk(2, slots)
@@ -66,10 +63,6 @@ fn board(slots: &Path, kind: MachineType) -> Machine {
                 bootfile: None,
             },
         )
-}
-
-fn unit(slots: &Path) -> Machine {
-    board(slots, MachineType::Pc)
 }
 
 fn blank_disk(name: &str) -> PathBuf {
@@ -87,10 +80,16 @@ fn to_monitor(q: &mut Qemu) -> String {
     format!("{banner}{listing}")
 }
 
-#[test]
-fn from_the_rom_the_monitor_lists_the_nic_pings_and_downloads() {
-    let disk = blank_disk("net.img");
-    let mut q = launch(&unit(&disk));
+on_nics!(
+    lists_the_nic_pings_and_downloads;
+    from_the_rom_the_monitor_lists_the_nic_pings_and_downloads => E1000,
+    from_the_rom_the_monitor_lists_the_nic_pings_and_downloads_on_e1000e => E1000e,
+);
+
+/// pc from the ROM with a `nic` in slot 3: the banner, the listing, ping and a 1 MiB tftp.
+fn lists_the_nic_pings_and_downloads(nic: NicModel) {
+    let disk = blank_disk(&format!("net-{nic:?}.img"));
+    let mut q = launch(&board(&disk, MachineType::Pc, nic));
     let text = to_monitor(&mut q);
     assert!(
         text.contains(
@@ -102,11 +101,9 @@ fn from_the_rom_the_monitor_lists_the_nic_pings_and_downloads() {
         text.contains("Flash=ATA \"QEMU HARDDISK\" 16 MiB @ ide1:0\r\n"),
         "{text}"
     );
-    // The e1000 in slot 3 with the interrupt line the ROM routed (PIRQD -> IRQ 11).
-    assert!(
-        text.contains("0: i82540em @ PCI(bus:0 dev:3 irq:11)"),
-        "{text}"
-    );
+    // The NIC in slot 3 with the interrupt line the ROM routed (PIRQD -> IRQ 11).
+    let listing = format!("0: {} @ PCI(bus:0 dev:3 irq:11)", model_name(nic));
+    assert!(text.contains(&listing), "{text}");
     command1(&mut q, "address 10.0.2.15");
     command1(&mut q, "server 10.0.2.2");
     q.send_line("ping").unwrap();
@@ -124,13 +121,15 @@ fn from_the_rom_the_monitor_lists_the_nic_pings_and_downloads() {
     assert!(out.contains(&format!("CRC-32 {crc:#010x}")), "{out}");
 }
 
-#[test]
-fn from_the_rom_the_demo_image_installs_to_the_ata_disk_and_flash_boots() {
-    install_reload_and_cold_boot(
+on_nics!(
+    |m| install_reload_and_cold_boot(
         MachineType::Pc,
+        m,
         "Flash=ATA \"QEMU HARDDISK\" 16 MiB @ ide1:0\r\n",
     );
-}
+    from_the_rom_the_demo_image_installs_to_the_ata_disk_and_flash_boots => E1000,
+    from_the_rom_the_demo_image_installs_to_the_ata_disk_and_flash_boots_on_e1000e => E1000e,
+);
 
 /// q35: the ROM also turns on FIS receive on each AHCI port so the disk's signature is
 /// latched (SeaBIOS does; the firmware's AHCI probe needs it).
@@ -138,15 +137,16 @@ fn from_the_rom_the_demo_image_installs_to_the_ata_disk_and_flash_boots() {
 fn on_q35_from_the_rom_the_demo_image_installs_to_the_ahci_disk_and_flash_boots() {
     install_reload_and_cold_boot(
         MachineType::Q35,
+        NicModel::E1000e,
         "Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n",
     );
 }
 
 #[track_caller]
-fn install_reload_and_cold_boot(kind: MachineType, flash_line: &str) {
-    let disk = blank_disk(&format!("slots-{kind:?}.img"));
+fn install_reload_and_cold_boot(kind: MachineType, nic: NicModel, flash_line: &str) {
+    let disk = blank_disk(&format!("slots-{kind:?}-{nic:?}.img"));
     let demo = media::demo_image(media::DEMO_VERSION);
-    let unit = |slots: &Path| board(slots, kind);
+    let unit = |slots: &Path| board(slots, kind, nic);
     let mut q = launch(&unit(&disk));
     let text = to_monitor(&mut q);
     assert!(text.contains(flash_line), "{text}");
@@ -170,13 +170,18 @@ fn install_reload_and_cold_boot(kind: MachineType, flash_line: &str) {
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
 
+on_nics!(
+    debian_linux_without_acpi;
+    from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi => E1000,
+    from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi_on_e1000e => E1000e,
+);
+
 /// Debian's kernel and the busybox initramfs (`qemu::linux`), installed over TFTP to the ATA
 /// disk and started by the ROM's flash boot: the ROM gives Linux no ACPI tables (no RSDP in
 /// the zero page), so it boots on what it finds without them; the initramfs marker on COM1
 /// proves userland ran.
-#[test]
-fn from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi() {
-    let test = "from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi";
+fn debian_linux_without_acpi(nic: NicModel) {
+    let test = &test_name();
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
     let assets = match linux::ensure(&cache) {
         Ok(a) => a,
@@ -189,17 +194,17 @@ fn from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi() {
         }
     };
     let image = linux::image(&assets).unwrap();
-    let dir = tmp("linux-root");
+    let dir = tmp(&format!("linux-root-{nic:?}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("linux.img"), &image).unwrap();
-    let disk = tmp("linux-cf.img");
+    let disk = tmp(&format!("linux-cf-{nic:?}.img"));
     std::fs::write(&disk, vec![0u8; 64 << 20]).unwrap();
     let m = Machine::rom(media(WINDOW_S).rom)
         .machine_type(MachineType::Pc)
         .memory_mib(256)
         .ide_disk(2, &disk)
         .nic(
-            NicModel::E1000,
+            nic,
             NetBackend::User {
                 tftp: Some(dir.clone()),
                 bootfile: None,

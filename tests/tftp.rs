@@ -1,7 +1,8 @@
 //! TFTP scenarios against QEMU's built-in (slirp) TFTP and DHCP servers, which nobody here
 //! wrote: downloads on each NIC family checked by CRC-32, a missing file, `trace on`, ESC
 //! during a download, `address dhcp` then `tftp`, and a 40 MiB file at blksize 512
-//! (81,920 blocks: the block number rolls over).
+//! (81,920 blocks: the block number rolls over). Each scenario on the e1000 also runs on the
+//! e1000e (82574L) on the same pc board (`..._on_e1000e`).
 
 mod common;
 
@@ -138,9 +139,15 @@ fn e1000e_on_q35_downloads_match_the_file() {
     download_ok(&mut q, "one-mib.bin", "tftp", Duration::from_secs(60));
 }
 
-#[test]
-fn missing_file_trace_and_abort() {
-    let mut q = boot(NicModel::E1000, slirp(None));
+on_nics!(
+    missing_file_trace_and_esc;
+    missing_file_trace_and_abort => E1000,
+    missing_file_trace_and_abort_on_e1000e => E1000e,
+);
+
+/// A missing file, `trace on` (codes and the OACK), and ESC during a 40 MiB download.
+fn missing_file_trace_and_esc(model: NicModel) {
+    let mut q = boot(model, slirp(None));
     setup(&mut q, "no-such-file.bin");
     let out = tftp(&mut q, "tftp", Duration::from_secs(30));
     let last = lines(&out).pop().unwrap_or_default();
@@ -176,9 +183,14 @@ fn missing_file_trace_and_abort() {
     assert_eq!(command1(&mut q, "file"), "file big.bin");
 }
 
-#[test]
-fn dhcp_fills_address_server_and_file_then_tftp_works() {
-    let mut q = boot(NicModel::E1000, slirp(Some("one-mib.bin")));
+on_nics!(
+    dhcp_then_tftp;
+    dhcp_fills_address_server_and_file_then_tftp_works => E1000,
+    dhcp_fills_address_server_and_file_then_tftp_works_on_e1000e => E1000e,
+);
+
+fn dhcp_then_tftp(model: NicModel) {
+    let mut q = boot(model, slirp(Some("one-mib.bin")));
     let out = command(&mut q, "address dhcp").join("\n");
     assert!(
         out.contains(&format!("address {SLIRP_GUEST} 255.255.255.0")),
@@ -190,10 +202,15 @@ fn dhcp_fills_address_server_and_file_then_tftp_works() {
     download_ok(&mut q, "one-mib.bin", "tftp", Duration::from_secs(60));
 }
 
-#[test]
-fn forty_mib_at_blksize_512_rolls_the_block_number_over() {
-    let mut q = boot(NicModel::E1000, slirp(None));
+on_nics!(
+    forty_mib_at_blksize_512;
+    forty_mib_at_blksize_512_rolls_the_block_number_over => E1000,
+    forty_mib_at_blksize_512_rolls_the_block_number_over_on_e1000e => E1000e,
+);
+
+fn forty_mib_at_blksize_512(model: NicModel) {
+    let mut q = boot(model, slirp(None));
     setup(&mut q, "big.bin");
     let secs = download_ok(&mut q, "big.bin", "tftp 512", Duration::from_secs(400));
-    eprintln!("40 MiB at blksize 512 from slirp in {secs:.3} s");
+    eprintln!("{model:?}: 40 MiB at blksize 512 from slirp in {secs:.3} s");
 }

@@ -3,6 +3,7 @@
 //! server, and injects the frames that provoke each trace code, then checks the console:
 //! `A`, `(N)`, `<2>` `<3>` `<4>` `<5>` `<6>` `<7>` `<8>` `<11>` and `T` leave the download
 //! running; `<9>` and `<10>` stop it; `<-10>` for a missing file; `<-1>` for a dead server.
+//! Each scenario runs on the e1000 and on the e1000e (82574L), both on the pc board.
 
 mod common;
 
@@ -174,8 +175,8 @@ impl Wire {
     }
 }
 
-fn boot(backend: NetBackend) -> Qemu {
-    let m = machine(Medium::Floppy, 3).nic(NicModel::E1000, backend);
+fn boot(model: NicModel, backend: NetBackend) -> Qemu {
+    let m = machine(Medium::Floppy, 3).nic(model, backend);
     let mut q = launch(&m);
     expect_banner(&mut q);
     q.send(ESC).expect("ESC");
@@ -197,10 +198,15 @@ fn start_tftp(q: &mut Qemu) {
     expect(q, "tftp\r\n", REPLY);
 }
 
-#[test]
-fn nonfatal_codes_leave_the_download_running() {
+on_nics!(
+    nonfatal_codes;
+    nonfatal_codes_leave_the_download_running => E1000,
+    nonfatal_codes_leave_the_download_running_on_e1000e => E1000e,
+);
+
+fn nonfatal_codes(model: NicModel) {
     let (wire, backend) = Wire::new();
-    let mut q = boot(backend);
+    let mut q = boot(model, backend);
     start_tftp(&mut q);
     let port = wire.rrq();
     let s = |sp, dp, d: &[u8]| udp_frame(SERVER, UNIT, sp, dp, d);
@@ -272,9 +278,10 @@ fn nonfatal_codes_leave_the_download_running() {
     assert!(out.contains("Received 1600 bytes in "), "{out:?}");
 }
 
-fn fatal(answer: &[u8], code: &str, line: &str) {
+/// The server's first answer is `answer`: the download stops with `code` and `line`.
+fn fatal(model: NicModel, answer: &[u8], code: &str, line: &str) {
     let (wire, backend) = Wire::new();
-    let mut q = boot(backend);
+    let mut q = boot(model, backend);
     start_tftp(&mut q);
     let port = wire.rrq();
     wire.send(&udp_frame(SERVER, UNIT, TID, port, answer));
@@ -287,37 +294,43 @@ fn fatal(answer: &[u8], code: &str, line: &str) {
     assert!(!out.contains("Received"), "{out:?}");
 }
 
-#[test]
-fn unexpected_opcode_stops_with_9() {
-    fatal(
-        &[0, 4, 0, 0],
-        "<9>",
-        "tftp: unexpected TFTP opcode 4 from the server (9)",
-    );
-}
+on_nics!(
+    |m| fatal(m, &[0, 4, 0, 0], "<9>", "tftp: unexpected TFTP opcode 4 from the server (9)");
+    unexpected_opcode_stops_with_9 => E1000,
+    unexpected_opcode_stops_with_9_on_e1000e => E1000e,
+);
 
-#[test]
-fn transfer_error_stops_with_10() {
-    fatal(
+on_nics!(
+    |m| fatal(
+        m,
         b"\0\x05\0\x02Access violation\0",
         "<10>",
         "tftp: the server ended the transfer (10): error 2 'Access violation'",
     );
-}
+    transfer_error_stops_with_10 => E1000,
+    transfer_error_stops_with_10_on_e1000e => E1000e,
+);
 
-#[test]
-fn missing_file_is_minus_10() {
-    fatal(
+on_nics!(
+    |m| fatal(
+        m,
         b"\0\x05\0\x01File not found\0",
         "<-10>",
         "tftp: file not found on 10.0.3.2 (-10)",
     );
-}
+    missing_file_is_minus_10 => E1000,
+    missing_file_is_minus_10_on_e1000e => E1000e,
+);
 
-#[test]
-fn dead_server_is_minus_1() {
+on_nics!(
+    dead_server;
+    dead_server_is_minus_1 => E1000,
+    dead_server_is_minus_1_on_e1000e => E1000e,
+);
+
+fn dead_server(model: NicModel) {
     let (wire, backend) = Wire::new();
-    let mut q = boot(backend);
+    let mut q = boot(model, backend);
     start_tftp(&mut q);
     let _ = wire.rrq();
     // Answer ARP (in `next`) but never TFTP.

@@ -6,6 +6,7 @@
 //! ATA flash and finds ACPI through the RSDP the loader passes on.
 //!
 //! OVMF needs ~3.5 s under TCG before the loader runs: every wait is for an event, with room.
+//! q35 has its own e1000e; each pc scenario runs with the e1000 and again with an e1000e.
 
 mod common;
 
@@ -25,6 +26,8 @@ const UEFI_BOOT: Duration = Duration::from_secs(60);
 const STARTED: Duration = Duration::from_secs(20);
 /// Where pflash unit 1 (4 MiB) sits below OVMF's 2 MiB unit 0.
 const FLASH_LINE: &str = "Flash=CFI Intel 4096 KiB @ 0xffa00000\r\n";
+/// q35 with its own NIC.
+const Q35: (MachineType, NicModel) = (MachineType::Q35, NicModel::E1000e);
 
 /// A fresh directory for one test's files.
 fn dir(test: &str) -> PathBuf {
@@ -67,14 +70,16 @@ fn ovmf(dir: &Path, test: &str) -> Option<PathBuf> {
     }
 }
 
-/// The UEFI unit: `medium`'s UEFI image on `board` with its own NIC on slirp serving `root`,
+/// The UEFI unit: `medium`'s UEFI image on `board` with a `nic` on slirp serving `root`,
 /// and a 4 MiB pflash file as unit 1.
-fn unit(board: MachineType, medium: Medium, ovmf: &Path, flash: &Path, root: &Path) -> Machine {
+fn unit(
+    (board, nic): (MachineType, NicModel),
+    medium: Medium,
+    ovmf: &Path,
+    flash: &Path,
+    root: &Path,
+) -> Machine {
     let set = uefi_media();
-    let nic = match board {
-        MachineType::Pc => NicModel::E1000,
-        MachineType::Q35 => NicModel::E1000e,
-    };
     Machine::new(medium, set.uefi_path(medium))
         .medium_snapshot(true)
         .machine_type(board)
@@ -152,7 +157,7 @@ fn q35_uefi_disk_reaches_the_monitor_pings_and_fetches() {
         return;
     };
     let (flash, root) = files(&d);
-    let mut q = launch(&unit(MachineType::Q35, Medium::Disk, &ovmf, &flash, &root));
+    let mut q = launch(&unit(Q35, Medium::Disk, &ovmf, &flash, &root));
     let banner = to_monitor(&mut q);
     assert!(banner.contains("(Q35/ICH9, QEMU q35)"), "{banner}");
     assert!(banner.contains("booted from disk (UEFI)\r\n"), "{banner}");
@@ -163,15 +168,21 @@ fn q35_uefi_disk_reaches_the_monitor_pings_and_fetches() {
     ping_and_fetch(&mut q);
 }
 
+on_nics!(
+    pc_disk_and_boothelper_stick;
+    pc_uefi_disk_and_boothelper_stick => E1000,
+    pc_uefi_disk_and_boothelper_stick_on_e1000e => E1000e,
+);
+
 /// pc + OVMF: the disk reaches the monitor and fetches; the UEFI stick is the Boothelper.
-#[test]
-fn pc_uefi_disk_and_boothelper_stick() {
-    let d = dir("pc");
-    let Some(ovmf) = ovmf(&d, "pc_uefi_disk_and_boothelper_stick") else {
+fn pc_disk_and_boothelper_stick(nic: NicModel) {
+    let d = dir(&format!("pc-{nic:?}"));
+    let Some(ovmf) = ovmf(&d, &test_name()) else {
         return;
     };
     let (flash, root) = files(&d);
-    let mut q = launch(&unit(MachineType::Pc, Medium::Disk, &ovmf, &flash, &root));
+    let pc = (MachineType::Pc, nic);
+    let mut q = launch(&unit(pc, Medium::Disk, &ovmf, &flash, &root));
     let banner = to_monitor(&mut q);
     assert!(banner.contains("(i440FX, QEMU pc)"), "{banner}");
     assert!(banner.contains("booted from disk (UEFI)\r\n"), "{banner}");
@@ -180,7 +191,7 @@ fn pc_uefi_disk_and_boothelper_stick() {
     ping_and_fetch(&mut q);
     drop(q);
 
-    let mut q = launch(&unit(MachineType::Pc, Medium::Usb, &ovmf, &flash, &root));
+    let mut q = launch(&unit(pc, Medium::Usb, &ovmf, &flash, &root));
     let out = expect(&mut q, "pixboothelper> ", UEFI_BOOT);
     assert!(out.contains("booted from USB stick (UEFI)\r\n"), "{out}");
     assert!(!out.contains(USE_BREAK), "{out}");
@@ -198,7 +209,7 @@ fn q35_uefi_installs_to_pflash_and_flash_boots_after_reload() {
         return;
     };
     let (flash, root) = files(&d);
-    let mut q = launch(&unit(MachineType::Q35, Medium::Disk, &ovmf, &flash, &root));
+    let mut q = launch(&unit(Q35, Medium::Disk, &ovmf, &flash, &root));
     to_monitor(&mut q);
     command1(&mut q, "address 10.0.2.15");
     command1(&mut q, "server 10.0.2.2");
@@ -228,7 +239,7 @@ fn q35_uefi_stack_guard_catches_an_overflow() {
         return;
     };
     let (flash, root) = files(&d);
-    let mut q = launch(&unit(MachineType::Q35, Medium::Disk, &ovmf, &flash, &root));
+    let mut q = launch(&unit(Q35, Medium::Disk, &ovmf, &flash, &root));
     to_monitor(&mut q);
     q.send_line("crashtest stack-overflow").unwrap();
     expect(&mut q, "raising the fault now\r\n", REPLY);
@@ -240,27 +251,32 @@ fn q35_uefi_stack_guard_catches_an_overflow() {
     uefi_banner(&mut q);
 }
 
+on_nics!(
+    pc_debian_linux_with_acpi;
+    pc_uefi_boots_debian_linux_from_ata_flash_with_acpi => E1000,
+    pc_uefi_boots_debian_linux_from_ata_flash_with_acpi_on_e1000e => E1000e,
+);
+
 /// A real Linux under UEFI: Debian's kernel recovered over TFTP into ATA flash (pc, secondary
 /// master), then `reload`: it boots and finds ACPI, whose RSDP only the UEFI configuration table
 /// knows (OVMF puts none in the BIOS area Linux would scan): the loader hands it over in the
 /// boot-info block and the firmware in the zero page (`acpi_rsdp_addr`).
-#[test]
-fn pc_uefi_boots_debian_linux_from_ata_flash_with_acpi() {
-    const TEST: &str = "pc_uefi_boots_debian_linux_from_ata_flash_with_acpi";
+fn pc_debian_linux_with_acpi(nic: NicModel) {
+    let test = &test_name();
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
     let assets = match lifeboat_qemu::linux::ensure(&cache) {
         Ok(a) => a,
         Err(why) => {
             skip_or_fail(
                 Path::new(env!("CARGO_TARGET_TMPDIR")),
-                TEST,
+                test,
                 &format!("{why}; needs apt-get with a reachable Debian package source"),
             );
             return;
         }
     };
-    let d = dir("pc-linux");
-    let Some(ovmf) = ovmf(&d, TEST) else {
+    let d = dir(&format!("pc-linux-{nic:?}"));
+    let Some(ovmf) = ovmf(&d, test) else {
         return;
     };
     let (flash, root) = files(&d);
@@ -268,7 +284,7 @@ fn pc_uefi_boots_debian_linux_from_ata_flash_with_acpi() {
     std::fs::write(root.join("linux.img"), &image).unwrap();
     let cf = d.join("cf.img");
     std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
-    let m = unit(MachineType::Pc, Medium::Disk, &ovmf, &flash, &root).ide_disk(2, &cf);
+    let m = unit((MachineType::Pc, nic), Medium::Disk, &ovmf, &flash, &root).ide_disk(2, &cf);
     let mut q = launch(&m);
     let banner = to_monitor(&mut q);
     assert!(
@@ -301,15 +317,19 @@ fn pc_uefi_boots_debian_linux_from_ata_flash_with_acpi() {
     );
 }
 
+on_nics!(
+    pc_stick_pulled;
+    pc_uefi_stick_pulled_during_the_countdown_then_the_disk_boots_the_new_image => E1000,
+    pc_uefi_stick_pulled_during_the_countdown_then_the_disk_boots_the_new_image_on_e1000e
+        => E1000e,
+);
+
 /// The UEFI Boothelper stick (pc, the UEFI appliance disk behind it): recover and install the
 /// demo image, pull the stick (QMP `device_del`) during the countdown; the reboot goes through
 /// OVMF to the appliance disk, whose monitor boots the new image.
-#[test]
-fn pc_uefi_stick_pulled_during_the_countdown_then_the_disk_boots_the_new_image() {
-    const TEST: &str =
-        "pc_uefi_stick_pulled_during_the_countdown_then_the_disk_boots_the_new_image";
-    let d = dir("pc-stick-pull");
-    let Some(ovmf) = ovmf(&d, TEST) else {
+fn pc_stick_pulled(nic: NicModel) {
+    let d = dir(&format!("pc-stick-pull-{nic:?}"));
+    let Some(ovmf) = ovmf(&d, &test_name()) else {
         return;
     };
     let (flash, root) = files(&d);
@@ -320,7 +340,7 @@ fn pc_uefi_stick_pulled_during_the_countdown_then_the_disk_boots_the_new_image()
         .ide_disk(0, &appliance.uefi_disk)
         .pflash(&flash)
         .nic(
-            NicModel::E1000,
+            nic,
             NetBackend::User {
                 tftp: Some(root.clone()),
                 bootfile: None,
@@ -455,7 +475,7 @@ fn q35_uefi_installs_to_an_ahci_disk_and_boots_it() {
     let (flash, root) = files(&d);
     let disk = d.join("ahci.img");
     std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap();
-    let m = unit(MachineType::Q35, Medium::Disk, &ovmf, &flash, &root).ide_disk(2, &disk);
+    let m = unit(Q35, Medium::Disk, &ovmf, &flash, &root).ide_disk(2, &disk);
     let mut q = launch(&m);
     let banner = to_monitor(&mut q);
     assert!(

@@ -232,6 +232,45 @@ pub fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The model name the monitor prints for a QEMU NIC.
+pub fn model_name(model: lifeboat_qemu::NicModel) -> &'static str {
+    use lifeboat_qemu::NicModel;
+    match model {
+        NicModel::E1000 => "i82540em",
+        NicModel::E1000e => "i82574l",
+        NicModel::I82557b => "i82557",
+        NicModel::I82558b => "i82558",
+        NicModel::I82559er => "i82559er",
+        NicModel::VirtioNetPci => "virtio-net",
+    }
+}
+
+/// One `#[test]` per NIC model for a scenario that takes the [`NicModel`](lifeboat_qemu::NicModel):
+/// `on_nics!(scenario; name => E1000, name_on_e1000e => E1000e);` defines `fn name()` running
+/// `scenario(NicModel::E1000)` and `fn name_on_e1000e()` running `scenario(NicModel::E1000e)`.
+/// `scenario` is a path or a closure (`|m| two_nics(m, m)`).
+#[allow(unused_macros)] // each test binary uses a different subset
+macro_rules! on_nics {
+    ($scenario:expr; $($test:ident => $model:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                ($scenario)(lifeboat_qemu::NicModel::$model);
+            }
+        )+
+    };
+}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub(crate) use on_nics;
+
+/// The running test's name (libtest runs each test on a thread named after it), for a skip.
+pub fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_owned()
+}
+
 // Skips and network namespaces.
 
 /// A test that cannot run here: a failure under `LIFEBOAT_REQUIRE_ALL=1` (CI), otherwise
