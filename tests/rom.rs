@@ -3,7 +3,7 @@
 //! use: the monitor comes up, lists the NIC, pings and downloads over slirp; the demo image
 //! installs to the ATA disk (the slots' flash here: a pflash unit 0 would replace the ROM)
 //! and flash-boots after `reload` and after a cold power-on; Debian's kernel installed the
-//! same way boots from it without ACPI tables.
+//! same way boots from it, on pc and on q35, with QEMU's ACPI tables (loaded by the ROM).
 
 mod common;
 
@@ -170,13 +170,14 @@ fn install_reload_and_cold_boot(kind: MachineType, flash_line: &str) {
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
 
-/// Debian's kernel and the busybox initramfs (`qemu::linux`), installed over TFTP to the ATA
-/// disk and started by the ROM's flash boot: the ROM gives Linux no ACPI tables (no RSDP in
-/// the zero page), so it boots on what it finds without them; the initramfs marker on COM1
-/// proves userland ran.
-#[test]
-fn from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi() {
-    let test = "from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi";
+/// Debian's kernel and the busybox initramfs (`qemu::linux`), installed over TFTP to the
+/// slots disk and started by the ROM's flash boot on `kind`, with QEMU's ACPI tables: the ROM
+/// runs QEMU's table loader into reserved RAM at the top of the 256 MiB and the firmware puts
+/// the RSDP's address in the zero page. Returns the console transcript once the initramfs
+/// marker is out and `poweroff -f` has switched QEMU off, which takes ACPI (the PM1a control
+/// block at the PM base the ROM programmed; without ACPI the kernel only halts).
+#[track_caller]
+fn debian_linux_from_the_rom(kind: MachineType, test: &str) -> Option<String> {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
     let assets = match linux::ensure(&cache) {
         Ok(a) => a,
@@ -185,21 +186,25 @@ fn from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi() {
                 test,
                 &format!("{why}; needs apt-get with a reachable Debian package source"),
             );
-            return;
+            return None;
         }
     };
     let image = linux::image(&assets).unwrap();
-    let dir = tmp("linux-root");
+    let dir = tmp(&format!("linux-root-{kind:?}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("linux.img"), &image).unwrap();
-    let disk = tmp("linux-cf.img");
+    let disk = tmp(&format!("linux-slots-{kind:?}.img"));
     std::fs::write(&disk, vec![0u8; 64 << 20]).unwrap();
+    let nic = match kind {
+        MachineType::Pc => NicModel::E1000,
+        MachineType::Q35 => NicModel::E1000e,
+    };
     let m = Machine::rom(media(WINDOW_S).rom)
-        .machine_type(MachineType::Pc)
+        .machine_type(kind)
         .memory_mib(256)
         .ide_disk(2, &disk)
         .nic(
-            NicModel::E1000,
+            nic,
             NetBackend::User {
                 tftp: Some(dir.clone()),
                 bootfile: None,
@@ -221,4 +226,59 @@ fn from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi() {
     );
     expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
     expect(&mut q, MARKER, Duration::from_secs(120));
+    let off = q.wait_exit(Duration::from_secs(60));
+    let text = q.transcript_printable();
+    assert_eq!(
+        off,
+        Some(0),
+        "QEMU still running after poweroff -f:\n{text}"
+    );
+    Some(text)
+}
+
+/// What every ROM-started Linux reports: the RSDP where the ROM put it (the top 32 bytes of
+/// the 256 MiB, the FSEG blob placed first), the tables from QEMU, and their RAM reserved.
+#[track_caller]
+fn assert_acpi_from_the_rom(log: &str) {
+    for line in [
+        "ACPI: RSDP 0x000000000FFFFFE0 000014 (v00 BOCHS )",
+        "BIOS-e820: [mem 0x000000000ffdf000-0x000000000fffffff] reserved",
+        "ACPI: FACP 0x000000000FFE",
+        "ACPI: DSDT 0x000000000FFE0000",
+        "ACPI: PM-Timer IO Port: 0xb008",
+        "ACPI: Interpreter enabled",
+        "ACPI: PCI Root Bridge [PCI0]",
+        "reboot: Power down",
+    ] {
+        assert!(log.contains(line), "no {line:?} in:\n{log}");
+    }
+}
+
+#[test]
+fn from_the_rom_debian_linux_installs_to_ata_and_boots_with_qemus_acpi_tables() {
+    let test = "from_the_rom_debian_linux_installs_to_ata_and_boots_with_qemus_acpi_tables";
+    let Some(log) = debian_linux_from_the_rom(MachineType::Pc, test) else {
+        return;
+    };
+    assert_acpi_from_the_rom(&log);
+}
+
+/// q35: the ROM maps the ECAM at 0xB0000000 (PCIEXBAR) before QEMU builds the tables, so
+/// they carry an MCFG, and reserves it in the E820 list, which Linux checks before using it.
+#[test]
+fn on_q35_from_the_rom_debian_linux_boots_with_acpi_and_the_mcfg() {
+    let test = "on_q35_from_the_rom_debian_linux_boots_with_acpi_and_the_mcfg";
+    let Some(log) = debian_linux_from_the_rom(MachineType::Q35, test) else {
+        return;
+    };
+    assert_acpi_from_the_rom(&log);
+    for line in [
+        "BIOS-e820: [mem 0x00000000b0000000-0x00000000bfffffff] reserved",
+        "ACPI: MCFG 0x000000000FFE",
+        "PCI: MMCONFIG for domain 0000 [bus 00-ff] at [mem 0xb0000000-0xbfffffff] (base 0xb0000000)",
+        "PCI: MMCONFIG at [mem 0xb0000000-0xbfffffff] reserved in E820",
+        "_OSC: OS now controls [PME AER PCIeCapability]",
+    ] {
+        assert!(log.contains(line), "no {line:?} in:\n{log}");
+    }
 }
