@@ -170,6 +170,28 @@ fn install_reload_and_cold_boot(kind: MachineType, flash_line: &str) {
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
 
+/// The table loader's WRITE_POINTER: QEMU's vmgenid device learns through fw_cfg DMA where
+/// the ROM put its GUID blob, and writes the GUID there (fields little-endian) for the guest's
+/// ACPI device to find. The blobs are placed top-down in script order: the RSDP below 256 MiB,
+/// then the 4 KiB-aligned GUID blob at 0xFFFE000, the GUID at its offset 40.
+#[test]
+fn from_the_rom_vmgenid_gets_its_guid_address_back() {
+    let disk = blank_disk("vmgenid.img");
+    let m = unit(&disk)
+        .arg("-device")
+        .arg("vmgenid,guid=324e6eaf-d1d1-4bf6-bf41-b9bb6c91fb87");
+    let mut q = launch(&m);
+    expect_banner(&mut q);
+    let xp =
+        r#"{"execute":"human-monitor-command","arguments":{"command-line":"xp /4wx 0xfffe028"}}"#;
+    let v = q.qmp(xp).expect("QMP xp");
+    let text = v.as_str().unwrap_or_default();
+    assert!(
+        text.contains("0x324e6eaf 0x4bf6d1d1 0xbbb941bf 0x87fb916c"),
+        "{text}"
+    );
+}
+
 /// Debian's kernel and the busybox initramfs (`qemu::linux`), installed over TFTP to the
 /// slots disk and started by the ROM's flash boot on `kind`, with QEMU's ACPI tables: the ROM
 /// runs QEMU's table loader into reserved RAM at the top of the 256 MiB and the firmware puts
