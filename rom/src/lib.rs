@@ -872,6 +872,135 @@ mod tests {
     }
 
     #[test]
+    fn reserve_cuts_usable_ram_and_keeps_the_list_sorted() {
+        let ram = fw_cfg::parse_e820(&e820_bytes(&[(0, 256 << 20, 1)]));
+        let mut map = E820Map::for_machine(ram.entries(), 384 << 10);
+        assert_eq!(map.highest_below_4g(), Some((0x10_0000, 256 << 20)));
+        // The ACPI arena at the top of the RAM, then q35's ECAM (not RAM: only added).
+        assert!(map.reserve(0xFFD_F000, 0x2_1000, e820::RESERVED));
+        assert!(map.reserve(
+            chipset::MMCONFIG_BASE,
+            chipset::MMCONFIG_LEN,
+            e820::RESERVED
+        ));
+        let e = map.entries();
+        assert!(e.contains(&E820 {
+            base: 0x10_0000,
+            len: 0xFFD_F000 - 0x10_0000,
+            kind: 1
+        }));
+        assert!(e.contains(&E820 {
+            base: 0xFFD_F000,
+            len: 0x2_1000,
+            kind: 2
+        }));
+        assert!(e.contains(&E820 {
+            base: 0xB000_0000,
+            len: 256 << 20,
+            kind: 2
+        }));
+        assert!(e.windows(2).all(|w| w[0].base + w[0].len <= w[1].base));
+        assert_eq!(map.usable(), 0x9_FC00 + (255 << 20) - 0x2_1000);
+        // A hole in the middle of a range splits it.
+        let mut m = E820Map::default();
+        m.push(E820 {
+            base: 0,
+            len: 100,
+            kind: 1,
+        });
+        assert!(m.reserve(40, 20, e820::ACPI));
+        assert_eq!(
+            m.entries(),
+            &[
+                E820 {
+                    base: 0,
+                    len: 40,
+                    kind: 1
+                },
+                E820 {
+                    base: 40,
+                    len: 20,
+                    kind: 3
+                },
+                E820 {
+                    base: 60,
+                    len: 40,
+                    kind: 1
+                }
+            ]
+        );
+        // A full list stays as it was.
+        let mut full = E820Map::default();
+        for i in 0..bootinfo::MAX_E820 as u64 {
+            full.push(E820 {
+                base: i * 0x1000,
+                len: 0x1000,
+                kind: 1,
+            });
+        }
+        let before = full.entries().to_vec();
+        assert!(!full.reserve(0x800, 0x100, 2));
+        assert_eq!(full.entries(), &before[..]);
+    }
+
+    #[test]
+    fn highest_ram_below_4g_ignores_what_is_above() {
+        let ram = fw_cfg::parse_e820(&e820_bytes(&[(0, 0xC000_0000, 1), (1 << 32, 1 << 30, 1)]));
+        let map = E820Map::for_machine(ram.entries(), 384 << 10);
+        assert_eq!(map.highest_below_4g(), Some((0x10_0000, 0xC000_0000)));
+    }
+
+    #[test]
+    fn the_ecam_and_the_pm_block_are_clear_of_the_bar_windows() {
+        let ecam = chipset::MMCONFIG_BASE..chipset::MMCONFIG_BASE + chipset::MMCONFIG_LEN;
+        assert!(MEM_WINDOW.start >= ecam.end || MEM_WINDOW.end <= ecam.start);
+        assert_eq!(chipset::pciexbar(), (0xB000_0001, 0));
+        assert!(IO_WINDOW.start >= u64::from(chipset::PM_BASE) + 0x80);
+    }
+
+    #[test]
+    fn fw_cfg_dma_and_directory() {
+        assert_eq!(
+            fw_cfg::dma_access(
+                fw_cfg::dma_select(0x21, fw_cfg::DMA_READ),
+                0x2_0000,
+                0xFFD_FFC0
+            ),
+            [0, 0x21, 0, 0x0A, 0, 2, 0, 0, 0, 0, 0, 0, 0x0F, 0xFD, 0xFF, 0xC0]
+        );
+        let mut dir = vec![0u8; 128];
+        dir[..4].copy_from_slice(&20u32.to_be_bytes());
+        dir[4..6].copy_from_slice(&0x20u16.to_be_bytes());
+        dir[8..21].copy_from_slice(b"etc/acpi/rsdp");
+        dir[64..68].copy_from_slice(&4096u32.to_be_bytes());
+        dir[68..70].copy_from_slice(&0x2Bu16.to_be_bytes());
+        dir[72..88].copy_from_slice(b"etc/table-loader");
+        let d = fw_cfg::Directory::new(&dir);
+        assert_eq!(
+            d.find(b"etc/table-loader"),
+            Some(fw_cfg::File {
+                select: 0x2B,
+                size: 4096
+            })
+        );
+        assert_eq!(d.find(b"etc/acpi/rsdp").map(|f| f.size), Some(20));
+        assert_eq!(d.find(b"etc/acpi"), None);
+        assert_eq!(
+            fw_cfg::Directory::new(&dir[..100]).find(b"etc/table-loader"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_console_speed_from_the_configuration() {
+        assert_eq!(config_baud(b"boot_timeout=5\nbaud = 115200\n\0\0"), 115200);
+        assert_eq!(config_baud(b"baud=9601\n"), 9600);
+        assert_eq!(config_baud(b"baud=0\n"), 9600);
+        assert_eq!(config_baud(b""), 9600);
+        assert_eq!(config_baud(b"baud=19200\nbaud=38400"), 38400);
+    }
+
+    #[test]
     fn rom_layout() {
         use layout::*;
         // 255 KiB firmware: 64 + 4 + 256 KiB -> 384 KiB ROM.
