@@ -1007,7 +1007,9 @@ mod tests {
             .collect();
         f(&mut entries, &mut cfg);
         let s = entries.concat();
-        let e = run(&s, &cfg).err().expect("the script should be refused");
+        let e = run(&s, &cfg)
+            .map(|(_, _, _, t)| t)
+            .expect_err("the script should be refused");
         // One line, and it says what.
         let text = e.to_string();
         assert!(
