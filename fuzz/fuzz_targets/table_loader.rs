@@ -21,7 +21,10 @@ const Q35_TABLES: &[u8] = include_bytes!("../../rom/tests/fixtures/qemu-7.2-q35/
 
 fn one_line(e: &Error) {
     let s = e.to_string();
-    assert!(s.starts_with("etc/table-loader") && !s.contains('\n'), "{s}");
+    assert!(
+        s.starts_with("etc/table-loader") && !s.contains('\n'),
+        "{s}"
+    );
 }
 
 fn sum(b: &[u8]) -> u8 {
@@ -46,21 +49,29 @@ fuzz_target!(|data: &[u8]| {
         (b"etc/vmgenid_addr", vec![0; 8]),
     ];
     let lookup = |name: &[u8]| {
-        files.iter().enumerate().find(|(_, (n, _))| *n == name).map(|(i, (_, d))| File {
-            select: 0x20 + i as u16,
-            size: d.len() as u32,
-        })
+        files
+            .iter()
+            .enumerate()
+            .find(|(_, (n, _))| *n == name)
+            .map(|(i, (_, d))| File {
+                select: 0x20 + i as u16,
+                size: d.len() as u32,
+            })
     };
     let floor = 16u64 << 20;
-    let top = if ctl & 2 == 0 { 256 << 20 } else { floor + (64 << 10) };
+    let top = if ctl & 2 == 0 {
+        256 << 20
+    } else {
+        floor + (64 << 10)
+    };
     let p = match plan(script, lookup, top, floor) {
         Ok(p) => p,
         Err(e) => return one_line(&e),
     };
-    assert!(p.base >= floor && p.end <= top && p.base <= p.end);
+    assert!(p.base() >= floor && p.end() <= top && p.base() <= p.end());
     let mut spans: Vec<(u64, u64)> = Vec::new();
     for b in p.blobs() {
-        assert!(b.addr % 16 == 0 && b.addr >= p.base && b.addr + b.len() as u64 <= p.end);
+        assert!(b.addr % 16 == 0 && b.addr >= p.base() && b.addr + b.len() as u64 <= p.end());
         spans.push((b.addr, b.addr + b.len() as u64));
     }
     spans.sort();
@@ -73,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
     .unwrap();
     let mut gap = vec![true; arena.len()];
     for &(a, e) in &spans {
-        gap[(a - p.base) as usize..(e - p.base) as usize].fill(false);
+        gap[(a - p.base()) as usize..(e - p.base()) as usize].fill(false);
     }
     let writes = match link(script, &p, &mut arena, lookup) {
         Ok(w) => w,
@@ -86,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
     }
     match check(&p, &arena) {
         Ok(t) => {
-            let at = |a: u64| (a - p.base) as usize;
+            let at = |a: u64| (a - p.base()) as usize;
             let r = &arena[at(t.rsdp)..];
             assert_eq!(sum(&r[..20]), 0);
             let rsdt = u64::from(u32::from_le_bytes(r[16..20].try_into().unwrap()));

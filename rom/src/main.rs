@@ -297,7 +297,7 @@ mod bare {
         // range below 4 GiB, above 16 MiB): nothing else uses it; the ROM stage, its stack
         // and the page tables live below 0x80000. Identity-mapped.
         let arena =
-            unsafe { core::slice::from_raw_parts_mut(plan.base as usize as *mut u8, plan.len()) };
+            unsafe { core::slice::from_raw_parts_mut(plan.base() as usize as *mut u8, plan.len()) };
         let mut read_ok = true;
         if let Err(e) = plan.load(arena, |f, buf| read_ok &= cfg.read(f, buf)) {
             return fail(&e);
@@ -320,7 +320,7 @@ mod bare {
                 ));
             }
         }
-        if !map.reserve(plan.base, plan.len() as u64, e820::RESERVED) {
+        if !map.reserve(plan.base(), plan.len() as u64, e820::RESERVED) {
             return fail(&"the E820 list is full");
         }
         let _ = write!(
@@ -328,7 +328,7 @@ mod bare {
             "lifeboat-rom: ACPI RSDP at {:#x}, {} KiB at {:#x}:",
             tables.rsdp,
             plan.len() >> 10,
-            plan.base
+            plan.base()
         );
         for sig in tables.signatures() {
             let _ = write!(Debugcon, " {}", core::str::from_utf8(sig).unwrap_or("????"));

@@ -245,16 +245,27 @@ impl Blob {
     }
 }
 
-/// Where the blobs go: [`Plan::base`]..[`Plan::end`] (4 KiB aligned) holds them all.
+/// Where the blobs go: [`Plan::base`]..[`Plan::end`] (4 KiB aligned) holds them all, each
+/// below the one before it in the script. Only [`plan`] makes one.
 #[derive(Debug, Clone)]
 pub struct Plan {
     blobs: [Blob; MAX_FILES],
     count: usize,
-    pub base: u64,
-    pub end: u64,
+    base: u64,
+    end: u64,
 }
 
 impl Plan {
+    /// The lowest address of the arena (4 KiB aligned).
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// The first address above it.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
     pub fn blobs(&self) -> &[Blob] {
         &self.blobs[..self.count]
     }
@@ -283,7 +294,8 @@ impl Plan {
         &mut arena[at..at + blob.len()]
     }
 
-    /// Fills `arena` (base..end) with zeros and each blob from `read(file, its bytes)`.
+    /// Fills each blob in `arena` (base..end) from `read(file, its bytes)` and the gaps
+    /// between them with zeros.
     pub fn load(
         &self,
         arena: &mut [u8],
@@ -295,10 +307,15 @@ impl Plan {
                 what: What::Arena,
             });
         }
-        arena.fill(0);
+        // Blobs are placed top-down: walk them from the top, zeroing what lies above each.
+        let mut above = arena.len();
         for b in self.blobs() {
+            let at = (b.addr - self.base) as usize;
+            arena[at + b.len()..above].fill(0);
             read(b.file, self.bytes_mut(arena, b));
+            above = at;
         }
+        arena[..above].fill(0);
         Ok(())
     }
 }
@@ -755,7 +772,7 @@ mod tests {
 
     /// The table at `addr` in the arena, by its header's length.
     fn at(p: &Plan, arena: &[u8], addr: u64) -> Vec<u8> {
-        let o = (addr - p.base) as usize;
+        let o = (addr - p.base()) as usize;
         let len = u32::from_le_bytes(arena[o + 4..o + 8].try_into().unwrap()) as usize;
         arena[o..o + len].to_vec()
     }
@@ -772,8 +789,8 @@ mod tests {
         assert_eq!(p.find(b"etc/acpi/rsdp").unwrap().zone, ZONE_FSEG);
         let tables = p.find(b"etc/acpi/tables").unwrap().addr;
         assert_eq!(tables, (TOP - 0x20 - (128 << 10)) & !63);
-        assert_eq!(p.base, tables & !0xFFF);
-        assert_eq!((p.end, p.len()), (TOP, 0x2_1000));
+        assert_eq!(p.base(), tables & !0xFFF);
+        assert_eq!((p.end(), p.len()), (TOP, 0x2_1000));
         assert_eq!(w.iter().count(), 0);
         assert_eq!(t.rsdp, TOP - 0x20);
         assert_eq!(t.revision, 0);
@@ -791,7 +808,7 @@ mod tests {
             ]
         );
         // Independently of check(): the RSDP's checksum, its RSDT pointer, each table's.
-        let r = &arena[(t.rsdp - p.base) as usize..][..20];
+        let r = &arena[(t.rsdp - p.base()) as usize..][..20];
         assert_eq!(&r[..8], b"RSD PTR ");
         assert_eq!(sum(r), 0);
         let rsdt_addr = u64::from(u32::from_le_bytes(r[16..20].try_into().unwrap()));
@@ -826,7 +843,7 @@ mod tests {
                 b"WAET"
             ]
         );
-        let r = &arena[(t.rsdp - p.base) as usize..][..20];
+        let r = &arena[(t.rsdp - p.base()) as usize..][..20];
         let rsdt = at(
             &p,
             &arena,
@@ -995,7 +1012,7 @@ mod tests {
             .collect();
         spans.sort();
         assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0));
-        assert!(spans[0].0 >= p.base && spans.last().unwrap().1 <= p.end);
+        assert!(spans[0].0 >= p.base() && spans.last().unwrap().1 <= p.end());
     }
 
     /// The error of `run` for a script changed by `f` from the minimal one.
@@ -1227,7 +1244,7 @@ mod tests {
             p.load(&mut arena, |f, out| cfg.read(f, out)).unwrap();
             let mut gaps = vec![true; arena.len()];
             for b in p.blobs() {
-                let o = (b.addr - p.base) as usize;
+                let o = (b.addr - p.base()) as usize;
                 gaps[o..o + b.len()].fill(false);
             }
             if link(&s, &p, &mut arena, cfg.lookup()).is_err() {
@@ -1235,7 +1252,7 @@ mod tests {
             }
             assert!(arena.iter().zip(&gaps).all(|(&a, &g)| !g || a == 0));
             if let Ok(t) = check(&p, &arena) {
-                let r = &arena[(t.rsdp - p.base) as usize..][..20];
+                let r = &arena[(t.rsdp - p.base()) as usize..][..20];
                 assert_eq!(sum(r), 0);
             }
         }
