@@ -192,6 +192,68 @@ fn from_the_rom_vmgenid_gets_its_guid_address_back() {
     );
 }
 
+/// A bad table-loader script costs one line on the console and the ACPI tables, nothing else.
+/// QEMU cannot be made to serve a bad `etc/table-loader` of its own, but with
+/// `-machine acpi=off` it has none, and `-fw_cfg` can add one (with a warning about the
+/// missing `opt/` prefix): QEMU 7.2's pc script and tables from the host tests' fixtures. As
+/// they are, the ROM loads them; with command 3's offset beyond its file, it says so on COM1
+/// and starts the firmware without them.
+#[test]
+fn from_the_rom_a_bad_table_loader_script_costs_one_line_and_the_tables() {
+    const SCRIPT: &[u8] = include_bytes!("../rom/tests/fixtures/qemu-7.2-pc/table-loader");
+    const RSDP: &[u8] = include_bytes!("../rom/tests/fixtures/qemu-7.2-pc/rsdp");
+    const TABLES: &[u8] = include_bytes!("../rom/tests/fixtures/qemu-7.2-pc/tables");
+    let mut bad = SCRIPT.to_vec();
+    bad[3 * 128 + 116..3 * 128 + 120].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    // The fixture is stored without QEMU's zero padding to 128 KiB.
+    let mut tables = TABLES.to_vec();
+    tables.resize(128 << 10, 0);
+    for (name, bytes) in [
+        ("good-loader", SCRIPT),
+        ("bad-loader", &bad[..]),
+        ("rsdp", RSDP),
+        ("tables", &tables[..]),
+    ] {
+        std::fs::write(tmp(name), bytes).unwrap();
+    }
+    let boot = |script: &str| {
+        let debugcon = tmp(&format!("{script}.debugcon"));
+        let _ = std::fs::remove_file(&debugcon);
+        let file = |name: &str, f: &str| format!("name={name},file={}", tmp(f).display());
+        let m = Machine::rom(media(WINDOW_S).rom)
+            .arg("-machine")
+            .arg("acpi=off")
+            .arg("-debugcon")
+            .arg(format!("file:{}", debugcon.display()))
+            .arg("-fw_cfg")
+            .arg(file("etc/table-loader", script))
+            .arg("-fw_cfg")
+            .arg(file("etc/acpi/rsdp", "rsdp"))
+            .arg("-fw_cfg")
+            .arg(file("etc/acpi/tables", "tables"));
+        let mut q = launch(&m);
+        let banner = expect_banner(&mut q);
+        drop(q);
+        (
+            banner,
+            std::fs::read_to_string(&debugcon).unwrap_or_default(),
+        )
+    };
+    let (banner, debugcon) = boot("good-loader");
+    assert!(!banner.contains("lifeboat-rom"), "{banner}");
+    assert!(
+        debugcon.contains("lifeboat-rom: ACPI RSDP at 0xfffffe0, 132 KiB at 0xffdf000: RSDT FACP DSDT FACS APIC HPET WAET\n"),
+        "{debugcon}"
+    );
+    let (banner, debugcon) = boot("bad-loader");
+    let line =
+        "lifeboat-rom: ACPI tables not loaded, Linux gets none: etc/table-loader command 3: \
+                an offset or length beyond its file\r\n";
+    assert!(banner.starts_with(line), "{banner}");
+    assert!(banner.contains("booted from the system ROM"), "{banner}");
+    assert!(!debugcon.contains("ACPI RSDP"), "{debugcon}");
+}
+
 /// Debian's kernel and the busybox initramfs (`qemu::linux`), installed over TFTP to the
 /// slots disk and started by the ROM's flash boot on `kind`, with QEMU's ACPI tables: the ROM
 /// runs QEMU's table loader into reserved RAM at the top of the 256 MiB and the firmware puts
