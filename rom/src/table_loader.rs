@@ -526,7 +526,8 @@ pub fn link(
     Ok(writes)
 }
 
-/// Tables [`check`] walks at most (the RSDT's or XSDT's entries, DSDT and FACS included).
+/// Entries an RSDT or XSDT may have for [`check`] (QEMU 7.2 lists 5 or 6), and signatures
+/// [`Tables`] keeps.
 pub const MAX_TABLES: usize = 32;
 
 /// What [`check`] found: the RSDP's address and the tables' signatures.
@@ -635,7 +636,8 @@ pub fn check(plan: &Plan, arena: &[u8]) -> Result<Tables, Error> {
         }
         let root = table(plan, arena, addr, 36, true).map_err(fail)?;
         let want: &[u8] = if width == 4 { b"RSDT" } else { b"XSDT" };
-        if &root[..4] != want {
+        // A root listing more than MAX_TABLES tables is refused: the walk stays short.
+        if &root[..4] != want || (root.len() - 36) / width > MAX_TABLES {
             return Err(fail([root[0], root[1], root[2], root[3]]));
         }
         t.push([root[0], root[1], root[2], root[3]]);
@@ -1177,6 +1179,45 @@ mod tests {
         let e = error_of(|_, c| c.0[1].2[132..136].copy_from_slice(&200u32.to_le_bytes()));
         assert_eq!(e.what, What::Table(*b"TEST"));
         assert!(e.to_string().contains("table TEST"));
+    }
+
+    /// An RSDP (revision 0) and an RSDT of `n` entries, each pointing at one TEST table.
+    fn rsdt_of(n: usize) -> (Vec<u8>, Cfg) {
+        let mut rsdp = vec![0u8; 20];
+        rsdp[..8].copy_from_slice(b"RSD PTR ");
+        let test_at = 64u32;
+        let rsdt_len = 36 + 4 * n;
+        let mut tables = vec![0u8; test_at as usize + 36 + rsdt_len];
+        tables[..4].copy_from_slice(b"TEST");
+        tables[4..8].copy_from_slice(&36u32.to_le_bytes());
+        let r = test_at as usize + 36;
+        tables[r..r + 4].copy_from_slice(b"RSDT");
+        tables[r + 4..r + 8].copy_from_slice(&(rsdt_len as u32).to_le_bytes());
+        rsdp[16..20].copy_from_slice(&(r as u32).to_le_bytes());
+        let t: &[u8] = b"etc/acpi/tables";
+        let mut s = vec![
+            alloc(b"etc/acpi/rsdp", 16, ZONE_FSEG),
+            alloc(t, 64, ZONE_HIGH),
+            cksum(t, 9, 0, 36),
+        ];
+        for i in 0..n {
+            s.push(ptr(t, t, (r + 36 + 4 * i) as u32, 4));
+        }
+        s.push(cksum(t, r as u32 + 9, r as u32, rsdt_len as u32));
+        s.push(ptr(b"etc/acpi/rsdp", t, 16, 4));
+        s.push(cksum(b"etc/acpi/rsdp", 8, 0, 20));
+        let cfg = Cfg(vec![(b"etc/acpi/rsdp", 1, rsdp), (t, 2, tables)]);
+        (script(&s), cfg)
+    }
+
+    #[test]
+    fn a_root_table_of_more_than_max_tables_entries_is_refused() {
+        let (s, cfg) = rsdt_of(MAX_TABLES);
+        let (_, _, _, t) = run(&s, &cfg).unwrap();
+        assert_eq!(t.signatures().len(), MAX_TABLES);
+        let (s, cfg) = rsdt_of(MAX_TABLES + 1);
+        let e = run(&s, &cfg).map(|(_, _, _, t)| t).unwrap_err();
+        assert_eq!(e.what, What::Table(*b"RSDT"));
     }
 
     #[test]
