@@ -3,8 +3,8 @@
 //! use: the monitor comes up, lists the NIC, pings and downloads over slirp; the demo image
 //! installs to the ATA disk (the slots' flash here: a pflash unit 0 would replace the ROM)
 //! and flash-boots after `reload` and after a cold power-on; Debian's kernel installed the
-//! same way boots from it without ACPI tables. The pc scenarios run with the e1000 and again
-//! with an e1000e (82574L) in the same slot.
+//! same way boots from it, on pc and on q35, with QEMU's ACPI tables (loaded by the ROM). The
+//! pc scenarios run with the e1000 and again with an e1000e (82574L) in the same slot.
 
 mod common;
 
@@ -50,19 +50,35 @@ fn root() -> &'static Path {
     })
 }
 
+/// Where a board keeps its slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotsOn {
+    /// An ATA disk (pc: secondary IDE master; q35: AHCI port 2); the ROM is QEMU's `-bios`.
+    Disk,
+    /// pflash unit 1 below the ROM, which is then the read-only pflash unit 0: a board's
+    /// firmware flash.
+    Pflash,
+}
+
 /// A board with `lifeboat.rom` as its BIOS, a `nic` on slirp and `slots` as the flash (pc:
 /// secondary IDE master; q35: AHCI port 2).
 fn board(slots: &Path, kind: MachineType, nic: NicModel) -> Machine {
-    Machine::rom(media(WINDOW_S).rom)
-        .machine_type(kind)
-        .ide_disk(2, slots)
-        .nic(
-            nic,
-            NetBackend::User {
-                tftp: Some(root().to_path_buf()),
-                bootfile: None,
-            },
-        )
+    board_on(SlotsOn::Disk, slots, kind, nic)
+}
+
+fn board_on(on: SlotsOn, slots: &Path, kind: MachineType, nic: NicModel) -> Machine {
+    let m = Machine::rom(media(WINDOW_S).rom).machine_type(kind);
+    match on {
+        SlotsOn::Disk => m.ide_disk(2, slots),
+        SlotsOn::Pflash => m.pflash(slots),
+    }
+    .nic(
+        nic,
+        NetBackend::User {
+            tftp: Some(root().to_path_buf()),
+            bootfile: None,
+        },
+    )
 }
 
 fn blank_disk(name: &str) -> PathBuf {
@@ -125,6 +141,7 @@ on_nics!(
     |m| install_reload_and_cold_boot(
         MachineType::Pc,
         m,
+        SlotsOn::Disk,
         "Flash=ATA \"QEMU HARDDISK\" 16 MiB @ ide1:0\r\n",
     );
     from_the_rom_the_demo_image_installs_to_the_ata_disk_and_flash_boots => E1000,
@@ -138,18 +155,45 @@ fn on_q35_from_the_rom_the_demo_image_installs_to_the_ahci_disk_and_flash_boots(
     install_reload_and_cold_boot(
         MachineType::Q35,
         NicModel::E1000e,
+        SlotsOn::Disk,
         "Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n",
     );
 }
 
+/// The ROM as the board's firmware flash (read-only pflash unit 0, where `-bios` maps it) and
+/// the slots in pflash unit 1 below it, found by the same CFI probe as behind SeaBIOS: on pc
+/// and on q35.
+#[test]
+fn from_the_rom_the_demo_image_installs_to_pflash_below_it_and_flash_boots() {
+    for kind in [MachineType::Pc, MachineType::Q35] {
+        let nic = match kind {
+            MachineType::Pc => NicModel::E1000,
+            MachineType::Q35 => NicModel::E1000e,
+        };
+        install_reload_and_cold_boot(
+            kind,
+            nic,
+            SlotsOn::Pflash,
+            "Flash=CFI Intel 4096 KiB @ 0xffba0000\r\n",
+        );
+    }
+}
+
 #[track_caller]
-fn install_reload_and_cold_boot(kind: MachineType, nic: NicModel, flash_line: &str) {
-    let disk = blank_disk(&format!("slots-{kind:?}-{nic:?}.img"));
+fn install_reload_and_cold_boot(kind: MachineType, nic: NicModel, on: SlotsOn, flash_line: &str) {
+    let disk = tmp(&format!("slots-{kind:?}-{nic:?}-{on:?}.img"));
+    match on {
+        SlotsOn::Disk => std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap(),
+        SlotsOn::Pflash => std::fs::write(&disk, vec![0xFFu8; 4 << 20]).unwrap(),
+    }
     let demo = media::demo_image(media::DEMO_VERSION);
-    let unit = |slots: &Path| board(slots, kind, nic);
+    let unit = |slots: &Path| board_on(on, slots, kind, nic);
     let mut q = launch(&unit(&disk));
     let text = to_monitor(&mut q);
     assert!(text.contains(flash_line), "{text}");
+    // q35's ECAM, mapped by the ROM (PCIEXBAR), serves the firmware's PCI configuration.
+    let ecam = text.contains("PCI configuration through ECAM at 0xb0000000\r\n");
+    assert_eq!(ecam, kind == MachineType::Q35, "{text}");
     command1(&mut q, "address 10.0.2.15");
     command1(&mut q, "server 10.0.2.2");
     tftp_install(&mut q, "demo-image.bin", "1.0(1)");
@@ -161,7 +205,7 @@ fn install_reload_and_cold_boot(kind: MachineType, nic: NicModel, flash_line: &s
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
     expect(&mut q, "demo image: boot confirmed\r\n", REPLY);
     drop(q);
-    // Slot A (after the two 4 KiB record blocks) holds the image on the disk itself.
+    // Slot A (after the two 4 KiB record blocks) holds the image on the disk or flash itself.
     let bytes = std::fs::read(&disk).unwrap();
     assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
     // A cold power-on with nobody at the console: the window passes, the image runs.
@@ -170,18 +214,98 @@ fn install_reload_and_cold_boot(kind: MachineType, nic: NicModel, flash_line: &s
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
 
-on_nics!(
-    debian_linux_without_acpi;
-    from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi => E1000,
-    from_the_rom_debian_linux_installs_to_ata_and_boots_without_acpi_on_e1000e => E1000e,
-);
+/// The table loader's WRITE_POINTER: QEMU's vmgenid device learns through fw_cfg DMA where
+/// the ROM put its GUID blob, and writes the GUID there (fields little-endian) for the guest's
+/// ACPI device to find. The blobs are placed top-down in script order: the RSDP below 256 MiB,
+/// then the 4 KiB-aligned GUID blob at 0xFFFE000, the GUID at its offset 40.
+#[test]
+fn from_the_rom_vmgenid_gets_its_guid_address_back() {
+    let disk = blank_disk("vmgenid.img");
+    let m = board(&disk, MachineType::Pc, NicModel::E1000)
+        .arg("-device")
+        .arg("vmgenid,guid=324e6eaf-d1d1-4bf6-bf41-b9bb6c91fb87");
+    let mut q = launch(&m);
+    expect_banner(&mut q);
+    let xp =
+        r#"{"execute":"human-monitor-command","arguments":{"command-line":"xp /4wx 0xfffe028"}}"#;
+    let v = q.qmp(xp).expect("QMP xp");
+    let text = v.as_str().unwrap_or_default();
+    assert!(
+        text.contains("0x324e6eaf 0x4bf6d1d1 0xbbb941bf 0x87fb916c"),
+        "{text}"
+    );
+}
 
-/// Debian's kernel and the busybox initramfs (`qemu::linux`), installed over TFTP to the ATA
-/// disk and started by the ROM's flash boot: the ROM gives Linux no ACPI tables (no RSDP in
-/// the zero page), so it boots on what it finds without them; the initramfs marker on COM1
-/// proves userland ran.
-fn debian_linux_without_acpi(nic: NicModel) {
-    let test = &test_name();
+/// A bad table-loader script costs one line on the console and the ACPI tables, nothing else.
+/// QEMU cannot be made to serve a bad `etc/table-loader` of its own, but with
+/// `-machine acpi=off` it has none, and `-fw_cfg` can add one (with a warning about the
+/// missing `opt/` prefix): QEMU 7.2's pc script and tables from the host tests' fixtures. As
+/// they are, the ROM loads them; with command 3's offset beyond its file, it says so on COM1
+/// and starts the firmware without them.
+#[test]
+fn from_the_rom_a_bad_table_loader_script_costs_one_line_and_the_tables() {
+    const SCRIPT: &[u8] = include_bytes!("../rom/tests/fixtures/qemu-7.2-pc/table-loader");
+    const RSDP: &[u8] = include_bytes!("../rom/tests/fixtures/qemu-7.2-pc/rsdp");
+    const TABLES: &[u8] = include_bytes!("../rom/tests/fixtures/qemu-7.2-pc/tables");
+    let mut bad = SCRIPT.to_vec();
+    bad[3 * 128 + 116..3 * 128 + 120].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    // The fixture is stored without QEMU's zero padding to 128 KiB.
+    let mut tables = TABLES.to_vec();
+    tables.resize(128 << 10, 0);
+    for (name, bytes) in [
+        ("good-loader", SCRIPT),
+        ("bad-loader", &bad[..]),
+        ("rsdp", RSDP),
+        ("tables", &tables[..]),
+    ] {
+        std::fs::write(tmp(name), bytes).unwrap();
+    }
+    let boot = |script: &str| {
+        let debugcon = tmp(&format!("{script}.debugcon"));
+        let _ = std::fs::remove_file(&debugcon);
+        let file = |name: &str, f: &str| format!("name={name},file={}", tmp(f).display());
+        let m = Machine::rom(media(WINDOW_S).rom)
+            .arg("-machine")
+            .arg("acpi=off")
+            .arg("-debugcon")
+            .arg(format!("file:{}", debugcon.display()))
+            .arg("-fw_cfg")
+            .arg(file("etc/table-loader", script))
+            .arg("-fw_cfg")
+            .arg(file("etc/acpi/rsdp", "rsdp"))
+            .arg("-fw_cfg")
+            .arg(file("etc/acpi/tables", "tables"));
+        let mut q = launch(&m);
+        let banner = expect_banner(&mut q);
+        drop(q);
+        (
+            banner,
+            std::fs::read_to_string(&debugcon).unwrap_or_default(),
+        )
+    };
+    let (banner, debugcon) = boot("good-loader");
+    assert!(!banner.contains("lifeboat-rom"), "{banner}");
+    assert!(
+        debugcon.contains("lifeboat-rom: ACPI RSDP at 0xfffffe0, 132 KiB at 0xffdf000: RSDT FACP DSDT FACS APIC HPET WAET\n"),
+        "{debugcon}"
+    );
+    let (banner, debugcon) = boot("bad-loader");
+    let line =
+        "lifeboat-rom: ACPI tables not loaded, Linux gets none: etc/table-loader command 3: \
+                an offset or length beyond its file\r\n";
+    assert!(banner.starts_with(line), "{banner}");
+    assert!(banner.contains("booted from the system ROM"), "{banner}");
+    assert!(!debugcon.contains("ACPI RSDP"), "{debugcon}");
+}
+
+/// Debian's kernel and the busybox initramfs (`qemu::linux`), installed over TFTP to the
+/// slots disk and started by the ROM's flash boot on `kind`, with QEMU's ACPI tables: the ROM
+/// runs QEMU's table loader into reserved RAM at the top of the 256 MiB and the firmware puts
+/// the RSDP's address in the zero page. Returns the console transcript once the initramfs
+/// marker is out and `poweroff -f` has switched QEMU off, which takes ACPI (the PM1a control
+/// block at the PM base the ROM programmed; without ACPI the kernel only halts).
+#[track_caller]
+fn debian_linux_from_the_rom(kind: MachineType, nic: NicModel, test: &str) -> Option<String> {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
     let assets = match linux::ensure(&cache) {
         Ok(a) => a,
@@ -190,17 +314,17 @@ fn debian_linux_without_acpi(nic: NicModel) {
                 test,
                 &format!("{why}; needs apt-get with a reachable Debian package source"),
             );
-            return;
+            return None;
         }
     };
     let image = linux::image(&assets).unwrap();
-    let dir = tmp(&format!("linux-root-{nic:?}"));
+    let dir = tmp(&format!("linux-root-{kind:?}-{nic:?}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("linux.img"), &image).unwrap();
-    let disk = tmp(&format!("linux-cf-{nic:?}.img"));
+    let disk = tmp(&format!("linux-slots-{kind:?}-{nic:?}.img"));
     std::fs::write(&disk, vec![0u8; 64 << 20]).unwrap();
     let m = Machine::rom(media(WINDOW_S).rom)
-        .machine_type(MachineType::Pc)
+        .machine_type(kind)
         .memory_mib(256)
         .ide_disk(2, &disk)
         .nic(
@@ -226,4 +350,61 @@ fn debian_linux_without_acpi(nic: NicModel) {
     );
     expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
     expect(&mut q, MARKER, Duration::from_secs(120));
+    let off = q.wait_exit(Duration::from_secs(60));
+    let text = q.transcript_printable();
+    assert_eq!(
+        off,
+        Some(0),
+        "QEMU still running after poweroff -f:\n{text}"
+    );
+    Some(text)
+}
+
+/// What every ROM-started Linux reports: the RSDP where the ROM put it (the top 32 bytes of
+/// the 256 MiB, the FSEG blob placed first), the tables from QEMU, and their RAM reserved.
+#[track_caller]
+fn assert_acpi_from_the_rom(log: &str) {
+    for line in [
+        "ACPI: RSDP 0x000000000FFFFFE0 000014 (v00 BOCHS )",
+        "BIOS-e820: [mem 0x000000000ffdf000-0x000000000fffffff] reserved",
+        "ACPI: FACP 0x000000000FFE",
+        "ACPI: DSDT 0x000000000FFE0000",
+        "ACPI: PM-Timer IO Port: 0xb008",
+        "ACPI: Interpreter enabled",
+        "ACPI: PCI Root Bridge [PCI0]",
+        "reboot: Power down",
+    ] {
+        assert!(log.contains(line), "no {line:?} in:\n{log}");
+    }
+}
+
+on_nics!(
+    |nic| {
+        if let Some(log) = debian_linux_from_the_rom(MachineType::Pc, nic, &test_name()) {
+            assert_acpi_from_the_rom(&log);
+        }
+    };
+    from_the_rom_debian_linux_installs_to_ata_and_boots_with_qemus_acpi_tables => E1000,
+    from_the_rom_debian_linux_installs_to_ata_and_boots_with_qemus_acpi_tables_on_e1000e
+        => E1000e,
+);
+
+/// q35: the ROM maps the ECAM at 0xB0000000 (PCIEXBAR) before QEMU builds the tables, so
+/// they carry an MCFG, and reserves it in the E820 list, which Linux checks before using it.
+#[test]
+fn on_q35_from_the_rom_debian_linux_boots_with_acpi_and_the_mcfg() {
+    let test = "on_q35_from_the_rom_debian_linux_boots_with_acpi_and_the_mcfg";
+    let Some(log) = debian_linux_from_the_rom(MachineType::Q35, NicModel::E1000e, test) else {
+        return;
+    };
+    assert_acpi_from_the_rom(&log);
+    for line in [
+        "BIOS-e820: [mem 0x00000000b0000000-0x00000000bfffffff] reserved",
+        "ACPI: MCFG 0x000000000FFE",
+        "PCI: MMCONFIG for domain 0000 [bus 00-ff] at [mem 0xb0000000-0xbfffffff] (base 0xb0000000)",
+        "PCI: MMCONFIG at [mem 0xb0000000-0xbfffffff] reserved in E820",
+        "_OSC: OS now controls [PME AER PCIeCapability]",
+    ] {
+        assert!(log.contains(line), "no {line:?} in:\n{log}");
+    }
 }

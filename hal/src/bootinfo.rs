@@ -36,7 +36,8 @@ pub struct BootInfo {
     pub uefi: bool,
     /// Started by the system ROM (`rom/`, flags bit 1): no BIOS, no boot medium.
     pub rom: bool,
-    /// The ACPI RSDP from the UEFI configuration table (0: unknown, as from stage 2).
+    /// The ACPI RSDP from the UEFI configuration table or the system ROM's table loader (0:
+    /// unknown, as from stage 2).
     pub rsdp: u64,
     /// The PCI Express configuration window (flags bit 2: the ROM on q35, the UEFI loader
     /// from ACPI's MCFG); `None` means configuration mechanism #1 (I/O ports 0xCF8/0xCFC).

@@ -1,10 +1,13 @@
 //! The pure half of the ROM stage (`src/main.rs` is the other): the ROM image layout the
 //! media builder (`src/media.rs`) writes, the E820 list built from QEMU's fw_cfg file
 //! `etc/e820` (or from the CMOS memory size when fw_cfg is absent), the plan that assigns
-//! every PCI BAR an address, and the PIIX3 PIRQ routing. No hardware access; tested on the
-//! host.
+//! every PCI BAR an address, the PIIX3 PIRQ routing, the chipset constants for ACPI (q35's
+//! PCIEXBAR, the PM I/O base) and QEMU's ACPI table loader ([`table_loader`]). No hardware
+//! access; tested on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+
+pub mod table_loader;
 
 /// Where things are in the ROM (mapped so that it ends at 4 GiB) and in RAM.
 ///
@@ -86,6 +89,12 @@ pub mod bootinfo {
     pub const MEDIUM_DISK: u8 = 3;
     /// Flags bit 1: started by the ROM (no BIOS services were ever there).
     pub const FLAG_ROM: u32 = 2;
+    /// Flags bit 2: the ECAM window is described at [`ECAM`] (q35).
+    pub const FLAG_ECAM: u32 = 4;
+    /// u64 base and u8 last bus of the ECAM window, with [`FLAG_ECAM`].
+    pub const ECAM: usize = 0x6F0;
+    /// u64: the ACPI RSDP's address (0: none).
+    pub const RSDP: usize = 0x18;
     pub const E820: usize = 0x20;
     pub const MAX_E820: usize = 64;
 }
@@ -94,6 +103,7 @@ pub mod bootinfo {
 pub mod e820 {
     pub const USABLE: u32 = 1;
     pub const RESERVED: u32 = 2;
+    pub const ACPI: u32 = 3;
 }
 
 /// One E820 entry.
@@ -136,6 +146,54 @@ impl E820Map {
         self.entries[self.len] = e;
         self.len += 1;
         true
+    }
+
+    /// Marks `[base, base + len)` as `kind`: the parts of usable entries it covers are cut
+    /// out of them, then the entry is added and the list sorted. False (the list unchanged)
+    /// when the list would overflow.
+    pub fn reserve(&mut self, base: u64, len: u64, kind: u32) -> bool {
+        let end = base.saturating_add(len);
+        if len == 0 {
+            return true;
+        }
+        let mut out = E820Map::default();
+        for e in self.entries() {
+            let e_end = e.base.saturating_add(e.len);
+            if e.kind != e820::USABLE || e_end <= base || e.base >= end {
+                if !out.push(*e) {
+                    return false;
+                }
+                continue;
+            }
+            let left = E820 {
+                base: e.base,
+                len: base.saturating_sub(e.base),
+                kind: e.kind,
+            };
+            let right = E820 {
+                base: end,
+                len: e_end.saturating_sub(end),
+                kind: e.kind,
+            };
+            if !out.push(left) || !out.push(right) {
+                return false;
+            }
+        }
+        if !out.push(E820 { base, len, kind }) {
+            return false;
+        }
+        out.entries[..out.len].sort_unstable_by_key(|e| e.base);
+        *self = out;
+        true
+    }
+
+    /// The highest usable RAM below 4 GiB, `(base, end)`: where the ACPI tables go.
+    pub fn highest_below_4g(&self) -> Option<(u64, u64)> {
+        self.entries()
+            .iter()
+            .filter(|e| e.kind == e820::USABLE && e.base < layout::ROM_END)
+            .map(|e| (e.base, e.base.saturating_add(e.len).min(layout::ROM_END)))
+            .max_by_key(|&(_, end)| end)
     }
 
     /// Usable bytes in the list.
@@ -220,6 +278,55 @@ pub mod fw_cfg {
     pub const DIR_ENTRY_LEN: usize = 64;
     /// Bytes of one `etc/e820` entry: address u64, length u64, type u32 (little-endian).
     pub const E820_ENTRY_LEN: usize = 20;
+    /// Item: the feature bitmap (u32 little-endian); bit 1 = the DMA interface.
+    pub const ID: u16 = 0x0001;
+    pub const FEATURE_DMA: u32 = 1 << 1;
+    /// I/O ports of the DMA address register (64 bits big-endian: the high half at 0x514,
+    /// the low half at 0x518, whose write starts the transfer).
+    pub const DMA_HIGH: u16 = 0x514;
+    pub const DMA_LOW: u16 = 0x518;
+    /// DMA control bits (the selector goes in the top 16 bits with `DMA_SELECT`).
+    pub const DMA_ERROR: u32 = 1 << 0;
+    pub const DMA_READ: u32 = 1 << 1;
+    pub const DMA_SKIP: u32 = 1 << 2;
+    pub const DMA_SELECT: u32 = 1 << 3;
+    pub const DMA_WRITE: u32 = 1 << 4;
+    /// The ACPI table loader's script.
+    pub const TABLE_LOADER: &str = "etc/table-loader";
+
+    /// A DMA access structure (16 bytes, big-endian: control, length, address).
+    pub fn dma_access(control: u32, len: u32, addr: u64) -> [u8; 16] {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&control.to_be_bytes());
+        a[4..8].copy_from_slice(&len.to_be_bytes());
+        a[8..].copy_from_slice(&addr.to_be_bytes());
+        a
+    }
+
+    /// The control word that selects `select` and then reads (or skips, or writes).
+    pub fn dma_select(select: u16, op: u32) -> u32 {
+        u32::from(select) << 16 | DMA_SELECT | op
+    }
+
+    /// The fw_cfg file directory (item [`FILE_DIR`], after its big-endian u32 count): whole
+    /// 64-byte entries.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Directory<'a> {
+        entries: &'a [u8],
+    }
+
+    impl<'a> Directory<'a> {
+        pub fn new(entries: &'a [u8]) -> Self {
+            Self { entries }
+        }
+
+        /// The file named `name` (its bytes, no NUL).
+        pub fn find(&self, name: &[u8]) -> Option<File> {
+            self.entries
+                .chunks_exact(DIR_ENTRY_LEN)
+                .find_map(|e| match_entry_bytes(e, name))
+        }
+    }
 
     /// A file in the directory: its selector and size.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,12 +337,16 @@ pub mod fw_cfg {
 
     /// The file `name` in one directory entry, or `None` if the entry names another file.
     pub fn match_entry(entry: &[u8], name: &str) -> Option<File> {
+        match_entry_bytes(entry, name.as_bytes())
+    }
+
+    fn match_entry_bytes(entry: &[u8], name: &[u8]) -> Option<File> {
         if entry.len() < DIR_ENTRY_LEN {
             return None;
         }
         let raw = &entry[8..64];
         let n = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        if &raw[..n] != name.as_bytes() {
+        if &raw[..n] != name {
             return None;
         }
         Some(File {
@@ -435,6 +546,76 @@ pub mod pci {
         }
         Some(PIIX_PIRQ_IRQS[usize::from((dev + pin - 1) & 3)])
     }
+}
+
+/// What a BIOS programs in QEMU's chipsets before the ACPI tables are read: QEMU builds the
+/// FADT's PM register blocks from the PM I/O base and the MCFG from q35's PCIEXBAR as they
+/// stand when the guest first reads a table file.
+pub mod chipset {
+    /// q35's host bridge (MCH, 00:00.0), vendor and device ID as config dword 0.
+    pub const Q35_HOST: u32 = 0x29C0_8086;
+    /// q35's PCIEXBAR (64 bits at config 0x60 of 00:00.0): bit 0 enables, bits 2:1 = 0 give
+    /// 256 buses (256 MiB), bits 35:28 the base.
+    pub const PCIEXBAR: u8 = 0x60;
+    pub const PCIEXBAR_ENABLE: u32 = 1;
+    /// Where the ROM puts q35's ECAM (MMCONFIG), as SeaBIOS does (`mch_mmconfig_setup`):
+    /// reserved in the E820 list. (For the firmware's PCI access: a later boot-info field.)
+    pub const MMCONFIG_BASE: u64 = 0xB000_0000;
+    /// 256 buses × 32 devices × 8 functions × 4 KiB.
+    pub const MMCONFIG_LEN: u64 = 256 << 20;
+
+    /// The low and high dwords to write (high first, then low with the enable bit).
+    pub const fn pciexbar() -> (u32, u32) {
+        (
+            MMCONFIG_BASE as u32 | PCIEXBAR_ENABLE,
+            (MMCONFIG_BASE >> 32) as u32,
+        )
+    }
+
+    /// The ACPI PM I/O block (PM1a event/control, PM timer, GPE0), where SeaBIOS puts it;
+    /// below the I/O BAR window (`pci::IO_WINDOW`).
+    pub const PM_BASE: u16 = 0xB000;
+    /// i440FX: the PIIX4 power-management function (00:01.3): PMBA at 0x40, PMREGMISC at
+    /// 0x80 (bit 0: PM I/O space on); its SCI is IRQ 9 (the FADT says so).
+    pub const PIIX4_PM: u32 = 0x7113_8086;
+    pub const PIIX4_PMBA: u8 = 0x40;
+    pub const PIIX4_PMREGMISC: u8 = 0x80;
+    pub const SCI_IRQ: u8 = 9;
+    /// q35: the ICH9 LPC bridge (00:1f.0): PMBASE at 0x40, ACPI_CNTL at 0x44 (bit 7: ACPI
+    /// I/O on; bits 2:0 = 0: SCI on IRQ 9).
+    pub const ICH9_LPC: u32 = 0x2918_8086;
+    pub const ICH9_PMBASE: u8 = 0x40;
+    pub const ICH9_ACPI_CNTL: u8 = 0x44;
+    pub const ICH9_ACPI_EN: u32 = 1 << 7;
+
+    // The BAR windows stay clear of the ECAM and of the PM block.
+    const _: () = assert!(
+        super::pci::MEM_WINDOW.start >= MMCONFIG_BASE + MMCONFIG_LEN
+            || super::pci::MEM_WINDOW.end <= MMCONFIG_BASE
+    );
+    const _: () = assert!(super::pci::IO_WINDOW.start >= PM_BASE as u64 + 0x80);
+}
+
+/// The console speed in the configuration text (`baud=N` lines, as the firmware reads
+/// them), for the ROM's one-line warnings on COM1 before the firmware runs; 9600 when
+/// absent or not one the firmware accepts.
+pub fn config_baud(text: &[u8]) -> u32 {
+    const BAUDS: [u32; 7] = [1200, 2400, 4800, 9600, 19200, 38400, 115200];
+    let mut baud = 9600;
+    for line in text.split(|&b| b == b'\n' || b == 0) {
+        let Ok(line) = core::str::from_utf8(line) else {
+            continue;
+        };
+        if let Some((k, v)) = line.split_once('=') {
+            if k.trim() == "baud" {
+                match v.trim().parse::<u32>() {
+                    Ok(b) if BAUDS.contains(&b) => baud = b,
+                    _ => {}
+                }
+            }
+        }
+    }
+    baud
 }
 
 #[cfg(test)]
@@ -692,6 +873,135 @@ mod tests {
         assert_eq!(pci::piix_irq(4, 1), Some(10));
         assert_eq!(pci::piix_irq(4, 0), None);
         assert_eq!(pci::piix_irq(4, 5), None);
+    }
+
+    #[test]
+    fn reserve_cuts_usable_ram_and_keeps_the_list_sorted() {
+        let ram = fw_cfg::parse_e820(&e820_bytes(&[(0, 256 << 20, 1)]));
+        let mut map = E820Map::for_machine(ram.entries(), 384 << 10);
+        assert_eq!(map.highest_below_4g(), Some((0x10_0000, 256 << 20)));
+        // The ACPI arena at the top of the RAM, then q35's ECAM (not RAM: only added).
+        assert!(map.reserve(0xFFD_F000, 0x2_1000, e820::RESERVED));
+        assert!(map.reserve(
+            chipset::MMCONFIG_BASE,
+            chipset::MMCONFIG_LEN,
+            e820::RESERVED
+        ));
+        let e = map.entries();
+        assert!(e.contains(&E820 {
+            base: 0x10_0000,
+            len: 0xFFD_F000 - 0x10_0000,
+            kind: 1
+        }));
+        assert!(e.contains(&E820 {
+            base: 0xFFD_F000,
+            len: 0x2_1000,
+            kind: 2
+        }));
+        assert!(e.contains(&E820 {
+            base: 0xB000_0000,
+            len: 256 << 20,
+            kind: 2
+        }));
+        assert!(e.windows(2).all(|w| w[0].base + w[0].len <= w[1].base));
+        assert_eq!(map.usable(), 0x9_FC00 + (255 << 20) - 0x2_1000);
+        // A hole in the middle of a range splits it.
+        let mut m = E820Map::default();
+        m.push(E820 {
+            base: 0,
+            len: 100,
+            kind: 1,
+        });
+        assert!(m.reserve(40, 20, e820::ACPI));
+        assert_eq!(
+            m.entries(),
+            &[
+                E820 {
+                    base: 0,
+                    len: 40,
+                    kind: 1
+                },
+                E820 {
+                    base: 40,
+                    len: 20,
+                    kind: 3
+                },
+                E820 {
+                    base: 60,
+                    len: 40,
+                    kind: 1
+                }
+            ]
+        );
+        // A full list stays as it was.
+        let mut full = E820Map::default();
+        for i in 0..bootinfo::MAX_E820 as u64 {
+            full.push(E820 {
+                base: i * 0x1000,
+                len: 0x1000,
+                kind: 1,
+            });
+        }
+        let before = full.entries().to_vec();
+        assert!(!full.reserve(0x800, 0x100, 2));
+        assert_eq!(full.entries(), &before[..]);
+    }
+
+    #[test]
+    fn highest_ram_below_4g_ignores_what_is_above() {
+        let ram = fw_cfg::parse_e820(&e820_bytes(&[(0, 0xC000_0000, 1), (1 << 32, 1 << 30, 1)]));
+        let map = E820Map::for_machine(ram.entries(), 384 << 10);
+        assert_eq!(map.highest_below_4g(), Some((0x10_0000, 0xC000_0000)));
+    }
+
+    #[test]
+    fn the_ecam_and_the_pm_block_are_clear_of_the_bar_windows() {
+        let ecam = chipset::MMCONFIG_BASE..chipset::MMCONFIG_BASE + chipset::MMCONFIG_LEN;
+        assert!(MEM_WINDOW.start >= ecam.end || MEM_WINDOW.end <= ecam.start);
+        assert_eq!(chipset::pciexbar(), (0xB000_0001, 0));
+        assert!(IO_WINDOW.start >= u64::from(chipset::PM_BASE) + 0x80);
+    }
+
+    #[test]
+    fn fw_cfg_dma_and_directory() {
+        assert_eq!(
+            fw_cfg::dma_access(
+                fw_cfg::dma_select(0x21, fw_cfg::DMA_READ),
+                0x2_0000,
+                0xFFD_FFC0
+            ),
+            [0, 0x21, 0, 0x0A, 0, 2, 0, 0, 0, 0, 0, 0, 0x0F, 0xFD, 0xFF, 0xC0]
+        );
+        let mut dir = vec![0u8; 128];
+        dir[..4].copy_from_slice(&20u32.to_be_bytes());
+        dir[4..6].copy_from_slice(&0x20u16.to_be_bytes());
+        dir[8..21].copy_from_slice(b"etc/acpi/rsdp");
+        dir[64..68].copy_from_slice(&4096u32.to_be_bytes());
+        dir[68..70].copy_from_slice(&0x2Bu16.to_be_bytes());
+        dir[72..88].copy_from_slice(b"etc/table-loader");
+        let d = fw_cfg::Directory::new(&dir);
+        assert_eq!(
+            d.find(b"etc/table-loader"),
+            Some(fw_cfg::File {
+                select: 0x2B,
+                size: 4096
+            })
+        );
+        assert_eq!(d.find(b"etc/acpi/rsdp").map(|f| f.size), Some(20));
+        assert_eq!(d.find(b"etc/acpi"), None);
+        assert_eq!(
+            fw_cfg::Directory::new(&dir[..100]).find(b"etc/table-loader"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_console_speed_from_the_configuration() {
+        assert_eq!(config_baud(b"boot_timeout=5\nbaud = 115200\n\0\0"), 115200);
+        assert_eq!(config_baud(b"baud=9601\n"), 9600);
+        assert_eq!(config_baud(b"baud=0\n"), 9600);
+        assert_eq!(config_baud(b""), 9600);
+        assert_eq!(config_baud(b"baud=19200\nbaud=38400"), 38400);
     }
 
     #[test]

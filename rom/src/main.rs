@@ -5,10 +5,15 @@
 //!    and builds the E820 list a BIOS would report,
 //! 2. enumerates PCI bus 0: sizes and assigns every BAR, sets the interrupt line and the
 //!    I/O, memory and bus-master command bits (QEMU leaves all of that to the BIOS), and
-//!    turns on the PIIX IDE decode,
-//! 3. copies the configuration text to 0x7E00 and the firmware to 0x100000 out of the ROM
+//!    turns on the PIIX IDE decode; on q35 maps the ECAM (PCIEXBAR) first; turns on the
+//!    ACPI PM I/O block (PIIX4 PM or ICH9 LPC) at `chipset::PM_BASE`,
+//! 3. runs QEMU's ACPI table loader (fw_cfg `etc/table-loader`, `lifeboat_rom::table_loader`):
+//!    the tables go to the top of the RAM below 4 GiB, reserved in the E820 list, and the
+//!    RSDP's address goes to the boot-info block (the firmware hands it to Linux); a bad
+//!    script costs one line on COM1 and the ACPI tables, nothing else,
+//! 4. copies the configuration text to 0x7E00 and the firmware to 0x100000 out of the ROM
 //!    (payload header: `lifeboat_rom::payload`), writes the boot-info block at 0x800,
-//! 4. jumps to the firmware with `rdi` = the boot-info block, as stage 2 does.
+//! 5. jumps to the firmware with `rdi` = the boot-info block, as stage 2 does.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
@@ -20,9 +25,13 @@ fn main() {
 #[cfg(target_os = "none")]
 mod bare {
     use core::arch::{asm, global_asm};
+    use core::fmt::Write;
 
     use lifeboat_rom::pci::{self, BarKind, BarProbe};
-    use lifeboat_rom::{bootinfo, fw_cfg, layout, payload, ram_from_cmos, E820Map};
+    use lifeboat_rom::table_loader::{self, Plan};
+    use lifeboat_rom::{
+        bootinfo, chipset, config_baud, e820, fw_cfg, layout, payload, ram_from_cmos, E820Map,
+    };
 
     global_asm!(include_str!("reset.s"));
 
@@ -74,6 +83,59 @@ mod bare {
         }
     }
 
+    /// `write!` to the debug console.
+    struct Debugcon;
+
+    impl Write for Debugcon {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            debug(s);
+            Ok(())
+        }
+    }
+
+    /// COM1 (16550 at 0x3F8) at the configuration's speed, 8N1: for the ROM's warnings,
+    /// before the firmware (which sets the UART up again) runs.
+    struct Com1;
+
+    impl Com1 {
+        const BASE: u16 = 0x3F8;
+
+        fn init(baud: u32) -> Com1 {
+            let div = (115_200 / baud.max(1)) as u16;
+            port::outb(Self::BASE + 1, 0); // no interrupts
+            port::outb(Self::BASE + 3, 0x80); // DLAB
+            port::outb(Self::BASE, div as u8);
+            port::outb(Self::BASE + 1, (div >> 8) as u8);
+            port::outb(Self::BASE + 3, 0x03); // 8N1
+            port::outb(Self::BASE + 2, 0x07); // FIFOs on and cleared
+            port::outb(Self::BASE + 4, 0x03); // DTR, RTS
+            Com1
+        }
+    }
+
+    impl Write for Com1 {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for b in s.bytes() {
+                let mut spins = 0u32;
+                while port::inb(Self::BASE + 5) & 0x20 == 0 && spins < 1_000_000 {
+                    spins += 1;
+                }
+                port::outb(Self::BASE, b);
+            }
+            Ok(())
+        }
+    }
+
+    /// A one-line warning on COM1 (the console) and the debug console.
+    fn warn(args: core::fmt::Arguments) {
+        let _ = Debugcon.write_fmt(format_args!("lifeboat-rom: {args}\n"));
+        // SAFETY: the payload header is in the ROM, mapped and never written.
+        let header: &[u8; layout::HEADER_LEN] =
+            unsafe { &*(layout::HEADER_ADDR as *const [u8; layout::HEADER_LEN]) };
+        let config = &header[payload::CONFIG..payload::CONFIG + payload::CONFIG_LEN];
+        let _ = Com1::init(config_baud(config)).write_fmt(format_args!("lifeboat-rom: {args}\r\n"));
+    }
+
     /// PCI configuration mechanism #1 on bus 0.
     fn cfg_read(dev: u8, func: u8, off: u8) -> u32 {
         port::outl(
@@ -97,29 +159,182 @@ mod bare {
         }
     }
 
-    /// The RAM ranges from fw_cfg `etc/e820`; `None` without fw_cfg or the file.
-    fn ram_from_fw_cfg() -> Option<E820Map> {
-        port::outw(fw_cfg::SELECTOR, fw_cfg::SIGNATURE);
-        let mut sig = [0u8; 4];
-        fw_cfg_read(&mut sig);
-        if &sig != b"QEMU" {
-            return None;
+    /// Directory entries kept (QEMU 7.2 has 12 files on pc, 15 on q35; 32 slots by default).
+    const FW_CFG_FILES: usize = 64;
+
+    /// QEMU's fw_cfg: its file directory and whether it has the DMA interface.
+    struct FwCfg {
+        dir: [u8; FW_CFG_FILES * fw_cfg::DIR_ENTRY_LEN],
+        dir_len: usize,
+        dma: bool,
+    }
+
+    impl FwCfg {
+        /// `None` without the device.
+        fn probe() -> Option<FwCfg> {
+            port::outw(fw_cfg::SELECTOR, fw_cfg::SIGNATURE);
+            let mut sig = [0u8; 4];
+            fw_cfg_read(&mut sig);
+            if &sig != b"QEMU" {
+                return None;
+            }
+            port::outw(fw_cfg::SELECTOR, fw_cfg::ID);
+            let mut id = [0u8; 4];
+            fw_cfg_read(&mut id);
+            let dma = u32::from_le_bytes(id) & fw_cfg::FEATURE_DMA != 0;
+            port::outw(fw_cfg::SELECTOR, fw_cfg::FILE_DIR);
+            let mut count = [0u8; 4];
+            fw_cfg_read(&mut count);
+            let n = (u32::from_be_bytes(count) as usize).min(FW_CFG_FILES);
+            let mut f = FwCfg {
+                dir: [0; FW_CFG_FILES * fw_cfg::DIR_ENTRY_LEN],
+                dir_len: n * fw_cfg::DIR_ENTRY_LEN,
+                dma,
+            };
+            fw_cfg_read(&mut f.dir[..f.dir_len]);
+            Some(f)
         }
-        port::outw(fw_cfg::SELECTOR, fw_cfg::FILE_DIR);
-        let mut count = [0u8; 4];
-        fw_cfg_read(&mut count);
-        let mut file = None;
-        for _ in 0..u32::from_be_bytes(count) {
-            let mut e = [0u8; fw_cfg::DIR_ENTRY_LEN];
-            fw_cfg_read(&mut e);
-            file = file.or(fw_cfg::match_entry(&e, "etc/e820"));
+
+        fn find(&self, name: &[u8]) -> Option<fw_cfg::File> {
+            fw_cfg::Directory::new(&self.dir[..self.dir_len]).find(name)
         }
-        let file = file?;
+
+        /// One DMA transfer (`control`, `len` bytes at `addr`); false on a device error.
+        fn dma(control: u32, len: u32, addr: u64) -> bool {
+            let mut access = [0u8; 16];
+            access.copy_from_slice(&fw_cfg::dma_access(control, len, addr));
+            let at = access.as_mut_ptr() as u64;
+            port::outl(fw_cfg::DMA_HIGH, ((at >> 32) as u32).to_be());
+            // SAFETY: the access structure is on the stack (identity-mapped RAM) and lives
+            // until the device has cleared its control word below; the device reads it and
+            // the `len` bytes at `addr`, or writes them, which the callers own. This asm
+            // (no `nomem`) is a compiler barrier: the structure is in memory before this
+            // write to the low half starts the transfer, and what the device wrote is read
+            // after it.
+            unsafe {
+                asm!(
+                    "out dx, eax",
+                    in("dx") fw_cfg::DMA_LOW,
+                    in("eax") (at as u32).to_be(),
+                    options(nostack, preserves_flags)
+                );
+            }
+            for _ in 0..10_000_000u32 {
+                // SAFETY: the control word of the structure above, which the device clears.
+                let c = unsafe { core::ptr::read_volatile(access.as_ptr() as *const [u8; 4]) };
+                let c = u32::from_be_bytes(c);
+                if c & !fw_cfg::DMA_ERROR == 0 {
+                    return c & fw_cfg::DMA_ERROR == 0;
+                }
+            }
+            false
+        }
+
+        /// Reads `file` into `buf` (its first `buf.len()` bytes): DMA when there is DMA.
+        fn read(&self, file: fw_cfg::File, buf: &mut [u8]) -> bool {
+            if self.dma {
+                let control = fw_cfg::dma_select(file.select, fw_cfg::DMA_READ);
+                return Self::dma(control, buf.len() as u32, buf.as_mut_ptr() as u64);
+            }
+            port::outw(fw_cfg::SELECTOR, file.select);
+            fw_cfg_read(buf);
+            true
+        }
+
+        /// Writes `bytes` at `offset` of `file` (DMA only: QEMU ignores data-port writes).
+        fn write(&self, file: fw_cfg::File, offset: u32, bytes: &[u8]) -> bool {
+            let skip = fw_cfg::dma_select(file.select, fw_cfg::DMA_SKIP);
+            self.dma
+                && Self::dma(skip, offset, 0)
+                && Self::dma(fw_cfg::DMA_WRITE, bytes.len() as u32, bytes.as_ptr() as u64)
+        }
+    }
+
+    /// The RAM ranges from fw_cfg `etc/e820`; `None` without the file.
+    fn ram_from_fw_cfg(cfg: &FwCfg) -> Option<E820Map> {
+        let file = cfg.find(b"etc/e820")?;
         let mut bytes = [0u8; bootinfo::MAX_E820 * fw_cfg::E820_ENTRY_LEN];
         let n = (file.size as usize).min(bytes.len());
         port::outw(fw_cfg::SELECTOR, file.select);
         fw_cfg_read(&mut bytes[..n]);
         Some(fw_cfg::parse_e820(&bytes[..n]))
+    }
+
+    /// The bytes of the table loader's script at most (QEMU 7.2's is 4 KiB: 32 commands).
+    const SCRIPT_MAX: usize = 16 * 1024;
+
+    /// Runs QEMU's ACPI table loader: the tables in RAM at the top of the highest RAM below
+    /// 4 GiB, reserved in `map`; returns the RSDP's address. `None` when QEMU offers no
+    /// tables (`-machine acpi=off`: no `etc/table-loader`), or on any failure, which gets
+    /// one line on the console (then Linux boots without ACPI, as before).
+    fn load_acpi(cfg: &FwCfg, map: &mut E820Map) -> Option<u64> {
+        let Some(file) = cfg.find(fw_cfg::TABLE_LOADER.as_bytes()) else {
+            debug("lifeboat-rom: no etc/table-loader: no ACPI tables\n");
+            return None;
+        };
+        let fail = |e: &dyn core::fmt::Display| {
+            warn(format_args!("ACPI tables not loaded, Linux gets none: {e}"));
+            None
+        };
+        let mut script = [0u8; SCRIPT_MAX];
+        let Some(script) = script.get_mut(..file.size as usize) else {
+            return fail(&format_args!("etc/table-loader is over {SCRIPT_MAX} bytes"));
+        };
+        // Reading the script makes QEMU build its tables (from PCIEXBAR and the PM base).
+        if !cfg.read(file, script) {
+            return fail(&"reading etc/table-loader failed");
+        }
+        let Some((low, top)) = map.highest_below_4g() else {
+            return fail(&"no usable RAM below 4 GiB");
+        };
+        // Not in the firmware's first 16 MiB (its image, stack and Linux's usual place).
+        let floor = low.max(16 << 20);
+        let plan: Plan = match table_loader::plan(script, |n| cfg.find(n), top, floor) {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        // SAFETY: base..end is usable RAM per the E820 list (the plan keeps to the highest
+        // range below 4 GiB, above 16 MiB): nothing else uses it; the ROM stage, its stack
+        // and the page tables live below 0x80000. Identity-mapped.
+        let arena =
+            unsafe { core::slice::from_raw_parts_mut(plan.base() as usize as *mut u8, plan.len()) };
+        let mut read_ok = true;
+        if let Err(e) = plan.load(arena, |f, buf| read_ok &= cfg.read(f, buf)) {
+            return fail(&e);
+        }
+        if !read_ok {
+            return fail(&"reading an ACPI table file failed");
+        }
+        let writes = match table_loader::link(script, &plan, arena, |n| cfg.find(n)) {
+            Ok(w) => w,
+            Err(e) => return fail(&e),
+        };
+        let tables = match table_loader::check(&plan, arena) {
+            Ok(t) => t,
+            Err(e) => return fail(&e),
+        };
+        for w in writes.iter() {
+            if !cfg.write(w.file, w.offset, &w.bytes()[..usize::from(w.len)]) {
+                warn(format_args!(
+                    "an ACPI WRITE_POINTER failed (no fw_cfg DMA): vmgenid or nvdimm goes without"
+                ));
+            }
+        }
+        if !map.reserve(plan.base(), plan.len() as u64, e820::RESERVED) {
+            return fail(&"the E820 list is full");
+        }
+        let _ = write!(
+            Debugcon,
+            "lifeboat-rom: ACPI RSDP at {:#x}, {} KiB at {:#x}:",
+            tables.rsdp,
+            plan.len() >> 10,
+            plan.base()
+        );
+        for sig in tables.signatures() {
+            let _ = write!(Debugcon, " {}", core::str::from_utf8(sig).unwrap_or("????"));
+        }
+        debug("\n");
+        Some(tables.rsdp)
     }
 
     fn cmos(reg: u8) -> u8 {
@@ -135,8 +350,9 @@ mod bare {
     const PIIX3_IDE: u32 = 0x7010_8086;
     const PIIX4_IDE: u32 = 0x7111_8086;
 
-    /// Sizes and assigns every BAR on bus 0, sets the interrupt lines and command bits.
-    fn pci_init() {
+    /// Sizes and assigns every BAR on bus 0, sets the interrupt lines and command bits; on
+    /// q35 first maps the ECAM at `chipset::MMCONFIG_BASE` (true then).
+    fn pci_init() -> bool {
         const MAX: usize = 96;
         let mut probes = [BarProbe {
             bus: 0,
@@ -148,6 +364,14 @@ mod bare {
         }; MAX];
         let mut n = 0;
         let i440fx = cfg_read(0, 0, 0) == I440FX;
+        let q35 = cfg_read(0, 0, 0) == chipset::Q35_HOST;
+        if q35 {
+            // SeaBIOS's order: off, high dword, then low dword with the enable bit.
+            let (low, high) = chipset::pciexbar();
+            cfg_write(0, 0, chipset::PCIEXBAR, 0);
+            cfg_write(0, 0, chipset::PCIEXBAR + 4, high);
+            cfg_write(0, 0, chipset::PCIEXBAR, low);
+        }
         for dev in 0..32u8 {
             for func in 0..8u8 {
                 let id = cfg_read(dev, func, 0x00);
@@ -205,6 +429,19 @@ mod bare {
                         let irqs = pci::PIIX_PIRQ_IRQS;
                         cfg_write(dev, func, 0x60, u32::from_le_bytes(irqs));
                     }
+                    // The ACPI PM block, before QEMU builds the FADT from its base.
+                    let pm = u32::from(chipset::PM_BASE) | 1;
+                    if id == chipset::PIIX4_PM {
+                        cfg_write(dev, func, chipset::PIIX4_PMBA, pm);
+                        let misc = cfg_read(dev, func, chipset::PIIX4_PMREGMISC);
+                        cfg_write(dev, func, chipset::PIIX4_PMREGMISC, misc | 1);
+                    }
+                    if id == chipset::ICH9_LPC {
+                        cfg_write(dev, func, chipset::ICH9_PMBASE, pm);
+                        let cntl = cfg_read(dev, func, chipset::ICH9_ACPI_CNTL) & !0x7;
+                        let on = cntl | chipset::ICH9_ACPI_EN;
+                        cfg_write(dev, func, chipset::ICH9_ACPI_CNTL, on);
+                    }
                 }
                 if func == 0 && header & 0x80 == 0 {
                     break;
@@ -258,7 +495,12 @@ mod bare {
                     cfg_write(dev, func, 0x04, (cmd & 0xFFFF) | bits);
                     let int = cfg_read(dev, func, 0x3C);
                     let pin = (int >> 8) as u8;
-                    if let Some(irq) = pci::piix_irq(dev, pin) {
+                    let irq = if id == chipset::PIIX4_PM {
+                        Some(chipset::SCI_IRQ) // hardwired, as the FADT says
+                    } else {
+                        pci::piix_irq(dev, pin)
+                    };
+                    if let Some(irq) = irq {
                         cfg_write(dev, func, 0x3C, (int & !0xFF) | u32::from(irq));
                     }
                 }
@@ -267,6 +509,7 @@ mod bare {
                 }
             }
         }
+        q35
     }
 
     /// Scratch FIS receive areas for [`ahci_signatures`]: 256 bytes a port, in RAM nothing
@@ -365,22 +608,42 @@ mod bare {
             halt();
         };
         let rom_len = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
-        let ram = ram_from_fw_cfg().filter(|m| m.usable() > 0).or_else(|| {
-            ram_from_cmos(
-                [cmos(0x34), cmos(0x35)],
-                [cmos(0x5B), cmos(0x5C), cmos(0x5D)],
-            )
-        });
+        let cfg = FwCfg::probe();
+        let ram = cfg
+            .as_ref()
+            .and_then(ram_from_fw_cfg)
+            .filter(|m| m.usable() > 0)
+            .or_else(|| {
+                ram_from_cmos(
+                    [cmos(0x34), cmos(0x35)],
+                    [cmos(0x5B), cmos(0x5C), cmos(0x5D)],
+                )
+            });
         let Some(ram) = ram else {
             debug("lifeboat-rom: no RAM size (no fw_cfg, CMOS 0x34/0x35 zero)\n");
             halt();
         };
-        let map = E820Map::for_machine(ram.entries(), u64::from(rom_len));
+        let mut map = E820Map::for_machine(ram.entries(), u64::from(rom_len));
         debug("lifeboat-rom: memory map\n");
-        pci_init();
+        let q35 = pci_init();
+        if q35
+            && !map.reserve(
+                chipset::MMCONFIG_BASE,
+                chipset::MMCONFIG_LEN,
+                e820::RESERVED,
+            )
+        {
+            warn(format_args!(
+                "the E820 list is full: the PCIe ECAM is not reserved in it"
+            ));
+        }
         debug("lifeboat-rom: PCI\n");
         ahci_signatures();
         lapic_virtual_wire();
+        let rsdp = cfg
+            .as_ref()
+            .and_then(|c| load_acpi(c, &mut map))
+            .unwrap_or(0);
 
         let bi = layout::BOOT_INFO as *mut u8;
         // SAFETY: 0x7E00 and 0x100000 onward are RAM (the map above) that nothing uses yet:
@@ -404,7 +667,18 @@ mod bare {
             w32(0x08, layout::CONFIG_ADDR as u32);
             w32(0x0C, payload::CONFIG_LEN as u32);
             w32(0x10, fw_len as u32);
-            w32(0x14, bootinfo::FLAG_ROM);
+            if q35 {
+                // The firmware reaches PCI configuration space through the ECAM just mapped.
+                w32(0x14, bootinfo::FLAG_ROM | bootinfo::FLAG_ECAM);
+                core::ptr::write_unaligned(
+                    bi.add(bootinfo::ECAM) as *mut u64,
+                    chipset::MMCONFIG_BASE,
+                );
+                *bi.add(bootinfo::ECAM + 8) = (chipset::MMCONFIG_LEN >> 20).wrapping_sub(1) as u8;
+            } else {
+                w32(0x14, bootinfo::FLAG_ROM);
+            }
+            core::ptr::write_unaligned(bi.add(bootinfo::RSDP) as *mut u64, rsdp);
             for (i, e) in map.entries().iter().enumerate() {
                 let p = bi.add(bootinfo::E820 + 24 * i);
                 core::ptr::write_unaligned(p as *mut u64, e.base);
