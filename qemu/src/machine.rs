@@ -569,7 +569,6 @@ mod tests {
     fn rom_machine_has_bios_and_no_pflash() {
         let args = strings(
             Machine::rom("/r/lifeboat.rom")
-                .pflash("/r/flash.img")
                 .ide_disk(2, "/r/slots.img")
                 .args(&ConsoleBackend::Stdio),
         );
@@ -580,6 +579,28 @@ mod tests {
             &args,
             &["-drive", "if=ide,index=2,format=raw,file=/r/slots.img"]
         ));
+    }
+
+    #[test]
+    fn rom_machine_with_a_flash_maps_the_rom_as_pflash_unit_0() {
+        let args = strings(
+            Machine::rom("/r/lifeboat.rom")
+                .pflash("/r/flash.img")
+                .args(&ConsoleBackend::Stdio),
+        );
+        assert!(!args.iter().any(|a| a == "-bios"), "{args:?}");
+        assert!(has(
+            &args,
+            &[
+                "-drive",
+                "if=pflash,unit=0,readonly=on,format=raw,file=/r/lifeboat.rom"
+            ]
+        ));
+        assert!(has(
+            &args,
+            &["-drive", "if=pflash,unit=1,format=raw,file=/r/flash.img"]
+        ));
+        assert!(!args.iter().any(|a| a.contains("bios-256k")), "{args:?}");
     }
 
     #[test]
