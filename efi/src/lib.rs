@@ -54,15 +54,16 @@ pub mod bootinfo {
 
 /// UEFI memory types (UEFI 2.10 §7.2, `EFI_MEMORY_TYPE`) the conversion distinguishes.
 pub mod efi_type {
-    pub const LOADER_CODE: u32 = 1;
-    pub const LOADER_DATA: u32 = 2;
-    pub const BOOT_SERVICES_CODE: u32 = 3;
-    pub const BOOT_SERVICES_DATA: u32 = 4;
-    pub const CONVENTIONAL: u32 = 7;
-    pub const UNUSABLE: u32 = 8;
-    pub const ACPI_RECLAIM: u32 = 9;
-    pub const ACPI_NVS: u32 = 10;
-    pub const PERSISTENT: u32 = 14;
+    use r_efi::efi;
+    pub const LOADER_CODE: u32 = efi::LOADER_CODE;
+    pub const LOADER_DATA: u32 = efi::LOADER_DATA;
+    pub const BOOT_SERVICES_CODE: u32 = efi::BOOT_SERVICES_CODE;
+    pub const BOOT_SERVICES_DATA: u32 = efi::BOOT_SERVICES_DATA;
+    pub const CONVENTIONAL: u32 = efi::CONVENTIONAL_MEMORY;
+    pub const UNUSABLE: u32 = efi::UNUSABLE_MEMORY;
+    pub const ACPI_RECLAIM: u32 = efi::ACPI_RECLAIM_MEMORY;
+    pub const ACPI_NVS: u32 = efi::ACPI_MEMORY_NVS;
+    pub const PERSISTENT: u32 = efi::PERSISTENT_MEMORY;
     /// The loader's own pages that must survive into the firmware (boot-info block, page
     /// tables): an OS-defined type (0x8000_0000 and up), so they come out reserved.
     pub const LIFEBOAT_RESERVED: u32 = 0x8000_0000;

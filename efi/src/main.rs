@@ -14,7 +14,8 @@
 //! 6. with interrupts off, loads its page tables and jumps to the firmware's entry with
 //!    `rdi` = the boot-info block, as stage 2 does.
 //!
-//! Minimal hand-written UEFI bindings (UEFI 2.10): only the calls above.
+//! The UEFI types and calls come from the `r-efi` crate (the bindings Rust's own std uses on
+//! UEFI targets): the system table, the boot services above and the memory descriptor.
 #![cfg_attr(target_os = "uefi", no_std, no_main)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
@@ -28,90 +29,7 @@ mod bare {
     use core::ffi::c_void;
 
     use lifeboat_efi::{bootinfo, efi_type, payload, E820Map, EfiRegion, Header};
-
-    type Handle = *mut c_void;
-    type Status = usize;
-    const SUCCESS: Status = 0;
-    const ERROR_BIT: Status = 1 << 63;
-    const LOAD_ERROR: Status = ERROR_BIT | 1;
-    const INVALID_PARAMETER: Status = ERROR_BIT | 2;
-    const BUFFER_TOO_SMALL: Status = ERROR_BIT | 5;
-    const OUT_OF_RESOURCES: Status = ERROR_BIT | 9;
-
-    /// `EFI_ALLOCATE_TYPE`.
-    const ALLOCATE_MAX_ADDRESS: u32 = 1;
-    const ALLOCATE_ADDRESS: u32 = 2;
-
-    #[repr(C)]
-    struct TableHeader {
-        signature: u64,
-        revision: u32,
-        header_size: u32,
-        crc32: u32,
-        reserved: u32,
-    }
-
-    /// `EFI_SYSTEM_TABLE` (UEFI 2.10 §4.3).
-    #[repr(C)]
-    struct SystemTable {
-        hdr: TableHeader,
-        firmware_vendor: *const u16,
-        firmware_revision: u32,
-        console_in_handle: Handle,
-        con_in: *mut c_void,
-        console_out_handle: Handle,
-        con_out: *mut TextOutput,
-        standard_error_handle: Handle,
-        std_err: *mut c_void,
-        runtime_services: *mut c_void,
-        boot_services: *mut BootServices,
-        number_of_table_entries: usize,
-        configuration_table: *const ConfigurationTable,
-    }
-
-    /// `EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL`, up to `OutputString`.
-    #[repr(C)]
-    struct TextOutput {
-        reset: usize,
-        output_string: unsafe extern "efiapi" fn(*mut TextOutput, *const u16) -> Status,
-    }
-
-    /// `EFI_CONFIGURATION_TABLE`.
-    #[repr(C)]
-    struct ConfigurationTable {
-        vendor_guid: [u8; 16],
-        vendor_table: *const c_void,
-    }
-
-    /// `EFI_BOOT_SERVICES` (UEFI 2.10 §4.4) up to `ExitBootServices`; unused slots as usize.
-    #[repr(C)]
-    struct BootServices {
-        hdr: TableHeader,
-        raise_tpl: usize,
-        restore_tpl: usize,
-        allocate_pages: unsafe extern "efiapi" fn(u32, u32, usize, *mut u64) -> Status,
-        free_pages: usize,
-        get_memory_map: unsafe extern "efiapi" fn(
-            *mut usize,
-            *mut u8,
-            *mut usize,
-            *mut usize,
-            *mut u32,
-        ) -> Status,
-        allocate_pool: unsafe extern "efiapi" fn(u32, usize, *mut *mut u8) -> Status,
-        unused: [usize; 20],
-        exit_boot_services: unsafe extern "efiapi" fn(Handle, usize) -> Status,
-    }
-
-    /// ACPI 2.0 and 1.0 RSDP GUIDs as stored (fields little-endian).
-    const ACPI_20_GUID: [u8; 16] = [
-        0x71, 0xe8, 0x68, 0x88, 0xf1, 0xe4, 0xd3, 0x11, 0xbc, 0x22, 0x00, 0x80, 0xc7, 0x3c, 0x88,
-        0x81,
-    ];
-    const ACPI_10_GUID: [u8; 16] = [
-        0x30, 0x2d, 0x9d, 0xeb, 0x88, 0x2d, 0xd3, 0x11, 0x9a, 0x16, 0x00, 0x90, 0x27, 0x3f, 0xc1,
-        0x4d,
-    ];
+    use r_efi::efi::{self, Handle, Status, SystemTable};
 
     /// The payload block the media builder fills (see `lifeboat_efi::payload`): in `.data`,
     /// found there by its magic. Exported so the optimiser cannot assume its contents.
@@ -149,9 +67,9 @@ mod bare {
         }
         // SAFETY: con_out is the firmware's text output protocol (non-null, valid until
         // ExitBootServices, which has not happened when this is called); buf is
-        // NUL-terminated UCS-2.
+        // NUL-terminated UCS-2 and only read.
         unsafe {
-            ((*st.con_out).output_string)(st.con_out, buf.as_ptr());
+            ((*st.con_out).output_string)(st.con_out, buf.as_mut_ptr());
         }
     }
 
@@ -180,7 +98,7 @@ mod bare {
                 st,
                 "lifeboat: this BOOTX64.EFI carries no firmware (not made by `lifeboat media`)",
             );
-            return LOAD_ERROR;
+            return Status::LOAD_ERROR;
         }
         say(st, "lifeboat: UEFI loader starting the firmware");
         // The jump switches to page tables that map only the low 4 GiB: this code and the
@@ -192,7 +110,7 @@ mod bare {
                 st,
                 "lifeboat: loaded above 4 GiB; cannot start the firmware",
             );
-            return LOAD_ERROR;
+            return Status::LOAD_ERROR;
         }
 
         // The firmware's fixed range: 0x100000 .. end of its stack.
@@ -201,13 +119,13 @@ mod bare {
         // SAFETY: a boot service call with valid arguments; on success the range is ours.
         let s = unsafe {
             (bs.allocate_pages)(
-                ALLOCATE_ADDRESS,
+                efi::ALLOCATE_ADDRESS,
                 efi_type::LOADER_DATA,
                 fw_pages,
                 &mut fw_base,
             )
         };
-        if s != SUCCESS {
+        if s != Status::SUCCESS {
             say(
                 st,
                 "lifeboat: the firmware's memory (1 MiB up) is in use by UEFI; cannot start",
@@ -219,25 +137,26 @@ mod bare {
         // SAFETY: as above.
         let s = unsafe {
             (bs.allocate_pages)(
-                ALLOCATE_MAX_ADDRESS,
+                efi::ALLOCATE_MAX_ADDRESS,
                 efi_type::LIFEBOAT_RESERVED,
                 BLOCK_PAGES,
                 &mut block,
             )
         };
-        if s != SUCCESS {
+        if s != Status::SUCCESS {
             say(
                 st,
                 "lifeboat: no memory below 4 GiB for the boot-info block",
             );
             return s;
         }
-        let mut map_buf: *mut u8 = core::ptr::null_mut();
+        let mut map_buf: *mut c_void = core::ptr::null_mut();
         // SAFETY: as above.
         let s = unsafe { (bs.allocate_pool)(efi_type::LOADER_DATA, MAP_BYTES, &mut map_buf) };
-        if s != SUCCESS {
-            return OUT_OF_RESOURCES;
+        if s != Status::SUCCESS {
+            return Status::OUT_OF_RESOURCES;
         }
+        let map_buf = map_buf as *mut u8;
 
         // SAFETY: [fw_base, fw_base + fw_pages * 4096) was allocated above and is
         // identity-mapped (UEFI maps all memory 1:1); the payload holds fw_len bytes.
@@ -265,7 +184,9 @@ mod bare {
         for i in 0..st.number_of_table_entries {
             // SAFETY: the configuration table has number_of_table_entries entries.
             let t = unsafe { &*st.configuration_table.add(i) };
-            if t.vendor_guid == ACPI_20_GUID || (rsdp == 0 && t.vendor_guid == ACPI_10_GUID) {
+            if t.vendor_guid == efi::ACPI_20_TABLE_GUID
+                || (rsdp == 0 && t.vendor_guid == efi::ACPI_10_TABLE_GUID)
+            {
                 rsdp = t.vendor_table as u64;
             }
         }
@@ -296,41 +217,50 @@ mod bare {
             let mut version = 0u32;
             // SAFETY: map_buf holds MAP_BYTES bytes; the out-pointers are valid.
             let s = unsafe {
-                (bs.get_memory_map)(&mut size, map_buf, &mut key, &mut desc_size, &mut version)
+                (bs.get_memory_map)(
+                    &mut size,
+                    map_buf as *mut efi::MemoryDescriptor,
+                    &mut key,
+                    &mut desc_size,
+                    &mut version,
+                )
             };
-            if s == BUFFER_TOO_SMALL {
+            if s == Status::BUFFER_TOO_SMALL {
                 if tries == 0 {
                     say(st, "lifeboat: the UEFI memory map is too large");
                 }
                 return s;
             }
-            if s != SUCCESS {
+            if s != Status::SUCCESS {
                 return s;
             }
             // SAFETY: the image handle UEFI passed us, and the key of the map just read.
             let s = unsafe { (bs.exit_boot_services)(image, key) };
-            if s == SUCCESS {
+            if s == Status::SUCCESS {
                 break size;
             }
             tries += 1;
-            if s != INVALID_PARAMETER || tries > 8 {
+            if s != Status::INVALID_PARAMETER || tries > 8 {
                 return s;
             }
         };
         // From here on no boot service and no console: only memory we own.
 
-        let regions = (0..map_len / desc_size.max(1)).map(|i| {
-            // SAFETY: GetMemoryMap wrote map_len bytes of desc_size-byte descriptors
-            // (EFI_MEMORY_DESCRIPTOR: type u32 at 0, physical start u64 at 8, pages u64 at 24).
-            unsafe {
-                let d = map_buf.add(i * desc_size);
+        let regions =
+            (0..map_len / desc_size.max(1)).map(|i| {
+                // SAFETY: GetMemoryMap wrote map_len bytes of desc_size-byte descriptors, each
+                // starting with an EFI_MEMORY_DESCRIPTOR (desc_size may be larger: the stride).
+                let d = unsafe {
+                    core::ptr::read_unaligned(
+                        map_buf.add(i * desc_size) as *const efi::MemoryDescriptor
+                    )
+                };
                 EfiRegion {
-                    efi_type: core::ptr::read_unaligned(d as *const u32),
-                    base: core::ptr::read_unaligned(d.add(8) as *const u64),
-                    pages: core::ptr::read_unaligned(d.add(24) as *const u64),
+                    efi_type: d.r#type,
+                    base: d.physical_start,
+                    pages: d.number_of_pages,
                 }
-            }
-        });
+            });
         let map = E820Map::from_efi(regions);
         Header {
             medium: medium as u8,
