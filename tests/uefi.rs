@@ -311,10 +311,15 @@ fn pc_debian_linux_with_acpi(nic: NicModel) {
         lifeboat_qemu::linux::MARKER,
         Duration::from_secs(120),
     );
+    // "ACPI: RSDP" without the address that follows: under load QEMU's 16550 has been seen
+    // to mangle a byte of the kernel's flood of output. `poweroff -f` switching QEMU off
+    // takes ACPI (the FADT's PM1a control block) and is immune to that.
     assert!(
-        log.contains("ACPI: RSDP 0x"),
+        log.contains("ACPI: RSDP "),
         "Linux found no ACPI RSDP:\n{log}"
     );
+    let off = q.wait_exit(Duration::from_secs(60));
+    assert_eq!(off, Some(0), "QEMU still running after poweroff -f");
 }
 
 on_nics!(
