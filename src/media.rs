@@ -507,6 +507,20 @@ mod tests {
         assert_eq!(&rom[rom.len() - layout::TOP_LEN..], ROM_TOP);
     }
 
+    /// The size budgets (README, docs/benchmarks.md): the firmware core at most 256 KiB, the
+    /// system ROM at most 512 KiB. A change that crosses one fails here, not in a benchmark
+    /// nobody ran.
+    #[test]
+    fn the_firmware_and_the_rom_stay_within_their_budgets() {
+        assert!(
+            FIRMWARE.len() <= 256 << 10,
+            "firmware {} bytes, budget 262144",
+            FIRMWARE.len()
+        );
+        let rom = rom_image(&MediaConfig::default()).unwrap();
+        assert!(rom.len() <= 512 << 10, "ROM {} bytes, budget 524288", rom.len());
+    }
+
     #[test]
     fn floppy_is_exactly_a_diskette() {
         let img = image(Medium::Floppy, &MediaConfig::default()).unwrap();
