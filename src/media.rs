@@ -518,7 +518,11 @@ mod tests {
             FIRMWARE.len()
         );
         let rom = rom_image(&MediaConfig::default()).unwrap();
-        assert!(rom.len() <= 512 << 10, "ROM {} bytes, budget 524288", rom.len());
+        assert!(
+            rom.len() <= 512 << 10,
+            "ROM {} bytes, budget 524288",
+            rom.len()
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@ use crate::pci::{Bdf, Config, ConfigSpace};
 
 /// Vendor and device ID of the host bridge.
 pub fn host_bridge() -> (u16, u16) {
-    // SAFETY: every PC (and QEMU pc/q35) has configuration mechanism #1; lifeboat is
-    // single-threaded, so nothing else is using the ports during this one read.
+    // SAFETY: every PC (and QEMU pc/q35) has configuration mechanism #1, or the ECAM window
+    // its entry named; lifeboat is single-threaded, so nothing else is using either during
+    // this one read.
     let mut cfg = unsafe { Config::new() };
     let id = cfg.read32(
         Bdf {

@@ -243,7 +243,7 @@ pub struct AhciFlash {
 /// Find the flash disk: the first ATA disk on an AHCI port ≥ 1 of the first AHCI controller.
 /// `None` when there is none; `Some(Err)` when it is there but cannot be driven.
 pub fn find() -> Option<Result<AhciFlash, AhciError>> {
-    // SAFETY: hal is the only user of the PCI configuration ports; lifeboat is single-threaded.
+    // SAFETY: hal is the only user of PCI configuration space; lifeboat is single-threaded.
     let mut cfg = unsafe { Config::new() };
     let hba =
         pci::scan(&mut cfg).find(|d| d.class == 0x01 && d.subclass == 0x06 && d.prog_if == 0x01)?;

@@ -338,7 +338,7 @@ impl E1000 {
     /// Fails with `InUse` while another `E1000` exists (the DMA memory is a single static).
     pub fn new(pci: &PciDevice, model: NicModel) -> Result<Self, NicError> {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
-        // SAFETY: hal is the only user of the PCI configuration ports (single-threaded).
+        // SAFETY: hal is the only user of PCI configuration space (single-threaded).
         let mut cfg = unsafe { Config::new() };
         // Bus mastering only once the device is reset and its rings point at our memory:
         // a NIC left running by an option ROM must not DMA meanwhile.
@@ -492,7 +492,7 @@ impl Drop for E1000 {
         self.regs
             .write32(reg::CTRL, self.regs.read32(reg::CTRL) | ctrl::RST);
         timer::delay_us(1000);
-        // SAFETY: hal is the only user of the PCI configuration ports.
+        // SAFETY: hal is the only user of PCI configuration space (ports or ECAM).
         let mut cfg = unsafe { Config::new() };
         self.pci.disable(&mut cfg, command::BUS_MASTER);
     }

@@ -323,7 +323,7 @@ impl I8255x {
     /// CU/RU base 0, Configure, IA Setup, receive ring, RU start. Interrupts stay masked.
     pub fn new(pci: &PciDevice, model: NicModel) -> Result<Self, NicError> {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
-        // SAFETY: hal is the only user of the PCI configuration ports.
+        // SAFETY: hal is the only user of PCI configuration space (ports or ECAM).
         let mut cfg = unsafe { Config::new() };
         pci.enable(&mut cfg, command::MEMORY_SPACE | command::IO_SPACE);
         // SAFETY: decoding is on; the claim makes this the only I8255x.
@@ -513,7 +513,7 @@ impl Drop for I8255x {
         timer::delay_us(20);
         self.csr.write32(reg::PORT, PORT_SOFTWARE_RESET);
         timer::delay_us(20);
-        // SAFETY: hal is the only user of the PCI configuration ports.
+        // SAFETY: hal is the only user of PCI configuration space (ports or ECAM).
         let mut cfg = unsafe { Config::new() };
         self.pci.disable(&mut cfg, command::BUS_MASTER);
     }

@@ -214,7 +214,7 @@ impl Default for NicList {
 /// Enables memory and I/O decoding on each NIC found (not bus mastering); reads only
 /// identification (EEPROM, device config), so it may run while a driver is open.
 pub fn probe() -> NicList {
-    // SAFETY: hal is the only user of the PCI configuration ports; lifeboat is single-threaded.
+    // SAFETY: hal is the only user of PCI configuration space; lifeboat is single-threaded.
     let mut cfg = unsafe { Config::new() };
     let mut list = NicList::new();
     for dev in pci::scan(&mut cfg) {

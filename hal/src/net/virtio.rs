@@ -299,7 +299,7 @@ impl VirtioNet {
     /// only MAC and STATUS, set up queue 0 (receive) and 1 (transmit), post receive buffers.
     pub fn new(pci: &PciDevice) -> Result<Self, NicError> {
         let dma = DMA.claim().ok_or(NicError::InUse)?;
-        // SAFETY: hal is the only user of the PCI configuration ports.
+        // SAFETY: hal is the only user of PCI configuration space (ports or ECAM).
         let mut cfg = unsafe { Config::new() };
         pci.enable(&mut cfg, command::IO_SPACE);
         // SAFETY: I/O decoding is on; the claim makes this the only VirtioNet.
@@ -417,7 +417,7 @@ impl Drop for VirtioNet {
     fn drop(&mut self) {
         // Reset stops all queue processing before the static memory is released.
         self.io.write8(reg::DEVICE_STATUS, 0);
-        // SAFETY: hal is the only user of the PCI configuration ports.
+        // SAFETY: hal is the only user of PCI configuration space (ports or ECAM).
         let mut cfg = unsafe { Config::new() };
         self.pci.disable(&mut cfg, command::BUS_MASTER);
     }

@@ -167,7 +167,7 @@ pub fn find() -> Option<Result<AtaFlash, AtaError>> {
 /// for that channel (bit 0 or 2 clear: it decodes the legacy ports we use), with an I/O BAR4.
 /// Turns on its bus mastering. `None` leaves the driver on PIO.
 fn bus_master(channel: Channel) -> Option<IoPorts> {
-    // SAFETY: hal is the only user of the PCI configuration ports; lifeboat is single-threaded.
+    // SAFETY: hal is the only user of PCI configuration space; lifeboat is single-threaded.
     let mut cfg = unsafe { Config::new() };
     let native_bit = if channel.index == 0 { 1 << 0 } else { 1 << 2 };
     let ide = pci::scan(&mut cfg).find(|d| {
