@@ -9,10 +9,9 @@
 mod common;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use common::*;
-use lifeboat_qemu::linux::{self, MARKER};
+use lifeboat_qemu::linux;
 use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
 on_nics!(
@@ -29,16 +28,8 @@ fn on_q35_debian_linux_installs_to_an_ahci_disk_and_boots() {
 }
 
 fn recover_install_and_boot(kind: MachineType, nic: NicModel) {
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
-    let assets = match linux::ensure(&cache) {
-        Ok(a) => a,
-        Err(why) => {
-            skip_or_fail(
-                &test_name(),
-                &format!("{why}; needs apt-get with a reachable Debian package source"),
-            );
-            return;
-        }
+    let Some(assets) = linux_assets() else {
+        return;
     };
     let image = linux::image(&assets).unwrap();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
@@ -67,24 +58,13 @@ fn recover_install_and_boot(kind: MachineType, nic: NicModel) {
     expect_banner(&mut q);
     q.send(ESC).unwrap();
     expect(&mut q, PROMPT, REPLY);
-    command1(&mut q, "address 10.0.2.15");
-    command1(&mut q, "server 10.0.2.2");
-    command1(&mut q, "file linux.img");
-    q.send_line("tftp").unwrap();
-    let out = expect(&mut q, PROMPT, Duration::from_secs(180));
+    let out = install_linux(&mut q);
     assert!(
         out.contains(&format!("Received {} bytes", image.len())),
         "{out}"
     );
-    assert!(out.contains("Installed 6.1(0) in slot A"), "{out}");
     q.send_line("reload").unwrap();
-    expect(
-        &mut q,
-        "Flash boot: slot A, image 6.1(0) (linux, kernel ",
-        Duration::from_secs(60),
-    );
-    expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
-    expect(&mut q, MARKER, Duration::from_secs(120));
+    boot_installed_linux(&mut q);
     eprintln!(
         "{} booted from flash on {} over {nic:?}",
         assets.kernel_package,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::*;
 use lifeboat::media;
 use lifeboat_qemu::lab::{crc32, pattern};
-use lifeboat_qemu::linux::{self, MARKER};
+use lifeboat_qemu::linux;
 use lifeboat_qemu::{Machine, MachineType, NetBackend, NicModel};
 
 const WINDOW_S: u32 = 2;
@@ -305,18 +305,8 @@ fn from_the_rom_a_bad_table_loader_script_costs_one_line_and_the_tables() {
 /// marker is out and `poweroff -f` has switched QEMU off, which takes ACPI (the PM1a control
 /// block at the PM base the ROM programmed; without ACPI the kernel only halts).
 #[track_caller]
-fn debian_linux_from_the_rom(kind: MachineType, nic: NicModel, test: &str) -> Option<String> {
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
-    let assets = match linux::ensure(&cache) {
-        Ok(a) => a,
-        Err(why) => {
-            skip_or_fail(
-                test,
-                &format!("{why}; needs apt-get with a reachable Debian package source"),
-            );
-            return None;
-        }
-    };
+fn debian_linux_from_the_rom(kind: MachineType, nic: NicModel) -> Option<String> {
+    let assets = linux_assets()?;
     let image = linux::image(&assets).unwrap();
     let dir = tmp(&format!("linux-root-{kind:?}-{nic:?}"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -336,20 +326,9 @@ fn debian_linux_from_the_rom(kind: MachineType, nic: NicModel, test: &str) -> Op
         );
     let mut q = launch(&m);
     to_monitor(&mut q);
-    command1(&mut q, "address 10.0.2.15");
-    command1(&mut q, "server 10.0.2.2");
-    command1(&mut q, "file linux.img");
-    q.send_line("tftp").unwrap();
-    let out = expect(&mut q, PROMPT, Duration::from_secs(180));
-    assert!(out.contains("Installed 6.1(0) in slot A"), "{out}");
+    install_linux(&mut q);
     q.send_line("reload").unwrap();
-    expect(
-        &mut q,
-        "Flash boot: slot A, image 6.1(0) (linux, kernel ",
-        Duration::from_secs(60),
-    );
-    expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
-    expect(&mut q, MARKER, Duration::from_secs(120));
+    boot_installed_linux(&mut q);
     let off = q.wait_exit(Duration::from_secs(60));
     let text = q.transcript_printable();
     assert_eq!(
@@ -380,7 +359,7 @@ fn assert_acpi_from_the_rom(log: &str) {
 
 on_nics!(
     |nic| {
-        if let Some(log) = debian_linux_from_the_rom(MachineType::Pc, nic, &test_name()) {
+        if let Some(log) = debian_linux_from_the_rom(MachineType::Pc, nic) {
             assert_acpi_from_the_rom(&log);
         }
     };
@@ -393,8 +372,7 @@ on_nics!(
 /// they carry an MCFG, and reserves it in the E820 list, which Linux checks before using it.
 #[test]
 fn on_q35_from_the_rom_debian_linux_boots_with_acpi_and_the_mcfg() {
-    let test = "on_q35_from_the_rom_debian_linux_boots_with_acpi_and_the_mcfg";
-    let Some(log) = debian_linux_from_the_rom(MachineType::Q35, NicModel::E1000e, test) else {
+    let Some(log) = debian_linux_from_the_rom(MachineType::Q35, NicModel::E1000e) else {
         return;
     };
     assert_acpi_from_the_rom(&log);

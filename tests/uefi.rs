@@ -263,17 +263,8 @@ on_nics!(
 /// boot-info block and the firmware in the zero page (`acpi_rsdp_addr`).
 fn pc_debian_linux_with_acpi(nic: NicModel) {
     let test = &test_name();
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
-    let assets = match lifeboat_qemu::linux::ensure(&cache) {
-        Ok(a) => a,
-        Err(why) => {
-            skip_or_fail(
-                Path::new(env!("CARGO_TARGET_TMPDIR")),
-                test,
-                &format!("{why}; needs apt-get with a reachable Debian package source"),
-            );
-            return;
-        }
+    let Some(assets) = linux_assets() else {
+        return;
     };
     let d = dir(&format!("pc-linux-{nic:?}"));
     let Some(ovmf) = ovmf(&d, test) else {
@@ -291,26 +282,11 @@ fn pc_debian_linux_with_acpi(nic: NicModel) {
         banner.contains("Flash=ATA \"QEMU HARDDISK\" 64 MiB @ ide1:0\r\n"),
         "{banner}"
     );
-    command1(&mut q, "address 10.0.2.15");
-    command1(&mut q, "server 10.0.2.2");
-    command1(&mut q, "file linux.img");
-    q.send_line("tftp").unwrap();
-    let out = expect(&mut q, PROMPT, Duration::from_secs(180));
-    assert!(out.contains("Installed 6.1(0) in slot A"), "{out}");
+    install_linux(&mut q);
     q.send_line("reload").unwrap();
     expect(&mut q, "Rebooting...", REPLY);
     uefi_banner(&mut q);
-    expect(
-        &mut q,
-        "Flash boot: slot A, image 6.1(0) (linux, kernel ",
-        Duration::from_secs(60),
-    );
-    expect(&mut q, "Linux version 6.1", Duration::from_secs(60));
-    let log = expect(
-        &mut q,
-        lifeboat_qemu::linux::MARKER,
-        Duration::from_secs(120),
-    );
+    let log = boot_installed_linux(&mut q);
     // "ACPI: RSDP" without the address that follows: under load QEMU's 16550 has been seen
     // to mangle a byte of the kernel's flood of output. `poweroff -f` switching QEMU off
     // takes ACPI (the FADT's PM1a control block) and is immune to that.

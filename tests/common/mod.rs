@@ -271,6 +271,50 @@ pub fn test_name() -> String {
         .to_owned()
 }
 
+// Debian Linux (`qemu::linux`), recovered and booted by several scenarios.
+
+/// Debian's kernel and busybox (`qemu::linux`, cached under the target directory), or `None`
+/// once the running test has been skipped (a failure in CI) for want of them.
+pub fn linux_assets() -> Option<lifeboat_qemu::linux::LinuxAssets> {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("linux");
+    match lifeboat_qemu::linux::ensure(&cache) {
+        Ok(a) => Some(a),
+        Err(why) => {
+            skip_or_fail(
+                &test_name(),
+                &format!("{why}; needs apt-get with a reachable Debian package source"),
+            );
+            None
+        }
+    }
+}
+
+/// At `monitor>`, with slirp's TFTP root holding `linux.img`: fetch it, and it must be
+/// installed in slot A as 6.1(0). Returns what `tftp` printed.
+#[track_caller]
+pub fn install_linux(q: &mut Qemu) -> String {
+    command1(q, "address 10.0.2.15");
+    command1(q, "server 10.0.2.2");
+    command1(q, "file linux.img");
+    q.send_line("tftp").unwrap();
+    let out = expect(q, PROMPT, Duration::from_secs(180));
+    assert!(out.contains("Installed 6.1(0) in slot A"), "{out}");
+    out
+}
+
+/// After the reset that follows [`install_linux`]'s `reload`: the flash boot starts the
+/// kernel and the initramfs prints its marker. Returns the console text up to the marker.
+#[track_caller]
+pub fn boot_installed_linux(q: &mut Qemu) -> String {
+    expect(
+        q,
+        "Flash boot: slot A, image 6.1(0) (linux, kernel ",
+        Duration::from_secs(60),
+    );
+    expect(q, "Linux version 6.1", Duration::from_secs(60));
+    expect(q, lifeboat_qemu::linux::MARKER, Duration::from_secs(120))
+}
+
 // Skips and network namespaces.
 
 /// A test that cannot run here: a failure under `LIFEBOAT_REQUIRE_ALL=1` (CI), otherwise
