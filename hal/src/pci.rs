@@ -107,12 +107,6 @@ pub unsafe fn use_ecam(window: Ecam) {
     ECAM.store(window.base | window.last_bus as u64, Ordering::Relaxed);
 }
 
-/// The ECAM window [`Config`] uses, if the entry gave one.
-pub fn ecam() -> Option<Ecam> {
-    let v = ECAM.load(Ordering::Relaxed);
-    Ecam::new(v & !0xFF, v as u8)
-}
-
 /// The machine's configuration access: ECAM for the buses its window covers when the entry
 /// gave one ([`use_ecam`]), configuration mechanism #1 otherwise.
 #[derive(Debug)]
