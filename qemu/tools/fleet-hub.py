@@ -90,7 +90,7 @@ def main():
             stats["reports"][str(src[1])] += 1
             save()
         elif kind == 0x17:
-            members.get(group, {}).pop(src, None)
+            members.setdefault(group, {}).pop(src, None)
         else:
             return
         live[group] = ["tap"] + list(members[group])
