@@ -213,9 +213,7 @@ pub fn version(con: &mut Uart16550) {
 /// The header of the image being started, where the payload can find it (`rsi`).
 static mut BOOT_HEADER: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
-/// Where a Linux image's payload is staged while it is verified and taken apart: above the
-/// kernel's usual 16 MiB + 64 MiB `init_size`.
-pub const LINUX_STAGING: u64 = 0x600_0000;
+pub use lifeboat_firmware::boot::LINUX_STAGING;
 const ZERO_PAGE: u64 = linux::ZERO_PAGE_ADDR;
 
 /// The RAM an image may be placed in (usable, below the identity map's end) and the
@@ -432,7 +430,8 @@ fn boot_linux(con: &mut Uart16550, image: &Loaded, bootinfo: Option<&BootInfo>, 
     };
     // Header::new_checked bounds initrd_len by payload_len.
     let (kernel_file, initrd) = image.payload.split_at(h.kernel_len() as usize);
-    let full = linux::command_line(h.cmdline(), token);
+    let letter = if slot == Slot::A { 'A' } else { 'B' };
+    let full = linux::command_line(h.cmdline(), token, letter, version);
     let cmdline = full.as_str();
     let mut zp = [0u8; linux::ZERO_PAGE_LEN];
     let e820: heapless::Vec<(u64, u64, u32), 64> = bootinfo

@@ -13,6 +13,7 @@
 use core::fmt;
 
 use super::RamRegion;
+use crate::image::Version;
 
 /// Byte offsets in the bzImage (and the same offsets in the zero page).
 mod field {
@@ -65,25 +66,38 @@ const PAGE: u64 = 4096;
 /// Nothing of the kernel or initrd goes below this (BIOS data, the firmware itself).
 const LOW_LIMIT: u64 = 0x10_0000;
 
-/// The command line a kernel gets: the image's own, then `lifeboat.confirm=0x<token>`, the
-/// token its userland hands back to confirm the boot (CMOS 0x7B = 0xC5, 0x7C..0x7F = the
-/// token, little-endian; see `hal::cmos`).
+/// The command line a kernel gets: the image's own, then `lifeboat.slot=<A|B>` (`slot`, the
+/// slot's letter) and
+/// `lifeboat.version=<M.m(n)>` (what booted, for `lifeboat-ctl status`), then
+/// `lifeboat.confirm=0x<token>`, the token its userland hands back to confirm the boot (CMOS
+/// 0x7B = 0xC5, 0x7C..0x7F = the token, little-endian; see `hal::cmos`).
 pub fn command_line(
     image_cmdline: &str,
     token: u32,
+    slot: char,
+    version: Version,
 ) -> heapless::String<{ crate::image::CMDLINE_MAX + CONFIRM_ARG_LEN }> {
     let mut s = heapless::String::new();
-    // Fits by construction: CMDLINE_MAX + the argument's fixed length.
+    // Fits by construction: CMDLINE_MAX + the arguments' longest length.
     let _ = s.push_str(image_cmdline);
     if !image_cmdline.is_empty() {
         let _ = s.push(' ');
     }
-    let _ = fmt::write(&mut s, format_args!("lifeboat.confirm={token:#010x}"));
+    let _ = fmt::write(
+        &mut s,
+        format_args!(
+            "lifeboat.slot={slot} lifeboat.version={version} lifeboat.confirm={token:#010x}"
+        ),
+    );
     s
 }
 
-/// Bytes [`command_line`] adds: a space and `lifeboat.confirm=0x12345678`.
-pub const CONFIRM_ARG_LEN: usize = 1 + "lifeboat.confirm=0x12345678".len();
+/// Bytes [`command_line`] adds at most: a space, `lifeboat.slot=A`, the longest
+/// `lifeboat.version=`, `lifeboat.confirm=0x12345678`.
+pub const CONFIRM_ARG_LEN: usize = 1
+    + "lifeboat.slot=A ".len()
+    + "lifeboat.version=255.255(65535) ".len()
+    + "lifeboat.confirm=0x12345678".len();
 
 /// Why a kernel cannot be booted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -588,19 +602,20 @@ mod tests {
     }
 
     #[test]
-    fn the_command_line_carries_the_confirmation_token() {
+    fn the_command_line_carries_the_slot_the_version_and_the_confirmation_token() {
+        let v = Version::new(6, 1, 0);
         assert_eq!(
-            command_line("console=ttyS0", 0xC5).as_str(),
-            "console=ttyS0 lifeboat.confirm=0x000000c5"
+            command_line("console=ttyS0", 0xC5, 'A', v).as_str(),
+            "console=ttyS0 lifeboat.slot=A lifeboat.version=6.1(0) lifeboat.confirm=0x000000c5"
         );
         assert_eq!(
-            command_line("", u32::MAX).as_str(),
-            "lifeboat.confirm=0xffffffff"
+            command_line("", u32::MAX, 'B', v).as_str(),
+            "lifeboat.slot=B lifeboat.version=6.1(0) lifeboat.confirm=0xffffffff"
         );
         let longest = "x".repeat(crate::image::CMDLINE_MAX);
-        let c = command_line(&longest, 7);
+        let c = command_line(&longest, 7, 'B', Version::new(255, 255, 65535));
         assert_eq!(c.len(), crate::image::CMDLINE_MAX + CONFIRM_ARG_LEN);
-        assert!(c.ends_with(" lifeboat.confirm=0x00000007"));
+        assert!(c.ends_with(" lifeboat.version=255.255(65535) lifeboat.confirm=0x00000007"));
     }
 
     #[test]

@@ -15,6 +15,11 @@ pub struct RamRegion {
     pub len: u64,
 }
 
+/// Where a Linux image's payload is staged while it is verified and taken apart: above the
+/// kernel's usual 16 MiB + 64 MiB `init_size`. (Here, not in the bare binary, so that an
+/// install from the running system checks the same placement.)
+pub const LINUX_STAGING: u64 = 0x600_0000;
+
 /// The identity map the boot chain builds ends here: RAM above it is not addressable by the
 /// firmware, so nothing is loaded there.
 pub const MAPPED_END: u64 = 1 << 32;
