@@ -3,13 +3,16 @@
 //! and exports the paths to the runner (`LIFEBOAT_STAGE1`, `LIFEBOAT_STAGE2`,
 //! `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`, `LIFEBOAT_DEMO`, `LIFEBOAT_EFI`, and
 //! `LIFEBOAT_ROM_TOP`: the top 64 KiB of `lifeboat.rom`, the ROM stage of rom/) and the end
-//! of the firmware's memory (`LIFEBOAT_FIRMWARE_END`, its `__stack_top`).
+//! of the firmware's memory (`LIFEBOAT_FIRMWARE_END`, its `__stack_top`); and lifeboat-ctl
+//! (ctl/) for `x86_64-unknown-linux-musl` (`LIFEBOAT_CTL`).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
 
 const FIRMWARE_BASE: u64 = 0x10_0000;
+/// lifeboat-ctl's target: a static x86-64 Linux executable.
+const CTL_TARGET: &str = "x86_64-unknown-linux-musl";
 /// Where the demo flat64 payload is linked (demo/demo.ld) and loaded.
 const DEMO_BASE: u64 = 0x200_0000;
 
@@ -18,6 +21,7 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     for p in [
         "bootloader",
+        "ctl",
         "demo",
         "efi",
         "firmware",
@@ -83,6 +87,19 @@ fn main() {
         .arg("--target-dir")
         .arg(&target_dir);
     run(cmd, "the UEFI loader");
+    // lifeboat-ctl (ctl/), the running Linux system's side: a static executable (musl links
+    // it with no C toolchain step), its symbols stripped (2.9 MB with them, for an initramfs).
+    ensure_target(CTL_TARGET);
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(&root)
+        .args(["build", "--release", "--target", CTL_TARGET])
+        .args(["-p", "lifeboat-ctl", "--bins"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
+    run(cmd, "lifeboat-ctl");
+    let ctl = target_dir.join(CTL_TARGET).join("release/lifeboat-ctl");
+    println!("cargo:rustc-env=LIFEBOAT_CTL={}", ctl.display());
     let bin = target_dir.join("x86_64-unknown-none/release");
     let boot_elf = bin.join("lifeboat-bootloader");
     let fw_elf = bin.join("lifeboat-firmware");

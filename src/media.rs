@@ -29,6 +29,11 @@ pub const ROM_FILE: &str = "lifeboat.rom";
 const FIRMWARE_END: &str = env!("LIFEBOAT_FIRMWARE_END");
 /// The demo `flat64` payload (demo/), linked at [`DEMO_LOAD`].
 pub const DEMO: &[u8] = include_bytes!(env!("LIFEBOAT_DEMO"));
+/// `lifeboat-ctl` (ctl/), the running Linux system's side, a static x86-64 Linux executable;
+/// [`write_media`] writes it as `lifeboat-ctl` beside the media.
+pub const CTL: &[u8] = include_bytes!(env!("LIFEBOAT_CTL"));
+/// The file name of [`CTL`] in a media directory.
+pub const CTL_FILE: &str = "lifeboat-ctl";
 pub const DEMO_LOAD: u64 = 0x200_0000;
 /// The version `media` gives `demo-image.bin`.
 pub const DEMO_VERSION: lifeboat_firmware::image::Version =
@@ -464,6 +469,13 @@ impl MediaSet {
     }
 }
 
+/// Writes `bytes` to `path` with mode 0755.
+pub fn write_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
 pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("demo-image.bin"), demo_image(DEMO_VERSION))?;
@@ -474,6 +486,7 @@ pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError
         std::fs::write(dir.join(uefi_file_name(m)), uefi_image(m, cfg)?)?;
     }
     std::fs::write(dir.join(ROM_FILE), rom_image(cfg)?)?;
+    write_executable(&dir.join(CTL_FILE), CTL)?;
     Ok(MediaSet {
         floppy: dir.join("floppy.img"),
         usb: dir.join("usb.img"),
@@ -523,6 +536,34 @@ mod tests {
             "ROM {} bytes, budget 524288",
             rom.len()
         );
+    }
+
+    /// `media --out` ships lifeboat-ctl for appliances whose initramfs has no C library:
+    /// an x86-64 ELF executable with no program interpreter (static), symbols stripped.
+    #[test]
+    fn lifeboat_ctl_is_a_static_x86_64_linux_executable() {
+        assert_eq!(&CTL[..4], b"\x7fELF");
+        assert_eq!(CTL[4], 2, "64-bit");
+        assert_eq!(u16::from_le_bytes([CTL[0x12], CTL[0x13]]), 0x3E, "x86-64");
+        let u64_at = |o: usize| u64::from_le_bytes(CTL[o..o + 8].try_into().unwrap());
+        let u16_at = |o: usize| u16::from_le_bytes([CTL[o], CTL[o + 1]]) as usize;
+        let (phoff, phentsize, phnum) = (u64_at(0x20) as usize, u16_at(0x36), u16_at(0x38));
+        assert!(phnum > 0);
+        for i in 0..phnum {
+            let p_type = u32::from_le_bytes(CTL[phoff + i * phentsize..][..4].try_into().unwrap());
+            assert_ne!(p_type, 3, "PT_INTERP: lifeboat-ctl is dynamically linked");
+        }
+        assert!(CTL.len() < 1 << 20, "lifeboat-ctl is {} bytes", CTL.len());
+        let dir = std::env::temp_dir().join(format!("lifeboat-media-ctl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_executable(&dir.join(CTL_FILE), CTL).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(CTL_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
