@@ -179,9 +179,53 @@ fn init_script() -> String {
     )
 }
 
+/// The IDE disk drivers Debian's cloud kernel has only as modules (`lib/modules/...` of its
+/// own package), in the order they must be loaded (`modinfo -F depends`).
+pub const ATA_MODULES: [&str; 5] = ["scsi_common", "scsi_mod", "libata", "ata_piix", "sd_mod"];
+
+/// [`ATA_MODULES`] of the kernel [`ensure`] fetched into `dir` (extracted once), in load
+/// order: `(name, the .ko file)`.
+pub fn ata_modules(dir: &Path, assets: &LinuxAssets) -> Result<Vec<(String, Vec<u8>)>, String> {
+    static EXTRACT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = EXTRACT.lock().unwrap_or_else(|e| e.into_inner());
+    let out = dir.join("modules");
+    fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut mods = Vec::new();
+    for name in ATA_MODULES {
+        let ko = out.join(format!("{name}.ko"));
+        if !ko.exists() {
+            let deb = download(dir, &assets.kernel_package)?;
+            extract(
+                &deb,
+                &format!("./lib/modules/*/kernel/drivers/*/{name}.ko"),
+                &ko,
+            )?;
+        }
+        mods.push((
+            name.to_owned(),
+            fs::read(&ko).map_err(|e| format!("{}: {e}", ko.display()))?,
+        ));
+    }
+    Ok(mods)
+}
+
+/// One file of a cpio archive: its path (no leading `/`), mode (with the file type bits)
+/// and contents.
+pub type CpioEntry<'a> = (&'a str, u32, &'a [u8]);
+
 /// An uncompressed `newc` cpio archive (the kernel unpacks it into rootfs) with `/dev/console`
 /// (so `/init` has a console without needing root to build it), busybox and `/init`.
 pub fn initramfs_cpio(busybox: &[u8]) -> Vec<u8> {
+    let init = init_script();
+    cpio(&[
+        ("bin", 0o040755, b""),
+        ("bin/busybox", 0o100755, busybox),
+        ("init", 0o100755, init.as_bytes()),
+    ])
+}
+
+/// A `newc` cpio archive of `entries` after `dev/` and `dev/console` (character device 5:1).
+pub fn cpio(entries: &[CpioEntry<'_>]) -> Vec<u8> {
     let mut w = Vec::new();
     let mut ino = 1;
     let mut entry = |w: &mut Vec<u8>, name: &str, mode: u32, rdev: (u32, u32), data: &[u8]| {
@@ -213,9 +257,9 @@ pub fn initramfs_cpio(busybox: &[u8]) -> Vec<u8> {
     };
     entry(&mut w, "dev", 0o040755, (0, 0), b"");
     entry(&mut w, "dev/console", 0o020600, (5, 1), b"");
-    entry(&mut w, "bin", 0o040755, (0, 0), b"");
-    entry(&mut w, "bin/busybox", 0o100755, (0, 0), busybox);
-    entry(&mut w, "init", 0o100755, (0, 0), init_script().as_bytes());
+    for &(name, mode, data) in entries {
+        entry(&mut w, name, mode, (0, 0), data);
+    }
     entry(&mut w, "TRAILER!!!", 0, (0, 0), b"");
     w
 }
