@@ -7,7 +7,8 @@
 //! capacity is the device's size cut to whole erase blocks and to what 32-bit offsets reach
 //! (4 GiB − 4 KiB), as the ATA driver's. Every erase and write is made durable (`fdatasync`)
 //! before it returns, like the driver's cache flush: the slot logic's power-cut safety rests
-//! on the image being on the medium before the record that selects it is written.
+//! on the image being on the medium before the record that selects it is written. Then the
+//! range leaves the page cache, so the install's read-back reads the device.
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -114,8 +115,17 @@ impl BlockDev {
     fn write_durably(&mut self, offset: u32, bytes: &[u8]) -> Result<(), DevError> {
         let r = self.file.write_all_at(bytes, u64::from(offset));
         self.io(r)?;
+        self.settle(offset, bytes.len())
+    }
+
+    /// Makes `len` bytes at `offset` durable, then drops them from the page cache: a later
+    /// read (the install's read-back) sees what the device holds, not what we wrote.
+    fn settle(&mut self, offset: u32, len: usize) -> Result<(), DevError> {
         let r = self.file.sync_data();
-        self.io(r)
+        self.io(r)?;
+        // Advice only (a file system may ignore it); a failure costs nothing but the proof.
+        let _ = crate::sys::drop_cached(&self.file, u64::from(offset), len as u64);
+        Ok(())
     }
 }
 
@@ -152,8 +162,7 @@ impl NorFlash for BlockDev {
             self.io(r)?;
             at += n as u32;
         }
-        let r = self.file.sync_data();
-        self.io(r)
+        self.settle(from, (to - from) as usize)
     }
 
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), DevError> {

@@ -11,6 +11,8 @@ use std::os::unix::fs::FileExt;
 
 use lifeboat_hal::cmos::{CONFIRMED, MARK_INDEX, TOKEN_INDEX};
 
+use crate::sys::ioperm;
+
 /// The CMOS index port (bit 7 masks NMI; we leave it clear, as the firmware does).
 const INDEX_PORT: u16 = 0x70;
 /// Attempts before giving up when the read-back differs (the kernel's RTC driver may use
@@ -135,31 +137,6 @@ unsafe fn inb(port: u16) -> u8 {
         core::arch::asm!("in al, dx", out("al") v, in("dx") port, options(nomem, nostack, preserves_flags));
     }
     v
-}
-
-/// `ioperm(from, num, on)`, the raw system call (x86-64 number 173): no C library needed.
-fn ioperm(from: u16, num: u16, on: bool) -> io::Result<()> {
-    const SYS_IOPERM: i64 = 173;
-    let ret: i64;
-    // SAFETY: ioperm only changes this thread's I/O permission bitmap; it reads no memory of
-    // ours. The syscall instruction clobbers rcx and r11, declared here.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") SYS_IOPERM => ret,
-            in("rdi") u64::from(from),
-            in("rsi") u64::from(num),
-            in("rdx") u64::from(on),
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    if ret < 0 {
-        Err(io::Error::from_raw_os_error(-ret as i32))
-    } else {
-        Ok(())
-    }
 }
 
 /// The CMOS through `/dev/port` (byte offset = port number).

@@ -12,11 +12,20 @@
 //! - `activation-key [--device DEV]`.
 //!
 //! Every failure is one line on stderr (`lifeboat-ctl: ...`) and a non-zero exit status.
+//!
+//! The only `unsafe` is port I/O (`cmos`) and two raw system calls (`sys`), each with its
+//! `// SAFETY:` line; everything about images, records and slots is the firmware library's.
+#![deny(
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
 mod blockdev;
 mod cmdline;
 mod cmos;
 mod ram;
 mod status;
+mod sys;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
