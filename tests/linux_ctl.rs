@@ -558,7 +558,7 @@ fn a_keyed_unit_refuses_bad_images_from_linux_and_the_flash_is_unchanged() {
         REPLY,
     );
     assert_eq!(rc, 1, "{out}");
-    assert!(out.contains("for reading and writing"), "{out}");
+    assert!(out.contains(&format!("{dev} is read-only")), "{out}");
     let (out, rc) = sh(&mut q, "lifeboat-ctl install", REPLY);
     assert_eq!(rc, 2, "{out}");
     assert_eq!(status(&mut q), st);

@@ -82,6 +82,12 @@ impl BlockDev {
                 };
                 format!("cannot open {} {how}: {e}", path.display())
             })?;
+        if writable && crate::sys::block_read_only(&file) {
+            return Err(format!(
+                "{} is read-only (write-protected, or blockdev --setro); nothing was written",
+                path.display()
+            ));
+        }
         // SEEK_END gives the size of a block device as well as of a regular file.
         let size = file
             .seek(SeekFrom::End(0))

@@ -5,14 +5,18 @@ use std::os::fd::AsRawFd;
 
 const SYS_FADVISE64: i64 = 221;
 const SYS_IOPERM: i64 = 173;
+const SYS_IOCTL: i64 = 16;
+/// `BLKROGET` (linux/fs.h, `_IO(0x12, 94)`): is the block device read-only.
+const BLKROGET: u64 = 0x125E;
 /// `POSIX_FADV_DONTNEED` (linux/fadvise.h).
 const FADV_DONTNEED: u64 = 4;
 
 /// A system call with three arguments; the result or the error it returned.
 ///
 /// # Safety
-/// The call must not read or write memory of this process (none of ours do: they take
-/// numbers and a descriptor), nor have effects Rust's memory model must know of.
+/// The call must not read or write memory of this process other than through pointers
+/// the caller passes and keeps valid for the call, nor have effects Rust's memory model must
+/// know of.
 unsafe fn syscall3(nr: i64, a: u64, b: u64, c: u64) -> io::Result<u64> {
     // SAFETY: the caller's promise, passed on; the fourth argument is unused by the call.
     unsafe { syscall4(nr, a, b, c, 0) }
@@ -58,6 +62,19 @@ pub fn drop_cached(file: &impl AsRawFd, offset: u64, len: u64) -> io::Result<()>
     unsafe { syscall4(SYS_FADVISE64, fd, offset, len, FADV_DONTNEED) }.map(|_| ())
 }
 
+/// Whether `file` is a block device set read-only (`blockdev --setro`, a write-protected
+/// card); `false` for anything that is not a block device.
+pub fn block_read_only(file: &impl AsRawFd) -> bool {
+    let mut ro: i32 = 0;
+    let fd = file.as_raw_fd() as u64;
+    let at = &mut ro as *mut i32 as u64;
+    // SAFETY: BLKROGET writes one int through its pointer argument, which points at `ro`,
+    // alive and writable for the whole call; on a file that is not a block device the
+    // kernel refuses the request (ENOTTY) without touching it.
+    let r = unsafe { syscall3(SYS_IOCTL, fd, BLKROGET, at) };
+    r.is_ok() && ro != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +92,8 @@ mod tests {
             }
         }
         assert_eq!(drop_cached(&Bad, 0, 1).unwrap_err().raw_os_error(), Some(9));
+        assert!(!block_read_only(&f));
+        assert!(!block_read_only(&Bad));
         let _ = std::fs::remove_file(&p);
     }
 }
