@@ -534,7 +534,7 @@ fn a_keyed_unit_refuses_bad_images_from_linux_and_the_flash_is_unchanged() {
         );
         assert_eq!(rc, 1, "{name}: {out}");
         assert!(
-            out.contains(&format!("lifeboat-ctl: install refused: ")) && out.contains(why.as_str()),
+            out.contains("lifeboat-ctl: install refused: ") && out.contains(why.as_str()),
             "{name}: {out}"
         );
     }
