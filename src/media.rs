@@ -554,9 +554,10 @@ mod tests {
             assert_ne!(p_type, 3, "PT_INTERP: lifeboat-ctl is dynamically linked");
         }
         assert!(CTL.len() < 1 << 20, "lifeboat-ctl is {} bytes", CTL.len());
+        // `media --out DIR` writes it beside the media.
         let dir = std::env::temp_dir().join(format!("lifeboat-media-ctl-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        write_executable(&dir.join(CTL_FILE), CTL).unwrap();
+        write_media(&dir, &MediaConfig::default()).unwrap();
+        assert!(std::fs::read(dir.join(CTL_FILE)).unwrap() == CTL);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.join(CTL_FILE))
             .unwrap()
