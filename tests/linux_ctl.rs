@@ -7,11 +7,12 @@
 //! (a) an image whose init runs `lifeboat-ctl confirm` is kept past 4 boots, the floor rises;
 //! (b) an image that does not confirm is rolled back to the confirmed one after 3 boots;
 //! (c) `lifeboat-ctl install` of a new image from the running Linux, reboot: it boots and
-//!     confirms itself; (f) `status --json` before and after;
+//!     confirms itself; (f) `status --json` before and after; the same on q35 with the slots
+//!     on a SATA disk (AHCI) under Debian's generic kernel (the cloud kernel has no `ahci`);
 //! (d) QEMU killed during that install (erasing; a quarter written): the previous image boots;
 //! (e) a keyed unit refuses unsigned, foreign-signed, below-floor, other-platform and
-//!     malformed images, and a device that is no lifeboat flash, with the reason; the
-//!     flash is unchanged to the byte.
+//!     malformed images, a device that is no lifeboat flash and a read-only flash, with the
+//!     reason; the flash is unchanged to the byte.
 //!
 //! Skipped with the reason when the Debian package source cannot be reached (a failure
 //! under LIFEBOAT_REQUIRE_ALL=1).
@@ -27,6 +28,7 @@ use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LE
 use lifeboat_firmware::install::sim::SimFlash;
 use lifeboat_firmware::install::{Record, Slot, Slots, State};
 use lifeboat_qemu::linux::{self, LinuxAssets};
+use lifeboat_qemu::MachineType;
 use serde_json::Value;
 
 /// The flash as the firmware's ATA driver sees it: 512-byte sectors, 4 KiB erase blocks.
@@ -49,15 +51,17 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-/// What every test image is built from.
+/// What every test image is built from: a kernel, the modules its init loads (in order),
+/// busybox.
 struct Kit {
-    assets: LinuxAssets,
+    vmlinuz: PathBuf,
     busybox: Vec<u8>,
     modules: Vec<(String, Vec<u8>)>,
 }
 
+/// Debian's cloud kernel with its IDE modules (pc, PIIX IDE).
 fn kit() -> Option<Kit> {
-    let assets = linux_assets()?;
+    let assets: LinuxAssets = linux_assets()?;
     let cache = assets.vmlinuz.parent().unwrap().to_path_buf();
     let modules = match linux::ata_modules(&cache, &assets) {
         Ok(m) => m,
@@ -68,16 +72,39 @@ fn kit() -> Option<Kit> {
     };
     let busybox = std::fs::read(cache.join("busybox")).unwrap();
     Some(Kit {
-        assets,
+        vmlinuz: assets.vmlinuz,
         busybox,
         modules,
     })
 }
 
+/// Debian's generic kernel with its AHCI modules (q35's SATA; the cloud kernel has no AHCI).
+fn ahci_kit() -> Option<Kit> {
+    let assets: LinuxAssets = linux_assets()?;
+    let cache = assets.vmlinuz.parent().unwrap().to_path_buf();
+    let fetched = linux::generic_kernel(&cache).and_then(|(vmlinuz, package)| {
+        linux::modules(&cache, &package, &linux::AHCI_MODULES).map(|m| (vmlinuz, m))
+    });
+    match fetched {
+        Ok((vmlinuz, modules)) => Some(Kit {
+            vmlinuz,
+            busybox: std::fs::read(cache.join("busybox")).unwrap(),
+            modules,
+        }),
+        Err(why) => {
+            skip_or_fail(
+                &test_name(),
+                &format!("Debian's generic kernel and its AHCI modules: {why}"),
+            );
+            None
+        }
+    }
+}
+
 /// `/init`: busybox applets, /proc, /sys, devtmpfs, the IDE drivers, wait until
 /// `lifeboat-ctl` finds the flash, then (a "blessing" image) `lifeboat-ctl confirm` as
 /// `lifeboat-bless.service` would, then a shell on the console without echo.
-fn init_script(bless: bool) -> String {
+fn init_script(bless: bool, modules: &[&str]) -> String {
     let mut s = String::from(
         "#!/bin/busybox sh\n\
          /bin/busybox mkdir -p /proc /sys /tmp /sbin /usr/bin /usr/sbin\n\
@@ -90,7 +117,7 @@ fn init_script(bless: bool) -> String {
     );
     s.push_str(&format!(
         "for m in {}; do insmod /lib/modules/$m.ko || echo \"lifeboat-test: insmod $m failed\"; done\n",
-        linux::ATA_MODULES.join(" ")
+        modules.join(" ")
     ));
     s.push_str(
         "i=0\n\
@@ -110,7 +137,8 @@ fn init_script(bless: bool) -> String {
 
 /// A `linux` image of Debian's kernel and a test initramfs (`extra` files added to it).
 fn linux_image(kit: &Kit, version: Version, bless: bool, extra: &[(&str, &[u8])]) -> Vec<u8> {
-    let init = init_script(bless);
+    let names: Vec<&str> = kit.modules.iter().map(|(n, _)| n.as_str()).collect();
+    let init = init_script(bless, &names);
     let mut entries: Vec<linux::CpioEntry<'_>> = vec![
         ("bin", 0o040755, b""),
         ("bin/busybox", 0o100755, &kit.busybox),
@@ -134,7 +162,7 @@ fn linux_image(kit: &Kit, version: Version, bless: bool, extra: &[(&str, &[u8])]
         entries.push((name, 0o100644, data));
     }
     let initrd = linux::cpio(&entries);
-    let mut payload = std::fs::read(&kit.assets.vmlinuz).unwrap();
+    let mut payload = std::fs::read(&kit.vmlinuz).unwrap();
     payload.extend_from_slice(&initrd);
     let h = HeaderRepr {
         platform: PLATFORM,
@@ -352,14 +380,36 @@ fn a_linux_image_that_does_not_confirm_is_rolled_back_after_three_boots() {
 #[test]
 fn linux_installs_a_new_image_into_the_other_slot_which_boots_and_confirms_itself() {
     let Some(kit) = kit() else { return };
-    let d = dir("update");
+    update_from_linux(&kit, "update", |flash, disk| unit(flash, Some(disk)));
+}
+
+/// The same on q35 with the slots on a SATA disk (AHCI port 2; the image to install on port
+/// 3), under Debian's generic kernel, whose `ahci` the init loads.
+#[test]
+fn on_q35_linux_installs_into_the_other_slot_of_an_ahci_disk() {
+    let Some(kit) = ahci_kit() else { return };
+    update_from_linux(&kit, "update-ahci", |flash, disk| {
+        machine(Medium::Disk, 2)
+            .machine_type(MachineType::Q35)
+            .memory_mib(384)
+            .ide_disk(2, flash)
+            .ide_disk(3, disk)
+    });
+}
+
+fn update_from_linux(
+    kit: &Kit,
+    name: &str,
+    machine: impl Fn(&Path, &Path) -> lifeboat_qemu::Machine,
+) {
+    let d = dir(name);
     let flash = d.join("cf.img");
     let disk = d.join("new.img");
-    let old = linux_image(&kit, OLD, true, &[]);
-    let new = linux_image(&kit, NEW, true, &[]);
+    let old = linux_image(kit, OLD, true, &[]);
+    let new = linux_image(kit, NEW, true, &[]);
     prepare_flash(&flash, |s| confirmed(s, &old));
     image_disk(&disk, &new);
-    let mut q = launch(&unit(&flash, Some(&disk)));
+    let mut q = launch(&machine(&flash, &disk));
     boot_to_shell(&mut q, Slot::A, OLD);
     let before = status(&mut q);
     assert_eq!(before["record"]["slot"], "A", "{before}");

@@ -183,30 +183,83 @@ fn init_script() -> String {
 /// own package), in the order they must be loaded (`modinfo -F depends`).
 pub const ATA_MODULES: [&str; 5] = ["scsi_common", "scsi_mod", "libata", "ata_piix", "sd_mod"];
 
+/// The AHCI (SATA) drivers of Debian's generic kernel (all modules there), in load order:
+/// `sd_mod` needs `t10-pi`, which needs the CRC-T10DIF and CRC64-Rocksoft crypto modules.
+pub const AHCI_MODULES: [&str; 13] = [
+    "scsi_common",
+    "scsi_mod",
+    "libata",
+    "libahci",
+    "ahci",
+    "crct10dif_common",
+    "crct10dif_generic",
+    "crc-t10dif",
+    "crc64",
+    "crc64_rocksoft_generic",
+    "crc64-rocksoft",
+    "t10-pi",
+    "sd_mod",
+];
+
+/// The Debian metapackage of the generic kernel (it has AHCI; the cloud kernel has not).
+const GENERIC_META: &str = "linux-image-amd64";
+
 /// [`ATA_MODULES`] of the kernel [`ensure`] fetched into `dir` (extracted once), in load
 /// order: `(name, the .ko file)`.
 pub fn ata_modules(dir: &Path, assets: &LinuxAssets) -> Result<Vec<(String, Vec<u8>)>, String> {
+    modules(dir, &assets.kernel_package, &ATA_MODULES)
+}
+
+/// `names` (module names, the file names without `.ko`) from `package` (a kernel .deb,
+/// downloaded into `dir` once), extracted once, in the order given.
+pub fn modules(
+    dir: &Path,
+    package: &str,
+    names: &[&str],
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     static EXTRACT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = EXTRACT.lock().unwrap_or_else(|e| e.into_inner());
-    let out = dir.join("modules");
+    let out = dir.join(format!("modules-{package}"));
     fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut mods = Vec::new();
-    for name in ATA_MODULES {
+    for name in names {
         let ko = out.join(format!("{name}.ko"));
         if !ko.exists() {
-            let deb = download(dir, &assets.kernel_package)?;
-            extract(
-                &deb,
-                &format!("./lib/modules/*/kernel/drivers/*/{name}.ko"),
-                &ko,
-            )?;
+            let deb = download(dir, package)?;
+            // tar's `*` matches `/` too: any depth under the module tree.
+            extract(&deb, &format!("./lib/modules/*/{name}.ko"), &ko)?;
         }
         mods.push((
-            name.to_owned(),
+            name.to_string(),
             fs::read(&ko).map_err(|e| format!("{}: {e}", ko.display()))?,
         ));
     }
     Ok(mods)
+}
+
+/// Debian's generic kernel (`linux-image-amd64`: 70 MB .deb, fetched once into `dir`): its
+/// `vmlinuz` and package name.
+pub fn generic_kernel(dir: &Path) -> Result<(PathBuf, String), String> {
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let vmlinuz = dir.join("vmlinuz-generic");
+    let pkg_file = dir.join("generic-package");
+    if let (true, Ok(p)) = (vmlinuz.exists(), fs::read_to_string(&pkg_file)) {
+        return Ok((vmlinuz, p));
+    }
+    let deps = run(Command::new("apt-cache").args(["depends", GENERIC_META]))
+        .map_err(|e| format!("cannot resolve {GENERIC_META} (run apt-get update?): {e}"))?;
+    let package = String::from_utf8_lossy(&deps)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends: "))
+        .find(|p| p.starts_with("linux-image-"))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{GENERIC_META} names no kernel package"))?;
+    let deb = download(dir, &package)?;
+    extract(&deb, "./boot/vmlinuz-*", &vmlinuz)?;
+    fs::write(&pkg_file, &package).map_err(|e| e.to_string())?;
+    Ok((vmlinuz, package))
 }
 
 /// One file of a cpio archive: its path (no leading `/`), mode (with the file type bits)
