@@ -309,6 +309,32 @@ mod tests {
         assert_eq!(r.unit.floor, Version::new(1, 0, 0));
     }
 
+    /// A device that shrinks under us (a card pulled, a failing disk) or is cut short: the
+    /// slot reads fail or do not verify; nothing panics, nothing boots from a torn image.
+    #[test]
+    fn a_truncated_device_leaves_no_slot_that_verifies() {
+        let p = temp("cut", &vec![0xFFu8; 64 * 4096]);
+        let img = image(Version::new(1, 0, 1), 50_000);
+        let mut s = Slots::new(BlockDev::open(&p, true).unwrap()).unwrap();
+        assert_eq!(s.install(&img, |_, _| {}), Ok(Slot::A));
+        // Cut inside slot A's image while the device is open: reads past the end fail.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(2 * 4096 + 20_000)
+            .unwrap();
+        let mut s = Slots::new(s.into_flash()).unwrap();
+        assert!(s.record().is_some());
+        assert!(s.check(Slot::A).is_err());
+        assert_eq!(s.bootable(), None);
+        assert!(s.flash().last_error().is_some());
+        // Opened again: a smaller device, the same verdict.
+        let mut s = Slots::new(BlockDev::open(&p, false).unwrap()).unwrap();
+        assert!(s.check(Slot::A).is_err());
+        assert_eq!(s.bootable(), None);
+    }
+
     /// Garbage and a truncated file: no record, nothing bootable, no panic.
     #[test]
     fn garbage_and_truncated_devices_hold_no_record() {
