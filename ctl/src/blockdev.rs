@@ -125,13 +125,14 @@ impl BlockDev {
     }
 
     /// Makes `len` bytes at `offset` durable, then drops them from the page cache: a later
-    /// read (the install's read-back) sees what the device holds, not what we wrote.
+    /// read (the install's read-back) sees what the device holds, not what we wrote. Also
+    /// after a failed sync: pages whose write-back failed must not be read back as if they
+    /// were on the device.
     fn settle(&mut self, offset: u32, len: usize) -> Result<(), DevError> {
         let r = self.file.sync_data();
-        self.io(r)?;
         // Advice only (a file system may ignore it); a failure costs nothing but the proof.
         let _ = crate::sys::drop_cached(&self.file, u64::from(offset), len as u64);
-        Ok(())
+        self.io(r)
     }
 }
 
