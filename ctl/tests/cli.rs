@@ -267,3 +267,39 @@ fn install_then_status_on_a_flash_file() {
     let o = run(&["activation-key", "--device", flash.to_str().unwrap()]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "none\n");
 }
+
+/// `lifeboat-bless.service` is what docs/linux.md says (after and requiring
+/// boot-complete.target, runs `lifeboat-ctl confirm`), and systemd accepts it where
+/// `systemd-analyze` is installed (the build machines have it).
+#[test]
+fn the_bless_unit_is_a_valid_systemd_unit() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/lifeboat-bless.service"
+    ))
+    .unwrap();
+    for line in [
+        "Requires=boot-complete.target",
+        "After=local-fs.target boot-complete.target",
+        "ExecStart=/usr/sbin/lifeboat-ctl confirm",
+        "ConditionKernelCommandLine=lifeboat.confirm",
+        "AmbientCapabilities=CAP_SYS_RAWIO",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{line} missing");
+    }
+    let Ok(o) = Command::new("systemd-analyze").arg("--version").output() else {
+        return;
+    };
+    assert!(o.status.success());
+    let d = dir("unit");
+    let path = d.join("lifeboat-bless.service");
+    std::fs::write(&path, unit.replace("/usr/sbin/lifeboat-ctl", CTL)).unwrap();
+    let o = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{e}");
+    assert!(!e.contains("lifeboat-bless.service"), "{e}");
+}
