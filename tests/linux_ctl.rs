@@ -146,6 +146,14 @@ fn linux_image(kit: &Kit, version: Version, bless: bool, extra: &[(&str, &[u8])]
         ("lib", 0o040755, b""),
         ("lib/modules", 0o040755, b""),
         ("init", 0o100755, init.as_bytes()),
+        // An unprivileged user, to show `confirm` refused without CAP_SYS_RAWIO.
+        ("etc", 0o040755, b""),
+        (
+            "etc/passwd",
+            0o100644,
+            b"root:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n",
+        ),
+        ("etc/group", 0o100644, b"root:x:0:\nnogroup:x:65534:\n"),
     ];
     let names: Vec<String> = kit
         .modules
@@ -630,6 +638,18 @@ fn a_keyed_unit_refuses_bad_images_from_linux_and_the_flash_is_unchanged() {
     assert!(out.contains(&format!("{dev} is read-only")), "{out}");
     let (out, rc) = sh(&mut q, "lifeboat-ctl install", REPLY);
     assert_eq!(rc, 2, "{out}");
+    // Not root: no CAP_SYS_RAWIO, no confirmation.
+    let (out, rc) = sh(
+        &mut q,
+        "su -s /bin/sh -c \"lifeboat-ctl confirm\" nobody",
+        REPLY,
+    );
+    assert_eq!(rc, 1, "{out}");
+    assert!(
+        out.contains("lifeboat-ctl: not permitted to write the CMOS ports 0x70/0x71")
+            && out.contains("CAP_SYS_RAWIO"),
+        "{out}"
+    );
     assert_eq!(status(&mut q), st);
     q.kill();
     assert!(
