@@ -28,7 +28,7 @@ mod status;
 mod sys;
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -263,7 +263,17 @@ fn install(image: &Path, device: Option<&Path>, yes: bool) -> Result<(), String>
             meta.len()
         ));
     }
-    let bytes = std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?;
+    // Read at most one byte more than fits: a file that grew since is refused as well.
+    let mut bytes = Vec::new();
+    std::fs::File::open(image)
+        .and_then(|f| f.take(room + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("{}: {e}", image.display()))?;
+    if bytes.len() as u64 > room {
+        return Err(format!(
+            "{} grew past a flash slot of {room} bytes while being read; nothing was written",
+            image.display()
+        ));
+    }
     let ram = ram::usable().map_err(|e| format!("{e}; nothing was written"))?;
     let unit = s.unit();
     let trust = Trust {
@@ -284,19 +294,20 @@ fn install(image: &Path, device: Option<&Path>, yes: bool) -> Result<(), String>
         Ok(())
     } else {
         let os = s.flash().last_error().map(|e| e.to_string());
-        Err(match os {
-            Some(e) => format!("install failed: {}: {e}", s.flash().path().display()),
-            // The dialogue's reason (the line before "Nothing was written to flash.").
-            None => {
-                let why = con
-                    .transcript
-                    .lines()
-                    .rev()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty() && !l.starts_with("Nothing was written"))
-                    .unwrap_or("refused");
-                format!("install refused: {why}; nothing was written")
-            }
+        // The dialogue's last word: its reason (before "Nothing was written to flash.") or
+        // "Install failed: ...".
+        let last = con
+            .transcript
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("Nothing was written"))
+            .unwrap_or("refused")
+            .to_owned();
+        Err(match (os, last.strip_prefix("Install failed: ")) {
+            (Some(e), _) => format!("install failed: {}: {e}", s.flash().path().display()),
+            (None, Some(why)) => format!("install failed: {why}"),
+            (None, None) => format!("install refused: {last}; nothing was written"),
         })
     }
 }
