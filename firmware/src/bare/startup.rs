@@ -144,7 +144,12 @@ pub fn run(bootinfo_addr: usize) -> ! {
             "Warning: {why}: installs and flash boot are refused until it is repaired\r\n"
         );
     }
-    let unit = super::flash::power_on_records(&mut con, found_flash, &trust);
+    // The unit speaks through its own disk, ROM or UEFI disk; a diskette or stick is anyone's.
+    let own_medium = !matches!(
+        boot.as_ref().map(|b| b.medium),
+        Ok(Medium::Diskette) | Ok(Medium::UsbStick)
+    );
+    let unit = super::flash::power_on_records(&mut con, found_flash, &trust, own_medium);
 
     let prompt = if cfg.boothelper {
         BOOTHELPER_PROMPT

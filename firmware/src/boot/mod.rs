@@ -4,6 +4,7 @@
 //! - `flat64`: the payload is copied to its load address and entered in long mode at its
 //!   entry with `rdi` = the boot-info block ([`flat64_fits`] checks the place).
 //! - `linux`: the Linux x86 64-bit boot protocol ([`linux`]).
+pub mod flash;
 pub mod linux;
 
 use crate::image::{Header, Kind, Refusal};

@@ -257,9 +257,10 @@ impl<F: NorFlash> Slots<F> {
         align_up(RECORD_LEN, F::WRITE_SIZE) as u32
     }
 
-    /// The newest valid record and where it is. Each record block is a short log: records
-    /// at every [`Slots::stride`] up to the first blank position; a position that cannot
-    /// be read, or holds a torn record, is passed over. What this value wrote itself (and
+    /// The newest valid record and where it is. Each record block is a short log: a record
+    /// may sit at every [`Slots::stride`] (a position that could not be written is left
+    /// blank, so all are read); a position that cannot be read, or holds a torn record, is
+    /// passed over. What this value wrote itself (and
     /// read back) is remembered, so it never acts on an older record than one it wrote.
     fn newest(&mut self) -> Option<(Record, At)> {
         if let Some(w) = self.written {
@@ -275,9 +276,6 @@ impl<F: NorFlash> Slots<F> {
                     .is_err()
                 {
                     continue;
-                }
-                if r.iter().all(|&b| b == 0xFF) {
-                    break;
                 }
                 if let Some(rec) = Record::decode(&r) {
                     // Serial-number order (RFC 1982): the sequence may wrap past u32::MAX.
@@ -760,6 +758,16 @@ impl<F: NorFlash> Slots<F> {
             }
         }
         Some(slot)
+    }
+
+    /// Writes `rec` back as the newest record (after something wiped the record blocks:
+    /// `flashtest`), not as one an image was started under.
+    pub fn restore(&mut self, rec: Record) -> Result<(), InstallError> {
+        self.commit(Record {
+            started: false,
+            ..rec
+        })
+        .map(|_| ())
     }
 
     /// Why the last [`Slots::begin_boot_with`] could not record its boot (none: it did).
