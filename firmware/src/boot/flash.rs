@@ -85,6 +85,7 @@ pub fn power_on<F: NorFlash>(
     }
     let f = flash.ok_or("no valid image (no flash found)")?;
     let mut s = Slots::new(f).map_err(|_| "the flash is too small for image slots")?;
+    s.copy_record();
     if let Some(t) = token {
         if let Err(e) = s.confirm(t) {
             let _ = write!(

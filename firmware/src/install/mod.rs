@@ -295,13 +295,15 @@ impl<F: NorFlash> Slots<F> {
     }
 
     /// Writes `next`, with the sequence after the newest record's, so that a power cut or
-    /// a bad sector at any point leaves the newest record whole, and reads it back:
+    /// one failing sector at any point leaves the newest record whole, reading it back:
     /// 1. into the record block the newest record is *not* in (erased first; at the first
     ///    position that is blank and reads back whole: a bad sector costs one position);
-    /// 2. when that block takes no record (it cannot be erased, written or read), appended
-    ///    after the newest record in its own block, which is not erased.
+    /// 2. then a second copy into the other block, over the previous record, so that a
+    ///    sector that fails later loses neither copy (a cut here leaves the first);
+    /// 3. when the first block takes no record (it cannot be erased, written or read),
+    ///    appended after the newest record in its own block, which is not erased.
     ///
-    /// Err when neither takes it: the newest record stays what it was.
+    /// Err when none takes it: the newest record stays what it was.
     fn commit(&mut self, next: Record) -> Result<Record, InstallError> {
         let newest = self.newest();
         let rec = Record {
@@ -309,32 +311,72 @@ impl<F: NorFlash> Slots<F> {
             ..next
         };
         let bytes = rec.encode();
-        let positions = self.erase / self.stride();
-        let (first, home) = match newest {
-            Some((_, at)) => (1 - at.block, Some(at)),
-            None => (0, None),
+        let first = newest.map_or(0, |(_, at)| 1 - at.block);
+        let err = match self.write_block(first, 0, true, &bytes) {
+            Ok(at) => {
+                self.written = Some((rec, at));
+                let _ = self.write_block(1 - first, 0, true, &bytes);
+                return Ok(rec);
+            }
+            Err(e) => e,
         };
+        let Some((_, home)) = newest else {
+            return Err(err);
+        };
+        let at = self.write_block(home.block, home.index + 1, false, &bytes)?;
+        self.written = Some((rec, at));
+        Ok(rec)
+    }
+
+    /// At power-on: when the newest record has no copy in the other record block (a power
+    /// cut fell between the two copies of [`Slots::commit`]), writes one there, so that a
+    /// sector failing later loses nothing. A block that takes no copy is left as it is.
+    pub fn copy_record(&mut self) {
+        let Some((rec, at)) = self.newest() else {
+            return;
+        };
+        let stride = self.stride();
+        let other = 1 - at.block;
+        let copied = (0..self.erase / stride).any(|index| {
+            let mut r = [0u8; RECORD_LEN];
+            self.read(other * self.erase + index * stride, &mut r)
+                .is_ok()
+                && Record::decode(&r) == Some(rec)
+        });
+        if !copied {
+            let _ = self.write_block(other, 0, true, &rec.encode());
+        }
+    }
+
+    /// Puts a record into `block` at the first position from `from` that takes it (blank,
+    /// written, read back whole), erasing the block first when `erase`: a block that fails
+    /// its erase is erased position by position where the flash's erase unit allows.
+    fn write_block(
+        &mut self,
+        block: u32,
+        from: u32,
+        erase: bool,
+        bytes: &[u8; RECORD_LEN],
+    ) -> Result<At, InstallError> {
+        let start = block * self.erase;
+        let stride = self.stride();
         let mut err = InstallError::NoRecordBlock;
-        for block in [first, 1 - first] {
-            let from = match home {
-                Some(h) if h.block == block => h.index + 1,
-                _ => {
-                    let start = block * self.erase;
-                    if let Err(e) = self.flash.erase(start, start + self.erase) {
-                        err = InstallError::Erase(e.kind());
+        if erase {
+            if let Err(e) = self.flash.erase(start, start + self.erase) {
+                err = InstallError::Erase(e.kind());
+                if stride as usize % F::ERASE_SIZE.max(1) == 0 {
+                    for index in 0..self.erase / stride {
+                        let at = start + index * stride;
+                        let _ = self.flash.erase(at, at + stride);
                     }
-                    0
                 }
-            };
-            for index in from..positions {
-                let at = At { block, index };
-                match self.put(at, &bytes) {
-                    Ok(()) => {
-                        self.written = Some((rec, at));
-                        return Ok(rec);
-                    }
-                    Err(e) => err = e,
-                }
+            }
+        }
+        for index in from..self.erase / stride {
+            let at = At { block, index };
+            match self.put(at, bytes) {
+                Ok(()) => return Ok(at),
+                Err(e) => err = e,
             }
         }
         Err(err)
@@ -585,7 +627,18 @@ impl<F: NorFlash> Slots<F> {
             });
         }
         let keep = self.keep();
-        let target = keep.map_or(Slot::A, Slot::other);
+        // With nothing that verifies, the slot of the last confirmed image is spared all
+        // the same (its bad sector may be a passing fault).
+        let spare = keep.or_else(|| self.record().and_then(|r| r.confirmed));
+        let target = spare.map_or(Slot::A, Slot::other);
+        // An image started from this slot (not yet confirmed) loses its token before its
+        // bytes go: its confirmation must never land on what replaces it.
+        if let Some(r) = self.record().filter(|r| r.started && r.slot == target) {
+            self.commit(Record {
+                started: false,
+                ..r
+            })?;
+        }
         let start = self.slot_start(target);
         let span = align_up(image.len(), self.erase as usize) as u32;
         self.checked[target.code() as usize] = None;
@@ -637,9 +690,10 @@ impl<F: NorFlash> Slots<F> {
         }
         let prev = self.record();
         let base = prev.unwrap_or_else(Record::blank);
-        // The confirmed image survives (it is `keep` when it checks out); one that no longer
-        // checks out is no longer anything to go back to.
-        let confirmed = base.confirmed.filter(|&c| Some(c) == keep);
+        // The confirmed image survives unless its slot was the one written (it is spared
+        // whenever it checks out, and also when nothing does: a failing sector over it may
+        // be a passing fault, and the boot checks it again before going back to it).
+        let confirmed = base.confirmed.filter(|&c| c != target);
         self.commit(Record {
             slot: target,
             state: State::New {
