@@ -41,6 +41,8 @@ const DNS_WAIT: Duration = Duration::from_secs(2);
 /// One host-name lookup in progress.
 struct Lookup {
     server: Ipv4Addr,
+    /// This unit's address: no answer for another host.
+    own: Ipv4Addr,
     id: u16,
     tries: u32,
     next: Instant,
@@ -48,9 +50,10 @@ struct Lookup {
 }
 
 impl Lookup {
-    fn new(server: Ipv4Addr, id: u16, now: Instant) -> Self {
+    fn new(server: Ipv4Addr, own: Ipv4Addr, id: u16, now: Instant) -> Self {
         Lookup {
             server,
+            own,
             id,
             tries: 0,
             next: now,
@@ -67,6 +70,9 @@ impl Lookup {
             }
             match dns::answer(self.id, data) {
                 Err(dns::DnsError::NotOurs) => {}
+                Ok(ip) if ip == self.own => {
+                    self.done = Some(Err(HttpError::Dns(dns::DnsError::OwnAddress(ip))))
+                }
                 Ok(ip) => self.done = Some(Ok(ip)),
                 Err(e) => self.done = Some(Err(HttpError::Dns(e))),
             }
@@ -246,7 +252,7 @@ pub fn http<D: Device, K: Console + ?Sized>(
                                 break;
                             }
                         }
-                        lookup = Some(Lookup::new(server, seed as u16, now));
+                        lookup = Some(Lookup::new(server, local_ip, seed as u16, now));
                         continue;
                     }
                 };

@@ -169,7 +169,8 @@ struct Server {
     iface: Interface,
     sockets: SocketSet<'static>,
     h: SocketHandle,
-    /// A DNS server on port 53: `files.example` is the server, anything else NXDOMAIN.
+    /// A DNS server on port 53: `files.example` is the server, `me.example` the unit,
+    /// anything else NXDOMAIN.
     h_dns: SocketHandle,
     listening: bool,
     file: Vec<u8>,
@@ -235,10 +236,12 @@ impl Server {
             let mut r = q.to_vec();
             r[2] = 0x81;
             r[3] = 0x80;
-            if q.windows(6).any(|w| w == b"\x05files") {
+            // `me.example` is the unit's own address (a DNS server's mistake).
+            let me = q.windows(3).any(|w| w == b"\x02me");
+            if q.windows(6).any(|w| w == b"\x05files") || me {
                 r[7] = 1;
                 r.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-                r.extend_from_slice(&SERVER.octets());
+                r.extend_from_slice(&if me { UNIT } else { SERVER }.octets());
             } else {
                 r[3] |= 3;
             }
@@ -650,4 +653,29 @@ fn a_host_name_is_resolved_by_the_dns_server() {
         "{}",
         o.out
     );
+}
+
+/// Issue 21, finding 7: a DNS server that gives the unit's own address as the host's is
+/// named for what it did, not as a server that "did not answer".
+#[test]
+fn a_host_name_that_resolves_to_the_units_own_address_says_so() {
+    let o = run(
+        &file(100),
+        vec![Act::Serve(None)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        "http://me.example/f.bin",
+        Some(SERVER),
+    );
+    assert_eq!(o.got, None);
+    assert!(
+        o.out.ends_with(
+            "http: cannot resolve the host name: the DNS server answered 10.0.0.2, this unit's own address\r\n"
+        ),
+        "{}",
+        o.out
+    );
+    assert!(o.requests.is_empty());
 }
