@@ -5,6 +5,10 @@
 //! from the end of the download buffer (up to [`RING`], 2 MiB, so smoltcp offers window
 //! scaling), the body is copied out of it as it arrives, and nothing per segment goes to the
 //! console.
+//!
+//! Waits end on their own: a connection that brings nothing for [`STALL`] is resumed, and a
+//! download that brings fewer than [`SLOW_BYTES`] in [`SLOW_SECONDS`] (a silent server, a
+//! window that stays shut, a trickle) fails with one line; ESC ends any wait sooner.
 use core::cell::RefCell;
 use core::net::Ipv4Addr;
 
@@ -15,7 +19,7 @@ use smoltcp::storage::PacketMetadata;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpAddress;
 
-use super::client::{Event, HttpClient, HttpError};
+use super::client::{Event, HttpClient, HttpError, SLOW_BYTES, SLOW_SECONDS};
 use crate::monitor::Settings;
 use crate::net::arp_watch::{ArpState, ArpWatch};
 use crate::net::dns;
@@ -189,6 +193,8 @@ pub fn http<D: Device, K: Console + ?Sized>(
     let mut primer = ArpPrimer { next: start };
     let mut port = 49152 + (seed % 16384) as u16;
     let mut next_key = start;
+    // Since when, and from which byte, the download is expected to bring SLOW_BYTES.
+    let mut slow_mark = (start, 0u64);
     let mut end = start;
     let mut req = heapless::Vec::<u8, 512>::new();
     let mut ev = |con: &mut K, e: Event<'_>| match e {
@@ -363,8 +369,24 @@ pub fn http<D: Device, K: Console + ?Sized>(
         }
         if now >= next_key {
             next_key = now + KEY_POLL;
-            if typeahead.key(con) {
-                client.fail(HttpError::Aborted);
+            let (reached, _) = client.progress();
+            let (since, from) = slow_mark;
+            let stop = if typeahead.key(con) {
+                Some(HttpError::Aborted)
+            } else if reached < from || reached - from >= SLOW_BYTES {
+                // Progress (or a restart from byte 0): a new period.
+                slow_mark = (now, reached);
+                None
+            } else if now - since > Duration::from_secs(SLOW_SECONDS) {
+                Some(HttpError::TooSlow {
+                    got: reached - from,
+                    reached,
+                })
+            } else {
+                None
+            };
+            if let Some(e) = stop {
+                client.fail(e);
                 sockets.get_mut::<tcp::Socket>(h).abort();
                 iface.poll(now, &mut dev, &mut sockets);
                 break;

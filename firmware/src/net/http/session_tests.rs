@@ -60,6 +60,8 @@ enum Act {
     Serve(Option<usize>),
     /// Take the request, send the head and this many body bytes, then go silent.
     Stall(usize),
+    /// Take the request, send the head, then one body byte a second.
+    Trickle,
 }
 
 struct Wire {
@@ -182,6 +184,8 @@ struct Server {
     sent: usize,
     /// Stop sending after this many bytes of `out` (then reset or stall).
     limit: Option<(usize, bool)>,
+    /// With [`Act::Trickle`]: when the limit grows by the next byte.
+    trickle: Option<Instant>,
     requests: Vec<String>,
 }
 
@@ -224,6 +228,7 @@ impl Server {
             out: Vec::new(),
             sent: 0,
             limit: None,
+            trickle: None,
             requests: Vec::new(),
         }
     }
@@ -290,8 +295,16 @@ impl Server {
                 Act::Serve(Some(n)) if from == 0 => Some((head + n, true)),
                 Act::Serve(_) => None,
                 Act::Stall(n) => Some((head + n, false)),
+                Act::Trickle => Some((head, false)),
             };
+            self.trickle = (act == Act::Trickle).then_some(now);
             self.out = out;
+        }
+        if let (Some(at), Some((n, _))) = (self.trickle, &mut self.limit) {
+            if now >= at {
+                *n += 1;
+                self.trickle = Some(at + smoltcp::time::Duration::from_secs(1));
+            }
         }
         let end = self
             .limit
@@ -367,11 +380,27 @@ fn run(
     data: &[u8],
     acts: Vec<Act>,
     listen: bool,
+    net: (u64, u64, u64),
+    esc_at: Option<usize>,
+    room: usize,
+    url: &str,
+    dns: Option<Ipv4Addr>,
+) -> Outcome {
+    run_with(data, acts, listen, net, esc_at, room, url, dns, |_| {})
+}
+
+/// [`run`], with `setup` given the server before the download starts.
+#[allow(clippy::too_many_arguments)]
+fn run_with(
+    data: &[u8],
+    acts: Vec<Act>,
+    listen: bool,
     (loss, dup, reorder): (u64, u64, u64),
     esc_at: Option<usize>,
     room: usize,
     url: &str,
     dns: Option<Ipv4Addr>,
+    setup: impl FnOnce(&mut Server),
 ) -> Outcome {
     let wire = RefCell::new(Wire {
         to_unit: VecDeque::new(),
@@ -381,7 +410,9 @@ fn run(
         reorder,
         dup,
     });
-    let server = RefCell::new(Server::new(&wire, data.to_vec(), acts, listen));
+    let mut server = Server::new(&wire, data.to_vec(), acts, listen);
+    setup(&mut server);
+    let server = RefCell::new(server);
     let clock = SimClock(Cell::new(0));
     let mut dev = UnitDev {
         wire: &wire,
@@ -678,4 +709,74 @@ fn a_host_name_that_resolves_to_the_units_own_address_says_so() {
         o.out
     );
     assert!(o.requests.is_empty());
+}
+
+/// Issue 21, finding 7: `http` has an idle and progress timeout. A server that takes the
+/// connection and sends nothing, a server whose window stays shut, and a server that sends
+/// one byte a second each end in one line after SLOW_SECONDS, with nobody pressing ESC.
+#[test]
+fn a_silent_a_shut_or_a_trickling_server_is_given_up_after_a_minute() {
+    use crate::net::http::client::SLOW_SECONDS;
+    let data = file(100_000);
+    let silent = run(
+        &data,
+        vec![Act::Stall(0)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        URL,
+        None,
+    );
+    let trickle = run(
+        &data,
+        vec![Act::Trickle],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        URL,
+        None,
+    );
+    // A receive window of zero: the request never gets through.
+    let shut = run_with(
+        &data,
+        vec![Act::Serve(None)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        URL,
+        None,
+        |s| {
+            s.sockets.remove(s.h);
+            s.h = s.sockets.add(tcp::Socket::new(
+                tcp::SocketBuffer::new(leak(vec![0u8; 0])),
+                tcp::SocketBuffer::new(leak(vec![0u8; 1024])),
+            ));
+        },
+    );
+    for (what, o, got) in [("silent", &silent, 0), ("shut", &shut, 0)] {
+        assert_eq!(o.got, None, "{what}");
+        assert!(
+            o.out.ends_with(&format!(
+                "http: the server sent {got} bytes in {SLOW_SECONDS} s, too slow; stopped at byte {got}\r\n"
+            )),
+            "{what}: {}",
+            o.out
+        );
+    }
+    assert!(shut.requests.is_empty(), "the window stayed shut");
+    assert_eq!(trickle.got, None);
+    // One byte a second: about a minute's worth, then the line.
+    let tail = trickle.out.rsplit("http: the server sent ").next().unwrap();
+    let got: u64 = tail.split(' ').next().unwrap().parse().unwrap();
+    assert!((55..=SLOW_SECONDS + 2).contains(&got), "{}", trickle.out);
+    assert!(
+        trickle.out.ends_with(&format!(
+            " bytes in {SLOW_SECONDS} s, too slow; stopped at byte {got}\r\n"
+        )),
+        "{}",
+        trickle.out
+    );
 }
