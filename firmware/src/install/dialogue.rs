@@ -195,7 +195,7 @@ pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
 
 /// `version`'s lines for the flash: each slot (version, length, whether the unit's flash
 /// boot would refuse it and why, its state, whether it boots next) and the unit record. The
-/// policy is the flash boot's own ([`boot_policy`]); with a broken configuration nothing
+/// policy is the flash boot's own (`boot_policy`); with a broken configuration nothing
 /// boots, and the last line says why.
 pub fn version_report<F: NorFlash, W: Write + ?Sized>(
     s: &mut Slots<F>,

@@ -6,7 +6,7 @@
 //! scaling), the body is copied out of it as it arrives, and nothing per segment goes to the
 //! console.
 //!
-//! Waits end on their own: a connection that brings nothing for [`STALL`] is resumed, and a
+//! Waits end on their own: a connection that brings nothing for `STALL` is resumed, and a
 //! download that brings fewer than [`SLOW_BYTES`] in [`SLOW_SECONDS`] (a silent server, a
 //! window that stays shut, a trickle) fails with one line; ESC ends any wait sooner.
 use core::cell::RefCell;
@@ -370,18 +370,14 @@ pub fn http<D: Device, K: Console + ?Sized>(
         if now >= next_key {
             next_key = now + KEY_POLL;
             let (reached, _) = client.progress();
-            let (since, from) = slow_mark;
+            // Progress, or a restart from byte 0 (which wraps): a new period.
+            if reached.wrapping_sub(slow_mark.1) >= SLOW_BYTES {
+                slow_mark = (now, reached);
+            }
             let stop = if typeahead.key(con) {
                 Some(HttpError::Aborted)
-            } else if reached < from || reached - from >= SLOW_BYTES {
-                // Progress (or a restart from byte 0): a new period.
-                slow_mark = (now, reached);
-                None
-            } else if now - since > Duration::from_secs(SLOW_SECONDS) {
-                Some(HttpError::TooSlow {
-                    got: reached - from,
-                    reached,
-                })
+            } else if now - slow_mark.0 > Duration::from_secs(SLOW_SECONDS) {
+                Some(HttpError::TooSlow(reached - slow_mark.1))
             } else {
                 None
             };

@@ -756,12 +756,11 @@ fn a_silent_a_shut_or_a_trickling_server_is_given_up_after_a_minute() {
             ));
         },
     );
-    for (what, o, got) in [("silent", &silent, 0), ("shut", &shut, 0)] {
+    for (what, o) in [("silent", &silent), ("shut", &shut)] {
         assert_eq!(o.got, None, "{what}");
         assert!(
-            o.out.ends_with(&format!(
-                "http: the server sent {got} bytes in {SLOW_SECONDS} s, too slow; stopped at byte {got}\r\n"
-            )),
+            o.out
+                .ends_with("http: the server sent 0 bytes in a minute\r\n"),
             "{what}: {}",
             o.out
         );
@@ -773,9 +772,7 @@ fn a_silent_a_shut_or_a_trickling_server_is_given_up_after_a_minute() {
     let got: u64 = tail.split(' ').next().unwrap().parse().unwrap();
     assert!((55..=SLOW_SECONDS + 2).contains(&got), "{}", trickle.out);
     assert!(
-        trickle.out.ends_with(&format!(
-            " bytes in {SLOW_SECONDS} s, too slow; stopped at byte {got}\r\n"
-        )),
+        trickle.out.ends_with(" bytes in a minute\r\n"),
         "{}",
         trickle.out
     );
