@@ -9,7 +9,9 @@
 //! 3. an unreadable sector in the selected slot of a CompactFlash (blkdebug): the other slot
 //!    boots;
 //! 4. a `flat64` image that asks for RAM above 4 GiB on a unit with 5 GiB: refused at install,
-//!    and, written to the flash behind the firmware's back, refused at boot without a fault.
+//!    and, written to the flash behind the firmware's back, refused at boot without a fault;
+//! 5. an unsigned 9.9(9) written into a slot of a keyed unit (issue 21): `version` calls it
+//!    refused, with the reason, and a signed 2.0(1) installs without a downgrade question.
 //!
 //! Each pc scenario fetches its images over the e1000 and again over an e1000e (82574L).
 
@@ -362,4 +364,59 @@ fn above_4_gib_refused(nic: NicModel) {
         assert!(!out.contains("exception"), "{out}");
         q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
     }
+}
+
+/// Issue 21, finding 7: an unsigned 9.9(9) written into slot A of a keyed unit's flash behind
+/// its back is what the unit's flash boot refuses: `version` says so, with the reason, and
+/// never "boots next"; a correctly signed 2.0(1) then installs without asking whether to
+/// replace a newer image (it compared with 9.9(9) before), over the refused one.
+#[test]
+fn a_planted_unsigned_image_is_refused_by_version_and_is_no_downgrade() {
+    let d = dir("planted");
+    let unit_key = key(1);
+    let (_helper, appliance) = boothelper_and_appliance(&d, Some(*unit_key.pk));
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let good = signed(&unit_key, &media::demo_image(Version::new(2, 0, 1)));
+    std::fs::write(root.join("good.bin"), &good).unwrap();
+    let planted = media::demo_image(Version::new(9, 9, 9));
+    let flash = d.join("pflash.img");
+    let mut f = vec![0xFFu8; 4 << 20];
+    f[SLOT_A..SLOT_A + planted.len()].copy_from_slice(&planted);
+    std::fs::write(&flash, f).unwrap();
+    let m = Machine::new(Medium::Disk, &appliance.disk)
+        .medium_snapshot(true)
+        .pflash(&flash)
+        .nic(NicModel::E1000, user_net(&root));
+    let mut q = launch(&m);
+    to_prompt(&mut q);
+    let v = command(&mut q, "version").join("\n");
+    let n = planted.len();
+    assert!(
+        v.contains(&format!(
+            "Slot A: 9.9(9), {n} bytes, refused: image is not signed; this unit installs signed images only, selected (new, 3 boots to confirm)\n"
+        )),
+        "{v}"
+    );
+    assert!(!v.contains("boots next"), "{v}");
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    let out = tftp_install(&mut q, "good.bin", "2.0(1)");
+    assert!(
+        out.contains("Flash version none, Install version 2.0(1)\r\n"),
+        "{out}"
+    );
+    assert!(!out.contains("older than the installed image"), "{out}");
+    assert!(out.contains("Installed 2.0(1) in slot A"), "{out}");
+    let v = command(&mut q, "version").join("\n");
+    assert!(
+        v.contains(&format!(
+            "Slot A: 2.0(1), {} bytes, selected (new, 3 boots to confirm), boots next",
+            good.len()
+        )),
+        "{v}"
+    );
+    drop(q);
+    let f = std::fs::read(&flash).unwrap();
+    assert!(f[SLOT_A..SLOT_A + good.len()] == good[..], "slot A holds 2.0(1)");
 }
