@@ -193,7 +193,13 @@ fn esc_at_the_activation_key_question_writes_nothing() {
     // The prompt works, and `version` finds the flash as blank as it was.
     q.send_line("version").unwrap();
     let v = expect(&mut q, BH_PROMPT, REPLY);
-    assert!(v.contains("Slot A: empty\r\nSlot B: empty\r\nUnit record: none"), "{v}");
+    assert!(
+        v.contains("Slot A: empty\r\nSlot B: empty\r\nUnit record: none"),
+        "{v}"
+    );
     drop(q);
-    assert!(std::fs::read(&flash).unwrap() == before, "the flash changed");
+    assert!(
+        std::fs::read(&flash).unwrap() == before,
+        "the flash changed"
+    );
 }

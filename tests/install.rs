@@ -228,7 +228,9 @@ fn power_cut_keeps_the_old_image(nic: NicModel) {
         "{v}"
     );
     assert!(
-        v.contains("Slot B: 1.0(2), 1800320 bytes, refused: Checksum verification on flash image failed"),
+        v.contains(
+            "Slot B: 1.0(2), 1800320 bytes, refused: Checksum verification on flash image failed"
+        ),
         "the half-written image must be seen as such: {v}"
     );
     // And the next install completes.

@@ -420,5 +420,8 @@ fn a_planted_unsigned_image_is_refused_by_version_and_is_no_downgrade() {
     );
     drop(q);
     let f = std::fs::read(&flash).unwrap();
-    assert!(f[SLOT_A..SLOT_A + good.len()] == good[..], "slot A holds 2.0(1)");
+    assert!(
+        f[SLOT_A..SLOT_A + good.len()] == good[..],
+        "slot A holds 2.0(1)"
+    );
 }

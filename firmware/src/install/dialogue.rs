@@ -276,7 +276,10 @@ pub fn version_report<F: NorFlash, W: Write + ?Sized>(
         }
     }
     if let Some(why) = trust.broken {
-        let _ = write!(con, "Flash boot refused: {why}\r\n");
+        let _ = write!(
+            con,
+            "Warning: {why}: installs and flash boot are refused until it is repaired\r\n"
+        );
     }
 }
 
