@@ -183,7 +183,7 @@ pub enum TftpError {
     BadOack(&'static str),
     /// A DATA block longer than the block size in force (negotiated, or RFC 1350's 512
     /// when the server sent no OACK); ERROR 4 was sent.
-    BlockTooLarge { len: usize, blksize: u16 },
+    BlockTooLarge(usize),
     /// The server sent a different number of bytes than its tsize said.
     SizeMismatch { tsize: u64, received: u64 },
     /// The operator pressed ESC or sent BREAK.
@@ -199,7 +199,7 @@ impl TftpError {
             TftpError::Server { .. }
             | TftpError::TooLarge { .. }
             | TftpError::BadOack(_)
-            | TftpError::BlockTooLarge { .. }
+            | TftpError::BlockTooLarge(_)
             | TftpError::SizeMismatch { .. } => Some(TraceCode::TransferError),
             TftpError::UnexpectedOpcode(_) => Some(TraceCode::UnexpectedOpcode),
             TftpError::Aborted => None,
@@ -241,8 +241,8 @@ impl fmt::Display for TftpError {
             TftpError::BadOack(why) => {
                 write!(f, "the server's option acknowledgement is unusable (10): {why}")
             }
-            TftpError::BlockTooLarge { len, blksize } => {
-                write!(f, "the server sent a {len}-byte block; the block size is {blksize} (10)")
+            TftpError::BlockTooLarge(len) => {
+                write!(f, "the server sent a {len}-byte block, over the block size (10)")
             }
             TftpError::SizeMismatch { tsize, received } => write!(
                 f,
@@ -767,10 +767,7 @@ impl TftpClient {
             );
         }
         ev(Event::Trace(TraceCode::TransferError));
-        self.fail(TftpError::BlockTooLarge {
-            len,
-            blksize: self.blksize,
-        });
+        self.fail(TftpError::BlockTooLarge(len));
     }
 
     fn refuse_oack(&mut self, ev: &mut impl FnMut(Event), why: &'static str) {
