@@ -33,7 +33,8 @@ pub fn mapped_ram(e820: impl IntoIterator<Item = (u64, u64, u32)>) -> heapless::
 
 /// Where an image's payload is read to at boot (a `flat64` image: its load address; a
 /// `linux` image: `linux_staging`), when a `flat64` entry lies inside the payload
-/// ([`Refusal::Entry`] otherwise) and that place is usable RAM clear of `avoid`. Checked at install (so an image that could never
+/// ([`Refusal::Entry`] otherwise) and that place is usable RAM clear of `avoid`
+/// ([`Refusal::Placement`] otherwise). Checked at install (so an image that could never
 /// start is refused before it reaches flash) and at every boot (whatever wrote the flash).
 pub fn placement<T: AsRef<[u8]>>(
     h: &Header<T>,

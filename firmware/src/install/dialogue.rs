@@ -67,8 +67,10 @@ fn boot_policy<F: NorFlash>(s: &mut Slots<F>, trust: &Trust<'_>) -> Option<[u8; 
 
 /// After a download: verify the image against the unit's policy, say what is installed and
 /// what would be, ask where needed (a downgrade; always in Boothelper mode, then the
-/// activation key), write it to the slot that does not hold the confirmed image, read it
-/// back, select it. A refused image leaves the flash untouched. True when installed.
+/// activation key; ESC or BREAK at any question ends it), write it to the slot that does
+/// not hold the image to keep (the confirmed one, else the one the unit's flash boot would
+/// start: both judged by its policy, [`Slots::keep`]), read it back, select it. A refused or
+/// declined image leaves the flash untouched. True when installed.
 pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
     s: &mut Slots<F>,
     con: &mut O,
