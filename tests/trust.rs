@@ -11,7 +11,9 @@
 //! 4. a `flat64` image that asks for RAM above 4 GiB on a unit with 5 GiB: refused at install,
 //!    and, written to the flash behind the firmware's back, refused at boot without a fault;
 //! 5. an unsigned 9.9(9) written into a slot of a keyed unit (issue 21): `version` calls it
-//!    refused, with the reason, and a signed 2.0(1) installs without a downgrade question.
+//!    refused, with the reason, and a signed 2.0(1) installs without a downgrade question;
+//! 6. a `flat64` image whose entry lies outside its payload (issue 21): refused at install as
+//!    such, not as "not free RAM".
 //!
 //! Each pc scenario fetches its images over the e1000 and again over an e1000e (82574L).
 
@@ -295,14 +297,19 @@ fn unreadable_sector_in_slot_b(tag: &str, board: MachineType, nic: NicModel) {
 
 /// A `flat64` image of the demo payload with `load`/`entry` set to `addr`.
 fn high_image(addr: u64) -> Vec<u8> {
+    placed_image(addr, addr)
+}
+
+/// A `flat64` image of the demo payload loaded at `load`, entered at `entry`.
+fn placed_image(load: u64, entry: u64) -> Vec<u8> {
     let demo = media::demo_image(Version::new(1, 0, 7));
     let payload = &demo[HEADER_LEN..];
     let h = HeaderRepr {
         platform: PLATFORM,
         version: Version::new(1, 0, 7),
         kind: Kind::Flat64,
-        load: addr,
-        entry: addr,
+        load,
+        entry,
         initrd_len: 0,
         cmdline: "",
     }
@@ -423,5 +430,40 @@ fn a_planted_unsigned_image_is_refused_by_version_and_is_no_downgrade() {
     assert!(
         f[SLOT_A..SLOT_A + good.len()] == good[..],
         "slot A holds 2.0(1)"
+    );
+}
+
+/// Issue 21, finding 7: an image whose entry point lies outside its payload (in free RAM) is
+/// refused at install for what it is, not as an image that wants RAM that is not free.
+#[test]
+fn an_entry_outside_the_payload_is_refused_as_such() {
+    let d = dir("entry");
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let img = placed_image(0x200_0000, 0x300_0000);
+    std::fs::write(root.join("entry.bin"), &img).unwrap();
+    let flash = d.join("pflash.img");
+    blank(&flash, 4 << 20);
+    let m = machine(Medium::Floppy, 2)
+        .pflash(&flash)
+        .nic(NicModel::E1000, user_net(&root));
+    let mut q = launch(&m);
+    to_prompt(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    command1(&mut q, "file entry.bin");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains(
+            "image entry 0x3000000 is outside its payload\r\nNothing was written to flash."
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("not free RAM"), "{out}");
+    drop(q);
+    assert!(
+        std::fs::read(&flash).unwrap().iter().all(|&b| b == 0xFF),
+        "the flash changed"
     );
 }

@@ -463,3 +463,31 @@ fn version_with_a_broken_configuration_says_nothing_boots() {
         "{out}"
     );
 }
+
+/// On a Boothelper, `version` judges the slots by the unit record's key, as the unit's own
+/// flash boot will, never by the key on the Boothelper's medium.
+#[test]
+fn a_boothelpers_version_judges_by_the_unit_records_key() {
+    let (unit, medium) = (kp(1), kp(2));
+    let mut s = Slots::new(Nor::new(64 * 1024, 10)).unwrap();
+    s.update_unit(|u| u.key = Some(*unit.pk)).unwrap();
+    s.install(
+        &image(Version::new(1, 0, 1), 0x200_0000, Some(&unit)),
+        |_, _| {},
+    )
+    .unwrap();
+    s.install(
+        &image(Version::new(1, 0, 2), 0x200_0000, Some(&medium)),
+        |_, _| {},
+    )
+    .unwrap();
+    let mut out = String::new();
+    version_report(&mut s, &mut out, &trust(Some(*medium.pk), true));
+    assert!(
+        out.starts_with(
+            "Slot A: 1.0(1), 3320 bytes, boots next\r\n\
+             Slot B: 1.0(2), 3320 bytes, refused: image signature does not verify with this unit's key, selected (new, 3 boots to confirm)\r\n"
+        ),
+        "{out}"
+    );
+}
