@@ -9,7 +9,11 @@
 //! 3. an unreadable sector in the selected slot of a CompactFlash (blkdebug): the other slot
 //!    boots;
 //! 4. a `flat64` image that asks for RAM above 4 GiB on a unit with 5 GiB: refused at install,
-//!    and, written to the flash behind the firmware's back, refused at boot without a fault.
+//!    and, written to the flash behind the firmware's back, refused at boot without a fault;
+//! 5. an unsigned 9.9(9) written into a slot of a keyed unit (issue 21): `version` calls it
+//!    refused, with the reason, and a signed 2.0(1) installs without a downgrade question;
+//! 6. a `flat64` image whose entry lies outside its payload (issue 21): refused at install as
+//!    such, not as "not free RAM".
 //!
 //! Each pc scenario fetches its images over the e1000 and again over an e1000e (82574L).
 
@@ -178,7 +182,9 @@ fn keyless_boothelper(nic: NicModel) {
         Duration::from_secs(60),
     );
     boothelper_install(&mut q, "1.0(2)");
-    expect(&mut q, "Flash boot: slot B, image 1.0(2)", STARTED);
+    // Slot A's unsigned image is one the unit refuses: nothing to keep, so the signed one
+    // went over it (issue 21: an install keeps what the unit would boot, by its policy).
+    expect(&mut q, "Flash boot: slot A, image 1.0(2)", STARTED);
     expect(&mut q, "demo image 1.0(2) running", STARTED);
 }
 
@@ -291,14 +297,19 @@ fn unreadable_sector_in_slot_b(tag: &str, board: MachineType, nic: NicModel) {
 
 /// A `flat64` image of the demo payload with `load`/`entry` set to `addr`.
 fn high_image(addr: u64) -> Vec<u8> {
+    placed_image(addr, addr)
+}
+
+/// A `flat64` image of the demo payload loaded at `load`, entered at `entry`.
+fn placed_image(load: u64, entry: u64) -> Vec<u8> {
     let demo = media::demo_image(Version::new(1, 0, 7));
     let payload = &demo[HEADER_LEN..];
     let h = HeaderRepr {
         platform: PLATFORM,
         version: Version::new(1, 0, 7),
         kind: Kind::Flat64,
-        load: addr,
-        entry: addr,
+        load,
+        entry,
         initrd_len: 0,
         cmdline: "",
     }
@@ -362,4 +373,97 @@ fn above_4_gib_refused(nic: NicModel) {
         assert!(!out.contains("exception"), "{out}");
         q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
     }
+}
+
+/// Issue 21, finding 7: an unsigned 9.9(9) written into slot A of a keyed unit's flash behind
+/// its back is what the unit's flash boot refuses: `version` says so, with the reason, and
+/// never "boots next"; a correctly signed 2.0(1) then installs without asking whether to
+/// replace a newer image (it compared with 9.9(9) before), over the refused one.
+#[test]
+fn a_planted_unsigned_image_is_refused_by_version_and_is_no_downgrade() {
+    let d = dir("planted");
+    let unit_key = key(1);
+    let (_helper, appliance) = boothelper_and_appliance(&d, Some(*unit_key.pk));
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let good = signed(&unit_key, &media::demo_image(Version::new(2, 0, 1)));
+    std::fs::write(root.join("good.bin"), &good).unwrap();
+    let planted = media::demo_image(Version::new(9, 9, 9));
+    let flash = d.join("pflash.img");
+    let mut f = vec![0xFFu8; 4 << 20];
+    f[SLOT_A..SLOT_A + planted.len()].copy_from_slice(&planted);
+    std::fs::write(&flash, f).unwrap();
+    let m = Machine::new(Medium::Disk, &appliance.disk)
+        .medium_snapshot(true)
+        .pflash(&flash)
+        .nic(NicModel::E1000, user_net(&root));
+    let mut q = launch(&m);
+    to_prompt(&mut q);
+    let v = command(&mut q, "version").join("\n");
+    let n = planted.len();
+    assert!(
+        v.contains(&format!(
+            "Slot A: 9.9(9), {n} bytes, refused: image is not signed; this unit installs signed images only, selected (new, 3 boots to confirm)\n"
+        )),
+        "{v}"
+    );
+    assert!(!v.contains("boots next"), "{v}");
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    let out = tftp_install(&mut q, "good.bin", "2.0(1)");
+    assert!(
+        out.contains("Flash version none, Install version 2.0(1)\r\n"),
+        "{out}"
+    );
+    assert!(!out.contains("older than the installed image"), "{out}");
+    assert!(out.contains("Installed 2.0(1) in slot A"), "{out}");
+    let v = command(&mut q, "version").join("\n");
+    assert!(
+        v.contains(&format!(
+            "Slot A: 2.0(1), {} bytes, selected (new, 3 boots to confirm), boots next",
+            good.len()
+        )),
+        "{v}"
+    );
+    drop(q);
+    let f = std::fs::read(&flash).unwrap();
+    assert!(
+        f[SLOT_A..SLOT_A + good.len()] == good[..],
+        "slot A holds 2.0(1)"
+    );
+}
+
+/// Issue 21, finding 7: an image whose entry point lies outside its payload (in free RAM) is
+/// refused at install for what it is, not as an image that wants RAM that is not free.
+#[test]
+fn an_entry_outside_the_payload_is_refused_as_such() {
+    let d = dir("entry");
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let img = placed_image(0x200_0000, 0x300_0000);
+    std::fs::write(root.join("entry.bin"), &img).unwrap();
+    let flash = d.join("pflash.img");
+    blank(&flash, 4 << 20);
+    let m = machine(Medium::Floppy, 2)
+        .pflash(&flash)
+        .nic(NicModel::E1000, user_net(&root));
+    let mut q = launch(&m);
+    to_prompt(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    command1(&mut q, "file entry.bin");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains(
+            "image entry 0x3000000 is outside its payload\r\nNothing was written to flash."
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("not free RAM"), "{out}");
+    drop(q);
+    assert!(
+        std::fs::read(&flash).unwrap().iter().all(|&b| b == 0xFF),
+        "the flash changed"
+    );
 }

@@ -77,21 +77,20 @@ pub fn flashtest(con: &mut Uart16550, kib: Option<u32>, pio: bool) {
     }
 }
 
-/// Feeds console bytes to `feed` until it has an answer; ESC or BREAK gives `on_escape`.
+/// Feeds console bytes to `feed` until it has an answer; ESC or BREAK gives `None`.
 fn answer<T>(
     con: &mut Uart16550,
-    on_escape: T,
     mut feed: impl FnMut(u8, &mut Uart16550) -> Option<T>,
-) -> T {
+) -> Option<T> {
     loop {
         match con.try_read() {
             Some(UartEvent::Byte(0x1B)) | Some(UartEvent::Break) => {
                 let _ = write!(con, "\r\n");
-                return on_escape;
+                return None;
             }
             Some(UartEvent::Byte(b)) => {
                 if let Some(a) = feed(b, con) {
-                    return a;
+                    return Some(a);
                 }
             }
             None => lifeboat_hal::cpu::idle(),
@@ -102,13 +101,16 @@ fn answer<T>(
 /// Asks a yes/no question on the console; ESC or BREAK answers no.
 fn ask(con: &mut Uart16550, text: &'static str, default: bool) -> bool {
     let mut q = Question::ask(text, default, con);
-    answer(con, false, |b, con| q.feed(b, con))
+    answer(con, |b, con| q.feed(b, con)).unwrap_or(false)
 }
 
-/// Asks for the activation key; ESC or BREAK keeps the current one.
-fn ask_activation(con: &mut Uart16550, current: Option<ActivationKey>) -> Option<ActivationKey> {
+/// Asks for the activation key: `Some(None)` keeps the current one; ESC or BREAK: `None`.
+fn ask_activation(
+    con: &mut Uart16550,
+    current: Option<ActivationKey>,
+) -> Option<Option<ActivationKey>> {
     let mut p = ActivationPrompt::ask(current, con);
-    answer(con, None, |b, con| p.feed(b, con))
+    answer(con, |b, con| p.feed(b, con))
 }
 
 fn slots(con: &mut Uart16550) -> Option<Slots<flash::AnyFlash>> {
@@ -152,7 +154,7 @@ impl Operator for Console<'_> {
     fn yes_no(&mut self, text: &'static str, default: bool) -> bool {
         ask(self.0, text, default)
     }
-    fn activation(&mut self, current: Option<ActivationKey>) -> Option<ActivationKey> {
+    fn activation(&mut self, current: Option<ActivationKey>) -> Option<Option<ActivationKey>> {
         ask_activation(self.0, current)
     }
     fn now_us(&mut self) -> u64 {
@@ -174,8 +176,9 @@ pub fn install_download(
     dialogue::install_download(&mut s, &mut Console(con), image, scratch, trust)
 }
 
-/// `version`: this firmware, the flash, each slot, and the unit record.
-pub fn version(con: &mut Uart16550) {
+/// `version`: this firmware, the flash, each slot (judged by `trust`, as the flash boot
+/// would), and the unit record.
+pub fn version(con: &mut Uart16550, trust: &Trust<'_>) {
     let _ = write!(
         con,
         "lifeboat recovery monitor {}\r\n",
@@ -187,7 +190,7 @@ pub fn version(con: &mut Uart16550) {
     };
     let _ = write!(con, "Flash={f}\r\n");
     match Slots::new(f) {
-        Ok(mut s) => dialogue::version_report(&mut s, con),
+        Ok(mut s) => dialogue::version_report(&mut s, con, trust),
         Err(e) => {
             let _ = write!(con, "{e}\r\n");
         }

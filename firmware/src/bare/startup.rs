@@ -228,7 +228,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
         match action {
             Action::None => continue,
             Action::Reload => reload(&mut con),
-            Action::Version => super::flash::version(&mut con),
+            Action::Version => super::flash::version(&mut con, &trust),
             Action::Ping(target) => net.ping(&mut con, monitor.settings(), target, &mut typeahead),
             Action::Dhcp => {
                 let lease = net.dhcp(&mut con, monitor.settings(), &mut typeahead);
