@@ -12,9 +12,9 @@ use core::fmt::Write;
 use embedded_storage::nor_flash::NorFlash;
 
 use super::{linux, placement, RamRegion};
-use crate::image::{Header, Kind, Refusal, HEADER_LEN, PLATFORM};
-use crate::install::dialogue::{Trust, INSTALL_FLOOR};
-use crate::install::{ActivationKey, BootPolicy, Checked, Slot, Slots};
+use crate::image::{Header, Kind, Refusal, HEADER_LEN};
+use crate::install::dialogue::Trust;
+use crate::install::{ActivationKey, Checked, Slot, Slots};
 
 /// The RAM a flash boot loads an image into and lays a kernel out in.
 pub trait Ram {
@@ -195,11 +195,7 @@ pub fn flash_boot<F: NorFlash>(
             return None;
         }
     };
-    s.set_policy(BootPolicy {
-        platform: PLATFORM,
-        floor: INSTALL_FLOOR,
-        key: trust.key,
-    });
+    crate::install::dialogue::boot_policy(&mut s, trust);
     // Each slot the selection looks at is read into RAM and checked there; the last one
     // loaded is remembered (a later load may have reused the same RAM). Any refusal, an
     // unreadable sector or no room in RAM included, makes that slot bad.

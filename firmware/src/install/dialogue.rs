@@ -51,7 +51,7 @@ pub struct Trust<'a> {
 /// Sets on `s` the policy the unit's own flash boot applies (platform, floor, key) and
 /// returns the key: the unit firmware's own, or on a Boothelper (whose medium is anyone's)
 /// the unit record's.
-fn boot_policy<F: NorFlash>(s: &mut Slots<F>, trust: &Trust<'_>) -> Option<[u8; 32]> {
+pub(crate) fn boot_policy<F: NorFlash>(s: &mut Slots<F>, trust: &Trust<'_>) -> Option<[u8; 32]> {
     let key = if trust.boothelper {
         s.record().and_then(|r| r.unit.key)
     } else {

@@ -364,7 +364,7 @@ impl<F: NorFlash> Slots<F> {
         if erase {
             if let Err(e) = self.flash.erase(start, start + self.erase) {
                 err = InstallError::Erase(e.kind());
-                if stride as usize % F::ERASE_SIZE.max(1) == 0 {
+                if (stride as usize).is_multiple_of(F::ERASE_SIZE.max(1)) {
                     for index in 0..self.erase / stride {
                         let at = start + index * stride;
                         let _ = self.flash.erase(at, at + stride);

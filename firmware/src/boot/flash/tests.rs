@@ -10,7 +10,7 @@ use std::string::String;
 use std::vec::Vec;
 
 use super::*;
-use crate::image::{sign_header, HeaderRepr, Version};
+use crate::image::{sign_header, HeaderRepr, Version, PLATFORM};
 use crate::install::sim::SimFlash;
 use crate::install::{Record, State, BOOT_BUDGET};
 
@@ -440,9 +440,8 @@ fn flashtest_keeps_the_floor() {
     u.run_and_confirm(b);
     u.power_on(Some(*key.pk), true);
     let mut out = String::new();
-    let mut s = u.slots();
     assert!(crate::monitor::flashtest::run_keeping_record(
-        &mut s,
+        &mut u.slots(),
         &"sim",
         8,
         || 0,
@@ -452,7 +451,6 @@ fn flashtest_keeps_the_floor() {
         out.contains("unit record written back (floor 2.0(0))"),
         "{out}"
     );
-    drop(s);
     let r = u.record().unwrap();
     assert_eq!(
         (r.unit.floor, r.unit.key),
