@@ -8,7 +8,7 @@
 //! CR and LF; only NULs after the text are padding), a line that is not one of the keys in
 //! lower case, a line that names `pubkey` in any case (a comment included) and is not
 //! `pubkey=<64 hex digits>`, an all-zero key, and, under UEFI Secure Boot, no key at all
-//! ([`BootConfig::under_secure_boot`]).
+//! (the `secure_boot` argument of [`BootConfig::parse`]).
 #![forbid(unsafe_code)]
 
 use core::fmt::{self, Write};
@@ -58,35 +58,22 @@ pub struct ConfigWarning<'a> {
     pub refuses: bool,
 }
 
-/// The longest [`ConfigWarning`] as displayed, in bytes (the line numbers of a 4 KiB
-/// sector, the longest reason, the quoted line cut at [`QUOTE_MAX`]).
-pub const WARNING_MAX: usize = 144;
-/// How much of the line a warning quotes, escapes included (then `...`).
-const QUOTE_MAX: usize = 40;
-
 impl fmt::Display for ConfigWarning<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "config line {}: {} (\"", self.line, self.why)?;
-        // Quoted as `{:?}` would for printable ASCII; anything else (a control byte that
-        // could move the operator's cursor) as `?`. No Debug machinery in the binary.
-        let mut n = 0;
+        // Quoted as `{:?}` would for printable ASCII; anything else (a tab, or a control
+        // byte that could move the operator's cursor) as `?`. No Debug machinery in the
+        // binary.
         for c in self.text.chars() {
-            if n >= QUOTE_MAX {
-                f.write_str("...")?;
-                break;
-            }
-            n += 1;
             match c {
-                '"' | '\\' => {
-                    n += 1;
-                    write!(f, "\\{c}")?
-                }
+                '"' | '\\' => write!(f, "\\{c}")?,
                 ' '..='~' => f.write_char(c)?,
                 _ => f.write_char('?')?,
             }
         }
+        // A refusing line is followed by the refusal's reason (the caller's).
         f.write_str(if self.refuses {
-            "\"); configuration refused"
+            "\")"
         } else {
             "\"); default kept"
         })
@@ -95,19 +82,14 @@ impl fmt::Display for ConfigWarning<'_> {
 
 /// Reasons the configuration is refused ([`BootConfig::trust_broken`]).
 pub const NOT_TEXT: &str = "the configuration sector is not text, so the unit's key cannot be read";
-pub const UNKNOWN_LINE: &str =
-    "the configuration has a line that is not a known key (lower case) or a comment";
-pub const BAD_PUBKEY: &str =
-    "a configuration line names pubkey but is not pubkey=<64 hex digits>";
+pub const UNKNOWN_LINE: &str = "the configuration has a line that is not a known key";
+pub const BAD_PUBKEY: &str = "the configuration's pubkey line does not parse";
 pub const ZERO_KEY: &str = "the configuration's pubkey is all zeros";
-pub const SECURE_BOOT_KEYLESS: &str =
-    "started under UEFI Secure Boot with no pubkey in the configuration";
+pub const SECURE_BOOT_KEYLESS: &str = "no pubkey in the configuration under UEFI Secure Boot";
 /// For a unit whose configuration sector could not be read at all.
 pub const UNREADABLE: &str = "the configuration sector could not be read";
 
 const BAUDS: [u32; 7] = [1200, 2400, 4800, 9600, 19200, 38400, 115200];
-/// The keys besides `pubkey`, as they must be spelt.
-const KEYS: [&str; 4] = ["boot_timeout", "baud", "log", "mode"];
 
 /// The warning for a line that names `pubkey` and does not give a key.
 const MUST_BE_PUBKEY: &str = "must be pubkey=<64 hex digits>";
@@ -116,40 +98,32 @@ const MUST_BE_PUBKEY: &str = "must be pubkey=<64 hex digits>";
 type Bad = (&'static str, Option<&'static str>);
 
 impl BootConfig {
-    /// Parse the sector; `warn` is called once per rejected line (at most once for a
-    /// sector that is not text).
-    pub fn parse<'a>(bytes: &'a [u8], mut warn: impl FnMut(ConfigWarning<'a>)) -> Self {
+    /// Parse the sector; `warn` is called once per rejected line. `secure_boot`: started
+    /// under UEFI Secure Boot, where the platform checked the loader and the configuration
+    /// in it; a configuration without a key is then a signed loader meant for another unit
+    /// or for none, and is refused rather than run keyless.
+    pub fn parse<'a>(
+        bytes: &'a [u8],
+        secure_boot: bool,
+        mut warn: impl FnMut(ConfigWarning<'a>),
+    ) -> Self {
         let mut cfg = Self::default();
         // Only the NULs after the last other byte are padding.
         let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-        let text = &bytes[..end];
-        if let Some(at) = text
-            .iter()
-            .position(|&b| !matches!(b, b'\t' | b'\n' | b'\r' | b' '..=b'~'))
-        {
-            // The line of the first byte that is not text, quoted up to that byte (ASCII).
-            let before = &bytes[..at];
-            let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            warn(ConfigWarning {
-                line: before.iter().filter(|&&b| b == b'\n').count() + 1,
-                text: core::str::from_utf8(&before[start..]).unwrap_or(""),
-                why: "not text",
-                refuses: true,
-            });
-            cfg.trust_broken = Some(NOT_TEXT);
-            return cfg;
-        }
-        // Printable ASCII from here on.
-        let Ok(text) = core::str::from_utf8(text) else {
-            cfg.trust_broken = Some(NOT_TEXT);
-            return cfg;
-        };
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() {
-                continue;
-            }
-            if let Err((why, refusal)) = cfg.apply(line) {
+        for (i, raw) in bytes[..end].split(|&b| b == b'\n').enumerate() {
+            // Text is printable ASCII and tab (CR before LF is trimmed with the blanks).
+            let text_end = raw
+                .iter()
+                .position(|&b| !matches!(b, b'\t' | b'\r' | b' '..=b'~'));
+            let text = core::str::from_utf8(&raw[..text_end.unwrap_or(raw.len())]);
+            let line = text.unwrap_or("").trim();
+            let outcome = match (text_end, text) {
+                (None, Ok(_)) if line.is_empty() => continue,
+                (None, Ok(_)) => cfg.apply(line),
+                // Quoted up to the first byte that is not text.
+                _ => Err(("not text", Some(NOT_TEXT))),
+            };
+            if let Err((why, refusal)) = outcome {
                 if let Some(r) = refusal {
                     cfg.trust_broken.get_or_insert(r);
                 }
@@ -160,6 +134,9 @@ impl BootConfig {
                     refuses: refusal.is_some(),
                 });
             }
+        }
+        if secure_boot && cfg.public_key.is_none() {
+            cfg.trust_broken.get_or_insert(SECURE_BOOT_KEYLESS);
         }
         if cfg.trust_broken.is_some() {
             // No half trust: a key before the refused line is not kept either.
@@ -173,7 +150,7 @@ impl BootConfig {
         let kv = line.split_once('=').map(|(k, v)| (k.trim(), v.trim()));
         if let Some(("pubkey", v)) = kv {
             return match parse_key(v) {
-                Some(k) if k == [0; 32] => Err(("pubkey is all zeros", Some(ZERO_KEY))),
+                Some(k) if k == [0; 32] => Err((ZERO_KEY, Some(ZERO_KEY))),
                 Some(k) => {
                     self.public_key = Some(k);
                     Ok(())
@@ -214,22 +191,9 @@ impl BootConfig {
                 "boothelper" => self.boothelper = true,
                 _ => return Err(("mode must be monitor or boothelper", None)),
             },
-            _ if KEYS.iter().any(|n| n.eq_ignore_ascii_case(k)) => {
-                return Err(("keys are lower case", Some(UNKNOWN_LINE)))
-            }
-            _ => return Err(("unknown key", Some(UNKNOWN_LINE))),
+            _ => return Err(("unknown key (keys are lower case)", Some(UNKNOWN_LINE))),
         }
         Ok(())
-    }
-
-    /// Started under UEFI Secure Boot (`on`): the loader and the configuration in it were
-    /// checked by the platform, so a configuration without a key is a signed loader meant
-    /// for another unit or none; it is refused rather than run keyless.
-    pub fn under_secure_boot(mut self, on: bool) -> Self {
-        if on && self.public_key.is_none() {
-            self.trust_broken.get_or_insert(SECURE_BOOT_KEYLESS);
-        }
-        self
     }
 }
 
@@ -256,7 +220,7 @@ mod tests {
     /// The parsed configuration and the warnings, as the banner shows them.
     fn parse_bytes(b: &[u8]) -> (BootConfig, Vec<String>) {
         let mut shown = Vec::new();
-        let c = BootConfig::parse(b, |w| shown.push(w.to_string()));
+        let c = BootConfig::parse(b, false, |w| shown.push(w.to_string()));
         (c, shown)
     }
 
@@ -293,7 +257,7 @@ mod tests {
     fn defaults_for_empty_and_nul_padded() {
         assert_eq!(parse(""), (BootConfig::default(), 0));
         assert_eq!(parse_bytes(&[0; 512]), (BootConfig::default(), vec![]));
-        let c = BootConfig::parse(&sector(b"boot_timeout=3\n"), |_| panic!());
+        let c = BootConfig::parse(&sector(b"boot_timeout=3\n"), false, |_| panic!());
         assert_eq!(c.boot_timeout_s, 3);
         assert_eq!(c.baud, 9600);
     }
@@ -347,7 +311,8 @@ mod tests {
                 assert_eq!(c.trust_broken, None, "{text:?}");
                 assert_eq!(c.boothelper, boothelper, "{text:?}");
                 assert_eq!(c.public_key.is_some(), keyed, "{text:?}");
-                assert_eq!(c.under_secure_boot(true).trust_broken.is_none(), keyed);
+                let secure = BootConfig::parse(&bytes, true, |_| panic!());
+                assert_eq!(secure.trust_broken.is_none(), keyed, "{text:?}");
             }
         }
     }
@@ -375,9 +340,13 @@ mod tests {
             ("junk\n".to_string(), UNKNOWN_LINE),
             ("=1\n".to_string(), UNKNOWN_LINE),
         ] {
-            for text in [bad.clone(), format!("{key_line}{bad}"), format!("{bad}{key_line}")] {
+            for text in [
+                bad.clone(),
+                format!("{key_line}{bad}"),
+                format!("{bad}{key_line}"),
+            ] {
                 let mut warnings = vec![];
-                let c = BootConfig::parse(text.as_bytes(), |w| warnings.push(w));
+                let c = BootConfig::parse(text.as_bytes(), false, |w| warnings.push(w));
                 assert_eq!(c.trust_broken, Some(reason), "{text:?}");
                 assert_eq!(c.public_key, None, "{text:?}");
                 assert_eq!(warnings.len(), 1, "{text:?}: {warnings:?}");
@@ -393,12 +362,32 @@ mod tests {
     fn a_sector_that_is_not_text_is_refused() {
         let key_line = format!("pubkey={KEY}\n");
         let cases: [(Vec<u8>, usize, &str); 9] = [
-            ([b"\xEF\xBB\xBF".as_slice(), key_line.as_bytes()].concat(), 1, ""),
-            ([b"mode=monitor\n\0".as_slice(), key_line.as_bytes()].concat(), 2, ""),
-            ([key_line.as_bytes(), b"mode=mon\0itor\n"].concat(), 2, "mode=mon"),
-            ([key_line.as_bytes(), b"log=warn\x1b[2J\n"].concat(), 2, "log=warn"),
+            (
+                [b"\xEF\xBB\xBF".as_slice(), key_line.as_bytes()].concat(),
+                1,
+                "",
+            ),
+            (
+                [b"mode=monitor\n\0".as_slice(), key_line.as_bytes()].concat(),
+                2,
+                "",
+            ),
+            (
+                [key_line.as_bytes(), b"mode=mon\0itor\n"].concat(),
+                2,
+                "mode=mon",
+            ),
+            (
+                [key_line.as_bytes(), b"log=warn\x1b[2J\n"].concat(),
+                2,
+                "log=warn",
+            ),
             ([key_line.as_bytes(), b"\x0c"].concat(), 2, ""),
-            ([key_line.as_bytes(), "# gerät\n".as_bytes()].concat(), 2, "# ger"),
+            (
+                [key_line.as_bytes(), "# gerät\n".as_bytes()].concat(),
+                2,
+                "# ger",
+            ),
             ([key_line.as_bytes(), b"\xff\xff"].concat(), 2, ""),
             (vec![0xFF; 512], 1, ""),
             (
@@ -409,8 +398,12 @@ mod tests {
         ];
         for (bytes, line, text) in cases {
             let mut warnings = vec![];
-            let c = BootConfig::parse(&bytes, |w| warnings.push(w));
-            assert_eq!((c.public_key, c.trust_broken), (None, Some(NOT_TEXT)), "{bytes:?}");
+            let c = BootConfig::parse(&bytes, false, |w| warnings.push(w));
+            assert_eq!(
+                (c.public_key, c.trust_broken),
+                (None, Some(NOT_TEXT)),
+                "{bytes:?}"
+            );
             assert_eq!(
                 warnings,
                 [ConfigWarning {
@@ -444,57 +437,60 @@ mod tests {
         assert_eq!((c.trust_broken, c.public_key.is_some()), (None, true));
     }
 
-    /// What the banner prints (`Warning: ` and this): the line, why, the line quoted (cut
-    /// after 40 characters), and whether it was refused. Once `config line 6: ` and nothing
-    /// else: the message did not fit the banner's buffer.
+    /// What the banner prints (`Warning: ` and this): the line, why, the line quoted, and
+    /// for a value that does not parse, that its default is kept (a refusing line is
+    /// followed by the refusal's reason). Once `config line 6: ` and nothing else: the
+    /// message did not fit the banner's buffer, which now keeps the warnings themselves.
     #[test]
     fn warnings_say_which_line_why_and_what_follows() {
         let (_, w) = parse_bytes(b"# x\n\n\n\n\npubkey=00\n");
         assert_eq!(
             w,
-            ["config line 6: must be pubkey=<64 hex digits> (\"pubkey=00\"); configuration refused"]
+            ["config line 6: must be pubkey=<64 hex digits> (\"pubkey=00\")"]
         );
-        let (_, w) = parse_bytes(format!("PUBKEY={KEY}").as_bytes());
+        let (_, w) = parse_bytes(format!("mode=monitor\nPUBKEY={KEY}").as_bytes());
         assert_eq!(
             w,
-            ["config line 1: must be pubkey=<64 hex digits> (\"PUBKEY=00112233445566778899aabbccddeeff0...\"); configuration refused"]
+            [format!(
+                "config line 2: must be pubkey=<64 hex digits> (\"PUBKEY={KEY}\")"
+            )]
         );
-        let (_, w) = parse_bytes(b"baud=\"\\\x7e");
+        let (_, w) = parse_bytes(b"BAUD=9600\nbaud=\"\\\x7e\tx");
         assert_eq!(
             w,
-            ["config line 1: baud must be one of 1200..115200 (\"baud=\\\"\\\\~\"); default kept"]
+            [
+                "config line 1: unknown key (keys are lower case) (\"BAUD=9600\")",
+                "config line 2: baud must be one of 1200..115200 (\"baud=\\\"\\\\~?x\"); default kept"
+            ]
         );
         let (_, w) = parse_bytes(b"mode=monitor\n\xEF\xBB\xBFpubkey=00");
-        assert_eq!(
-            w,
-            ["config line 2: not text (\"\"); configuration refused"]
-        );
-        // The longest: the longest reason, a line number of a 4 KiB sector, a quote that is
-        // all escapes.
-        let mut worst = "\n".repeat(4095).into_bytes();
-        worst.extend_from_slice(b"log=\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"");
-        let (_, w) = parse_bytes(&worst);
-        assert_eq!(w.len(), 1);
-        assert!(w[0].starts_with("config line 4096: log must be"), "{w:?}");
-        assert!(w[0].len() <= WARNING_MAX, "{} > {WARNING_MAX}: {}", w[0].len(), w[0]);
+        assert_eq!(w, ["config line 2: not text (\"\")"]);
     }
 
     /// Under UEFI Secure Boot a configuration without a key is refused; with a key, or
     /// without Secure Boot, nothing changes; a refusal keeps its own reason.
     #[test]
     fn under_secure_boot_a_keyless_configuration_is_refused() {
-        let keyless = parse("mode=monitor\n").0;
-        assert_eq!(keyless.under_secure_boot(false), keyless);
-        assert_eq!(
-            keyless.under_secure_boot(true),
-            BootConfig {
-                trust_broken: Some(SECURE_BOOT_KEYLESS),
-                ..keyless
-            }
-        );
-        let keyed = parse(&format!("pubkey={KEY}\n")).0;
-        assert_eq!(keyed.under_secure_boot(true), keyed);
-        let broken = parse("PUBKEY=1\n").0;
-        assert_eq!(broken.under_secure_boot(true).trust_broken, Some(BAD_PUBKEY));
+        let parse_sb = |s: &str, on| BootConfig::parse(s.as_bytes(), on, |_| {});
+        let keyless = parse_sb("mode=monitor\n", false);
+        assert_eq!((keyless.public_key, keyless.trust_broken), (None, None));
+        for text in ["mode=monitor\n", "", "# pubkey comes later\n"] {
+            let c = parse_sb(text, true);
+            let want = if text.contains("pubkey") {
+                BAD_PUBKEY
+            } else {
+                SECURE_BOOT_KEYLESS
+            };
+            assert_eq!(
+                (c.public_key, c.trust_broken),
+                (None, Some(want)),
+                "{text:?}"
+            );
+        }
+        let keyed = format!("pubkey={KEY}\n");
+        assert_eq!(parse_sb(&keyed, true), parse_sb(&keyed, false));
+        assert!(parse_sb(&keyed, true).public_key.is_some());
+        assert_eq!(parse_sb("PUBKEY=1\n", true).trust_broken, Some(BAD_PUBKEY));
+        assert_eq!(parse_sb("\u{feff}", true).trust_broken, Some(NOT_TEXT));
     }
 }
