@@ -492,7 +492,7 @@ near_misses! {
         BAD_PUBKEY;
     a_utf8_bom_refuses_installs_and_flash_boot:
         [b"\xEF\xBB\xBF".as_slice(), format!("pubkey={}\n{BASE_CONFIG}", unit_key_hex()).as_bytes()].concat(),
-        "config line 1: not text (\"\")".to_string(),
+        "config line 1: not text (\"\")",
         NOT_TEXT;
     a_key_line_with_a_colon_refuses_installs_and_flash_boot:
         format!("{BASE_CONFIG}pubkey: {}\n", unit_key_hex()).into_bytes(),
@@ -500,7 +500,7 @@ near_misses! {
         BAD_PUBKEY;
     a_nul_before_the_key_line_refuses_installs_and_flash_boot:
         format!("{BASE_CONFIG}\0\npubkey={}\n", unit_key_hex()).into_bytes(),
-        "config line 5: not text (\"\")".to_string(),
+        "config line 5: not text (\"\")",
         NOT_TEXT;
     an_all_zero_key_refuses_installs_and_flash_boot:
         format!("{BASE_CONFIG}pubkey={}\n", "0".repeat(64)).into_bytes(),
