@@ -217,6 +217,7 @@ mod bare {
             let mut value = [0u8; 8];
             let mut size = value.len();
             if st.runtime_services.is_null() {
+                // Cannot tell: counts as on (fail closed), as a failed read does.
                 true
             } else {
                 // SAFETY: runtime services are valid while boot services run; the name is

@@ -22,7 +22,8 @@ pub const MAX_REGIONS: usize = 64;
 const MAGIC: u32 = 0x544F_424C; // "LBOT"
 /// Flags bit 2: [`ECAM_OFFSET`] holds the ECAM window's base (u64) and last bus (u8).
 const FLAG_ECAM: u32 = 4;
-/// Flags bit 3: the UEFI loader found Secure Boot on (the `SecureBoot` variable was 1).
+/// Flags bit 3: the UEFI loader found Secure Boot on (the `SecureBoot` variable was not 0,
+/// or could not be read).
 const FLAG_SECURE_BOOT: u32 = 8;
 /// Where the ECAM window is described, after the 64 E820 entries (bootloader/layout.md).
 pub const ECAM_OFFSET: usize = 0x6F0;
