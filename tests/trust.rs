@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use common::*;
 use lifeboat::media;
+use lifeboat_firmware::config::{BAD_PUBKEY, NOT_TEXT, UNKNOWN_LINE, ZERO_KEY};
 use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
 use lifeboat_qemu::{MachineType, NetBackend, NicModel};
 
@@ -466,4 +467,213 @@ fn an_entry_outside_the_payload_is_refused_as_such() {
         std::fs::read(&flash).unwrap().iter().all(|&b| b == 0xFF),
         "the flash changed"
     );
+}
+
+// Issue 21 finding 2: configuration near-misses once left a keyed unit keyless. Each is now
+// refused: the banner says which line and why, the flash boot is refused with the reason
+// (an unsigned image in flash that a keyless unit boots stays unstarted), and `tftp` of the
+// unsigned image is refused before anything is written.
+
+/// The unit key of the near-miss scenarios, as the configuration spells it.
+fn unit_key_hex() -> String {
+    key(1).pk.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The start of every near-miss configuration: a 1 s window, the usual console.
+const BASE_CONFIG: &str = "boot_timeout=1\nbaud=9600\nlog=warn\nmode=monitor\n";
+
+/// A pflash file holding the unsigned demo 1.0(1) in slot A, as a keyless unit installed
+/// it, and that unit's proof that it boots it: written once per test process.
+fn flash_with_an_unsigned_image() -> &'static Path {
+    static FLASH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FLASH.get_or_init(|| {
+        let d = dir("near-miss-plant");
+        let root = d.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(
+            root.join("plain.bin"),
+            media::demo_image(Version::new(1, 0, 1)),
+        )
+        .unwrap();
+        let flash = d.join("pflash.img");
+        blank(&flash, 4 << 20);
+        let floppy = d.join("keyless.img");
+        write_floppy(&floppy, BASE_CONFIG.as_bytes());
+        let mut q = launch(
+            &Machine::new(Medium::Floppy, &floppy)
+                .pflash(&flash)
+                .nic(NicModel::E1000, user_net(&root)),
+        );
+        to_prompt(&mut q);
+        command1(&mut q, "address 10.0.2.15");
+        command1(&mut q, "server 10.0.2.2");
+        tftp_install(&mut q, "plain.bin", "1.0(1)");
+        // A keyless unit boots it: the refusals below are the configuration's doing.
+        q.send_line("reload").unwrap();
+        expect(&mut q, "demo image 1.0(1) running", STARTED);
+        drop(q);
+        flash
+    })
+}
+
+/// A diskette of the appliance's firmware whose configuration sector holds `config`
+/// (NUL-padded; LBA 1, bootloader/layout.md).
+fn write_floppy(path: &Path, config: &[u8]) {
+    let mut img = media::image(Medium::Floppy, &media::MediaConfig::default()).unwrap();
+    assert!(config.len() <= 512);
+    img[512..1024].fill(0);
+    img[512..512 + config.len()].copy_from_slice(config);
+    std::fs::write(path, img).unwrap();
+}
+
+/// Boots a unit whose configuration is `config` on the flash of
+/// [`flash_with_an_unsigned_image`]: the banner must show `warning` and the refusal's
+/// `reason`, the flash boot must be refused with it (the unsigned image never starts), and
+/// `tftp` of that image must be refused with it, the flash unchanged.
+fn near_miss_is_refused(tag: &str, config: &[u8], warning: &str, reason: &str) {
+    let planted = flash_with_an_unsigned_image();
+    let d = dir(&format!("near-miss-{tag}"));
+    let flash = d.join("pflash.img");
+    std::fs::copy(planted, &flash).unwrap();
+    let before = std::fs::read(&flash).unwrap();
+    let floppy = d.join("unit.img");
+    write_floppy(&floppy, config);
+    let root = planted.parent().unwrap().join("root");
+    let mut q = launch(
+        &Machine::new(Medium::Floppy, &floppy)
+            .pflash(&flash)
+            .nic(NicModel::E1000, user_net(&root)),
+    );
+    let banner = expect_banner(&mut q);
+    assert!(
+        banner.contains(&format!("Warning: {warning}\r\n")),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!(
+            "Warning: {reason}: installs and flash boot are refused until it is repaired\r\n"
+        )),
+        "{banner}"
+    );
+    // Nobody at the console: the window ends and the flash boot is refused.
+    let out = expect(&mut q, PROMPT, BOOT);
+    assert!(
+        out.contains(&format!(
+            "Flash boot refused: {reason}; entering the monitor.\r\n"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("demo image"), "the unsigned image ran: {out}");
+    let out = fetch(&mut q, PROMPT, "plain.bin", PROMPT);
+    assert!(
+        out.contains(&format!("Install refused: {reason}; this unit installs nothing until its configuration is repaired.\r\nNothing was written to flash.\r\n")),
+        "{out}"
+    );
+    assert!(std::fs::read(&flash).unwrap() == before, "flash changed");
+}
+
+/// One test per near miss: `name: config bytes, the banner's warning, the reason`.
+macro_rules! near_misses {
+    ($($name:ident: $config:expr, $warning:expr, $reason:expr;)+) => {
+        $(
+            #[test]
+            fn $name() {
+                let config: Vec<u8> = $config;
+                near_miss_is_refused(stringify!($name), &config, &$warning, $reason);
+            }
+        )+
+    };
+}
+
+near_misses! {
+    a_key_line_in_capitals_refuses_installs_and_flash_boot:
+        format!("{BASE_CONFIG}PUBKEY={}\n", unit_key_hex()).into_bytes(),
+        format!("config line 5: must be pubkey=<64 hex digits> (\"PUBKEY={}\")", unit_key_hex()),
+        BAD_PUBKEY;
+    a_capitalised_key_line_refuses_installs_and_flash_boot:
+        format!("{BASE_CONFIG}Pubkey={}\n", unit_key_hex()).into_bytes(),
+        format!("config line 5: must be pubkey=<64 hex digits> (\"Pubkey={}\")", unit_key_hex()),
+        BAD_PUBKEY;
+    a_utf8_bom_refuses_installs_and_flash_boot:
+        [b"\xEF\xBB\xBF".as_slice(), format!("pubkey={}\n{BASE_CONFIG}", unit_key_hex()).as_bytes()].concat(),
+        "config line 1: not text (\"\")",
+        NOT_TEXT;
+    a_key_line_with_a_colon_refuses_installs_and_flash_boot:
+        format!("{BASE_CONFIG}pubkey: {}\n", unit_key_hex()).into_bytes(),
+        format!("config line 5: must be pubkey=<64 hex digits> (\"pubkey: {}\")", unit_key_hex()),
+        BAD_PUBKEY;
+    a_nul_before_the_key_line_refuses_installs_and_flash_boot:
+        format!("{BASE_CONFIG}\0\npubkey={}\n", unit_key_hex()).into_bytes(),
+        "config line 5: not text (\"\")",
+        NOT_TEXT;
+    an_all_zero_key_refuses_installs_and_flash_boot:
+        format!("{BASE_CONFIG}pubkey={}\n", "0".repeat(64)).into_bytes(),
+        format!("config line 5: the configuration's pubkey is all zeros (\"pubkey={}\")", "0".repeat(64)),
+        ZERO_KEY;
+    an_unknown_key_refuses_installs_and_flash_boot:
+        format!("{BASE_CONFIG}public_key={}\n", unit_key_hex()).into_bytes(),
+        format!("config line 5: unknown key (keys are lower case) (\"public_key={}\")", unit_key_hex()),
+        UNKNOWN_LINE;
+}
+
+/// Every configuration the media builder writes (each medium, the UEFI loader's payload,
+/// the ROM's header; each option) is accepted as it was meant: no warning, no refusal, its
+/// key in force. The other half of failing closed: nothing legitimate is refused.
+#[test]
+fn every_configuration_the_media_builder_writes_is_accepted() {
+    use lifeboat_firmware::config::BootConfig;
+    let find = |hay: &[u8], magic: &[u8]| {
+        hay.windows(magic.len())
+            .position(|w| w == magic)
+            .expect("payload magic")
+    };
+    let mut n = 0;
+    for timeout in [0, 3, 3600] {
+        for (baud, log) in [(1200, "off"), (9600, "warn"), (115200, "trace")] {
+            for boothelper in [false, true] {
+                for public_key in [None, Some(*key(1).pk)] {
+                    let cfg = media::MediaConfig {
+                        boot_timeout_s: timeout,
+                        baud,
+                        log_level: log.into(),
+                        boothelper,
+                        public_key,
+                        removable_boothelper: !boothelper,
+                    };
+                    let mut sectors = vec![];
+                    for m in [Medium::Floppy, Medium::Usb, Medium::Disk] {
+                        let img = media::image(m, &cfg).unwrap();
+                        sectors.push((m, img[512..1024].to_vec()));
+                    }
+                    for m in [Medium::Usb, Medium::Disk] {
+                        let efi = media::uefi_loader(m, &cfg).unwrap();
+                        let p = find(&efi, &lifeboat_efi::payload::MAGIC);
+                        let c = p + lifeboat_efi::payload::CONFIG;
+                        sectors.push((m, efi[c..c + 512].to_vec()));
+                    }
+                    let rom = media::rom_image(&cfg).unwrap();
+                    let at = rom.len()
+                        - (lifeboat_rom::layout::ROM_END - lifeboat_rom::layout::HEADER_ADDR)
+                            as usize;
+                    let c = at + lifeboat_rom::payload::CONFIG;
+                    sectors.push((Medium::Disk, rom[c..c + 512].to_vec()));
+                    for (m, sector) in sectors {
+                        for secure_boot in [false, true] {
+                            let c = BootConfig::parse(&sector, secure_boot, |w| {
+                                panic!("{w} in {:?}", String::from_utf8_lossy(&sector))
+                            });
+                            let keyless_secure = secure_boot && public_key.is_none();
+                            assert_eq!(c.trust_broken.is_some(), keyless_secure, "{cfg:?} {m:?}");
+                            assert_eq!(c.public_key, public_key.filter(|_| !keyless_secure));
+                            assert_eq!((c.boot_timeout_s, c.baud), (timeout, baud));
+                            let helper = boothelper || (m != Medium::Disk);
+                            assert_eq!(c.boothelper, helper, "{cfg:?} {m:?}");
+                            n += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(n, 3 * 3 * 2 * 2 * 6 * 2);
 }

@@ -1,7 +1,7 @@
 //! Power-on: banner, the flash-boot window, then the monitor loop.
 use core::fmt::Write;
 
-use lifeboat_firmware::config::BootConfig;
+use lifeboat_firmware::config::{BootConfig, ConfigWarning};
 use lifeboat_firmware::install::dialogue::Trust;
 use lifeboat_firmware::monitor::{Action, FaultKind, Monitor, BOOTHELPER_PROMPT, MONITOR_PROMPT};
 use lifeboat_firmware::net::session::TypeAhead;
@@ -43,12 +43,12 @@ pub fn run(bootinfo_addr: usize) -> ! {
         // entry identity-maps, and nothing else in it.
         unsafe { lifeboat_hal::pci::use_ecam(window) };
     }
-    let mut config_warnings: heapless::Vec<heapless::String<96>, 4> = heapless::Vec::new();
+    // Kept as they are (they borrow the configuration sector, which stays) and printed
+    // after the banner, once the console runs at the configured speed.
+    let mut config_warnings: heapless::Vec<ConfigWarning<'static>, 4> = heapless::Vec::new();
     let cfg = match &boot {
-        Ok(b) => BootConfig::parse(b.config, |w| {
-            let mut s = heapless::String::new();
-            let _ = write!(s, "{w}");
-            let _ = config_warnings.push(s);
+        Ok(b) => BootConfig::parse(b.config, b.secure_boot, |w| {
+            let _ = config_warnings.push(w);
         }),
         Err(_) => BootConfig::default(),
     };
