@@ -24,7 +24,8 @@ write("image_header", "version", b"\x00" + b"6.3(5)")
 write("image_header", "structured", b"\x02" + bytes(range(1, 120)))
 
 # config_sector: what `lifeboat media` writes (src/media.rs MediaConfig::to_text), NUL-padded
-# to the 512-byte sector, with and without a key; and lines the parser must warn about.
+# to the 512-byte sector, with and without a key; lines the parser must warn about; and
+# the near misses it must refuse.
 key = bytes(range(32)).hex()
 real = ("# lifeboat boot configuration\nboot_timeout=10\nbaud=9600\nlog=WARN\nmode=monitor\n")
 write("config_sector", "media_default", real.encode().ljust(512, b"\0"))
@@ -32,6 +33,18 @@ write("config_sector", "media_boothelper_key", (
     "# lifeboat boot configuration\nboot_timeout=3\nbaud=115200\nlog=INFO\nmode=boothelper\n"
     f"pubkey={key}\n").encode().ljust(512, b"\0"))
 write("config_sector", "warnings", b"boot_timeout=-1\nbaud=9601\r\nlog=loud\nmode=x\nfoo=1\njunk\npubkey=00\n")
+# The near misses of issue 21 that once left a unit keyless: each must be refused.
+keyed = real + f"pubkey={key}\n"
+for name, text in [
+    ("refused_upper_key", real + f"PUBKEY={key}\n"),
+    ("refused_capital_key", real + f"Pubkey={key}\n"),
+    ("refused_colon", real + f"pubkey: {key}\n"),
+    ("refused_zero_key", real + "pubkey=" + "0" * 64 + "\n"),
+]:
+    write("config_sector", name, text.encode().ljust(512, b"\0"))
+write("config_sector", "refused_bom", b"\xef\xbb\xbf" + keyed.encode())
+write("config_sector", "refused_nul_before_key",
+      (real + "\0" + f"pubkey={key}\n").encode().ljust(512, b"\0"))
 
 # linux_header: ctl, trailer (body u16, initrd u64, cmdline u16, avoid base u64, len u64),
 # then the setup header 0x1F1..0x268 as a Debian 12 kernel has it (protocol 2.15,

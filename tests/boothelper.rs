@@ -156,3 +156,63 @@ fn usb_stick_pulled(model: NicModel) {
     expect(&mut q, "booted from disk", BOOT);
     expect(&mut q, "demo image 1.0(1) running", Duration::from_secs(30));
 }
+
+/// Issue 21, finding 6: ESC (or a serial BREAK) at the activation-key question ends the
+/// install like a no at the copy question: "Nothing was written to flash", the Boothelper's prompt again, and the
+/// flash exactly as it was (it went on with the install before).
+#[test]
+fn esc_or_break_at_the_activation_key_question_writes_nothing() {
+    let (helper, _appliance, root, flash) = setup("esc-activation", NicModel::E1000);
+    let before = std::fs::read(&flash).unwrap();
+    let m = Machine::new(Medium::Floppy, &helper.floppy)
+        .medium_snapshot(true)
+        .pflash(&flash)
+        .nic(NicModel::E1000, nic(&root));
+    let mut q = launch(&m);
+    expect(&mut q, BH_PROMPT, BOOT);
+    for line in [
+        "address 10.0.2.15",
+        "server 10.0.2.2",
+        "file demo-image.bin",
+    ] {
+        q.send_line(line).unwrap();
+        expect(&mut q, BH_PROMPT, REPLY);
+    }
+    q.send_line("tftp").unwrap();
+    expect(
+        &mut q,
+        "Do you wish to copy the image to flash? [n] ",
+        Duration::from_secs(60),
+    );
+    q.send_line("y").unwrap();
+    expect(&mut q, "Activation key [none]: ", REPLY);
+    q.send(ESC).unwrap();
+    let out = expect(&mut q, BH_PROMPT, REPLY);
+    assert!(out.contains("Nothing was written to flash.\r\n"), "{out:?}");
+    assert!(!out.contains("Installing"), "{out:?}");
+    // A serial BREAK there does the same.
+    q.send_line("tftp").unwrap();
+    expect(
+        &mut q,
+        "Do you wish to copy the image to flash? [n] ",
+        Duration::from_secs(60),
+    );
+    q.send_line("y").unwrap();
+    expect(&mut q, "Activation key [none]: ", REPLY);
+    q.send_break().expect("BREAK over QMP");
+    let out = expect(&mut q, BH_PROMPT, REPLY);
+    assert!(out.contains("Nothing was written to flash.\r\n"), "{out:?}");
+    assert!(!out.contains("Installing"), "{out:?}");
+    // The prompt works, and `version` finds the flash as blank as it was.
+    q.send_line("version").unwrap();
+    let v = expect(&mut q, BH_PROMPT, REPLY);
+    assert!(
+        v.contains("Slot A: empty\r\nSlot B: empty\r\nUnit record: none"),
+        "{v}"
+    );
+    drop(q);
+    assert!(
+        std::fs::read(&flash).unwrap() == before,
+        "the flash changed"
+    );
+}

@@ -258,5 +258,5 @@ fn damaged_falls_back(nic: NicModel) {
     expect(&mut q, PROMPT, REPLY);
     let v = command(&mut q, "version").join("\n");
     assert!(v.contains("Slot A: 1.0(1)"), "{v}");
-    assert!(v.contains("does not verify"), "{v}");
+    assert!(v.contains("refused: Checksum verification"), "{v}");
 }

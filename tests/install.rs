@@ -170,6 +170,13 @@ fn good_bad_and_downgrade(store: Store, nic: NicModel) {
     q.send_line("n").unwrap();
     let out = expect(&mut q, PROMPT, REPLY);
     assert!(out.contains("Nothing was written to flash."), "{out}");
+    // Asked again, answered with ESC: the same (issue 21: every question aborts on ESC).
+    q.send_line("tftp").unwrap();
+    expect(&mut q, "Install it anyway? [n] ", Duration::from_secs(30));
+    q.send(ESC).unwrap();
+    let out = expect(&mut q, PROMPT, REPLY);
+    assert!(out.contains("Nothing was written to flash."), "{out}");
+    assert!(!out.contains("Installing"), "{out}");
     drop(q);
     let after = std::fs::read(&flash).unwrap();
     assert!(before == after, "a refused image changed the flash");
@@ -228,7 +235,9 @@ fn power_cut_keeps_the_old_image(nic: NicModel) {
         "{v}"
     );
     assert!(
-        v.contains("Slot B: 1.0(2), 1800320 bytes, does not verify: Checksum verification on flash image failed"),
+        v.contains(
+            "Slot B: 1.0(2), 1800320 bytes, refused: Checksum verification on flash image failed"
+        ),
         "the half-written image must be seen as such: {v}"
     );
     // And the next install completes.

@@ -210,7 +210,10 @@ fn q35_uefi_installs_to_pflash_and_flash_boots_after_reload() {
     };
     let (flash, root) = files(&d);
     let mut q = launch(&unit(Q35, Medium::Disk, &ovmf, &flash, &root));
-    to_monitor(&mut q);
+    let banner = to_monitor(&mut q);
+    // OVMF without Secure Boot: the keyless unit is not refused (flags bit 3 stays clear).
+    assert!(!banner.contains("Secure Boot"), "{banner}");
+    assert!(!banner.contains("refused"), "{banner}");
     command1(&mut q, "address 10.0.2.15");
     command1(&mut q, "server 10.0.2.2");
     tftp_install(&mut q, "demo-image.bin", "1.0(1)");
@@ -367,7 +370,10 @@ fn pc_stick_pulled(nic: NicModel) {
 
 /// Secure Boot (OVMF's `.secboot` build with Debian's snakeoil key enrolled, q35 with SMM):
 /// `BOOTX64.EFI` signed with that key (`sbsign`) boots to `monitor>`; the same loader unsigned
-/// is refused by the platform and lifeboat never starts.
+/// is refused by the platform and lifeboat never starts. Issue 21: a keyless loader signed
+/// with the same certificate (copied over a keyed unit's `BOOTX64.EFI`, it once ran an
+/// unsigned image) starts, but refuses the flash boot and the install of an unsigned image,
+/// with the reason in its banner; a signed loader with a key starts without that refusal.
 #[test]
 fn q35_secure_boot_starts_the_signed_loader_and_refuses_the_unsigned_one() {
     const TEST: &str = "q35_secure_boot_starts_the_signed_loader_and_refuses_the_unsigned_one";
@@ -375,6 +381,7 @@ fn q35_secure_boot_starts_the_signed_loader_and_refuses_the_unsigned_one() {
     const VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd";
     const KEY: &str = "/usr/share/ovmf/PkKek-1-snakeoil.key";
     const CERT: &str = "/usr/share/ovmf/PkKek-1-snakeoil.pem";
+    const REFUSED: &str = "no pubkey in the configuration under UEFI Secure Boot";
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     for f in [CODE, VARS, KEY, CERT] {
         if !Path::new(f).exists() {
@@ -383,12 +390,20 @@ fn q35_secure_boot_starts_the_signed_loader_and_refuses_the_unsigned_one() {
         }
     }
     let d = dir("q35-secure-boot");
-    let cfg = media::MediaConfig {
+    let keyless = media::MediaConfig {
         boot_timeout_s: WINDOW_S,
         ..media::MediaConfig::default()
     };
+    let keyed = media::MediaConfig {
+        public_key: Some([0x5A; 32]),
+        ..keyless.clone()
+    };
     let unsigned = d.join("unsigned.efi");
-    std::fs::write(&unsigned, media::uefi_loader(Medium::Disk, &cfg).unwrap()).unwrap();
+    std::fs::write(
+        &unsigned,
+        media::uefi_loader(Medium::Disk, &keyless).unwrap(),
+    )
+    .unwrap();
     // The snakeoil key's passphrase is "snakeoil" (the package's README.Debian); sbsign
     // cannot be given one, so the key is decrypted first.
     let key = d.join("snakeoil.key");
@@ -404,16 +419,33 @@ fn q35_secure_boot_starts_the_signed_loader_and_refuses_the_unsigned_one() {
         );
         return;
     }
-    let efi = std::fs::read(&unsigned).unwrap();
-    let signed = d.join("signed.efi");
-    match media::sbsign(&efi, &key, Path::new(CERT)) {
-        Ok(bytes) => std::fs::write(&signed, bytes).unwrap(),
-        Err(e) if e.contains("install the Debian package") => {
-            skip_or_fail(tmp, TEST, &e);
-            return;
+    let sign = |cfg: &media::MediaConfig, name: &str| -> Option<PathBuf> {
+        let efi = media::uefi_loader(Medium::Disk, cfg).unwrap();
+        let signed = d.join(name);
+        match media::sbsign(&efi, &key, Path::new(CERT)) {
+            Ok(bytes) => std::fs::write(&signed, bytes).unwrap(),
+            Err(e) if e.contains("install the Debian package") => {
+                skip_or_fail(tmp, TEST, &e);
+                return None;
+            }
+            Err(e) => panic!("{e}"),
         }
-        Err(e) => panic!("{e}"),
-    }
+        Some(signed)
+    };
+    let Some(signed) = sign(&keyless, "signed.efi") else {
+        return;
+    };
+    let Some(signed_keyed) = sign(&keyed, "signed-keyed.efi") else {
+        return;
+    };
+    // The flash: an AHCI disk (both pflash units hold OVMF's code and variables) with the
+    // unsigned demo image in slot A, which a keyless unit without Secure Boot would boot.
+    let (_, root) = files(&d);
+    let flash = d.join("ahci.img");
+    let mut disk = vec![0u8; 16 << 20];
+    let demo = media::demo_image(media::DEMO_VERSION);
+    disk[8192..8192 + demo.len()].copy_from_slice(&demo);
+    std::fs::write(&flash, disk).unwrap();
     let boot = |efi: &Path, name: &str| {
         let image = d.join(name);
         let bytes = std::fs::read(efi).unwrap();
@@ -426,13 +458,72 @@ fn q35_secure_boot_starts_the_signed_loader_and_refuses_the_unsigned_one() {
         std::fs::copy(VARS, &vars).unwrap();
         let mut m = Machine::new(Medium::Disk, &image)
             .machine_type(MachineType::Q35)
-            .ovmf(CODE);
+            .ovmf(CODE)
+            .ide_disk(2, &flash)
+            .nic(
+                NicModel::E1000e,
+                NetBackend::User {
+                    tftp: Some(root.clone()),
+                    bootfile: None,
+                },
+            );
         m.ovmf_vars = Some(vars);
         launch(&m)
     };
+
+    // The signed keyless loader starts, says why it refuses, and refuses: nobody at the
+    // console, the flash boot; then `tftp` of the (unsigned) demo image.
     let mut q = boot(&signed, "signed.img");
-    let banner = to_monitor(&mut q);
+    let banner = uefi_banner(&mut q);
     assert!(banner.contains("booted from disk (UEFI)\r\n"), "{banner}");
+    assert!(
+        banner.contains("lifeboat: UEFI Secure Boot is on\r\n"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!(
+            "Warning: {REFUSED}: installs and flash boot are refused until it is repaired\r\n"
+        )),
+        "{banner}"
+    );
+    let out = expect(&mut q, PROMPT, REPLY);
+    assert!(
+        out.contains(&format!(
+            "Flash boot refused: {REFUSED}; entering the monitor.\r\n"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("demo image"), "the unsigned image ran: {out}");
+    let before = std::fs::read(&flash).unwrap();
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    command1(&mut q, "file demo-image.bin");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains(&format!("Install refused: {REFUSED}; this unit installs nothing until its configuration is repaired.\r\nNothing was written to flash.\r\n")),
+        "{out}"
+    );
+    assert!(std::fs::read(&flash).unwrap() == before, "flash changed");
+    drop(q);
+
+    // Signed with a key: no refusal of the configuration; the flash boot looks at slot A and
+    // refuses the unsigned image there by its signature.
+    let mut q = boot(&signed_keyed, "signed-keyed.img");
+    let banner = uefi_banner(&mut q);
+    assert!(
+        banner.contains("lifeboat: UEFI Secure Boot is on\r\n"),
+        "{banner}"
+    );
+    assert!(!banner.contains("refused"), "{banner}");
+    let out = expect(&mut q, PROMPT, REPLY);
+    assert!(
+        out.contains(
+            "Flash boot: slot A: image is not signed; this unit installs signed images only"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("demo image"), "the unsigned image ran: {out}");
     drop(q);
 
     let mut q = boot(&unsigned, "unsigned.img");

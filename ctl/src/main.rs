@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use blockdev::BlockDev;
 use lifeboat_firmware::image::{HEADER_LEN, PAYLOAD_MAX};
-use lifeboat_firmware::install::dialogue::{install_download, Operator, Trust};
+use lifeboat_firmware::install::dialogue::{install_download, Key, Operator, Trust};
 use lifeboat_firmware::install::{ActivationKey, Slots};
 
 const USAGE: &str = "usage: lifeboat-ctl confirm
@@ -231,6 +231,16 @@ impl std::fmt::Write for Terminal {
 }
 
 impl Operator for Terminal {
+    /// Nobody types at `lifeboat-ctl`: the questions are answered by its options below; any
+    /// other question the dialogue might ask is answered with ESC (no).
+    fn key(&mut self) -> Key {
+        Key::Byte(0x1B)
+    }
+
+    fn now_us(&mut self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
     fn yes_no(&mut self, text: &'static str, _default: bool) -> bool {
         if self.yes {
             let _ = writeln!(self, "{text} yes (--yes)");
@@ -240,12 +250,9 @@ impl Operator for Terminal {
         self.yes
     }
 
-    fn activation(&mut self, _current: Option<ActivationKey>) -> Option<ActivationKey> {
-        None
-    }
-
-    fn now_us(&mut self) -> u64 {
-        self.start.elapsed().as_micros() as u64
+    /// Only a Boothelper asks for the activation key; this is the unit itself: keep it.
+    fn activation(&mut self, _current: Option<ActivationKey>) -> Option<Option<ActivationKey>> {
+        Some(None)
     }
 }
 

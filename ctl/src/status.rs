@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use lifeboat_firmware::image::Version;
-use lifeboat_firmware::install::dialogue::{version_report, INSTALL_FLOOR};
+use lifeboat_firmware::install::dialogue::{version_report, Trust, INSTALL_FLOOR};
 use lifeboat_firmware::install::{Record, Slot, Slots, State};
 use lifeboat_firmware::recovery::write_activation;
 
@@ -65,7 +65,17 @@ pub fn gather(booted: BootArgs, dev: Result<BlockDev, String>) -> Status {
         }
     };
     st.record = s.record();
-    version_report(&mut s, &mut st.report);
+    // The slots judged as the unit's flash boot judges them: by the unit's key, which Linux
+    // knows from the unit record (the firmware's own copy of it is on its boot medium).
+    let trust = Trust {
+        key: st.record.and_then(|r| r.unit.key),
+        broken: None,
+        boothelper: false,
+        ram: &[],
+        firmware: crate::ram::FIRMWARE,
+        linux_staging: crate::ram::LINUX_STAGING,
+    };
+    version_report(&mut s, &mut st.report, &trust);
     st.report = st.report.replace("\r\n", "\n");
     let boot = s.bootable();
     for i in s.list() {
@@ -312,7 +322,7 @@ mod tests {
         std::fs::write(&p, vec![0xFFu8; 64 * 4096]).unwrap();
         let mut s = Slots::new(BlockDev::open(&p, true).unwrap()).unwrap();
         s.install(&image(Version::new(2, 3, 1)), |_, _| {}).unwrap();
-        s.begin_boot().unwrap();
+        s.begin_boot();
         s.update_unit(|u| {
             u.key = Some([0xAB; 32]);
             u.activation = Some([1, 2, 3, 4]);
@@ -335,18 +345,21 @@ mod tests {
             t.contains("Activation key: 0x00000001 0x00000002 0x00000003 0x00000004\n"),
             "{t}"
         );
+        // The unit has a key now and the image is unsigned: judged as the flash boot
+        // judges it, it does not boot.
         assert!(
             t.contains(
-                "Slot A: 2.3(1), 3320 bytes, selected (new, 2 boots to confirm), boots next\n"
+                "Slot A: 2.3(1), 3320 bytes, refused: image is not signed; this unit installs signed images only, selected (new, 2 boots to confirm)\n"
             ),
             "{t}"
         );
         assert!(t.contains("Slot B: empty\n"), "{t}");
         let j = st.json();
         assert!(
-            j.contains("\"slot\":\"A\",\"version\":\"2.3(1)\",\"bytes\":3320,\"verifies\":true"),
+            j.contains("\"slot\":\"A\",\"version\":\"2.3(1)\",\"bytes\":3320,\"verifies\":false,\"refusal\":\"image is not signed"),
             "{j}"
         );
+        assert!(j.contains("\"boots_next\":false"), "{j}");
         assert!(
             j.contains("\"state\":\"new\",\"boots_left\":2,\"confirmed_slot\":null"),
             "{j}"

@@ -45,6 +45,9 @@ pub mod bootinfo {
     pub const RSDP: usize = 0x18;
     /// Flag: an ECAM window is described at [`ECAM`].
     pub const FLAG_ECAM: u32 = 4;
+    /// Flag: started under UEFI Secure Boot (the firmware then refuses a keyless
+    /// configuration).
+    pub const FLAG_SECURE_BOOT: u32 = 8;
     /// Offset of the ECAM window: base u64, last bus u8.
     pub const ECAM: usize = 0x6F0;
     /// Offset of the E820 entries (24 bytes each).
@@ -67,6 +70,45 @@ pub mod efi_type {
     /// The loader's own pages that must survive into the firmware (boot-info block, page
     /// tables): an OS-defined type (0x8000_0000 and up), so they come out reserved.
     pub const LIFEBOAT_RESERVED: u32 = 0x8000_0000;
+}
+
+/// UEFI Secure Boot as the loader reads it: the `SecureBoot` global variable (UEFI 2.10 §3.3,
+/// "Globally Defined Variables"), one byte, 1 when the platform enforces image signatures.
+pub mod secure_boot {
+    use r_efi::efi::{Guid, Status};
+
+    /// `EFI_GLOBAL_VARIABLE`.
+    pub const GLOBAL_VARIABLE: Guid = Guid::from_fields(
+        0x8BE4_DF61,
+        0x93CA,
+        0x11D2,
+        0xAA,
+        0x0D,
+        &[0x00, 0xE0, 0x98, 0x03, 0x2B, 0x8C],
+    );
+    /// `L"SecureBoot"`, NUL-terminated UCS-2.
+    pub const NAME: [u16; 11] = {
+        let ascii = *b"SecureBoot\0";
+        let mut name = [0u16; 11];
+        let mut i = 0;
+        while i < 11 {
+            name[i] = ascii[i] as u16;
+            i += 1;
+        }
+        name
+    };
+
+    /// Whether Secure Boot is on, from `GetVariable`'s status and the bytes it returned. A
+    /// platform without the variable (`NOT_FOUND`) has no Secure Boot; a variable that says
+    /// 0 is off; anything else (1, a value of another size, a failed read) counts as on, so
+    /// the firmware fails closed (a keyless configuration is refused) rather than open.
+    pub fn is_on(status: Status, value: &[u8]) -> bool {
+        match status {
+            Status::NOT_FOUND => false,
+            Status::SUCCESS => value != [0],
+            _ => true,
+        }
+    }
 }
 
 /// E820 types (ACPI 6.5 §15, "Address Range Types").
@@ -214,6 +256,8 @@ pub struct Header {
     pub rsdp: u64,
     /// The PCI Express configuration window (base, last bus) from ACPI's MCFG.
     pub ecam: Option<(u64, u8)>,
+    /// Secure Boot is on ([`secure_boot::is_on`]).
+    pub secure_boot: bool,
 }
 
 impl Header {
@@ -228,6 +272,9 @@ impl Header {
         block[12..16].copy_from_slice(&self.config_len.to_le_bytes());
         block[16..20].copy_from_slice(&self.firmware_size.to_le_bytes());
         let mut flags = bootinfo::FLAG_UEFI;
+        if self.secure_boot {
+            flags |= bootinfo::FLAG_SECURE_BOOT;
+        }
         if let Some((base, last_bus)) = self.ecam {
             flags |= bootinfo::FLAG_ECAM;
             block[bootinfo::ECAM..bootinfo::ECAM + 8].copy_from_slice(&base.to_le_bytes());
@@ -423,9 +470,48 @@ mod tests {
             firmware_size: 0x3_F000,
             rsdp: 0x7FB_E014,
             ecam,
+            secure_boot: false,
         }
         .write(&map, &mut block);
         block
+    }
+
+    /// Secure Boot sets flags bit 3 (hal reads it as `BootInfo::secure_boot`), besides bit 0.
+    #[test]
+    fn secure_boot_sets_its_flag() {
+        let map = E820Map::from_efi([r(efi_type::CONVENTIONAL, 0x10_0000, 0x100)].into_iter());
+        let mut block = vec![0u8; bootinfo::LEN];
+        Header {
+            medium: 3,
+            config_addr: 0x1234_5800,
+            config_len: 512,
+            firmware_size: 0x3_F000,
+            rsdp: 0,
+            ecam: None,
+            secure_boot: true,
+        }
+        .write(&map, &mut block);
+        assert_eq!(&block[0x14..0x18], &9u32.to_le_bytes());
+        assert_eq!(block_with(None)[0x14] & 8, 0);
+    }
+
+    /// The `SecureBoot` variable: absent or 0 is off; 1, another value or size, or a read
+    /// that failed, is on (fail closed).
+    #[test]
+    fn secure_boot_is_off_only_when_the_platform_says_so() {
+        use r_efi::efi::Status;
+        assert!(!secure_boot::is_on(Status::NOT_FOUND, &[]));
+        assert!(!secure_boot::is_on(Status::SUCCESS, &[0]));
+        assert!(secure_boot::is_on(Status::SUCCESS, &[1]));
+        assert!(secure_boot::is_on(Status::SUCCESS, &[2]));
+        assert!(secure_boot::is_on(Status::SUCCESS, &[0, 0]));
+        assert!(secure_boot::is_on(Status::SUCCESS, &[]));
+        assert!(secure_boot::is_on(Status::BUFFER_TOO_SMALL, &[0]));
+        assert!(secure_boot::is_on(Status::DEVICE_ERROR, &[0]));
+        assert_eq!(
+            String::from_utf16(&secure_boot::NAME).unwrap(),
+            "SecureBoot\0"
+        );
     }
 
     #[test]

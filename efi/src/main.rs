@@ -8,7 +8,8 @@
 //!    tables (the identity map of the low 4 GiB stage 2 builds; the firmware edits it to
 //!    unmap its stack guard, so it may not be the UEFI's own),
 //! 4. finds the ACPI RSDP in the configuration table and the PCI Express configuration
-//!    window (ECAM) in ACPI's MCFG,
+//!    window (ECAM) in ACPI's MCFG, and reads the `SecureBoot` variable (flags bit 3: the
+//!    firmware then refuses a configuration without a key),
 //! 5. exits boot services (retrying on a stale map key), converts the final memory map to
 //!    E820 entries and writes the boot-info block,
 //! 6. with interrupts off, loads its page tables and jumps to the firmware's entry with
@@ -207,6 +208,36 @@ mod bare {
             None
         };
 
+        // Secure Boot: the firmware then refuses a configuration without a key (a keyless
+        // loader signed with the unit's certificate must not make a keyed unit run anything).
+        let secure_boot = {
+            let mut name = lifeboat_efi::secure_boot::NAME;
+            let mut guid = lifeboat_efi::secure_boot::GLOBAL_VARIABLE;
+            let mut attributes = 0u32;
+            let mut value = [0u8; 8];
+            let mut size = value.len();
+            if st.runtime_services.is_null() {
+                // Cannot tell: counts as on (fail closed), as a failed read does.
+                true
+            } else {
+                // SAFETY: runtime services are valid while boot services run; the name is
+                // NUL-terminated UCS-2, the out-pointers are valid, `size` is the buffer's.
+                let s = unsafe {
+                    ((*st.runtime_services).get_variable)(
+                        name.as_mut_ptr(),
+                        &mut guid,
+                        &mut attributes,
+                        &mut size,
+                        value.as_mut_ptr() as *mut c_void,
+                    )
+                };
+                lifeboat_efi::secure_boot::is_on(s, &value[..size.min(value.len())])
+            }
+        };
+        if secure_boot {
+            say(st, "lifeboat: UEFI Secure Boot is on");
+        }
+
         // The final memory map, then ExitBootServices; a stale key (something allocated
         // in between) means: fetch the map again and retry.
         let mut desc_size = 0usize;
@@ -269,6 +300,7 @@ mod bare {
             firmware_size: fw_len as u32,
             rsdp,
             ecam,
+            secure_boot,
         }
         .write(&map, &mut info[..bootinfo::LEN]);
 

@@ -183,6 +183,8 @@ pub enum Refusal {
     Unreadable,
     /// A `linux` image whose kernel cannot be booted here (its setup header, or no room).
     Linux(crate::boot::linux::LinuxError),
+    /// A `flat64` entry point outside the payload it would jump into.
+    Entry(u64),
     /// The image asks for RAM that is not free to load it into.
     Placement {
         load: u64,
@@ -214,6 +216,7 @@ impl fmt::Display for Refusal {
             Refusal::TooLarge { len, room } => write!(f, "image of {len} bytes does not fit a flash slot of {room} bytes"),
             Refusal::Unreadable => f.write_str("the flash cannot be read there"),
             Refusal::Linux(e) => write!(f, "{e}"),
+            Refusal::Entry(e) => write!(f, "image entry {e:#x} is outside its payload"),
             Refusal::Placement { load, len } => write!(f, "image wants {len} bytes at {load:#x}, which is not free RAM"),
             Refusal::Lengths { payload, initrd } => write!(f, "image header is damaged: payload of {payload} bytes with an initrd of {initrd} bytes"),
         }

@@ -8,6 +8,10 @@
 //!   words (`0x01234567 0x89abcdef 0x23456789 0xabcdef01`); Enter keeps the current one.
 //! - [`Countdown`]: the Boothelper's "remove the diskette" wait, which prints the seconds
 //!   left and ends in a reboot unless the operator types `reload` first.
+//!
+//! ESC and BREAK never reach these: the console loop that feeds them takes them, and at a
+//! question of the install dialogue they end the install with nothing written
+//! ([`crate::install::dialogue::Operator`]).
 #![forbid(unsafe_code)]
 
 use core::fmt::Write;

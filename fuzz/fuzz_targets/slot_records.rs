@@ -5,7 +5,8 @@
 //!
 //! Checks, for a unit with a key and a floor (the unit's own firmware):
 //! - no panic (the model also panics on any flash protocol violation);
-//! - the confirmation is taken only with the current record's token;
+//! - the confirmation is taken only with the current record's token, and only for a record
+//!   an image was started under;
 //! - `begin_boot` selects nothing or a slot that verifies under the unit's policy (signed
 //!   with its key, its platform, at or above the floor);
 //! - an install afterwards never overwrites the slot of the last confirmed image while that
@@ -72,6 +73,7 @@ enum Block {
         floor: (u8, u8, u16),
         keyed: bool,
         activation: Option<[u32; 4]>,
+        started: bool,
     },
 }
 
@@ -108,6 +110,7 @@ fn encode(b: &Block) -> Option<Vec<u8>> {
             floor,
             keyed,
             activation,
+            started,
         } => {
             let state = match state % 3 {
                 0 => State::New {
@@ -122,6 +125,7 @@ fn encode(b: &Block) -> Option<Vec<u8>> {
                 slot: slot(*slot_b),
                 state,
                 confirmed: confirmed.map(slot),
+                started: *started,
                 unit: Unit {
                     key: keyed.then(|| *key().pk),
                     floor: Version::new(floor.0, floor.1, floor.2),
@@ -180,12 +184,13 @@ fuzz_target!(|data: &[u8]| {
         if confirmed {
             let r = before.expect("a confirmation needs a record");
             assert_eq!(t, r.token(), "confirmed with another record's token");
+            assert!(r.started, "confirmed a record no image was started under");
             assert!(matches!(r.state, State::New { .. } | State::Unconfirmed));
         }
     }
 
     // Flash boot.
-    if let Ok(Some(slot)) = s.begin_boot() {
+    if let Some(slot) = s.begin_boot() {
         assert!(
             s.check(slot).is_ok(),
             "selected a slot that does not verify: {:?}",

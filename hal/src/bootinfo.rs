@@ -22,6 +22,9 @@ pub const MAX_REGIONS: usize = 64;
 const MAGIC: u32 = 0x544F_424C; // "LBOT"
 /// Flags bit 2: [`ECAM_OFFSET`] holds the ECAM window's base (u64) and last bus (u8).
 const FLAG_ECAM: u32 = 4;
+/// Flags bit 3: the UEFI loader found Secure Boot on (the `SecureBoot` variable was not 0,
+/// or could not be read).
+const FLAG_SECURE_BOOT: u32 = 8;
 /// Where the ECAM window is described, after the 64 E820 entries (bootloader/layout.md).
 pub const ECAM_OFFSET: usize = 0x6F0;
 
@@ -36,6 +39,9 @@ pub struct BootInfo {
     pub uefi: bool,
     /// Started by the system ROM (`rom/`, flags bit 1): no BIOS, no boot medium.
     pub rom: bool,
+    /// Started by the UEFI loader under Secure Boot (flags bit 3): the platform checked the
+    /// loader's signature, and the configuration in it, before it ran.
+    pub secure_boot: bool,
     /// The ACPI RSDP from the UEFI configuration table or the system ROM's table loader (0:
     /// unknown, as from stage 2).
     pub rsdp: u64,
@@ -59,7 +65,7 @@ struct RawHeader {
     config_len: u32,
     firmware_size: u32,
     /// Bit 0: started by the UEFI loader, bit 1: by the system ROM, bit 2: an ECAM window
-    /// at ECAM_OFFSET (stage 2 leaves 0).
+    /// at ECAM_OFFSET, bit 3: under UEFI Secure Boot (stage 2 leaves 0).
     flags: u32,
     /// The ACPI RSDP's address (stage 2 leaves 0).
     rsdp: u64,
@@ -115,6 +121,7 @@ impl BootInfo {
             firmware_size: h.firmware_size,
             uefi: h.flags & 1 != 0,
             rom: h.flags & 2 != 0,
+            secure_boot: h.flags & FLAG_SECURE_BOOT != 0,
             rsdp: h.rsdp,
             ecam: if h.flags & FLAG_ECAM != 0 {
                 // SAFETY: with flags bit 2 the entry wrote the window at ECAM_OFFSET, inside

@@ -1,7 +1,7 @@
 //! Power-on: banner, the flash-boot window, then the monitor loop.
 use core::fmt::Write;
 
-use lifeboat_firmware::config::BootConfig;
+use lifeboat_firmware::config::{BootConfig, ConfigWarning};
 use lifeboat_firmware::install::dialogue::Trust;
 use lifeboat_firmware::monitor::{Action, FaultKind, Monitor, BOOTHELPER_PROMPT, MONITOR_PROMPT};
 use lifeboat_firmware::net::session::TypeAhead;
@@ -43,12 +43,12 @@ pub fn run(bootinfo_addr: usize) -> ! {
         // entry identity-maps, and nothing else in it.
         unsafe { lifeboat_hal::pci::use_ecam(window) };
     }
-    let mut config_warnings: heapless::Vec<heapless::String<96>, 4> = heapless::Vec::new();
+    // Kept as they are (they borrow the configuration sector, which stays) and printed
+    // after the banner, once the console runs at the configured speed.
+    let mut config_warnings: heapless::Vec<ConfigWarning<'static>, 4> = heapless::Vec::new();
     let cfg = match &boot {
-        Ok(b) => BootConfig::parse(b.config, |w| {
-            let mut s = heapless::String::new();
-            let _ = write!(s, "{w}");
-            let _ = config_warnings.push(s);
+        Ok(b) => BootConfig::parse(b.config, b.secure_boot, |w| {
+            let _ = config_warnings.push(w);
         }),
         Err(_) => BootConfig::default(),
     };
@@ -126,25 +126,24 @@ pub fn run(bootinfo_addr: usize) -> ! {
     }
     // Trust comes from this medium's own configuration; one that cannot be read fails closed.
     let (ram, firmware) = super::flash::boot_ram(boot.as_ref().ok());
-    let trust = Trust {
-        key: cfg.public_key,
-        broken: if boot.is_err() {
-            Some(lifeboat_firmware::config::UNREADABLE)
-        } else {
-            cfg.trust_broken
-        },
-        boothelper: cfg.boothelper,
-        ram: &ram,
+    let trust = Trust::new(
+        boot.is_ok().then_some(&cfg),
+        &ram,
         firmware,
-        linux_staging: super::flash::LINUX_STAGING,
-    };
+        super::flash::LINUX_STAGING,
+    );
     if let Some(why) = trust.broken {
         let _ = write!(
             con,
             "Warning: {why}: installs and flash boot are refused until it is repaired\r\n"
         );
     }
-    let unit = super::flash::power_on_records(&mut con, found_flash, &trust);
+    // The unit speaks through its own disk, ROM or UEFI disk; a diskette or stick is anyone's.
+    let own_medium = !matches!(
+        boot.as_ref().map(|b| b.medium),
+        Ok(Medium::Diskette) | Ok(Medium::UsbStick)
+    );
+    let unit = super::flash::power_on_records(&mut con, found_flash, &trust, own_medium);
 
     let prompt = if cfg.boothelper {
         BOOTHELPER_PROMPT
@@ -223,7 +222,7 @@ pub fn run(bootinfo_addr: usize) -> ! {
         match action {
             Action::None => continue,
             Action::Reload => reload(&mut con),
-            Action::Version => super::flash::version(&mut con),
+            Action::Version => super::flash::version(&mut con, &trust),
             Action::Ping(target) => net.ping(&mut con, monitor.settings(), target, &mut typeahead),
             Action::Dhcp => {
                 let lease = net.dhcp(&mut con, monitor.settings(), &mut typeahead);

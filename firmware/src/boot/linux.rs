@@ -59,7 +59,7 @@ pub const ZERO_PAGE_LEN: usize = 4096;
 pub const ZERO_PAGE_ADDR: u64 = 0x9_0000;
 pub const CMDLINE_ADDR: u64 = ZERO_PAGE_ADDR + ZERO_PAGE_LEN as u64;
 /// The command line area ends here (a page below the usual EBDA start 0x9FC00).
-const CMDLINE_END: u64 = 0x9_F000;
+pub const CMDLINE_END: u64 = 0x9_F000;
 /// Offset of the 64-bit entry from the load address.
 pub const ENTRY_64_OFFSET: u64 = 0x200;
 const PAGE: u64 = 4096;

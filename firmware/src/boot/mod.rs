@@ -4,6 +4,7 @@
 //! - `flat64`: the payload is copied to its load address and entered in long mode at its
 //!   entry with `rdi` = the boot-info block ([`flat64_fits`] checks the place).
 //! - `linux`: the Linux x86 64-bit boot protocol ([`linux`]).
+pub mod flash;
 pub mod linux;
 
 use crate::image::{Header, Kind, Refusal};
@@ -37,8 +38,9 @@ pub fn mapped_ram(e820: impl IntoIterator<Item = (u64, u64, u32)>) -> heapless::
 }
 
 /// Where an image's payload is read to at boot (a `flat64` image: its load address; a
-/// `linux` image: `linux_staging`), when that place is usable RAM clear of `avoid` and a
-/// `flat64` entry lies inside the payload. Checked at install (so an image that could never
+/// `linux` image: `linux_staging`), when a `flat64` entry lies inside the payload
+/// ([`Refusal::Entry`] otherwise) and that place is usable RAM clear of `avoid`
+/// ([`Refusal::Placement`] otherwise). Checked at install (so an image that could never
 /// start is refused before it reaches flash) and at every boot (whatever wrote the flash).
 pub fn placement<T: AsRef<[u8]>>(
     h: &Header<T>,
@@ -53,7 +55,9 @@ pub fn placement<T: AsRef<[u8]>>(
         || base
             .checked_add(len)
             .is_some_and(|end| h.entry() >= base && h.entry() < end);
-    if entry_ok && flat64_fits(ram, avoid, base, len) {
+    if !entry_ok {
+        Err(Refusal::Entry(h.entry()))
+    } else if flat64_fits(ram, avoid, base, len) {
         Ok(base)
     } else {
         Err(Refusal::Placement { load: base, len })
@@ -119,10 +123,7 @@ mod tests {
         for (load, entry) in [
             (0x1_4000_0000, 0x1_4000_0000),
             (0xFFFF_F800, 0xFFFF_F800),
-            (0x200_0000, 0x200_1000),
-            (0x200_0000, 0x1FF_FFFF),
             (0x18_0000, 0x18_0000),
-            (u64::MAX - 100, u64::MAX - 100),
         ] {
             let h = header(Kind::Flat64, load, entry, &p);
             assert_eq!(
@@ -131,6 +132,21 @@ mod tests {
                 "{load:#x} {entry:#x}"
             );
         }
+        // Issue 21, finding 7: an entry outside the payload is said as such, not as "not
+        // free RAM" (the RAM may be free).
+        for (load, entry) in [
+            (0x200_0000, 0x200_1000),
+            (0x200_0000, 0x1FF_FFFF),
+            (u64::MAX - 100, u64::MAX - 100),
+        ] {
+            let h = header(Kind::Flat64, load, entry, &p);
+            let r = placement(&Header::new_checked(&h[..]).unwrap(), &ram, &fw, 0);
+            assert_eq!(r, Err(Refusal::Entry(entry)), "{load:#x} {entry:#x}");
+        }
+        assert_eq!(
+            Refusal::Entry(0x200_1000).to_string(),
+            "image entry 0x2001000 is outside its payload"
+        );
         // A Linux image goes to the staging area, which must fit too.
         let l = header(Kind::Linux, 0, 0, &p);
         let l = Header::new_checked(&l[..]).unwrap();

@@ -8,10 +8,10 @@ use core::fmt::Write;
 
 use embedded_storage::nor_flash::NorFlash;
 
-use super::{ActivationKey, Slots, State};
+use super::{ActivationKey, BootPolicy, Slots, State};
 use crate::boot::{placement, RamRegion};
 use crate::image::{verify, Policy, Verdict, Version, PLATFORM};
-use crate::recovery::write_activation;
+use crate::recovery::{write_activation, ActivationPrompt, Question};
 
 /// The oldest image version this unit installs or boots (the PIX refused anything below
 /// 4.4); the unit record's floor applies on top.
@@ -21,12 +21,50 @@ const INSTALL_DOT: u64 = 256 * 1024;
 
 /// The console side of the dialogue: output, two questions and a clock.
 pub trait Operator: Write {
-    /// A yes/no question (`Question`); ESC or BREAK answers no.
-    fn yes_no(&mut self, text: &'static str, default: bool) -> bool;
-    /// The activation key question (`ActivationPrompt`): `None` keeps the current key.
-    fn activation(&mut self, current: Option<ActivationKey>) -> Option<ActivationKey>;
+    /// The next thing the operator sends on the console (waits for it).
+    fn key(&mut self) -> Key;
     /// Microseconds, for the install time shown.
     fn now_us(&mut self) -> u64;
+    /// A yes/no question (`Question`); ESC or BREAK answers no (every question of the
+    /// dialogue is one the install goes on only after a yes).
+    fn yes_no(&mut self, text: &'static str, default: bool) -> bool {
+        let mut q = Question::ask(text, default, self);
+        answer(self, |b, o| q.feed(b, o)).unwrap_or(false)
+    }
+    /// The activation key question (`ActivationPrompt`): `Some(None)` keeps the current
+    /// key, `Some(Some(k))` sets `k`, `None` (ESC or BREAK) aborts the install.
+    fn activation(&mut self, current: Option<ActivationKey>) -> Option<Option<ActivationKey>> {
+        let mut p = ActivationPrompt::ask(current, self);
+        answer(self, |b, o| p.feed(b, o))
+    }
+}
+
+/// What the console delivers: a byte, or a serial BREAK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Byte(u8),
+    Break,
+}
+
+/// Feeds the operator's keys to `feed` until it has an answer; ESC or BREAK ends the
+/// question with `None` (on a new line).
+fn answer<O: Operator + ?Sized, T>(
+    o: &mut O,
+    mut feed: impl FnMut(u8, &mut O) -> Option<T>,
+) -> Option<T> {
+    loop {
+        match o.key() {
+            Key::Byte(0x1B) | Key::Break => {
+                let _ = o.write_str("\r\n");
+                return None;
+            }
+            Key::Byte(b) => {
+                if let Some(a) = feed(b, o) {
+                    return Some(a);
+                }
+            }
+        }
+    }
 }
 
 /// What the firmware that runs the dialogue knows of the unit's trust and RAM.
@@ -46,10 +84,50 @@ pub struct Trust<'a> {
     pub linux_staging: u64,
 }
 
+impl<'a> Trust<'a> {
+    /// The trust of a medium with configuration `cfg` (`None`: its configuration could not
+    /// be read), failing closed: a configuration that cannot be trusted refuses every
+    /// install and flash boot ([`crate::config::BootConfig::trust_broken`]).
+    pub fn new(
+        cfg: Option<&crate::config::BootConfig>,
+        ram: &'a [RamRegion],
+        firmware: RamRegion,
+        linux_staging: u64,
+    ) -> Trust<'a> {
+        Trust {
+            key: cfg.and_then(|c| c.public_key),
+            broken: cfg.map_or(Some(crate::config::UNREADABLE), |c| c.trust_broken),
+            boothelper: cfg.is_some_and(|c| c.boothelper),
+            ram,
+            firmware,
+            linux_staging,
+        }
+    }
+}
+
+/// Sets on `s` the policy the unit's own flash boot applies (platform, floor, key) and
+/// returns the key: the unit firmware's own, or on a Boothelper (whose medium is anyone's)
+/// the unit record's.
+pub(crate) fn boot_policy<F: NorFlash>(s: &mut Slots<F>, trust: &Trust<'_>) -> Option<[u8; 32]> {
+    let key = if trust.boothelper {
+        s.record().and_then(|r| r.unit.key)
+    } else {
+        trust.key
+    };
+    s.set_policy(BootPolicy {
+        platform: PLATFORM,
+        floor: INSTALL_FLOOR,
+        key,
+    });
+    key
+}
+
 /// After a download: verify the image against the unit's policy, say what is installed and
 /// what would be, ask where needed (a downgrade; always in Boothelper mode, then the
-/// activation key), write it to the slot that does not hold the confirmed image, read it
-/// back, select it. A refused image leaves the flash untouched. True when installed.
+/// activation key; ESC or BREAK at any question ends it), write it to the slot that does
+/// not hold the image to keep (the confirmed one, else the one the unit's flash boot would
+/// start: both judged by its policy, [`Slots::keep`]), read it back, select it. A refused or
+/// declined image leaves the flash untouched. True when installed.
 pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
     s: &mut Slots<F>,
     con: &mut O,
@@ -62,19 +140,12 @@ pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
         return false;
     }
     let unit = s.record().map(|r| r.unit);
-    // The unit's key: its own firmware's; on a Boothelper, the unit record's (the medium's
-    // own key, if any, is checked as well below).
-    let key = if trust.boothelper {
-        match unit {
-            Some(u) => u.key,
-            None => {
-                let _ = write!(con, "No unit record in flash: the unit's own flash boot will decide whether this image runs.\r\n");
-                None
-            }
-        }
-    } else {
-        trust.key
-    };
+    if trust.boothelper && unit.is_none() {
+        let _ = write!(con, "No unit record in flash: the unit's own flash boot will decide whether this image runs.\r\n");
+    }
+    // What is installed is what the unit would boot under its own policy: an image it
+    // refuses (unsigned, foreign, below the floor) is nothing to downgrade from, nor to keep.
+    let key = boot_policy(s, trust);
     let installed = s
         .bootable()
         .and_then(|slot| s.check(slot).ok())
@@ -133,7 +204,13 @@ pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
             let _ = write!(con, "Nothing was written to flash.\r\n");
             return false;
         }
-        activation = con.activation(unit.and_then(|u| u.activation));
+        match con.activation(unit.and_then(|u| u.activation)) {
+            Some(k) => activation = k,
+            None => {
+                let _ = write!(con, "Nothing was written to flash.\r\n");
+                return false;
+            }
+        }
     }
     let _ = write!(con, "Installing to flash");
     let t0 = con.now_us();
@@ -175,17 +252,29 @@ pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
     }
 }
 
-/// `version`'s lines for the flash: each slot (version, length, whether it verifies, its
-/// state) and the unit record.
-pub fn version_report<F: NorFlash, W: Write + ?Sized>(s: &mut Slots<F>, con: &mut W) {
-    let boot = s.bootable();
+/// `version`'s lines for the flash: each slot (version, length, whether the unit's flash
+/// boot would refuse it and why, its state, whether it boots next) and the unit record. The
+/// policy is the flash boot's own (`boot_policy`); with a broken configuration nothing
+/// boots, and the last line says why.
+pub fn version_report<F: NorFlash, W: Write + ?Sized>(
+    s: &mut Slots<F>,
+    con: &mut W,
+    trust: &Trust<'_>,
+) {
+    let boot = match trust.broken {
+        None => {
+            boot_policy(s, trust);
+            s.bootable()
+        }
+        Some(_) => None,
+    };
     for i in s.list() {
         let _ = write!(con, "Slot {}: ", i.slot);
         match i.image {
             Some((v, len)) => {
                 let _ = write!(con, "{v}, {len} bytes");
                 if let Err(e) = s.check(i.slot) {
-                    let _ = write!(con, ", does not verify: {e}");
+                    let _ = write!(con, ", refused: {e}");
                 }
             }
             None => {
@@ -244,6 +333,12 @@ pub fn version_report<F: NorFlash, W: Write + ?Sized>(s: &mut Slots<F>, con: &mu
             }
             let _ = write!(con, "\r\n");
         }
+    }
+    if let Some(why) = trust.broken {
+        let _ = write!(
+            con,
+            "Warning: {why}: installs and flash boot are refused until it is repaired\r\n"
+        );
     }
 }
 

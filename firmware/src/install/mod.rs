@@ -38,8 +38,11 @@
 #![forbid(unsafe_code)]
 
 pub mod dialogue;
+mod record;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+
+pub use record::{ActivationKey, Record, State, Unit, BOOT_BUDGET, RECORD_LEN};
 
 use core::fmt;
 
@@ -47,10 +50,6 @@ use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
 
 use crate::image::{Header, PayloadCheck, Refusal, Version, HEADER_LEN};
 
-const RECORD_MAGIC: [u8; 4] = *b"LBS2";
-const RECORD_LEN: usize = 128;
-/// Boots a new image gets to confirm itself.
-pub const BOOT_BUDGET: u8 = 3;
 /// Bytes moved per flash read when no larger scratch buffer is given.
 const CHUNK: usize = 4096;
 /// Bytes per flash read when a slot is checked in place (on the stack: the firmware's is
@@ -76,13 +75,13 @@ impl Slot {
             Slot::B => Slot::A,
         }
     }
-    fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Slot::A => 0,
             Slot::B => 1,
         }
     }
-    fn from_code(c: u8) -> Option<Slot> {
+    pub(crate) fn from_code(c: u8) -> Option<Slot> {
         match c {
             0 => Some(Slot::A),
             1 => Some(Slot::B),
@@ -97,175 +96,6 @@ impl fmt::Display for Slot {
             Slot::A => "A",
             Slot::B => "B",
         })
-    }
-}
-
-/// Whether the selected image has proved itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Installed, not yet confirmed; `boots_left` boots remain.
-    New {
-        boots_left: u8,
-    },
-    /// A new image spent its budget with no confirmed image to go back to, so the unit
-    /// boots the other verifying image (or, with none, this one) as it is, and stays with
-    /// it until an image confirms: never `Confirmed` without a confirmation.
-    Unconfirmed,
-    Confirmed,
-}
-
-/// The activation key, four 32-bit words as the PIX shows them (`0x01234567` ×4).
-pub type ActivationKey = [u32; 4];
-
-/// The unit's own policy, kept in the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unit {
-    /// The ed25519 key images must be signed with (a copy of the unit firmware's own, for
-    /// Boothelpers to refuse early; the unit's flash boot uses its firmware's key).
-    pub key: Option<[u8; 32]>,
-    /// Nothing older installs or boots (raised when an image confirms).
-    pub floor: Version,
-    pub activation: Option<ActivationKey>,
-}
-
-impl Default for Unit {
-    fn default() -> Self {
-        Unit {
-            key: None,
-            floor: Version::new(0, 0, 0),
-            activation: None,
-        }
-    }
-}
-
-/// The record: which slot boots, in what state, which slot holds the last confirmed image,
-/// and the unit's policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record {
-    pub seq: u32,
-    pub slot: Slot,
-    pub state: State,
-    /// The slot holding the last image that confirmed itself (`None`: none ever did, or
-    /// it was lost).
-    pub confirmed: Option<Slot>,
-    pub unit: Unit,
-}
-
-mod rec {
-    use core::ops::Range;
-    pub const MAGIC: Range<usize> = 0..4;
-    pub const SEQ: Range<usize> = 4..8;
-    pub const SLOT: usize = 8;
-    pub const STATE: usize = 9;
-    pub const BOOTS_LEFT: usize = 10;
-    pub const CONFIRMED: usize = 11;
-    pub const FLOOR: Range<usize> = 12..16;
-    pub const FLAGS: usize = 16;
-    pub const KEY: Range<usize> = 20..52;
-    pub const ACTIVATION: Range<usize> = 52..68;
-    pub const CRC: Range<usize> = 124..128;
-    pub const FLAG_KEY: u8 = 1;
-    pub const FLAG_ACTIVATION: u8 = 2;
-    pub const NO_SLOT: u8 = 0xFF;
-}
-
-impl Record {
-    /// The record a blank flash implies.
-    fn blank() -> Record {
-        Record {
-            seq: 0,
-            slot: Slot::A,
-            state: State::New {
-                boots_left: BOOT_BUDGET,
-            },
-            confirmed: None,
-            unit: Unit::default(),
-        }
-    }
-
-    pub fn encode(&self) -> [u8; RECORD_LEN] {
-        let mut r = [0u8; RECORD_LEN];
-        r[rec::MAGIC].copy_from_slice(&RECORD_MAGIC);
-        r[rec::SEQ].copy_from_slice(&self.seq.to_le_bytes());
-        r[rec::SLOT] = self.slot.code();
-        let (state, left) = match self.state {
-            State::New { boots_left } => (0, boots_left),
-            State::Confirmed => (1, 0),
-            State::Unconfirmed => (2, 0),
-        };
-        r[rec::STATE] = state;
-        r[rec::BOOTS_LEFT] = left;
-        r[rec::CONFIRMED] = self.confirmed.map_or(rec::NO_SLOT, Slot::code);
-        let f = self.unit.floor;
-        r[rec::FLOOR].copy_from_slice(&[f.major, f.minor, f.maint as u8, (f.maint >> 8) as u8]);
-        if let Some(k) = self.unit.key {
-            r[rec::FLAGS] |= rec::FLAG_KEY;
-            r[rec::KEY].copy_from_slice(&k);
-        }
-        if let Some(a) = self.unit.activation {
-            r[rec::FLAGS] |= rec::FLAG_ACTIVATION;
-            for (i, w) in a.iter().enumerate() {
-                r[rec::ACTIVATION.start + 4 * i..][..4].copy_from_slice(&w.to_le_bytes());
-            }
-        }
-        let crc = crate::image::CRC32.checksum(&r[..rec::CRC.start]);
-        r[rec::CRC].copy_from_slice(&crc.to_le_bytes());
-        r
-    }
-
-    /// A record from flash bytes; `None` for anything but a whole, valid record.
-    pub fn decode(r: &[u8]) -> Option<Record> {
-        let r = r.get(..RECORD_LEN)?;
-        if r[rec::MAGIC] != RECORD_MAGIC {
-            return None;
-        }
-        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        if crate::image::CRC32.checksum(&r[..rec::CRC.start]) != le32(&r[rec::CRC]) {
-            return None;
-        }
-        let state = match (r[rec::STATE], r[rec::BOOTS_LEFT]) {
-            (0, left) if left <= BOOT_BUDGET => State::New { boots_left: left },
-            (1, 0) => State::Confirmed,
-            (2, 0) => State::Unconfirmed,
-            _ => return None,
-        };
-        let confirmed = match r[rec::CONFIRMED] {
-            rec::NO_SLOT => None,
-            c => Some(Slot::from_code(c)?),
-        };
-        let flags = r[rec::FLAGS];
-        if flags & !(rec::FLAG_KEY | rec::FLAG_ACTIVATION) != 0 {
-            return None;
-        }
-        let f = &r[rec::FLOOR];
-        let key = (flags & rec::FLAG_KEY != 0).then(|| {
-            let mut k = [0u8; 32];
-            k.copy_from_slice(&r[rec::KEY]);
-            k
-        });
-        let activation = (flags & rec::FLAG_ACTIVATION != 0).then(|| {
-            let a = &r[rec::ACTIVATION];
-            [le32(&a[0..]), le32(&a[4..]), le32(&a[8..]), le32(&a[12..])]
-        });
-        Some(Record {
-            seq: le32(&r[rec::SEQ]),
-            slot: Slot::from_code(r[rec::SLOT])?,
-            state,
-            confirmed,
-            unit: Unit {
-                key,
-                floor: Version::new(f[0], f[1], u16::from_le_bytes([f[2], f[3]])),
-                activation,
-            },
-        })
-    }
-
-    /// The confirmation token of an image started under this record: what the image hands
-    /// back (`hal::cmos`) to say it works. It is the record's own CRC-32, so it names this
-    /// record and no other (another sequence number, slot or state gives another token).
-    pub fn token(&self) -> u32 {
-        let r = self.encode();
-        u32::from_le_bytes([r[124], r[125], r[126], r[127]])
     }
 }
 
@@ -295,6 +125,8 @@ pub enum InstallError {
     Verify {
         offset: u64,
     },
+    /// Neither record block takes a new record (the newest one stays in force).
+    NoRecordBlock,
 }
 
 /// The operator's words for a flash error kind.
@@ -315,6 +147,7 @@ impl fmt::Display for InstallError {
             InstallError::Program(k) => write!(f, "flash write failed ({}); the previous image stays selected", kind_text(k)),
             InstallError::Read(k) => write!(f, "flash read failed ({})", kind_text(k)),
             InstallError::Verify { offset } => write!(f, "flash read-back differs at offset {offset:#x}; the previous image stays selected"),
+            InstallError::NoRecordBlock => f.write_str("no record block of the flash takes a record; the previous image stays selected"),
         }
     }
 }
@@ -348,6 +181,18 @@ pub struct Slots<F> {
     /// or hands out the flash: reading and hashing a 16 MiB image is not free, and one
     /// install or boot asks about the same slot several times.
     checked: [Option<Checked>; 2],
+    /// The newest record and where it is, once read or written: what this value wrote
+    /// (and read back) is never forgotten for an older record a failing sector shows.
+    written: Option<(Record, At)>,
+    /// Why the last boot could not be recorded.
+    unrecorded: Option<InstallError>,
+}
+
+/// Where a record sits: its record block (0, 1) and its position in that block's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct At {
+    block: u32,
+    index: u32,
 }
 
 impl<F: NorFlash> Slots<F> {
@@ -365,6 +210,8 @@ impl<F: NorFlash> Slots<F> {
             slot_len: blocks * erase,
             policy: None,
             checked: [None; 2],
+            written: None,
+            unrecorded: None,
         })
     }
 
@@ -377,6 +224,7 @@ impl<F: NorFlash> Slots<F> {
     /// The flash itself; whatever the caller does with it, the slots are checked afresh.
     pub fn flash(&mut self) -> &mut F {
         self.checked = [None; 2];
+        self.written = None;
         &mut self.flash
     }
 
@@ -399,26 +247,45 @@ impl<F: NorFlash> Slots<F> {
             .map_err(|e| InstallError::Read(e.kind()))
     }
 
-    /// The newest valid record, if any (a record block that cannot be read holds none).
+    /// The newest valid record, if any (a record that cannot be read is not there).
     pub fn record(&mut self) -> Option<Record> {
         self.newest().map(|(r, _)| r)
     }
 
-    /// The newest valid record and the block it is in.
-    fn newest(&mut self) -> Option<(Record, u32)> {
-        let mut best: Option<(Record, u32)> = None;
-        for i in 0..2 {
-            let mut r = [0u8; RECORD_LEN];
-            if self.read(i * self.erase, &mut r).is_err() {
-                continue;
-            }
-            if let Some(rec) = Record::decode(&r) {
-                // Serial-number order (RFC 1982): the sequence may wrap past u32::MAX.
-                if best.is_none_or(|(b, _)| (rec.seq.wrapping_sub(b.seq) as i32) > 0) {
-                    best = Some((rec, i));
+    /// Bytes from one record position to the next in a record block (a whole write unit).
+    fn stride(&self) -> u32 {
+        align_up(RECORD_LEN, F::WRITE_SIZE) as u32
+    }
+
+    /// The newest valid record and where it is. Each record block is a short log: a record
+    /// may sit at every [`Slots::stride`] (a position that could not be written is left
+    /// blank, so all are read); a position that cannot be read, or holds a torn record, is
+    /// passed over. What this value wrote itself (and
+    /// read back) is remembered, so it never acts on an older record than one it wrote.
+    fn newest(&mut self) -> Option<(Record, At)> {
+        if let Some(w) = self.written {
+            return Some(w);
+        }
+        let mut best: Option<(Record, At)> = None;
+        let stride = self.stride();
+        for block in 0..2 {
+            for index in 0..self.erase / stride {
+                let mut r = [0u8; RECORD_LEN];
+                if self
+                    .read(block * self.erase + index * stride, &mut r)
+                    .is_err()
+                {
+                    continue;
+                }
+                if let Some(rec) = Record::decode(&r) {
+                    // Serial-number order (RFC 1982): the sequence may wrap past u32::MAX.
+                    if best.is_none_or(|(b, _)| (rec.seq.wrapping_sub(b.seq) as i32) > 0) {
+                        best = Some((rec, At { block, index }));
+                    }
                 }
             }
         }
+        self.written = best;
         best
     }
 
@@ -427,27 +294,117 @@ impl<F: NorFlash> Slots<F> {
         self.record().map_or_else(Unit::default, |r| r.unit)
     }
 
-    /// Writes `next`, with the sequence after the newest record's, to the record block the
-    /// newest record is *not* in (whatever its sequence number: a record found in the
-    /// "wrong" block is never overwritten by its successor), so a power cut at any point
-    /// leaves the newest record whole.
+    /// Writes `next`, with the sequence after the newest record's, so that a power cut or
+    /// one failing sector at any point leaves the newest record whole, reading it back:
+    /// 1. into the record block the newest record is *not* in (erased first; at the first
+    ///    position that is blank and reads back whole: a bad sector costs one position);
+    /// 2. then a second copy into the other block, over the previous record, so that a
+    ///    sector that fails later loses neither copy (a cut here leaves the first);
+    /// 3. when the first block takes no record (it cannot be erased, written or read),
+    ///    appended after the newest record in its own block, which is not erased.
+    ///
+    /// Err when none takes it: the newest record stays what it was.
     fn commit(&mut self, next: Record) -> Result<Record, InstallError> {
         let newest = self.newest();
         let rec = Record {
             seq: newest.map_or(1, |(p, _)| p.seq.wrapping_add(1)),
             ..next
         };
-        let block = newest.map_or(0, |(_, b)| 1 - b) * self.erase;
-        self.flash
-            .erase(block, block + self.erase)
-            .map_err(|e| InstallError::Erase(e.kind()))?;
-        let mut buf = [0xFFu8; CHUNK];
-        buf[..RECORD_LEN].copy_from_slice(&rec.encode());
-        let n = align_up(RECORD_LEN, F::WRITE_SIZE).min(buf.len());
-        self.flash
-            .write(block, &buf[..n])
-            .map_err(|e| InstallError::Program(e.kind()))?;
+        let bytes = rec.encode();
+        let first = newest.map_or(0, |(_, at)| 1 - at.block);
+        let err = match self.write_block(first, 0, true, &bytes) {
+            Ok(at) => {
+                self.written = Some((rec, at));
+                let _ = self.write_block(1 - first, 0, true, &bytes);
+                return Ok(rec);
+            }
+            Err(e) => e,
+        };
+        let Some((_, home)) = newest else {
+            return Err(err);
+        };
+        let at = self.write_block(home.block, home.index + 1, false, &bytes)?;
+        self.written = Some((rec, at));
         Ok(rec)
+    }
+
+    /// At power-on: when the newest record has no copy in the other record block (a power
+    /// cut fell between the two copies of [`Slots::commit`]), writes one there, so that a
+    /// sector failing later loses nothing. A block that takes no copy is left as it is.
+    pub fn copy_record(&mut self) {
+        let Some((rec, at)) = self.newest() else {
+            return;
+        };
+        let stride = self.stride();
+        let other = 1 - at.block;
+        let copied = (0..self.erase / stride).any(|index| {
+            let mut r = [0u8; RECORD_LEN];
+            self.read(other * self.erase + index * stride, &mut r)
+                .is_ok()
+                && Record::decode(&r) == Some(rec)
+        });
+        if !copied {
+            let _ = self.write_block(other, 0, true, &rec.encode());
+        }
+    }
+
+    /// Puts a record into `block` at the first position from `from` that takes it (blank,
+    /// written, read back whole), erasing the block first when `erase`: a block that fails
+    /// its erase is erased position by position where the flash's erase unit allows.
+    fn write_block(
+        &mut self,
+        block: u32,
+        from: u32,
+        erase: bool,
+        bytes: &[u8; RECORD_LEN],
+    ) -> Result<At, InstallError> {
+        let start = block * self.erase;
+        let stride = self.stride();
+        let mut err = InstallError::NoRecordBlock;
+        if erase {
+            if let Err(e) = self.flash.erase(start, start + self.erase) {
+                err = InstallError::Erase(e.kind());
+                if (stride as usize).is_multiple_of(F::ERASE_SIZE.max(1)) {
+                    for index in 0..self.erase / stride {
+                        let at = start + index * stride;
+                        let _ = self.flash.erase(at, at + stride);
+                    }
+                }
+            }
+        }
+        for index in from..self.erase / stride {
+            let at = At { block, index };
+            match self.put(at, bytes) {
+                Ok(()) => return Ok(at),
+                Err(e) => err = e,
+            }
+        }
+        Err(err)
+    }
+
+    /// Programs `bytes` at a record position that reads blank, then reads it back.
+    fn put(&mut self, at: At, bytes: &[u8; RECORD_LEN]) -> Result<(), InstallError> {
+        let offset = at.block * self.erase + at.index * self.stride();
+        let mut back = [0u8; RECORD_LEN];
+        self.read(offset, &mut back)?;
+        if back.iter().any(|&b| b != 0xFF) {
+            return Err(InstallError::Verify {
+                offset: u64::from(offset),
+            });
+        }
+        let mut buf = [0xFFu8; CHUNK];
+        buf[..RECORD_LEN].copy_from_slice(bytes);
+        let n = (self.stride() as usize).min(buf.len());
+        self.flash
+            .write(offset, &buf[..n])
+            .map_err(|e| InstallError::Program(e.kind()))?;
+        self.read(offset, &mut back)?;
+        if back != *bytes {
+            return Err(InstallError::Verify {
+                offset: u64::from(offset),
+            });
+        }
+        Ok(())
     }
 
     /// Changes the unit's policy (key, floor, activation key) in a new record; the slots
@@ -457,7 +414,10 @@ impl<F: NorFlash> Slots<F> {
         let mut next = prev.unwrap_or_else(Record::blank);
         f(&mut next.unit);
         if prev.map_or(Unit::default(), |p| p.unit) != next.unit {
-            self.commit(next)?;
+            self.commit(Record {
+                started: false,
+                ..next
+            })?;
         }
         Ok(())
     }
@@ -667,7 +627,18 @@ impl<F: NorFlash> Slots<F> {
             });
         }
         let keep = self.keep();
-        let target = keep.map_or(Slot::A, Slot::other);
+        // With nothing that verifies, the slot of the last confirmed image is spared all
+        // the same (its bad sector may be a passing fault).
+        let spare = keep.or_else(|| self.record().and_then(|r| r.confirmed));
+        let target = spare.map_or(Slot::A, Slot::other);
+        // An image started from this slot (not yet confirmed) loses its token before its
+        // bytes go: its confirmation must never land on what replaces it.
+        if let Some(r) = self.record().filter(|r| r.started && r.slot == target) {
+            self.commit(Record {
+                started: false,
+                ..r
+            })?;
+        }
         let start = self.slot_start(target);
         let span = align_up(image.len(), self.erase as usize) as u32;
         self.checked[target.code() as usize] = None;
@@ -719,15 +690,17 @@ impl<F: NorFlash> Slots<F> {
         }
         let prev = self.record();
         let base = prev.unwrap_or_else(Record::blank);
-        // The confirmed image survives (it is `keep` when it checks out); one that no longer
-        // checks out is no longer anything to go back to.
-        let confirmed = base.confirmed.filter(|&c| Some(c) == keep);
+        // The confirmed image survives unless its slot was the one written (it is spared
+        // whenever it checks out, and also when nothing does: a failing sector over it may
+        // be a passing fault, and the boot checks it again before going back to it).
+        let confirmed = base.confirmed.filter(|&c| c != target);
         self.commit(Record {
             slot: target,
             state: State::New {
                 boots_left: BOOT_BUDGET,
             },
             confirmed,
+            started: false,
             ..base
         })?;
         Ok(target)
@@ -735,7 +708,7 @@ impl<F: NorFlash> Slots<F> {
 
     /// Called once per boot attempt before jumping: spends one boot of a new image, and when
     /// none is left falls back to the confirmed slot. Returns the slot to boot now.
-    pub fn begin_boot(&mut self) -> Result<Option<Slot>, InstallError> {
+    pub fn begin_boot(&mut self) -> Option<Slot> {
         self.begin_boot_with(|_, _| None)
     }
 
@@ -747,12 +720,17 @@ impl<F: NorFlash> Slots<F> {
     /// caller must start the slot returned only if its last `load` of that slot said it is
     /// good (a later `load` of the other slot may have used the same RAM).
     ///
-    /// The budget of a new image is spent (a record written) before any slot is loaded, so
-    /// an image that faults while being loaded or run still runs out of boots.
+    /// The budget of a new image is spent (a record written and read back) before any slot
+    /// is loaded, so an image that faults while being loaded or run still runs out of
+    /// boots. The record an image is started under is marked started: only its token
+    /// confirms. When no record can be written ([`Slots::unrecorded`] says why), a boot
+    /// that cannot be counted goes to the confirmed image if it verifies (the new one gets
+    /// no uncounted boot); with none to go back to, the unit boots what verifies.
     pub fn begin_boot_with(
         &mut self,
         mut load: impl FnMut(&mut Self, Slot) -> Option<Checked>,
-    ) -> Result<Option<Slot>, InstallError> {
+    ) -> Option<Slot> {
+        self.unrecorded = None;
         let mut rec = self.record();
         if let Some(r) = rec {
             // A slot without even a valid header cannot start (and so cannot fault): no
@@ -786,14 +764,29 @@ impl<F: NorFlash> Slots<F> {
                         ..r
                     },
                 };
-                rec = Some(self.commit(next)?);
+                match self.commit(Record {
+                    started: true,
+                    ..next
+                }) {
+                    Ok(n) => rec = Some(n),
+                    Err(e) => {
+                        self.unrecorded = Some(e);
+                        if let Some(back) = r.confirmed.filter(|&c| c != r.slot) {
+                            if self.check_with(back, &mut load).is_ok() {
+                                return Some(back);
+                            }
+                        }
+                    }
+                }
             }
         }
-        let Some(slot) = self.bootable_with(&mut load) else {
-            return Ok(None);
-        };
-        match rec {
-            Some(r) if r.slot == slot => {}
+        let slot = self.bootable_with(&mut load)?;
+        let next = match rec {
+            Some(r) if r.slot == slot => {
+                // Started under this record from now on (a record written since the last
+                // boot, by an install or a change of the unit's policy, is not yet).
+                (!r.started && r.state != State::Confirmed).then_some(Record { started: true, ..r })
+            }
             // No record, or it names a slot that does not check out: adopt this one, in the
             // state it really has.
             _ => {
@@ -805,14 +798,35 @@ impl<F: NorFlash> Slots<F> {
                         boots_left: BOOT_BUDGET - 1,
                     }
                 };
-                self.commit(Record {
+                Some(Record {
                     slot,
                     state,
+                    started: true,
                     ..base
-                })?;
+                })
+            }
+        };
+        if let (Some(next), None) = (next, self.unrecorded) {
+            if let Err(e) = self.commit(next) {
+                self.unrecorded = Some(e);
             }
         }
-        Ok(Some(slot))
+        Some(slot)
+    }
+
+    /// Writes `rec` back as the newest record (after something wiped the record blocks:
+    /// `flashtest`), not as one an image was started under.
+    pub fn restore(&mut self, rec: Record) -> Result<(), InstallError> {
+        self.commit(Record {
+            started: false,
+            ..rec
+        })
+        .map(|_| ())
+    }
+
+    /// Why the last [`Slots::begin_boot_with`] could not record its boot (none: it did).
+    pub fn unrecorded(&self) -> Option<InstallError> {
+        self.unrecorded
     }
 
     /// The token an image started now must hand back to confirm itself ([`Record::token`]).
@@ -822,24 +836,31 @@ impl<F: NorFlash> Slots<F> {
 
     /// The image started under the current record says it works (`token` is what it handed
     /// back): keep it, and raise the unit's floor to its release train. A token that is not
-    /// the current record's confirms nothing. True when a confirmation was recorded.
+    /// the current record's, or names a record no image was started under (an install's
+    /// record is in flash for anyone to read), confirms nothing. The floor follows only an
+    /// image signed with the unit's key (on a keyless unit, any image): one signed with
+    /// another key, started by a medium that is not the unit's, never raises it.
+    /// True when a confirmation was recorded.
     pub fn confirm(&mut self, token: u32) -> Result<bool, InstallError> {
         let Some(r) = self.record() else {
             return Ok(false);
         };
-        if r.state == State::Confirmed || token != r.token() {
+        if r.state == State::Confirmed || !r.started || token != r.token() {
             return Ok(false);
         }
         let mut unit = r.unit;
         if let Ok(Some(h)) = self.header(r.slot) {
             if let Ok(h) = Header::new_checked(&h[..]) {
-                let v = h.version();
-                unit.floor = unit.floor.max(Version::new(v.major, v.minor, 0));
+                if unit.key.is_none_or(|k| h.signature_ok(&k)) {
+                    let v = h.version();
+                    unit.floor = unit.floor.max(Version::new(v.major, v.minor, 0));
+                }
             }
         }
         self.commit(Record {
             state: State::Confirmed,
             confirmed: Some(r.slot),
+            started: false,
             unit,
             ..r
         })?;

@@ -17,6 +17,14 @@ pub enum SimError {
     PowerCut,
     /// A bad sector.
     ReadFault,
+    /// A sector that takes no erase or program.
+    WriteFault,
+}
+
+impl core::fmt::Display for SimError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self, f)
+    }
 }
 
 impl NorFlashError for SimError {
@@ -39,6 +47,9 @@ pub struct SimFlash<const W: usize, const E: usize> {
     pub dead: bool,
     /// Reads touching any of these byte ranges fail (bad sectors).
     pub bad: Vec<core::ops::Range<usize>>,
+    /// Erases and programs touching any of these byte ranges fail, the range untouched (the
+    /// erase blocks of an erase before it are erased).
+    pub bad_write: Vec<core::ops::Range<usize>>,
     rng: u64,
 }
 
@@ -51,6 +62,7 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
             cut_at: None,
             dead: false,
             bad: Vec::new(),
+            bad_write: Vec::new(),
             rng: seed | 1,
         }
     }
@@ -66,6 +78,18 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
         self.rng
+    }
+
+    /// Fails when `at..at + len` touches a sector that takes no writes.
+    fn writable(&self, at: usize, len: usize) -> Result<(), SimError> {
+        if self
+            .bad_write
+            .iter()
+            .any(|r| at < r.end && r.start < at + len)
+        {
+            return Err(SimError::WriteFault);
+        }
+        Ok(())
     }
 
     /// Counts an operation; true when this one is cut.
@@ -131,6 +155,10 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
         }
         // One operation per erase block, so a cut can fall between blocks.
         for b in (from..to).step_by(E) {
+            if self.dead {
+                return Err(SimError::PowerCut);
+            }
+            self.writable(b, E)?;
             if self.op()? {
                 // Torn erase: some bytes of this block become 0xFF, others keep random bits.
                 for i in b..b + E {
@@ -161,6 +189,10 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
         // One operation per write unit.
         for (k, chunk) in bytes.chunks(W).enumerate() {
             let at = o + k * W;
+            if self.dead {
+                return Err(SimError::PowerCut);
+            }
+            self.writable(at, W)?;
             assert!(
                 !chunk
                     .iter()

@@ -12,6 +12,7 @@
 
 use core::fmt::{self, Display, Write};
 
+use crate::install::Slots;
 use embedded_storage::nor_flash::NorFlash;
 
 /// Bytes moved per write/read call.
@@ -31,6 +32,43 @@ impl Display for Seconds {
         let ms = self.0 / 1000;
         write!(f, "{}.{:03}", ms / 1000, ms % 1000)
     }
+}
+
+/// [`run`] on the unit's flash, but the unit record survives it: read before, written back
+/// after, so the floor never falls and the key and activation key stay (the slot it
+/// names is checked afresh at the next boot, like any other).
+pub fn run_keeping_record<F, W>(
+    s: &mut Slots<F>,
+    name: &dyn Display,
+    kib: u32,
+    now_us: impl FnMut() -> u64,
+    out: &mut W,
+) -> bool
+where
+    F: NorFlash,
+    F::Error: Display,
+    W: Write + ?Sized,
+{
+    let kept = s.record();
+    let ok = run(s.flash(), name, kib, now_us, out);
+    if let Some(r) = kept {
+        match s.restore(r) {
+            Ok(()) => {
+                let _ = write!(
+                    out,
+                    "flashtest: unit record written back (floor {})\r\n",
+                    r.unit.floor
+                );
+            }
+            Err(e) => {
+                let _ = write!(
+                    out,
+                    "Warning: flashtest: unit record not written back: {e}\r\n"
+                );
+            }
+        }
+    }
+    ok
 }
 
 /// Run the test on the first `kib` KiB (rounded up to whole erase units) of `flash`, named

@@ -31,6 +31,9 @@ pub enum DnsError {
     NoAddress,
     /// A length or label that runs past the packet.
     Malformed,
+    /// The answer is the asking unit's own address (a server's mistake: the unit would
+    /// connect to itself). The caller, which knows its address, says so.
+    OwnAddress(Ipv4Addr),
 }
 
 impl fmt::Display for DnsError {
@@ -43,6 +46,9 @@ impl fmt::Display for DnsError {
             DnsError::Truncated => f.write_str("the DNS answer was truncated"),
             DnsError::NoAddress => f.write_str("the host has no IPv4 address"),
             DnsError::Malformed => f.write_str("a malformed DNS answer"),
+            DnsError::OwnAddress(ip) => {
+                write!(f, "the DNS server answered {ip}, this unit's own address")
+            }
         }
     }
 }

@@ -19,6 +19,11 @@ use super::url::{self, Url, UrlBuf, UrlError};
 pub const MAX_REDIRECTS: u8 = 3;
 /// Connections in a row that may end without bringing a new body byte.
 pub const MAX_TRIES: u8 = 4;
+/// A download that brings fewer than [`SLOW_BYTES`] body bytes in this many seconds (a
+/// silent server, a zero window, a trickle) is given up: waiting for ESC is no answer. The
+/// operator's line says "a minute".
+pub const SLOW_SECONDS: u64 = 60;
+pub const SLOW_BYTES: u64 = 64 << 10;
 
 /// Why a download failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +59,8 @@ pub enum HttpError {
     NoDnsServer,
     /// The DNS server did not answer.
     DnsTimeout,
+    /// Fewer than [`SLOW_BYTES`] body bytes came in [`SLOW_SECONDS`]: this many.
+    TooSlow(u64),
     /// A host (after a redirect, or the DNS server) this unit has no route to.
     Route(crate::net::session::RouteError),
     Aborted,
@@ -108,6 +115,7 @@ impl fmt::Display for HttpError {
                 f.write_str("the URL names a host and no DNS server is set (dns IP, or address dhcp)")
             }
             HttpError::DnsTimeout => f.write_str("the DNS server did not answer"),
+            HttpError::TooSlow(got) => write!(f, "the server sent {got} bytes in a minute"),
             HttpError::Route(e) => write!(f, "{e}"),
             HttpError::Aborted => f.write_str("aborted"),
         }

@@ -5,6 +5,10 @@
 //! from the end of the download buffer (up to [`RING`], 2 MiB, so smoltcp offers window
 //! scaling), the body is copied out of it as it arrives, and nothing per segment goes to the
 //! console.
+//!
+//! Waits end on their own: a connection that brings nothing for `STALL` is resumed, and a
+//! download that brings fewer than [`SLOW_BYTES`] in [`SLOW_SECONDS`] (a silent server, a
+//! window that stays shut, a trickle) fails with one line; ESC ends any wait sooner.
 use core::cell::RefCell;
 use core::net::Ipv4Addr;
 
@@ -15,7 +19,7 @@ use smoltcp::storage::PacketMetadata;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpAddress;
 
-use super::client::{Event, HttpClient, HttpError};
+use super::client::{Event, HttpClient, HttpError, SLOW_BYTES, SLOW_SECONDS};
 use crate::monitor::Settings;
 use crate::net::arp_watch::{ArpState, ArpWatch};
 use crate::net::dns;
@@ -41,6 +45,8 @@ const DNS_WAIT: Duration = Duration::from_secs(2);
 /// One host-name lookup in progress.
 struct Lookup {
     server: Ipv4Addr,
+    /// This unit's address: no answer for another host.
+    own: Ipv4Addr,
     id: u16,
     tries: u32,
     next: Instant,
@@ -48,9 +54,10 @@ struct Lookup {
 }
 
 impl Lookup {
-    fn new(server: Ipv4Addr, id: u16, now: Instant) -> Self {
+    fn new(server: Ipv4Addr, own: Ipv4Addr, id: u16, now: Instant) -> Self {
         Lookup {
             server,
+            own,
             id,
             tries: 0,
             next: now,
@@ -67,6 +74,9 @@ impl Lookup {
             }
             match dns::answer(self.id, data) {
                 Err(dns::DnsError::NotOurs) => {}
+                Ok(ip) if ip == self.own => {
+                    self.done = Some(Err(HttpError::Dns(dns::DnsError::OwnAddress(ip))))
+                }
                 Ok(ip) => self.done = Some(Ok(ip)),
                 Err(e) => self.done = Some(Err(HttpError::Dns(e))),
             }
@@ -183,6 +193,8 @@ pub fn http<D: Device, K: Console + ?Sized>(
     let mut primer = ArpPrimer { next: start };
     let mut port = 49152 + (seed % 16384) as u16;
     let mut next_key = start;
+    // Since when, and from which byte, the download is expected to bring SLOW_BYTES.
+    let mut slow_mark = (start, 0u64);
     let mut end = start;
     let mut req = heapless::Vec::<u8, 512>::new();
     let mut ev = |con: &mut K, e: Event<'_>| match e {
@@ -246,7 +258,7 @@ pub fn http<D: Device, K: Console + ?Sized>(
                                 break;
                             }
                         }
-                        lookup = Some(Lookup::new(server, seed as u16, now));
+                        lookup = Some(Lookup::new(server, local_ip, seed as u16, now));
                         continue;
                     }
                 };
@@ -357,8 +369,20 @@ pub fn http<D: Device, K: Console + ?Sized>(
         }
         if now >= next_key {
             next_key = now + KEY_POLL;
-            if typeahead.key(con) {
-                client.fail(HttpError::Aborted);
+            let (reached, _) = client.progress();
+            // Progress, or a restart from byte 0 (which wraps): a new period.
+            if reached.wrapping_sub(slow_mark.1) >= SLOW_BYTES {
+                slow_mark = (now, reached);
+            }
+            let stop = if typeahead.key(con) {
+                Some(HttpError::Aborted)
+            } else if now - slow_mark.0 > Duration::from_secs(SLOW_SECONDS) {
+                Some(HttpError::TooSlow(reached - slow_mark.1))
+            } else {
+                None
+            };
+            if let Some(e) = stop {
+                client.fail(e);
                 sockets.get_mut::<tcp::Socket>(h).abort();
                 iface.poll(now, &mut dev, &mut sockets);
                 break;

@@ -60,6 +60,8 @@ enum Act {
     Serve(Option<usize>),
     /// Take the request, send the head and this many body bytes, then go silent.
     Stall(usize),
+    /// Take the request, send the head, then one body byte a second.
+    Trickle,
 }
 
 struct Wire {
@@ -169,7 +171,8 @@ struct Server {
     iface: Interface,
     sockets: SocketSet<'static>,
     h: SocketHandle,
-    /// A DNS server on port 53: `files.example` is the server, anything else NXDOMAIN.
+    /// A DNS server on port 53: `files.example` is the server, `me.example` the unit,
+    /// anything else NXDOMAIN.
     h_dns: SocketHandle,
     listening: bool,
     file: Vec<u8>,
@@ -181,6 +184,8 @@ struct Server {
     sent: usize,
     /// Stop sending after this many bytes of `out` (then reset or stall).
     limit: Option<(usize, bool)>,
+    /// With [`Act::Trickle`]: when the limit grows by the next byte.
+    trickle: Option<Instant>,
     requests: Vec<String>,
 }
 
@@ -223,6 +228,7 @@ impl Server {
             out: Vec::new(),
             sent: 0,
             limit: None,
+            trickle: None,
             requests: Vec::new(),
         }
     }
@@ -235,10 +241,12 @@ impl Server {
             let mut r = q.to_vec();
             r[2] = 0x81;
             r[3] = 0x80;
-            if q.windows(6).any(|w| w == b"\x05files") {
+            // `me.example` is the unit's own address (a DNS server's mistake).
+            let me = q.windows(3).any(|w| w == b"\x02me");
+            if q.windows(6).any(|w| w == b"\x05files") || me {
                 r[7] = 1;
                 r.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-                r.extend_from_slice(&SERVER.octets());
+                r.extend_from_slice(&if me { UNIT } else { SERVER }.octets());
             } else {
                 r[3] |= 3;
             }
@@ -287,8 +295,16 @@ impl Server {
                 Act::Serve(Some(n)) if from == 0 => Some((head + n, true)),
                 Act::Serve(_) => None,
                 Act::Stall(n) => Some((head + n, false)),
+                Act::Trickle => Some((head, false)),
             };
+            self.trickle = (act == Act::Trickle).then_some(now);
             self.out = out;
+        }
+        if let (Some(at), Some((n, _))) = (self.trickle, &mut self.limit) {
+            if now >= at {
+                *n += 1;
+                self.trickle = Some(at + smoltcp::time::Duration::from_secs(1));
+            }
         }
         let end = self
             .limit
@@ -364,11 +380,27 @@ fn run(
     data: &[u8],
     acts: Vec<Act>,
     listen: bool,
+    net: (u64, u64, u64),
+    esc_at: Option<usize>,
+    room: usize,
+    url: &str,
+    dns: Option<Ipv4Addr>,
+) -> Outcome {
+    run_with(data, acts, listen, net, esc_at, room, url, dns, |_| {})
+}
+
+/// [`run`], with `setup` given the server before the download starts.
+#[allow(clippy::too_many_arguments)]
+fn run_with(
+    data: &[u8],
+    acts: Vec<Act>,
+    listen: bool,
     (loss, dup, reorder): (u64, u64, u64),
     esc_at: Option<usize>,
     room: usize,
     url: &str,
     dns: Option<Ipv4Addr>,
+    setup: impl FnOnce(&mut Server),
 ) -> Outcome {
     let wire = RefCell::new(Wire {
         to_unit: VecDeque::new(),
@@ -378,7 +410,9 @@ fn run(
         reorder,
         dup,
     });
-    let server = RefCell::new(Server::new(&wire, data.to_vec(), acts, listen));
+    let mut server = Server::new(&wire, data.to_vec(), acts, listen);
+    setup(&mut server);
+    let server = RefCell::new(server);
     let clock = SimClock(Cell::new(0));
     let mut dev = UnitDev {
         wire: &wire,
@@ -649,5 +683,97 @@ fn a_host_name_is_resolved_by_the_dns_server() {
         ),
         "{}",
         o.out
+    );
+}
+
+/// Issue 21, finding 7: a DNS server that gives the unit's own address as the host's is
+/// named for what it did, not as a server that "did not answer".
+#[test]
+fn a_host_name_that_resolves_to_the_units_own_address_says_so() {
+    let o = run(
+        &file(100),
+        vec![Act::Serve(None)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        "http://me.example/f.bin",
+        Some(SERVER),
+    );
+    assert_eq!(o.got, None);
+    assert!(
+        o.out.ends_with(
+            "http: cannot resolve the host name: the DNS server answered 10.0.0.2, this unit's own address\r\n"
+        ),
+        "{}",
+        o.out
+    );
+    assert!(o.requests.is_empty());
+}
+
+/// Issue 21, finding 7: `http` has an idle and progress timeout. A server that takes the
+/// connection and sends nothing, a server whose window stays shut, and a server that sends
+/// one byte a second each end in one line after SLOW_SECONDS, with nobody pressing ESC.
+#[test]
+fn a_silent_a_shut_or_a_trickling_server_is_given_up_after_a_minute() {
+    use crate::net::http::client::SLOW_SECONDS;
+    let data = file(100_000);
+    let silent = run(
+        &data,
+        vec![Act::Stall(0)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        URL,
+        None,
+    );
+    let trickle = run(
+        &data,
+        vec![Act::Trickle],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        URL,
+        None,
+    );
+    // A receive window of zero: the request never gets through.
+    let shut = run_with(
+        &data,
+        vec![Act::Serve(None)],
+        true,
+        (0, 0, 0),
+        None,
+        1 << 20,
+        URL,
+        None,
+        |s| {
+            s.sockets.remove(s.h);
+            s.h = s.sockets.add(tcp::Socket::new(
+                tcp::SocketBuffer::new(leak(vec![0u8; 0])),
+                tcp::SocketBuffer::new(leak(vec![0u8; 1024])),
+            ));
+        },
+    );
+    for (what, o) in [("silent", &silent), ("shut", &shut)] {
+        assert_eq!(o.got, None, "{what}");
+        assert!(
+            o.out
+                .ends_with("http: the server sent 0 bytes in a minute\r\n"),
+            "{what}: {}",
+            o.out
+        );
+    }
+    assert!(shut.requests.is_empty(), "the window stayed shut");
+    assert_eq!(trickle.got, None);
+    // One byte a second: about a minute's worth, then the line.
+    let tail = trickle.out.rsplit("http: the server sent ").next().unwrap();
+    let got: u64 = tail.split(' ').next().unwrap().parse().unwrap();
+    assert!((55..=SLOW_SECONDS + 2).contains(&got), "{}", trickle.out);
+    assert!(
+        trickle.out.ends_with(" bytes in a minute\r\n"),
+        "{}",
+        trickle.out
     );
 }

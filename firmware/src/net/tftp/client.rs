@@ -181,6 +181,9 @@ pub enum TftpError {
     TooLarge { size: u64, capacity: u64 },
     /// The server's OACK was unusable; ERROR 8 was sent.
     BadOack(&'static str),
+    /// A DATA block longer than the block size in force (negotiated, or RFC 1350's 512
+    /// when the server sent no OACK); ERROR 4 was sent.
+    BlockTooLarge(usize),
     /// The server sent a different number of bytes than its tsize said.
     SizeMismatch { tsize: u64, received: u64 },
     /// The operator pressed ESC or sent BREAK.
@@ -196,6 +199,7 @@ impl TftpError {
             TftpError::Server { .. }
             | TftpError::TooLarge { .. }
             | TftpError::BadOack(_)
+            | TftpError::BlockTooLarge(_)
             | TftpError::SizeMismatch { .. } => Some(TraceCode::TransferError),
             TftpError::UnexpectedOpcode(_) => Some(TraceCode::UnexpectedOpcode),
             TftpError::Aborted => None,
@@ -236,6 +240,9 @@ impl fmt::Display for TftpError {
             ),
             TftpError::BadOack(why) => {
                 write!(f, "the server's option acknowledgement is unusable (10): {why}")
+            }
+            TftpError::BlockTooLarge(len) => {
+                write!(f, "the server sent a {len}-byte block, over the block size (10)")
             }
             TftpError::SizeMismatch { tsize, received } => write!(
                 f,
@@ -750,6 +757,19 @@ impl TftpClient {
         self.fail(TftpError::UnexpectedOpcode(op));
     }
 
+    /// A DATA block longer than the block size: ERROR 4 to the server, and the end.
+    fn block_too_large(&mut self, len: usize, ev: &mut impl FnMut(Event)) {
+        if let Some(to) = self.server_addr() {
+            self.send_error(
+                to,
+                error_code::ILLEGAL_OPERATION,
+                "Block larger than blksize",
+            );
+        }
+        ev(Event::Trace(TraceCode::TransferError));
+        self.fail(TftpError::BlockTooLarge(len));
+    }
+
     fn refuse_oack(&mut self, ev: &mut impl FnMut(Event), why: &'static str) {
         if let Some(to) = self.server_addr() {
             self.send_error(to, error_code::OPTION_REFUSED, "Option negotiation refused");
@@ -905,17 +925,7 @@ impl TftpClient {
         let blksize = u64::from(self.blksize);
         let short = data.len() < usize::from(self.blksize);
         if data.len() > usize::from(self.blksize) {
-            if let Some(to) = self.server_addr() {
-                self.send_error(
-                    to,
-                    error_code::ILLEGAL_OPERATION,
-                    "Block larger than blksize",
-                );
-            }
-            ev(Event::Trace(TraceCode::TransferError));
-            return self.fail(TftpError::BadOack(
-                "a DATA block is larger than the blksize",
-            ));
+            return self.block_too_large(data.len(), ev);
         }
         if mc.master && !mc.lockstep {
             self.in_window += 1;
@@ -1048,17 +1058,7 @@ impl TftpClient {
             return;
         }
         if data.len() > usize::from(self.blksize) {
-            if let Some(to) = self.server_addr() {
-                self.send_error(
-                    to,
-                    error_code::ILLEGAL_OPERATION,
-                    "Block larger than blksize",
-                );
-            }
-            ev(Event::Trace(TraceCode::TransferError));
-            return self.fail(TftpError::BadOack(
-                "a DATA block is larger than the blksize",
-            ));
+            return self.block_too_large(data.len(), ev);
         }
         let offset = (n - 1) * u64::from(self.blksize);
         let end = offset + data.len() as u64;

@@ -941,6 +941,32 @@ fn wire_round_trip_and_malformed_packets() {
     ));
 }
 
+/// Issue 21, finding 7: a server that ignores the options (DATA 1, no OACK) and then sends
+/// a block longer than RFC 1350's 512 bytes is told so; no "option acknowledgement" is
+/// blamed, for none was sent.
+#[test]
+fn an_oversized_block_without_an_oack_names_the_block_not_an_oack() {
+    let mut c = TftpClient::new(&config("f"), Instant::from_millis(0));
+    while c.transmit().is_some() {}
+    let data = file(2000, 9);
+    let mut buf = vec![0u8; 4096];
+    c.on_datagram(
+        Instant::from_millis(1),
+        TID,
+        &data_block(&data, 1000, 1),
+        &mut buf[..],
+        &mut |_| {},
+    );
+    assert_eq!(sent(&mut c), [100_004]);
+    let e = c.outcome().unwrap().clone().unwrap_err();
+    assert_eq!(e, TftpError::BlockTooLarge(1000));
+    assert_eq!(
+        e.to_string(),
+        "the server sent a 1000-byte block, over the block size (10)"
+    );
+    assert!(buf.iter().all(|&b| b == 0), "nothing written");
+}
+
 // ---- RFC 2090 multicast ----
 
 const TID: SocketAddrV4 = SocketAddrV4::new(SERVER_IP, SERVER_TID);
