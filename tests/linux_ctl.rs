@@ -43,9 +43,10 @@ const TO_SHELL: Duration = Duration::from_secs(120);
 const OLD: Version = Version::new(6, 1, 0);
 const NEW: Version = Version::new(6, 2, 0);
 
+/// A fresh directory for one test (its flash and image files, ~100 MB: one per test name,
+/// replaced by the next run, kept after a failure for a look).
 fn dir(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("linux-ctl-{name}-{}", std::process::id()));
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("linux-ctl-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
