@@ -497,14 +497,17 @@ pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError
     })
 }
 
-/// `img` (a BIOS medium of [`image`]) with one byte of its compressed firmware flipped, in
-/// the middle of the deflate stream: the unpack stage must refuse it (tests).
+/// `img` (a BIOS medium of [`image`], a [`rom_image`] or a [`uefi_loader`]) with one byte of
+/// its compressed firmware flipped, in the middle of the deflate stream: the unpack stage
+/// must refuse it (tests).
 pub fn corrupt_firmware(mut img: Vec<u8>) -> Vec<u8> {
-    let off = u32::from_le_bytes(img[PARAMS + 8..PARAMS + 12].try_into().unwrap()) as usize;
-    let size = u32::from_le_bytes(img[PARAMS + 12..PARAMS + 16].try_into().unwrap()) as usize;
-    let at = lifeboat_unpack::header_offset(&img[off..off + size]).expect("a packed firmware");
-    let data = off + at + lifeboat_unpack::HEADER_LEN;
-    img[data + (off + size - data) / 2] ^= 0x55;
+    let at = lifeboat_unpack::header_offset(PACKED).expect("a packed firmware");
+    let header = &PACKED[at..at + lifeboat_unpack::HEADER_LEN];
+    let start = img
+        .windows(header.len())
+        .position(|w| w == header)
+        .expect("the image carries the packed firmware");
+    img[start + lifeboat_unpack::HEADER_LEN + (PACKED.len() - at) / 2] ^= 0x55;
     img
 }
 
