@@ -121,7 +121,8 @@ fn main() {
     write(&out, "stage1.bin", &stage1, "LIFEBOAT_STAGE1");
     write(&out, "stage2.bin", &stage2, "LIFEBOAT_STAGE2");
     write(&out, "firmware.bin", &firmware, "LIFEBOAT_FIRMWARE");
-    let packed = lifeboat_unpack::packed_image(&unpack_stage(&bin.join("lifeboat-unpack")), &firmware);
+    let packed =
+        lifeboat_unpack::packed_image(&unpack_stage(&bin.join("lifeboat-unpack")), &firmware);
     assert!(
         packed.len() <= lifeboat_unpack::layout::PACKED_MAX,
         "the packed firmware ({} bytes) overruns the unpack stage's room",
@@ -246,7 +247,10 @@ fn unpack_stage(elf: &Path) -> Vec<u8> {
         .find(|s| s.name() == Ok("__image_end"))
         .expect("the unpack stage has no __image_end")
         .address();
-    assert!(end - base >= img.len() as u64, "unpack stage data past __image_end");
+    assert!(
+        end - base >= img.len() as u64,
+        "unpack stage data past __image_end"
+    );
     img.resize((end - base) as usize, 0);
     img
 }

@@ -1,12 +1,16 @@
 //! Boot-time benchmark (`cargo bench --bench boot_time`, no libtest harness).
 //!
-//! Prints the firmware's flat binary size, then for each boot medium the seconds from spawning
+//! Prints the sizes (the firmware packed and unpacked, `lifeboat.rom`, beside iPXE's
+//! `efi-e1000.rom` and U-Boot's `u-boot.rom`), then for each boot medium the seconds from spawning
 //! QEMU to the first console byte, to the banner and to `monitor> ` (ESC is sent as soon as the
 //! flash-boot prompt appears), and the same for Debian's U-Boot 2023.01 (`u-boot-qemu`) on q35
 //! reaching its `=>` prompt (a key is sent at "Hit any key to stop autoboot"), and the UEFI disk
 //! under OVMF on pc and q35 (first byte: OVMF's own output), and lifeboat as the system ROM
 //! (`lifeboat.rom` as `-bios`, no SeaBIOS; its size is printed too) on pc and q35. TCG everywhere;
-//! each row is the median of `RUNS` runs, all of which are printed.
+//! each row is the median of `RUNS` runs, all of which are printed. The rows marked "stored"
+//! carry the same unpack stage with the firmware in stored deflate blocks (no compression:
+//! the stage only copies it): the difference to the row above is the inflate's cost, net of
+//! the smaller read.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +26,8 @@ const RUNS: usize = 5;
 const T: Duration = Duration::from_secs(120);
 const BANNER: &str = "lifeboat recovery monitor";
 const UBOOT_ROM: &str = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
+/// iPXE's single-NIC ROM for QEMU (BIOS and UEFI images, LZMA): Debian `ipxe-qemu`.
+const IPXE_ROM: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom";
 
 /// Seconds from spawn to: first output, banner, prompt.
 #[derive(Clone, Copy)]
@@ -210,7 +216,16 @@ fn main() {
         println!("boot_time: run with `cargo bench --bench boot_time`");
         return;
     }
-    println!("firmware flat binary: {} bytes", media::FIRMWARE.len());
+    let stored = media::stored_firmware();
+    println!(
+        "firmware: {} bytes packed (unpack stage + deflate; budget {}), {} bytes unpacked \
+         (budget {}), {} bytes stored (no compression)",
+        media::PACKED.len(),
+        media::PACKED_BUDGET,
+        media::FIRMWARE.len(),
+        media::FIRMWARE_BUDGET,
+        stored.len()
+    );
     println!(
         "UEFI loader: {} bytes of BOOTX64.EFI besides its {}-byte payload block",
         media::LOADER.len() - lifeboat_efi::payload::LEN,
@@ -225,6 +240,34 @@ fn main() {
         "system ROM lifeboat.rom: {rom_len} bytes ({} KiB; its stage {} bytes + a 4 KiB reset stub)",
         rom_len >> 10,
         stage.iter().rposition(|&b| b != 0xFF).map_or(0, |i| i + 1),
+    );
+    for (name, path) in [
+        ("iPXE efi-e1000.rom", IPXE_ROM),
+        ("U-Boot u-boot.rom", UBOOT_ROM),
+    ] {
+        match std::fs::metadata(path) {
+            Ok(m) => println!("{name}: {} bytes ({} KiB), {path}", m.len(), m.len() >> 10),
+            Err(e) => println!("{name}: {path}: {e}"),
+        }
+    }
+    let sdir = dir.join("stored");
+    std::fs::create_dir_all(&sdir).expect("creating the stored media's directory");
+    let cfg = MediaConfig::default();
+    let write = |name: &str, bytes: Result<Vec<u8>, media::MediaError>| {
+        let path = sdir.join(name);
+        std::fs::write(&path, bytes.expect("a stored medium")).expect("writing a stored medium");
+        path
+    };
+    let stored_floppy = write(
+        "floppy.img",
+        media::image_with(Medium::Floppy, &cfg, &stored),
+    );
+    let stored_disk = write("disk.img", media::image_with(Medium::Disk, &cfg, &stored));
+    let stored_rom = write("lifeboat.rom", media::rom_image_with(&cfg, &stored));
+    let stored_uefi = write(
+        "uefi-disk.img",
+        media::uefi_loader_with(Medium::Disk, &cfg, &stored)
+            .and_then(|efi| media::uefi_image_with(Medium::Disk, &efi)),
     );
 
     println!("seconds from QEMU spawn (TCG), median of {RUNS}:");
@@ -248,6 +291,18 @@ fn main() {
             Ok(runs) => row(name, &runs),
             Err(e) => println!("{name:<24} FAILED: {e}"),
         }
+        let stored = match medium {
+            Medium::Floppy => &stored_floppy,
+            Medium::Disk => &stored_disk,
+            Medium::Usb => continue,
+        };
+        let name = format!("  stored {}", name.trim_start_matches("lifeboat "));
+        let runs: Result<Vec<Run>, String> =
+            (0..RUNS).map(|_| lifeboat_run(medium, stored)).collect();
+        match runs {
+            Ok(runs) => row(&name, &runs),
+            Err(e) => println!("{name:<24} FAILED: {e}"),
+        }
     }
 
     for (board, name) in [
@@ -261,12 +316,19 @@ fn main() {
             );
             continue;
         }
-        let runs: Result<Vec<Run>, String> = (0..RUNS)
-            .map(|_| uefi_run(board, &set.uefi_disk, &dir))
-            .collect();
-        match runs {
-            Ok(runs) => row(name, &runs),
-            Err(e) => println!("{name:<24} FAILED: {e}"),
+        for (name, image) in [
+            (name.to_string(), &set.uefi_disk),
+            (
+                format!("  stored {}", name.trim_start_matches("lifeboat ")),
+                &stored_uefi,
+            ),
+        ] {
+            let runs: Result<Vec<Run>, String> =
+                (0..RUNS).map(|_| uefi_run(board, image, &dir)).collect();
+            match runs {
+                Ok(runs) => row(&name, &runs),
+                Err(e) => println!("{name:<24} FAILED: {e}"),
+            }
         }
     }
 
@@ -274,12 +336,20 @@ fn main() {
         (MachineType::Pc, "lifeboat ROM (pc)"),
         (MachineType::Q35, "lifeboat ROM (q35)"),
     ] {
-        let runs: Result<Vec<Run>, String> = (0..RUNS)
-            .map(|_| machine_run(Machine::rom(&set.rom).machine_type(board)))
-            .collect();
-        match runs {
-            Ok(runs) => row(name, &runs),
-            Err(e) => println!("{name:<24} FAILED: {e}"),
+        for (name, rom) in [
+            (name.to_string(), &set.rom),
+            (
+                format!("  stored {}", name.trim_start_matches("lifeboat ")),
+                &stored_rom,
+            ),
+        ] {
+            let runs: Result<Vec<Run>, String> = (0..RUNS)
+                .map(|_| machine_run(Machine::rom(rom).machine_type(board)))
+                .collect();
+            match runs {
+                Ok(runs) => row(&name, &runs),
+                Err(e) => println!("{name:<24} FAILED: {e}"),
+            }
         }
     }
 

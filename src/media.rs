@@ -243,12 +243,18 @@ fn config_text(medium: Medium, cfg: &MediaConfig) -> Result<String, MediaError> 
 
 /// The bytes of one medium.
 pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    image_with(medium, cfg, PACKED)
+}
+
+/// A medium carrying `packed` (a packed firmware: [`PACKED`], or [`stored_firmware`] for
+/// the benchmark's comparison).
+pub fn image_with(medium: Medium, cfg: &MediaConfig, packed: &[u8]) -> Result<Vec<u8>, MediaError> {
     let mut payload = config_text(medium, cfg)?.into_bytes();
     payload.resize(SECTOR, 0);
     payload.extend_from_slice(STAGE2);
     pad(&mut payload);
     let fw_offset = SECTOR + payload.len();
-    payload.extend_from_slice(PACKED);
+    payload.extend_from_slice(packed);
     pad(&mut payload);
     if payload.len() > MAX_LOAD_BYTES {
         return Err(MediaError::TooLarge {
@@ -266,7 +272,7 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
     img[PARAMS + 4..PARAMS + 6].copy_from_slice(&sectors.to_le_bytes());
     img[PARAMS + 6] = kind_byte(medium);
     img[PARAMS + 8..PARAMS + 12].copy_from_slice(&(fw_offset as u32).to_le_bytes());
-    img[PARAMS + 12..PARAMS + 16].copy_from_slice(&(PACKED.len() as u32).to_le_bytes());
+    img[PARAMS + 12..PARAMS + 16].copy_from_slice(&(packed.len() as u32).to_le_bytes());
     if medium != Medium::Floppy {
         // One active partition (type 0xDA, "non-filesystem data") over the payload, so
         // BIOSes that insist on a valid MBR boot the stick as a hard disk.
@@ -288,17 +294,22 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
 /// configuration text under the ROM stage (layout in `lifeboat_rom::layout`). Its slots are
 /// on the ATA disk (secondary IDE master): a pflash unit 0 would replace the `-bios` ROM.
 pub fn rom_image(cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    rom_image_with(cfg, PACKED)
+}
+
+/// `lifeboat.rom` carrying `packed` (see [`image_with`]).
+pub fn rom_image_with(cfg: &MediaConfig, packed: &[u8]) -> Result<Vec<u8>, MediaError> {
     use lifeboat_rom::{layout, payload as p};
     let text = config_text(Medium::Disk, cfg)?;
-    let len = layout::rom_len(PACKED.len());
+    let len = layout::rom_len(packed.len());
     let mut rom = vec![0xFFu8; len];
     let at = |addr: u64| len - (layout::ROM_END - addr) as usize;
-    let fw = at(layout::firmware_addr(PACKED.len()));
-    rom[fw..fw + PACKED.len()].copy_from_slice(PACKED);
+    let fw = at(layout::firmware_addr(packed.len()));
+    rom[fw..fw + packed.len()].copy_from_slice(packed);
     let h = &mut rom[at(layout::HEADER_ADDR)..][..layout::HEADER_LEN];
     h.fill(0);
     h[..16].copy_from_slice(&p::MAGIC);
-    h[p::FIRMWARE_LEN..p::FIRMWARE_LEN + 4].copy_from_slice(&(PACKED.len() as u32).to_le_bytes());
+    h[p::FIRMWARE_LEN..p::FIRMWARE_LEN + 4].copy_from_slice(&(packed.len() as u32).to_le_bytes());
     h[p::ROM_LEN..p::ROM_LEN + 4].copy_from_slice(&(len as u32).to_le_bytes());
     h[p::CONFIG..p::CONFIG + text.len()].copy_from_slice(text.as_bytes());
     rom[len - layout::TOP_LEN..].copy_from_slice(ROM_TOP);
@@ -326,10 +337,19 @@ pub fn uefi_file_name(m: Medium) -> &'static str {
 /// `BOOTX64.EFI` for `medium`: the loader with the packed firmware, its memory end, the medium kind
 /// and the configuration text patched into its payload block.
 pub fn uefi_loader(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    uefi_loader_with(medium, cfg, PACKED)
+}
+
+/// `BOOTX64.EFI` carrying `packed` (see [`image_with`]).
+pub fn uefi_loader_with(
+    medium: Medium,
+    cfg: &MediaConfig,
+    packed: &[u8],
+) -> Result<Vec<u8>, MediaError> {
     use lifeboat_efi::payload as p;
     let text = config_text(medium, cfg)?;
-    if PACKED.len() > p::FIRMWARE_MAX {
-        return Err(MediaError::FirmwareTooLarge(PACKED.len()));
+    if packed.len() > p::FIRMWARE_MAX {
+        return Err(MediaError::FirmwareTooLarge(packed.len()));
     }
     let end = u32::from_str_radix(FIRMWARE_END.trim_start_matches("0x"), 16)
         .expect("LIFEBOAT_FIRMWARE_END is hex");
@@ -342,10 +362,10 @@ pub fn uefi_loader(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaEr
     let block = &mut efi[at..at + p::LEN];
     block[p::MEDIUM..p::MEDIUM + 4].copy_from_slice(&u32::from(kind_byte(medium)).to_le_bytes());
     block[p::FIRMWARE_LEN..p::FIRMWARE_LEN + 4]
-        .copy_from_slice(&(PACKED.len() as u32).to_le_bytes());
+        .copy_from_slice(&(packed.len() as u32).to_le_bytes());
     block[p::FIRMWARE_END..p::FIRMWARE_END + 4].copy_from_slice(&end.to_le_bytes());
     block[p::CONFIG..p::CONFIG + text.len()].copy_from_slice(text.as_bytes());
-    block[p::FIRMWARE..p::FIRMWARE + PACKED.len()].copy_from_slice(PACKED);
+    block[p::FIRMWARE..p::FIRMWARE + packed.len()].copy_from_slice(packed);
     Ok(efi)
 }
 
@@ -497,6 +517,16 @@ pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError
     })
 }
 
+/// The unpack stage of [`PACKED`] with the firmware in stored deflate blocks (level 0, no
+/// compression): the stage then only copies it. The boot-time benchmark runs it beside
+/// [`PACKED`] to show what the inflate costs against a plain copy of the flat image.
+pub fn stored_firmware() -> Vec<u8> {
+    let at = lifeboat_unpack::header_offset(PACKED).expect("a packed firmware");
+    let mut out = PACKED[..at].to_vec();
+    out.extend_from_slice(&lifeboat_unpack::pack_level(FIRMWARE, 0));
+    out
+}
+
 /// `img` (a BIOS medium of [`image`], a [`rom_image`] or a [`uefi_loader`]) with one byte of
 /// its compressed firmware flipped, in the middle of the deflate stream: the unpack stage
 /// must refuse it (tests).
@@ -573,7 +603,10 @@ mod tests {
         assert_eq!(&out[..FIRMWARE.len()], FIRMWARE);
         // The packed image lies between the firmware's room and the stage's .bss.
         assert!(PACKED.len() <= layout::PACKED_MAX);
-        assert_eq!(layout::FIRMWARE_BASE + layout::FIRMWARE_MAX as u64, layout::LOAD);
+        assert_eq!(
+            layout::FIRMWARE_BASE + layout::FIRMWARE_MAX as u64,
+            layout::LOAD
+        );
         // Every loader copies it to the stage's link address and jumps there.
         assert_eq!(lifeboat_rom::layout::PACKED_BASE, layout::LOAD);
         assert_eq!(lifeboat_efi::payload::PACKED_BASE, layout::LOAD);

@@ -170,7 +170,11 @@ fn a_corrupt_firmware_halts_with_a_line() {
     let img = media::image(Medium::Floppy, &cfg).unwrap();
     std::fs::write(&floppy, media::corrupt_firmware(img)).unwrap();
     let rom = dir.join("lifeboat.rom");
-    std::fs::write(&rom, media::corrupt_firmware(media::rom_image(&cfg).unwrap())).unwrap();
+    std::fs::write(
+        &rom,
+        media::corrupt_firmware(media::rom_image(&cfg).unwrap()),
+    )
+    .unwrap();
     for m in [
         Machine::new(Medium::Floppy, &floppy).medium_snapshot(true),
         Machine::rom(&rom),

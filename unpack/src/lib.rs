@@ -114,9 +114,8 @@ impl Header {
         if h[field::MAGIC] != MAGIC {
             return Err(Error::BadMagic);
         }
-        let u32_at = |r: core::ops::Range<usize>| {
-            u32::from_le_bytes(h[r].try_into().expect("4-byte field"))
-        };
+        let u32_at =
+            |r: core::ops::Range<usize>| u32::from_le_bytes(h[r].try_into().expect("4-byte field"));
         let method = u32_at(field::METHOD);
         if method != METHOD_DEFLATE {
             return Err(Error::Method(method));
@@ -205,7 +204,14 @@ pub fn unpack(packed: &[u8], out: &mut [u8]) -> Result<usize, Error> {
 #[cfg(any(test, feature = "pack"))]
 pub fn pack(firmware: &[u8]) -> Vec<u8> {
     // Level 10: miniz_oxide's slowest and smallest; the host pays once per build.
-    let data = miniz_oxide::deflate::compress_to_vec(firmware, 10);
+    pack_level(firmware, 10)
+}
+
+/// [`pack`] at a deflate level of miniz_oxide (0: stored blocks, no compression; 10: the
+/// smallest).
+#[cfg(any(test, feature = "pack"))]
+pub fn pack_level(firmware: &[u8], level: u8) -> Vec<u8> {
+    let data = miniz_oxide::deflate::compress_to_vec(firmware, level);
     let header = Header {
         unpacked_len: u32::try_from(firmware.len()).expect("firmware under 4 GiB"),
         packed_len: u32::try_from(data.len()).expect("firmware under 4 GiB"),
@@ -267,6 +273,16 @@ mod tests {
     }
 
     #[test]
+    fn stored_blocks_round_trip() {
+        let fw = firmware(150_000);
+        let packed = pack_level(&fw, 0);
+        assert!(packed.len() > fw.len());
+        let mut out = vec![0u8; layout::FIRMWARE_MAX];
+        assert_eq!(unpack(&packed, &mut out), Ok(fw.len()));
+        assert_eq!(&out[..fw.len()], &fw[..]);
+    }
+
+    #[test]
     fn header_round_trips() {
         let h = Header {
             unpacked_len: 261_720,
@@ -307,7 +323,11 @@ mod tests {
         let mut bad = h.to_bytes().to_vec();
         bad.extend_from_slice(&data);
         if let Ok(n) = unpack(&bad, &mut out) {
-            assert_ne!(&out[..n], &fw[..], "a corrupt stream gave the firmware back");
+            assert_ne!(
+                &out[..n],
+                &fw[..],
+                "a corrupt stream gave the firmware back"
+            );
         }
     }
 
