@@ -25,7 +25,7 @@ use lifeboat::media::{self, MediaConfig};
 use lifeboat_qemu::{Machine, MachineType, Medium, Qemu};
 
 /// Runs per row: 5, or `LIFEBOAT_BOOT_RUNS`.
-fn runs() -> usize {
+fn run_count() -> usize {
     std::env::var("LIFEBOAT_BOOT_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -219,11 +219,11 @@ fn row(name: &str, runs: &[Run]) {
     );
 }
 
-/// [`runs`] runs of each variant (a row name and its image), taken in turn so that the host's
+/// [`run_count`] runs of each variant (a row name and its image), taken in turn so that the host's
 /// noise falls on all of them alike; then one row each.
 fn interleaved(variants: &[(String, PathBuf)], run: impl Fn(&Path) -> Result<Run, String>) {
     let mut runs: Vec<Result<Vec<Run>, String>> = vec![Ok(Vec::new()); variants.len()];
-    for _ in 0..runs() {
+    for _ in 0..run_count() {
         for ((_, image), acc) in variants.iter().zip(runs.iter_mut()) {
             if let Ok(list) = acc {
                 match run(image) {
@@ -296,7 +296,7 @@ fn main() {
     let stored_disk = write("disk.img", media::image_with(Medium::Disk, &cfg, &stored));
     let stored_rom = write("lifeboat.rom", media::rom_image_with(&cfg, &stored));
 
-    println!("seconds from QEMU spawn (TCG), median of {}:", runs());
+    println!("seconds from QEMU spawn (TCG), median of {}:", run_count());
     println!(
         "{:<24} {:>8} {:>8} {:>8}",
         "", "1st byte", "banner", "prompt"
@@ -346,7 +346,7 @@ fn main() {
         }
         // (No stored row: OVMF's 3.5 s and its spread hide a few milliseconds, and the
         // stored firmware does not fit the loader's 256 KiB payload block.)
-        let runs: Result<Vec<Run>, String> = (0..runs())
+        let runs: Result<Vec<Run>, String> = (0..run_count())
             .map(|_| uefi_run(board, &set.uefi_disk, &dir))
             .collect();
         match runs {
@@ -377,7 +377,7 @@ fn main() {
         println!("{name:<24} skipped: {UBOOT_ROM} is missing (Debian package u-boot-qemu)");
         return;
     }
-    let runs: Result<Vec<Run>, String> = (0..runs()).map(|_| uboot_run()).collect();
+    let runs: Result<Vec<Run>, String> = (0..run_count()).map(|_| uboot_run()).collect();
     match runs {
         Ok(runs) => row(name, &runs),
         Err(e) => println!("{name:<24} FAILED: {e}"),
