@@ -609,6 +609,7 @@ mod tests {
         );
         // Every loader copies it to the stage's link address and jumps there.
         assert_eq!(lifeboat_rom::layout::PACKED_BASE, layout::LOAD);
+        assert_eq!(lifeboat_rom::layout::PACKED_MAX, layout::PACKED_MAX);
         assert_eq!(lifeboat_efi::payload::PACKED_BASE, layout::LOAD);
         assert_eq!(lifeboat_efi::payload::FIRMWARE_BASE, layout::FIRMWARE_BASE);
         // Stage 2: `mov edi, 0x200000` (copy) and `mov eax, 0x200000` (jump), and nothing

@@ -44,6 +44,9 @@ pub mod layout {
     /// firmware) is copied and entered; the stage unpacks the firmware to 1 MiB
     /// (`lifeboat_unpack::layout`).
     pub const PACKED_BASE: u64 = 0x20_0000;
+    /// The most the packed firmware may hold: from [`PACKED_BASE`] to the unpack stage's
+    /// .bss (`lifeboat_unpack::layout::PACKED_MAX`).
+    pub const PACKED_MAX: usize = 0x1C_0000;
 
     /// Address of the packed firmware of `len` bytes in the ROM.
     pub const fn firmware_addr(len: usize) -> u64 {

@@ -609,6 +609,11 @@ mod bare {
             halt();
         };
         let rom_len = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
+        if fw_len == 0 || fw_len > layout::PACKED_MAX || layout::rom_len(fw_len) > rom_len as usize
+        {
+            debug("lifeboat-rom: the payload header's firmware length is out of range\n");
+            halt();
+        }
         let cfg = FwCfg::probe();
         let ram = cfg
             .as_ref()
