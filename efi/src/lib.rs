@@ -215,6 +215,7 @@ pub struct Header {
     pub medium: u8,
     pub config_addr: u32,
     pub config_len: u32,
+    /// Bytes of the packed firmware the loader copied.
     pub firmware_size: u32,
     pub rsdp: u64,
     /// The PCI Express configuration window (base, last bus) from ACPI's MCFG.
