@@ -240,7 +240,7 @@ fn a_diskette_with_another_key_never_raises_the_units_floor() {
         .nic(NicModel::E1000, user_net(&root));
     let mut q = launch(&unit);
     install_and_confirm(&mut q, "two.bin", "2.0(1)");
-    q.kill();
+    drop(q);
 
     // The edited diskette (monitor mode, the attacker's key): its image installs, runs and
     // confirms itself, and the diskette records the confirmation at its next power-on.
@@ -251,7 +251,7 @@ fn a_diskette_with_another_key_never_raises_the_units_floor() {
         .nic(NicModel::E1000, user_net(&root));
     let mut q = launch(&diskette);
     install_and_confirm(&mut q, "evil.bin", "9.9(9)");
-    q.kill();
+    drop(q);
 
     // The unit's own disk again: the foreign image is refused, the floor is still 2.0(0),
     // and the unit's next signed image installs.

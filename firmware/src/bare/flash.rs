@@ -1,4 +1,6 @@
-//! The unit's flash at the console: the banner's `Flash=` line and the hidden `flashtest`.
+//! The unit's flash at the console (the banner's `Flash=` line, `flashtest`, `version`, the
+//! install dialogue's keys) and the flash boot's hardware side: the RAM it may write, the
+//! hand-off and the jump ([`boot_flash::flash_boot`] decides everything else).
 use core::fmt::Write;
 
 use lifeboat_firmware::boot::flash::{self as boot_flash, Launch, Machine, Ram};

@@ -131,13 +131,9 @@ impl Network {
         self.list.len()
     }
 
-    /// As on the PIX: with two or more interfaces the inside one (1), else 0.
+    /// The interface the monitor starts with (`net::default_interface` decides).
     pub fn default_interface(&self) -> Option<usize> {
-        match self.list.len() {
-            0 => None,
-            1 => Some(0),
-            _ => Some(1),
-        }
+        lifeboat_firmware::net::default_interface(self.list.len())
     }
 
     fn announce(&mut self, con: &mut Uart16550, i: usize) {

@@ -17,3 +17,22 @@ pub mod trace;
 mod test_frames;
 
 pub use arp_watch::{ArpState, ArpWatch};
+
+/// The interface the monitor starts with, among `count` NICs, as on the PIX: with two or more
+/// the inside one (1), with one that one (0), with none none.
+pub fn default_interface(count: usize) -> Option<usize> {
+    match count {
+        0 => None,
+        1 => Some(0),
+        _ => Some(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_interface_is_the_inside_one_when_there_are_two() {
+        let d: [Option<usize>; 4] = core::array::from_fn(super::default_interface);
+        assert_eq!(d, [None, Some(0), Some(1), Some(1)]);
+    }
+}
