@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 //! The lifeboat firmware library: everything that can be tested on the host.
 
+pub mod activation;
 pub mod boot;
 pub mod config;
 pub mod crc32;
@@ -9,4 +10,6 @@ pub mod image;
 pub mod install;
 pub mod monitor;
 pub mod net;
+pub mod ram;
 pub mod recovery;
+pub mod settings;

@@ -1,13 +1,15 @@
 //! The unit's flash at the console: the banner's `Flash=` line and the hidden `flashtest`.
 use core::fmt::Write;
 
+use lifeboat_firmware::activation::ActivationKey;
 use lifeboat_firmware::boot::flash::{self as boot_flash, Launch, Machine, Ram};
-use lifeboat_firmware::boot::{flat64_fits, linux, mapped_ram, RamRegion};
+use lifeboat_firmware::boot::linux;
 use lifeboat_firmware::image::HEADER_LEN;
 use lifeboat_firmware::install::dialogue::{self, Operator, Trust};
 use lifeboat_firmware::install::Slots;
 use lifeboat_firmware::monitor::flashtest;
-use lifeboat_firmware::recovery::{ActivationKey, ActivationPrompt, Question};
+use lifeboat_firmware::ram::{flat64_fits, mapped_ram, RamRegion};
+use lifeboat_firmware::recovery::{ActivationPrompt, Question};
 use lifeboat_hal::bootinfo::{BootInfo, Handoff};
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;

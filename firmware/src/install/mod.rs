@@ -42,7 +42,7 @@ mod record;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 
-pub use record::{ActivationKey, Record, State, Unit, BOOT_BUDGET, RECORD_LEN};
+pub use record::{Record, State, Unit, BOOT_BUDGET, RECORD_LEN};
 
 use core::fmt;
 

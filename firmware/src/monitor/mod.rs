@@ -2,9 +2,9 @@
 //! logic with no hardware access.
 //!
 //! [`Monitor`] owns the line being typed ([`line`]), the operator's
-//! [`Settings`] ([`settings`]) and the command language ([`command`]). It
+//! [`Settings`] ([`crate::settings`]) and the command language ([`command`]). It
 //! answers everything that needs no hardware itself and hands the rest to its
-//! caller as an [`Action`]. [`ping`] keeps the accounting of one `ping`, and
+//! caller as an [`Action`] (the network commands run in [`crate::net::session`]), and
 //! [`mac`] prints MAC addresses the Cisco way.
 //!
 //! # The caller's contract
@@ -26,8 +26,6 @@ pub mod command;
 pub mod flashtest;
 pub mod line;
 pub mod mac;
-pub mod ping;
-pub mod settings;
 
 use core::fmt::{self, Write};
 use core::net::Ipv4Addr;
@@ -35,8 +33,8 @@ use core::net::Ipv4Addr;
 pub use command::{Command, CommandError, FaultKind, FlashTestArgs};
 pub use line::{LineEditor, LineError, LineEvent};
 pub use mac::MacDisplay;
-pub use ping::{PingEvent, PingSession};
-pub use settings::{parse_ipv4, parse_netmask, AddrError, FileName, Settings, DEFAULT_NETMASK};
+
+use crate::settings::{Settings, DEFAULT_NETMASK};
 
 /// The prompt of the network-recovery monitor.
 pub const MONITOR_PROMPT: &str = "monitor>";
@@ -51,7 +49,7 @@ pub enum Action {
     None,
     /// `reload`: restart the machine.
     Reload,
-    /// `ping`: send the echoes to this address (see [`PingSession`]).
+    /// `ping`: send the echoes to this address (see [`PingSession`](crate::net::ping::PingSession)).
     Ping(Ipv4Addr),
     /// `tftp [BLKSIZE]`: download `settings().file` from `settings().server`, with this block
     /// size instead of the path's largest when given.

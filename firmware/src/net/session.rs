@@ -20,9 +20,10 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpo
 
 use super::arp_watch::{ArpState, ArpWatch};
 use super::echo;
+use super::ping::PingSession;
 use super::tftp::{ClientConfig, Event, TftpClient, TftpError, TraceCode};
 use super::trace::{FrameTrace, GroupRoute, TraceLog, TransferContext};
-use crate::monitor::{PingSession, Settings};
+use crate::settings::Settings;
 
 /// Time, in smoltcp's type.
 pub trait Clock {
@@ -790,7 +791,7 @@ pub fn dhcp<D: Device, K: Console + ?Sized>(
                     match o.kind {
                         66 if lease.server.is_none() => {
                             lease.server = core::str::from_utf8(o.data).ok().and_then(|t| {
-                                crate::monitor::settings::parse_ipv4(t.trim_end_matches('\0')).ok()
+                                crate::settings::parse_ipv4(t.trim_end_matches('\0')).ok()
                             });
                         }
                         67 if option_67.is_none() => option_67 = Some(o.data),

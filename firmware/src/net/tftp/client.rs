@@ -392,7 +392,7 @@ fn parse_multicast(v: &str) -> Option<(Option<SocketAddrV4>, bool)> {
     if addr.is_empty() && port.is_empty() {
         return Some((None, master));
     }
-    let ip = crate::monitor::settings::parse_ipv4(addr).ok()?;
+    let ip = crate::settings::parse_ipv4(addr).ok()?;
     // 1 to 5 digits, no sign: what core's u16 parser would also take.
     let port = port.bytes().try_fold(0u32, |a, c| {
         (c.is_ascii_digit() && a <= 6553).then(|| a * 10 + u32::from(c - b'0'))

@@ -1,4 +1,5 @@
-//! Accounting for the monitor's `ping`: which echo to send next, which ones
+//! Accounting for the monitor's `ping` (the loop that sends and receives is
+//! [`crate::net::session::ping`]): which echo to send next, which ones
 //! were answered or timed out, and the lines the PIX prints about them.
 //!
 //! Owns no socket and reads no clock: the caller sends and receives the ICMP
