@@ -410,6 +410,32 @@ pub struct Policy<'a> {
     pub public_key: Option<&'a [u8; 32]>,
 }
 
+impl Policy<'_> {
+    /// The policy part of every check, written once: platform, floor, then signature (when a
+    /// key is set). For a header whose integrity is checked already: [`verify`] (an image in
+    /// RAM) and the flash slots' check ([`crate::install::Slots::check`]) both end here.
+    pub fn admit<T: AsRef<[u8]>>(&self, h: &Header<T>) -> Result<(), Refusal> {
+        if h.platform() != self.platform {
+            return Err(Refusal::Platform);
+        }
+        if h.version() < self.floor {
+            return Err(Refusal::BelowFloor {
+                version: h.version(),
+                floor: self.floor,
+            });
+        }
+        if let Some(key) = self.public_key {
+            if !h.signed() {
+                return Err(Refusal::Unsigned);
+            }
+            if !h.signature_ok(key) {
+                return Err(Refusal::BadSignature);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What [`verify`] concluded about an acceptable image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -473,23 +499,7 @@ pub fn verify<'b>(
     let mut check = PayloadCheck::default();
     check.update(&image[HEADER_LEN..]);
     check.finish(&h)?;
-    if h.platform() != policy.platform {
-        return Err(Refusal::Platform);
-    }
-    if h.version() < policy.floor {
-        return Err(Refusal::BelowFloor {
-            version: h.version(),
-            floor: policy.floor,
-        });
-    }
-    if let Some(key) = policy.public_key {
-        if !h.signed() {
-            return Err(Refusal::Unsigned);
-        }
-        if !h.signature_ok(key) {
-            return Err(Refusal::BadSignature);
-        }
-    }
+    policy.admit(&h)?;
     let verdict = match policy.installed {
         Some(installed) if h.version() < installed => Verdict::Downgrade { installed },
         _ => Verdict::Install,

@@ -48,7 +48,7 @@ use core::fmt;
 
 use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
 
-use crate::image::{Header, PayloadCheck, Refusal, Version, HEADER_LEN};
+use crate::image::{Header, PayloadCheck, Policy, Refusal, Version, HEADER_LEN};
 
 /// Bytes moved per flash read when no larger scratch buffer is given.
 const CHUNK: usize = 4096;
@@ -454,30 +454,19 @@ impl<F: NorFlash> Slots<F> {
         Some(self.check(slot))
     }
 
-    /// The policy part of a check: platform, floor (built-in and the record's), signature.
+    /// The policy part of a check ([`Policy::admit`]), the record's floor on top of the
+    /// built-in one.
     fn admit(&mut self, h: &Header<[u8; HEADER_LEN]>) -> Result<(), Refusal> {
         let Some(p) = self.policy else {
             return Ok(());
         };
-        if h.platform() != p.platform {
-            return Err(Refusal::Platform);
+        Policy {
+            platform: p.platform,
+            floor: p.floor.max(self.unit().floor),
+            installed: None,
+            public_key: p.key.as_ref(),
         }
-        let floor = p.floor.max(self.unit().floor);
-        if h.version() < floor {
-            return Err(Refusal::BelowFloor {
-                version: h.version(),
-                floor,
-            });
-        }
-        if let Some(key) = &p.key {
-            if !h.signed() {
-                return Err(Refusal::Unsigned);
-            }
-            if !h.signature_ok(key) {
-                return Err(Refusal::BadSignature);
-            }
-        }
-        Ok(())
+        .admit(h)
     }
 
     /// [`Slots::check`], but a slot not checked yet is first offered to `load`, which may
