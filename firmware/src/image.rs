@@ -24,9 +24,16 @@
 //! | 256 | 64 | ed25519 signature of bytes 0..256 (zero when unsigned) |
 //!
 //! The signature covers the header, which holds the payload's SHA-256: one signature binds
-//! the whole image. [`Header`] is a checked zero-copy view in smoltcp's `Packet` style;
-//! [`verify`] applies the [`Policy`] (platform, version floor, downgrade, signature) and
-//! never panics on any input.
+//! the whole image. An image is checked in three parts, each written once here, and never
+//! panics on any input:
+//! - the header: [`Header::new_checked`], a checked zero-copy view in smoltcp's `Packet` style;
+//! - the payload's integrity: [`PayloadCheck`], fed in pieces (RAM, or flash read back);
+//! - the unit's policy: [`Policy::admit`] (platform, version floor, signature).
+//!
+//! [`verify`] is the three over a whole image in RAM (a download, the host tool), and says
+//! whether it is a downgrade. The flash slots run the same three over a slot
+//! ([`crate::install::Slots::check`], and [`crate::install::Slots::load_into`] for the
+//! boot, which reads the payload straight into the RAM it runs from).
 //!
 //! `flat64` contract: the payload is copied to `load` and entered at `entry` in 64-bit long
 //! mode on the identity map of the low 4 GiB, interrupts off, `rdi` = the boot-info block,

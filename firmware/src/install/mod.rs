@@ -487,8 +487,9 @@ impl<F: NorFlash> Slots<F> {
     }
 
     /// The integrity check of `slot` read from flash: header (its lengths inside the slot),
-    /// CRC-32, SHA-256. A read error is a bad slot ([`Refusal::Unreadable`]).
-    pub fn check_now(&mut self, slot: Slot) -> Checked {
+    /// CRC-32, SHA-256. A read error is a bad slot ([`Refusal::Unreadable`]). Behind
+    /// [`Slots::check`], which remembers it.
+    fn check_now(&mut self, slot: Slot) -> Checked {
         type NoPlace = fn(&Header<[u8; HEADER_LEN]>) -> Result<&'static mut [u8], Refusal>;
         let mut chunk = [0u8; CHECK_CHUNK];
         self.verify_slot(slot, &mut chunk, None::<NoPlace>)
