@@ -4,12 +4,18 @@
 //! `LIFEBOAT_FIRMWARE`, `LIFEBOAT_FIRMWARE_ELF`, `LIFEBOAT_DEMO`, `LIFEBOAT_EFI`, and
 //! `LIFEBOAT_ROM_TOP`: the top 64 KiB of `lifeboat.rom`, the ROM stage of rom/) and the end
 //! of the firmware's memory (`LIFEBOAT_FIRMWARE_END`, its `__stack_top`).
+//!
+//! Every medium and the ROM carry the firmware packed (`LIFEBOAT_PACKED`): the unpack stage
+//! of unpack/ (linked at 0x200000) followed by its header and the firmware deflated here
+//! (`lifeboat_unpack::packed_image`); the stage inflates it to 1 MiB at boot.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
 
 const FIRMWARE_BASE: u64 = 0x10_0000;
+/// The top of the unpack stage's stack (unpack/unpack.ld): the loaders' range must cover it.
+const UNPACK_STACK_TOP: u64 = 0x40_0000;
 /// Where the demo flat64 payload is linked (demo/demo.ld) and loaded.
 const DEMO_BASE: u64 = 0x200_0000;
 
@@ -23,6 +29,7 @@ fn main() {
         "firmware",
         "hal",
         "rom",
+        "unpack",
         "Cargo.lock",
         "Cargo.toml", // the release profile the bare build uses
         ".cargo/config.toml",
@@ -50,6 +57,8 @@ fn main() {
             "lifeboat-demo",
             "-p",
             "lifeboat-rom",
+            "-p",
+            "lifeboat-unpack",
             "--bins",
         ])
         .arg("--target-dir")
@@ -112,6 +121,14 @@ fn main() {
     write(&out, "stage1.bin", &stage1, "LIFEBOAT_STAGE1");
     write(&out, "stage2.bin", &stage2, "LIFEBOAT_STAGE2");
     write(&out, "firmware.bin", &firmware, "LIFEBOAT_FIRMWARE");
+    let packed =
+        lifeboat_unpack::packed_image(&unpack_stage(&bin.join("lifeboat-unpack")), &firmware);
+    assert!(
+        packed.len() <= lifeboat_unpack::layout::PACKED_MAX,
+        "the packed firmware ({} bytes) overruns the unpack stage's room",
+        packed.len()
+    );
+    write(&out, "firmware-packed.bin", &packed, "LIFEBOAT_PACKED");
     write(
         &out,
         "rom-top.bin",
@@ -127,6 +144,11 @@ fn main() {
         .find(|s| s.name() == Ok("__stack_top"))
         .expect("firmware has no __stack_top")
         .address();
+    // The unpack stage runs inside that range too (0x200000 up to its stack at 4 MiB).
+    assert!(
+        end >= UNPACK_STACK_TOP,
+        "the firmware's memory ends below the unpack stage's stack"
+    );
     println!("cargo:rustc-env=LIFEBOAT_FIRMWARE_END={end:#x}");
     let efi = target_dir.join("x86_64-unknown-uefi/release/lifeboat-efi.efi");
     println!("cargo:rustc-env=LIFEBOAT_EFI={}", efi.display());
@@ -210,6 +232,26 @@ fn flat_image(elf: &Path, base: u64) -> Vec<u8> {
         }
         img[off..off + bytes.len()].copy_from_slice(bytes);
     }
+    img
+}
+
+/// The unpack stage's flat image (linked at `lifeboat_unpack::layout::LOAD`), exactly up to
+/// its `__image_end`, where the media builder puts the header and the compressed firmware.
+fn unpack_stage(elf: &Path) -> Vec<u8> {
+    let base = lifeboat_unpack::layout::LOAD;
+    let mut img = flat_image(elf, base);
+    let data = std::fs::read(elf).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let end = file
+        .symbols()
+        .find(|s| s.name() == Ok("__image_end"))
+        .expect("the unpack stage has no __image_end")
+        .address();
+    assert!(
+        end - base >= img.len() as u64,
+        "unpack stage data past __image_end"
+    );
+    img.resize((end - base) as usize, 0);
     img
 }
 

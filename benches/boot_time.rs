@@ -1,12 +1,18 @@
 //! Boot-time benchmark (`cargo bench --bench boot_time`, no libtest harness).
 //!
-//! Prints the firmware's flat binary size, then for each boot medium the seconds from spawning
+//! Prints the sizes (the firmware packed and unpacked, `lifeboat.rom`, beside iPXE's
+//! `efi-e1000.rom` and U-Boot's `u-boot.rom`), then for each boot medium the seconds from spawning
 //! QEMU to the first console byte, to the banner and to `monitor> ` (ESC is sent as soon as the
 //! flash-boot prompt appears), and the same for Debian's U-Boot 2023.01 (`u-boot-qemu`) on q35
 //! reaching its `=>` prompt (a key is sent at "Hit any key to stop autoboot"), and the UEFI disk
 //! under OVMF on pc and q35 (first byte: OVMF's own output), and lifeboat as the system ROM
 //! (`lifeboat.rom` as `-bios`, no SeaBIOS; its size is printed too) on pc and q35. TCG everywhere;
-//! each row is the median of `RUNS` runs, all of which are printed.
+//! each row is the median of 5 runs (`LIFEBOAT_BOOT_RUNS`), all of which are printed. The rows marked "stored"
+//! (BIOS diskette and disk, ROM) carry the same unpack stage with the firmware in stored
+//! deflate blocks (no compression: the stage only copies it): the difference to the row
+//! above is the inflate's cost, net of the smaller read. `LIFEBOAT_BOOT_BASELINE=DIR` adds
+//! "baseline" rows for the media another build wrote to DIR (`cargo run -- media --out DIR`
+//! at an older commit); the variants of a medium run in turn, so they share the host's noise.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,10 +24,19 @@ use std::time::{Duration, Instant};
 use lifeboat::media::{self, MediaConfig};
 use lifeboat_qemu::{Machine, MachineType, Medium, Qemu};
 
-const RUNS: usize = 5;
+/// Runs per row: 5, or `LIFEBOAT_BOOT_RUNS`.
+fn run_count() -> usize {
+    std::env::var("LIFEBOAT_BOOT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(5)
+}
 const T: Duration = Duration::from_secs(120);
 const BANNER: &str = "lifeboat recovery monitor";
 const UBOOT_ROM: &str = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
+/// iPXE's single-NIC ROM for QEMU (BIOS and UEFI images, LZMA): Debian `ipxe-qemu`.
+const IPXE_ROM: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom";
 
 /// Seconds from spawn to: first output, banner, prompt.
 #[derive(Clone, Copy)]
@@ -189,7 +204,7 @@ fn row(name: &str, runs: &[Run]) {
         let all: Vec<f64> = runs.iter().map(f).collect();
         let list = all
             .iter()
-            .map(|s| format!("{s:.2}"))
+            .map(|s| format!("{s:.3}"))
             .collect::<Vec<_>>()
             .join(" ");
         (median(all), list)
@@ -197,11 +212,33 @@ fn row(name: &str, runs: &[Run]) {
     let (first, first_all) = col(|r| r.first);
     let (banner, banner_all) = col(|r| r.banner);
     let (prompt, prompt_all) = col(|r| r.prompt);
-    println!("{name:<24} {first:>8.2} {banner:>8.2} {prompt:>8.2}");
+    println!("{name:<24} {first:>8.3} {banner:>8.3} {prompt:>8.3}");
     println!(
         "{:<24} first [{first_all}] banner [{banner_all}] prompt [{prompt_all}]",
         ""
     );
+}
+
+/// [`run_count`] runs of each variant (a row name and its image), taken in turn so that the host's
+/// noise falls on all of them alike; then one row each.
+fn interleaved(variants: &[(String, PathBuf)], run: impl Fn(&Path) -> Result<Run, String>) {
+    let mut runs: Vec<Result<Vec<Run>, String>> = vec![Ok(Vec::new()); variants.len()];
+    for _ in 0..run_count() {
+        for ((_, image), acc) in variants.iter().zip(runs.iter_mut()) {
+            if let Ok(list) = acc {
+                match run(image) {
+                    Ok(r) => list.push(r),
+                    Err(e) => *acc = Err(e),
+                }
+            }
+        }
+    }
+    for ((name, _), runs) in variants.iter().zip(runs) {
+        match runs {
+            Ok(runs) => row(name, &runs),
+            Err(e) => println!("{name:<24} FAILED: {e}"),
+        }
+    }
 }
 
 fn main() {
@@ -210,7 +247,16 @@ fn main() {
         println!("boot_time: run with `cargo bench --bench boot_time`");
         return;
     }
-    println!("firmware flat binary: {} bytes", media::FIRMWARE.len());
+    let stored = media::stored_firmware();
+    println!(
+        "firmware: {} bytes packed (unpack stage + deflate; budget {}), {} bytes unpacked \
+         (budget {}), {} bytes stored (no compression)",
+        media::PACKED.len(),
+        media::PACKED_BUDGET,
+        media::FIRMWARE.len(),
+        media::FIRMWARE_BUDGET,
+        stored.len()
+    );
     println!(
         "UEFI loader: {} bytes of BOOTX64.EFI besides its {}-byte payload block",
         media::LOADER.len() - lifeboat_efi::payload::LEN,
@@ -226,12 +272,41 @@ fn main() {
         rom_len >> 10,
         stage.iter().rposition(|&b| b != 0xFF).map_or(0, |i| i + 1),
     );
+    for (name, path) in [
+        ("iPXE efi-e1000.rom", IPXE_ROM),
+        ("U-Boot u-boot.rom", UBOOT_ROM),
+    ] {
+        match std::fs::metadata(path) {
+            Ok(m) => println!("{name}: {} bytes ({} KiB), {path}", m.len(), m.len() >> 10),
+            Err(e) => println!("{name}: {path}: {e}"),
+        }
+    }
+    let sdir = dir.join("stored");
+    std::fs::create_dir_all(&sdir).expect("creating the stored media's directory");
+    let cfg = MediaConfig::default();
+    let write = |name: &str, bytes: Result<Vec<u8>, media::MediaError>| {
+        let path = sdir.join(name);
+        std::fs::write(&path, bytes.expect("a stored medium")).expect("writing a stored medium");
+        path
+    };
+    let stored_floppy = write(
+        "floppy.img",
+        media::image_with(Medium::Floppy, &cfg, &stored),
+    );
+    let stored_disk = write("disk.img", media::image_with(Medium::Disk, &cfg, &stored));
+    let stored_rom = write("lifeboat.rom", media::rom_image_with(&cfg, &stored));
 
-    println!("seconds from QEMU spawn (TCG), median of {RUNS}:");
+    println!("seconds from QEMU spawn (TCG), median of {}:", run_count());
     println!(
         "{:<24} {:>8} {:>8} {:>8}",
         "", "1st byte", "banner", "prompt"
     );
+    // Another build's media (`cargo run -- media --out DIR` from an older commit) as
+    // interleaved "before" rows: the same run, the same host noise.
+    let baseline = std::env::var_os("LIFEBOAT_BOOT_BASELINE").map(PathBuf::from);
+    if let Some(b) = &baseline {
+        println!("baseline rows: the media in {}", b.display());
+    }
     for (medium, name) in [
         (Medium::Floppy, "lifeboat floppy (pc)"),
         (Medium::Usb, "lifeboat usb (pc)"),
@@ -242,12 +317,20 @@ fn main() {
             Medium::Usb => media::Medium::Usb,
             Medium::Disk => media::Medium::Disk,
         });
-        let runs: Result<Vec<Run>, String> =
-            (0..RUNS).map(|_| lifeboat_run(medium, image)).collect();
-        match runs {
-            Ok(runs) => row(name, &runs),
-            Err(e) => println!("{name:<24} FAILED: {e}"),
+        let short = name.trim_start_matches("lifeboat ");
+        let mut variants = vec![(name.to_string(), image.to_path_buf())];
+        match medium {
+            Medium::Floppy => variants.push((format!("  stored {short}"), stored_floppy.clone())),
+            Medium::Disk => variants.push((format!("  stored {short}"), stored_disk.clone())),
+            Medium::Usb => {}
         }
+        if let Some(b) = &baseline {
+            variants.push((
+                format!("  baseline {short}"),
+                b.join(media::file_name(medium)),
+            ));
+        }
+        interleaved(&variants, |image| lifeboat_run(medium, image));
     }
 
     for (board, name) in [
@@ -261,7 +344,9 @@ fn main() {
             );
             continue;
         }
-        let runs: Result<Vec<Run>, String> = (0..RUNS)
+        // (No stored row: OVMF's 3.5 s and its spread hide a few milliseconds, and the
+        // stored firmware does not fit the loader's 256 KiB payload block.)
+        let runs: Result<Vec<Run>, String> = (0..run_count())
             .map(|_| uefi_run(board, &set.uefi_disk, &dir))
             .collect();
         match runs {
@@ -274,13 +359,17 @@ fn main() {
         (MachineType::Pc, "lifeboat ROM (pc)"),
         (MachineType::Q35, "lifeboat ROM (q35)"),
     ] {
-        let runs: Result<Vec<Run>, String> = (0..RUNS)
-            .map(|_| machine_run(Machine::rom(&set.rom).machine_type(board)))
-            .collect();
-        match runs {
-            Ok(runs) => row(name, &runs),
-            Err(e) => println!("{name:<24} FAILED: {e}"),
+        let short = name.trim_start_matches("lifeboat ");
+        let mut variants = vec![
+            (name.to_string(), set.rom.clone()),
+            (format!("  stored {short}"), stored_rom.clone()),
+        ];
+        if let Some(b) = &baseline {
+            variants.push((format!("  baseline {short}"), b.join(media::ROM_FILE)));
         }
+        interleaved(&variants, |rom| {
+            machine_run(Machine::rom(rom).machine_type(board))
+        });
     }
 
     let name = "U-Boot 2023.01 (q35)";
@@ -288,7 +377,7 @@ fn main() {
         println!("{name:<24} skipped: {UBOOT_ROM} is missing (Debian package u-boot-qemu)");
         return;
     }
-    let runs: Result<Vec<Run>, String> = (0..RUNS).map(|_| uboot_run()).collect();
+    let runs: Result<Vec<Run>, String> = (0..run_count()).map(|_| uboot_run()).collect();
     match runs {
         Ok(runs) => row(name, &runs),
         Err(e) => println!("{name:<24} FAILED: {e}"),

@@ -7,18 +7,31 @@
 //! | 0          | stage 1 boot sector; parameters patched at 0x1A0; MBR table |
 //! | 1          | configuration sector (`key=value` text, NUL-padded)         |
 //! | 2 ..       | stage 2 (whole sectors)                                     |
-//! | then       | firmware flat image, padded to a whole sector               |
+//! | then       | packed firmware, padded to a whole sector                   |
+//!
+//! Every medium and the ROM carry the firmware packed ([`PACKED`]): the unpack stage of
+//! `unpack/` and the deflated flat image; the loaders copy it to 0x200000 and jump there,
+//! the stage inflates the firmware to 1 MiB (`lifeboat_unpack`).
 //!
 //! And the UEFI media `uefi-usb.img` (Boothelper) and `uefi-disk.img` (the appliance's disk):
 //! a GPT disk with one EFI system partition (FAT) holding `\EFI\BOOT\BOOTX64.EFI`, the
-//! loader of `efi/` with the firmware and the configuration patched into its payload block
+//! loader of `efi/` with the packed firmware and the configuration patched into its payload block
 //! (`lifeboat_efi::payload`).
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub const STAGE1: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE1"));
 pub const STAGE2: &[u8] = include_bytes!(env!("LIFEBOAT_STAGE2"));
+/// The firmware flat image (linked at 1 MiB), as it runs once unpacked.
 pub const FIRMWARE: &[u8] = include_bytes!(env!("LIFEBOAT_FIRMWARE"));
+/// What the media and the ROM carry: the unpack stage (linked at 0x200000), its header and
+/// [`FIRMWARE`] deflated (build.rs, `lifeboat_unpack::packed_image`).
+pub const PACKED: &[u8] = include_bytes!(env!("LIFEBOAT_PACKED"));
+/// The size budgets (README, docs/benchmarks.md), held by a test: the packed firmware (what
+/// every medium and the ROM carry), the firmware once unpacked, `lifeboat.rom`.
+pub const PACKED_BUDGET: usize = 180 << 10;
+pub const FIRMWARE_BUDGET: usize = 512 << 10;
+pub const ROM_BUDGET: usize = 256 << 10;
 /// The UEFI loader (`efi/`) as built, with an empty payload block.
 pub const LOADER: &[u8] = include_bytes!(env!("LIFEBOAT_EFI"));
 /// The top 64 KiB of the system ROM (rom/): the ROM stage and its reset stub.
@@ -230,12 +243,18 @@ fn config_text(medium: Medium, cfg: &MediaConfig) -> Result<String, MediaError> 
 
 /// The bytes of one medium.
 pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    image_with(medium, cfg, PACKED)
+}
+
+/// A medium carrying `packed` (a packed firmware: [`PACKED`], or [`stored_firmware`] for
+/// the benchmark's comparison).
+pub fn image_with(medium: Medium, cfg: &MediaConfig, packed: &[u8]) -> Result<Vec<u8>, MediaError> {
     let mut payload = config_text(medium, cfg)?.into_bytes();
     payload.resize(SECTOR, 0);
     payload.extend_from_slice(STAGE2);
     pad(&mut payload);
     let fw_offset = SECTOR + payload.len();
-    payload.extend_from_slice(FIRMWARE);
+    payload.extend_from_slice(packed);
     pad(&mut payload);
     if payload.len() > MAX_LOAD_BYTES {
         return Err(MediaError::TooLarge {
@@ -253,7 +272,7 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
     img[PARAMS + 4..PARAMS + 6].copy_from_slice(&sectors.to_le_bytes());
     img[PARAMS + 6] = kind_byte(medium);
     img[PARAMS + 8..PARAMS + 12].copy_from_slice(&(fw_offset as u32).to_le_bytes());
-    img[PARAMS + 12..PARAMS + 16].copy_from_slice(&(FIRMWARE.len() as u32).to_le_bytes());
+    img[PARAMS + 12..PARAMS + 16].copy_from_slice(&(packed.len() as u32).to_le_bytes());
     if medium != Medium::Floppy {
         // One active partition (type 0xDA, "non-filesystem data") over the payload, so
         // BIOSes that insist on a valid MBR boot the stick as a hard disk.
@@ -271,21 +290,26 @@ pub fn image(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
     Ok(img)
 }
 
-/// `lifeboat.rom`: the system ROM for QEMU `-bios` (rom/): the firmware and the disk's
+/// `lifeboat.rom`: the system ROM for QEMU `-bios` (rom/): the packed firmware and the disk's
 /// configuration text under the ROM stage (layout in `lifeboat_rom::layout`). Its slots are
 /// on the ATA disk (secondary IDE master): a pflash unit 0 would replace the `-bios` ROM.
 pub fn rom_image(cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    rom_image_with(cfg, PACKED)
+}
+
+/// `lifeboat.rom` carrying `packed` (see [`image_with`]).
+pub fn rom_image_with(cfg: &MediaConfig, packed: &[u8]) -> Result<Vec<u8>, MediaError> {
     use lifeboat_rom::{layout, payload as p};
     let text = config_text(Medium::Disk, cfg)?;
-    let len = layout::rom_len(FIRMWARE.len());
+    let len = layout::rom_len(packed.len());
     let mut rom = vec![0xFFu8; len];
     let at = |addr: u64| len - (layout::ROM_END - addr) as usize;
-    let fw = at(layout::firmware_addr(FIRMWARE.len()));
-    rom[fw..fw + FIRMWARE.len()].copy_from_slice(FIRMWARE);
+    let fw = at(layout::firmware_addr(packed.len()));
+    rom[fw..fw + packed.len()].copy_from_slice(packed);
     let h = &mut rom[at(layout::HEADER_ADDR)..][..layout::HEADER_LEN];
     h.fill(0);
     h[..16].copy_from_slice(&p::MAGIC);
-    h[p::FIRMWARE_LEN..p::FIRMWARE_LEN + 4].copy_from_slice(&(FIRMWARE.len() as u32).to_le_bytes());
+    h[p::FIRMWARE_LEN..p::FIRMWARE_LEN + 4].copy_from_slice(&(packed.len() as u32).to_le_bytes());
     h[p::ROM_LEN..p::ROM_LEN + 4].copy_from_slice(&(len as u32).to_le_bytes());
     h[p::CONFIG..p::CONFIG + text.len()].copy_from_slice(text.as_bytes());
     rom[len - layout::TOP_LEN..].copy_from_slice(ROM_TOP);
@@ -310,13 +334,22 @@ pub fn uefi_file_name(m: Medium) -> &'static str {
     }
 }
 
-/// `BOOTX64.EFI` for `medium`: the loader with the firmware, its memory end, the medium kind
+/// `BOOTX64.EFI` for `medium`: the loader with the packed firmware, its memory end, the medium kind
 /// and the configuration text patched into its payload block.
 pub fn uefi_loader(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaError> {
+    uefi_loader_with(medium, cfg, PACKED)
+}
+
+/// `BOOTX64.EFI` carrying `packed` (see [`image_with`]).
+pub fn uefi_loader_with(
+    medium: Medium,
+    cfg: &MediaConfig,
+    packed: &[u8],
+) -> Result<Vec<u8>, MediaError> {
     use lifeboat_efi::payload as p;
     let text = config_text(medium, cfg)?;
-    if FIRMWARE.len() > p::FIRMWARE_MAX {
-        return Err(MediaError::FirmwareTooLarge(FIRMWARE.len()));
+    if packed.len() > p::FIRMWARE_MAX {
+        return Err(MediaError::FirmwareTooLarge(packed.len()));
     }
     let end = u32::from_str_radix(FIRMWARE_END.trim_start_matches("0x"), 16)
         .expect("LIFEBOAT_FIRMWARE_END is hex");
@@ -329,10 +362,10 @@ pub fn uefi_loader(medium: Medium, cfg: &MediaConfig) -> Result<Vec<u8>, MediaEr
     let block = &mut efi[at..at + p::LEN];
     block[p::MEDIUM..p::MEDIUM + 4].copy_from_slice(&u32::from(kind_byte(medium)).to_le_bytes());
     block[p::FIRMWARE_LEN..p::FIRMWARE_LEN + 4]
-        .copy_from_slice(&(FIRMWARE.len() as u32).to_le_bytes());
+        .copy_from_slice(&(packed.len() as u32).to_le_bytes());
     block[p::FIRMWARE_END..p::FIRMWARE_END + 4].copy_from_slice(&end.to_le_bytes());
     block[p::CONFIG..p::CONFIG + text.len()].copy_from_slice(text.as_bytes());
-    block[p::FIRMWARE..p::FIRMWARE + FIRMWARE.len()].copy_from_slice(FIRMWARE);
+    block[p::FIRMWARE..p::FIRMWARE + packed.len()].copy_from_slice(packed);
     Ok(efi)
 }
 
@@ -484,6 +517,30 @@ pub fn write_media(dir: &Path, cfg: &MediaConfig) -> Result<MediaSet, MediaError
     })
 }
 
+/// The unpack stage of [`PACKED`] with the firmware in stored deflate blocks (level 0, no
+/// compression): the stage then only copies it. The boot-time benchmark runs it beside
+/// [`PACKED`] to show what the inflate costs against a plain copy of the flat image.
+pub fn stored_firmware() -> Vec<u8> {
+    let at = lifeboat_unpack::header_offset(PACKED).expect("a packed firmware");
+    let mut out = PACKED[..at].to_vec();
+    out.extend_from_slice(&lifeboat_unpack::pack_level(FIRMWARE, 0));
+    out
+}
+
+/// `img` (a BIOS medium of [`image`], a [`rom_image`] or a [`uefi_loader`]) with one byte of
+/// its compressed firmware flipped, in the middle of the deflate stream: the unpack stage
+/// must refuse it (tests).
+pub fn corrupt_firmware(mut img: Vec<u8>) -> Vec<u8> {
+    let at = lifeboat_unpack::header_offset(PACKED).expect("a packed firmware");
+    let header = &PACKED[at..at + lifeboat_unpack::HEADER_LEN];
+    let start = img
+        .windows(header.len())
+        .position(|w| w == header)
+        .expect("the image carries the packed firmware");
+    img[start + lifeboat_unpack::HEADER_LEN + (PACKED.len() - at) / 2] ^= 0x55;
+    img
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,36 +550,100 @@ mod tests {
         use lifeboat_rom::{layout, payload as p};
         let rom = rom_image(&MediaConfig::default()).unwrap();
         assert_eq!(rom.len() % layout::ROM_GRANULE, 0);
-        assert!(rom.len() <= 512 << 10, "ROM is {} bytes", rom.len());
+        assert!(rom.len() <= ROM_BUDGET, "ROM is {} bytes", rom.len());
         // The reset vector: a near jump in the last 16 bytes.
         assert_eq!(rom[rom.len() - 16], 0xE9);
         let at = |addr: u64| rom.len() - (layout::ROM_END - addr) as usize;
         let h = &rom[at(layout::HEADER_ADDR)..][..layout::HEADER_LEN];
-        assert_eq!(p::firmware_len(h), Some(FIRMWARE.len()));
+        assert_eq!(p::firmware_len(h), Some(PACKED.len()));
         assert!(std::str::from_utf8(&h[p::CONFIG..p::CONFIG + 20])
             .unwrap()
             .starts_with("# lifeboat"));
-        let fw = at(layout::firmware_addr(FIRMWARE.len()));
-        assert_eq!(&rom[fw..fw + FIRMWARE.len()], FIRMWARE);
+        let fw = at(layout::firmware_addr(PACKED.len()));
+        assert_eq!(&rom[fw..fw + PACKED.len()], PACKED);
         assert_eq!(&rom[rom.len() - layout::TOP_LEN..], ROM_TOP);
     }
 
-    /// The size budgets (README, docs/benchmarks.md): the firmware core at most 256 KiB, the
-    /// system ROM at most 512 KiB. A change that crosses one fails here, not in a benchmark
-    /// nobody ran.
+    /// The size budgets (README, docs/benchmarks.md): the packed firmware (unpack stage and
+    /// compressed image, what every medium carries) at most 180 KiB, the firmware once
+    /// unpacked at most 512 KiB, the system ROM at most 256 KiB. A change that crosses one
+    /// fails here, not in a benchmark nobody ran.
     #[test]
     fn the_firmware_and_the_rom_stay_within_their_budgets() {
         assert!(
-            FIRMWARE.len() <= 256 << 10,
-            "firmware {} bytes, budget 262144",
+            PACKED.len() <= PACKED_BUDGET,
+            "packed firmware {} bytes, budget {PACKED_BUDGET}",
+            PACKED.len()
+        );
+        assert!(
+            FIRMWARE.len() <= FIRMWARE_BUDGET,
+            "firmware {} bytes unpacked, budget {FIRMWARE_BUDGET}",
             FIRMWARE.len()
         );
         let rom = rom_image(&MediaConfig::default()).unwrap();
         assert!(
-            rom.len() <= 512 << 10,
-            "ROM {} bytes, budget 524288",
+            rom.len() <= ROM_BUDGET,
+            "ROM {} bytes, budget {ROM_BUDGET}",
             rom.len()
         );
+    }
+
+    /// The packed firmware is the unpack stage, then a header and the deflated firmware that
+    /// unpacks to exactly [`FIRMWARE`]; every loader puts it where the stage is linked.
+    #[test]
+    fn the_packed_firmware_unpacks_to_the_firmware() {
+        use lifeboat_unpack::{check, header_offset, layout, unpack, Header, HEADER_LEN};
+        let at = header_offset(PACKED).expect("a header after the unpack stage");
+        let (header, data) = check(&PACKED[at..]).unwrap();
+        assert_eq!(at + HEADER_LEN + data.len(), PACKED.len());
+        assert_eq!(header.unpacked_len as usize, FIRMWARE.len());
+        assert_eq!(header.entry, layout::FIRMWARE_BASE);
+        let mut out = vec![0u8; layout::FIRMWARE_MAX];
+        assert_eq!(unpack(&PACKED[at..], &mut out), Ok(FIRMWARE.len()));
+        assert_eq!(&out[..FIRMWARE.len()], FIRMWARE);
+        // The packed image lies between the firmware's room and the stage's .bss.
+        assert!(PACKED.len() <= layout::PACKED_MAX);
+        assert_eq!(
+            layout::FIRMWARE_BASE + layout::FIRMWARE_MAX as u64,
+            layout::LOAD
+        );
+        // Every loader copies it to the stage's link address and jumps there.
+        assert_eq!(lifeboat_rom::layout::PACKED_BASE, layout::LOAD);
+        assert_eq!(lifeboat_rom::layout::PACKED_MAX, layout::PACKED_MAX);
+        assert_eq!(lifeboat_efi::payload::PACKED_BASE, layout::LOAD);
+        assert_eq!(lifeboat_efi::payload::FIRMWARE_BASE, layout::FIRMWARE_BASE);
+        // Stage 2: `mov edi, 0x200000` (copy) and `mov eax, 0x200000` (jump), and nothing
+        // left that enters 1 MiB.
+        let imm = |op: u8, v: u32| {
+            let mut i = vec![op];
+            i.extend_from_slice(&v.to_le_bytes());
+            STAGE2.windows(5).filter(|w| *w == i.as_slice()).count()
+        };
+        assert_eq!(imm(0xBF, layout::LOAD as u32), 1, "stage 2 copies to LOAD");
+        assert_eq!(imm(0xB8, layout::LOAD as u32), 1, "stage 2 jumps to LOAD");
+        assert_eq!(imm(0xB8, layout::FIRMWARE_BASE as u32), 0);
+        // The UEFI loader allocates up to the firmware's memory end, which covers the stage.
+        let end = u64::from_str_radix(FIRMWARE_END.trim_start_matches("0x"), 16).unwrap();
+        assert!(end >= layout::LOAD + 0x20_0000, "{end:#x}");
+        let _ = Header::parse(&PACKED[at..]).unwrap();
+    }
+
+    /// A medium whose compressed firmware was damaged fails the check the unpack stage makes
+    /// before it writes a byte (the QEMU test `boot::a_corrupt_firmware_halts_with_a_line`
+    /// runs the same medium).
+    #[test]
+    fn a_damaged_medium_fails_the_unpack_check() {
+        use lifeboat_unpack::{header_offset, unpack, Error};
+        let img = corrupt_firmware(image(Medium::Floppy, &MediaConfig::default()).unwrap());
+        let off = u32::from_le_bytes(img[PARAMS + 8..PARAMS + 12].try_into().unwrap()) as usize;
+        let size = u32::from_le_bytes(img[PARAMS + 12..PARAMS + 16].try_into().unwrap()) as usize;
+        let packed = &img[off..off + size];
+        let at = header_offset(packed).unwrap();
+        let mut out = vec![0u8; lifeboat_unpack::layout::FIRMWARE_MAX];
+        assert!(matches!(
+            unpack(&packed[at..], &mut out),
+            Err(Error::Crc { .. })
+        ));
     }
 
     #[test]
@@ -540,7 +661,7 @@ mod tests {
         let sectors = u16::from_le_bytes([img[PARAMS + 4], img[PARAMS + 5]]) as usize;
         let off = u32::from_le_bytes(img[PARAMS + 8..PARAMS + 12].try_into().unwrap()) as usize;
         let size = u32::from_le_bytes(img[PARAMS + 12..PARAMS + 16].try_into().unwrap()) as usize;
-        assert_eq!(&img[off..off + size], FIRMWARE);
+        assert_eq!(&img[off..off + size], PACKED);
         assert!(off + size <= SECTOR * (1 + sectors));
         assert_eq!(&img[2 * SECTOR..2 * SECTOR + STAGE2.len()], STAGE2);
         assert!(std::str::from_utf8(&img[SECTOR..SECTOR + 20])
@@ -600,11 +721,11 @@ mod tests {
             let b = &efi[at..at + p::LEN];
             let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
             assert_eq!(u32_at(p::MEDIUM), kind);
-            assert_eq!(u32_at(p::FIRMWARE_LEN) as usize, FIRMWARE.len());
-            assert!(u64::from(u32_at(p::FIRMWARE_END)) > p::FIRMWARE_BASE + FIRMWARE.len() as u64);
+            assert_eq!(u32_at(p::FIRMWARE_LEN) as usize, PACKED.len());
+            assert!(u64::from(u32_at(p::FIRMWARE_END)) > p::PACKED_BASE + PACKED.len() as u64);
             let text = String::from_utf8_lossy(&b[p::CONFIG..p::CONFIG + p::CONFIG_LEN]);
             assert!(text.contains(mode), "{text}");
-            assert_eq!(&b[p::FIRMWARE..p::FIRMWARE + FIRMWARE.len()], FIRMWARE);
+            assert_eq!(&b[p::FIRMWARE..p::FIRMWARE + PACKED.len()], PACKED);
         }
     }
 

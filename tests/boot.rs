@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::*;
+use lifeboat::media::{self, MediaConfig};
 
 /// How the operator interrupts the boot window.
 #[derive(Clone, Copy, Debug)]
@@ -152,4 +154,42 @@ fn default_window_is_ten_seconds() {
 fn window_bounds(window_s: u32) -> std::ops::Range<Duration> {
     let window = Duration::from_secs(window_s.into());
     window - Duration::from_secs(1)..2 * window
+}
+
+/// A medium whose compressed firmware was damaged: the unpack stage prints one line and
+/// halts; it never jumps into a firmware it did not unpack whole.
+#[test]
+fn a_corrupt_firmware_halts_with_a_line() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("corrupt-firmware");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = MediaConfig {
+        boot_timeout_s: 2,
+        ..MediaConfig::default()
+    };
+    let floppy = dir.join("floppy.img");
+    let img = media::image(Medium::Floppy, &cfg).unwrap();
+    std::fs::write(&floppy, media::corrupt_firmware(img)).unwrap();
+    let rom = dir.join("lifeboat.rom");
+    std::fs::write(
+        &rom,
+        media::corrupt_firmware(media::rom_image(&cfg).unwrap()),
+    )
+    .unwrap();
+    for m in [
+        Machine::new(Medium::Floppy, &floppy).medium_snapshot(true),
+        Machine::rom(&rom),
+    ] {
+        let mut q = launch(&m);
+        expect(
+            &mut q,
+            "lifeboat: firmware image corrupt (CRC-32 mismatch); halted",
+            Duration::from_secs(20),
+        );
+        // Halted: nothing more comes, no banner, no reset into another try.
+        let after = q.drain(Duration::from_secs(2));
+        assert!(
+            !after.contains("lifeboat") && !q.transcript().contains("Platform"),
+            "output after the halt: {after:?}"
+        );
+    }
 }

@@ -56,7 +56,7 @@ fn flashtest(q: &mut Qemu, arg: &str, timeout: Duration) -> Vec<String> {
     expect(q, &format!("{line}\r\n"), REPLY);
     let warning = expect(q, "Erase them? [n] ", REPLY);
     assert!(
-        warning.contains("the slot records and the unit record are there"),
+        warning.contains("where the records are (the unit record is written back after)"),
         "{warning}"
     );
     q.send_line("y").expect("writing to the console");

@@ -170,11 +170,14 @@ fn from_the_rom_the_demo_image_installs_to_pflash_below_it_and_flash_boots() {
             MachineType::Pc => NicModel::E1000,
             MachineType::Q35 => NicModel::E1000e,
         };
+        // Unit 1 sits directly below unit 0 (the ROM) under 4 GiB.
+        let rom = std::fs::metadata(media(WINDOW_S).rom).unwrap().len();
+        let base = (1u64 << 32) - rom - (4 << 20);
         install_reload_and_cold_boot(
             kind,
             nic,
             SlotsOn::Pflash,
-            "Flash=CFI Intel 4096 KiB @ 0xffba0000\r\n",
+            &format!("Flash=CFI Intel 4096 KiB @ {base:#x}\r\n"),
         );
     }
 }

@@ -1,6 +1,7 @@
 # Stage 2, loaded at 0000:8000 by stage 1; DL = boot drive, DS = ES = SS = 0.
 # Builds the boot-info block at 0x800, enables A20, enters long mode with the low
-# 4 GiB identity-mapped, copies the firmware to 1 MiB and jumps to it.
+# 4 GiB identity-mapped, copies the packed firmware to 2 MiB and jumps to it (its unpack
+# stage, unpack/, inflates the firmware to 1 MiB and starts it with the same rdi).
 .section .stage2, "awx"
 .code16
 .global stage2_entry
@@ -172,9 +173,9 @@ long_entry:
     mov esi, dword ptr [fw_offset]
     add esi, 0x7C00
     mov ecx, dword ptr [fw_size]
-    mov edi, 0x100000
+    mov edi, 0x200000                       # lifeboat_unpack::layout::LOAD
     cld
     rep movsb
     mov edi, 0x800
-    mov eax, 0x100000
+    mov eax, 0x200000
     jmp rax

@@ -14,22 +14,27 @@ pub mod payload {
     pub const MAGIC: [u8; 16] = *b"LIFEBOAT-UEFI-P1";
     /// u32: medium kind for the boot-info block (2 USB stick, 3 disk; 0 = not patched).
     pub const MEDIUM: usize = 16;
-    /// u32: length of the firmware flat image.
+    /// u32: length of the packed firmware (the unpack stage, then the compressed image).
     pub const FIRMWARE_LEN: usize = 20;
-    /// u64: end of the firmware's memory (image, .bss, stack): what the loader allocates.
+    /// u64: end of the firmware's memory (image, .bss, stack): what the loader allocates
+    /// from [`FIRMWARE_BASE`]; the packed firmware runs inside it.
     pub const FIRMWARE_END: usize = 24;
     /// 512 bytes: the configuration text (`key=value` lines), NUL-padded, as in the
     /// configuration sector of the BIOS media.
     pub const CONFIG: usize = 32;
     pub const CONFIG_LEN: usize = 512;
-    /// The firmware flat image, linked at [`FIRMWARE_BASE`].
+    /// The packed firmware, linked at [`PACKED_BASE`].
     pub const FIRMWARE: usize = CONFIG + CONFIG_LEN;
-    /// Room for the firmware (its budget is 256 KiB; the rest is headroom).
-    pub const FIRMWARE_MAX: usize = 320 * 1024;
+    /// Room for the packed firmware (its budget is 180 KiB; the rest is headroom).
+    pub const FIRMWARE_MAX: usize = 256 * 1024;
     /// Bytes of the whole block.
     pub const LEN: usize = FIRMWARE + FIRMWARE_MAX;
-    /// Where the firmware is linked and entered.
+    /// Where the firmware is linked (and unpacked): the start of the range the loader
+    /// allocates.
     pub const FIRMWARE_BASE: u64 = 0x10_0000;
+    /// Where the packed firmware is copied and entered (`lifeboat_unpack::layout::LOAD`):
+    /// its unpack stage inflates the firmware to [`FIRMWARE_BASE`] and starts it.
+    pub const PACKED_BASE: u64 = 0x20_0000;
 }
 
 /// The boot-info block the loader writes (layout as stage 2's, `hal::bootinfo`).
@@ -252,6 +257,7 @@ pub struct Header {
     pub medium: u8,
     pub config_addr: u32,
     pub config_len: u32,
+    /// Bytes of the packed firmware the loader copied.
     pub firmware_size: u32,
     pub rsdp: u64,
     /// The PCI Express configuration window (base, last bus) from ACPI's MCFG.

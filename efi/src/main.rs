@@ -1,9 +1,9 @@
 //! `BOOTX64.EFI`: starts the lifeboat firmware on a UEFI machine, in place of the BIOS
 //! stage 1 + stage 2. It
-//! 1. takes the firmware flat image and the configuration text from its payload block
+//! 1. takes the packed firmware and the configuration text from its payload block
 //!    (`lifeboat_efi::payload`, patched in by the media builder),
 //! 2. allocates the firmware's fixed range (0x100000 up to the end of its stack) and copies
-//!    the firmware there,
+//!    the packed firmware to 0x200000 inside it,
 //! 3. allocates one reserved block for the boot-info block, the configuration and the page
 //!    tables (the identity map of the low 4 GiB stage 2 builds; the firmware edits it to
 //!    unmap its stack guard, so it may not be the UEFI's own),
@@ -12,8 +12,9 @@
 //!    firmware then refuses a configuration without a key),
 //! 5. exits boot services (retrying on a stale map key), converts the final memory map to
 //!    E820 entries and writes the boot-info block,
-//! 6. with interrupts off, loads its page tables and jumps to the firmware's entry with
-//!    `rdi` = the boot-info block, as stage 2 does.
+//! 6. with interrupts off, loads its page tables and jumps to the packed firmware's unpack
+//!    stage with `rdi` = the boot-info block, as stage 2 does; the stage inflates the
+//!    firmware to 1 MiB and starts it.
 //!
 //! The UEFI types and calls come from the `r-efi` crate (the bindings Rust's own std uses on
 //! UEFI targets): the system table, the boot services above and the memory descriptor.
@@ -94,7 +95,11 @@ mod bare {
         let medium = payload_u32(p, payload::MEDIUM);
         let fw_len = payload_u32(p, payload::FIRMWARE_LEN) as usize;
         let fw_end = u64::from(payload_u32(p, payload::FIRMWARE_END));
-        if medium == 0 || fw_len == 0 || fw_len > payload::FIRMWARE_MAX {
+        if medium == 0
+            || fw_len == 0
+            || fw_len > payload::FIRMWARE_MAX
+            || payload::PACKED_BASE + fw_len as u64 > fw_end
+        {
             say(
                 st,
                 "lifeboat: this BOOTX64.EFI carries no firmware (not made by `lifeboat media`)",
@@ -160,11 +165,13 @@ mod bare {
         let map_buf = map_buf as *mut u8;
 
         // SAFETY: [fw_base, fw_base + fw_pages * 4096) was allocated above and is
-        // identity-mapped (UEFI maps all memory 1:1); the payload holds fw_len bytes.
+        // identity-mapped (UEFI maps all memory 1:1); the packed firmware's place
+        // [PACKED_BASE, PACKED_BASE + fw_len) lies inside it (checked above); the payload
+        // holds fw_len bytes.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 p.as_ptr().add(payload::FIRMWARE),
-                fw_base as *mut u8,
+                payload::PACKED_BASE as *mut u8,
                 fw_len,
             );
         }
@@ -304,8 +311,10 @@ mod bare {
         }
         .write(&map, &mut info[..bootinfo::LEN]);
 
-        // SAFETY: boot services are gone; the firmware is at fw_base, linked there and
-        // entered like stage 2 enters it (long mode, rdi = boot-info block, interrupts off).
+        // SAFETY: boot services are gone; the packed firmware is at PACKED_BASE, linked there
+        // and entered like stage 2 enters it (long mode, rdi = boot-info block, interrupts
+        // off); its unpack stage inflates the firmware to fw_base, inside the allocated
+        // range, and starts it.
         // The new page tables identity-map the low 4 GiB, where this code, its stack, the
         // firmware and the block are (the block and firmware were allocated there; this
         // code and the stack were checked above).
@@ -315,7 +324,7 @@ mod bare {
                 "mov cr3, {pml4}",
                 "jmp {entry}",
                 pml4 = in(reg) block + 4096,
-                entry = in(reg) fw_base,
+                entry = in(reg) payload::PACKED_BASE,
                 in("rdi") block,
                 options(noreturn)
             )

@@ -1,6 +1,7 @@
-//! The bare-metal lifeboat firmware: wiring only. Stage 2 jumps to `_start` at 1 MiB
-//! in long mode with `rdi` = the boot-info block; everything with logic in it lives in
-//! the `lifeboat_firmware` library and is tested on the host.
+//! The bare-metal lifeboat firmware: wiring only (it probes, prints, copies and jumps).
+//! Stage 2 jumps to `_start` at 1 MiB in long mode with `rdi` = the boot-info block; every
+//! decision (the flash boot's included, `boot::flash`) lives in the `lifeboat_firmware`
+//! library and is tested on the host.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 

@@ -45,7 +45,8 @@ pub struct BootInfo {
     pub medium: Medium,
     /// The media's configuration sector (text `key=value` lines, NUL-padded).
     pub config: &'static [u8],
-    /// The size in bytes of the firmware image stage 2 loaded.
+    /// Bytes the entry loaded: the packed firmware (unpack stage + compressed image), not
+    /// the firmware as it runs (bootloader/layout.md).
     pub firmware_size: u32,
     /// Started by the UEFI loader (`efi/`), not by the BIOS stage 2.
     pub uefi: bool,

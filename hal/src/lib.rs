@@ -1,5 +1,8 @@
-//! x86 hardware for lifeboat. Every `unsafe` block of the product (outside the boot
-//! assembly) lives in this crate, each with a `// SAFETY:` line saying why it holds.
+//! x86 hardware for lifeboat: the product's hardware `unsafe` lives in this crate, each block
+//! with a `// SAFETY:` line saying why it holds. The rest is the boot code (the bootloader's
+//! assembly, the ROM stage's and the UEFI loader's `main.rs`), the firmware binary's bare
+//! wiring (`firmware/src/bare`: constructing drivers, the RAM a flash boot may write, the
+//! jump) and one block in the demo image, under the same lints.
 //!
 //! Memory model: the boot chain identity-maps the low 4 GiB, so a physical address
 //! (DMA, MMIO BAR) is the same number as the virtual address.

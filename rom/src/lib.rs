@@ -15,7 +15,7 @@ pub mod table_loader;
 /// ROM end - 4 KiB   reset stub (.reset): real -> protected -> long mode; reset vector at -16
 /// ROM end - 64 KiB  the stage image (linked at STAGE_BASE, copied there by the stub), ≤ 60 KiB
 /// ROM end - 68 KiB  payload header (4 KiB): magic, firmware length, configuration text
-/// below that        the firmware flat image, its start 4 KiB aligned
+/// below that        the packed firmware (unpack stage + compressed image), 4 KiB aligned
 /// ROM start         0xFF fill (the ROM is a multiple of 64 KiB, as QEMU requires)
 /// ```
 pub mod layout {
@@ -40,15 +40,20 @@ pub mod layout {
     pub const CONFIG_ADDR: u64 = 0x7E00;
     /// The boot-info block (bootloader/layout.md).
     pub const BOOT_INFO: u64 = 0x800;
-    /// Where the firmware is linked and entered.
-    pub const FIRMWARE_BASE: u64 = 0x10_0000;
+    /// Where the packed firmware (the unpack stage of unpack/, then the compressed
+    /// firmware) is copied and entered; the stage unpacks the firmware to 1 MiB
+    /// (`lifeboat_unpack::layout`).
+    pub const PACKED_BASE: u64 = 0x20_0000;
+    /// The most the packed firmware may hold: from [`PACKED_BASE`] to the unpack stage's
+    /// .bss (`lifeboat_unpack::layout::PACKED_MAX`).
+    pub const PACKED_MAX: usize = 0x1C_0000;
 
-    /// Address of the firmware flat image of `len` bytes in the ROM.
+    /// Address of the packed firmware of `len` bytes in the ROM.
     pub const fn firmware_addr(len: usize) -> u64 {
         HEADER_ADDR - align_up(len as u64, 4096)
     }
 
-    /// Bytes of the ROM holding a firmware of `len` bytes.
+    /// Bytes of the ROM holding a packed firmware of `len` bytes.
     pub const fn rom_len(firmware_len: usize) -> usize {
         let used = TOP_LEN + HEADER_LEN + align_up(firmware_len as u64, 4096) as usize;
         align_up(used as u64, ROM_GRANULE as u64) as usize
@@ -63,7 +68,7 @@ pub mod layout {
 pub mod payload {
     /// 16 bytes: the start of the header.
     pub const MAGIC: [u8; 16] = *b"LIFEBOAT-ROM-P1\0";
-    /// u32: length of the firmware flat image.
+    /// u32: length of the packed firmware.
     pub const FIRMWARE_LEN: usize = 16;
     /// u32: length of the ROM (so the stage knows where the ROM starts).
     pub const ROM_LEN: usize = 20;

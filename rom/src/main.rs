@@ -11,9 +11,10 @@
 //!    the tables go to the top of the RAM below 4 GiB, reserved in the E820 list, and the
 //!    RSDP's address goes to the boot-info block (the firmware hands it to Linux); a bad
 //!    script costs one line on COM1 and the ACPI tables, nothing else,
-//! 4. copies the configuration text to 0x7E00 and the firmware to 0x100000 out of the ROM
-//!    (payload header: `lifeboat_rom::payload`), writes the boot-info block at 0x800,
-//! 5. jumps to the firmware with `rdi` = the boot-info block, as stage 2 does.
+//! 4. copies the configuration text to 0x7E00 and the packed firmware to 0x200000 out of
+//!    the ROM (payload header: `lifeboat_rom::payload`), writes the boot-info block at 0x800,
+//! 5. jumps to the packed firmware's unpack stage with `rdi` = the boot-info block, as
+//!    stage 2 does; it unpacks the firmware to 1 MiB and starts it.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
@@ -608,6 +609,11 @@ mod bare {
             halt();
         };
         let rom_len = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
+        if fw_len == 0 || fw_len > layout::PACKED_MAX || layout::rom_len(fw_len) > rom_len as usize
+        {
+            debug("lifeboat-rom: the payload header's firmware length is out of range\n");
+            halt();
+        }
         let cfg = FwCfg::probe();
         let ram = cfg
             .as_ref()
@@ -646,7 +652,7 @@ mod bare {
             .unwrap_or(0);
 
         let bi = layout::BOOT_INFO as *mut u8;
-        // SAFETY: 0x7E00 and 0x100000 onward are RAM (the map above) that nothing uses yet:
+        // SAFETY: 0x7E00 and 0x200000 onward are RAM (the map above) that nothing uses yet:
         // the stage lives at 0x20000–0x80000, the page tables at 0x1000–0x6FFF; the sources
         // are the ROM. The boot-info block at 0x800 is RAM below the page tables.
         unsafe {
@@ -657,7 +663,7 @@ mod bare {
                 payload::CONFIG_LEN,
             );
             let fw = layout::firmware_addr(fw_len) as *const u8;
-            core::ptr::copy_nonoverlapping(fw, layout::FIRMWARE_BASE as *mut u8, fw_len);
+            core::ptr::copy_nonoverlapping(fw, layout::PACKED_BASE as *mut u8, fw_len);
             core::ptr::write_bytes(bi, 0, bootinfo::LEN);
             let w32 = |off: usize, v: u32| core::ptr::write_unaligned(bi.add(off) as *mut u32, v);
             w32(0x00, bootinfo::MAGIC);
@@ -688,14 +694,16 @@ mod bare {
             }
         }
         debug("lifeboat-rom: starting the firmware\n");
-        // SAFETY: the firmware is at its link address, the boot-info block is complete, the
-        // page tables and GDT are the ones stage 2 hands over; this never returns.
+        // SAFETY: the packed firmware is at its link address, the boot-info block is
+        // complete, the page tables and GDT are the ones stage 2 hands over; the unpack
+        // stage unpacks the firmware to 1 MiB (usable RAM in the map) and enters it with
+        // the same rdi; this never returns.
         unsafe {
             asm!(
                 "mov esp, 0x7C00",
                 "jmp rax",
                 in("rdi") layout::BOOT_INFO,
-                in("rax") layout::FIRMWARE_BASE,
+                in("rax") layout::PACKED_BASE,
                 options(noreturn)
             )
         }

@@ -1,15 +1,15 @@
-//! The unit's flash at the console: the banner's `Flash=` line and the hidden `flashtest`.
+//! The unit's flash at the console (the banner's `Flash=` line, `flashtest`, `version`, the
+//! install dialogue's keys) and the flash boot's hardware side: the RAM it may write, the
+//! hand-off and the jump ([`boot_flash::flash_boot`] decides everything else).
 use core::fmt::Write;
 
-use lifeboat_firmware::activation::ActivationKey;
 use lifeboat_firmware::boot::flash::{self as boot_flash, Launch, Machine, Ram};
 use lifeboat_firmware::boot::linux;
 use lifeboat_firmware::image::HEADER_LEN;
-use lifeboat_firmware::install::dialogue::{self, Operator, Trust};
+use lifeboat_firmware::install::dialogue::{self, Key, Operator, Trust};
 use lifeboat_firmware::install::Slots;
 use lifeboat_firmware::monitor::flashtest;
 use lifeboat_firmware::ram::{flat64_fits, mapped_ram, RamRegion};
-use lifeboat_firmware::recovery::{ActivationPrompt, Question};
 use lifeboat_hal::bootinfo::{BootInfo, Handoff};
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;
@@ -65,7 +65,7 @@ pub fn flashtest(con: &mut Uart16550, kib: Option<u32>, pio: bool) {
         con,
         "flashtest erases the first {kib} KiB of {name}, where the records are (the unit record is written back after).\r\n"
     );
-    if !ask(con, "Erase them?", false) {
+    if !Console(con).yes_no("Erase them?", false) {
         let _ = write!(con, "flashtest: nothing was erased.\r\n");
         return;
     }
@@ -77,42 +77,6 @@ pub fn flashtest(con: &mut Uart16550, kib: Option<u32>, pio: bool) {
             let _ = write!(con, "flashtest: {e}\r\n");
         }
     }
-}
-
-/// Feeds console bytes to `feed` until it has an answer; ESC or BREAK gives `None`.
-fn answer<T>(
-    con: &mut Uart16550,
-    mut feed: impl FnMut(u8, &mut Uart16550) -> Option<T>,
-) -> Option<T> {
-    loop {
-        match con.try_read() {
-            Some(UartEvent::Byte(0x1B)) | Some(UartEvent::Break) => {
-                let _ = write!(con, "\r\n");
-                return None;
-            }
-            Some(UartEvent::Byte(b)) => {
-                if let Some(a) = feed(b, con) {
-                    return Some(a);
-                }
-            }
-            None => lifeboat_hal::cpu::idle(),
-        }
-    }
-}
-
-/// Asks a yes/no question on the console; ESC or BREAK answers no.
-fn ask(con: &mut Uart16550, text: &'static str, default: bool) -> bool {
-    let mut q = Question::ask(text, default, con);
-    answer(con, |b, con| q.feed(b, con)).unwrap_or(false)
-}
-
-/// Asks for the activation key: `Some(None)` keeps the current one; ESC or BREAK: `None`.
-fn ask_activation(
-    con: &mut Uart16550,
-    current: Option<ActivationKey>,
-) -> Option<Option<ActivationKey>> {
-    let mut p = ActivationPrompt::ask(current, con);
-    answer(con, |b, con| p.feed(b, con))
 }
 
 fn slots(con: &mut Uart16550) -> Option<Slots<flash::AnyFlash>> {
@@ -143,7 +107,8 @@ pub fn power_on_records(
     boot_flash::power_on(found, trust, token, own_medium, con)
 }
 
-/// The console's side of the install dialogue.
+/// The console's side of the install dialogue: its keys and its clock (the questions and
+/// "ESC or BREAK aborts" are the library's, [`Operator`]).
 struct Console<'c>(&'c mut Uart16550);
 
 impl Write for Console<'_> {
@@ -153,11 +118,14 @@ impl Write for Console<'_> {
 }
 
 impl Operator for Console<'_> {
-    fn yes_no(&mut self, text: &'static str, default: bool) -> bool {
-        ask(self.0, text, default)
-    }
-    fn activation(&mut self, current: Option<ActivationKey>) -> Option<Option<ActivationKey>> {
-        ask_activation(self.0, current)
+    fn key(&mut self) -> Key {
+        loop {
+            match self.0.try_read() {
+                Some(UartEvent::Byte(b)) => return Key::Byte(b),
+                Some(UartEvent::Break) => return Key::Break,
+                None => lifeboat_hal::cpu::idle(),
+            }
+        }
     }
     fn now_us(&mut self) -> u64 {
         timer::now_us()

@@ -126,18 +126,12 @@ pub fn run(bootinfo_addr: usize) -> ! {
     }
     // Trust comes from this medium's own configuration; one that cannot be read fails closed.
     let (ram, firmware) = super::flash::boot_ram(boot.as_ref().ok());
-    let trust = Trust {
-        key: cfg.public_key,
-        broken: if boot.is_err() {
-            Some(lifeboat_firmware::config::UNREADABLE)
-        } else {
-            cfg.trust_broken
-        },
-        boothelper: cfg.boothelper,
-        ram: &ram,
+    let trust = Trust::new(
+        boot.is_ok().then_some(&cfg),
+        &ram,
         firmware,
-        linux_staging: super::flash::LINUX_STAGING,
-    };
+        super::flash::LINUX_STAGING,
+    );
     if let Some(why) = trust.broken {
         let _ = write!(
             con,

@@ -12,6 +12,7 @@ use super::{BootPolicy, Slots, State};
 use crate::activation::{self, ActivationKey};
 use crate::image::{verify, Policy, Verdict, Version, PLATFORM};
 use crate::ram::{placement, RamRegion};
+use crate::recovery::{ActivationPrompt, Question};
 
 /// The oldest image version this unit installs or boots (the PIX refused anything below
 /// 4.4); the unit record's floor applies on top.
@@ -21,14 +22,50 @@ const INSTALL_DOT: u64 = 256 * 1024;
 
 /// The console side of the dialogue: output, two questions and a clock.
 pub trait Operator: Write {
-    /// A yes/no question (`Question`); ESC or BREAK answers no (every question of the
-    /// dialogue is one the install goes on only after a yes).
-    fn yes_no(&mut self, text: &'static str, default: bool) -> bool;
-    /// The activation key question (`ActivationPrompt`): `Some(None)` keeps the current
-    /// key, `Some(Some(k))` sets `k`, `None` (ESC or BREAK) aborts the install.
-    fn activation(&mut self, current: Option<ActivationKey>) -> Option<Option<ActivationKey>>;
+    /// The next thing the operator sends on the console (waits for it).
+    fn key(&mut self) -> Key;
     /// Microseconds, for the install time shown.
     fn now_us(&mut self) -> u64;
+    /// A yes/no question (`Question`); ESC or BREAK answers no (every question of the
+    /// dialogue is one the install goes on only after a yes).
+    fn yes_no(&mut self, text: &'static str, default: bool) -> bool {
+        let mut q = Question::ask(text, default, self);
+        answer(self, |b, o| q.feed(b, o)).unwrap_or(false)
+    }
+    /// The activation key question (`ActivationPrompt`): `Some(None)` keeps the current
+    /// key, `Some(Some(k))` sets `k`, `None` (ESC or BREAK) aborts the install.
+    fn activation(&mut self, current: Option<ActivationKey>) -> Option<Option<ActivationKey>> {
+        let mut p = ActivationPrompt::ask(current, self);
+        answer(self, |b, o| p.feed(b, o))
+    }
+}
+
+/// What the console delivers: a byte, or a serial BREAK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Byte(u8),
+    Break,
+}
+
+/// Feeds the operator's keys to `feed` until it has an answer; ESC or BREAK ends the
+/// question with `None` (on a new line).
+fn answer<O: Operator + ?Sized, T>(
+    o: &mut O,
+    mut feed: impl FnMut(u8, &mut O) -> Option<T>,
+) -> Option<T> {
+    loop {
+        match o.key() {
+            Key::Byte(0x1B) | Key::Break => {
+                let _ = o.write_str("\r\n");
+                return None;
+            }
+            Key::Byte(b) => {
+                if let Some(a) = feed(b, o) {
+                    return Some(a);
+                }
+            }
+        }
+    }
 }
 
 /// What the firmware that runs the dialogue knows of the unit's trust and RAM.
@@ -46,6 +83,27 @@ pub struct Trust<'a> {
     pub ram: &'a [RamRegion],
     pub firmware: RamRegion,
     pub linux_staging: u64,
+}
+
+impl<'a> Trust<'a> {
+    /// The trust of a medium with configuration `cfg` (`None`: its configuration could not
+    /// be read), failing closed: a configuration that cannot be trusted refuses every
+    /// install and flash boot ([`crate::config::BootConfig::trust_broken`]).
+    pub fn new(
+        cfg: Option<&crate::config::BootConfig>,
+        ram: &'a [RamRegion],
+        firmware: RamRegion,
+        linux_staging: u64,
+    ) -> Trust<'a> {
+        Trust {
+            key: cfg.and_then(|c| c.public_key),
+            broken: cfg.map_or(Some(crate::config::UNREADABLE), |c| c.trust_broken),
+            boothelper: cfg.is_some_and(|c| c.boothelper),
+            ram,
+            firmware,
+            linux_staging,
+        }
+    }
 }
 
 /// Sets on `s` the policy the unit's own flash boot applies (platform, floor, key) and

@@ -28,6 +28,9 @@ impl Write for Script {
 }
 
 impl Operator for Script {
+    fn key(&mut self) -> Key {
+        panic!("the script answers whole questions, not keys")
+    }
     fn yes_no(&mut self, text: &'static str, _default: bool) -> bool {
         self.asked.push(text);
         self.yes_no.pop_front().expect("an unexpected question")
@@ -490,4 +493,88 @@ fn a_boothelpers_version_judges_by_the_unit_records_key() {
         ),
         "{out}"
     );
+}
+
+/// The trust a medium gets fails closed: an unreadable configuration, or one the parser
+/// refuses, refuses everything; a good one carries its key.
+#[test]
+fn trust_from_the_configuration_fails_closed() {
+    use crate::config::BootConfig;
+    let fw = RamRegion {
+        base: 0x10_0000,
+        len: 0x10_0000,
+    };
+    let t = Trust::new(None, &[], fw, 0);
+    assert_eq!((t.key, t.broken), (None, Some(crate::config::UNREADABLE)));
+    let bad = BootConfig::parse(b"PUBKEY=00\n", false, |_| {});
+    assert!(bad.trust_broken.is_some());
+    assert_eq!(Trust::new(Some(&bad), &[], fw, 0).broken, bad.trust_broken);
+    let hex: String = "ab".repeat(32);
+    let good = BootConfig::parse(format!("pubkey={hex}\n").as_bytes(), false, |_| {});
+    let t = Trust::new(Some(&good), &[], fw, 0);
+    assert_eq!((t.key, t.broken), (Some([0xAB; 32]), good.trust_broken));
+}
+
+/// An operator at the console, key by key: the library's questions and their "ESC or BREAK
+/// aborts" are what runs.
+struct Keys {
+    out: String,
+    keys: VecDeque<Key>,
+}
+
+impl Write for Keys {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.out.push_str(s);
+        Ok(())
+    }
+}
+
+impl Operator for Keys {
+    fn key(&mut self) -> Key {
+        self.keys
+            .pop_front()
+            .expect("the operator has nothing more to type")
+    }
+    fn now_us(&mut self) -> u64 {
+        0
+    }
+}
+
+/// ESC or BREAK at any question, typed key by key: nothing is written.
+#[test]
+fn esc_or_break_typed_at_any_boothelper_question_writes_nothing() {
+    let img = image(Version::new(1, 0, 1), 0x200_0000, None);
+    for (typed, at) in [
+        (vec![Key::Byte(0x1B)], "copy"),
+        (vec![Key::Break], "copy"),
+        (
+            vec![Key::Byte(b'y'), Key::Byte(b'\r'), Key::Byte(0x1B)],
+            "activation",
+        ),
+        (
+            vec![
+                Key::Byte(b'y'),
+                Key::Byte(b'\r'),
+                Key::Byte(b'0'),
+                Key::Break,
+            ],
+            "activation",
+        ),
+    ] {
+        let mut s = Slots::new(Nor::new(64 * 1024, 9)).unwrap();
+        let mut o = Keys {
+            out: String::new(),
+            keys: typed.into(),
+        };
+        let installed = install_download(&mut s, &mut o, &img, &mut [], &trust(None, true));
+        assert!(!installed, "{at}: {}", o.out);
+        assert!(
+            o.out.contains("Nothing was written to flash."),
+            "{at}: {}",
+            o.out
+        );
+        assert!(o.keys.is_empty(), "{at}");
+        assert_eq!(s.record(), None, "{at}");
+        assert!(s.flash().mem.iter().all(|&b| b == 0xFF), "{at}");
+    }
 }
