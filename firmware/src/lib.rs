@@ -8,6 +8,7 @@ pub mod config;
 pub mod crc32;
 pub mod image;
 pub mod install;
+pub mod line;
 pub mod monitor;
 pub mod net;
 pub mod ram;

@@ -19,7 +19,7 @@ use core::fmt::Write;
 use smoltcp::time::{Duration, Instant};
 
 use crate::activation::{self, ActivationKey};
-use crate::monitor::{LineEditor, LineEvent};
+use crate::line::{LineEditor, LineEvent};
 
 /// A yes/no question on the console.
 #[derive(Debug)]

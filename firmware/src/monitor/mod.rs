@@ -1,7 +1,7 @@
 //! The recovery monitor's console: the `monitor>` prompt of the PIX, as pure
 //! logic with no hardware access.
 //!
-//! [`Monitor`] owns the line being typed ([`line`]), the operator's
+//! [`Monitor`] owns the line being typed ([`crate::line`]), the operator's
 //! [`Settings`] ([`crate::settings`]) and the command language ([`command`]). It
 //! answers everything that needs no hardware itself and hands the rest to its
 //! caller as an [`Action`] (the network commands run in [`crate::net::session`]), and
@@ -24,16 +24,15 @@
 
 pub mod command;
 pub mod flashtest;
-pub mod line;
 pub mod mac;
 
 use core::fmt::{self, Write};
 use core::net::Ipv4Addr;
 
 pub use command::{Command, CommandError, FaultKind, FlashTestArgs};
-pub use line::{LineEditor, LineError, LineEvent};
 pub use mac::MacDisplay;
 
+use crate::line::{LineEditor, LineEvent};
 use crate::settings::{Settings, DEFAULT_NETMASK};
 
 /// The prompt of the network-recovery monitor.
