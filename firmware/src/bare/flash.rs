@@ -149,11 +149,7 @@ pub fn install_download(
 /// `version`: this firmware, the flash, each slot (judged by `trust`, as the flash boot
 /// would), and the unit record.
 pub fn version(con: &mut Uart16550, trust: &Trust<'_>) {
-    let _ = write!(
-        con,
-        "lifeboat recovery monitor {}\r\n",
-        super::startup::VERSION
-    );
+    let _ = write!(con, "lifeboat recovery monitor {}\r\n", super::VERSION);
     let Some(f) = flash::probe() else {
         let _ = write!(con, "Flash=none\r\n");
         return;
