@@ -34,9 +34,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use blockdev::BlockDev;
+use lifeboat_firmware::activation::ActivationKey;
 use lifeboat_firmware::image::{HEADER_LEN, PAYLOAD_MAX};
 use lifeboat_firmware::install::dialogue::{install_download, Key, Operator, Trust};
-use lifeboat_firmware::install::{ActivationKey, Slots};
+use lifeboat_firmware::install::Slots;
 
 const USAGE: &str = "usage: lifeboat-ctl confirm
        lifeboat-ctl status [--json] [--device DEV]
@@ -323,7 +324,7 @@ fn activation_key(device: Option<&Path>) -> Result<(), String> {
     let mut s = unit_slots(device, false)?;
     let mut out = String::new();
     match s.unit().activation {
-        Some(k) => lifeboat_firmware::recovery::write_activation(&mut out, &k),
+        Some(k) => lifeboat_firmware::activation::write(&mut out, &k),
         None => {
             let _ = write!(out, "none");
         }

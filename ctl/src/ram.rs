@@ -3,7 +3,7 @@
 //! the monitor checks it at install.
 use std::path::Path;
 
-use lifeboat_firmware::boot::{mapped_ram, RamRegion};
+use lifeboat_firmware::ram::{mapped_ram, RamRegion};
 
 pub use lifeboat_firmware::boot::LINUX_STAGING;
 

@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use lifeboat_firmware::activation;
 use lifeboat_firmware::image::Version;
 use lifeboat_firmware::install::dialogue::{version_report, Trust, INSTALL_FLOOR};
 use lifeboat_firmware::install::{Record, Slot, Slots, State};
-use lifeboat_firmware::recovery::write_activation;
 
 use crate::blockdev::BlockDev;
 use crate::cmdline::BootArgs;
@@ -150,7 +150,7 @@ impl Status {
             );
             let mut a = String::new();
             match &r.unit.activation {
-                Some(k) => write_activation(&mut a, k),
+                Some(k) => activation::write(&mut a, k),
                 None => a.push_str("none"),
             }
             let _ = writeln!(o, "Activation key: {a}");
@@ -204,7 +204,7 @@ impl Status {
                 let (state, left) = state_text(r.state);
                 let mut act = String::new();
                 if let Some(k) = &r.unit.activation {
-                    write_activation(&mut act, k);
+                    activation::write(&mut act, k);
                 }
                 let _ = write!(
                     o,

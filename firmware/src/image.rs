@@ -24,9 +24,16 @@
 //! | 256 | 64 | ed25519 signature of bytes 0..256 (zero when unsigned) |
 //!
 //! The signature covers the header, which holds the payload's SHA-256: one signature binds
-//! the whole image. [`Header`] is a checked zero-copy view in smoltcp's `Packet` style;
-//! [`verify`] applies the [`Policy`] (platform, version floor, downgrade, signature) and
-//! never panics on any input.
+//! the whole image. An image is checked in three parts, each written once here, and never
+//! panics on any input:
+//! - the header: [`Header::new_checked`], a checked zero-copy view in smoltcp's `Packet` style;
+//! - the payload's integrity: [`PayloadCheck`], fed in pieces (RAM, or flash read back);
+//! - the unit's policy: [`Policy::admit`] (platform, version floor, signature).
+//!
+//! [`verify`] is the three over a whole image in RAM (a download, the host tool), and says
+//! whether it is a downgrade. The flash slots run the same three over a slot
+//! ([`crate::install::Slots::check`], and [`crate::install::Slots::load_into`] for the
+//! boot, which reads the payload straight into the RAM it runs from).
 //!
 //! `flat64` contract: the payload is copied to `load` and entered at `entry` in 64-bit long
 //! mode on the identity map of the low 4 GiB, interrupts off, `rdi` = the boot-info block,
@@ -182,7 +189,7 @@ pub enum Refusal {
     /// The flash could not be read where the image is.
     Unreadable,
     /// A `linux` image whose kernel cannot be booted here (its setup header, or no room).
-    Linux(crate::boot::linux::LinuxError),
+    Linux(LinuxError),
     /// A `flat64` entry point outside the payload it would jump into.
     Entry(u64),
     /// The image asks for RAM that is not free to load it into.
@@ -219,6 +226,63 @@ impl fmt::Display for Refusal {
             Refusal::Entry(e) => write!(f, "image entry {e:#x} is outside its payload"),
             Refusal::Placement { load, len } => write!(f, "image wants {len} bytes at {load:#x}, which is not free RAM"),
             Refusal::Lengths { payload, initrd } => write!(f, "image header is damaged: payload of {payload} bytes with an initrd of {initrd} bytes"),
+        }
+    }
+}
+
+/// Why a `linux` image's kernel cannot be booted: its setup header, read by
+/// [`crate::boot::linux`] (here, with the other refusals, so the format does not
+/// depend on the boot code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinuxError {
+    /// Shorter than its own setup header says.
+    Truncated,
+    /// No 0xAA55 boot flag at 0x1FE.
+    NoBootFlag,
+    /// No "HdrS" at 0x202: not a bzImage.
+    NotBzImage,
+    /// Boot protocol older than 2.12 (no 64-bit entry to speak of).
+    TooOld { version: u16 },
+    /// The kernel has no 64-bit entry point.
+    No64BitEntry,
+    /// The setup header ends (jump target at 0x201) before the protocol 2.12 fields this
+    /// loader reads and hands on in the zero page.
+    ShortHeader { end: usize },
+    /// The protected-mode kernel is too short to hold its 64-bit entry (load address + 0x200).
+    NoEntryInKernel { len: usize },
+    /// The command line is longer than the kernel or the area for it takes.
+    CmdlineTooLong { len: usize, max: usize },
+    /// The RAM map has no room for the kernel's `init_size` (or the initrd).
+    NoRoom { what: &'static str, bytes: u64 },
+}
+
+impl fmt::Display for LinuxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LinuxError::Truncated => f.write_str("kernel is shorter than its setup header says"),
+            LinuxError::NoBootFlag => f.write_str("kernel has no 0xAA55 boot flag"),
+            LinuxError::NotBzImage => f.write_str("kernel is not a bzImage (no HdrS header)"),
+            LinuxError::TooOld { version } => write!(
+                f,
+                "kernel boot protocol {}.{:02} is older than 2.12",
+                version >> 8,
+                version & 0xFF
+            ),
+            LinuxError::No64BitEntry => f.write_str("kernel has no 64-bit entry point"),
+            LinuxError::ShortHeader { end } => write!(
+                f,
+                "kernel setup header ends at {end:#x}, before the boot protocol 2.12 fields"
+            ),
+            LinuxError::NoEntryInKernel { len } => write!(
+                f,
+                "kernel of {len} bytes is too short for its 64-bit entry at offset 0x200"
+            ),
+            LinuxError::CmdlineTooLong { len, max } => {
+                write!(f, "command line of {len} bytes exceeds {max}")
+            }
+            LinuxError::NoRoom { what, bytes } => {
+                write!(f, "no room in RAM for the {what} ({bytes} bytes)")
+            }
         }
     }
 }
@@ -353,6 +417,32 @@ pub struct Policy<'a> {
     pub public_key: Option<&'a [u8; 32]>,
 }
 
+impl Policy<'_> {
+    /// The policy part of every check, written once: platform, floor, then signature (when a
+    /// key is set). For a header whose integrity is checked already: [`verify`] (an image in
+    /// RAM) and the flash slots' check ([`crate::install::Slots::check`]) both end here.
+    pub fn admit<T: AsRef<[u8]>>(&self, h: &Header<T>) -> Result<(), Refusal> {
+        if h.platform() != self.platform {
+            return Err(Refusal::Platform);
+        }
+        if h.version() < self.floor {
+            return Err(Refusal::BelowFloor {
+                version: h.version(),
+                floor: self.floor,
+            });
+        }
+        if let Some(key) = self.public_key {
+            if !h.signed() {
+                return Err(Refusal::Unsigned);
+            }
+            if !h.signature_ok(key) {
+                return Err(Refusal::BadSignature);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What [`verify`] concluded about an acceptable image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -416,23 +506,7 @@ pub fn verify<'b>(
     let mut check = PayloadCheck::default();
     check.update(&image[HEADER_LEN..]);
     check.finish(&h)?;
-    if h.platform() != policy.platform {
-        return Err(Refusal::Platform);
-    }
-    if h.version() < policy.floor {
-        return Err(Refusal::BelowFloor {
-            version: h.version(),
-            floor: policy.floor,
-        });
-    }
-    if let Some(key) = policy.public_key {
-        if !h.signed() {
-            return Err(Refusal::Unsigned);
-        }
-        if !h.signature_ok(key) {
-            return Err(Refusal::BadSignature);
-        }
-    }
+    policy.admit(&h)?;
     let verdict = match policy.installed {
         Some(installed) if h.version() < installed => Verdict::Downgrade { installed },
         _ => Verdict::Install,

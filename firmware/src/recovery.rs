@@ -18,7 +18,8 @@ use core::fmt::Write;
 
 use smoltcp::time::{Duration, Instant};
 
-use crate::monitor::{LineEditor, LineEvent};
+use crate::activation::{self, ActivationKey};
+use crate::line::{LineEditor, LineEvent};
 
 /// A yes/no question on the console.
 #[derive(Debug)]
@@ -70,36 +71,6 @@ impl Question {
     }
 }
 
-pub use crate::install::ActivationKey;
-
-/// Four whitespace-separated hex words, each `0x` followed by 1 to 8 hex digits (the `0x`
-/// may be left out).
-pub fn parse_activation(line: &str) -> Option<ActivationKey> {
-    let mut words = line.split_ascii_whitespace();
-    let mut key = [0u32; 4];
-    for k in &mut key {
-        let w = words.next()?;
-        let digits = w
-            .strip_prefix("0x")
-            .or_else(|| w.strip_prefix("0X"))
-            .unwrap_or(w);
-        if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        *k = u32::from_str_radix(digits, 16).ok()?;
-    }
-    words.next().is_none().then_some(key)
-}
-
-/// Writes a key as the PIX shows it: `0x01234567 0x89abcdef 0x23456789 0xabcdef01`.
-pub fn write_activation<W: Write + ?Sized>(out: &mut W, k: &ActivationKey) {
-    let _ = write!(
-        out,
-        "{:#010x} {:#010x} {:#010x} {:#010x}",
-        k[0], k[1], k[2], k[3]
-    );
-}
-
 /// The activation key question: a line of four hex words sets the key, an empty line keeps
 /// the current one, anything else is refused with the expected format and asked again.
 #[derive(Debug)]
@@ -121,7 +92,7 @@ impl ActivationPrompt {
     fn print<W: Write + ?Sized>(&self, out: &mut W) {
         let _ = out.write_str("Activation key [");
         match &self.current {
-            Some(k) => write_activation(out, k),
+            Some(k) => activation::write(out, k),
             None => {
                 let _ = out.write_str("none");
             }
@@ -143,7 +114,7 @@ impl ActivationPrompt {
                 None
             }
             LineEvent::Line(line) if line.trim().is_empty() => Some(None),
-            LineEvent::Line(line) => match parse_activation(line) {
+            LineEvent::Line(line) => match activation::parse(line) {
                 Some(k) => Some(Some(k)),
                 None => {
                     let _ = out.write_str("The activation key is not valid: enter four 32-bit hex words, such as 0x01234567 0x89abcdef 0x23456789 0xabcdef01, or Enter to keep the current key.\r\n");
@@ -275,32 +246,6 @@ mod tests {
         assert_eq!(feed_line(&mut |b, o| q.feed(b, o), "").0, Some(false));
         let mut q = Question::ask("Downgrade?", false, &mut String::new());
         assert_eq!(feed_line(&mut |b, o| q.feed(b, o), "no").0, Some(false));
-    }
-
-    #[test]
-    fn activation_keys_are_four_hex_words() {
-        assert_eq!(
-            parse_activation("0x01234567 0x89abcdef 0x23456789 0xABCDEF01"),
-            Some([0x0123_4567, 0x89ab_cdef, 0x2345_6789, 0xabcd_ef01])
-        );
-        assert_eq!(
-            parse_activation("  1 2\t3 ffffffff "),
-            Some([1, 2, 3, 0xffff_ffff])
-        );
-        for bad in [
-            "",
-            "0x1 0x2 0x3",
-            "0x1 0x2 0x3 0x4 0x5",
-            // The PIX manual's own example has a nine-digit word.
-            "0x12345678 0xabcdef01 0x2345678ab 0xcdef0123",
-            "0x 0x1 0x2 0x3",
-            "0xg 1 2 3",
-            "-1 2 3 4",
-            "+1 2 3 4",
-            "0x1\u{0} 2 3 4",
-        ] {
-            assert_eq!(parse_activation(bad), None, "{bad:?}");
-        }
     }
 
     #[test]

@@ -17,7 +17,8 @@
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use lifeboat_firmware::boot::flash::{flash_boot, power_on, Launch, Machine, Ram};
-use lifeboat_firmware::boot::{flat64_fits, linux, RamRegion};
+use lifeboat_firmware::boot::linux;
+use lifeboat_firmware::ram::{flat64_fits, RamRegion};
 use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, PLATFORM};
 use lifeboat_firmware::install::dialogue::Trust;
 use lifeboat_firmware::install::sim::SimFlash;

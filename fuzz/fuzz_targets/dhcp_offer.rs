@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use lifeboat_firmware::monitor::settings::is_contiguous_netmask;
+use lifeboat_firmware::settings::is_contiguous_netmask;
 use lifeboat_firmware::monitor::Monitor;
 use lifeboat_firmware::net::session::{self, Clock, Console, Key, Lease, TypeAhead};
 use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};

@@ -22,8 +22,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lifeboat_firmware::boot::linux::{self, Kernel, LinuxError, ENTRY_64_OFFSET, ZERO_PAGE_LEN};
-use lifeboat_firmware::boot::RamRegion;
+use lifeboat_firmware::boot::linux::{self, Kernel, ENTRY_64_OFFSET, ZERO_PAGE_LEN};
+use lifeboat_firmware::image::LinuxError;
+use lifeboat_firmware::ram::RamRegion;
 
 const MIB: u64 = 1 << 20;
 /// (base, length, E820 type).

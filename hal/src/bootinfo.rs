@@ -4,20 +4,28 @@
 /// Where the boot medium came from (set by the media builder in the boot sector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Medium {
+    /// A 1.44 MB diskette (the Boothelper's medium; read with CHS).
     Diskette,
+    /// A USB stick (read with LBA).
     UsbStick,
+    /// A hard disk or CompactFlash card.
     Disk,
+    /// A medium byte this firmware does not know, as written.
     Unknown(u8),
 }
 
+/// One entry of the E820 memory map.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemRegion {
+    /// Physical address of the region's first byte.
     pub base: u64,
+    /// The region's length in bytes.
     pub len: u64,
     /// E820 type: 1 = usable RAM.
     pub kind: u32,
 }
 
+/// Most E820 entries the block holds.
 pub const MAX_REGIONS: usize = 64;
 const MAGIC: u32 = 0x544F_424C; // "LBOT"
 /// Flags bit 2: [`ECAM_OFFSET`] holds the ECAM window's base (u64) and last bus (u8).
@@ -28,9 +36,12 @@ const FLAG_SECURE_BOOT: u32 = 8;
 /// Where the ECAM window is described, after the 64 E820 entries (bootloader/layout.md).
 pub const ECAM_OFFSET: usize = 0x6F0;
 
+/// The boot-info block, checked and decoded.
 #[derive(Debug, Clone)]
 pub struct BootInfo {
+    /// The BIOS drive number the firmware was loaded from (DL at boot).
     pub boot_drive: u8,
+    /// What kind of medium that drive is.
     pub medium: Medium,
     /// The media's configuration sector (text `key=value` lines, NUL-padded).
     pub config: &'static [u8],
@@ -54,6 +65,7 @@ pub struct BootInfo {
     region_count: usize,
 }
 
+/// The block at the given address does not start with the "LBOT" magic: the value found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadBootInfo(pub u32);
 
@@ -143,6 +155,7 @@ impl BootInfo {
         })
     }
 
+    /// The E820 memory map, in the order the BIOS (or the loader) gave it.
     pub fn memory_map(&self) -> &[MemRegion] {
         &self.regions[..self.region_count]
     }

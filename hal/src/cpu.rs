@@ -21,10 +21,12 @@ use x86_64::VirtAddr;
 
 /// The unmapped guard below the stack: [GUARD_START, GUARD_END).
 pub const GUARD_START: u64 = 0x20_0000;
+/// The end of the unmapped guard (exclusive): the stack's lowest byte.
 pub const GUARD_END: u64 = 0x40_0000;
 
 /// IST slots (1-based in the IDT, 0-based in the TSS array).
 pub const IST_DOUBLE_FAULT: u8 = 1;
+/// The IST slot of the page-fault handler (a stack overflow faults in the guard).
 pub const IST_PAGE_FAULT: u8 = 2;
 
 const IST_STACK: usize = 16 * 1024;

@@ -6,16 +6,24 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ExceptionFrame {
+    /// The exception vector (0-31).
     pub vector: u64,
+    /// The error code the CPU pushed, or 0.
     pub error: u64,
+    /// The faulting instruction (or the next one, for traps).
     pub rip: u64,
+    /// The code segment at the fault.
     pub cs: u64,
+    /// RFLAGS at the fault.
     pub rflags: u64,
+    /// The stack pointer at the fault.
     pub rsp: u64,
+    /// The stack segment at the fault.
     pub ss: u64,
 }
 
 impl ExceptionFrame {
+    /// The exception's name as the Intel SDM gives it ("page fault").
     pub fn name(&self) -> &'static str {
         match self.vector {
             0 => "divide error",

@@ -8,6 +8,7 @@
 //! (DMA, MMIO BAR) is the same number as the virtual address.
 #![cfg_attr(not(test), no_std)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![deny(missing_docs)]
 
 pub mod bootinfo;
 pub mod cmos;

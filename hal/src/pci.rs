@@ -70,10 +70,12 @@ impl Ecam {
         Some(Ecam { base, last_bus })
     }
 
+    /// The window's physical base address (bus 0).
     pub const fn base(self) -> u64 {
         self.base
     }
 
+    /// The last bus the window covers.
     pub const fn last_bus(self) -> u8 {
         self.last_bus
     }

@@ -2,6 +2,7 @@
 //! control register (0xCF9), then a triple fault as the last resort.
 use x86_64::instructions::port::Port;
 
+/// Reset the machine; never returns.
 pub fn reset() -> ! {
     // SAFETY: writing 0xFE to the 8042 command port pulses the CPU reset line; nothing
     // after this point depends on machine state.

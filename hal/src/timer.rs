@@ -107,6 +107,7 @@ pub fn poll_until(timeout_us: u64, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Busy-wait for `us` microseconds.
 pub fn delay_us(us: u64) {
     let end = now_us() + us;
     while now_us() < end {

@@ -27,7 +27,9 @@ mod spec {
     pub const CLOCK_DIV: u32 = 115_200; // 1.8432 MHz / 16
 }
 
+/// The I/O base of the first serial port (the console).
 pub const COM1: u16 = 0x3F8;
+/// The I/O base of the second serial port (the defmt channel).
 pub const COM2: u16 = 0x2F8;
 
 /// Reading LSR clears its BI (break) bit while DR stays set, so every LSR read (the
@@ -62,6 +64,7 @@ unsafe fn read_lsr(base: u16) -> u8 {
 /// What the receiver delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UartEvent {
+    /// A received byte.
     Byte(u8),
     /// A serial BREAK (LSR.BI); the 0x00 the UART puts in RBR with it is consumed.
     Break,
@@ -73,6 +76,8 @@ pub struct BadBaud(pub u32);
 
 const RING: usize = 512;
 
+/// A 16550 UART with a receive ring that the transmitter fills while it waits, so typed
+/// bytes are not lost to the 16-byte FIFO during long output.
 pub struct Uart16550 {
     base: u16,
     rx_ring: [UartEvent; RING],
@@ -196,6 +201,7 @@ impl Uart16550 {
         self.dropped
     }
 
+    /// Send one byte, waiting for room in the transmitter (and draining the receiver meanwhile).
     pub fn write_byte(&mut self, b: u8) {
         while self.lsr() & spec::LSR_THRE == 0 {
             self.drain_rx();
@@ -204,6 +210,7 @@ impl Uart16550 {
         self.out(spec::RBR_THR_DLL, b);
     }
 
+    /// Send `bytes` in order.
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.write_byte(b);
@@ -234,6 +241,7 @@ impl core::fmt::Write for Uart16550 {
 pub struct RawTx(pub u16);
 
 impl RawTx {
+    /// Send `bytes` in order.
     pub fn write_bytes(&self, bytes: &[u8]) {
         for &b in bytes {
             let mut spins = 0u32;

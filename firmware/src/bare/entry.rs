@@ -29,7 +29,7 @@ _start:
 );
 
 extern "C" fn firmware_main(bootinfo: usize) -> ! {
-    super::startup::run(bootinfo)
+    super::startup::run(bootinfo, on_exception)
 }
 
 /// Seconds the fault report stays on screen before the unit resets.
@@ -58,7 +58,7 @@ fn report_and_reset(args: core::fmt::Arguments<'_>) -> ! {
     lifeboat_hal::reset::reset()
 }
 
-pub fn on_exception(f: &ExceptionFrame) -> ! {
+fn on_exception(f: &ExceptionFrame) -> ! {
     defmt::error!(
         "CPU exception {=u64} at rip={=u64:#x} error={=u64:#x}",
         f.vector,

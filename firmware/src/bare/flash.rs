@@ -4,11 +4,12 @@
 use core::fmt::Write;
 
 use lifeboat_firmware::boot::flash::{self as boot_flash, Launch, Machine, Ram};
-use lifeboat_firmware::boot::{flat64_fits, linux, mapped_ram, RamRegion};
+use lifeboat_firmware::boot::linux;
 use lifeboat_firmware::image::HEADER_LEN;
 use lifeboat_firmware::install::dialogue::{self, Key, Operator, Trust};
 use lifeboat_firmware::install::Slots;
 use lifeboat_firmware::monitor::flashtest;
+use lifeboat_firmware::ram::{flat64_fits, mapped_ram, RamRegion};
 use lifeboat_hal::bootinfo::{BootInfo, Handoff};
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;
@@ -148,11 +149,7 @@ pub fn install_download(
 /// `version`: this firmware, the flash, each slot (judged by `trust`, as the flash boot
 /// would), and the unit record.
 pub fn version(con: &mut Uart16550, trust: &Trust<'_>) {
-    let _ = write!(
-        con,
-        "lifeboat recovery monitor {}\r\n",
-        super::startup::VERSION
-    );
+    let _ = write!(con, "lifeboat recovery monitor {}\r\n", super::VERSION);
     let Some(f) = flash::probe() else {
         let _ = write!(con, "Flash=none\r\n");
         return;

@@ -4,3 +4,6 @@ mod flash;
 mod logger;
 mod net;
 mod startup;
+
+/// The firmware's version, as the banner and `version` print it.
+const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -4,10 +4,11 @@
 use core::fmt::{self, Write};
 use core::net::Ipv4Addr;
 
-use lifeboat_firmware::monitor::{MacDisplay, Settings};
+use lifeboat_firmware::monitor::MacDisplay;
 use lifeboat_firmware::net::session::{
     self, Clock, Console, Download, Key, Lease, TftpOptions, TypeAhead,
 };
+use lifeboat_firmware::settings::Settings;
 use lifeboat_hal::net::{probe, AnyNic, NicDriver, NicInfo, NicList};
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{Uart16550, UartEvent};

@@ -6,10 +6,12 @@ use lifeboat_firmware::install::dialogue::Trust;
 use lifeboat_firmware::monitor::{Action, FaultKind, Monitor, BOOTHELPER_PROMPT, MONITOR_PROMPT};
 use lifeboat_firmware::net::session::TypeAhead;
 use lifeboat_hal::bootinfo::{BootInfo, Medium};
+use lifeboat_hal::exceptions::ExceptionFrame;
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{RawTx, Uart16550, UartEvent, COM1, COM2};
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+use super::VERSION;
+
 const ESC: u8 = 0x1B;
 
 /// A writer that drops everything (for editor echo nobody should see).
@@ -28,9 +30,10 @@ enum Window {
     TimedOut,
 }
 
-pub fn run(bootinfo_addr: usize) -> ! {
+/// The power-on sequence; `on_exception` reports a CPU exception (the entry's).
+pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     lifeboat_hal::cpu::init();
-    lifeboat_hal::exceptions::init(super::entry::on_exception);
+    lifeboat_hal::exceptions::init(on_exception);
     let tsc_khz = timer::init();
     lifeboat_hal::cpu::start_tick();
     // SAFETY: stage 2 or the UEFI loader passed this address in rdi; it and the

@@ -11,10 +11,12 @@ use core::fmt::Write;
 
 use embedded_storage::nor_flash::NorFlash;
 
-use super::{linux, placement, RamRegion};
+use super::linux;
+use crate::activation::ActivationKey;
 use crate::image::{Header, Kind, Refusal, HEADER_LEN};
 use crate::install::dialogue::Trust;
-use crate::install::{ActivationKey, Checked, Slot, Slots};
+use crate::install::{Checked, Slot, Slots};
+use crate::ram::{placement, RamRegion};
 
 /// The RAM a flash boot loads an image into and lays a kernel out in.
 pub trait Ram {

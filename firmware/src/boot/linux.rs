@@ -12,8 +12,8 @@
 //!   at any `kernel_alignment` multiple, else only at `pref_address`.
 use core::fmt;
 
-use super::RamRegion;
-use crate::image::Version;
+use crate::image::{LinuxError, Version};
+use crate::ram::RamRegion;
 
 /// Byte offsets in the bzImage (and the same offsets in the zero page).
 mod field {
@@ -98,61 +98,6 @@ pub const CONFIRM_ARG_LEN: usize = 1
     + "lifeboat.slot=A ".len()
     + "lifeboat.version=255.255(65535) ".len()
     + "lifeboat.confirm=0x12345678".len();
-
-/// Why a kernel cannot be booted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinuxError {
-    /// Shorter than its own setup header says.
-    Truncated,
-    /// No 0xAA55 boot flag at 0x1FE.
-    NoBootFlag,
-    /// No "HdrS" at 0x202: not a bzImage.
-    NotBzImage,
-    /// Boot protocol older than 2.12 (no 64-bit entry to speak of).
-    TooOld { version: u16 },
-    /// The kernel has no 64-bit entry point.
-    No64BitEntry,
-    /// The setup header ends (jump target at 0x201) before the protocol 2.12 fields this
-    /// loader reads and hands on in the zero page.
-    ShortHeader { end: usize },
-    /// The protected-mode kernel is too short to hold its 64-bit entry (load address + 0x200).
-    NoEntryInKernel { len: usize },
-    /// The command line is longer than the kernel or the area for it takes.
-    CmdlineTooLong { len: usize, max: usize },
-    /// The RAM map has no room for the kernel's `init_size` (or the initrd).
-    NoRoom { what: &'static str, bytes: u64 },
-}
-
-impl fmt::Display for LinuxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            LinuxError::Truncated => f.write_str("kernel is shorter than its setup header says"),
-            LinuxError::NoBootFlag => f.write_str("kernel has no 0xAA55 boot flag"),
-            LinuxError::NotBzImage => f.write_str("kernel is not a bzImage (no HdrS header)"),
-            LinuxError::TooOld { version } => write!(
-                f,
-                "kernel boot protocol {}.{:02} is older than 2.12",
-                version >> 8,
-                version & 0xFF
-            ),
-            LinuxError::No64BitEntry => f.write_str("kernel has no 64-bit entry point"),
-            LinuxError::ShortHeader { end } => write!(
-                f,
-                "kernel setup header ends at {end:#x}, before the boot protocol 2.12 fields"
-            ),
-            LinuxError::NoEntryInKernel { len } => write!(
-                f,
-                "kernel of {len} bytes is too short for its 64-bit entry at offset 0x200"
-            ),
-            LinuxError::CmdlineTooLong { len, max } => {
-                write!(f, "command line of {len} bytes exceeds {max}")
-            }
-            LinuxError::NoRoom { what, bytes } => {
-                write!(f, "no room in RAM for the {what} ({bytes} bytes)")
-            }
-        }
-    }
-}
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])

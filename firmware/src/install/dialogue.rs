@@ -8,10 +8,11 @@ use core::fmt::Write;
 
 use embedded_storage::nor_flash::NorFlash;
 
-use super::{ActivationKey, BootPolicy, Slots, State};
-use crate::boot::{placement, RamRegion};
+use super::{BootPolicy, Slots, State};
+use crate::activation::{self, ActivationKey};
 use crate::image::{verify, Policy, Verdict, Version, PLATFORM};
-use crate::recovery::{write_activation, ActivationPrompt, Question};
+use crate::ram::{placement, RamRegion};
+use crate::recovery::{ActivationPrompt, Question};
 
 /// The oldest image version this unit installs or boots (the PIX refused anything below
 /// 4.4); the unit record's floor applies on top.
@@ -235,7 +236,7 @@ pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
                 match s.update_unit(|u| u.activation = Some(k)) {
                     Ok(()) => {
                         let _ = write!(con, "Activation key stored: ");
-                        write_activation(con, &k);
+                        activation::write(con, &k);
                         let _ = write!(con, "\r\n");
                     }
                     Err(e) => {
@@ -326,7 +327,7 @@ pub fn version_report<F: NorFlash, W: Write + ?Sized>(
                 u.floor.max(INSTALL_FLOOR)
             );
             match &u.activation {
-                Some(k) => write_activation(con, k),
+                Some(k) => activation::write(con, k),
                 None => {
                     let _ = write!(con, "none");
                 }

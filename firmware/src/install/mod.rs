@@ -42,13 +42,13 @@ mod record;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 
-pub use record::{ActivationKey, Record, State, Unit, BOOT_BUDGET, RECORD_LEN};
+pub use record::{Record, State, Unit, BOOT_BUDGET, RECORD_LEN};
 
 use core::fmt;
 
 use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
 
-use crate::image::{Header, PayloadCheck, Refusal, Version, HEADER_LEN};
+use crate::image::{Header, PayloadCheck, Policy, Refusal, Version, HEADER_LEN};
 
 /// Bytes moved per flash read when no larger scratch buffer is given.
 const CHUNK: usize = 4096;
@@ -454,30 +454,19 @@ impl<F: NorFlash> Slots<F> {
         Some(self.check(slot))
     }
 
-    /// The policy part of a check: platform, floor (built-in and the record's), signature.
+    /// The policy part of a check ([`Policy::admit`]), the record's floor on top of the
+    /// built-in one.
     fn admit(&mut self, h: &Header<[u8; HEADER_LEN]>) -> Result<(), Refusal> {
         let Some(p) = self.policy else {
             return Ok(());
         };
-        if h.platform() != p.platform {
-            return Err(Refusal::Platform);
+        Policy {
+            platform: p.platform,
+            floor: p.floor.max(self.unit().floor),
+            installed: None,
+            public_key: p.key.as_ref(),
         }
-        let floor = p.floor.max(self.unit().floor);
-        if h.version() < floor {
-            return Err(Refusal::BelowFloor {
-                version: h.version(),
-                floor,
-            });
-        }
-        if let Some(key) = &p.key {
-            if !h.signed() {
-                return Err(Refusal::Unsigned);
-            }
-            if !h.signature_ok(key) {
-                return Err(Refusal::BadSignature);
-            }
-        }
-        Ok(())
+        .admit(h)
     }
 
     /// [`Slots::check`], but a slot not checked yet is first offered to `load`, which may
@@ -498,8 +487,9 @@ impl<F: NorFlash> Slots<F> {
     }
 
     /// The integrity check of `slot` read from flash: header (its lengths inside the slot),
-    /// CRC-32, SHA-256. A read error is a bad slot ([`Refusal::Unreadable`]).
-    pub fn check_now(&mut self, slot: Slot) -> Checked {
+    /// CRC-32, SHA-256. A read error is a bad slot ([`Refusal::Unreadable`]). Behind
+    /// [`Slots::check`], which remembers it.
+    fn check_now(&mut self, slot: Slot) -> Checked {
         type NoPlace = fn(&Header<[u8; HEADER_LEN]>) -> Result<&'static mut [u8], Refusal>;
         let mut chunk = [0u8; CHECK_CHUNK];
         self.verify_slot(slot, &mut chunk, None::<NoPlace>)

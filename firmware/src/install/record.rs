@@ -2,6 +2,7 @@
 //! Where records live in flash (two blocks, each a short log) is [`super::Slots`]'s.
 #![forbid(unsafe_code)]
 
+use crate::activation::ActivationKey;
 use crate::image::Version;
 
 use super::Slot;
@@ -25,9 +26,6 @@ pub enum State {
     Unconfirmed,
     Confirmed,
 }
-
-/// The activation key, four 32-bit words as the PIX shows them (`0x01234567` ×4).
-pub type ActivationKey = [u32; 4];
 
 /// The unit's own policy, kept in the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use super::settings::{
+use crate::settings::{
     parse_ipv4, parse_netmask, AddrError, FileName, NetmaskError, MAX_FILE_NAME_LEN,
 };
 
@@ -523,7 +523,7 @@ mod tests {
     #[test]
     fn address_help_names_the_default_netmask() {
         let address = COMMANDS.iter().find(|c| c.name == "address").unwrap();
-        let default = super::super::settings::DEFAULT_NETMASK.to_string();
+        let default = crate::settings::DEFAULT_NETMASK.to_string();
         assert!(address.help.contains(&default));
     }
 

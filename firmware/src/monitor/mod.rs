@@ -1,10 +1,10 @@
 //! The recovery monitor's console: the `monitor>` prompt of the PIX, as pure
 //! logic with no hardware access.
 //!
-//! [`Monitor`] owns the line being typed ([`line`]), the operator's
-//! [`Settings`] ([`settings`]) and the command language ([`command`]). It
+//! [`Monitor`] owns the line being typed ([`crate::line`]), the operator's
+//! [`Settings`] ([`crate::settings`]) and the command language ([`command`]). It
 //! answers everything that needs no hardware itself and hands the rest to its
-//! caller as an [`Action`]. [`ping`] keeps the accounting of one `ping`, and
+//! caller as an [`Action`] (the network commands run in [`crate::net::session`]), and
 //! [`mac`] prints MAC addresses the Cisco way.
 //!
 //! # The caller's contract
@@ -24,19 +24,16 @@
 
 pub mod command;
 pub mod flashtest;
-pub mod line;
 pub mod mac;
-pub mod ping;
-pub mod settings;
 
 use core::fmt::{self, Write};
 use core::net::Ipv4Addr;
 
 pub use command::{Command, CommandError, FaultKind, FlashTestArgs};
-pub use line::{LineEditor, LineError, LineEvent};
 pub use mac::MacDisplay;
-pub use ping::{PingEvent, PingSession};
-pub use settings::{parse_ipv4, parse_netmask, AddrError, FileName, Settings, DEFAULT_NETMASK};
+
+use crate::line::{LineEditor, LineEvent};
+use crate::settings::{Settings, DEFAULT_NETMASK};
 
 /// The prompt of the network-recovery monitor.
 pub const MONITOR_PROMPT: &str = "monitor>";
@@ -51,7 +48,7 @@ pub enum Action {
     None,
     /// `reload`: restart the machine.
     Reload,
-    /// `ping`: send the echoes to this address (see [`PingSession`]).
+    /// `ping`: send the echoes to this address (see [`PingSession`](crate::net::ping::PingSession)).
     Ping(Ipv4Addr),
     /// `tftp [BLKSIZE]`: download `settings().file` from `settings().server`, with this block
     /// size instead of the path's largest when given.

@@ -19,7 +19,7 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use crate::monitor::settings::{is_contiguous_netmask, FileName, MAX_FILE_NAME_LEN};
+use crate::settings::{is_contiguous_netmask, FileName, MAX_FILE_NAME_LEN};
 
 /// Longest boot file name a DHCP packet carries: option 67 (the `file` field holds 128).
 pub const MAX_OFFERED_FILE: usize = 255;

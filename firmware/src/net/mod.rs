@@ -9,6 +9,7 @@ pub mod dns;
 pub mod echo;
 pub mod http;
 pub mod lease;
+pub mod ping;
 pub mod session;
 pub mod tftp;
 pub mod trace;

@@ -49,7 +49,7 @@ impl SimRam {
     fn check(&self, base: u64, len: usize) {
         let low = base >= linux::ZERO_PAGE_ADDR && base + len as u64 <= linux::CMDLINE_END;
         assert!(
-            low || super::super::flat64_fits(&USABLE, &[FIRMWARE], base, len as u64),
+            low || crate::ram::flat64_fits(&USABLE, &[FIRMWARE], base, len as u64),
             "the boot asked for RAM it may not touch: {base:#x}+{len:#x}"
         );
     }

@@ -151,11 +151,6 @@ impl Response {
         &self.head
     }
 
-    /// Is the head complete?
-    pub fn has_head(&self) -> bool {
-        !matches!(self.phase, Phase::StatusLine | Phase::Headers)
-    }
-
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }

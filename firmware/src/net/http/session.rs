@@ -20,7 +20,6 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpAddress;
 
 use super::client::{Event, HttpClient, HttpError, SLOW_BYTES, SLOW_SECONDS};
-use crate::monitor::Settings;
 use crate::net::arp_watch::{ArpState, ArpWatch};
 use crate::net::dns;
 use crate::net::session::{
@@ -28,6 +27,7 @@ use crate::net::session::{
     KEY_POLL,
 };
 use crate::net::trace::{FrameTrace, TcpCounts, TraceLog};
+use crate::settings::Settings;
 
 /// Largest TCP receive ring (the window offered, with scaling).
 pub const RING: usize = 2 << 20;

@@ -21,8 +21,8 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use super::session::http;
-use crate::monitor::Settings;
 use crate::net::session::{Console, Key, TypeAhead};
+use crate::settings::Settings;
 
 const UNIT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

@@ -23,7 +23,7 @@ pub struct Url<'a> {
 impl Url<'_> {
     /// The host as an address, when it is one.
     pub fn ip(&self) -> Option<Ipv4Addr> {
-        crate::monitor::settings::parse_ipv4(self.host).ok()
+        crate::settings::parse_ipv4(self.host).ok()
     }
 }
 

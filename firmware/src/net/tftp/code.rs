@@ -59,17 +59,6 @@ impl TraceCode {
             TraceCode::Arp | TraceCode::Retransmit | TraceCode::NonIp(_) => return None,
         })
     }
-
-    /// Codes 9 and 10 stop the download (Table 11-2); -1 and -10 end it too.
-    pub const fn is_fatal(self) -> bool {
-        matches!(
-            self,
-            TraceCode::UnexpectedOpcode
-                | TraceCode::TransferError
-                | TraceCode::Timeout
-                | TraceCode::FileNotFound
-        )
-    }
 }
 
 impl fmt::Display for TraceCode {
@@ -109,11 +98,5 @@ mod tests {
         for (code, text) in all {
             assert_eq!(format!("{code}"), text);
         }
-    }
-
-    #[test]
-    fn only_9_10_and_the_end_codes_stop_a_download() {
-        assert!(UnexpectedOpcode.is_fatal() && TransferError.is_fatal());
-        assert!(!OutOfSequence.is_fatal() && !BadChecksum.is_fatal() && !Arp.is_fatal());
     }
 }

@@ -1,4 +1,5 @@
-//! Accounting for the monitor's `ping`: which echo to send next, which ones
+//! Accounting for the monitor's `ping` (the loop that sends and receives is
+//! [`crate::net::session::ping`]): which echo to send next, which ones
 //! were answered or timed out, and the lines the PIX prints about them.
 //!
 //! Owns no socket and reads no clock: the caller sends and receives the ICMP
@@ -183,17 +184,6 @@ impl PingSession {
         Some(event)
     }
 
-    /// When the echo in flight times out, so the caller knows how long it may
-    /// wait for a reply; `None` when nothing is in flight.
-    pub fn deadline_us(&self) -> Option<u64> {
-        match self.echoes.get(self.reported)? {
-            EchoState::Outstanding { sent_at_us } => {
-                Some(sent_at_us.saturating_add(ECHO_TIMEOUT_US))
-            }
-            _ => None,
-        }
-    }
-
     /// All echoes have been sent and their outcomes reported.
     pub fn is_finished(&self) -> bool {
         self.reported >= ECHO_COUNT
@@ -374,13 +364,11 @@ mod tests {
     fn timeout_is_exactly_four_seconds() {
         let mut session = PingSession::new(TARGET, 1);
         assert_eq!(session.next_to_send(10), Some(0));
-        assert_eq!(session.deadline_us(), Some(10 + ECHO_TIMEOUT_US));
         assert_eq!(session.poll(10 + ECHO_TIMEOUT_US - 1), None);
         assert_eq!(
             session.poll(10 + ECHO_TIMEOUT_US),
             Some(PingEvent::Timeout { seq: 0 })
         );
-        assert_eq!(session.deadline_us(), None);
     }
 
     #[test]
@@ -411,7 +399,6 @@ mod tests {
     fn clock_going_backwards_does_not_panic() {
         let mut session = PingSession::new(TARGET, 1);
         assert_eq!(session.next_to_send(u64::MAX), Some(0));
-        assert_eq!(session.deadline_us(), Some(u64::MAX));
         assert_eq!(session.poll(0), None);
         assert!(session.on_reply(0, 0));
         assert_eq!(

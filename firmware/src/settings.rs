@@ -1,9 +1,10 @@
-//! The monitor's settings and the strict parsers for the values typed into them.
+//! The operator's settings and the strict parsers for the values typed into them.
 //!
 //! Owns what the operator has told the monitor (this unit's address, the TFTP
 //! server, the image file name, the gateway, the interface, tracing) and the
 //! rules for what counts as a valid IPv4 address and netmask. Nothing here
-//! touches hardware; the network code reads a [`Settings`].
+//! touches hardware. It sits below both the console that sets the values
+//! ([`crate::monitor`]) and the network code that reads them ([`crate::net`]).
 #![forbid(unsafe_code)]
 
 use core::fmt;

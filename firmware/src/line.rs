@@ -1,4 +1,6 @@
-//! The console line editor: turns serial bytes into whole command lines.
+//! The console line editor: turns serial bytes into whole command lines. Below the
+//! monitor's prompt ([`crate::monitor`]) and the install dialogue's questions
+//! ([`crate::recovery`]), which both read lines with it.
 //!
 //! Owns the line being typed and its echo. Bytes arrive one at a time (from a
 //! UART or a test); printable ASCII is stored and echoed, Backspace/DEL and
