@@ -78,10 +78,11 @@ pub const FLOPPY_BYTES: usize = 1_474_560;
 pub const USB_BYTES: usize = 2 << 20;
 pub const DISK_BYTES: usize = 4 << 20;
 /// Stage 1 loads to 0x7E00 and must stop below the EBDA (0x9F000).
-pub const MAX_LOAD_BYTES: usize = 0x9F000 - 0x7E00;
+pub const MAX_LOAD_BYTES: usize =
+    (lifeboat_abi::memory::LOAD_LIMIT - lifeboat_abi::memory::CONFIG_ADDR) as usize;
 
-const PARAMS: usize = 0x1A0;
-const PARTITION_TABLE: usize = 0x1BE;
+use lifeboat_abi::bootinfo::medium as kind;
+use lifeboat_abi::stage1::{self, PARAMS, PARTITION_TABLE};
 
 /// The boot media kinds (one definition, shared with the QEMU machine description).
 pub use lifeboat_qemu::Medium;
@@ -97,9 +98,9 @@ pub fn file_name(m: Medium) -> &'static str {
 /// The medium-kind byte stage 2 hands to the firmware.
 fn kind_byte(m: Medium) -> u8 {
     match m {
-        Medium::Floppy => 1,
-        Medium::Usb => 2,
-        Medium::Disk => 3,
+        Medium::Floppy => kind::DISKETTE,
+        Medium::Usb => kind::USB_STICK,
+        Medium::Disk => kind::DISK,
     }
 }
 
@@ -265,14 +266,17 @@ pub fn image_with(medium: Medium, cfg: &MediaConfig, packed: &[u8]) -> Result<Ve
     let mut img = STAGE1.to_vec();
     assert_eq!(
         &img[PARAMS..PARAMS + 4],
-        b"LBT1",
+        &stage1::MAGIC,
         "stage 1 parameter block moved"
     );
     let sectors = (payload.len() / SECTOR) as u16;
-    img[PARAMS + 4..PARAMS + 6].copy_from_slice(&sectors.to_le_bytes());
-    img[PARAMS + 6] = kind_byte(medium);
-    img[PARAMS + 8..PARAMS + 12].copy_from_slice(&(fw_offset as u32).to_le_bytes());
-    img[PARAMS + 12..PARAMS + 16].copy_from_slice(&(packed.len() as u32).to_le_bytes());
+    let at = |field: usize| PARAMS + field;
+    img[at(stage1::SECTORS)..at(stage1::SECTORS) + 2].copy_from_slice(&sectors.to_le_bytes());
+    img[at(stage1::MEDIUM)] = kind_byte(medium);
+    img[at(stage1::FIRMWARE_OFFSET)..at(stage1::FIRMWARE_OFFSET) + 4]
+        .copy_from_slice(&(fw_offset as u32).to_le_bytes());
+    img[at(stage1::FIRMWARE_SIZE)..at(stage1::FIRMWARE_SIZE) + 4]
+        .copy_from_slice(&(packed.len() as u32).to_le_bytes());
     if medium != Medium::Floppy {
         // One active partition (type 0xDA, "non-filesystem data") over the payload, so
         // BIOSes that insist on a valid MBR boot the stick as a hard disk.

@@ -89,7 +89,7 @@ pub const SECURE_BOOT_KEYLESS: &str = "no pubkey in the configuration under UEFI
 /// For a unit whose configuration sector could not be read at all.
 pub const UNREADABLE: &str = "the configuration sector could not be read";
 
-const BAUDS: [u32; 7] = [1200, 2400, 4800, 9600, 19200, 38400, 115200];
+use lifeboat_abi::config::BAUDS;
 
 /// The warning for a line that names `pubkey` and does not give a key.
 const MUST_BE_PUBKEY: &str = "must be pubkey=<64 hex digits>";

@@ -12,13 +12,9 @@
 //! itself can therefore never confirm an image.
 use x86_64::instructions::port::Port;
 
-/// CMOS RAM index of the marker byte (high in the 128-byte bank, away from the clock, the
-/// checksummed BIOS area and SeaBIOS's boot-order bytes); the token follows it.
-pub const MARK_INDEX: u8 = 0x7B;
-/// First of the four token bytes (little-endian).
-pub const TOKEN_INDEX: u8 = 0x7C;
-/// The marker value that means "a token follows".
-pub const CONFIRMED: u8 = 0xC5;
+/// The marker's index, the token's first index and the marker value: one definition in
+/// `lifeboat_abi::cmos`.
+pub use lifeboat_abi::cmos::{CONFIRMED, MARK_INDEX, TOKEN_INDEX};
 /// Bit 7 of the index port masks NMI; it stays clear (NMI enabled).
 const NMI_ENABLED: u8 = 0x00;
 

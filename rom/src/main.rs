@@ -31,7 +31,8 @@ mod bare {
     use lifeboat_rom::pci::{self, BarKind, BarProbe};
     use lifeboat_rom::table_loader::{self, Plan};
     use lifeboat_rom::{
-        bootinfo, chipset, config_baud, e820, fw_cfg, layout, payload, ram_from_cmos, E820Map,
+        boot_info, bootinfo, chipset, config_baud, e820, fw_cfg, layout, payload, ram_from_cmos,
+        E820Map,
     };
 
     global_asm!(include_str!("reset.s"));
@@ -254,7 +255,7 @@ mod bare {
     /// The RAM ranges from fw_cfg `etc/e820`; `None` without the file.
     fn ram_from_fw_cfg(cfg: &FwCfg) -> Option<E820Map> {
         let file = cfg.find(b"etc/e820")?;
-        let mut bytes = [0u8; bootinfo::MAX_E820 * fw_cfg::E820_ENTRY_LEN];
+        let mut bytes = [0u8; bootinfo::e820::MAX * fw_cfg::E820_ENTRY_LEN];
         let n = (file.size as usize).min(bytes.len());
         port::outw(fw_cfg::SELECTOR, file.select);
         fw_cfg_read(&mut bytes[..n]);
@@ -608,7 +609,12 @@ mod bare {
             debug("lifeboat-rom: no payload header\n");
             halt();
         };
-        let rom_len = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
+        let rom_len = u32::from_le_bytes([
+            header[payload::ROM_LEN],
+            header[payload::ROM_LEN + 1],
+            header[payload::ROM_LEN + 2],
+            header[payload::ROM_LEN + 3],
+        ]);
         if fw_len == 0 || fw_len > layout::PACKED_MAX || layout::rom_len(fw_len) > rom_len as usize
         {
             debug("lifeboat-rom: the payload header's firmware length is out of range\n");
@@ -651,7 +657,7 @@ mod bare {
             .and_then(|c| load_acpi(c, &mut map))
             .unwrap_or(0);
 
-        let bi = layout::BOOT_INFO as *mut u8;
+        let block = boot_info(fw_len, &map, q35, rsdp);
         // SAFETY: 0x7E00 and 0x200000 onward are RAM (the map above) that nothing uses yet:
         // the stage lives at 0x20000–0x80000, the page tables at 0x1000–0x6FFF; the sources
         // are the ROM. The boot-info block at 0x800 is RAM below the page tables.
@@ -664,34 +670,11 @@ mod bare {
             );
             let fw = layout::firmware_addr(fw_len) as *const u8;
             core::ptr::copy_nonoverlapping(fw, layout::PACKED_BASE as *mut u8, fw_len);
-            core::ptr::write_bytes(bi, 0, bootinfo::LEN);
-            let w32 = |off: usize, v: u32| core::ptr::write_unaligned(bi.add(off) as *mut u32, v);
-            w32(0x00, bootinfo::MAGIC);
-            *bi.add(0x04) = 0x80;
-            *bi.add(0x05) = bootinfo::MEDIUM_DISK;
-            core::ptr::write_unaligned(bi.add(0x06) as *mut u16, map.entries().len() as u16);
-            w32(0x08, layout::CONFIG_ADDR as u32);
-            w32(0x0C, payload::CONFIG_LEN as u32);
-            w32(0x10, fw_len as u32);
-            if q35 {
-                // The firmware reaches PCI configuration space through the ECAM just mapped.
-                w32(0x14, bootinfo::FLAG_ROM | bootinfo::FLAG_ECAM);
-                core::ptr::write_unaligned(
-                    bi.add(bootinfo::ECAM) as *mut u64,
-                    chipset::MMCONFIG_BASE,
-                );
-                *bi.add(bootinfo::ECAM + 8) = (chipset::MMCONFIG_LEN >> 20).wrapping_sub(1) as u8;
-            } else {
-                w32(0x14, bootinfo::FLAG_ROM);
-            }
-            core::ptr::write_unaligned(bi.add(bootinfo::RSDP) as *mut u64, rsdp);
-            for (i, e) in map.entries().iter().enumerate() {
-                let p = bi.add(bootinfo::E820 + 24 * i);
-                core::ptr::write_unaligned(p as *mut u64, e.base);
-                core::ptr::write_unaligned(p.add(8) as *mut u64, e.len);
-                core::ptr::write_unaligned(p.add(16) as *mut u32, e.kind);
-                core::ptr::write_unaligned(p.add(20) as *mut u32, 1);
-            }
+            core::ptr::copy_nonoverlapping(
+                block.as_ptr(),
+                layout::BOOT_INFO as *mut u8,
+                block.len(),
+            );
         }
         debug("lifeboat-rom: starting the firmware\n");
         // SAFETY: the packed firmware is at its link address, the boot-info block is
@@ -700,8 +683,9 @@ mod bare {
         // the same rdi; this never returns.
         unsafe {
             asm!(
-                "mov esp, 0x7C00",
+                "mov rsp, {stack}",
                 "jmp rax",
+                stack = const lifeboat_abi::memory::ENTRY_STACK_TOP,
                 in("rdi") layout::BOOT_INFO,
                 in("rax") layout::PACKED_BASE,
                 options(noreturn)

@@ -171,7 +171,7 @@ static mut BOOT_HEADER: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
 /// Where a Linux image's payload is staged while it is verified and taken apart: above the
 /// kernel's usual 16 MiB + 64 MiB `init_size`.
-pub const LINUX_STAGING: u64 = 0x600_0000;
+pub const LINUX_STAGING: u64 = lifeboat_abi::memory::LINUX_STAGING;
 
 /// The RAM an image may be placed in (usable, below the identity map's end) and the
 /// firmware, from 1 MiB to the top of its stack, which stays in use until the jump: made
