@@ -199,47 +199,18 @@ impl E820Map {
 pub mod fw_cfg {
     use super::{E820Map, E820};
 
-    /// I/O port of the selector register (16 bits, written).
-    pub const SELECTOR: u16 = 0x510;
-    /// I/O port of the data register (8 bits, read).
-    pub const DATA: u16 = 0x511;
-    /// Item: the signature "QEMU".
-    pub const SIGNATURE: u16 = 0x0000;
-    /// Item: the file directory.
-    pub const FILE_DIR: u16 = 0x0019;
+    /// The device's ports, items and DMA interface: `lifeboat_hw::fw_cfg`, the stages'
+    /// shared hardware core.
+    pub use lifeboat_hw::fw_cfg::{
+        dma_access, dma_select, DATA, DMA_ERROR, DMA_HIGH, DMA_LOW, DMA_READ, DMA_SELECT, DMA_SKIP,
+        DMA_WRITE, FEATURE_DMA, FILE_DIR, ID, SELECTOR, SIGNATURE,
+    };
     /// Bytes of one directory entry: size u32 BE, select u16 BE, reserved u16, name\[56\].
     pub const DIR_ENTRY_LEN: usize = 64;
     /// Bytes of one `etc/e820` entry: address u64, length u64, type u32 (little-endian).
     pub const E820_ENTRY_LEN: usize = 20;
-    /// Item: the feature bitmap (u32 little-endian); bit 1 = the DMA interface.
-    pub const ID: u16 = 0x0001;
-    pub const FEATURE_DMA: u32 = 1 << 1;
-    /// I/O ports of the DMA address register (64 bits big-endian: the high half at 0x514,
-    /// the low half at 0x518, whose write starts the transfer).
-    pub const DMA_HIGH: u16 = 0x514;
-    pub const DMA_LOW: u16 = 0x518;
-    /// DMA control bits (the selector goes in the top 16 bits with `DMA_SELECT`).
-    pub const DMA_ERROR: u32 = 1 << 0;
-    pub const DMA_READ: u32 = 1 << 1;
-    pub const DMA_SKIP: u32 = 1 << 2;
-    pub const DMA_SELECT: u32 = 1 << 3;
-    pub const DMA_WRITE: u32 = 1 << 4;
     /// The ACPI table loader's script.
     pub const TABLE_LOADER: &str = "etc/table-loader";
-
-    /// A DMA access structure (16 bytes, big-endian: control, length, address).
-    pub fn dma_access(control: u32, len: u32, addr: u64) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a[..4].copy_from_slice(&control.to_be_bytes());
-        a[4..8].copy_from_slice(&len.to_be_bytes());
-        a[8..].copy_from_slice(&addr.to_be_bytes());
-        a
-    }
-
-    /// The control word that selects `select` and then reads (or skips, or writes).
-    pub fn dma_select(select: u16, op: u32) -> u32 {
-        u32::from(select) << 16 | DMA_SELECT | op
-    }
 
     /// The fw_cfg file directory (item [`FILE_DIR`], after its big-endian u32 count): whole
     /// 64-byte entries.

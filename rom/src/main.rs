@@ -37,51 +37,16 @@ mod bare {
 
     global_asm!(include_str!("reset.s"));
 
-    /// Port I/O. The ROM stage owns the machine: nothing else runs, and the ports it uses
-    /// (PCI configuration, fw_cfg, CMOS, debugcon) touch no memory the stage relies on.
-    mod port {
-        use core::arch::asm;
-
-        pub fn outb(port: u16, v: u8) {
-            // SAFETY: see the module doc: the write has no effect on memory.
-            unsafe {
-                asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags))
-            };
-        }
-        pub fn outw(port: u16, v: u16) {
-            // SAFETY: as above.
-            unsafe {
-                asm!("out dx, ax", in("dx") port, in("ax") v, options(nomem, nostack, preserves_flags))
-            };
-        }
-        pub fn outl(port: u16, v: u32) {
-            // SAFETY: as above.
-            unsafe {
-                asm!("out dx, eax", in("dx") port, in("eax") v, options(nomem, nostack, preserves_flags))
-            };
-        }
-        pub fn inb(port: u16) -> u8 {
-            let v: u8;
-            // SAFETY: as above; reads have no effect on memory either.
-            unsafe {
-                asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags))
-            };
-            v
-        }
-        pub fn inl(port: u16) -> u32 {
-            let v: u32;
-            // SAFETY: as above.
-            unsafe {
-                asm!("in eax, dx", in("dx") port, out("eax") v, options(nomem, nostack, preserves_flags))
-            };
-            v
-        }
-    }
+    use lifeboat_hw::fw_cfg as hw_fw_cfg;
+    use lifeboat_hw::pci::{Bdf, Mechanism1};
+    use lifeboat_hw::{cmos, port, uart};
 
     /// Progress on QEMU's debug console (`-debugcon`, port 0xE9, the `-debugcon` default; ignored without it).
     fn debug(msg: &str) {
         for b in msg.bytes() {
-            port::outb(0xE9, b);
+            // SAFETY: QEMU's debug console port: a write only logs the byte (nothing there
+            // on other machines); no memory is touched.
+            unsafe { port::outb(0xE9, b) };
         }
     }
 
@@ -95,39 +60,6 @@ mod bare {
         }
     }
 
-    /// COM1 (16550 at 0x3F8) at the configuration's speed, 8N1: for the ROM's warnings,
-    /// before the firmware (which sets the UART up again) runs.
-    struct Com1;
-
-    impl Com1 {
-        const BASE: u16 = 0x3F8;
-
-        fn init(baud: u32) -> Com1 {
-            let div = (115_200 / baud.max(1)) as u16;
-            port::outb(Self::BASE + 1, 0); // no interrupts
-            port::outb(Self::BASE + 3, 0x80); // DLAB
-            port::outb(Self::BASE, div as u8);
-            port::outb(Self::BASE + 1, (div >> 8) as u8);
-            port::outb(Self::BASE + 3, 0x03); // 8N1
-            port::outb(Self::BASE + 2, 0x07); // FIFOs on and cleared
-            port::outb(Self::BASE + 4, 0x03); // DTR, RTS
-            Com1
-        }
-    }
-
-    impl Write for Com1 {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            for b in s.bytes() {
-                let mut spins = 0u32;
-                while port::inb(Self::BASE + 5) & 0x20 == 0 && spins < 1_000_000 {
-                    spins += 1;
-                }
-                port::outb(Self::BASE, b);
-            }
-            Ok(())
-        }
-    }
-
     /// A one-line warning on COM1 (the console) and the debug console.
     fn warn(args: core::fmt::Arguments) {
         let _ = Debugcon.write_fmt(format_args!("lifeboat-rom: {args}\n"));
@@ -135,30 +67,23 @@ mod bare {
         let header: &[u8; layout::HEADER_LEN] =
             unsafe { &*(layout::HEADER_ADDR as *const [u8; layout::HEADER_LEN]) };
         let config = &header[payload::CONFIG..payload::CONFIG + payload::CONFIG_LEN];
-        let _ = Com1::init(config_baud(config)).write_fmt(format_args!("lifeboat-rom: {args}\r\n"));
+        // COM1 at the configuration's speed, 8N1, before the firmware sets it up again.
+        // SAFETY: COM1 is the console UART; the ROM stage is the only code running.
+        if let Some(mut com1) = unsafe { uart::PolledTx::new(uart::COM1, config_baud(config)) } {
+            let _ = com1.write_fmt(format_args!("lifeboat-rom: {args}\r\n"));
+        }
     }
 
-    /// PCI configuration mechanism #1 on bus 0.
+    /// PCI configuration mechanism #1 on bus 0 (`lifeboat_hw::pci`).
     fn cfg_read(dev: u8, func: u8, off: u8) -> u32 {
-        port::outl(
-            0xCF8,
-            0x8000_0000 | u32::from(dev) << 11 | u32::from(func) << 8 | u32::from(off & 0xFC),
-        );
-        port::inl(0xCFC)
+        // SAFETY: every PC chipset (QEMU's pc and q35) has mechanism #1 and the ROM stage is
+        // the only code running: nothing interleaves with the access.
+        unsafe { Mechanism1::new() }.read32(Bdf { bus: 0, dev, func }, off)
     }
 
     fn cfg_write(dev: u8, func: u8, off: u8, v: u32) {
-        port::outl(
-            0xCF8,
-            0x8000_0000 | u32::from(dev) << 11 | u32::from(func) << 8 | u32::from(off & 0xFC),
-        );
-        port::outl(0xCFC, v);
-    }
-
-    fn fw_cfg_read(buf: &mut [u8]) {
-        for b in buf {
-            *b = port::inb(fw_cfg::DATA);
-        }
+        // SAFETY: as in `cfg_read`; the stage owns the devices it programs.
+        unsafe { Mechanism1::new() }.write32(Bdf { bus: 0, dev, func }, off, v)
     }
 
     /// Directory entries kept (QEMU 7.2 has 12 files on pc, 15 on q35; 32 slots by default).
@@ -174,26 +99,20 @@ mod bare {
     impl FwCfg {
         /// `None` without the device.
         fn probe() -> Option<FwCfg> {
-            port::outw(fw_cfg::SELECTOR, fw_cfg::SIGNATURE);
-            let mut sig = [0u8; 4];
-            fw_cfg_read(&mut sig);
-            if &sig != b"QEMU" {
+            if !hw_fw_cfg::present() {
                 return None;
             }
-            port::outw(fw_cfg::SELECTOR, fw_cfg::ID);
-            let mut id = [0u8; 4];
-            fw_cfg_read(&mut id);
-            let dma = u32::from_le_bytes(id) & fw_cfg::FEATURE_DMA != 0;
-            port::outw(fw_cfg::SELECTOR, fw_cfg::FILE_DIR);
+            let dma = hw_fw_cfg::has_dma();
+            hw_fw_cfg::select(fw_cfg::FILE_DIR);
             let mut count = [0u8; 4];
-            fw_cfg_read(&mut count);
+            hw_fw_cfg::read(&mut count);
             let n = (u32::from_be_bytes(count) as usize).min(FW_CFG_FILES);
             let mut f = FwCfg {
                 dir: [0; FW_CFG_FILES * fw_cfg::DIR_ENTRY_LEN],
                 dir_len: n * fw_cfg::DIR_ENTRY_LEN,
                 dma,
             };
-            fw_cfg_read(&mut f.dir[..f.dir_len]);
+            hw_fw_cfg::read(&mut f.dir[..f.dir_len]);
             Some(f)
         }
 
@@ -201,54 +120,31 @@ mod bare {
             fw_cfg::Directory::new(&self.dir[..self.dir_len]).find(name)
         }
 
-        /// One DMA transfer (`control`, `len` bytes at `addr`); false on a device error.
-        fn dma(control: u32, len: u32, addr: u64) -> bool {
-            let mut access = [0u8; 16];
-            access.copy_from_slice(&fw_cfg::dma_access(control, len, addr));
-            let at = access.as_mut_ptr() as u64;
-            port::outl(fw_cfg::DMA_HIGH, ((at >> 32) as u32).to_be());
-            // SAFETY: the access structure is on the stack (identity-mapped RAM) and lives
-            // until the device has cleared its control word below; the device reads it and
-            // the `len` bytes at `addr`, or writes them, which the callers own. This asm
-            // (no `nomem`) is a compiler barrier: the structure is in memory before this
-            // write to the low half starts the transfer, and what the device wrote is read
-            // after it.
-            unsafe {
-                asm!(
-                    "out dx, eax",
-                    in("dx") fw_cfg::DMA_LOW,
-                    in("eax") (at as u32).to_be(),
-                    options(nostack, preserves_flags)
-                );
-            }
-            for _ in 0..10_000_000u32 {
-                // SAFETY: the control word of the structure above, which the device clears.
-                let c = unsafe { core::ptr::read_volatile(access.as_ptr() as *const [u8; 4]) };
-                let c = u32::from_be_bytes(c);
-                if c & !fw_cfg::DMA_ERROR == 0 {
-                    return c & fw_cfg::DMA_ERROR == 0;
-                }
-            }
-            false
-        }
-
         /// Reads `file` into `buf` (its first `buf.len()` bytes): DMA when there is DMA.
         fn read(&self, file: fw_cfg::File, buf: &mut [u8]) -> bool {
             if self.dma {
                 let control = fw_cfg::dma_select(file.select, fw_cfg::DMA_READ);
-                return Self::dma(control, buf.len() as u32, buf.as_mut_ptr() as u64);
+                // SAFETY: the device has DMA (probed); `buf` is ours, identity-mapped, and
+                // borrowed mutably until the transfer ends.
+                return unsafe {
+                    hw_fw_cfg::dma(control, buf.len() as u32, buf.as_mut_ptr() as u64)
+                };
             }
-            port::outw(fw_cfg::SELECTOR, file.select);
-            fw_cfg_read(buf);
+            hw_fw_cfg::select(file.select);
+            hw_fw_cfg::read(buf);
             true
         }
 
         /// Writes `bytes` at `offset` of `file` (DMA only: QEMU ignores data-port writes).
         fn write(&self, file: fw_cfg::File, offset: u32, bytes: &[u8]) -> bool {
             let skip = fw_cfg::dma_select(file.select, fw_cfg::DMA_SKIP);
+            // SAFETY: the device has DMA (probed); a skip moves no memory; the write only
+            // reads `bytes`, borrowed until it ends.
             self.dma
-                && Self::dma(skip, offset, 0)
-                && Self::dma(fw_cfg::DMA_WRITE, bytes.len() as u32, bytes.as_ptr() as u64)
+                && unsafe { hw_fw_cfg::dma(skip, offset, 0) }
+                && unsafe {
+                    hw_fw_cfg::dma(fw_cfg::DMA_WRITE, bytes.len() as u32, bytes.as_ptr() as u64)
+                }
         }
     }
 
@@ -257,8 +153,8 @@ mod bare {
         let file = cfg.find(b"etc/e820")?;
         let mut bytes = [0u8; bootinfo::e820::MAX * fw_cfg::E820_ENTRY_LEN];
         let n = (file.size as usize).min(bytes.len());
-        port::outw(fw_cfg::SELECTOR, file.select);
-        fw_cfg_read(&mut bytes[..n]);
+        hw_fw_cfg::select(file.select);
+        hw_fw_cfg::read(&mut bytes[..n]);
         Some(fw_cfg::parse_e820(&bytes[..n]))
     }
 
@@ -340,8 +236,7 @@ mod bare {
     }
 
     fn cmos(reg: u8) -> u8 {
-        port::outb(0x70, reg | 0x80); // NMI stays disabled
-        port::inb(0x71)
+        cmos::read(reg, true) // NMI stays disabled
     }
 
     /// Host bridge IDs (00:00.0).
