@@ -11,7 +11,15 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
-core::arch::global_asm!(include_str!("stage1.s"));
+core::arch::global_asm!(
+    include_str!("stage1.s"),
+    params = const lifeboat_abi::stage1::PARAMS,
+    p_sectors = const lifeboat_abi::stage1::SECTORS,
+    p_medium = const lifeboat_abi::stage1::MEDIUM,
+    p_drive = const lifeboat_abi::stage1::DRIVE,
+    p_fw_offset = const lifeboat_abi::stage1::FIRMWARE_OFFSET,
+    p_fw_size = const lifeboat_abi::stage1::FIRMWARE_SIZE,
+);
 // Stage 2 writes the boot-info block with the offsets, magic and addresses of
 // `lifeboat_abi`, given as constant operands: the assembler sees the very numbers hal reads
 // with, so the two cannot drift (a renamed or removed constant fails the build).

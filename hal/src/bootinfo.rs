@@ -134,7 +134,8 @@ impl BootInfo {
     /// left, or the second time (the buffer is handed out once).
     pub fn download_buffer(&self) -> Option<&'static mut [u8]> {
         let fw_end = firmware_end();
-        let (base, len) = largest_free(self.memory_map(), fw_end, 1 << 32)?;
+        let end = lifeboat_abi::memory::IDENTITY_MAP_END;
+        let (base, len) = largest_free(self.memory_map(), fw_end, end)?;
         if BUFFER_TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
             return None;
         }
