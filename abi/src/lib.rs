@@ -20,15 +20,19 @@ pub mod stage1;
 
 /// Little-endian field access on byte slices (shared by the codecs here).
 pub(crate) mod le {
+    #[inline(always)]
     pub fn u16_at(b: &[u8], at: usize) -> u16 {
         u16::from_le_bytes([b[at], b[at + 1]])
     }
+    #[inline(always)]
     pub fn u32_at(b: &[u8], at: usize) -> u32 {
         u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
     }
+    #[inline(always)]
     pub fn u64_at(b: &[u8], at: usize) -> u64 {
         u64::from(u32_at(b, at)) | u64::from(u32_at(b, at + 4)) << 32
     }
+    #[inline(always)]
     pub fn put(b: &mut [u8], at: usize, v: &[u8]) {
         b[at..at + v.len()].copy_from_slice(v);
     }

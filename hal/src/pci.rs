@@ -79,47 +79,44 @@ impl Config {
         }
     }
 
-    fn mmio(&self, bdf: Bdf, offset: u8) -> Option<Ecam> {
+    /// The ECAM window in use, if any.
+    fn window(&self) -> Option<Ecam> {
         let v = ECAM.load(Ordering::Relaxed);
-        if v == 0 {
-            return None;
-        }
-        // Only `use_ecam` stores, from a checked `Ecam`.
-        let window = Ecam::new(v & !0xFF, v as u8)?;
-        window.address(bdf, offset)?;
-        Some(window)
+        // Only `use_ecam` stores, from a checked `Ecam` (0: none).
+        Ecam::new(v & !0xFF, v as u8)
     }
 }
 
 impl ConfigSpace for Config {
     fn read32(&mut self, bdf: Bdf, offset: u8) -> u32 {
-        match self.mmio(bdf, offset) {
-            // SAFETY: `use_ecam`'s contract: the window is the chipset's, identity-mapped;
-            // `mmio` checked the bus is inside it.
-            Some(w) => unsafe { w.read32(bdf, offset) }.unwrap_or(u32::MAX),
-            None => self.ports.read32(bdf, offset),
+        if let Some(w) = self.window() {
+            // SAFETY: `use_ecam`'s contract: the window is the chipset's, identity-mapped.
+            if let Some(v) = unsafe { w.read32(bdf, offset) } {
+                return v;
+            }
         }
+        self.ports.read32(bdf, offset)
     }
 
     fn write32(&mut self, bdf: Bdf, offset: u8, value: u32) {
-        match self.mmio(bdf, offset) {
-            Some(w) => {
-                // SAFETY: as above; the caller chose the register and value.
-                unsafe { w.write32(bdf, offset, value) };
+        if let Some(w) = self.window() {
+            // SAFETY: as above; the caller chose the register and value.
+            if unsafe { w.write32(bdf, offset, value) } {
+                return;
             }
-            None => self.ports.write32(bdf, offset, value),
         }
+        self.ports.write32(bdf, offset, value)
     }
 
     fn write16(&mut self, bdf: Bdf, offset: u8, value: u16) {
-        match self.mmio(bdf, offset) {
-            Some(w) => {
-                // SAFETY: as above; a word write at the word's own address leaves the other
-                // half of the dword alone (the Status register's write-one-to-clear bits).
-                unsafe { w.write16(bdf, offset, value) };
+        if let Some(w) = self.window() {
+            // SAFETY: as above; a word write at the word's own address leaves the other
+            // half of the dword alone (the Status register's write-one-to-clear bits).
+            if unsafe { w.write16(bdf, offset, value) } {
+                return;
             }
-            None => self.ports.write16(bdf, offset, value),
         }
+        self.ports.write16(bdf, offset, value)
     }
 }
 

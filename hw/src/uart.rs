@@ -87,6 +87,15 @@ impl PolledTx {
         Some(PolledTx(base))
     }
 
+    /// The UART at `base` as the previous stage left it (speed and format unchanged).
+    ///
+    /// # Safety
+    /// `base` must be the I/O base of a 16550-compatible UART nothing else drives (a
+    /// missing one reads 0xFF and costs the bounded wait only).
+    pub unsafe fn attach(base: u16) -> PolledTx {
+        PolledTx(base)
+    }
+
     /// Sends one byte.
     pub fn send(&mut self, b: u8) {
         let mut spins = 0u32;
