@@ -26,6 +26,8 @@ fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     for p in [
+        "abi", // the layouts every stage shares
+        "hw",  // the hardware core of the ROM stage, the unpack stage and hal
         "bootloader",
         "ctl",
         "demo",

@@ -83,10 +83,12 @@ pub const FLOPPY_BYTES: usize = 1_474_560;
 pub const USB_BYTES: usize = 2 << 20;
 pub const DISK_BYTES: usize = 4 << 20;
 /// Stage 1 loads to 0x7E00 and must stop below the EBDA (0x9F000).
-pub const MAX_LOAD_BYTES: usize = 0x9F000 - 0x7E00;
+pub const MAX_LOAD_BYTES: usize =
+    (lifeboat_abi::memory::LOAD_LIMIT - lifeboat_abi::memory::CONFIG_ADDR) as usize;
 
-const PARAMS: usize = 0x1A0;
-const PARTITION_TABLE: usize = 0x1BE;
+use lifeboat_abi::bootinfo::medium as kind;
+use lifeboat_abi::config;
+use lifeboat_abi::stage1::{self, PARAMS, PARTITION_TABLE};
 
 /// The boot media kinds (one definition, shared with the QEMU machine description).
 pub use lifeboat_qemu::Medium;
@@ -102,9 +104,9 @@ pub fn file_name(m: Medium) -> &'static str {
 /// The medium-kind byte stage 2 hands to the firmware.
 fn kind_byte(m: Medium) -> u8 {
     match m {
-        Medium::Floppy => 1,
-        Medium::Usb => 2,
-        Medium::Disk => 3,
+        Medium::Floppy => kind::DISKETTE,
+        Medium::Usb => kind::USB_STICK,
+        Medium::Disk => kind::DISK,
     }
 }
 
@@ -163,16 +165,21 @@ impl MediaConfig {
             .public_key
             .map(|k| {
                 format!(
-                    "pubkey={}\n",
+                    "{}={}\n",
+                    config::PUBKEY,
                     k.iter().map(|b| format!("{b:02x}")).collect::<String>()
                 )
             })
             .unwrap_or_default();
         format!(
-            "# lifeboat boot configuration\nboot_timeout={}\nbaud={}\nlog={}\nmode={}\n{key}",
+            "# lifeboat boot configuration\n{}={}\n{}={}\n{}={}\n{}={}\n{key}",
+            config::BOOT_TIMEOUT,
             self.boot_timeout_s,
+            config::BAUD,
             self.baud,
+            config::LOG,
             self.log_level,
+            config::MODE,
             if self.boothelper {
                 "boothelper"
             } else {
@@ -270,14 +277,17 @@ pub fn image_with(medium: Medium, cfg: &MediaConfig, packed: &[u8]) -> Result<Ve
     let mut img = STAGE1.to_vec();
     assert_eq!(
         &img[PARAMS..PARAMS + 4],
-        b"LBT1",
+        &stage1::MAGIC,
         "stage 1 parameter block moved"
     );
     let sectors = (payload.len() / SECTOR) as u16;
-    img[PARAMS + 4..PARAMS + 6].copy_from_slice(&sectors.to_le_bytes());
-    img[PARAMS + 6] = kind_byte(medium);
-    img[PARAMS + 8..PARAMS + 12].copy_from_slice(&(fw_offset as u32).to_le_bytes());
-    img[PARAMS + 12..PARAMS + 16].copy_from_slice(&(packed.len() as u32).to_le_bytes());
+    let at = |field: usize| PARAMS + field;
+    img[at(stage1::SECTORS)..at(stage1::SECTORS) + 2].copy_from_slice(&sectors.to_le_bytes());
+    img[at(stage1::MEDIUM)] = kind_byte(medium);
+    img[at(stage1::FIRMWARE_OFFSET)..at(stage1::FIRMWARE_OFFSET) + 4]
+        .copy_from_slice(&(fw_offset as u32).to_le_bytes());
+    img[at(stage1::FIRMWARE_SIZE)..at(stage1::FIRMWARE_SIZE) + 4]
+        .copy_from_slice(&(packed.len() as u32).to_le_bytes());
     if medium != Medium::Floppy {
         // One active partition (type 0xDA, "non-filesystem data") over the payload, so
         // BIOSes that insist on a valid MBR boot the stick as a hard disk.
@@ -728,6 +738,58 @@ mod tests {
         assert!(mode(Medium::Floppy) && mode(Medium::Usb) && !mode(Medium::Disk));
     }
 
+    /// Stage 2 gets its boot-info offsets and addresses from `lifeboat_abi` as `global_asm!`
+    /// constant operands; this checks the assembled bytes carry them: each store it makes
+    /// into the block, found by its x86 encoding built from the ABI's constants.
+    #[test]
+    fn stage2_writes_the_block_the_abi_defines() {
+        use lifeboat_abi::bootinfo::{field, MAGIC};
+        use lifeboat_abi::memory::{BOOT_INFO, CONFIG_ADDR, PACKED_BASE};
+        let at = |f: usize| ((BOOT_INFO as usize + f) as u16).to_le_bytes();
+        let cat = |parts: &[&[u8]]| parts.concat();
+        // 16-bit code: mov dword ptr [m16], imm32 is 66 C7 06 m16 imm32; mov [m16], eax is
+        // 66 A3 m16; mov [m16], al is A2 m16; mov [m16], bp is 89 2E m16; mov di, imm16 is
+        // BF imm16. 64-bit code: mov edi, imm32 is BF imm32.
+        let config_len = (lifeboat_abi::config::LEN as u32).to_le_bytes();
+        let stores = [
+            (
+                "magic",
+                cat(&[&[0x66, 0xC7, 0x06], &at(field::MAGIC), &MAGIC.to_le_bytes()]),
+            ),
+            ("drive", cat(&[&[0xA2], &at(field::BOOT_DRIVE)])),
+            ("medium", cat(&[&[0xA2], &at(field::MEDIUM)])),
+            ("E820 count", cat(&[&[0x89, 0x2E], &at(field::E820_COUNT)])),
+            (
+                "configuration address",
+                cat(&[
+                    &[0x66, 0xC7, 0x06],
+                    &at(field::CONFIG_ADDR),
+                    &(CONFIG_ADDR as u32).to_le_bytes(),
+                ]),
+            ),
+            (
+                "configuration length",
+                cat(&[&[0x66, 0xC7, 0x06], &at(field::CONFIG_LEN), &config_len]),
+            ),
+            (
+                "firmware size",
+                cat(&[&[0x66, 0xA3], &at(field::FIRMWARE_SIZE)]),
+            ),
+            ("E820 entries", cat(&[&[0xBF], &at(field::E820)])),
+            ("rdi", cat(&[&[0xBF], &(BOOT_INFO as u32).to_le_bytes()])),
+            (
+                "packed base",
+                cat(&[&[0xBF], &(PACKED_BASE as u32).to_le_bytes()]),
+            ),
+        ];
+        for (what, bytes) in stores {
+            assert!(
+                STAGE2.windows(bytes.len()).any(|w| w == bytes),
+                "stage 2 does not store the {what} where lifeboat_abi says ({bytes:02x?})"
+            );
+        }
+    }
+
     #[test]
     fn config_round_trips_through_the_sector() {
         let cfg = MediaConfig {
@@ -744,6 +806,22 @@ mod tests {
             std::str::from_utf8(&sector[..sector.iter().position(|&b| b == 0).unwrap()]).unwrap();
         assert_eq!(text, cfg.to_text());
         assert!(text.contains(&format!("pubkey={}\n", "ab".repeat(32))));
+        // The sector is where the ABI says, and every line names one of its keys; the
+        // firmware reads the same text back with the same keys and the baud is accepted.
+        let at = config::SECTOR_LBA as usize * SECTOR;
+        assert_eq!(&img[at..at + config::LEN], sector);
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (k, _) = line.split_once('=').unwrap();
+            assert!(config::KEYS.contains(&k), "{line}");
+        }
+        let parsed = lifeboat_firmware::config::BootConfig::parse(sector, false, |w| {
+            panic!("the media builder's text warns: {w}")
+        });
+        assert!(config::baud_accepted(parsed.baud));
+        assert_eq!(
+            (parsed.baud, parsed.boot_timeout_s, parsed.public_key),
+            (115200, 3, Some([0xAB; 32]))
+        );
     }
 
     #[test]

@@ -11,9 +11,42 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
-core::arch::global_asm!(include_str!("stage1.s"));
+core::arch::global_asm!(
+    include_str!("stage1.s"),
+    params = const lifeboat_abi::stage1::PARAMS,
+    p_sectors = const lifeboat_abi::stage1::SECTORS,
+    p_medium = const lifeboat_abi::stage1::MEDIUM,
+    p_drive = const lifeboat_abi::stage1::DRIVE,
+    p_fw_offset = const lifeboat_abi::stage1::FIRMWARE_OFFSET,
+    p_fw_size = const lifeboat_abi::stage1::FIRMWARE_SIZE,
+);
+// Stage 2 writes the boot-info block with the offsets, magic and addresses of
+// `lifeboat_abi`, given as constant operands: the assembler sees the very numbers hal reads
+// with, so the two cannot drift (a renamed or removed constant fails the build).
 #[cfg(target_os = "none")]
-core::arch::global_asm!(include_str!("stage2.s"));
+core::arch::global_asm!(
+    include_str!("stage2.s"),
+    bi = const memory::BOOT_INFO,
+    bi_len = const memory::BOOT_INFO_LEN,
+    bi_magic = const bootinfo::MAGIC,
+    bi_magic_at = const bootinfo::field::MAGIC,
+    bi_drive_at = const bootinfo::field::BOOT_DRIVE,
+    bi_medium_at = const bootinfo::field::MEDIUM,
+    bi_e820_count_at = const bootinfo::field::E820_COUNT,
+    bi_config_addr_at = const bootinfo::field::CONFIG_ADDR,
+    bi_config_len_at = const bootinfo::field::CONFIG_LEN,
+    bi_fw_size_at = const bootinfo::field::FIRMWARE_SIZE,
+    bi_e820_at = const bootinfo::field::E820,
+    e820_entry_len = const bootinfo::e820::ENTRY_LEN,
+    e820_attr_at = const bootinfo::e820::ATTRIBUTES,
+    e820_max = const bootinfo::e820::MAX,
+    config_addr = const memory::CONFIG_ADDR,
+    config_len = const lifeboat_abi::config::LEN,
+    entry_stack = const memory::ENTRY_STACK_TOP,
+    packed_base = const memory::PACKED_BASE,
+);
+#[cfg(target_os = "none")]
+use lifeboat_abi::{bootinfo, memory};
 
 #[cfg(target_os = "none")]
 #[panic_handler]

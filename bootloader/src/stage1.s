@@ -155,18 +155,24 @@ lba:        .word 1
 dest_seg:   .word 0x07E0
 count:      .word 0
 
-# ---- fields patched by the media builder (offsets fixed, see layout.md)
-.org 0x1A0
+# ---- fields patched by the media builder: each placed at its lifeboat_abi::stage1 offset
+# (`.org` cannot move back, so a field that grew past the next one fails the build)
+.org {params}
 .global boot_params
 boot_params:
             .ascii "LBT1"               # 0x1A0 magic
+.org {params} + {p_sectors}
 sectors_left: .word 0                   # 0x1A4 sectors to load after LBA 0
+.org {params} + {p_medium}
 .global medium_kind
 medium_kind: .byte 0                    # 0x1A6 1 = diskette, 2 = USB stick, 3 = disk
+.org {params} + {p_drive}
 .global boot_drive
 boot_drive: .byte 0                     # 0x1A7 DL from the BIOS (filled at run time)
+.org {params} + {p_fw_offset}
 .global fw_offset
 fw_offset:  .long 0                     # 0x1A8 byte offset of the firmware on the medium
+.org {params} + {p_fw_size}
 .global fw_size
 fw_size:    .long 0                     # 0x1AC firmware size in bytes
 .org 0x1FE

@@ -7,44 +7,45 @@
 .global stage2_entry
 stage2_entry:
     cld
-    # ---- boot-info block at 0x800 (2 KiB, see layout.md)
+    # ---- boot-info block at 0x800 (2 KiB, see layout.md); every {{name}} is a constant of
+    # lifeboat_abi, passed by main.rs as a global_asm! const operand
     xor ax, ax
-    mov di, 0x800
-    mov cx, 0x400
+    mov di, {bi}
+    mov cx, {bi_len} / 2
     rep stosw
-    mov dword ptr [0x800], 0x544F424C       # "LBOT"
+    mov dword ptr [{bi} + {bi_magic_at}], {bi_magic}   # "LBOT"
     mov al, byte ptr [boot_drive]
-    mov byte ptr [0x804], al
+    mov byte ptr [{bi} + {bi_drive_at}], al
     mov al, byte ptr [medium_kind]
-    mov byte ptr [0x805], al
-    mov dword ptr [0x808], 0x7E00           # configuration sector
-    mov dword ptr [0x80C], 512
+    mov byte ptr [{bi} + {bi_medium_at}], al
+    mov dword ptr [{bi} + {bi_config_addr_at}], {config_addr}  # configuration sector
+    mov dword ptr [{bi} + {bi_config_len_at}], {config_len}
     mov eax, dword ptr [fw_size]
-    mov dword ptr [0x810], eax
+    mov dword ptr [{bi} + {bi_fw_size_at}], eax
 
     # ---- E820 memory map: up to 64 entries of 24 bytes at 0x820
-    mov di, 0x820
+    mov di, {bi} + {bi_e820_at}
     xor ebx, ebx
     xor bp, bp
 e820_next:
     mov eax, 0xE820
     mov edx, 0x534D4150                     # "SMAP"
-    mov ecx, 24
-    mov dword ptr [di + 20], 1              # valid, if the BIOS returns only 20 bytes
+    mov ecx, {e820_entry_len}
+    mov dword ptr [di + {e820_attr_at}], 1  # valid, if the BIOS returns only 20 bytes
     int 0x15
     jc e820_done
     cmp eax, 0x534D4150
     jne e820_done
     jcxz e820_skip
     inc bp
-    add di, 24
-    cmp bp, 64
+    add di, {e820_entry_len}
+    cmp bp, {e820_max}
     jae e820_done
 e820_skip:
     test ebx, ebx
     jnz e820_next
 e820_done:
-    mov word ptr [0x806], bp
+    mov word ptr [{bi} + {bi_e820_count_at}], bp
     mov si, offset msg_e820
     test bp, bp
     jz s2_fail
@@ -169,13 +170,13 @@ long_entry:
     xor eax, eax
     mov fs, ax
     mov gs, ax
-    mov esp, 0x7C00
+    mov esp, {entry_stack}
     mov esi, dword ptr [fw_offset]
     add esi, 0x7C00
     mov ecx, dword ptr [fw_size]
-    mov edi, 0x200000                       # lifeboat_unpack::layout::LOAD
+    mov edi, {packed_base}                  # lifeboat_abi::memory::PACKED_BASE
     cld
     rep movsb
-    mov edi, 0x800
-    mov eax, 0x200000
+    mov edi, {bi}
+    mov eax, {packed_base}
     jmp rax

@@ -6,59 +6,11 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
-/// The payload block inside the loader's `.data`: found by [`payload::MAGIC`], filled by the
-/// media builder (`src/media.rs`), read by the loader at run time. Offsets in bytes from the
-/// start of the magic.
-pub mod payload {
-    /// 16 bytes that occur once in the loader image: the start of the block.
-    pub const MAGIC: [u8; 16] = *b"LIFEBOAT-UEFI-P1";
-    /// u32: medium kind for the boot-info block (2 USB stick, 3 disk; 0 = not patched).
-    pub const MEDIUM: usize = 16;
-    /// u32: length of the packed firmware (the unpack stage, then the compressed image).
-    pub const FIRMWARE_LEN: usize = 20;
-    /// u64: end of the firmware's memory (image, .bss, stack): what the loader allocates
-    /// from [`FIRMWARE_BASE`]; the packed firmware runs inside it.
-    pub const FIRMWARE_END: usize = 24;
-    /// 512 bytes: the configuration text (`key=value` lines), NUL-padded, as in the
-    /// configuration sector of the BIOS media.
-    pub const CONFIG: usize = 32;
-    pub const CONFIG_LEN: usize = 512;
-    /// The packed firmware, linked at [`PACKED_BASE`].
-    pub const FIRMWARE: usize = CONFIG + CONFIG_LEN;
-    /// Room for the packed firmware (its budget is 180 KiB; the rest is headroom).
-    pub const FIRMWARE_MAX: usize = 256 * 1024;
-    /// Bytes of the whole block.
-    pub const LEN: usize = FIRMWARE + FIRMWARE_MAX;
-    /// Where the firmware is linked (and unpacked): the start of the range the loader
-    /// allocates.
-    pub const FIRMWARE_BASE: u64 = 0x10_0000;
-    /// Where the packed firmware is copied and entered (`lifeboat_unpack::layout::LOAD`):
-    /// its unpack stage inflates the firmware to [`FIRMWARE_BASE`] and starts it.
-    pub const PACKED_BASE: u64 = 0x20_0000;
-}
+/// The payload block the media builder patches into the loader (`lifeboat_abi::efi`).
+pub use lifeboat_abi::efi::payload;
 
-/// The boot-info block the loader writes (layout as stage 2's, `hal::bootinfo`).
-pub mod bootinfo {
-    pub const MAGIC: u32 = 0x544F_424C; // "LBOT"
-    /// Bytes of the block (the firmware's hand-off lives at 0x700).
-    pub const LEN: usize = 0x800;
-    /// Offset of the u32 flags (zero from stage 2).
-    pub const FLAGS: usize = 0x14;
-    /// Flag: started by the UEFI loader, not by stage 2.
-    pub const FLAG_UEFI: u32 = 1;
-    /// Offset of the u64 ACPI RSDP address (0 when unknown).
-    pub const RSDP: usize = 0x18;
-    /// Flag: an ECAM window is described at [`ECAM`].
-    pub const FLAG_ECAM: u32 = 4;
-    /// Flag: started under UEFI Secure Boot (the firmware then refuses a keyless
-    /// configuration).
-    pub const FLAG_SECURE_BOOT: u32 = 8;
-    /// Offset of the ECAM window: base u64, last bus u8.
-    pub const ECAM: usize = 0x6F0;
-    /// Offset of the E820 entries (24 bytes each).
-    pub const E820: usize = 0x20;
-    pub const MAX_E820: usize = 64;
-}
+/// The boot-info block the loader writes (`lifeboat_abi::bootinfo`, as stage 2's).
+pub use lifeboat_abi::bootinfo;
 
 /// UEFI memory types (UEFI 2.10 §7.2, `EFI_MEMORY_TYPE`) the conversion distinguishes.
 pub mod efi_type {
@@ -74,7 +26,7 @@ pub mod efi_type {
     pub const PERSISTENT: u32 = efi::PERSISTENT_MEMORY;
     /// The loader's own pages that must survive into the firmware (boot-info block, page
     /// tables): an OS-defined type (0x8000_0000 and up), so they come out reserved.
-    pub const LIFEBOAT_RESERVED: u32 = 0x8000_0000;
+    pub const LIFEBOAT_RESERVED: u32 = lifeboat_abi::efi::RESERVED_TYPE;
 }
 
 /// UEFI Secure Boot as the loader reads it: the `SecureBoot` global variable (UEFI 2.10 §3.3,
@@ -117,14 +69,7 @@ pub mod secure_boot {
 }
 
 /// E820 types (ACPI 6.5 §15, "Address Range Types").
-pub mod e820 {
-    pub const USABLE: u32 = 1;
-    pub const RESERVED: u32 = 2;
-    pub const ACPI_RECLAIM: u32 = 3;
-    pub const ACPI_NVS: u32 = 4;
-    pub const UNUSABLE: u32 = 5;
-    pub const PERSISTENT: u32 = 7;
-}
+pub use lifeboat_abi::bootinfo::e820;
 
 /// The E820 type of a UEFI memory type after `ExitBootServices`: what boot services and the
 /// loader used is free again; the loader's own kept pages and everything unknown are reserved.
@@ -143,12 +88,7 @@ pub fn e820_kind(efi: u32) -> u32 {
 }
 
 /// One E820 entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct E820 {
-    pub base: u64,
-    pub len: u64,
-    pub kind: u32,
-}
+pub use lifeboat_abi::bootinfo::E820;
 
 /// One UEFI memory descriptor as it matters here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +101,7 @@ pub struct EfiRegion {
 /// Fixed-capacity E820 list built from a UEFI memory map.
 #[derive(Debug, Clone)]
 pub struct E820Map {
-    entries: [E820; bootinfo::MAX_E820],
+    entries: [E820; e820::MAX],
     len: usize,
     /// Non-usable entries dropped because the list was full.
     pub dropped: usize,
@@ -170,7 +110,7 @@ pub struct E820Map {
 impl Default for E820Map {
     fn default() -> Self {
         Self {
-            entries: [E820::default(); bootinfo::MAX_E820],
+            entries: [E820::default(); e820::MAX],
             len: 0,
             dropped: 0,
         }
@@ -213,7 +153,7 @@ impl E820Map {
                 return;
             }
         }
-        if self.len == bootinfo::MAX_E820 {
+        if self.len == e820::MAX {
             if e.kind != e820::USABLE {
                 self.dropped += 1;
                 return;
@@ -234,20 +174,6 @@ impl E820Map {
         self.entries[self.len] = e;
         self.len += 1;
     }
-
-    /// The entries as the boot-info block stores them: base u64, length u64, type u32,
-    /// ACPI attributes u32 (1: "enabled", as ACPI 3.0 E820 returns them).
-    pub fn write(&self, out: &mut [u8]) -> usize {
-        let mut n = 0;
-        for (e, chunk) in self.entries().iter().zip(out.chunks_exact_mut(24)) {
-            chunk[0..8].copy_from_slice(&e.base.to_le_bytes());
-            chunk[8..16].copy_from_slice(&e.len.to_le_bytes());
-            chunk[16..20].copy_from_slice(&e.kind.to_le_bytes());
-            chunk[20..24].copy_from_slice(&1u32.to_le_bytes());
-            n += 1;
-        }
-        n
-    }
 }
 
 /// The boot-info block's header: magic, boot drive (0: no BIOS drive), medium, E820 count,
@@ -267,27 +193,23 @@ pub struct Header {
 }
 
 impl Header {
-    /// Writes the header and `map` into `block` (at least [`bootinfo::LEN`] bytes, zeroed).
+    /// Writes the header and `map` into `block` (at least [`bootinfo::LEN`] bytes).
     pub fn write(&self, map: &E820Map, block: &mut [u8]) {
-        let n = map.write(&mut block[bootinfo::E820..bootinfo::E820 + 24 * bootinfo::MAX_E820]);
-        block[0..4].copy_from_slice(&bootinfo::MAGIC.to_le_bytes());
-        block[4] = 0;
-        block[5] = self.medium;
-        block[6..8].copy_from_slice(&(n as u16).to_le_bytes());
-        block[8..12].copy_from_slice(&self.config_addr.to_le_bytes());
-        block[12..16].copy_from_slice(&self.config_len.to_le_bytes());
-        block[16..20].copy_from_slice(&self.firmware_size.to_le_bytes());
-        let mut flags = bootinfo::FLAG_UEFI;
+        let mut flags = bootinfo::flags::UEFI;
         if self.secure_boot {
-            flags |= bootinfo::FLAG_SECURE_BOOT;
+            flags |= bootinfo::flags::SECURE_BOOT;
         }
-        if let Some((base, last_bus)) = self.ecam {
-            flags |= bootinfo::FLAG_ECAM;
-            block[bootinfo::ECAM..bootinfo::ECAM + 8].copy_from_slice(&base.to_le_bytes());
-            block[bootinfo::ECAM + 8] = last_bus;
+        bootinfo::Header {
+            boot_drive: 0,
+            medium: self.medium,
+            config_addr: self.config_addr,
+            config_len: self.config_len,
+            firmware_size: self.firmware_size,
+            flags,
+            rsdp: self.rsdp,
+            ecam: self.ecam,
         }
-        block[bootinfo::FLAGS..bootinfo::FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
-        block[bootinfo::RSDP..bootinfo::RSDP + 8].copy_from_slice(&self.rsdp.to_le_bytes());
+        .write(map.entries().iter().copied(), block);
     }
 }
 

@@ -30,6 +30,7 @@ fn main() {
 mod bare {
     use core::ffi::c_void;
 
+    use lifeboat_abi::efi::{KEPT_CONFIG, KEPT_PAGE_TABLES};
     use lifeboat_efi::{bootinfo, efi_type, payload, E820Map, EfiRegion, Header};
     use r_efi::efi::{self, Handle, Status, SystemTable};
 
@@ -53,7 +54,7 @@ mod bare {
     pub static mut LIFEBOAT_PAYLOAD: Payload = initial_payload();
 
     /// Pages of the reserved block: boot-info block + configuration (1), page tables (6).
-    const BLOCK_PAGES: usize = 7;
+    const BLOCK_PAGES: usize = lifeboat_abi::efi::KEPT_PAGES;
     /// Room for the memory map (OVMF: ~100 descriptors of 48 bytes).
     const MAP_BYTES: usize = 32 * 1024;
 
@@ -180,13 +181,13 @@ mod bare {
             let base = block as *mut u8;
             core::ptr::write_bytes(base, 0, BLOCK_PAGES * 4096);
             (
-                core::slice::from_raw_parts_mut(base, 4096),
-                &mut *(base.add(4096) as *mut [[u64; 512]; 6]),
+                core::slice::from_raw_parts_mut(base, KEPT_PAGE_TABLES),
+                &mut *(base.add(KEPT_PAGE_TABLES) as *mut [[u64; 512]; 6]),
             )
         };
-        info[bootinfo::LEN..bootinfo::LEN + payload::CONFIG_LEN]
+        info[KEPT_CONFIG..KEPT_CONFIG + payload::CONFIG_LEN]
             .copy_from_slice(&p[payload::CONFIG..payload::CONFIG + payload::CONFIG_LEN]);
-        lifeboat_efi::identity_map(tables, block + 4096);
+        lifeboat_efi::identity_map(tables, block + KEPT_PAGE_TABLES as u64);
 
         let mut rsdp = 0u64;
         for i in 0..st.number_of_table_entries {
@@ -302,7 +303,7 @@ mod bare {
         let map = E820Map::from_efi(regions);
         Header {
             medium: medium as u8,
-            config_addr: (block + bootinfo::LEN as u64) as u32,
+            config_addr: (block + KEPT_CONFIG as u64) as u32,
             config_len: payload::CONFIG_LEN as u32,
             firmware_size: fw_len as u32,
             rsdp,

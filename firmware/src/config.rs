@@ -89,7 +89,7 @@ pub const SECURE_BOOT_KEYLESS: &str = "no pubkey in the configuration under UEFI
 /// For a unit whose configuration sector could not be read at all.
 pub const UNREADABLE: &str = "the configuration sector could not be read";
 
-const BAUDS: [u32; 7] = [1200, 2400, 4800, 9600, 19200, 38400, 115200];
+use lifeboat_abi::config::{BAUD, BAUDS, BOOT_TIMEOUT, LOG, MODE, PUBKEY};
 
 /// The warning for a line that names `pubkey` and does not give a key.
 const MUST_BE_PUBKEY: &str = "must be pubkey=<64 hex digits>";
@@ -148,7 +148,7 @@ impl BootConfig {
     /// One trimmed, non-empty line.
     fn apply(&mut self, line: &str) -> Result<(), Bad> {
         let kv = line.split_once('=').map(|(k, v)| (k.trim(), v.trim()));
-        if let Some(("pubkey", v)) = kv {
+        if let Some((PUBKEY, v)) = kv {
             return match parse_key(v) {
                 Some(k) if k == [0; 32] => Err((ZERO_KEY, Some(ZERO_KEY))),
                 Some(k) => {
@@ -163,7 +163,7 @@ impl BootConfig {
         if line
             .as_bytes()
             .windows(6)
-            .any(|w| w.eq_ignore_ascii_case(b"pubkey"))
+            .any(|w| w.eq_ignore_ascii_case(PUBKEY.as_bytes()))
         {
             return Err((MUST_BE_PUBKEY, Some(BAD_PUBKEY)));
         }
@@ -174,19 +174,19 @@ impl BootConfig {
             return Err(("expected key=value", Some(UNKNOWN_LINE)));
         };
         match k {
-            "boot_timeout" => match v.parse::<u32>() {
+            BOOT_TIMEOUT => match v.parse::<u32>() {
                 Ok(s) if s <= 3600 => self.boot_timeout_s = s,
                 _ => return Err(("boot_timeout must be 0-3600 seconds", None)),
             },
-            "baud" => match v.parse::<u32>() {
+            BAUD => match v.parse::<u32>() {
                 Ok(b) if BAUDS.contains(&b) => self.baud = b,
                 _ => return Err(("baud must be one of 1200..115200", None)),
             },
-            "log" => match v.parse::<log::LevelFilter>() {
+            LOG => match v.parse::<log::LevelFilter>() {
                 Ok(l) => self.log_level = l,
                 Err(_) => return Err(("log must be off, error, warn, info, debug or trace", None)),
             },
-            "mode" => match v {
+            MODE => match v {
                 "monitor" => self.boothelper = false,
                 "boothelper" => self.boothelper = true,
                 _ => return Err(("mode must be monitor or boothelper", None)),

@@ -1,5 +1,6 @@
 //! The boot-info block stage 2 leaves at 0x800, or the UEFI loader (`efi/`) in memory it
-//! reserved (layout in bootloader/layout.md).
+//! reserved (layout in bootloader/layout.md, defined once in `lifeboat_abi::bootinfo`).
+use lifeboat_abi::bootinfo as abi;
 
 /// Where the boot medium came from (set by the media builder in the boot sector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,15 +27,9 @@ pub struct MemRegion {
 }
 
 /// Most E820 entries the block holds.
-pub const MAX_REGIONS: usize = 64;
-const MAGIC: u32 = 0x544F_424C; // "LBOT"
-/// Flags bit 2: [`ECAM_OFFSET`] holds the ECAM window's base (u64) and last bus (u8).
-const FLAG_ECAM: u32 = 4;
-/// Flags bit 3: the UEFI loader found Secure Boot on (the `SecureBoot` variable was not 0,
-/// or could not be read).
-const FLAG_SECURE_BOOT: u32 = 8;
+pub const MAX_REGIONS: usize = abi::e820::MAX;
 /// Where the ECAM window is described, after the 64 E820 entries (bootloader/layout.md).
-pub const ECAM_OFFSET: usize = 0x6F0;
+pub const ECAM_OFFSET: usize = abi::field::ECAM;
 
 /// The boot-info block, checked and decoded.
 #[derive(Debug, Clone)]
@@ -69,63 +64,42 @@ pub struct BootInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadBootInfo(pub u32);
 
-#[repr(C)]
-struct RawHeader {
-    magic: u32,
-    boot_drive: u8,
-    medium: u8,
-    e820_count: u16,
-    config_addr: u32,
-    config_len: u32,
-    firmware_size: u32,
-    /// Bit 0: started by the UEFI loader, bit 1: by the system ROM, bit 2: an ECAM window
-    /// at ECAM_OFFSET, bit 3: under UEFI Secure Boot (stage 2 leaves 0).
-    flags: u32,
-    /// The ACPI RSDP's address (stage 2 leaves 0).
-    rsdp: u64,
-}
-
-#[repr(C, packed)]
-#[derive(Clone, Copy)]
-struct RawE820 {
-    base: u64,
-    len: u64,
-    kind: u32,
-    acpi: u32,
-}
-
 impl BootInfo {
     /// # Safety
-    /// `addr` must be the boot-info block written by our stage 2 or UEFI loader (rdi at
-    /// entry), and the
-    /// low memory it and the configuration sector occupy must stay untouched for the
-    /// lifetime of the firmware.
+    /// `addr` must be the boot-info block written by our stage 2, UEFI loader or ROM stage
+    /// (rdi at entry), and the low memory it and the configuration sector occupy must stay
+    /// untouched for the lifetime of the firmware.
     pub unsafe fn from_raw(addr: usize) -> Result<Self, BadBootInfo> {
-        // SAFETY: the caller guarantees `addr` points at the block; it is 8-aligned.
-        let h = unsafe { &*(addr as *const RawHeader) };
-        if h.magic != MAGIC {
-            return Err(BadBootInfo(h.magic));
-        }
+        // SAFETY: the caller guarantees `addr` points at the block of abi::LEN bytes.
+        let block = unsafe { core::slice::from_raw_parts(addr as *const u8, abi::LEN) };
+        let h = abi::Header::read(block).map_err(|e| BadBootInfo(e.0))?;
+        let len = (h.config_len as usize).min(4096);
+        // SAFETY: the entry put the configuration at config_addr and nothing writes to it
+        // afterwards (caller's contract).
+        let config =
+            unsafe { core::slice::from_raw_parts(h.config_addr as usize as *const u8, len) };
+        Self::from_block(block, config)
+    }
+
+    /// The boot-info block in `block` (the bytes an entry wrote), with `config` the
+    /// configuration text its header points at: the safe half of [`BootInfo::from_raw`],
+    /// and how the host tests read each writer's block.
+    pub fn from_block(block: &[u8], config: &'static [u8]) -> Result<Self, BadBootInfo> {
+        let h = abi::Header::read(block).map_err(|e| BadBootInfo(e.0))?;
         let mut regions = [MemRegion::default(); MAX_REGIONS];
-        let n = (h.e820_count as usize).min(MAX_REGIONS);
-        for (i, r) in regions.iter_mut().enumerate().take(n) {
-            // SAFETY: stage 2 stores up to 64 entries of 24 bytes at addr + 0x20.
-            let e = unsafe { core::ptr::read_unaligned((addr + 0x20 + i * 24) as *const RawE820) };
+        let mut n = 0;
+        for (r, e) in regions.iter_mut().zip(abi::entries(block)) {
             *r = MemRegion {
                 base: e.base,
                 len: e.len,
                 kind: e.kind,
             };
+            n += 1;
         }
-        let len = (h.config_len as usize).min(4096);
-        // SAFETY: stage 1 loaded the configuration sector at config_addr and nothing
-        // writes to it afterwards (caller's contract).
-        let config =
-            unsafe { core::slice::from_raw_parts(h.config_addr as usize as *const u8, len) };
         let medium = match h.medium {
-            1 => Medium::Diskette,
-            2 => Medium::UsbStick,
-            3 => Medium::Disk,
+            abi::medium::DISKETTE => Medium::Diskette,
+            abi::medium::USB_STICK => Medium::UsbStick,
+            abi::medium::DISK => Medium::Disk,
             k => Medium::Unknown(k),
         };
         Ok(Self {
@@ -133,23 +107,13 @@ impl BootInfo {
             medium,
             config,
             firmware_size: h.firmware_size,
-            uefi: h.flags & 1 != 0,
-            rom: h.flags & 2 != 0,
-            secure_boot: h.flags & FLAG_SECURE_BOOT != 0,
+            uefi: h.flags & abi::flags::UEFI != 0,
+            rom: h.flags & abi::flags::ROM != 0,
+            secure_boot: h.flags & abi::flags::SECURE_BOOT != 0,
             rsdp: h.rsdp,
-            ecam: if h.flags & FLAG_ECAM != 0 {
-                // SAFETY: with flags bit 2 the entry wrote the window at ECAM_OFFSET, inside
-                // the 0x700-byte block.
-                let (base, last_bus) = unsafe {
-                    (
-                        core::ptr::read_unaligned((addr + ECAM_OFFSET) as *const u64),
-                        *((addr + ECAM_OFFSET + 8) as *const u8),
-                    )
-                };
-                crate::pci::Ecam::new(base, last_bus)
-            } else {
-                None
-            },
+            ecam: h
+                .ecam
+                .and_then(|(base, last_bus)| crate::pci::Ecam::new(base, last_bus)),
             regions,
             region_count: n,
         })
@@ -183,7 +147,8 @@ impl BootInfo {
     /// left, or the second time (the buffer is handed out once).
     pub fn download_buffer(&self) -> Option<&'static mut [u8]> {
         let fw_end = firmware_end();
-        let (base, len) = largest_free(self.memory_map(), fw_end, 1 << 32)?;
+        let end = lifeboat_abi::memory::IDENTITY_MAP_END;
+        let (base, len) = largest_free(self.memory_map(), fw_end, end)?;
         if BUFFER_TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
             return None;
         }
@@ -202,10 +167,10 @@ pub fn firmware_end() -> u64 {
 
 /// Where the firmware leaves its hand-off to an image it starts: in the boot-info block
 /// (`rdi`), at this offset (bootloader/layout.md).
-pub const HANDOFF_OFFSET: usize = 0x700;
-const HANDOFF_MAGIC: u32 = 0x4F48_424C; // "LBHO"
+pub const HANDOFF_OFFSET: usize = abi::field::HANDOFF;
 
-/// What a started image learns from the firmware besides its header.
+/// What a started image learns from the firmware besides its header (its bytes are
+/// `lifeboat_abi::bootinfo::handoff`'s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Handoff {
     /// The token to hand back through [`crate::cmos::confirm_boot`].
@@ -214,31 +179,24 @@ pub struct Handoff {
     pub activation: Option<[u32; 4]>,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct RawHandoff {
-    magic: u32,
-    token: u32,
-    has_activation: u32,
-    activation: [u32; 4],
-}
-
 impl Handoff {
     /// Writes the hand-off into the boot-info block at `bootinfo_addr`.
     ///
     /// # Safety
-    /// `bootinfo_addr` must be the boot-info block stage 2 wrote (identity-mapped low
-    /// memory whose bytes from [`HANDOFF_OFFSET`] to +0x20 nothing else uses).
+    /// `bootinfo_addr` must be the boot-info block the entry wrote (identity-mapped memory
+    /// whose bytes from [`HANDOFF_OFFSET`] to +28 nothing else uses).
     pub unsafe fn write(&self, bootinfo_addr: usize) {
-        let raw = RawHandoff {
-            magic: HANDOFF_MAGIC,
+        let raw = abi::handoff::Handoff {
             token: self.token,
-            has_activation: u32::from(self.activation.is_some()),
-            activation: self.activation.unwrap_or_default(),
-        };
-        // SAFETY: the caller guarantees the block; the offset is 4-aligned within it.
+            activation: self.activation,
+        }
+        .encode();
+        // SAFETY: the caller guarantees the block; the hand-off lies inside it.
         unsafe {
-            core::ptr::write_volatile((bootinfo_addr + HANDOFF_OFFSET) as *mut RawHandoff, raw)
+            core::ptr::write_volatile(
+                (bootinfo_addr + HANDOFF_OFFSET) as *mut [u8; abi::handoff::LEN],
+                raw,
+            )
         }
     }
 
@@ -248,13 +206,15 @@ impl Handoff {
     /// # Safety
     /// `bootinfo_addr` must be the `rdi` the firmware entered the image with.
     pub unsafe fn read(bootinfo_addr: usize) -> Option<Handoff> {
-        // SAFETY: the caller guarantees the block; the offset is 4-aligned within it.
+        // SAFETY: the caller guarantees the block; the hand-off lies inside it.
         let raw = unsafe {
-            core::ptr::read_volatile((bootinfo_addr + HANDOFF_OFFSET) as *const RawHandoff)
+            core::ptr::read_volatile(
+                (bootinfo_addr + HANDOFF_OFFSET) as *const [u8; abi::handoff::LEN],
+            )
         };
-        (raw.magic == HANDOFF_MAGIC).then_some(Handoff {
-            token: raw.token,
-            activation: (raw.has_activation == 1).then_some(raw.activation),
+        abi::handoff::Handoff::decode(&raw).map(|h| Handoff {
+            token: h.token,
+            activation: h.activation,
         })
     }
 }

@@ -10,37 +10,20 @@
 //! only if the token is the current record's. A byte left over from an earlier image, the
 //! random contents of a CMOS after its battery died, or a BIOS that uses these bytes for
 //! itself can therefore never confirm an image.
-use x86_64::instructions::port::Port;
+use lifeboat_hw::cmos::{read as cmos_read, write as cmos_write};
 
-/// CMOS RAM index of the marker byte (high in the 128-byte bank, away from the clock, the
-/// checksummed BIOS area and SeaBIOS's boot-order bytes); the token follows it.
-pub const MARK_INDEX: u8 = 0x7B;
-/// First of the four token bytes (little-endian).
-pub const TOKEN_INDEX: u8 = 0x7C;
-/// The marker value that means "a token follows".
-pub const CONFIRMED: u8 = 0xC5;
-/// Bit 7 of the index port masks NMI; it stays clear (NMI enabled).
-const NMI_ENABLED: u8 = 0x00;
+/// The marker's index, the token's first index and the marker value: one definition in
+/// `lifeboat_abi::cmos`.
+pub use lifeboat_abi::cmos::{CONFIRMED, MARK_INDEX, TOKEN_INDEX};
 
-fn access<R>(index_value: u8, f: impl FnOnce(&mut Port<u8>) -> R) -> R {
-    let mut index = Port::<u8>::new(0x70);
-    let mut data = Port::<u8>::new(0x71);
-    // SAFETY: ports 0x70/0x71 are the CMOS index/data pair on every PC; MARK_INDEX..=0x7F
-    // are bytes of general-purpose CMOS RAM that neither the clock nor the BIOS checksum
-    // covers; the firmware and the images it starts are single-threaded with interrupts
-    // off, so the index/data pair is not split.
-    unsafe { index.write(NMI_ENABLED | index_value) };
-    f(&mut data)
-}
-
+/// NMI stays enabled (bit 7 of the index port clear); the hardware core
+/// (`lifeboat_hw::cmos`) does the port access.
 fn write(index: u8, value: u8) {
-    // SAFETY: see `access`.
-    access(index, |d| unsafe { d.write(value) })
+    cmos_write(index, value, false)
 }
 
 fn read(index: u8) -> u8 {
-    // SAFETY: see `access`.
-    access(index, |d| unsafe { d.read() })
+    cmos_read(index, false)
 }
 
 /// For a started image: say it works, with the token the firmware handed over.

@@ -12,7 +12,7 @@
 //! so the rest of the firmware keeps its simple polled model.
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use x86_64::instructions::port::Port;
+use lifeboat_hw::port;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::load_tss;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
@@ -118,30 +118,24 @@ pub fn code_selector() -> SegmentSelector {
 /// Remaps the PICs to [`IRQ_BASE`], masks every IRQ but the PIT's, and starts PIT channel 0
 /// at 1 kHz. Interrupts stay disabled except inside [`idle`]. Call after `exceptions::init`.
 pub fn start_tick() {
-    let mut c1 = Port::<u8>::new(PIC1_CMD);
-    let mut d1 = Port::<u8>::new(PIC1_DATA);
-    let mut c2 = Port::<u8>::new(PIC2_CMD);
-    let mut d2 = Port::<u8>::new(PIC2_DATA);
-    let mut pit_cmd = Port::<u8>::new(0x43);
-    let mut pit0 = Port::<u8>::new(0x40);
     let divisor = (PIT_HZ / TICK_HZ) as u16;
     // SAFETY: the PICs and PIT channel 0 are standard PC devices that nothing else in the
     // firmware programs (the TSC calibration uses channel 2); interrupts are disabled
     // (stage 2 masked both PICs; we never `sti` outside `idle`).
     unsafe {
-        c1.write(ICW1_INIT_ICW4);
-        c2.write(ICW1_INIT_ICW4);
-        d1.write(IRQ_BASE); // ICW2: master vectors 0x20-0x27
-        d2.write(IRQ_BASE + 8); // slave 0x28-0x2F
-        d1.write(0x04); // ICW3: slave on IRQ 2
-        d2.write(0x02); // ICW3: cascade identity 2
-        d1.write(ICW4_8086);
-        d2.write(ICW4_8086);
-        d1.write(0xFE); // mask all but IRQ 0
-        d2.write(0xFF);
-        pit_cmd.write(0x34); // channel 0, lobyte/hibyte, mode 2 (rate generator), binary
-        pit0.write(divisor as u8);
-        pit0.write((divisor >> 8) as u8);
+        port::outb(PIC1_CMD, ICW1_INIT_ICW4);
+        port::outb(PIC2_CMD, ICW1_INIT_ICW4);
+        port::outb(PIC1_DATA, IRQ_BASE); // ICW2: master vectors 0x20-0x27
+        port::outb(PIC2_DATA, IRQ_BASE + 8); // slave 0x28-0x2F
+        port::outb(PIC1_DATA, 0x04); // ICW3: slave on IRQ 2
+        port::outb(PIC2_DATA, 0x02); // ICW3: cascade identity 2
+        port::outb(PIC1_DATA, ICW4_8086);
+        port::outb(PIC2_DATA, ICW4_8086);
+        port::outb(PIC1_DATA, 0xFE); // mask all but IRQ 0
+        port::outb(PIC2_DATA, 0xFF);
+        port::outb(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2 (rate generator), binary
+        port::outb(0x40, divisor as u8);
+        port::outb(0x40, (divisor >> 8) as u8);
     }
 }
 

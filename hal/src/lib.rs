@@ -1,5 +1,7 @@
-//! x86 hardware for lifeboat: the product's hardware `unsafe` lives in this crate, each block
-//! with a `// SAFETY:` line saying why it holds. The rest is the boot code (the bootloader's
+//! x86 hardware for lifeboat: the product's hardware `unsafe` lives in this crate and in the
+//! hardware core it builds on (`lifeboat_hw`: port I/O, the 16550, PCI configuration, CMOS,
+//! fw_cfg; shared with the ROM and unpack stages), each block with a `// SAFETY:` line saying
+//! why it holds. The rest is the boot code (the bootloader's
 //! assembly, the ROM stage's and the UEFI loader's `main.rs`), the firmware binary's bare
 //! wiring (`firmware/src/bare`: constructing drivers, the RAM a flash boot may write, the
 //! jump) and one block in the demo image, under the same lints.

@@ -12,12 +12,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use x86_64::instructions::port::Port;
-
-/// CONFIG_ADDRESS port of mechanism #1 (PCI 3.0 §3.2.2.3.2).
-pub const CONFIG_ADDRESS: u16 = 0xCF8;
-/// CONFIG_DATA port of mechanism #1 (PCI 3.0 §3.2.2.3.2).
-pub const CONFIG_DATA: u16 = 0xCFC;
+/// The configuration access itself (mechanism #1, ECAM, [`Bdf`]) is the hardware core's,
+/// shared with the ROM stage (`lifeboat_hw::pci`).
+pub use lifeboat_hw::pci::{Bdf, Ecam, Mechanism1, CONFIG_ADDRESS, CONFIG_DATA};
 
 /// Configuration header offsets (PCI 3.0 §6.1, figure 6-1).
 pub mod reg {
@@ -49,52 +46,6 @@ pub mod command {
     pub const INTX_DISABLE: u16 = 1 << 10;
 }
 
-/// A PCI Express enhanced configuration window (ECAM, PCIe Base 4.0 §7.2.2): 4 KiB of
-/// configuration space per function, the bus in address bits 27:20, the device in 19:15 and
-/// the function in 14:12, from bus 0 up to `last_bus`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ecam {
-    base: u64,
-    last_bus: u8,
-}
-
-impl Ecam {
-    /// A window at `base` for buses 0 to `last_bus`; `None` unless `base` is 1 MiB aligned
-    /// (what one bus takes) and the window ends at or below 4 GiB, where the firmware's
-    /// identity map ends (a window above it is not used: mechanism #1 serves instead).
-    pub const fn new(base: u64, last_bus: u8) -> Option<Ecam> {
-        let end = base.saturating_add((last_bus as u64 + 1) << 20);
-        if base == 0 || base & 0xF_FFFF != 0 || end > 1 << 32 {
-            return None;
-        }
-        Some(Ecam { base, last_bus })
-    }
-
-    /// The window's physical base address (bus 0).
-    pub const fn base(self) -> u64 {
-        self.base
-    }
-
-    /// The last bus the window covers.
-    pub const fn last_bus(self) -> u8 {
-        self.last_bus
-    }
-
-    /// The address of the dword at `offset & !3` of `bdf`, `None` for a bus past the window.
-    pub const fn address(self, bdf: Bdf, offset: u8) -> Option<u64> {
-        if bdf.bus > self.last_bus {
-            return None;
-        }
-        Some(
-            self.base
-                | (bdf.bus as u64) << 20
-                | ((bdf.dev as u64) & 0x1F) << 15
-                | ((bdf.func as u64) & 0x7) << 12
-                | (offset as u64 & 0xFC),
-        )
-    }
-}
-
 /// The ECAM window in use: base | last bus in bits 7:0 (the base is 1 MiB aligned), 0 = none.
 static ECAM: AtomicU64 = AtomicU64::new(0);
 
@@ -106,7 +57,7 @@ static ECAM: AtomicU64 = AtomicU64::new(0);
 /// it, or the one ACPI's MCFG names) and identity-mapped (it lies below 4 GiB, which every
 /// entry maps), with nothing else in it.
 pub unsafe fn use_ecam(window: Ecam) {
-    ECAM.store(window.base | window.last_bus as u64, Ordering::Relaxed);
+    ECAM.store(window.base() | window.last_bus() as u64, Ordering::Relaxed);
 }
 
 /// The machine's configuration access: ECAM for the buses its window covers when the entry
@@ -128,76 +79,44 @@ impl Config {
         }
     }
 
-    fn mmio(&self, bdf: Bdf, offset: u8) -> Option<*mut u32> {
+    /// The ECAM window in use, if any.
+    fn window(&self) -> Option<Ecam> {
         let v = ECAM.load(Ordering::Relaxed);
-        if v == 0 {
-            return None;
-        }
-        // Only `use_ecam` stores, from a checked `Ecam`.
-        let window = Ecam {
-            base: v & !0xFF,
-            last_bus: v as u8,
-        };
-        Some(window.address(bdf, offset)? as usize as *mut u32)
+        // Only `use_ecam` stores, from a checked `Ecam` (0: none).
+        Ecam::new(v & !0xFF, v as u8)
     }
 }
 
 impl ConfigSpace for Config {
     fn read32(&mut self, bdf: Bdf, offset: u8) -> u32 {
-        match self.mmio(bdf, offset) {
-            // SAFETY: `use_ecam`'s contract: the window is the chipset's, identity-mapped; an
-            // aligned dword read of a header register has no side effect.
-            Some(p) => unsafe { core::ptr::read_volatile(p) },
-            None => self.ports.read32(bdf, offset),
+        if let Some(w) = self.window() {
+            // SAFETY: `use_ecam`'s contract: the window is the chipset's, identity-mapped.
+            if let Some(v) = unsafe { w.read32(bdf, offset) } {
+                return v;
+            }
         }
+        self.ports.read32(bdf, offset)
     }
 
     fn write32(&mut self, bdf: Bdf, offset: u8, value: u32) {
-        match self.mmio(bdf, offset) {
+        if let Some(w) = self.window() {
             // SAFETY: as above; the caller chose the register and value.
-            Some(p) => unsafe { core::ptr::write_volatile(p, value) },
-            None => self.ports.write32(bdf, offset, value),
+            if unsafe { w.write32(bdf, offset, value) } {
+                return;
+            }
         }
+        self.ports.write32(bdf, offset, value)
     }
 
     fn write16(&mut self, bdf: Bdf, offset: u8, value: u16) {
-        match self.mmio(bdf, offset) {
-            // SAFETY: as above; a word write at the word's own address leaves the other half of
-            // the dword alone (the Status register's write-one-to-clear bits).
-            Some(p) => unsafe {
-                core::ptr::write_volatile((p as *mut u16).add((offset as usize & 2) / 2), value)
-            },
-            None => self.ports.write16(bdf, offset, value),
+        if let Some(w) = self.window() {
+            // SAFETY: as above; a word write at the word's own address leaves the other
+            // half of the dword alone (the Status register's write-one-to-clear bits).
+            if unsafe { w.write16(bdf, offset, value) } {
+                return;
+            }
         }
-    }
-}
-
-/// A bus/device/function triple.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Bdf {
-    /// Bus number, 0–255.
-    pub bus: u8,
-    /// Device number, 0–31.
-    pub dev: u8,
-    /// Function number, 0–7.
-    pub func: u8,
-}
-
-impl Bdf {
-    /// The CONFIG_ADDRESS value selecting the dword at `offset` of this function:
-    /// enable bit 31, bus in 23:16, device in 15:11, function in 10:8, register in 7:2.
-    pub const fn config_address(self, offset: u8) -> u32 {
-        0x8000_0000
-            | (self.bus as u32) << 16
-            | ((self.dev as u32) & 0x1F) << 11
-            | ((self.func as u32) & 0x7) << 8
-            | (offset as u32 & 0xFC)
-    }
-}
-
-impl core::fmt::Display for Bdf {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:02x}:{:02x}.{}", self.bus, self.dev, self.func)
+        self.ports.write16(bdf, offset, value)
     }
 }
 
@@ -224,51 +143,18 @@ pub trait ConfigSpace {
     }
 }
 
-/// Configuration mechanism #1 through I/O ports 0xCF8 (address) and 0xCFC (data).
-#[derive(Debug)]
-pub struct Mechanism1 {
-    _private: (),
-}
-
-impl Mechanism1 {
-    /// Take the configuration ports.
-    ///
-    /// # Safety
-    ///
-    /// The machine must implement configuration mechanism #1 (every PC chipset since 1995 and
-    /// QEMU's `pc` and `q35` do), and no other code may use ports 0xCF8–0xCFF while this value
-    /// is in use: an access is two port writes/reads that must not be interleaved with another
-    /// one. Lifeboat is single-threaded and no interrupt handler touches PCI.
-    pub const unsafe fn new() -> Self {
-        Self { _private: () }
-    }
-}
-
+/// Mechanism #1 (`lifeboat_hw::pci::Mechanism1`) as a [`ConfigSpace`].
 impl ConfigSpace for Mechanism1 {
     fn read32(&mut self, bdf: Bdf, offset: u8) -> u32 {
-        // SAFETY: `new`'s contract gives us exclusive use of CF8/CFC; selecting a register and
-        // reading it has no side effect on any device register in the configuration header.
-        unsafe {
-            Port::<u32>::new(CONFIG_ADDRESS).write(bdf.config_address(offset));
-            Port::<u32>::new(CONFIG_DATA).read()
-        }
+        Mechanism1::read32(self, bdf, offset)
     }
 
     fn write32(&mut self, bdf: Bdf, offset: u8, value: u32) {
-        // SAFETY: exclusive use of CF8/CFC as above; the caller chose the register and value.
-        unsafe {
-            Port::<u32>::new(CONFIG_ADDRESS).write(bdf.config_address(offset));
-            Port::<u32>::new(CONFIG_DATA).write(value);
-        }
+        Mechanism1::write32(self, bdf, offset, value)
     }
 
     fn write16(&mut self, bdf: Bdf, offset: u8, value: u16) {
-        // SAFETY: exclusive use of CF8/CFC as above; a word access at CFC + (offset & 2)
-        // writes only that word of the selected dword (PCI 3.0 §3.2.2.3.2).
-        unsafe {
-            Port::<u32>::new(CONFIG_ADDRESS).write(bdf.config_address(offset));
-            Port::<u16>::new(CONFIG_DATA + (offset as u16 & 2)).write(value);
-        }
+        Mechanism1::write16(self, bdf, offset, value)
     }
 }
 
@@ -701,13 +587,8 @@ pub(crate) mod tests {
         );
         assert_eq!(Ecam::new(0, 255), None);
         assert_eq!(Ecam::new(0xB008_0000, 255), None, "not 1 MiB aligned");
-        assert_eq!(
-            Ecam::new(0xF000_0000, 255),
-            Some(Ecam {
-                base: 0xF000_0000,
-                last_bus: 255
-            })
-        );
+        let top = Ecam::new(0xF000_0000, 255).unwrap();
+        assert_eq!((top.base(), top.last_bus()), (0xF000_0000, 255));
         assert_eq!(Ecam::new(0xF010_0000, 255), None, "ends above 4 GiB");
         assert_eq!(Ecam::new(0x8_0000_0000, 0), None, "above the identity map");
         assert_eq!(Ecam::new(!0xF_FFFF, 255), None);

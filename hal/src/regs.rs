@@ -4,7 +4,7 @@
 
 use core::ptr;
 
-use x86_64::instructions::port::Port;
+use lifeboat_hw::port as io;
 
 /// A memory-mapped register window (a memory BAR, or a fixed window such as a flash chip's).
 pub struct Mmio {
@@ -106,41 +106,41 @@ impl IoPorts {
     pub fn read32(&self, offset: u16) -> u32 {
         let port = self.port(offset, 4);
         // SAFETY: `new`'s contract: the port is a register of our device.
-        unsafe { Port::<u32>::new(port).read() }
+        unsafe { io::inl(port) }
     }
     /// Write a 32-bit register.
     #[inline]
     pub fn write32(&self, offset: u16, value: u32) {
         let port = self.port(offset, 4);
         // SAFETY: as in `read32`.
-        unsafe { Port::<u32>::new(port).write(value) }
+        unsafe { io::outl(port, value) }
     }
     /// Read a 16-bit register.
     #[inline]
     pub fn read16(&self, offset: u16) -> u16 {
         let port = self.port(offset, 2);
         // SAFETY: as in `read32`.
-        unsafe { Port::<u16>::new(port).read() }
+        unsafe { io::inw(port) }
     }
     /// Write a 16-bit register.
     #[inline]
     pub fn write16(&self, offset: u16, value: u16) {
         let port = self.port(offset, 2);
         // SAFETY: as in `read32`.
-        unsafe { Port::<u16>::new(port).write(value) }
+        unsafe { io::outw(port, value) }
     }
     /// Read an 8-bit register.
     #[inline]
     pub fn read8(&self, offset: u16) -> u8 {
         let port = self.port(offset, 1);
         // SAFETY: as in `read32`.
-        unsafe { Port::<u8>::new(port).read() }
+        unsafe { io::inb(port) }
     }
     /// Write an 8-bit register.
     #[inline]
     pub fn write8(&self, offset: u16, value: u8) {
         let port = self.port(offset, 1);
         // SAFETY: as in `read32`.
-        unsafe { Port::<u8>::new(port).write(value) }
+        unsafe { io::outb(port, value) }
     }
 }

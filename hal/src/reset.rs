@@ -1,16 +1,16 @@
 //! Machine reset: the keyboard controller's pulse-reset line, then the PCI reset
 //! control register (0xCF9), then a triple fault as the last resort.
-use x86_64::instructions::port::Port;
+use lifeboat_hw::port;
 
 /// Reset the machine; never returns.
 pub fn reset() -> ! {
     // SAFETY: writing 0xFE to the 8042 command port pulses the CPU reset line; nothing
     // after this point depends on machine state.
-    unsafe { Port::<u8>::new(0x64).write(0xFE) };
+    unsafe { port::outb(0x64, 0xFE) };
     crate::timer::delay_us(50_000);
     // SAFETY: 0xCF9 is the chipset's reset control register on PIIX/ICH (QEMU pc and q35);
     // 0x06 requests a hard reset.
-    unsafe { Port::<u8>::new(0xCF9).write(0x06) };
+    unsafe { port::outb(0xCF9, 0x06) };
     crate::timer::delay_us(50_000);
     triple_fault()
 }

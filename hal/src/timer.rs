@@ -2,7 +2,7 @@
 //!
 //! Logic code never reads this clock itself: the firmware passes `now_us()` in.
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use x86_64::instructions::port::Port;
+use lifeboat_hw::port;
 
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(0);
 static TSC_ZERO: AtomicU64 = AtomicU64::new(0);
@@ -36,23 +36,20 @@ fn rdtsc() -> u64 {
 
 /// TSC ticks while PIT channel 2 counts `CAL_TICKS` (one calibration interval).
 fn measure_once() -> Option<u64> {
-    let mut p61 = Port::<u8>::new(0x61);
-    let mut cmd = Port::<u8>::new(0x43);
-    let mut ch2 = Port::<u8>::new(0x42);
     // SAFETY: ports 0x42/0x43/0x61 are the PIT channel 2 and its gate on every PC; the
     // speaker output (0x61 bit 1) is kept off; nothing else uses channel 2.
     unsafe {
-        let v = p61.read();
-        p61.write((v & !0x02) & !0x01); // gate low: counter holds
-        cmd.write(0xB0); // channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count), binary
-        ch2.write((CAL_TICKS & 0xFF) as u8);
-        ch2.write((CAL_TICKS >> 8) as u8);
-        let v = p61.read();
-        p61.write(v | 0x01); // gate high: counting starts
+        let v = port::inb(0x61);
+        port::outb(0x61, (v & !0x02) & !0x01); // gate low: counter holds
+        port::outb(0x43, 0xB0); // channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count), binary
+        port::outb(0x42, (CAL_TICKS & 0xFF) as u8);
+        port::outb(0x42, (CAL_TICKS >> 8) as u8);
+        let v = port::inb(0x61);
+        port::outb(0x61, v | 0x01); // gate high: counting starts
         let t0 = rdtsc();
         // OUT2 (0x61 bit 5) rises when the count reaches zero. A PIT that never gets
         // there must not hang the unit: give up after TSC_GIVE_UP ticks (~0.1-0.5 s).
-        while p61.read() & 0x20 == 0 {
+        while port::inb(0x61) & 0x20 == 0 {
             if rdtsc().wrapping_sub(t0) > TSC_GIVE_UP {
                 return None;
             }

@@ -5,32 +5,12 @@
 //! receiver into a software ring (`rx_ring`) first, so echoing never drops input.
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use x86_64::instructions::port::Port;
+use lifeboat_hw::port;
 
-/// Register offsets and bits, as in the PC16550D datasheet.
-mod spec {
-    pub const RBR_THR_DLL: u16 = 0; // receive buffer / transmit holding / divisor latch low
-    pub const IER_DLM: u16 = 1; // interrupt enable / divisor latch high
-    pub const FCR: u16 = 2; // FIFO control (write)
-    pub const LCR: u16 = 3; // line control
-    pub const MCR: u16 = 4; // modem control
-    pub const LSR: u16 = 5; // line status
-    pub const LCR_DLAB: u8 = 0x80;
-    pub const LCR_8N1: u8 = 0x03;
-    pub const FCR_ENABLE_CLEAR_14: u8 = 0xC7; // enable FIFOs, clear both, RX trigger 14
-    pub const MCR_DTR_RTS_OUT2: u8 = 0x0B;
-    pub const LSR_DR: u8 = 0x01; // data ready
-    pub const LSR_OE: u8 = 0x02; // overrun error: a received byte was lost
-    pub const LSR_BI: u8 = 0x10; // break interrupt: line held low for a whole character time
-    pub const LSR_THRE: u8 = 0x20; // transmit holding register empty
-    pub const LSR_TEMT: u8 = 0x40; // transmitter empty: holding register/FIFO and shift register
-    pub const CLOCK_DIV: u32 = 115_200; // 1.8432 MHz / 16
-}
+/// Register offsets and bits, as in the PC16550D datasheet (`lifeboat_hw::uart::spec`).
+use lifeboat_hw::uart::spec;
 
-/// The I/O base of the first serial port (the console).
-pub const COM1: u16 = 0x3F8;
-/// The I/O base of the second serial port (the defmt channel).
-pub const COM2: u16 = 0x2F8;
+pub use lifeboat_hw::uart::{COM1, COM2};
 
 /// Reading LSR clears its BI (break) bit while DR stays set, so every LSR read (the
 /// transmitter polls it too, from `Uart16550` and `RawTx`) latches BI here and the
@@ -52,7 +32,7 @@ fn latch(base: u16) -> Option<&'static AtomicBool> {
 unsafe fn read_lsr(base: u16) -> u8 {
     // SAFETY: the caller's contract; reading LSR only clears its error/break bits, which
     // are latched right here.
-    let lsr = unsafe { Port::<u8>::new(base + spec::LSR).read() };
+    let lsr = unsafe { port::inb(base + spec::LSR) };
     if lsr != 0xFF && lsr & spec::LSR_BI != 0 {
         if let Some(l) = latch(base) {
             l.store(true, Ordering::Relaxed);
@@ -93,10 +73,7 @@ impl Uart16550 {
     /// `base` must be the I/O base of a 16550-compatible UART, and this must be the
     /// only object driving it.
     pub unsafe fn new(base: u16, baud: u32) -> Result<Self, BadBaud> {
-        if baud == 0 || !spec::CLOCK_DIV.is_multiple_of(baud) || spec::CLOCK_DIV / baud > 0xFFFF {
-            return Err(BadBaud(baud));
-        }
-        let div = (spec::CLOCK_DIV / baud) as u16;
+        let div = lifeboat_hw::uart::divisor(baud).ok_or(BadBaud(baud))?;
         let mut u = Self {
             base,
             rx_ring: [UartEvent::Break; RING],
@@ -108,19 +85,14 @@ impl Uart16550 {
         // Keep what the operator typed during POST (an early ESC or BREAK must count):
         // reprogramming the FIFO below would discard it.
         u.drain_rx();
-        u.out(spec::IER_DLM, 0x00);
-        u.out(spec::LCR, spec::LCR_DLAB);
-        u.out(spec::RBR_THR_DLL, div as u8);
-        u.out(spec::IER_DLM, (div >> 8) as u8);
-        u.out(spec::LCR, spec::LCR_8N1);
-        u.out(spec::FCR, spec::FCR_ENABLE_CLEAR_14);
-        u.out(spec::MCR, spec::MCR_DTR_RTS_OUT2);
+        // SAFETY: the caller's contract: the UART is ours.
+        unsafe { lifeboat_hw::uart::init(base, div) };
         Ok(u)
     }
 
     fn out(&mut self, reg: u16, val: u8) {
         // SAFETY: `new`'s contract: base..base+7 are this UART's registers and we own them.
-        unsafe { Port::<u8>::new(self.base + reg).write(val) }
+        unsafe { port::outb(self.base + reg, val) }
     }
 
     fn lsr(&mut self) -> u8 {
@@ -130,7 +102,7 @@ impl Uart16550 {
 
     fn inp(&mut self, reg: u16) -> u8 {
         // SAFETY: as in `out`; reading LSR/RBR has only the documented side effects.
-        unsafe { Port::<u8>::new(self.base + reg).read() }
+        unsafe { port::inb(self.base + reg) }
     }
 
     /// Move everything the hardware holds into the software ring.
@@ -251,7 +223,7 @@ impl RawTx {
                 while read_lsr(self.0) & spec::LSR_THRE == 0 && spins < 1_000_000 {
                     spins += 1;
                 }
-                Port::<u8>::new(self.0 + spec::RBR_THR_DLL).write(b);
+                port::outb(self.0 + spec::RBR_THR_DLL, b);
             }
         }
     }

@@ -9,127 +9,55 @@
 
 pub mod table_loader;
 
-/// Where things are in the ROM (mapped so that it ends at 4 GiB) and in RAM.
-///
-/// ```text
-/// ROM end - 4 KiB   reset stub (.reset): real -> protected -> long mode; reset vector at -16
-/// ROM end - 64 KiB  the stage image (linked at STAGE_BASE, copied there by the stub), ≤ 60 KiB
-/// ROM end - 68 KiB  payload header (4 KiB): magic, firmware length, configuration text
-/// below that        the packed firmware (unpack stage + compressed image), 4 KiB aligned
-/// ROM start         0xFF fill (the ROM is a multiple of 64 KiB, as QEMU requires)
-/// ```
-pub mod layout {
-    /// First byte above the ROM: it is mapped to end at 4 GiB.
-    pub const ROM_END: u64 = 0x1_0000_0000;
-    /// The top 64 KiB: the stage image and the reset stub (`LIFEBOAT_ROM_TOP` from build.rs).
-    pub const TOP_LEN: usize = 64 * 1024;
-    /// The reset stub: the last 4 KiB of the top.
-    pub const RESET_LEN: usize = 4096;
-    /// The payload header sits directly below the top.
-    pub const HEADER_LEN: usize = 4096;
-    /// Address of the payload header.
-    pub const HEADER_ADDR: u64 = ROM_END - TOP_LEN as u64 - HEADER_LEN as u64;
-    /// Where the stage image is linked and copied (rom/rom.ld).
-    pub const STAGE_BASE: u64 = 0x2_0000;
-    /// QEMU maps a `-bios` file only if its size is a multiple of 64 KiB.
-    pub const ROM_GRANULE: usize = 64 * 1024;
-    /// The largest ROM QEMU's pc and q35 boards map below 4 GiB (16 MiB with max-fw-size;
-    /// the default is 8 MiB).
-    pub const ROM_MAX: usize = 8 << 20;
-    /// Where the configuration text goes in RAM (as stage 1 loads it).
-    pub const CONFIG_ADDR: u64 = 0x7E00;
-    /// The boot-info block (bootloader/layout.md).
-    pub const BOOT_INFO: u64 = 0x800;
-    /// Where the packed firmware (the unpack stage of unpack/, then the compressed
-    /// firmware) is copied and entered; the stage unpacks the firmware to 1 MiB
-    /// (`lifeboat_unpack::layout`).
-    pub const PACKED_BASE: u64 = 0x20_0000;
-    /// The most the packed firmware may hold: from [`PACKED_BASE`] to the unpack stage's
-    /// .bss (`lifeboat_unpack::layout::PACKED_MAX`).
-    pub const PACKED_MAX: usize = 0x1C_0000;
+/// The ROM's layout and payload header: one definition in `lifeboat_abi::rom`, shared
+/// with the media builder.
+pub use lifeboat_abi::rom::{layout, payload};
 
-    /// Address of the packed firmware of `len` bytes in the ROM.
-    pub const fn firmware_addr(len: usize) -> u64 {
-        HEADER_ADDR - align_up(len as u64, 4096)
+/// The boot-info block the stage writes (`lifeboat_abi::bootinfo`).
+pub use lifeboat_abi::bootinfo;
+
+/// The boot-info block the ROM stage hands the firmware, as bytes: drive 0x80, medium disk,
+/// the configuration at [`layout::CONFIG_ADDR`], `fw_len` bytes of packed firmware, flags
+/// "started by the ROM", the RSDP, on q35 the ECAM window it mapped, and `map`.
+pub fn boot_info(fw_len: usize, map: &E820Map, q35: bool, rsdp: u64) -> [u8; bootinfo::LEN] {
+    let mut block = [0u8; bootinfo::LEN];
+    bootinfo::Header {
+        boot_drive: 0x80,
+        medium: bootinfo::medium::DISK,
+        config_addr: layout::CONFIG_ADDR as u32,
+        config_len: payload::CONFIG_LEN as u32,
+        firmware_size: fw_len as u32,
+        flags: bootinfo::flags::ROM,
+        rsdp,
+        // The firmware reaches PCI configuration space through the ECAM the stage mapped.
+        ecam: q35.then(|| {
+            let last_bus = (chipset::MMCONFIG_LEN >> 20).wrapping_sub(1) as u8;
+            (chipset::MMCONFIG_BASE, last_bus)
+        }),
     }
-
-    /// Bytes of the ROM holding a packed firmware of `len` bytes.
-    pub const fn rom_len(firmware_len: usize) -> usize {
-        let used = TOP_LEN + HEADER_LEN + align_up(firmware_len as u64, 4096) as usize;
-        align_up(used as u64, ROM_GRANULE as u64) as usize
-    }
-
-    pub(crate) const fn align_up(v: u64, a: u64) -> u64 {
-        v.div_ceil(a) * a
-    }
-}
-
-/// The payload header at [`layout::HEADER_ADDR`], written by the media builder.
-pub mod payload {
-    /// 16 bytes: the start of the header.
-    pub const MAGIC: [u8; 16] = *b"LIFEBOAT-ROM-P1\0";
-    /// u32: length of the packed firmware.
-    pub const FIRMWARE_LEN: usize = 16;
-    /// u32: length of the ROM (so the stage knows where the ROM starts).
-    pub const ROM_LEN: usize = 20;
-    /// 512 bytes: the configuration text (`key=value` lines), NUL-padded.
-    pub const CONFIG: usize = 32;
-    pub const CONFIG_LEN: usize = 512;
-
-    /// The firmware length in a header, if its magic is right.
-    pub fn firmware_len(header: &[u8]) -> Option<usize> {
-        if header.get(..16)? != MAGIC {
-            return None;
-        }
-        let b = header.get(FIRMWARE_LEN..FIRMWARE_LEN + 4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    }
-}
-
-/// The boot-info block the stage writes (layout as stage 2's, `hal::bootinfo`).
-pub mod bootinfo {
-    pub const MAGIC: u32 = 0x544F_424C; // "LBOT"
-    pub const LEN: usize = 0x800;
-    /// Medium kind byte: the ROM reports "disk" (3): the slots are on the ATA disk.
-    pub const MEDIUM_DISK: u8 = 3;
-    /// Flags bit 1: started by the ROM (no BIOS services were ever there).
-    pub const FLAG_ROM: u32 = 2;
-    /// Flags bit 2: the ECAM window is described at [`ECAM`] (q35).
-    pub const FLAG_ECAM: u32 = 4;
-    /// u64 base and u8 last bus of the ECAM window, with [`FLAG_ECAM`].
-    pub const ECAM: usize = 0x6F0;
-    /// u64: the ACPI RSDP's address (0: none).
-    pub const RSDP: usize = 0x18;
-    pub const E820: usize = 0x20;
-    pub const MAX_E820: usize = 64;
+    .write(map.entries().iter().copied(), &mut block);
+    block
 }
 
 /// E820 types (ACPI 6.5 §15).
 pub mod e820 {
-    pub const USABLE: u32 = 1;
-    pub const RESERVED: u32 = 2;
-    pub const ACPI: u32 = 3;
+    pub use lifeboat_abi::bootinfo::e820::{ACPI_RECLAIM as ACPI, RESERVED, USABLE};
 }
 
 /// One E820 entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct E820 {
-    pub base: u64,
-    pub len: u64,
-    pub kind: u32,
-}
+pub use lifeboat_abi::bootinfo::E820;
 
 /// A fixed-capacity E820 list.
 #[derive(Debug, Clone)]
 pub struct E820Map {
-    entries: [E820; bootinfo::MAX_E820],
+    entries: [E820; bootinfo::e820::MAX],
     len: usize,
 }
 
 impl Default for E820Map {
     fn default() -> Self {
         Self {
-            entries: [E820::default(); bootinfo::MAX_E820],
+            entries: [E820::default(); bootinfo::e820::MAX],
             len: 0,
         }
     }
@@ -271,47 +199,18 @@ impl E820Map {
 pub mod fw_cfg {
     use super::{E820Map, E820};
 
-    /// I/O port of the selector register (16 bits, written).
-    pub const SELECTOR: u16 = 0x510;
-    /// I/O port of the data register (8 bits, read).
-    pub const DATA: u16 = 0x511;
-    /// Item: the signature "QEMU".
-    pub const SIGNATURE: u16 = 0x0000;
-    /// Item: the file directory.
-    pub const FILE_DIR: u16 = 0x0019;
+    /// The device's ports, items and DMA interface: `lifeboat_hw::fw_cfg`, the stages'
+    /// shared hardware core.
+    pub use lifeboat_hw::fw_cfg::{
+        dma_access, dma_select, DATA, DMA_ERROR, DMA_HIGH, DMA_LOW, DMA_READ, DMA_SELECT, DMA_SKIP,
+        DMA_WRITE, FEATURE_DMA, FILE_DIR, ID, SELECTOR, SIGNATURE,
+    };
     /// Bytes of one directory entry: size u32 BE, select u16 BE, reserved u16, name\[56\].
     pub const DIR_ENTRY_LEN: usize = 64;
     /// Bytes of one `etc/e820` entry: address u64, length u64, type u32 (little-endian).
     pub const E820_ENTRY_LEN: usize = 20;
-    /// Item: the feature bitmap (u32 little-endian); bit 1 = the DMA interface.
-    pub const ID: u16 = 0x0001;
-    pub const FEATURE_DMA: u32 = 1 << 1;
-    /// I/O ports of the DMA address register (64 bits big-endian: the high half at 0x514,
-    /// the low half at 0x518, whose write starts the transfer).
-    pub const DMA_HIGH: u16 = 0x514;
-    pub const DMA_LOW: u16 = 0x518;
-    /// DMA control bits (the selector goes in the top 16 bits with `DMA_SELECT`).
-    pub const DMA_ERROR: u32 = 1 << 0;
-    pub const DMA_READ: u32 = 1 << 1;
-    pub const DMA_SKIP: u32 = 1 << 2;
-    pub const DMA_SELECT: u32 = 1 << 3;
-    pub const DMA_WRITE: u32 = 1 << 4;
     /// The ACPI table loader's script.
     pub const TABLE_LOADER: &str = "etc/table-loader";
-
-    /// A DMA access structure (16 bytes, big-endian: control, length, address).
-    pub fn dma_access(control: u32, len: u32, addr: u64) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a[..4].copy_from_slice(&control.to_be_bytes());
-        a[4..8].copy_from_slice(&len.to_be_bytes());
-        a[8..].copy_from_slice(&addr.to_be_bytes());
-        a
-    }
-
-    /// The control word that selects `select` and then reads (or skips, or writes).
-    pub fn dma_select(select: u16, op: u32) -> u32 {
-        u32::from(select) << 16 | DMA_SELECT | op
-    }
 
     /// The fw_cfg file directory (item [`FILE_DIR`], after its big-endian u32 count): whole
     /// 64-byte entries.
@@ -605,16 +504,16 @@ pub mod chipset {
 /// them), for the ROM's one-line warnings on COM1 before the firmware runs; 9600 when
 /// absent or not one the firmware accepts.
 pub fn config_baud(text: &[u8]) -> u32 {
-    const BAUDS: [u32; 7] = [1200, 2400, 4800, 9600, 19200, 38400, 115200];
-    let mut baud = 9600;
+    use lifeboat_abi::config::{baud_accepted, BAUD, DEFAULT_BAUD};
+    let mut baud = DEFAULT_BAUD;
     for line in text.split(|&b| b == b'\n' || b == 0) {
         let Ok(line) = core::str::from_utf8(line) else {
             continue;
         };
         if let Some((k, v)) = line.split_once('=') {
-            if k.trim() == "baud" {
+            if k.trim() == BAUD {
                 match v.trim().parse::<u32>() {
-                    Ok(b) if BAUDS.contains(&b) => baud = b,
+                    Ok(b) if baud_accepted(b) => baud = b,
                     _ => {}
                 }
             }
@@ -940,7 +839,7 @@ mod tests {
         );
         // A full list stays as it was.
         let mut full = E820Map::default();
-        for i in 0..bootinfo::MAX_E820 as u64 {
+        for i in 0..bootinfo::e820::MAX as u64 {
             full.push(E820 {
                 base: i * 0x1000,
                 len: 0x1000,

@@ -31,56 +31,22 @@ mod bare {
     use lifeboat_rom::pci::{self, BarKind, BarProbe};
     use lifeboat_rom::table_loader::{self, Plan};
     use lifeboat_rom::{
-        bootinfo, chipset, config_baud, e820, fw_cfg, layout, payload, ram_from_cmos, E820Map,
+        boot_info, bootinfo, chipset, config_baud, e820, fw_cfg, layout, payload, ram_from_cmos,
+        E820Map,
     };
 
     global_asm!(include_str!("reset.s"));
 
-    /// Port I/O. The ROM stage owns the machine: nothing else runs, and the ports it uses
-    /// (PCI configuration, fw_cfg, CMOS, debugcon) touch no memory the stage relies on.
-    mod port {
-        use core::arch::asm;
-
-        pub fn outb(port: u16, v: u8) {
-            // SAFETY: see the module doc: the write has no effect on memory.
-            unsafe {
-                asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags))
-            };
-        }
-        pub fn outw(port: u16, v: u16) {
-            // SAFETY: as above.
-            unsafe {
-                asm!("out dx, ax", in("dx") port, in("ax") v, options(nomem, nostack, preserves_flags))
-            };
-        }
-        pub fn outl(port: u16, v: u32) {
-            // SAFETY: as above.
-            unsafe {
-                asm!("out dx, eax", in("dx") port, in("eax") v, options(nomem, nostack, preserves_flags))
-            };
-        }
-        pub fn inb(port: u16) -> u8 {
-            let v: u8;
-            // SAFETY: as above; reads have no effect on memory either.
-            unsafe {
-                asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags))
-            };
-            v
-        }
-        pub fn inl(port: u16) -> u32 {
-            let v: u32;
-            // SAFETY: as above.
-            unsafe {
-                asm!("in eax, dx", in("dx") port, out("eax") v, options(nomem, nostack, preserves_flags))
-            };
-            v
-        }
-    }
+    use lifeboat_hw::fw_cfg as hw_fw_cfg;
+    use lifeboat_hw::pci::{Bdf, Mechanism1};
+    use lifeboat_hw::{cmos, port, uart};
 
     /// Progress on QEMU's debug console (`-debugcon`, port 0xE9, the `-debugcon` default; ignored without it).
     fn debug(msg: &str) {
         for b in msg.bytes() {
-            port::outb(0xE9, b);
+            // SAFETY: QEMU's debug console port: a write only logs the byte (nothing there
+            // on other machines); no memory is touched.
+            unsafe { port::outb(0xE9, b) };
         }
     }
 
@@ -94,39 +60,6 @@ mod bare {
         }
     }
 
-    /// COM1 (16550 at 0x3F8) at the configuration's speed, 8N1: for the ROM's warnings,
-    /// before the firmware (which sets the UART up again) runs.
-    struct Com1;
-
-    impl Com1 {
-        const BASE: u16 = 0x3F8;
-
-        fn init(baud: u32) -> Com1 {
-            let div = (115_200 / baud.max(1)) as u16;
-            port::outb(Self::BASE + 1, 0); // no interrupts
-            port::outb(Self::BASE + 3, 0x80); // DLAB
-            port::outb(Self::BASE, div as u8);
-            port::outb(Self::BASE + 1, (div >> 8) as u8);
-            port::outb(Self::BASE + 3, 0x03); // 8N1
-            port::outb(Self::BASE + 2, 0x07); // FIFOs on and cleared
-            port::outb(Self::BASE + 4, 0x03); // DTR, RTS
-            Com1
-        }
-    }
-
-    impl Write for Com1 {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            for b in s.bytes() {
-                let mut spins = 0u32;
-                while port::inb(Self::BASE + 5) & 0x20 == 0 && spins < 1_000_000 {
-                    spins += 1;
-                }
-                port::outb(Self::BASE, b);
-            }
-            Ok(())
-        }
-    }
-
     /// A one-line warning on COM1 (the console) and the debug console.
     fn warn(args: core::fmt::Arguments) {
         let _ = Debugcon.write_fmt(format_args!("lifeboat-rom: {args}\n"));
@@ -134,30 +67,23 @@ mod bare {
         let header: &[u8; layout::HEADER_LEN] =
             unsafe { &*(layout::HEADER_ADDR as *const [u8; layout::HEADER_LEN]) };
         let config = &header[payload::CONFIG..payload::CONFIG + payload::CONFIG_LEN];
-        let _ = Com1::init(config_baud(config)).write_fmt(format_args!("lifeboat-rom: {args}\r\n"));
+        // COM1 at the configuration's speed, 8N1, before the firmware sets it up again.
+        // SAFETY: COM1 is the console UART; the ROM stage is the only code running.
+        if let Some(mut com1) = unsafe { uart::PolledTx::new(uart::COM1, config_baud(config)) } {
+            let _ = com1.write_fmt(format_args!("lifeboat-rom: {args}\r\n"));
+        }
     }
 
-    /// PCI configuration mechanism #1 on bus 0.
+    /// PCI configuration mechanism #1 on bus 0 (`lifeboat_hw::pci`).
     fn cfg_read(dev: u8, func: u8, off: u8) -> u32 {
-        port::outl(
-            0xCF8,
-            0x8000_0000 | u32::from(dev) << 11 | u32::from(func) << 8 | u32::from(off & 0xFC),
-        );
-        port::inl(0xCFC)
+        // SAFETY: every PC chipset (QEMU's pc and q35) has mechanism #1 and the ROM stage is
+        // the only code running: nothing interleaves with the access.
+        unsafe { Mechanism1::new() }.read32(Bdf { bus: 0, dev, func }, off)
     }
 
     fn cfg_write(dev: u8, func: u8, off: u8, v: u32) {
-        port::outl(
-            0xCF8,
-            0x8000_0000 | u32::from(dev) << 11 | u32::from(func) << 8 | u32::from(off & 0xFC),
-        );
-        port::outl(0xCFC, v);
-    }
-
-    fn fw_cfg_read(buf: &mut [u8]) {
-        for b in buf {
-            *b = port::inb(fw_cfg::DATA);
-        }
+        // SAFETY: as in `cfg_read`; the stage owns the devices it programs.
+        unsafe { Mechanism1::new() }.write32(Bdf { bus: 0, dev, func }, off, v)
     }
 
     /// Directory entries kept (QEMU 7.2 has 12 files on pc, 15 on q35; 32 slots by default).
@@ -173,26 +99,20 @@ mod bare {
     impl FwCfg {
         /// `None` without the device.
         fn probe() -> Option<FwCfg> {
-            port::outw(fw_cfg::SELECTOR, fw_cfg::SIGNATURE);
-            let mut sig = [0u8; 4];
-            fw_cfg_read(&mut sig);
-            if &sig != b"QEMU" {
+            if !hw_fw_cfg::present() {
                 return None;
             }
-            port::outw(fw_cfg::SELECTOR, fw_cfg::ID);
-            let mut id = [0u8; 4];
-            fw_cfg_read(&mut id);
-            let dma = u32::from_le_bytes(id) & fw_cfg::FEATURE_DMA != 0;
-            port::outw(fw_cfg::SELECTOR, fw_cfg::FILE_DIR);
+            let dma = hw_fw_cfg::has_dma();
+            hw_fw_cfg::select(fw_cfg::FILE_DIR);
             let mut count = [0u8; 4];
-            fw_cfg_read(&mut count);
+            hw_fw_cfg::read(&mut count);
             let n = (u32::from_be_bytes(count) as usize).min(FW_CFG_FILES);
             let mut f = FwCfg {
                 dir: [0; FW_CFG_FILES * fw_cfg::DIR_ENTRY_LEN],
                 dir_len: n * fw_cfg::DIR_ENTRY_LEN,
                 dma,
             };
-            fw_cfg_read(&mut f.dir[..f.dir_len]);
+            hw_fw_cfg::read(&mut f.dir[..f.dir_len]);
             Some(f)
         }
 
@@ -200,64 +120,41 @@ mod bare {
             fw_cfg::Directory::new(&self.dir[..self.dir_len]).find(name)
         }
 
-        /// One DMA transfer (`control`, `len` bytes at `addr`); false on a device error.
-        fn dma(control: u32, len: u32, addr: u64) -> bool {
-            let mut access = [0u8; 16];
-            access.copy_from_slice(&fw_cfg::dma_access(control, len, addr));
-            let at = access.as_mut_ptr() as u64;
-            port::outl(fw_cfg::DMA_HIGH, ((at >> 32) as u32).to_be());
-            // SAFETY: the access structure is on the stack (identity-mapped RAM) and lives
-            // until the device has cleared its control word below; the device reads it and
-            // the `len` bytes at `addr`, or writes them, which the callers own. This asm
-            // (no `nomem`) is a compiler barrier: the structure is in memory before this
-            // write to the low half starts the transfer, and what the device wrote is read
-            // after it.
-            unsafe {
-                asm!(
-                    "out dx, eax",
-                    in("dx") fw_cfg::DMA_LOW,
-                    in("eax") (at as u32).to_be(),
-                    options(nostack, preserves_flags)
-                );
-            }
-            for _ in 0..10_000_000u32 {
-                // SAFETY: the control word of the structure above, which the device clears.
-                let c = unsafe { core::ptr::read_volatile(access.as_ptr() as *const [u8; 4]) };
-                let c = u32::from_be_bytes(c);
-                if c & !fw_cfg::DMA_ERROR == 0 {
-                    return c & fw_cfg::DMA_ERROR == 0;
-                }
-            }
-            false
-        }
-
         /// Reads `file` into `buf` (its first `buf.len()` bytes): DMA when there is DMA.
         fn read(&self, file: fw_cfg::File, buf: &mut [u8]) -> bool {
             if self.dma {
                 let control = fw_cfg::dma_select(file.select, fw_cfg::DMA_READ);
-                return Self::dma(control, buf.len() as u32, buf.as_mut_ptr() as u64);
+                // SAFETY: the device has DMA (probed); `buf` is ours, identity-mapped, and
+                // borrowed mutably until the transfer ends.
+                return unsafe {
+                    hw_fw_cfg::dma(control, buf.len() as u32, buf.as_mut_ptr() as u64)
+                };
             }
-            port::outw(fw_cfg::SELECTOR, file.select);
-            fw_cfg_read(buf);
+            hw_fw_cfg::select(file.select);
+            hw_fw_cfg::read(buf);
             true
         }
 
         /// Writes `bytes` at `offset` of `file` (DMA only: QEMU ignores data-port writes).
         fn write(&self, file: fw_cfg::File, offset: u32, bytes: &[u8]) -> bool {
             let skip = fw_cfg::dma_select(file.select, fw_cfg::DMA_SKIP);
+            // SAFETY: the device has DMA (probed); a skip moves no memory; the write only
+            // reads `bytes`, borrowed until it ends.
             self.dma
-                && Self::dma(skip, offset, 0)
-                && Self::dma(fw_cfg::DMA_WRITE, bytes.len() as u32, bytes.as_ptr() as u64)
+                && unsafe { hw_fw_cfg::dma(skip, offset, 0) }
+                && unsafe {
+                    hw_fw_cfg::dma(fw_cfg::DMA_WRITE, bytes.len() as u32, bytes.as_ptr() as u64)
+                }
         }
     }
 
     /// The RAM ranges from fw_cfg `etc/e820`; `None` without the file.
     fn ram_from_fw_cfg(cfg: &FwCfg) -> Option<E820Map> {
         let file = cfg.find(b"etc/e820")?;
-        let mut bytes = [0u8; bootinfo::MAX_E820 * fw_cfg::E820_ENTRY_LEN];
+        let mut bytes = [0u8; bootinfo::e820::MAX * fw_cfg::E820_ENTRY_LEN];
         let n = (file.size as usize).min(bytes.len());
-        port::outw(fw_cfg::SELECTOR, file.select);
-        fw_cfg_read(&mut bytes[..n]);
+        hw_fw_cfg::select(file.select);
+        hw_fw_cfg::read(&mut bytes[..n]);
         Some(fw_cfg::parse_e820(&bytes[..n]))
     }
 
@@ -339,8 +236,7 @@ mod bare {
     }
 
     fn cmos(reg: u8) -> u8 {
-        port::outb(0x70, reg | 0x80); // NMI stays disabled
-        port::inb(0x71)
+        cmos::read(reg, true) // NMI stays disabled
     }
 
     /// Host bridge IDs (00:00.0).
@@ -608,7 +504,12 @@ mod bare {
             debug("lifeboat-rom: no payload header\n");
             halt();
         };
-        let rom_len = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
+        let rom_len = u32::from_le_bytes([
+            header[payload::ROM_LEN],
+            header[payload::ROM_LEN + 1],
+            header[payload::ROM_LEN + 2],
+            header[payload::ROM_LEN + 3],
+        ]);
         if fw_len == 0 || fw_len > layout::PACKED_MAX || layout::rom_len(fw_len) > rom_len as usize
         {
             debug("lifeboat-rom: the payload header's firmware length is out of range\n");
@@ -651,7 +552,7 @@ mod bare {
             .and_then(|c| load_acpi(c, &mut map))
             .unwrap_or(0);
 
-        let bi = layout::BOOT_INFO as *mut u8;
+        let block = boot_info(fw_len, &map, q35, rsdp);
         // SAFETY: 0x7E00 and 0x200000 onward are RAM (the map above) that nothing uses yet:
         // the stage lives at 0x20000–0x80000, the page tables at 0x1000–0x6FFF; the sources
         // are the ROM. The boot-info block at 0x800 is RAM below the page tables.
@@ -664,34 +565,11 @@ mod bare {
             );
             let fw = layout::firmware_addr(fw_len) as *const u8;
             core::ptr::copy_nonoverlapping(fw, layout::PACKED_BASE as *mut u8, fw_len);
-            core::ptr::write_bytes(bi, 0, bootinfo::LEN);
-            let w32 = |off: usize, v: u32| core::ptr::write_unaligned(bi.add(off) as *mut u32, v);
-            w32(0x00, bootinfo::MAGIC);
-            *bi.add(0x04) = 0x80;
-            *bi.add(0x05) = bootinfo::MEDIUM_DISK;
-            core::ptr::write_unaligned(bi.add(0x06) as *mut u16, map.entries().len() as u16);
-            w32(0x08, layout::CONFIG_ADDR as u32);
-            w32(0x0C, payload::CONFIG_LEN as u32);
-            w32(0x10, fw_len as u32);
-            if q35 {
-                // The firmware reaches PCI configuration space through the ECAM just mapped.
-                w32(0x14, bootinfo::FLAG_ROM | bootinfo::FLAG_ECAM);
-                core::ptr::write_unaligned(
-                    bi.add(bootinfo::ECAM) as *mut u64,
-                    chipset::MMCONFIG_BASE,
-                );
-                *bi.add(bootinfo::ECAM + 8) = (chipset::MMCONFIG_LEN >> 20).wrapping_sub(1) as u8;
-            } else {
-                w32(0x14, bootinfo::FLAG_ROM);
-            }
-            core::ptr::write_unaligned(bi.add(bootinfo::RSDP) as *mut u64, rsdp);
-            for (i, e) in map.entries().iter().enumerate() {
-                let p = bi.add(bootinfo::E820 + 24 * i);
-                core::ptr::write_unaligned(p as *mut u64, e.base);
-                core::ptr::write_unaligned(p.add(8) as *mut u64, e.len);
-                core::ptr::write_unaligned(p.add(16) as *mut u32, e.kind);
-                core::ptr::write_unaligned(p.add(20) as *mut u32, 1);
-            }
+            core::ptr::copy_nonoverlapping(
+                block.as_ptr(),
+                layout::BOOT_INFO as *mut u8,
+                block.len(),
+            );
         }
         debug("lifeboat-rom: starting the firmware\n");
         // SAFETY: the packed firmware is at its link address, the boot-info block is
@@ -700,8 +578,9 @@ mod bare {
         // the same rdi; this never returns.
         unsafe {
             asm!(
-                "mov esp, 0x7C00",
+                "mov rsp, {stack}",
                 "jmp rax",
+                stack = const lifeboat_abi::memory::ENTRY_STACK_TOP,
                 in("rdi") layout::BOOT_INFO,
                 in("rax") layout::PACKED_BASE,
                 options(noreturn)

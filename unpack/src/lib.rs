@@ -25,15 +25,15 @@ use miniz_oxide::inflate::TINFLStatus;
 /// Where things are in RAM while the stage runs.
 pub mod layout {
     /// Where the firmware is linked, unpacked and entered (firmware/firmware.ld).
-    pub const FIRMWARE_BASE: u64 = 0x10_0000;
+    pub const FIRMWARE_BASE: u64 = lifeboat_abi::memory::FIRMWARE_BASE;
     /// Where the loaders put the packed image and jump (unpack/unpack.ld): the firmware's
     /// stack guard (2-4 MiB), RAM nothing uses before the firmware runs and unmaps it.
-    pub const LOAD: u64 = 0x20_0000;
+    pub const LOAD: u64 = lifeboat_abi::memory::PACKED_BASE;
     /// The firmware's image and .bss end below the guard (firmware.ld asserts it), so the
     /// unpacked firmware can never reach the packed image it comes from.
     pub const FIRMWARE_MAX: usize = (LOAD - FIRMWARE_BASE) as usize;
     /// The packed image must end below the stage's .bss (0x3C0000, unpack.ld).
-    pub const PACKED_MAX: usize = 0x1C_0000;
+    pub const PACKED_MAX: usize = lifeboat_abi::memory::PACKED_MAX;
 }
 
 /// The header between the stage and the compressed firmware. Offsets in bytes.

@@ -88,15 +88,11 @@ _start:
 
     /// One line on COM1 and on the first line of the text screen, then halt for good.
     fn fail(msg: &str) -> ! {
-        const COM1: u16 = 0x3F8;
+        // SAFETY: COM1, as the entry left it; the stage owns the machine. The wait for the
+        // transmitter is bounded (a missing UART reads 0xFF).
+        let mut com1 = unsafe { lifeboat_hw::uart::PolledTx::attach(lifeboat_hw::uart::COM1) };
         for b in "\r\n".bytes().chain(msg.bytes()).chain("\r\n".bytes()) {
-            // Wait (boundedly: a missing UART reads 0xFF) for the transmitter to be empty.
-            for _ in 0..100_000 {
-                if inb(COM1 + 5) & 0x20 != 0 {
-                    break;
-                }
-            }
-            outb(COM1, b);
+            com1.send(b);
         }
         let vga = 0xB8000 as *mut u16;
         for (i, b) in msg.bytes().take(80).enumerate() {
@@ -108,18 +104,6 @@ _start:
             // SAFETY: interrupts are off; the CPU stops here.
             unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
         }
-    }
-
-    fn outb(port: u16, v: u8) {
-        // SAFETY: the COM1 data port; the stage owns the machine.
-        unsafe { asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack)) };
-    }
-
-    fn inb(port: u16) -> u8 {
-        let v: u8;
-        // SAFETY: the COM1 line status register; reading it has no side effect.
-        unsafe { asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack)) };
-        v
     }
 
     #[panic_handler]

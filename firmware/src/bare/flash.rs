@@ -179,9 +179,10 @@ pub fn boot_ram(bootinfo: Option<&BootInfo>) -> (heapless::Vec<RamRegion, 64>, R
             .iter()
             .map(|r| (r.base, r.len, r.kind)),
     );
+    let base = lifeboat_abi::memory::FIRMWARE_BASE;
     let firmware = RamRegion {
-        base: 0x10_0000,
-        len: lifeboat_hal::bootinfo::firmware_end().saturating_sub(0x10_0000),
+        base,
+        len: lifeboat_hal::bootinfo::firmware_end().saturating_sub(base),
     };
     (ram, firmware)
 }

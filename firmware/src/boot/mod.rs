@@ -13,4 +13,4 @@ pub mod linux;
 /// Where a Linux image's payload is staged while it is verified and taken apart: above the
 /// kernel's usual 16 MiB + 64 MiB `init_size`. (Here, not in the bare binary, so that an
 /// install from the running system checks the same placement.)
-pub const LINUX_STAGING: u64 = 0x600_0000;
+pub const LINUX_STAGING: u64 = lifeboat_abi::memory::LINUX_STAGING;
