@@ -58,25 +58,7 @@ pub fn flashtest(con: &mut Uart16550, kib: Option<u32>, pio: bool) {
     }
     let mut name: heapless::String<96> = heapless::String::new();
     let _ = write!(name, "{flash}");
-    let kib = kib.unwrap_or(
-        (<flash::AnyFlash as embedded_storage::nor_flash::NorFlash>::ERASE_SIZE / 1024) as u32,
-    );
-    let _ = write!(
-        con,
-        "flashtest erases the first {kib} KiB of {name}, where the records are (the unit record is written back after).\r\n"
-    );
-    if !Console(con).yes_no("Erase them?", false) {
-        let _ = write!(con, "flashtest: nothing was erased.\r\n");
-        return;
-    }
-    match Slots::new(flash) {
-        Ok(mut s) => {
-            flashtest::run_keeping_record(&mut s, &name, kib, timer::now_us, con);
-        }
-        Err(e) => {
-            let _ = write!(con, "flashtest: {e}\r\n");
-        }
-    }
+    flashtest::at_console(&mut Console(con), flash, &name, kib, timer::now_us);
 }
 
 fn slots(con: &mut Uart16550) -> Option<Slots<flash::AnyFlash>> {

@@ -12,6 +12,7 @@
 
 use core::fmt::{self, Display, Write};
 
+use crate::install::dialogue::Operator;
 use crate::install::Slots;
 use embedded_storage::nor_flash::NorFlash;
 
@@ -31,6 +32,38 @@ impl Display for Seconds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0 / 1000;
         write!(f, "{}.{:03}", ms / 1000, ms % 1000)
+    }
+}
+
+/// `flashtest [KIB]` at the console: says what it erases (`kib`, default one erase block),
+/// asks (ESC, BREAK or anything but `y` erases nothing), then [`run_keeping_record`].
+pub fn at_console<F, O>(
+    op: &mut O,
+    flash: F,
+    name: &dyn Display,
+    kib: Option<u32>,
+    now_us: impl FnMut() -> u64,
+) where
+    F: NorFlash,
+    F::Error: Display,
+    O: Operator + ?Sized,
+{
+    let kib = kib.unwrap_or((F::ERASE_SIZE / 1024).max(1) as u32);
+    let _ = write!(
+        op,
+        "flashtest erases the first {kib} KiB of {name}, where the records are (the unit record is written back after).\r\n"
+    );
+    if !op.yes_no("Erase them?", false) {
+        let _ = write!(op, "flashtest: nothing was erased.\r\n");
+        return;
+    }
+    match Slots::new(flash) {
+        Ok(mut s) => {
+            run_keeping_record(&mut s, name, kib, now_us, op);
+        }
+        Err(e) => {
+            let _ = write!(op, "flashtest: {e}\r\n");
+        }
     }
 }
 
@@ -334,5 +367,60 @@ mod tests {
             ),
             "{out}"
         );
+    }
+
+    /// `flashtest` at the console, key by key: anything but `y` (ESC included) erases
+    /// nothing; `y` erases, tests and writes the unit record back.
+    #[test]
+    fn at_the_console_it_asks_and_keeps_the_unit_record() {
+        use crate::install::dialogue::Key;
+        use crate::install::sim::SimFlash;
+        struct Keys(std::string::String, std::vec::Vec<Key>);
+        impl Write for Keys {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                self.0.push_str(s);
+                Ok(())
+            }
+        }
+        impl Operator for Keys {
+            fn key(&mut self) -> Key {
+                self.1.remove(0)
+            }
+            fn now_us(&mut self) -> u64 {
+                0
+            }
+        }
+        let mut flash = SimFlash::<4, 4096>::new(64 * 1024, 3);
+        Slots::new(&mut flash)
+            .unwrap()
+            .update_unit(|u| u.floor = crate::image::Version::new(2, 0, 0))
+            .unwrap();
+        let before = flash.mem.clone();
+        for keys in [
+            vec![Key::Byte(0x1B)],
+            vec![Key::Byte(b'n'), Key::Byte(b'\r')],
+        ] {
+            let mut op = Keys(std::string::String::new(), keys);
+            at_console(&mut op, &mut flash, &"sim", Some(8), || 0);
+            assert!(op.0.contains("nothing was erased"), "{}", op.0);
+            assert!(flash.mem == before);
+        }
+        let mut op = Keys(
+            std::string::String::new(),
+            vec![Key::Byte(b'y'), Key::Byte(b'\r')],
+        );
+        at_console(&mut op, &mut flash, &"sim", None, || 0);
+        assert!(
+            op.0.contains("flashtest erases the first 4 KiB of sim"),
+            "{}",
+            op.0
+        );
+        assert!(
+            op.0.contains("unit record written back (floor 2.0(0))"),
+            "{}",
+            op.0
+        );
+        let r = Slots::new(&mut flash).unwrap().record().unwrap();
+        assert_eq!(r.unit.floor, crate::image::Version::new(2, 0, 0));
     }
 }
