@@ -16,9 +16,9 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use lifeboat_firmware::boot::flash::{flash_boot, power_on, Launch, Machine, Ram};
-use lifeboat_firmware::boot::linux;
-use lifeboat_firmware::ram::{flat64_fits, RamRegion};
+use lifeboat_firmware::boot::flash::sim::SimRam;
+use lifeboat_firmware::boot::flash::{flash_boot, power_on, Launch, Machine};
+use lifeboat_firmware::ram::RamRegion;
 use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, PLATFORM};
 use lifeboat_firmware::install::dialogue::Trust;
 use lifeboat_firmware::install::sim::SimFlash;
@@ -43,31 +43,6 @@ const USABLE: [RamRegion; 2] = [
         len: RAM_END - 0x10_0000,
     },
 ];
-
-struct SimRam(Vec<u8>);
-
-impl SimRam {
-    fn check(base: u64, len: usize) {
-        let low = base >= linux::ZERO_PAGE_ADDR && base + len as u64 <= linux::CMDLINE_END;
-        assert!(
-            low || flat64_fits(&USABLE, &[FIRMWARE], base, len as u64),
-            "the boot asked for RAM it may not touch: {base:#x}+{len:#x}"
-        );
-    }
-}
-
-impl Ram for SimRam {
-    fn slice(&mut self, base: u64, len: usize) -> Option<&mut [u8]> {
-        Self::check(base, len);
-        Some(&mut self.0[base as usize..base as usize + len])
-    }
-    fn copy(&mut self, from: u64, to: u64, len: usize) -> bool {
-        Self::check(from, len);
-        Self::check(to, len);
-        self.0.copy_within(from as usize..from as usize + len, to as usize);
-        true
-    }
-}
 
 fn key(seed: u8) -> ed25519_compact::KeyPair {
     ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([seed; 32]))
@@ -152,7 +127,11 @@ fuzz_target!(|steps: Vec<Step>| {
     };
     let machine = Machine { e820: &[], rsdp: 0 };
     let mut flash = Ata::new(FLASH, 1);
-    let mut ram = SimRam(RAM.with(|r| std::mem::take(&mut *r.borrow_mut())));
+    let mut ram = SimRam {
+        mem: RAM.with(|r| std::mem::take(&mut *r.borrow_mut())),
+        ram: &USABLE,
+        firmware: FIRMWARE,
+    };
     let mut cmos: Option<u32> = None;
     // The started image whose token is in CMOS: its slot and bytes.
     let mut pending: Option<(u32, Vec<u8>)> = None;
@@ -254,7 +233,7 @@ fuzz_target!(|steps: Vec<Step>| {
                         header, handoff, ..
                     }) => {
                         let h = lifeboat_firmware::image::Header::new_checked(header).unwrap();
-                        let payload = &ram.0[0x200_0000..0x200_0000 + h.payload_len() as usize];
+                        let payload = &ram.mem[0x200_0000..0x200_0000 + h.payload_len() as usize];
                         let mut started = header.to_vec();
                         started.extend_from_slice(payload);
                         assert!(h.signature_ok(&unit_key), "an unsigned image started");
@@ -285,5 +264,5 @@ fuzz_target!(|steps: Vec<Step>| {
             }
         }
     }
-    RAM.with(|r| *r.borrow_mut() = ram.0);
+    RAM.with(|r| *r.borrow_mut() = ram.mem);
 });

@@ -4,12 +4,11 @@
 use core::fmt::Write;
 
 use lifeboat_firmware::boot::flash::{self as boot_flash, Launch, Machine, Ram};
-use lifeboat_firmware::boot::linux;
 use lifeboat_firmware::image::HEADER_LEN;
 use lifeboat_firmware::install::dialogue::{self, Key, Operator, Trust};
 use lifeboat_firmware::install::Slots;
 use lifeboat_firmware::monitor::flashtest;
-use lifeboat_firmware::ram::{flat64_fits, mapped_ram, RamRegion};
+use lifeboat_firmware::ram::{mapped_ram, RamRegion};
 use lifeboat_hal::bootinfo::{BootInfo, Handoff};
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;
@@ -179,9 +178,7 @@ struct BootRam<'a> {
 
 impl BootRam<'_> {
     fn may_write(&self, base: u64, len: usize) -> bool {
-        let low =
-            base >= linux::ZERO_PAGE_ADDR && base.saturating_add(len as u64) <= linux::CMDLINE_END;
-        low || flat64_fits(self.ram, &[self.firmware], base, len as u64)
+        boot_flash::may_write(self.ram, self.firmware, base, len)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::activation::ActivationKey;
 use crate::image::{Header, Kind, Refusal, HEADER_LEN};
 use crate::install::dialogue::Trust;
 use crate::install::{Checked, Slot, Slots};
-use crate::ram::{placement, RamRegion};
+use crate::ram::{flat64_fits, placement, RamRegion};
 
 /// The RAM a flash boot loads an image into and lays a kernel out in.
 pub trait Ram {
@@ -26,6 +26,15 @@ pub trait Ram {
     /// Copies `len` bytes from `from` to `to` (the two do not overlap); false when either
     /// is not RAM a boot may touch.
     fn copy(&mut self, from: u64, to: u64, len: usize) -> bool;
+}
+
+/// Whether a boot may write `len` bytes at `base`: the conventional memory the zero page
+/// and the command line go to (below the EBDA), or usable RAM (`ram`) above the first MiB
+/// clear of `firmware`. What the bare binary's [`Ram`] admits, and the models check.
+pub fn may_write(ram: &[RamRegion], firmware: RamRegion, base: u64, len: usize) -> bool {
+    let low =
+        base >= linux::ZERO_PAGE_ADDR && base.saturating_add(len as u64) <= linux::CMDLINE_END;
+    low || flat64_fits(ram, &[firmware], base, len as u64)
 }
 
 /// What the image started gets besides its entry: the caller writes it to the hand-off
@@ -351,5 +360,7 @@ fn put(ram: &mut impl Ram, at: u64, parts: &[&[u8]]) -> bool {
     true
 }
 
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 #[cfg(test)]
 mod tests;

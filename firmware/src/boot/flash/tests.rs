@@ -9,6 +9,7 @@
 use std::string::String;
 use std::vec::Vec;
 
+use super::sim::SimRam;
 use super::*;
 use crate::image::{sign_header, HeaderRepr, Version, PLATFORM};
 use crate::install::sim::SimFlash;
@@ -35,38 +36,8 @@ const USABLE: [RamRegion; 2] = [
 ];
 const E820: [(u64, u64, u32); 2] = [(0, 0x9_FC00, 1), (0x10_0000, RAM_END - 0x10_0000, 1)];
 
-/// RAM that refuses (panics on) any request the bare binary's `BootRam` would refuse.
-struct SimRam {
-    mem: Vec<u8>,
-}
-
-impl SimRam {
-    fn new() -> SimRam {
-        SimRam {
-            mem: vec![0; RAM_END as usize],
-        }
-    }
-    fn check(&self, base: u64, len: usize) {
-        let low = base >= linux::ZERO_PAGE_ADDR && base + len as u64 <= linux::CMDLINE_END;
-        assert!(
-            low || crate::ram::flat64_fits(&USABLE, &[FIRMWARE], base, len as u64),
-            "the boot asked for RAM it may not touch: {base:#x}+{len:#x}"
-        );
-    }
-}
-
-impl Ram for SimRam {
-    fn slice(&mut self, base: u64, len: usize) -> Option<&mut [u8]> {
-        self.check(base, len);
-        Some(&mut self.mem[base as usize..base as usize + len])
-    }
-    fn copy(&mut self, from: u64, to: u64, len: usize) -> bool {
-        self.check(from, len);
-        self.check(to, len);
-        self.mem
-            .copy_within(from as usize..from as usize + len, to as usize);
-        true
-    }
+fn sim_ram() -> SimRam {
+    SimRam::new(RAM_END as usize, &USABLE, FIRMWARE)
 }
 
 fn keypair(seed: u8) -> ed25519_compact::KeyPair {
@@ -137,7 +108,7 @@ impl<const W: usize, const E: usize> Unit<W, E> {
     fn new(seed: u64) -> Self {
         Unit {
             flash: SimFlash::new(FLASH, seed),
-            ram: SimRam::new(),
+            ram: sim_ram(),
             cmos: None,
             out: String::new(),
         }
