@@ -184,6 +184,8 @@ pub struct Slots<F> {
     /// The newest record and where it is, once read or written: what this value wrote
     /// (and read back) is never forgotten for an older record a failing sector shows.
     written: Option<(Record, At)>,
+    /// The newest record also stands whole in the other record block.
+    copied: bool,
     /// Why the last boot could not be recorded.
     unrecorded: Option<InstallError>,
 }
@@ -211,6 +213,7 @@ impl<F: NorFlash> Slots<F> {
             policy: None,
             checked: [None; 2],
             written: None,
+            copied: false,
             unrecorded: None,
         })
     }
@@ -267,6 +270,9 @@ impl<F: NorFlash> Slots<F> {
             return Some(w);
         }
         let mut best: Option<(Record, At)> = None;
+        // The newest record of each block: the newest of all has its second copy when the
+        // other block's newest is the same record (see `copy_record`).
+        let mut per_block: [Option<Record>; 2] = [None; 2];
         let stride = self.stride();
         for block in 0..2 {
             for index in 0..self.erase / stride {
@@ -279,12 +285,18 @@ impl<F: NorFlash> Slots<F> {
                 }
                 if let Some(rec) = Record::decode(&r) {
                     // Serial-number order (RFC 1982): the sequence may wrap past u32::MAX.
-                    if best.is_none_or(|(b, _)| (rec.seq.wrapping_sub(b.seq) as i32) > 0) {
+                    let newer = |b: &Record| (rec.seq.wrapping_sub(b.seq) as i32) > 0;
+                    let own = &mut per_block[block as usize];
+                    if own.as_ref().is_none_or(newer) {
+                        *own = Some(rec);
+                    }
+                    if best.is_none_or(|(b, _)| newer(&b)) {
                         best = Some((rec, At { block, index }));
                     }
                 }
             }
         }
+        self.copied = best.is_some_and(|(b, at)| per_block[1 - at.block as usize] == Some(b));
         self.written = best;
         best
     }
@@ -315,7 +327,7 @@ impl<F: NorFlash> Slots<F> {
         let err = match self.write_block(first, 0, true, &bytes) {
             Ok(at) => {
                 self.written = Some((rec, at));
-                let _ = self.write_block(1 - first, 0, true, &bytes);
+                self.copied = self.write_block(1 - first, 0, true, &bytes).is_ok();
                 return Ok(rec);
             }
             Err(e) => e,
@@ -325,6 +337,7 @@ impl<F: NorFlash> Slots<F> {
         };
         let at = self.write_block(home.block, home.index + 1, false, &bytes)?;
         self.written = Some((rec, at));
+        self.copied = false;
         Ok(rec)
     }
 
@@ -335,16 +348,10 @@ impl<F: NorFlash> Slots<F> {
         let Some((rec, at)) = self.newest() else {
             return;
         };
-        let stride = self.stride();
-        let other = 1 - at.block;
-        let copied = (0..self.erase / stride).any(|index| {
-            let mut r = [0u8; RECORD_LEN];
-            self.read(other * self.erase + index * stride, &mut r)
-                .is_ok()
-                && Record::decode(&r) == Some(rec)
-        });
-        if !copied {
-            let _ = self.write_block(other, 0, true, &rec.encode());
+        if !self.copied {
+            self.copied = self
+                .write_block(1 - at.block, 0, true, &rec.encode())
+                .is_ok();
         }
     }
 

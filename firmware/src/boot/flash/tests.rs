@@ -555,3 +555,29 @@ fn an_image_that_never_confirms_gets_its_budget_then_the_confirmed_one() {
     }
     assert_eq!(started(u.power_on(None, true)), Some(v(1, 0)));
 }
+
+/// A record has a copy in each block; a power-on of a confirmed unit writes nothing, and one
+/// whose copy was lost (a cut between the two) writes the copy back, once.
+#[test]
+fn the_second_copy_is_made_once_and_only_when_missing() {
+    let mut u: Unit<4, 4096> = Unit::new(23);
+    u.install(&image(v(1, 0), None));
+    let b = u.power_on(None, true);
+    u.run_and_confirm(b);
+    u.power_on(None, true);
+    let ops = u.flash.ops;
+    assert_eq!(started(u.power_on(None, true)), Some(v(1, 0)));
+    assert_eq!(
+        u.flash.ops, ops,
+        "a confirmed unit's power-on wrote to the flash"
+    );
+    let r = u.record().unwrap().encode();
+    let at = |mem: &[u8], block: usize| (0..32).any(|i| mem[block * 4096 + i * 128..][..128] == r);
+    assert!(at(&u.flash.mem, 0) && at(&u.flash.mem, 1));
+    u.flash.mem[4096..8192].fill(0xFF);
+    assert_eq!(started(u.power_on(None, true)), Some(v(1, 0)));
+    assert!(at(&u.flash.mem, 0) && at(&u.flash.mem, 1));
+    let ops = u.flash.ops;
+    u.power_on(None, true);
+    assert_eq!(u.flash.ops, ops);
+}
