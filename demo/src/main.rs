@@ -66,7 +66,7 @@ mod bare {
             u16::from_le_bytes([v[2], v[3]])
         ));
         // SAFETY: `boot_info` is the rdi the firmware entered us with (its boot-info block).
-        let handoff = unsafe { lifeboat_hal::bootinfo::Handoff::read(boot_info as usize) };
+        let handoff = unsafe { lifeboat_hal::bootinfo::read_handoff(boot_info as usize) };
         if let Some(a) = handoff.and_then(|h| h.activation) {
             say(format_args!(
                 "demo image: activation key {:#010x} {:#010x} {:#010x} {:#010x}\r\n",

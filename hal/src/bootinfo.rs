@@ -169,54 +169,36 @@ pub fn firmware_end() -> u64 {
 /// (`rdi`), at this offset (bootloader/layout.md).
 pub const HANDOFF_OFFSET: usize = abi::field::HANDOFF;
 
-/// What a started image learns from the firmware besides its header (its bytes are
-/// `lifeboat_abi::bootinfo::handoff`'s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Handoff {
-    /// The token to hand back through [`crate::cmos::confirm_boot`].
-    pub token: u32,
-    /// The unit's activation key (four words), when one is stored.
-    pub activation: Option<[u32; 4]>,
+/// What a started image learns from the firmware besides its header: the ABI's own type.
+pub use abi::handoff::Handoff;
+
+/// Writes the hand-off into the boot-info block at `bootinfo_addr`.
+///
+/// # Safety
+/// `bootinfo_addr` must be the boot-info block the entry wrote (identity-mapped memory whose
+/// bytes from [`HANDOFF_OFFSET`] to +28 nothing else uses).
+pub unsafe fn write_handoff(handoff: &Handoff, bootinfo_addr: usize) {
+    let raw = handoff.encode();
+    // SAFETY: the caller guarantees the block; the hand-off lies inside it.
+    unsafe {
+        core::ptr::write_volatile(
+            (bootinfo_addr + HANDOFF_OFFSET) as *mut [u8; abi::handoff::LEN],
+            raw,
+        )
+    }
 }
 
-impl Handoff {
-    /// Writes the hand-off into the boot-info block at `bootinfo_addr`.
-    ///
-    /// # Safety
-    /// `bootinfo_addr` must be the boot-info block the entry wrote (identity-mapped memory
-    /// whose bytes from [`HANDOFF_OFFSET`] to +28 nothing else uses).
-    pub unsafe fn write(&self, bootinfo_addr: usize) {
-        let raw = abi::handoff::Handoff {
-            token: self.token,
-            activation: self.activation,
-        }
-        .encode();
-        // SAFETY: the caller guarantees the block; the hand-off lies inside it.
-        unsafe {
-            core::ptr::write_volatile(
-                (bootinfo_addr + HANDOFF_OFFSET) as *mut [u8; abi::handoff::LEN],
-                raw,
-            )
-        }
-    }
-
-    /// For a started image: the hand-off in the boot-info block it got in `rdi`, if the
-    /// firmware left one.
-    ///
-    /// # Safety
-    /// `bootinfo_addr` must be the `rdi` the firmware entered the image with.
-    pub unsafe fn read(bootinfo_addr: usize) -> Option<Handoff> {
-        // SAFETY: the caller guarantees the block; the hand-off lies inside it.
-        let raw = unsafe {
-            core::ptr::read_volatile(
-                (bootinfo_addr + HANDOFF_OFFSET) as *const [u8; abi::handoff::LEN],
-            )
-        };
-        abi::handoff::Handoff::decode(&raw).map(|h| Handoff {
-            token: h.token,
-            activation: h.activation,
-        })
-    }
+/// For a started image: the hand-off in the boot-info block it got in `rdi`, if the
+/// firmware left one.
+///
+/// # Safety
+/// `bootinfo_addr` must be the `rdi` the firmware entered the image with.
+pub unsafe fn read_handoff(bootinfo_addr: usize) -> Option<Handoff> {
+    // SAFETY: the caller guarantees the block; the hand-off lies inside it.
+    let raw = unsafe {
+        core::ptr::read_volatile((bootinfo_addr + HANDOFF_OFFSET) as *const [u8; abi::handoff::LEN])
+    };
+    Handoff::decode(&raw)
 }
 
 /// The largest piece of usable (type 1) RAM within [`floor`, `ceiling`), page-aligned.

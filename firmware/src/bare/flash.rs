@@ -9,7 +9,7 @@ use lifeboat_firmware::install::dialogue::{self, Key, Operator, Trust};
 use lifeboat_firmware::install::Slots;
 use lifeboat_firmware::monitor::flashtest;
 use lifeboat_firmware::ram::{mapped_ram, RamRegion};
-use lifeboat_hal::bootinfo::{BootInfo, Handoff};
+use lifeboat_hal::bootinfo::{write_handoff, BootInfo};
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;
 use lifeboat_hal::uart::{Uart16550, UartEvent};
@@ -233,13 +233,10 @@ pub fn boot(
         return;
     };
     let handoff = match &launch {
-        Launch::Flat64 { handoff, .. } | Launch::Linux { handoff, .. } => Handoff {
-            token: handoff.token,
-            activation: handoff.activation,
-        },
+        Launch::Flat64 { handoff, .. } | Launch::Linux { handoff, .. } => *handoff,
     };
     // SAFETY: bootinfo_addr is the block stage 2 wrote; the hand-off bytes are unused by it.
-    unsafe { handoff.write(bootinfo_addr) };
+    unsafe { write_handoff(&handoff, bootinfo_addr) };
     // The operator sees the whole line before the image takes the UART.
     con.flush();
     match launch {

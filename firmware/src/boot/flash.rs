@@ -12,7 +12,6 @@ use core::fmt::Write;
 use embedded_storage::nor_flash::NorFlash;
 
 use super::linux;
-use crate::activation::ActivationKey;
 use crate::image::{Header, Kind, Refusal, HEADER_LEN};
 use crate::install::dialogue::Trust;
 use crate::install::{Checked, Slot, Slots};
@@ -37,14 +36,10 @@ pub fn may_write(ram: &[RamRegion], firmware: RamRegion, base: u64, len: usize) 
     low || flat64_fits(ram, &[firmware], base, len as u64)
 }
 
-/// What the image started gets besides its entry: the caller writes it to the hand-off
-/// block of the boot-info page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Handoff {
-    /// The token the image hands back to confirm itself ([`crate::install::Record::token`]).
-    pub token: u32,
-    pub activation: Option<ActivationKey>,
-}
+/// What the image started gets besides its entry (its token,
+/// [`crate::install::Record::token`], and the activation key): the caller writes it to the
+/// hand-off block of the boot-info page. The ABI's own type.
+pub use lifeboat_abi::bootinfo::handoff::Handoff;
 
 /// The jump a flash boot ends in: everything is in place in RAM. (One lives on the stack,
 /// once, just before the jump: the header's size is no cost worth a box.)
