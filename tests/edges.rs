@@ -17,40 +17,14 @@ use std::time::Duration;
 
 use common::*;
 use lifeboat::media::{self, MediaConfig};
-use lifeboat_firmware::image::{sign_header, Version, HEADER_LEN};
+use lifeboat_firmware::image::Version;
 use lifeboat_firmware::install::{Record, RECORD_LEN};
-use lifeboat_qemu::{MachineType, NetBackend, NicModel};
+use lifeboat_qemu::{MachineType, NicModel};
 
 const STARTED: Duration = Duration::from_secs(30);
 
 fn dir(tag: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("edges-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn blank(path: &Path, len: usize) {
-    std::fs::write(path, vec![0xFFu8; len]).unwrap();
-}
-
-fn user_net(root: &Path) -> NetBackend {
-    NetBackend::User {
-        tftp: Some(root.to_path_buf()),
-        bootfile: None,
-    }
-}
-
-fn key(seed: u8) -> ed25519_compact::KeyPair {
-    ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([seed; 32]))
-}
-
-fn signed(kp: &ed25519_compact::KeyPair, img: &[u8]) -> Vec<u8> {
-    let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
-    sign_header(&mut h, |m| *kp.sk.sign(m, None));
-    let mut v = h.to_vec();
-    v.extend_from_slice(&img[HEADER_LEN..]);
-    v
+    scratch_dir(&format!("edges-{tag}"))
 }
 
 /// Address and server for QEMU's user network, at the monitor prompt.

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use common::*;
 use lifeboat::media;
-use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
+use lifeboat_firmware::image::{HeaderRepr, Kind, Version, PLATFORM};
 use lifeboat_firmware::install::sim::SimFlash;
 use lifeboat_firmware::install::{Record, Slot, Slots, State};
 use lifeboat_qemu::linux::{self, LinuxAssets};
@@ -187,18 +187,6 @@ fn linux_image(kit: &Kit, version: Version, bless: bool, extra: &[(&str, &[u8])]
     let mut img = h.to_vec();
     img.extend_from_slice(&payload);
     img
-}
-
-fn key(seed: u8) -> ed25519_compact::KeyPair {
-    ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([seed; 32]))
-}
-
-fn signed(kp: &ed25519_compact::KeyPair, img: &[u8]) -> Vec<u8> {
-    let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
-    sign_header(&mut h, |m| *kp.sk.sign(m, None));
-    let mut v = h.to_vec();
-    v.extend_from_slice(&img[HEADER_LEN..]);
-    v
 }
 
 /// A small flat64 image (for refusals: they happen before a byte is written).

@@ -25,8 +25,8 @@ use std::time::Duration;
 use common::*;
 use lifeboat::media;
 use lifeboat_firmware::config::{BAD_PUBKEY, NOT_TEXT, UNKNOWN_LINE, ZERO_KEY};
-use lifeboat_firmware::image::{sign_header, HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
-use lifeboat_qemu::{MachineType, NetBackend, NicModel};
+use lifeboat_firmware::image::{HeaderRepr, Kind, Version, HEADER_LEN, PLATFORM};
+use lifeboat_qemu::{MachineType, NicModel};
 
 const BH_PROMPT: &str = "pixboothelper> ";
 const STARTED: Duration = Duration::from_secs(30);
@@ -34,33 +34,7 @@ const STARTED: Duration = Duration::from_secs(30);
 const SLOT_A: usize = 2 * 4096;
 
 fn dir(tag: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("trust-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn blank(path: &Path, len: usize) {
-    std::fs::write(path, vec![0xFFu8; len]).unwrap();
-}
-
-fn user_net(root: &Path) -> NetBackend {
-    NetBackend::User {
-        tftp: Some(root.to_path_buf()),
-        bootfile: None,
-    }
-}
-
-fn key(seed: u8) -> ed25519_compact::KeyPair {
-    ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([seed; 32]))
-}
-
-fn signed(kp: &ed25519_compact::KeyPair, img: &[u8]) -> Vec<u8> {
-    let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
-    sign_header(&mut h, |m| *kp.sk.sign(m, None));
-    let mut v = h.to_vec();
-    v.extend_from_slice(&img[HEADER_LEN..]);
-    v
+    scratch_dir(&format!("trust-{tag}"))
 }
 
 /// Sets address, server and file at `prompt`, runs `tftp`, returns what follows the echo

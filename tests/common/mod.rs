@@ -324,3 +324,42 @@ pub fn boot_installed_linux(q: &mut Qemu) -> String {
 pub fn skip_or_fail(test: &str, why: &str) {
     lifeboat_qemu::skip::skip_or_fail(Path::new(env!("CARGO_TARGET_TMPDIR")), test, why);
 }
+
+// Scratch files, networks and keys that many scenarios share.
+
+/// A directory of its own under the target's scratch area for this test process:
+/// `CARGO_TARGET_TMPDIR/<name>-<pid>`, created.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let d =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// An erased flash file of `len` bytes (all 0xFF).
+pub fn blank(path: &Path, len: usize) {
+    std::fs::write(path, vec![0xFFu8; len]).unwrap();
+}
+
+/// QEMU's user network with its TFTP server serving `root`.
+pub fn user_net(root: &Path) -> lifeboat_qemu::NetBackend {
+    lifeboat_qemu::NetBackend::User {
+        tftp: Some(root.to_path_buf()),
+        bootfile: None,
+    }
+}
+
+/// The ed25519 key pair of `seed` (every byte of the seed).
+pub fn key(seed: u8) -> ed25519_compact::KeyPair {
+    ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([seed; 32]))
+}
+
+/// `img` (header + payload) with its header signed by `kp`.
+pub fn signed(kp: &ed25519_compact::KeyPair, img: &[u8]) -> Vec<u8> {
+    use lifeboat_firmware::image::{sign_header, HEADER_LEN};
+    let mut h: [u8; HEADER_LEN] = img[..HEADER_LEN].try_into().unwrap();
+    sign_header(&mut h, |m| *kp.sk.sign(m, None));
+    let mut v = h.to_vec();
+    v.extend_from_slice(&img[HEADER_LEN..]);
+    v
+}
