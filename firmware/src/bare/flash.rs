@@ -38,6 +38,9 @@ pub fn banner(con: &mut Uart16550) -> Option<flash::AnyFlash> {
             if let Some(e) = found.ahci_error {
                 let _ = write!(con, " (AHCI: {e})");
             }
+            if let Some(e) = found.nvme_error {
+                let _ = write!(con, " (NVMe: {e})");
+            }
             let _ = write!(con, "\r\n");
         }
     }

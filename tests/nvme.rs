@@ -1,0 +1,105 @@
+//! NVMe slots (issue 23 item 6): an NVMe namespace (QEMU `-device nvme`) is the unit's flash
+//! when no ATA flash disk is fitted. From the BIOS disk on pc and on q35: the banner names
+//! it, `flashtest` programs it, the demo image installs to it over TFTP and boots from it
+//! after `reload` (and the bytes are in the namespace's file); on pc a namespace of 4 KiB
+//! blocks is refused with its reason on the banner's `Flash=` line.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use lifeboat::media;
+use lifeboat_qemu::{MachineType, NicModel};
+
+const STARTED: Duration = Duration::from_secs(30);
+
+/// `m` with an NVMe controller whose namespace 1 is `spec` (a raw file, or `blkdebug:...`),
+/// with `extra` device properties.
+fn with_nvme(m: Machine, spec: &str, extra: &str) -> Machine {
+    m.arg("-drive")
+        .arg(format!("if=none,id=nv,format=raw,file={spec}"))
+        .arg("-device")
+        .arg(format!("nvme,serial=lifeboat,drive=nv{extra}"))
+}
+
+/// `flashtest 8`, answering its question about the records with `y`: must pass on NVMe.
+fn flashtest(q: &mut Qemu) {
+    q.send_line("flashtest 8").unwrap();
+    expect(q, "flashtest 8\r\n", REPLY);
+    expect(q, "Erase them? [n] ", REPLY);
+    q.send_line("y").unwrap();
+    let out = expect(q, PROMPT, REPLY);
+    assert!(
+        out.contains("flashtest: NVMe \"QEMU NVMe Ctrl\" 16 MiB @ 00:0")
+            && out.contains("flashtest: 8192 bytes erased, programmed and verified in "),
+        "{out}"
+    );
+}
+
+/// Blank namespace: banner, `flashtest` (pc), install over TFTP, `reload`, flash boot.
+fn install_and_boot(tag: &str, board: MachineType, nic: NicModel) {
+    let d = scratch_dir(&format!("nvme-{tag}"));
+    let disk = d.join("nvme.img");
+    blank(&disk, 16 << 20);
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let demo = media::demo_image(media::DEMO_VERSION);
+    std::fs::write(root.join("demo-image.bin"), &demo).unwrap();
+    let m = machine(Medium::Disk, 2)
+        .machine_type(board)
+        .nic(nic, user_net(&root));
+    let mut q = launch(&with_nvme(m, &disk.display().to_string(), ""));
+    let banner = expect_banner(&mut q);
+    assert!(
+        banner.contains("Flash=NVMe \"QEMU NVMe Ctrl\" 16 MiB @ 00:0"),
+        "{banner}"
+    );
+    q.send(ESC).unwrap();
+    expect(&mut q, PROMPT, REPLY);
+    if board == MachineType::Pc {
+        flashtest(&mut q);
+    }
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    tftp_install(&mut q, "demo-image.bin", "1.0(1)");
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    expect(
+        &mut q,
+        "Flash boot: slot A, image 1.0(1) (flat64, ",
+        STARTED,
+    );
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    expect(&mut q, "demo image: boot confirmed\r\n", REPLY);
+    drop(q);
+    // Slot A (after the two 4 KiB record blocks) holds the image in the namespace itself.
+    let bytes = std::fs::read(&disk).unwrap();
+    assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
+}
+
+#[test]
+fn on_pc_the_image_installed_to_nvme_boots_and_a_4k_namespace_is_refused() {
+    install_and_boot("pc", MachineType::Pc, NicModel::E1000);
+    let d = scratch_dir("nvme-pc-4k");
+    let disk = d.join("nvme.img");
+    blank(&disk, 16 << 20);
+    let m = machine(Medium::Disk, 2);
+    let spec = disk.display().to_string();
+    let mut q = launch(&with_nvme(
+        m,
+        &spec,
+        ",logical_block_size=4096,physical_block_size=4096",
+    ));
+    let banner = expect_banner(&mut q);
+    assert!(
+        banner
+            .contains("Flash=none (NVMe: LBA format of 4096 bytes + 0 metadata, not 512 + 0)\r\n"),
+        "{banner}"
+    );
+}
+
+#[test]
+fn on_q35_the_image_installed_to_nvme_boots() {
+    install_and_boot("q35", MachineType::Q35, NicModel::E1000e);
+}
