@@ -111,12 +111,8 @@ impl fmt::Display for AnyFlash {
     /// `ATA "QEMU HARDDISK" 64 MiB @ ide1:0`, `AHCI "QEMU HARDDISK" 64 MiB @ port 2`,
     /// `NVMe "QEMU NVMe Ctrl" 64 MiB @ 00:04.0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (kind, info) = match self {
-            AnyFlash::Nvme(n) => {
-                write!(f, "NVMe \"{}\" ", n.info().model())?;
-                size(f, n.info().blocks * ata::SECTOR as u64)?;
-                return write!(f, " @ {}", n.bdf());
-            }
+        let sector = ata::SECTOR as u64;
+        let (kind, model, bytes) = match self {
             AnyFlash::Cfi(c) => {
                 return write!(
                     f,
@@ -125,29 +121,25 @@ impl fmt::Display for AnyFlash {
                     c.base()
                 )
             }
-            AnyFlash::Ata(a) => ("ATA", a.info()),
-            AnyFlash::Ahci(a) => ("AHCI", a.info()),
+            AnyFlash::Ata(a) => ("ATA", a.info().model(), a.info().sectors * sector),
+            AnyFlash::Ahci(a) => ("AHCI", a.info().model(), a.info().sectors * sector),
+            AnyFlash::Nvme(n) => ("NVMe", n.info().model(), n.info().blocks * sector),
         };
-        let bytes = info.sectors * ata::SECTOR as u64;
-        write!(f, "{kind} \"{}\" ", info.model())?;
-        size(f, bytes)?;
+        write!(f, "{kind} \"{model}\" ")?;
+        if bytes >= 1 << 20 {
+            write!(f, "{} MiB", bytes >> 20)?;
+        } else {
+            write!(f, "{} KiB", bytes >> 10)?;
+        }
         match self {
             AnyFlash::Ata(a) => {
                 let (channel, device) = a.position();
                 write!(f, " @ ide{channel}:{device}")
             }
             AnyFlash::Ahci(a) => write!(f, " @ port {}", a.port_index()),
-            AnyFlash::Cfi(_) | AnyFlash::Nvme(_) => Ok(()),
+            AnyFlash::Nvme(n) => write!(f, " @ {}", n.bdf()),
+            AnyFlash::Cfi(_) => Ok(()),
         }
-    }
-}
-
-/// `64 MiB`, or `512 KiB` below 1 MiB.
-fn size(f: &mut fmt::Formatter<'_>, bytes: u64) -> fmt::Result {
-    if bytes >= 1 << 20 {
-        write!(f, "{} MiB", bytes >> 20)
-    } else {
-        write!(f, "{} KiB", bytes >> 10)
     }
 }
 

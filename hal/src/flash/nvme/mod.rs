@@ -119,11 +119,9 @@ impl fmt::Display for NvmeError {
         match *self {
             NvmeError::NotAligned => f.write_str("offset or length not aligned"),
             NvmeError::OutOfBounds => f.write_str("beyond the end of the namespace"),
-            NvmeError::Bar(a) => write!(f, "BAR0 not assigned below 4 GiB ({a:#x})"),
+            NvmeError::Bar(a) => write!(f, "BAR0 {a:#x} not below 4 GiB"),
             NvmeError::Cap(c) => write!(f, "no NVM command set with 4 KiB pages (CAP {c:#x})"),
-            NvmeError::NotReady { csts } => {
-                write!(f, "the controller does not become ready (CSTS {csts:#x})")
-            }
+            NvmeError::NotReady { csts } => write!(f, "controller not ready (CSTS {csts:#x})"),
             NvmeError::NoNamespace => f.write_str("namespace 1 is not active"),
             NvmeError::LbaFormat { lbads, ms } => write!(
                 f,
@@ -301,10 +299,10 @@ impl NvmeFlash {
     fn reset(&mut self, mem: &NvmeMemory) -> Result<(), NvmeError> {
         self.regs.write32(reg::CC, 0);
         self.ready(false)?;
-        for q in &mem.queues {
-            for w in q {
-                w.set(0);
-            }
+        // No completion entry may carry the phase tag of a new one (submission entries are
+        // written whole before use).
+        for w in mem.queues[1].iter().chain(&mem.queues[3]) {
+            w.set(0);
         }
         self.pairs = [Pair::NEW; 2];
         let entries = ENTRIES.min(self.cap.max_entries());

@@ -166,57 +166,39 @@ impl Status {
     pub fn sc(self) -> u8 {
         self.0 as u8
     }
-    /// Do Not Retry.
-    pub fn dnr(self) -> bool {
-        self.0 & 1 << 14 != 0
-    }
-    /// What the spec calls the status type and code, for the ones a driver meets (§4.6.1.2).
-    pub fn meaning(self) -> (&'static str, &'static str) {
-        let code = match (self.sct(), self.sc()) {
-            (0, 0x00) => "successful completion",
-            (0, 0x01) => "invalid command opcode",
-            (0, 0x02) => "invalid field in command",
+    /// The spec's name of the status code, for the ones a driver meets (§4.6.1.2), else "".
+    pub fn meaning(self) -> &'static str {
+        match (self.sct(), self.sc()) {
+            (0, 0x01) => "invalid opcode",
+            (0, 0x02) => "invalid field",
             (0, 0x04) => "data transfer error",
-            (0, 0x05) => "aborted due to power loss",
             (0, 0x06) => "internal error",
-            (0, 0x07) => "command abort requested",
             (0, 0x0B) => "invalid namespace or format",
-            (0, 0x13) => "invalid PRP offset",
             (0, 0x80) => "LBA out of range",
-            (0, 0x81) => "capacity exceeded",
-            (0, 0x82) => "namespace not ready",
-            (1, 0x01) => "invalid queue identifier",
             (1, 0x02) => "invalid queue size",
             (2, 0x80) => "write fault",
             (2, 0x81) => "unrecovered read error",
             (2, 0x86) => "access denied",
-            (2, 0x87) => "deallocated or unwritten logical block",
-            _ => "?",
-        };
-        let kind = match self.sct() {
-            0 => "generic",
-            1 => "command specific",
-            2 => "media error",
-            3 => "path error",
-            7 => "vendor specific",
-            _ => "reserved",
-        };
-        (kind, code)
+            _ => "",
+        }
     }
 }
 
 impl core::fmt::Display for Status {
-    /// `status 0x281 (SCT 2 media error, SC 0x81 unrecovered read error, DNR)`
+    /// `status 0x281 (SCT 2 SC 0x81: unrecovered read error)`; SCT 0 is generic, 1 command
+    /// specific, 2 media and data integrity, 3 path related.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let (kind, code) = self.meaning();
         write!(
             f,
-            "status {:#x} (SCT {} {kind}, SC {:#04x} {code}{})",
+            "status {:#x} (SCT {} SC {:#04x}",
             self.0,
             self.sct(),
-            self.sc(),
-            if self.dnr() { ", DNR" } else { "" }
-        )
+            self.sc()
+        )?;
+        match self.meaning() {
+            "" => f.write_str(")"),
+            m => write!(f, ": {m})"),
+        }
     }
 }
 
