@@ -1,8 +1,9 @@
 //! NVMe slots (issue 23 item 6): an NVMe namespace (QEMU `-device nvme`) is the unit's flash
-//! when no ATA flash disk is fitted. From the BIOS disk on pc and on q35: the banner names
-//! it, `flashtest` programs it, the demo image installs to it over TFTP and boots from it
-//! after `reload` (and the bytes are in the namespace's file); on pc a namespace of 4 KiB
-//! blocks is refused with its reason on the banner's `Flash=` line.
+//! when no ATA flash disk is fitted. From the BIOS disk on pc and on q35, and from
+//! `lifeboat.rom` on both: the banner names it, `flashtest` programs it (pc), the demo image
+//! installs to it over TFTP and boots from it after `reload` (and the bytes are in the
+//! namespace's file); on pc a namespace of 4 KiB blocks is refused with its reason on the
+//! banner's `Flash=` line.
 
 mod common;
 
@@ -37,8 +38,16 @@ fn flashtest(q: &mut Qemu) {
     );
 }
 
+/// The two ways a unit starts here: from its BIOS disk behind SeaBIOS, or from `lifeboat.rom`
+/// as the board's firmware (which assigns the NVMe controller's 64-bit BAR0 itself).
+#[derive(Clone, Copy, PartialEq)]
+enum Entry {
+    BiosDisk,
+    Rom,
+}
+
 /// Blank namespace: banner, `flashtest` (pc), install over TFTP, `reload`, flash boot.
-fn install_and_boot(tag: &str, board: MachineType, nic: NicModel) {
+fn install_and_boot(tag: &str, entry: Entry, board: MachineType, nic: NicModel) {
     let d = scratch_dir(&format!("nvme-{tag}"));
     let disk = d.join("nvme.img");
     blank(&disk, 16 << 20);
@@ -46,9 +55,11 @@ fn install_and_boot(tag: &str, board: MachineType, nic: NicModel) {
     std::fs::create_dir_all(&root).unwrap();
     let demo = media::demo_image(media::DEMO_VERSION);
     std::fs::write(root.join("demo-image.bin"), &demo).unwrap();
-    let m = machine(Medium::Disk, 2)
-        .machine_type(board)
-        .nic(nic, user_net(&root));
+    let m = match entry {
+        Entry::BiosDisk => machine(Medium::Disk, 2),
+        Entry::Rom => Machine::rom(media(2).rom),
+    };
+    let m = m.machine_type(board).nic(nic, user_net(&root));
     let mut q = launch(&with_nvme(m, &disk.display().to_string(), ""));
     let banner = expect_banner(&mut q);
     assert!(
@@ -80,7 +91,7 @@ fn install_and_boot(tag: &str, board: MachineType, nic: NicModel) {
 
 #[test]
 fn on_pc_the_image_installed_to_nvme_boots_and_a_4k_namespace_is_refused() {
-    install_and_boot("pc", MachineType::Pc, NicModel::E1000);
+    install_and_boot("pc", Entry::BiosDisk, MachineType::Pc, NicModel::E1000);
     let d = scratch_dir("nvme-pc-4k");
     let disk = d.join("nvme.img");
     blank(&disk, 16 << 20);
@@ -101,5 +112,13 @@ fn on_pc_the_image_installed_to_nvme_boots_and_a_4k_namespace_is_refused() {
 
 #[test]
 fn on_q35_the_image_installed_to_nvme_boots() {
-    install_and_boot("q35", MachineType::Q35, NicModel::E1000e);
+    install_and_boot("q35", Entry::BiosDisk, MachineType::Q35, NicModel::E1000e);
+}
+
+/// From the ROM, on q35 (PCI Express) and pc: the ROM places BAR0 and enables memory
+/// decoding and bus mastering, and the firmware drives the controller as behind SeaBIOS.
+#[test]
+fn from_the_rom_the_image_installed_to_nvme_boots() {
+    install_and_boot("rom-q35", Entry::Rom, MachineType::Q35, NicModel::E1000e);
+    install_and_boot("rom-pc", Entry::Rom, MachineType::Pc, NicModel::E1000);
 }
