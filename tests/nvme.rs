@@ -3,7 +3,8 @@
 //! `lifeboat.rom` on both: the banner names it, `flashtest` programs it (pc), the demo image
 //! installs to it over TFTP and boots from it after `reload` (and the bytes are in the
 //! namespace's file); on pc a namespace of 4 KiB blocks is refused with its reason on the
-//! banner's `Flash=` line.
+//! banner's `Flash=` line, and a block that fails its reads (blkdebug) is reported with the
+//! completion's status decoded. (An unreadable record sector on NVMe is in tests/edges.rs.)
 
 mod common;
 
@@ -14,15 +15,6 @@ use lifeboat::media;
 use lifeboat_qemu::{MachineType, NicModel};
 
 const STARTED: Duration = Duration::from_secs(30);
-
-/// `m` with an NVMe controller whose namespace 1 is `spec` (a raw file, or `blkdebug:...`),
-/// with `extra` device properties.
-fn with_nvme(m: Machine, spec: &str, extra: &str) -> Machine {
-    m.arg("-drive")
-        .arg(format!("if=none,id=nv,format=raw,file={spec}"))
-        .arg("-device")
-        .arg(format!("nvme,serial=lifeboat,drive=nv{extra}"))
-}
 
 /// `flashtest 8`, answering its question about the records with `y`: must pass on NVMe.
 fn flashtest(q: &mut Qemu) {
@@ -108,6 +100,36 @@ fn on_pc_the_image_installed_to_nvme_boots_and_a_4k_namespace_is_refused() {
             .contains("Flash=none (NVMe: LBA format of 4096 bytes + 0 metadata, not 512 + 0)\r\n"),
         "{banner}"
     );
+}
+
+/// A block that fails every read (blkdebug, EIO): `flashtest`'s read-back reports the READ
+/// with its completion status decoded, on one line, and the monitor carries on.
+#[test]
+fn a_read_error_on_nvme_is_one_line_with_its_status() {
+    let d = scratch_dir("nvme-eio");
+    let disk = d.join("nvme.img");
+    blank(&disk, 16 << 20);
+    let rules = d.join("bad.blkdebug");
+    std::fs::write(
+        &rules,
+        "[inject-error]\nevent = \"read_aio\"\niotype = \"read\"\nerrno = \"5\"\nsector = \"9\"\n",
+    )
+    .unwrap();
+    let spec = format!("blkdebug:{}:{}", rules.display(), disk.display());
+    let mut q = launch(&with_nvme(machine(Medium::Disk, 2), &spec, ""));
+    to_prompt(&mut q);
+    q.send_line("flashtest 8").unwrap();
+    expect(&mut q, "Erase them? [n] ", REPLY);
+    q.send_line("y").unwrap();
+    let out = expect(&mut q, PROMPT, REPLY);
+    assert!(
+        out.contains(
+            "READ at block 8 failed: status 0x281 (SCT 2 SC 0x81: unrecovered read error)"
+        ),
+        "{out}"
+    );
+    // The monitor carries on.
+    command1(&mut q, "address 10.0.2.15");
 }
 
 #[test]
