@@ -22,7 +22,12 @@ pub fn banner(con: &mut Uart16550) -> Option<flash::AnyFlash> {
     match &found.flash {
         Some(f) => {
             defmt::info!("flash found");
-            let _ = write!(con, "Flash={f}\r\n");
+            let _ = write!(con, "Flash={f}");
+            // An NVMe drive passed over for pflash is named: it was fitted on purpose.
+            if let Some(e) = found.nvme_error {
+                let _ = write!(con, " (NVMe: {e})");
+            }
+            let _ = write!(con, "\r\n");
         }
         None => {
             let _ = write!(con, "Flash=none");

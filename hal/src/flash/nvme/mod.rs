@@ -31,6 +31,7 @@ use embedded_storage::nor_flash::{
 };
 
 use super::ata::{dma_barrier, SECTOR};
+use crate::cpu;
 use crate::net::dma::{Bytes, DmaRegion, Vol};
 use crate::pci::{self, command as pci_command, Bdf, Config};
 use crate::regs::Mmio;
@@ -46,6 +47,9 @@ const NSID: u32 = 1;
 const MAX_BYTES: usize = 128 << 10;
 /// PRP list entries: 128 KiB at an odd page offset spans 33 pages, 32 after PRP1.
 const PRP_LIST: usize = MAX_BYTES / PAGE;
+/// BAR0 bytes mapped before CAP tells the doorbell stride: the registers and the doorbells
+/// at the smallest stride.
+const WINDOW: u64 = 0x1010;
 /// Longest wait for one command, µs.
 const COMMAND_TIMEOUT_US: u64 = 10_000_000;
 /// Longest wait for FLUSH, µs.
@@ -85,7 +89,8 @@ pub enum NvmeError {
     NotAligned,
     /// Beyond the end of the namespace.
     OutOfBounds,
-    /// BAR0 is not assigned below 4 GiB (the only memory lifeboat maps).
+    /// BAR0 is not assigned, or where lifeboat cannot map it (across a GiB boundary, at or
+    /// above 128 TiB, or in another GiB than one mapped before).
     Bar(u64),
     /// CAP offers no NVM command set, or no 4 KiB memory page.
     Cap(u64),
@@ -119,7 +124,7 @@ impl fmt::Display for NvmeError {
         match *self {
             NvmeError::NotAligned => f.write_str("offset or length not aligned"),
             NvmeError::OutOfBounds => f.write_str("beyond the end of the namespace"),
-            NvmeError::Bar(a) => write!(f, "BAR0 {a:#x} not below 4 GiB"),
+            NvmeError::Bar(a) => write!(f, "BAR0 {a:#x} cannot be mapped"),
             NvmeError::Cap(c) => write!(f, "no NVM command set with 4 KiB pages (CAP {c:#x})"),
             NvmeError::NotReady { csts } => write!(f, "controller not ready (CSTS {csts:#x})"),
             NvmeError::NoNamespace => f.write_str("namespace 1 is not active"),
@@ -224,8 +229,9 @@ pub fn find() -> Option<Result<NvmeFlash, NvmeError>> {
     let mut cfg = unsafe { Config::new() };
     let ctrl =
         pci::scan(&mut cfg).find(|d| d.class == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02)?;
+    // A UEFI firmware may place the 64-bit BAR0 above 4 GiB: then its GiB is mapped.
     let bar = ctrl.bars[0].mem_addr().unwrap_or(0);
-    if bar == 0 || bar >= 1 << 32 {
+    if bar == 0 || !cpu::map_mmio(bar, WINDOW) {
         return Some(Err(NvmeError::Bar(bar)));
     }
     ctrl.enable(
@@ -234,10 +240,13 @@ pub fn find() -> Option<Result<NvmeFlash, NvmeError>> {
     );
     // SAFETY: BAR0 of an NVMe controller holds its registers (§3.1): 0x1000 bytes, then the
     // doorbells of queues 0 and 1 at the stride CAP gives (read through a window of just the
-    // first 8 bytes first). Memory decoding was just enabled, below 4 GiB (identity-mapped
-    // uncached), and nothing else in lifeboat drives this controller.
+    // first 8 bytes first). Memory decoding was just enabled, identity-mapped uncached (below
+    // 4 GiB by the boot chain, above by `map_mmio`), and nothing else drives this controller.
     let cap = Cap(unsafe { Mmio::new(bar, 8) }.read64_split(reg::CAP));
     let len = spec::doorbell(1, true, cap.doorbell_stride()) + 4;
+    if !cpu::map_mmio(bar, len as u64) {
+        return Some(Err(NvmeError::Bar(bar)));
+    }
     // SAFETY: as above; the window ends with queue 1's completion doorbell.
     let regs = unsafe { Mmio::new(bar, len) };
     let mut disk = NvmeFlash {

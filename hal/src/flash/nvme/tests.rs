@@ -201,8 +201,8 @@ fn errors_are_one_line_naming_the_command_and_status() {
         "LBA format of 4096 bytes + 0 metadata, not 512 + 0"
     );
     assert_eq!(
-        NvmeError::Bar(0x8_0000_0000).to_string(),
-        "BAR0 0x800000000 not below 4 GiB"
+        NvmeError::Bar(0x8000_0000_0000).to_string(),
+        "BAR0 0x800000000000 cannot be mapped"
     );
     assert_eq!(e.kind(), NorFlashErrorKind::Other);
 }
