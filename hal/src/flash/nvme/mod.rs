@@ -12,8 +12,8 @@
 //! then creates I/O queue 1.
 //!
 //! As the ATA drivers do, the namespace looks like strict NOR flash to the install logic:
-//! erase writes 0xFF blocks (every PRP names one page of 0xFF), erase and write units are one
-//! 512-byte block, and every erase/write ends with FLUSH when the controller has a volatile
+//! erase writes 0xFF blocks, erase and write units are one 512-byte block (writes go through
+//! one page, 4 KiB per command; reads go straight to the caller's buffer, up to 128 KiB), and every erase/write ends with FLUSH when the controller has a volatile
 //! write cache. Only a format of 512-byte blocks without metadata is driven (QEMU's default);
 //! another is refused at open with its LBADS and MS. A failed command carries its status
 //! field (SCT/SC decoded); a command that never completes resets the controller.
@@ -187,10 +187,8 @@ static DMA: DmaRegion<NvmeMemory> = unsafe { DmaRegion::zeroed() };
 enum Buf {
     /// The caller's buffer at this (dword-aligned) address.
     At(u64),
-    /// The page, once (IDENTIFY, bounce).
+    /// The page (IDENTIFY, partial reads, every write).
     Page,
-    /// The page, repeated as often as the command needs (the erase fill).
-    Fill,
 }
 
 /// A queue pair's position: the next submission slot and the completion entry expected.
@@ -242,7 +240,9 @@ pub fn find() -> Option<Result<NvmeFlash, NvmeError>> {
     // doorbells of queues 0 and 1 at the stride CAP gives (read through a window of just the
     // first 8 bytes first). Memory decoding was just enabled, identity-mapped uncached (below
     // 4 GiB by the boot chain, above by `map_mmio`), and nothing else drives this controller.
-    let cap = Cap(unsafe { Mmio::new(bar, 8) }.read64_split(reg::CAP));
+    let first = unsafe { Mmio::new(bar, 8) };
+    // Two 32-bit reads of the 64-bit CAP, low half first, as every controller accepts.
+    let cap = Cap(u64::from(first.read32(reg::CAP)) | u64::from(first.read32(reg::CAP + 4)) << 32);
     let len = spec::doorbell(1, true, cap.doorbell_stride()) + 4;
     if !cpu::map_mmio(bar, len as u64) {
         return Some(Err(NvmeError::Bar(bar)));
@@ -259,17 +259,6 @@ pub fn find() -> Option<Result<NvmeFlash, NvmeError>> {
         stopped: false,
     };
     Some(disk.open().map(|()| disk))
-}
-
-/// Two 32-bit reads of a 64-bit register (low half first), as every controller accepts.
-trait Read64 {
-    fn read64_split(&self, reg: usize) -> u64;
-}
-
-impl Read64 for Mmio {
-    fn read64_split(&self, reg: usize) -> u64 {
-        u64::from(self.read32(reg)) | u64::from(self.read32(reg + 4)) << 32
-    }
 }
 
 impl NvmeFlash {
@@ -379,13 +368,12 @@ impl NvmeFlash {
     /// PRP1/PRP2 for `len` bytes of `buf`.
     fn prp(&self, mem: &NvmeMemory, buf: Buf, len: usize) -> Result<(u64, u64), NvmeError> {
         let page = core::ptr::from_ref(&mem.page) as u64;
-        let (addr, fill) = match buf {
-            Buf::At(a) => (a, false),
-            Buf::Page => (page, false),
-            Buf::Fill => (page, true),
+        let addr = match buf {
+            Buf::At(a) => a,
+            Buf::Page => page,
         };
         let list = mem.list.as_ptr() as u64;
-        spec::prps(addr, len, fill, list, PRP_LIST, |i, v| mem.list[i].set(v))
+        spec::prps(addr, len, list, PRP_LIST, |i, v| mem.list[i].set(v))
             .ok_or(NvmeError::NotAligned)
     }
 
@@ -550,7 +538,7 @@ impl NorFlash for NvmeFlash {
     const WRITE_SIZE: usize = SECTOR;
     const ERASE_SIZE: usize = SECTOR;
 
-    /// "Erase" writes 0xFF blocks (every PRP names the page of 0xFF).
+    /// "Erase" writes 0xFF blocks.
     fn erase(&mut self, from: u32, to: u32) -> Result<(), NvmeError> {
         check_erase(self, from, to)?;
         self.put(from, (to - from) as usize, None)
@@ -563,31 +551,25 @@ impl NorFlash for NvmeFlash {
 }
 
 impl NvmeFlash {
-    /// Write `len` bytes (whole blocks) at `offset`: from `src` directly when it is
-    /// dword-aligned, else copied through the page; 0xFF (erase) when `src` is `None`. Then
-    /// FLUSH when the controller has a volatile write cache.
+    /// Write `len` bytes (whole blocks) at `offset` from `src`, or 0xFF (erase) when `src` is
+    /// `None`, a page at a time through the page (the caller's buffer may be at any address;
+    /// the page costs one command per 4 KiB and saves a second path). Then FLUSH when the
+    /// controller has a volatile write cache.
     #[inline(never)]
     fn put(&mut self, offset: u32, len: usize, src: Option<&[u8]>) -> Result<(), NvmeError> {
         let mem = DMA.claim().ok_or(NvmeError::NotReady { csts: 0 })?;
-        // SAFETY: no command is running: the controller does not read the page meanwhile,
-        // and this is the only slice of it.
-        let page = unsafe { mem.page.get_mut() };
-        page.fill(0xFF);
-        let bounce = src.is_some_and(|b| !(b.as_ptr() as usize).is_multiple_of(4));
-        let chunk = if bounce { PAGE } else { self.chunk() };
         let mut done = 0;
         while done < len {
-            let n = (len - done).min(chunk);
-            let buf = match src {
-                Some(b) if bounce => {
-                    page[..n].copy_from_slice(&b[done..done + n]);
-                    Buf::Page
-                }
-                Some(b) => Buf::At(b[done..].as_ptr() as u64),
-                None => Buf::Fill,
-            };
+            let n = (len - done).min(PAGE);
+            // SAFETY: no command is running: the controller does not read the page meanwhile,
+            // and this is the only slice of it.
+            let page = unsafe { mem.page.get_mut() };
+            match src {
+                Some(b) => page[..n].copy_from_slice(&b[done..done + n]),
+                None => page[..n].fill(0xFF),
+            }
             let lba = (offset as usize + done) / SECTOR;
-            self.rw(&mem, true, lba as u64, n / SECTOR, buf)?;
+            self.rw(&mem, true, lba as u64, n / SECTOR, Buf::Page)?;
             done += n;
         }
         if self.info.flush {

@@ -169,16 +169,12 @@ impl Status {
     /// The spec's name of the status code, for the ones a driver meets (§4.6.1.2), else "".
     pub fn meaning(self) -> &'static str {
         match (self.sct(), self.sc()) {
-            (0, 0x01) => "invalid opcode",
             (0, 0x02) => "invalid field",
             (0, 0x04) => "data transfer error",
             (0, 0x06) => "internal error",
-            (0, 0x0B) => "invalid namespace or format",
             (0, 0x80) => "LBA out of range",
-            (1, 0x02) => "invalid queue size",
             (2, 0x80) => "write fault",
             (2, 0x81) => "unrecovered read error",
-            (2, 0x86) => "access denied",
             _ => "",
         }
     }
@@ -204,31 +200,28 @@ impl core::fmt::Display for Status {
 
 /// The PRP entries (§4.3) of a transfer of `len` bytes (> 0) at `addr`: returns PRP1 and
 /// PRP2, and gives `list(i, page)` the entries of the PRP list at `list_addr` when the data
-/// spans more than two pages. `fill`: every page is the one page at `addr` (the erase fill).
-/// `None` when `addr` is not dword-aligned (PRP1's offset bits 1:0 must be 0), a fill page
-/// not page-aligned, or the list would need more than `max_list` entries.
+/// spans more than two pages. `None` when `addr` is not dword-aligned (PRP1's offset bits 1:0
+/// must be 0) or the list would need more than `max_list` entries.
 pub fn prps(
     addr: u64,
     len: usize,
-    fill: bool,
     list_addr: u64,
     max_list: usize,
     mut list: impl FnMut(usize, u64),
 ) -> Option<(u64, u64)> {
     let page = PAGE as u64;
-    if addr % 4 != 0 || (fill && addr % page != 0) || len == 0 {
+    if addr % 4 != 0 || len == 0 {
         return None;
     }
     let base = addr - addr % page;
-    let at = |i: u64| if fill { addr } else { base + i * page };
     // Pages after the first one.
     let more = (addr % page + len as u64 - 1) / page;
     match more {
         0 => Some((addr, 0)),
-        1 => Some((addr, at(1))),
+        1 => Some((addr, base + page)),
         n if n as usize <= max_list => {
             for i in 0..n {
-                list(i as usize, at(i + 1));
+                list(i as usize, base + (i + 1) * page);
             }
             Some((addr, list_addr))
         }

@@ -78,10 +78,10 @@ fn completion_fields_and_status_lines() {
     assert!(!Completion(0xFFFE_FFFF).phase());
 }
 
-fn prp_of(addr: u64, len: usize, fill: bool) -> (Option<(u64, u64)>, Vec<u64>) {
+fn prp_of(addr: u64, len: usize) -> (Option<(u64, u64)>, Vec<u64>) {
     let mut list = vec![0u64; 8];
     let mut used = 0;
-    let r = prps(addr, len, fill, 0xF000, 8, |i, v| {
+    let r = prps(addr, len, 0xF000, 8, |i, v| {
         list[i] = v;
         used = used.max(i + 1);
     });
@@ -92,35 +92,25 @@ fn prp_of(addr: u64, len: usize, fill: bool) -> (Option<(u64, u64)>, Vec<u64>) {
 #[test]
 fn prps_name_one_page_two_pages_or_a_list() {
     // Within one page: PRP2 unused.
-    assert_eq!(prp_of(0x1_0200, 512, false), (Some((0x1_0200, 0)), vec![]));
-    assert_eq!(prp_of(0x1_0000, 4096, false), (Some((0x1_0000, 0)), vec![]));
+    assert_eq!(prp_of(0x1_0200, 512), (Some((0x1_0200, 0)), vec![]));
+    assert_eq!(prp_of(0x1_0000, 4096), (Some((0x1_0000, 0)), vec![]));
     // Crossing into a second page: PRP2 is that page.
-    assert_eq!(
-        prp_of(0x1_0E00, 1024, false),
-        (Some((0x1_0E00, 0x1_1000)), vec![])
-    );
+    assert_eq!(prp_of(0x1_0E00, 1024), (Some((0x1_0E00, 0x1_1000)), vec![]));
     // More: PRP2 points at the list of the pages after the first.
     assert_eq!(
-        prp_of(0x1_0E00, 8192 + 512, false),
+        prp_of(0x1_0E00, 8192 + 512),
         (Some((0x1_0E00, 0xF000)), vec![0x1_1000, 0x1_2000])
     );
     assert_eq!(
-        prp_of(0x2_0000, 3 * 4096, false),
+        prp_of(0x2_0000, 3 * 4096),
         (Some((0x2_0000, 0xF000)), vec![0x2_1000, 0x2_2000])
     );
-    // The erase fill names its page every time.
-    assert_eq!(
-        prp_of(0x5000, 4 * 4096, true),
-        (Some((0x5000, 0xF000)), vec![0x5000; 3])
-    );
-    assert_eq!(prp_of(0x5000, 8192, true), (Some((0x5000, 0x5000)), vec![]));
-    // Refused: odd address, fill off a page boundary, too long for the list, nothing.
-    assert_eq!(prp_of(0x1_0202, 512, false).0, None);
-    assert_eq!(prp_of(0x5200, 512, true).0, None);
-    assert_eq!(prp_of(0x1_0000, 10 * 4096, false).0, None);
-    assert_eq!(prp_of(0x1_0004, 9 * 4096, false).0, None);
-    assert!(prp_of(0x1_0000, 9 * 4096, false).0.is_some());
-    assert_eq!(prp_of(0x1_0000, 0, false).0, None);
+    // Refused: odd address, too long for the list, nothing.
+    assert_eq!(prp_of(0x1_0202, 512).0, None);
+    assert_eq!(prp_of(0x1_0000, 10 * 4096).0, None);
+    assert_eq!(prp_of(0x1_0004, 9 * 4096).0, None);
+    assert!(prp_of(0x1_0000, 9 * 4096).0.is_some());
+    assert_eq!(prp_of(0x1_0000, 0).0, None);
 }
 
 fn controller(model: &str, mdts: u8, vwc: u8) -> [u8; 4096] {
