@@ -39,8 +39,9 @@ use crate::timer;
 use spec::{reg, Cap, Completion, PAGE};
 pub use spec::{NvmeInfo, Status};
 
-/// Entries in each queue (admin and I/O): one command is outstanding at a time.
-const ENTRIES: u32 = 4;
+/// Entries in each queue (admin and I/O): one command is outstanding at a time, and a queue
+/// of two holds one; every controller allows two (CAP.MQES ≥ 1).
+const ENTRIES: u32 = 2;
 /// The namespace used.
 const NSID: u32 = 1;
 /// Most bytes per command: 128 KiB, as the ATA drivers move (fewer when MDTS says so).
@@ -125,7 +126,7 @@ impl fmt::Display for NvmeError {
             NvmeError::NotAligned => f.write_str("offset or length not aligned"),
             NvmeError::OutOfBounds => f.write_str("beyond the end of the namespace"),
             NvmeError::Bar(a) => write!(f, "BAR0 {a:#x} cannot be mapped"),
-            NvmeError::Cap(c) => write!(f, "no NVM command set with 4 KiB pages (CAP {c:#x})"),
+            NvmeError::Cap(c) => write!(f, "CAP {c:#x}: no NVM command set or 4 KiB pages"),
             NvmeError::NotReady { csts } => write!(f, "controller not ready (CSTS {csts:#x})"),
             NvmeError::NoNamespace => f.write_str("namespace 1 is not active"),
             NvmeError::LbaFormat { lbads, ms } => write!(
@@ -303,7 +304,6 @@ impl NvmeFlash {
             w.set(0);
         }
         self.pairs = [Pair::NEW; 2];
-        let entries = ENTRIES.min(self.cap.max_entries());
         self.regs
             .write32(reg::AQA, (ENTRIES - 1) << 16 | (ENTRIES - 1));
         for (r, q) in [(reg::ASQ, 0), (reg::ACQ, 1)] {
@@ -321,7 +321,7 @@ impl NvmeFlash {
                 spec::admin::CREATE_SQ
             };
             let addr = mem.queues[q].as_ptr() as u64;
-            let cdw = spec::create_queue_cdw(1, entries, cq);
+            let cdw = spec::create_queue_cdw(1, ENTRIES, cq);
             self.submit(mem, 0, op, 0, (addr, 0), cdw, Op::CreateQueue, 0)?;
         }
         self.stopped = false;
@@ -398,11 +398,6 @@ impl NvmeFlash {
             self.reset(mem)?;
         }
         let q = usize::from(qid);
-        let entries = if qid == 0 {
-            ENTRIES
-        } else {
-            ENTRIES.min(self.cap.max_entries())
-        };
         let stride = self.cap.doorbell_stride();
         self.cid = self.cid.wrapping_add(1);
         let cid = self.cid;
@@ -419,7 +414,7 @@ impl NvmeFlash {
         // The entry, the PRP list and (for writes) the data are in memory before the doorbell.
         dma_barrier(prp.0);
         fence(Ordering::SeqCst);
-        let tail = (tail + 1) % entries;
+        let tail = (tail + 1) % ENTRIES;
         self.pairs[q].tail = tail;
         self.regs.write32(spec::doorbell(qid, false, stride), tail);
         let dw3 = &cq[head as usize * spec::CQE / 4 + 3];
@@ -444,7 +439,7 @@ impl NvmeFlash {
             });
         }
         let c = Completion(dw3.get());
-        let head = (head + 1) % entries;
+        let head = (head + 1) % ENTRIES;
         self.pairs[q].head = head;
         if head == 0 {
             self.pairs[q].phase = !phase;

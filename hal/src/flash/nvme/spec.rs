@@ -70,10 +70,6 @@ pub mod cns {
 pub struct Cap(pub u64);
 
 impl Cap {
-    /// Entries an I/O queue may have (MQES is 0-based).
-    pub fn max_entries(self) -> u32 {
-        (self.0 & 0xFFFF) as u32 + 1
-    }
     /// Longest wait for CSTS.RDY to follow CC.EN, ms (TO is in 500 ms units).
     pub fn timeout_ms(self) -> u64 {
         ((self.0 >> 24) & 0xFF).max(1) * 500
@@ -255,12 +251,8 @@ impl NvmeInfo {
     /// Take model, MDTS and VWC from the IDENTIFY CONTROLLER data (§5.15.2.1: MN at bytes
     /// 24-63, MDTS at 77 in units of the minimum page `min_page`, VWC at 525).
     pub fn controller(&mut self, id: &[u8; PAGE], min_page: u64) {
-        let mut model = [0u8; 40];
-        for (m, &b) in model.iter_mut().zip(&id[24..64]) {
-            *m = if (0x20..0x7F).contains(&b) { b } else { b'?' };
-        }
-        self.model_len = model.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1) as u8;
-        self.model = model;
+        self.model.copy_from_slice(&id[24..64]);
+        self.model_len = crate::flash::ata::printable(&mut self.model);
         self.max_transfer = match id[77] {
             0 => 0,
             n => min_page.checked_shl(u32::from(n)).unwrap_or(0),
