@@ -23,11 +23,6 @@ pub fn banner(con: &mut Uart16550) -> Option<flash::AnyFlash> {
         Some(f) => {
             defmt::info!("flash found");
             let _ = write!(con, "Flash={f}");
-            // An NVMe drive passed over for pflash is named: it was fitted on purpose.
-            if let Some(e) = found.nvme_error {
-                let _ = write!(con, " (NVMe: {e})");
-            }
-            let _ = write!(con, "\r\n");
         }
         None => {
             let _ = write!(con, "Flash=none");
@@ -43,12 +38,13 @@ pub fn banner(con: &mut Uart16550) -> Option<flash::AnyFlash> {
             if let Some(e) = found.ahci_error {
                 let _ = write!(con, " (AHCI: {e})");
             }
-            if let Some(e) = found.nvme_error {
-                let _ = write!(con, " (NVMe: {e})");
-            }
-            let _ = write!(con, "\r\n");
         }
     }
+    // Also when pflash is used instead: an NVMe drive was fitted on purpose.
+    if let Some(e) = found.nvme_error {
+        let _ = write!(con, " (NVMe: {e})");
+    }
+    let _ = write!(con, "\r\n");
     found.flash
 }
 
