@@ -149,7 +149,7 @@ pub fn map_mmio(addr: u64, len: u64) -> bool {
         let pd = core::ptr::addr_of_mut!(HIGH_PD) as *mut u64;
         for i in 0..512u64 {
             // P, RW, PWT, PCD, PS (2 MiB).
-            *pd.add(i as usize) = (gib << 30) + (i << 21) | 0x9B;
+            *pd.add(i as usize) = ((gib << 30) + (i << 21)) | 0x9B;
         }
         *entry = pd as u64 | 0x3;
     }

@@ -206,7 +206,7 @@ pub fn prps(
     mut list: impl FnMut(usize, u64),
 ) -> Option<(u64, u64)> {
     let page = PAGE as u64;
-    if addr % 4 != 0 || len == 0 {
+    if !addr.is_multiple_of(4) || len == 0 {
         return None;
     }
     let base = addr - addr % page;
