@@ -1,7 +1,7 @@
 //! The two promises at the edges (issue 21), each as an operator or an attacker meets it:
-//! 1. one record sector of the ATA/AHCI flash that fails every read (blkdebug): an image that
-//!    never confirms still runs only its budget, and the next install spares the confirmed
-//!    image (on pc's IDE and on q35's AHCI);
+//! 1. one record sector of the ATA/AHCI/NVMe flash that fails every read (blkdebug): an image
+//!    that never confirms still runs only its budget, and the next install spares the
+//!    confirmed image (on pc's IDE, on q35's AHCI and on an NVMe namespace on q35);
 //! 3. `flashtest 8` at the unit's own monitor: the floor a confirmed 2.0(1) raised survives,
 //!    and a signed 1.9(9) is refused;
 //! 4. a diskette whose configuration names another key, in monitor mode: its image runs
@@ -85,12 +85,19 @@ fn rolled_back_after_three_boots(q: &mut Qemu) {
     }
 }
 
-fn unreadable_record_sector(tag: &str, board: MachineType, nic: NicModel) {
+/// The slots' disk goes where `fit` puts it (the disk file, or a `blkdebug:` spec over it).
+fn unreadable_record_sector(
+    tag: &str,
+    board: MachineType,
+    nic: NicModel,
+    fit: fn(Machine, &str) -> Machine,
+) {
     let d = dir(tag);
     let ata = d.join("cf.img");
     blank(&ata, 16 << 20);
     let unit = || machine(Medium::Disk, 2).machine_type(board);
-    confirmed_then_never_confirming(&d, unit().ide_disk(2, &ata), nic).kill();
+    let plain = ata.display().to_string();
+    confirmed_then_never_confirming(&d, fit(unit(), &plain), nic).kill();
     // The first sector of record block 0 fails every read from now on.
     let rules = d.join("bad.blkdebug");
     std::fs::write(
@@ -99,7 +106,7 @@ fn unreadable_record_sector(tag: &str, board: MachineType, nic: NicModel) {
     )
     .unwrap();
     let spec = format!("blkdebug:{}:{}", rules.display(), ata.display());
-    let mut q = launch(&unit().ide_disk(2, spec).nic(nic, user_net(&d.join("root"))));
+    let mut q = launch(&fit(unit(), &spec).nic(nic, user_net(&d.join("root"))));
     rolled_back_after_three_boots(&mut q);
     // The next install goes over the image that never confirmed, never over 1.0(1).
     to_prompt(&mut q);
@@ -113,12 +120,23 @@ fn unreadable_record_sector(tag: &str, board: MachineType, nic: NicModel) {
 
 #[test]
 fn an_unreadable_record_sector_on_ide_costs_neither_the_budget_nor_the_confirmed_image() {
-    unreadable_record_sector("rec-ide", MachineType::Pc, NicModel::E1000);
+    unreadable_record_sector("rec-ide", MachineType::Pc, NicModel::E1000, |m, f| {
+        m.ide_disk(2, f)
+    });
 }
 
 #[test]
 fn an_unreadable_record_sector_on_ahci_costs_neither_the_budget_nor_the_confirmed_image() {
-    unreadable_record_sector("rec-ahci", MachineType::Q35, NicModel::E1000e);
+    unreadable_record_sector("rec-ahci", MachineType::Q35, NicModel::E1000e, |m, f| {
+        m.ide_disk(2, f)
+    });
+}
+
+#[test]
+fn an_unreadable_record_sector_on_nvme_costs_neither_the_budget_nor_the_confirmed_image() {
+    unreadable_record_sector("rec-nvme", MachineType::Q35, NicModel::E1000e, |m, f| {
+        with_nvme(m, f, "")
+    });
 }
 
 /// Keyed appliance media (its disk has `unit`'s key) and a pflash, with a TFTP root.

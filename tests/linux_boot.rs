@@ -4,7 +4,7 @@
 //! slots), then `reload`: the kernel's banner and the initramfs marker appear on COM1.
 //! Skipped with the reason when the package source cannot be reached (a failure under
 //! LIFEBOAT_REQUIRE_ALL=1). On pc over the e1000 and again over an e1000e (82574L); on q35
-//! over its own e1000e.
+//! over its own e1000e, to its AHCI disk and to an NVMe namespace.
 
 mod common;
 
@@ -27,13 +27,24 @@ fn on_q35_debian_linux_installs_to_an_ahci_disk_and_boots() {
     recover_install_and_boot(MachineType::Q35, NicModel::E1000e);
 }
 
+/// The same on q35 to an NVMe namespace (the flash when no ATA disk is fitted).
+#[test]
+fn on_q35_debian_linux_installs_to_nvme_and_boots() {
+    recover_install_and_boot_on(MachineType::Q35, NicModel::E1000e, true);
+}
+
 fn recover_install_and_boot(kind: MachineType, nic: NicModel) {
+    recover_install_and_boot_on(kind, nic, false)
+}
+
+/// `nvme`: the slots are an NVMe namespace, else the ATA disk at ide index 2.
+fn recover_install_and_boot_on(kind: MachineType, nic: NicModel, nvme: bool) {
     let Some(assets) = linux_assets() else {
         return;
     };
     let image = linux::image(&assets).unwrap();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "linux-boot-{}-{nic:?}-{}",
+        "linux-boot-{}-{nic:?}-{nvme}-{}",
         kind.name(),
         std::process::id()
     ));
@@ -43,19 +54,22 @@ fn recover_install_and_boot(kind: MachineType, nic: NicModel) {
     let flash = dir.join("cf.img");
     std::fs::write(&flash, vec![0xFFu8; 64 << 20]).unwrap();
 
-    let m = machine(Medium::Disk, 2)
-        .machine_type(kind)
-        .memory_mib(256)
-        .ide_disk(2, &flash)
-        .nic(
-            nic,
-            NetBackend::User {
-                tftp: Some(root),
-                bootfile: None,
-            },
-        );
+    let m = machine(Medium::Disk, 2).machine_type(kind).memory_mib(256);
+    let m = if nvme {
+        with_nvme(m, &flash.display().to_string(), "")
+    } else {
+        m.ide_disk(2, &flash)
+    };
+    let m = m.nic(
+        nic,
+        NetBackend::User {
+            tftp: Some(root),
+            bootfile: None,
+        },
+    );
     let mut q = launch(&m);
-    expect_banner(&mut q);
+    let banner = expect_banner(&mut q);
+    assert_eq!(banner.contains("Flash=NVMe "), nvme, "{banner}");
     q.send(ESC).unwrap();
     expect(&mut q, PROMPT, REPLY);
     let out = install_linux(&mut q);

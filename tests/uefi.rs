@@ -565,3 +565,35 @@ fn q35_uefi_installs_to_an_ahci_disk_and_boots_it() {
     uefi_banner(&mut q);
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
+
+/// q35 under UEFI with an NVMe controller (OVMF's own NVMe driver set it up first): the
+/// firmware resets it, the demo image goes to its namespace and boots from there after
+/// `reload`. The NVMe namespace wins over the pflash unit 1 the unit also has.
+#[test]
+fn q35_uefi_installs_to_nvme_and_boots_it() {
+    let d = dir("q35-nvme");
+    let Some(ovmf) = ovmf(&d, "q35_uefi_installs_to_nvme_and_boots_it") else {
+        return;
+    };
+    let (flash, root) = files(&d);
+    let disk = d.join("nvme.img");
+    std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap();
+    let m = unit(Q35, Medium::Disk, &ovmf, &flash, &root);
+    let mut q = launch(&with_nvme(m, &disk.display().to_string(), ""));
+    let banner = to_monitor(&mut q);
+    assert!(
+        banner.contains("Flash=NVMe \"QEMU NVMe Ctrl\" 16 MiB @ 00:0"),
+        "{banner}"
+    );
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    tftp_install(&mut q, "demo-image.bin", "1.0(1)");
+    let demo = media::demo_image(media::DEMO_VERSION);
+    let bytes = std::fs::read(&disk).unwrap();
+    assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
+    q.send_line("reload").unwrap();
+    expect(&mut q, "Rebooting...", REPLY);
+    uefi_banner(&mut q);
+    expect(&mut q, "Flash boot: slot A, image 1.0(1) (flat64, ", REPLY);
+    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+}

@@ -10,7 +10,7 @@
 //! Interrupts: the 8259 PICs are remapped to vectors 0x20–0x2F with every line masked but
 //! IRQ 0 (PIT channel 0 at 1 kHz). Interrupts are enabled only inside [`idle`] (`sti; hlt`),
 //! so the rest of the firmware keeps its simple polled model.
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use lifeboat_hw::port;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
@@ -98,6 +98,63 @@ fn unmap_guard() {
             GUARDED.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// A paging structure: 512 entries, page-aligned.
+#[repr(C, align(4096))]
+struct Table([u64; 512]);
+
+/// The page directory (512 × 2 MiB, uncached) of the one GiB above 4 GiB that [`map_mmio`]
+/// may add to the identity map, and the PDPT that holds it when its PML4 entry is empty.
+static mut HIGH_PD: Table = Table([0; 512]);
+static mut HIGH_PDPT: Table = Table([0; 512]);
+/// The GiB (address >> 30) `HIGH_PD` maps; 0 = none yet.
+static HIGH_GIB: AtomicU64 = AtomicU64::new(0);
+
+/// Make `[addr, addr + len)` reachable: below 4 GiB it already is (the boot chain's identity
+/// map); above, the GiB that holds it is identity-mapped uncached (PCD|PWT), for a memory BAR
+/// a UEFI firmware placed in its 64-bit window. One such GiB at all (the first call that
+/// needs one chooses it), below 128 TiB; false when the range is not reachable.
+pub fn map_mmio(addr: u64, len: u64) -> bool {
+    let end = addr.saturating_add(len.max(1)) - 1;
+    if end < 1 << 32 {
+        return true;
+    }
+    let gib = addr >> 30;
+    if addr < 1 << 32 || end >> 30 != gib || addr >= 1 << 47 {
+        return false;
+    }
+    match HIGH_GIB.load(Ordering::Relaxed) {
+        0 => {}
+        g => return g == gib,
+    }
+    const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
+    let (frame, _) = x86_64::registers::control::Cr3::read();
+    let pml4 = frame.start_address().as_u64() as *mut u64;
+    // SAFETY: the paging structures are identity-mapped low memory written by the boot chain
+    // (PML4 entry 0 → a PDPT whose entries 0–3 map the low 4 GiB with 2 MiB pages). Only
+    // entries that are not present are written: PML4 entry `gib >> 9` to point at HIGH_PDPT,
+    // PDPT entry `gib & 511` at HIGH_PD, static tables nothing else touches (HIGH_GIB is set
+    // once, on the only core, interrupts off); a new mapping needs no TLB flush.
+    unsafe {
+        let top = pml4.add((gib >> 9) as usize);
+        if *top & 1 == 0 {
+            *top = core::ptr::addr_of_mut!(HIGH_PDPT) as u64 | 0x3;
+        }
+        let entry = ((*top & ADDR) as *mut u64).add((gib & 511) as usize);
+        if *entry & 1 != 0 {
+            // The boot chain mapped it (its maps are identity maps).
+            return true;
+        }
+        let pd = core::ptr::addr_of_mut!(HIGH_PD) as *mut u64;
+        for i in 0..512u64 {
+            // P, RW, PWT, PCD, PS (2 MiB).
+            *pd.add(i as usize) = ((gib << 30) + (i << 21)) | 0x9B;
+        }
+        *entry = pd as u64 | 0x3;
+    }
+    HIGH_GIB.store(gib, Ordering::Relaxed);
+    true
 }
 
 /// Is the stack guard in place?

@@ -363,3 +363,12 @@ pub fn signed(kp: &ed25519_compact::KeyPair, img: &[u8]) -> Vec<u8> {
     v.extend_from_slice(&img[HEADER_LEN..]);
     v
 }
+
+/// `m` with an NVMe controller whose namespace 1 is `file` (a raw file, or a `blkdebug:` spec
+/// over one), with `extra` device properties (`,logical_block_size=4096,...`).
+pub fn with_nvme(m: Machine, file: &str, extra: &str) -> Machine {
+    m.arg("-drive")
+        .arg(format!("if=none,id=nv,format=raw,file={file}"))
+        .arg("-device")
+        .arg(format!("nvme,serial=lifeboat,drive=nv{extra}"))
+}

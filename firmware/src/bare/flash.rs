@@ -22,7 +22,7 @@ pub fn banner(con: &mut Uart16550) -> Option<flash::AnyFlash> {
     match &found.flash {
         Some(f) => {
             defmt::info!("flash found");
-            let _ = write!(con, "Flash={f}\r\n");
+            let _ = write!(con, "Flash={f}");
         }
         None => {
             let _ = write!(con, "Flash=none");
@@ -38,9 +38,13 @@ pub fn banner(con: &mut Uart16550) -> Option<flash::AnyFlash> {
             if let Some(e) = found.ahci_error {
                 let _ = write!(con, " (AHCI: {e})");
             }
-            let _ = write!(con, "\r\n");
         }
     }
+    // Also when pflash is used instead: an NVMe drive was fitted on purpose.
+    if let Some(e) = found.nvme_error {
+        let _ = write!(con, " (NVMe: {e})");
+    }
+    let _ = write!(con, "\r\n");
     found.flash
 }
 

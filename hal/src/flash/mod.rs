@@ -6,11 +6,13 @@
 //!   (PIO where the controller has no bus-master interface).
 //! - [`ahci`]: a SATA disk on an AHCI port ≥ 1 (q35's ICH9; port 0 is the boot disk's), by
 //!   DMA through the port's command list.
+//! - [`nvme`]: namespace 1 of the first NVMe controller, by its admin and one I/O queue pair.
 //!
-//! [`probe`] looks for all three ([`probe_report`] also says why a candidate was unusable),
-//! in this order: IDE, AHCI, CFI. A disk **wins over pflash**: it is fitted on purpose, and it
+//! [`probe`] looks for all four ([`probe_report`] also says why a candidate was unusable),
+//! in this order: IDE, AHCI, NVMe, CFI. A disk **wins over pflash**: it is fitted on purpose, and it
 //! is the only one large enough for two slots of a Linux image with its initramfs (pflash
-//! stops below 8 MiB, or 16 MiB with `max-fw-size`).
+//! stops below 8 MiB, or 16 MiB with `max-fw-size`). NVMe comes after the ATA disks so that a
+//! unit whose slots are on an ATA disk keeps them when an NVMe drive is added.
 //!
 //! [`AnyFlash`] offers the common units of all: reads of any length, writes in 512-byte
 //! units (an ATA sector), erases in 4 KiB units (a pflash block, eight ATA sectors).
@@ -18,6 +20,7 @@
 pub mod ahci;
 pub mod ata;
 pub mod cfi;
+pub mod nvme;
 
 use core::fmt;
 
@@ -29,6 +32,7 @@ use embedded_storage::nor_flash::{
 pub use ahci::{AhciError, AhciFlash};
 pub use ata::{AtaError, AtaFlash};
 pub use cfi::{CfiError, CfiFlash};
+pub use nvme::{NvmeError, NvmeFlash};
 
 /// The flash found by [`probe`].
 pub enum AnyFlash {
@@ -38,6 +42,8 @@ pub enum AnyFlash {
     Ata(AtaFlash),
     /// A SATA disk on an AHCI port ≥ 1.
     Ahci(AhciFlash),
+    /// Namespace 1 of an NVMe controller.
+    Nvme(NvmeFlash),
 }
 
 /// The flash of this unit, if any: [`probe_report`] without the reasons.
@@ -55,10 +61,12 @@ pub struct Probe {
     pub ata_error: Option<AtaError>,
     /// An ATA disk on an AHCI port ≥ 1 that cannot be driven.
     pub ahci_error: Option<AhciError>,
+    /// An NVMe controller or namespace that cannot be driven.
+    pub nvme_error: Option<NvmeError>,
 }
 
 /// Look for the flash: a CompactFlash card on the secondary master first, then a disk on an
-/// AHCI port ≥ 1, then CFI pflash.
+/// AHCI port ≥ 1, then namespace 1 of an NVMe controller, then CFI pflash.
 /// Writes only identification commands (IDENTIFY DEVICE; CFI query and read array), so it
 /// may be called again at any time (each call builds a new driver value).
 pub fn probe_report() -> Probe {
@@ -67,6 +75,7 @@ pub fn probe_report() -> Probe {
         cfi_error: None,
         ata_error: None,
         ahci_error: None,
+        nvme_error: None,
     };
     match ata::find() {
         Some(Ok(card)) => found.flash = Some(AnyFlash::Ata(card)),
@@ -77,6 +86,13 @@ pub fn probe_report() -> Probe {
         match ahci::find() {
             Some(Ok(disk)) => found.flash = Some(AnyFlash::Ahci(disk)),
             Some(Err(e)) => found.ahci_error = Some(e),
+            None => {}
+        }
+    }
+    if found.flash.is_none() {
+        match nvme::find() {
+            Some(Ok(disk)) => found.flash = Some(AnyFlash::Nvme(disk)),
+            Some(Err(e)) => found.nvme_error = Some(e),
             None => {}
         }
     }
@@ -92,9 +108,11 @@ pub fn probe_report() -> Probe {
 
 impl fmt::Display for AnyFlash {
     /// The banner's description: `CFI Intel 4096 KiB @ 0xffbc0000`,
-    /// `ATA "QEMU HARDDISK" 64 MiB @ ide1:0`, `AHCI "QEMU HARDDISK" 64 MiB @ port 2`.
+    /// `ATA "QEMU HARDDISK" 64 MiB @ ide1:0`, `AHCI "QEMU HARDDISK" 64 MiB @ port 2`,
+    /// `NVMe "QEMU NVMe Ctrl" 64 MiB @ 00:04.0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (kind, info) = match self {
+        let sector = ata::SECTOR as u64;
+        let (kind, model, bytes) = match self {
             AnyFlash::Cfi(c) => {
                 return write!(
                     f,
@@ -103,11 +121,11 @@ impl fmt::Display for AnyFlash {
                     c.base()
                 )
             }
-            AnyFlash::Ata(a) => ("ATA", a.info()),
-            AnyFlash::Ahci(a) => ("AHCI", a.info()),
+            AnyFlash::Ata(a) => ("ATA", a.info().model(), a.info().sectors * sector),
+            AnyFlash::Ahci(a) => ("AHCI", a.info().model(), a.info().sectors * sector),
+            AnyFlash::Nvme(n) => ("NVMe", n.info().model(), n.info().blocks * sector),
         };
-        let bytes = info.sectors * ata::SECTOR as u64;
-        write!(f, "{kind} \"{}\" ", info.model())?;
+        write!(f, "{kind} \"{model}\" ")?;
         if bytes >= 1 << 20 {
             write!(f, "{} MiB", bytes >> 20)?;
         } else {
@@ -119,6 +137,7 @@ impl fmt::Display for AnyFlash {
                 write!(f, " @ ide{channel}:{device}")
             }
             AnyFlash::Ahci(a) => write!(f, " @ port {}", a.port_index()),
+            AnyFlash::Nvme(n) => write!(f, " @ {}", n.bdf()),
             AnyFlash::Cfi(_) => Ok(()),
         }
     }
@@ -137,6 +156,8 @@ pub enum FlashError {
     Ata(AtaError),
     /// From the AHCI driver.
     Ahci(AhciError),
+    /// From the NVMe driver.
+    Nvme(NvmeError),
 }
 
 impl fmt::Display for FlashError {
@@ -147,6 +168,7 @@ impl fmt::Display for FlashError {
             FlashError::Cfi(e) => write!(f, "flash: {e}"),
             FlashError::Ata(e) => write!(f, "CompactFlash: {e}"),
             FlashError::Ahci(e) => write!(f, "AHCI disk: {e}"),
+            FlashError::Nvme(e) => write!(f, "NVMe: {e}"),
         }
     }
 }
@@ -159,6 +181,7 @@ impl NorFlashError for FlashError {
             FlashError::Cfi(e) => e.kind(),
             FlashError::Ata(e) => e.kind(),
             FlashError::Ahci(e) => e.kind(),
+            FlashError::Nvme(e) => e.kind(),
         }
     }
 }
@@ -185,6 +208,7 @@ impl ReadNorFlash for AnyFlash {
             AnyFlash::Cfi(c) => c.read(offset, bytes).map_err(FlashError::Cfi),
             AnyFlash::Ata(a) => a.read(offset, bytes).map_err(FlashError::Ata),
             AnyFlash::Ahci(a) => a.read(offset, bytes).map_err(FlashError::Ahci),
+            AnyFlash::Nvme(n) => n.read(offset, bytes).map_err(FlashError::Nvme),
         }
     }
 
@@ -194,6 +218,7 @@ impl ReadNorFlash for AnyFlash {
             AnyFlash::Cfi(c) => c.capacity(),
             AnyFlash::Ata(a) => a.capacity(),
             AnyFlash::Ahci(a) => a.capacity(),
+            AnyFlash::Nvme(n) => n.capacity(),
         };
         raw - raw % Self::ERASE_SIZE
     }
@@ -209,6 +234,7 @@ impl NorFlash for AnyFlash {
             AnyFlash::Cfi(c) => c.erase(from, to).map_err(FlashError::Cfi),
             AnyFlash::Ata(a) => a.erase(from, to).map_err(FlashError::Ata),
             AnyFlash::Ahci(a) => a.erase(from, to).map_err(FlashError::Ahci),
+            AnyFlash::Nvme(n) => n.erase(from, to).map_err(FlashError::Nvme),
         }
     }
 
@@ -218,6 +244,7 @@ impl NorFlash for AnyFlash {
             AnyFlash::Cfi(c) => c.write(offset, bytes).map_err(FlashError::Cfi),
             AnyFlash::Ata(a) => a.write(offset, bytes).map_err(FlashError::Ata),
             AnyFlash::Ahci(a) => a.write(offset, bytes).map_err(FlashError::Ahci),
+            AnyFlash::Nvme(n) => n.write(offset, bytes).map_err(FlashError::Nvme),
         }
     }
 }
@@ -230,5 +257,7 @@ const _: () = {
     assert!(AnyFlash::WRITE_SIZE.is_multiple_of(AtaFlash::WRITE_SIZE));
     assert!(AnyFlash::ERASE_SIZE.is_multiple_of(AhciFlash::ERASE_SIZE));
     assert!(AnyFlash::WRITE_SIZE.is_multiple_of(AhciFlash::WRITE_SIZE));
+    assert!(AnyFlash::ERASE_SIZE.is_multiple_of(NvmeFlash::ERASE_SIZE));
+    assert!(AnyFlash::WRITE_SIZE.is_multiple_of(NvmeFlash::WRITE_SIZE));
     assert!(AnyFlash::ERASE_SIZE.is_multiple_of(AnyFlash::WRITE_SIZE));
 };

@@ -38,12 +38,7 @@ impl AtaInfo {
             model[2 * i] = (w >> 8) as u8;
             model[2 * i + 1] = w as u8;
         }
-        for b in model.iter_mut() {
-            if !(0x20..0x7F).contains(b) {
-                *b = b'?';
-            }
-        }
-        let model_len = model.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1) as u8;
+        let model_len = printable(&mut model);
         let lba28 = u64::from(words[identify::LBA28_SECTORS])
             | u64::from(words[identify::LBA28_SECTORS + 1]) << 16;
         let sets = words[identify::COMMAND_SETS];
@@ -73,4 +68,16 @@ impl AtaInfo {
     pub fn model(&self) -> &str {
         core::str::from_utf8(&self.model[..self.model_len as usize]).unwrap_or("?")
     }
+}
+
+/// Make a model string (ATA IDENTIFY, NVMe IDENTIFY CONTROLLER) printable: bytes outside
+/// ASCII 0x20-0x7E become `?`; returns its length without trailing spaces.
+#[inline(never)]
+pub(crate) fn printable(model: &mut [u8; 40]) -> u8 {
+    for b in model.iter_mut() {
+        if !(0x20..0x7F).contains(b) {
+            *b = b'?';
+        }
+    }
+    model.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1) as u8
 }
