@@ -1,10 +1,11 @@
-//! The network side of the monitor, wiring only: the NIC listing at start-up, the open NIC,
-//! and the library's sessions (`ping`, `tftp`, `address dhcp`) run over it with the TSC
-//! clock and the UART console.
+//! The network side of the monitor, wiring only: the NIC listing before the prompt, the
+//! open NIC (started behind the prompt: `net::bringup`), and the library's sessions (`ping`,
+//! `tftp`, `address dhcp`) run over it with the TSC clock and the UART console.
 use core::fmt::{self, Write};
 use core::net::Ipv4Addr;
 
 use lifeboat_firmware::monitor::MacDisplay;
+use lifeboat_firmware::net::bringup::Bringup;
 use lifeboat_firmware::net::session::{
     self, Clock, Console, Download, Key, Lease, TftpOptions, TypeAhead,
 };
@@ -25,6 +26,8 @@ pub struct Network {
     open: Option<(usize, AnyNic)>,
     /// The interface last named in a `Using N: ...` line.
     announced: Option<usize>,
+    /// Which interface to start behind the prompt.
+    bringup: Bringup,
 }
 
 struct Pci<'a>(&'a NicInfo);
@@ -75,27 +78,16 @@ fn seed() -> u64 {
 }
 
 impl Network {
-    /// Find the NICs and start the default interface's, saying nothing yet (see
-    /// [`Network::report`]). Called first thing at power-on: a NIC's receiver needs time
-    /// after it is enabled (QEMU's e1000 takes no frame for one second after each RCTL write;
-    /// a real PHY needs about as long to negotiate), which then passes during the banner and
-    /// the boot window instead of at the operator's first `ping` or `tftp`.
-    pub fn start() -> Self {
-        let mut net = Network {
-            list: probe(),
+    /// Nothing found or started yet: [`Network::report`] finds the NICs after the flash-boot
+    /// window (a flash boot needs none), [`Network::bring_up`] starts the selected one
+    /// behind the prompt.
+    pub fn new() -> Self {
+        Network {
+            list: NicList::new(),
             open: None,
             announced: None,
-        };
-        if let Some(i) = net.default_interface() {
-            if let Some(info) = net.list.get(i).copied() {
-                if let Ok(n) = AnyNic::open(&info) {
-                    defmt::info!("interface {=usize} open at power-on", i);
-                    net.open = Some((i, n));
-                }
-                // A NIC that cannot start says why in `report`, which tries again.
-            }
+            bringup: Bringup::default(),
         }
-        net
     }
 
     /// Stop the open NIC (reset it): before an image is started, which must find no NIC
@@ -104,9 +96,10 @@ impl Network {
         self.open = None;
     }
 
-    /// List every supported NIC as the PIX does and announce the default interface
-    /// (starting it if [`Network::start`] could not).
+    /// Find the NICs, list every supported one as the PIX does and announce the default
+    /// interface (its NIC starts behind the prompt: [`Network::bring_up`]).
     pub fn report(&mut self, con: &mut Uart16550) {
+        self.list = probe();
         if self.list.is_empty() {
             let _ = write!(con, "No supported network interface found (e1000, e1000e, i8255x, virtio-net); ping and tftp are unavailable.\r\n");
         }
@@ -124,8 +117,59 @@ impl Network {
         if let Some(i) = self.default_interface() {
             let _ = write!(con, "\r\n");
             self.announce(con, i);
-            let _ = self.nic(con, i);
         }
+    }
+
+    /// With the console idle at the prompt: start the selected interface's NIC if it is due
+    /// ([`Bringup::due`]). True when a line was printed (the NIC could not start), after
+    /// which the caller shows the prompt and the line typed so far again.
+    pub fn bring_up(&mut self, con: &mut Uart16550, selected: usize) -> bool {
+        let open = self.open.as_ref().map(|(i, _)| *i);
+        let Some(i) = self.bringup.due(selected, self.list.len(), open) else {
+            return false;
+        };
+        !self.open_nic(con, i, "\r\n")
+    }
+
+    /// Start interface `i`'s NIC (dropping, so resetting, any other first); if it cannot
+    /// start, say why in one line after `lead`.
+    fn open_nic(&mut self, con: &mut Uart16550, i: usize, lead: &str) -> bool {
+        self.open = None;
+        let Some(info) = self.list.get(i).copied() else {
+            return false;
+        };
+        match AnyNic::open(&info) {
+            Ok(n) => {
+                defmt::info!("interface {=usize} open", i);
+                self.open = Some((i, n));
+                true
+            }
+            Err(e) => {
+                let _ = write!(
+                    con,
+                    "{lead}interface {i} ({}): cannot start the NIC: {e}\r\n",
+                    info.model.name()
+                );
+                false
+            }
+        }
+    }
+
+    /// `interface`: the NIC of interface `i` (started now if it is not running) and its
+    /// link, in one line.
+    pub fn show(&mut self, con: &mut Uart16550, i: usize) {
+        let Some(info) = self.list.get(i).copied() else {
+            return;
+        };
+        let Some(nic) = self.nic(con, i) else {
+            return; // `nic` said why it cannot start
+        };
+        let link = if nic.link_up() {
+            "link up"
+        } else {
+            "link down (negotiating, or no cable)"
+        };
+        let _ = write!(con, "{i}: {}, started, {link}\r\n", Pci(&info));
     }
 
     pub fn nic_count(&self) -> usize {
@@ -157,22 +201,9 @@ impl Network {
     /// The NIC for interface `i`, started if needed (closing any other first).
     fn nic(&mut self, con: &mut Uart16550, i: usize) -> Option<&mut AnyNic> {
         if !matches!(self.open, Some((j, _)) if j == i) {
-            self.open = None; // drop (reset) the previous NIC before opening another
-            let info = *self.list.get(i)?;
             self.announce(con, i);
-            match AnyNic::open(&info) {
-                Ok(n) => {
-                    defmt::info!("interface {=usize} open", i);
-                    self.open = Some((i, n));
-                }
-                Err(e) => {
-                    let _ = write!(
-                        con,
-                        "interface {i} ({}): cannot start the NIC: {e}\r\n",
-                        info.model.name()
-                    );
-                    return None;
-                }
+            if !self.open_nic(con, i, "") {
+                return None;
             }
         }
         self.open.as_mut().map(|(_, n)| n)

@@ -17,6 +17,8 @@
 //!   [`Monitor::print_prompt`]. For `Ping` and `Tftp` the caller reads
 //!   [`Monitor::settings`] for the address, netmask, gateway, interface,
 //!   server and file; the monitor has checked that the ones needed are set.
+//!   `Interface` is the one action after which the monitor has written more than the echo:
+//!   its `interface N` line; the caller adds the state of that interface's NIC.
 //!
 //! At start-up the caller prints its banner and "Use ? for help.\r\n" and
 //! calls [`Monitor::print_prompt`] once.
@@ -64,6 +66,9 @@ pub enum Action {
     /// `flashtest [KIB] [pio]`: erase, program and verify this many KiB (`None`: one erase
     /// unit) from the start of the flash with [`flashtest::run`].
     FlashTest(FlashTestArgs),
+    /// `interface [N]`: the selected interface (its `interface N` line written): show the
+    /// state of its NIC (started or not, link up or down).
+    Interface(usize),
 }
 
 /// The monitor's command interpreter; see the module docs.
@@ -113,6 +118,12 @@ impl Monitor {
     /// Writes the prompt followed by one space, e.g. "monitor> ".
     pub fn print_prompt<W: Write + ?Sized>(&self, out: &mut W) {
         let _ = write!(out, "{} ", self.prompt);
+    }
+
+    /// Writes the prompt and the line typed so far: after a message the caller printed while
+    /// the operator was at the prompt (the line is kept; the message ends in "\r\n").
+    pub fn redraw<W: Write + ?Sized>(&self, out: &mut W) {
+        let _ = write!(out, "{} {}", self.prompt, self.editor.current());
     }
 
     /// Takes a DHCP lease into the settings and shows it as the manual commands echo it.
@@ -286,6 +297,7 @@ fn execute<W: Write + ?Sized>(
                 settings.interface = number;
             }
             write!(out, "interface {}\r\n", settings.interface)?;
+            return Ok(Action::Interface(settings.interface));
         }
         Command::Trace(trace) => {
             if let Some(trace) = trace {
