@@ -24,6 +24,8 @@ pub struct Network {
     /// The NIC in use and its interface number. One at a time: drivers keep their
     /// descriptor rings in static memory, one set per driver kind.
     open: Option<(usize, AnyNic)>,
+    /// Whether [`Network::find`] has run.
+    found: bool,
     /// The interface last named in a `Using N: ...` line.
     announced: Option<usize>,
     /// Which interface to start behind the prompt.
@@ -78,16 +80,27 @@ fn seed() -> u64 {
 }
 
 impl Network {
-    /// Nothing found or started yet: [`Network::report`] finds the NICs after the flash-boot
-    /// window (a flash boot needs none), [`Network::bring_up`] starts the selected one
-    /// behind the prompt.
+    /// Nothing found or started yet: [`Network::find`] finds the NICs (during the
+    /// flash-boot window, while the operator decides), [`Network::bring_up`] starts the
+    /// selected one behind the prompt.
     pub fn new() -> Self {
         Network {
             list: NicList::new(),
+            found: false,
             open: None,
             announced: None,
             bringup: Bringup::default(),
         }
+    }
+
+    /// Find the NICs (PCI and MAC address; none is started), once: true if this call did.
+    pub fn find(&mut self) -> bool {
+        if self.found {
+            return false;
+        }
+        self.list = probe();
+        self.found = true;
+        true
     }
 
     /// Stop the open NIC (reset it): before an image is started, which must find no NIC
@@ -96,10 +109,11 @@ impl Network {
         self.open = None;
     }
 
-    /// Find the NICs, list every supported one as the PIX does and announce the default
-    /// interface (its NIC starts behind the prompt: [`Network::bring_up`]).
+    /// List every supported NIC as the PIX does (finding them first if the flash-boot window
+    /// did not) and announce the default interface (its NIC starts behind the prompt:
+    /// [`Network::bring_up`]).
     pub fn report(&mut self, con: &mut Uart16550) {
-        self.list = probe();
+        self.find();
         if self.list.is_empty() {
             let _ = write!(con, "No supported network interface found (e1000, e1000e, i8255x, virtio-net); ping and tftp are unavailable.\r\n");
         }

@@ -70,7 +70,7 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     let _com2 = unsafe { Uart16550::new(COM2, 115_200) };
     super::logger::init(cfg.log_level);
     defmt::info!("lifeboat {=str} up, TSC {=u64} kHz", VERSION, tsc_khz);
-    // The NICs are found after the boot window and started behind the prompt (net::bringup).
+    // The NICs are found during the boot window and started behind the prompt (net::bringup).
     let mut net = super::net::Network::new();
 
     let _ = write!(con, "\r\nlifeboat recovery monitor {VERSION}\r\n");
@@ -155,7 +155,7 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     };
     if !cfg.boothelper {
         let _ = write!(con, "\r\nUse BREAK or ESC to interrupt flash boot.\r\nUse SPACE to begin flash boot immediately.\r\n");
-        match boot_window(&mut con, cfg.boot_timeout_s) {
+        match boot_window(&mut con, cfg.boot_timeout_s, &mut net) {
             Window::Interrupted => {
                 defmt::info!("flash boot interrupted");
                 let _ = write!(con, "Flash boot interrupted.\r\n");
@@ -284,13 +284,15 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     }
 }
 
-/// Wait for ESC / BREAK (monitor) or SPACE (boot now) up to `seconds`.
-fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
+/// Wait for ESC / BREAK (monitor) or SPACE (boot now) up to `seconds`; the NICs are found
+/// meanwhile (a key typed during that waits in the UART).
+fn boot_window(con: &mut Uart16550, seconds: u32, net: &mut super::net::Network) -> Window {
     let deadline = timer::now_us() + u64::from(seconds) * 1_000_000;
     while timer::now_us() < deadline {
         match con.try_read() {
             Some(UartEvent::Break) | Some(UartEvent::Byte(ESC)) => return Window::Interrupted,
             Some(UartEvent::Byte(b' ')) => return Window::BootNow,
+            _ if net.find() => {}
             _ => lifeboat_hal::cpu::idle(),
         }
     }
