@@ -59,18 +59,18 @@ fn measure_once() -> Option<u64> {
 }
 
 /// The calibration's answer from the intervals measured so far (TSC ticks each): the
-/// smallest, as soon as another one agrees with it within 1/512 (0.2 %), or after
-/// [`CAL_ROUNDS`]; `None` while neither holds.
+/// smallest, as soon as another one agrees with it within 1/512 (0.2 %), or at the `last`
+/// round; `None` while neither holds (or nothing was measured).
 ///
 /// A virtual CPU can be descheduled by its host at any moment; a pause between the PIT
 /// reaching zero and the closing RDTSC inflates one measurement (and so every timeout
 /// after it). Pauses only ever add ticks, so the smallest interval is the truest, and two
 /// that agree were not paused: on a quiet host the second interval settles it (2 ms of
 /// the boot, where five fixed rounds took 10).
-fn settled(intervals: &[u64]) -> Option<u64> {
+fn settled(intervals: &[u64], last: bool) -> Option<u64> {
     let min = *intervals.iter().min()?;
     let close = intervals.iter().filter(|&&t| t - min <= min / 512).count();
-    (close >= 2 || intervals.len() >= CAL_ROUNDS).then_some(min)
+    (close >= 2 || last).then_some(min)
 }
 
 /// Calibrate the TSC; returns its rate in kHz. Call once, early.
@@ -78,18 +78,18 @@ pub fn init() -> u64 {
     let mut intervals = [0u64; CAL_ROUNDS];
     let mut n = 0;
     let mut best = None;
-    for _ in 0..CAL_ROUNDS {
-        let Some(ticks) = measure_once() else {
-            continue; // the PIT did not count: the others decide, or the fallback
-        };
-        intervals[n] = ticks;
-        n += 1;
-        best = settled(&intervals[..n]);
+    for round in 1..=CAL_ROUNDS {
+        // A round where the PIT did not count adds nothing: the others decide, or the fallback.
+        if let Some(ticks) = measure_once() {
+            intervals[n] = ticks;
+            n += 1;
+        }
+        best = settled(&intervals[..n], round == CAL_ROUNDS);
         if best.is_some() {
             break;
         }
     }
-    let per_ms = match best.or_else(|| intervals[..n].iter().copied().min()) {
+    let per_ms = match best {
         Some(ticks) => (ticks * PIT_HZ / (CAL_TICKS * 1000)).max(1000),
         None => {
             CALIBRATION_FAILED.store(true, Ordering::Relaxed);
@@ -148,30 +148,33 @@ impl embedded_hal::delay::DelayNs for Delay {
 
 #[cfg(test)]
 mod tests {
-    use super::{settled, CAL_ROUNDS};
+    use super::settled;
 
     #[test]
     fn two_agreeing_intervals_settle_the_rate_at_the_smaller() {
-        assert_eq!(settled(&[]), None);
-        assert_eq!(settled(&[2_600_000]), None);
-        assert_eq!(settled(&[2_600_000, 2_601_000]), Some(2_600_000));
-        assert_eq!(settled(&[2_601_000, 2_600_000]), Some(2_600_000));
+        assert_eq!(settled(&[], false), None);
+        assert_eq!(settled(&[2_600_000], false), None);
+        assert_eq!(settled(&[2_600_000, 2_601_000], false), Some(2_600_000));
+        assert_eq!(settled(&[2_601_000, 2_600_000], false), Some(2_600_000));
     }
 
     #[test]
     fn a_paused_interval_is_outvoted_by_two_that_agree() {
         // The host paused the vCPU in the first interval: 40 % longer.
-        assert_eq!(settled(&[3_640_000, 2_600_000]), None);
-        assert_eq!(settled(&[3_640_000, 2_600_000, 2_602_000]), Some(2_600_000));
+        assert_eq!(settled(&[3_640_000, 2_600_000], false), None);
+        assert_eq!(
+            settled(&[3_640_000, 2_600_000, 2_602_000], false),
+            Some(2_600_000)
+        );
         // More than 1/512 apart is not agreement.
-        assert_eq!(settled(&[2_600_000, 2_606_000]), None);
+        assert_eq!(settled(&[2_600_000, 2_606_000], false), None);
     }
 
     #[test]
-    fn after_the_last_round_the_smallest_wins() {
+    fn at_the_last_round_the_smallest_wins_and_nothing_measured_is_none() {
         let noisy = [3_000_000, 2_700_000, 2_900_000, 2_650_000, 2_800_000];
-        assert_eq!(noisy.len(), CAL_ROUNDS);
-        assert_eq!(settled(&noisy[..4]), None);
-        assert_eq!(settled(&noisy), Some(2_650_000));
+        assert_eq!(settled(&noisy, false), None);
+        assert_eq!(settled(&noisy, true), Some(2_650_000));
+        assert_eq!(settled(&[], true), None);
     }
 }

@@ -170,7 +170,7 @@ impl Network {
     }
 
     /// `interface`: the NIC of interface `i` (started now if it is not running) and its
-    /// link, in one line.
+    /// link, in one line (a NIC that cannot start says why instead).
     pub fn show(&mut self, con: &mut Uart16550, i: usize) {
         let Some(info) = self.list.get(i).copied() else {
             return;
@@ -178,12 +178,8 @@ impl Network {
         let Some(nic) = self.nic(con, i) else {
             return; // `nic` said why it cannot start
         };
-        let link = if nic.link_up() {
-            "link up"
-        } else {
-            "link down (negotiating, or no cable)"
-        };
-        let _ = write!(con, "{i}: {}, started, {link}\r\n", Pci(&info));
+        let link = if nic.link_up() { "up" } else { "down" };
+        let _ = write!(con, "{i}: {}, link {link}\r\n", Pci(&info));
     }
 
     pub fn nic_count(&self) -> usize {
