@@ -169,17 +169,13 @@ impl Network {
         }
     }
 
-    /// `interface`: the NIC of interface `i` (started now if it is not running) and its
-    /// link, in one line (a NIC that cannot start says why instead).
+    /// `interface`: `interface N: link up` (or down) for interface `i`, whose NIC is started
+    /// now if it is not running (one that cannot start says why instead).
     pub fn show(&mut self, con: &mut Uart16550, i: usize) {
-        let Some(info) = self.list.get(i).copied() else {
-            return;
-        };
-        let Some(nic) = self.nic(con, i) else {
-            return; // `nic` said why it cannot start
-        };
-        let link = if nic.link_up() { "up" } else { "down" };
-        let _ = write!(con, "{i}: {}, link {link}\r\n", Pci(&info));
+        if let Some(nic) = self.nic(con, i) {
+            let link = if nic.link_up() { "up" } else { "down" };
+            let _ = write!(con, "interface {i}: link {link}\r\n");
+        }
     }
 
     pub fn nic_count(&self) -> usize {

@@ -17,8 +17,6 @@
 //!   [`Monitor::print_prompt`]. For `Ping` and `Tftp` the caller reads
 //!   [`Monitor::settings`] for the address, netmask, gateway, interface,
 //!   server and file; the monitor has checked that the ones needed are set.
-//!   `Interface` is the one action after which the monitor has written more than the echo:
-//!   its `interface N` line; the caller adds the state of that interface's NIC.
 //!
 //! At start-up the caller prints its banner and "Use ? for help.\r\n" and
 //! calls [`Monitor::print_prompt`] once.
@@ -66,8 +64,8 @@ pub enum Action {
     /// `flashtest [KIB] [pio]`: erase, program and verify this many KiB (`None`: one erase
     /// unit) from the start of the flash with [`flashtest::run`].
     FlashTest(FlashTestArgs),
-    /// `interface [N]`: the selected interface (its `interface N` line written): show the
-    /// state of its NIC (started or not, link up or down).
+    /// `interface [N]`: this interface is the selected one now: say so with the state of its
+    /// NIC (`interface N: link up`; it is started if it is not running).
     Interface(usize),
 }
 
@@ -296,7 +294,6 @@ fn execute<W: Write + ?Sized>(
             if let Some(number) = number {
                 settings.interface = number;
             }
-            write!(out, "interface {}\r\n", settings.interface)?;
             return Ok(Action::Interface(settings.interface));
         }
         Command::Trace(trace) => {
