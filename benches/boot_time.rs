@@ -13,6 +13,11 @@
 //! above is the inflate's cost, net of the smaller read. `LIFEBOAT_BOOT_BASELINE=DIR` adds
 //! "baseline" rows for the media another build wrote to DIR (`cargo run -- media --out DIR`
 //! at an older commit); the variants of a medium run in turn, so they share the host's noise.
+//!
+//! The rows "with the NIC" time `lifeboat.rom` and U-Boot on the same board with the same NIC
+//! on slirp (q35 with its e1000e, pc with an e1000), their runs taken in turn, and print
+//! lifeboat's prompt as a fraction of U-Boot's (target: at most 0.5). `LIFEBOAT_BOOT_ROWS=nic`
+//! runs only those rows (and the sizes).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lifeboat::media::{self, MediaConfig};
-use lifeboat_qemu::{Machine, MachineType, Medium, Qemu};
+use lifeboat_qemu::{Machine, MachineType, Medium, NetBackend, NicModel, Qemu};
 
 /// Runs per row: 5, or `LIFEBOAT_BOOT_RUNS`.
 fn run_count() -> usize {
@@ -128,19 +133,30 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn uboot_run() -> Result<Run, String> {
+/// U-Boot on `board`, with QEMU's default NIC for that board (`None`: q35's e1000e, pc's
+/// e1000, on slirp) or `nic` on slirp.
+fn uboot_run(board: MachineType, nic: Option<NicModel>) -> Result<Run, String> {
     let start = Instant::now();
+    let mut command = Command::new("qemu-system-x86_64");
+    command.args([
+        "-accel",
+        "tcg",
+        "-machine",
+        board.name(),
+        "-bios",
+        UBOOT_ROM,
+        "-nographic",
+    ]);
+    if let Some(model) = nic {
+        command.args([
+            "-netdev",
+            "user,id=n0",
+            "-device",
+            &format!("{},netdev=n0", model.device()),
+        ]);
+    }
     let mut child = KillOnDrop(
-        Command::new("qemu-system-x86_64")
-            .args([
-                "-accel",
-                "tcg",
-                "-machine",
-                "q35",
-                "-bios",
-                UBOOT_ROM,
-                "-nographic",
-            ])
+        command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -199,7 +215,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn row(name: &str, runs: &[Run]) {
+/// Prints one row; returns its median prompt.
+fn row(name: &str, runs: &[Run]) -> f64 {
     let col = |f: fn(&Run) -> f64| -> (f64, String) {
         let all: Vec<f64> = runs.iter().map(f).collect();
         let list = all
@@ -217,26 +234,98 @@ fn row(name: &str, runs: &[Run]) {
         "{:<24} first [{first_all}] banner [{banner_all}] prompt [{prompt_all}]",
         ""
     );
+    prompt
 }
 
-/// [`run_count`] runs of each variant (a row name and its image), taken in turn so that the host's
-/// noise falls on all of them alike; then one row each.
-fn interleaved(variants: &[(String, PathBuf)], run: impl Fn(&Path) -> Result<Run, String>) {
+/// A row's name and one run of it.
+type Variant<'a> = (String, Box<dyn Fn() -> Result<Run, String> + 'a>);
+
+/// [`run_count`] runs of each variant, taken in turn so that the host's noise falls on all of
+/// them alike; then one row each. Returns each row's median prompt (`None`: a run failed).
+fn interleaved_runs(variants: &[Variant<'_>]) -> Vec<Option<f64>> {
     let mut runs: Vec<Result<Vec<Run>, String>> = vec![Ok(Vec::new()); variants.len()];
     for _ in 0..run_count() {
-        for ((_, image), acc) in variants.iter().zip(runs.iter_mut()) {
+        for ((_, run), acc) in variants.iter().zip(runs.iter_mut()) {
             if let Ok(list) = acc {
-                match run(image) {
+                match run() {
                     Ok(r) => list.push(r),
                     Err(e) => *acc = Err(e),
                 }
             }
         }
     }
-    for ((name, _), runs) in variants.iter().zip(runs) {
-        match runs {
-            Ok(runs) => row(name, &runs),
-            Err(e) => println!("{name:<24} FAILED: {e}"),
+    variants
+        .iter()
+        .zip(runs)
+        .map(|((name, _), runs)| match runs {
+            Ok(runs) => Some(row(name, &runs)),
+            Err(e) => {
+                println!("{name:<24} FAILED: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// [`interleaved_runs`] over variants that differ in their image.
+fn interleaved(variants: &[(String, PathBuf)], run: impl Fn(&Path) -> Result<Run, String>) {
+    let run = &run;
+    let variants: Vec<Variant<'_>> = variants
+        .iter()
+        .map(|(name, image)| -> Variant<'_> { (name.clone(), Box::new(move || run(image))) })
+        .collect();
+    interleaved_runs(&variants);
+}
+
+/// `lifeboat.rom` and U-Boot on each board with the board's NIC on slirp, in turn (and the
+/// baseline's `lifeboat.rom`, if any), and lifeboat's median prompt as a fraction of U-Boot's.
+fn nic_rows(rom: &Path, baseline: Option<&Path>) {
+    if !Path::new(UBOOT_ROM).exists() {
+        println!("with the NIC: skipped: {UBOOT_ROM} is missing (Debian package u-boot-qemu)");
+        return;
+    }
+    for (board, model) in [
+        (MachineType::Q35, NicModel::E1000e),
+        (MachineType::Pc, NicModel::E1000),
+    ] {
+        let label = format!("{}, {}", board.name(), model.device());
+        let lifeboat = move |rom: &Path| {
+            machine_run(Machine::rom(rom).machine_type(board).nic(
+                model,
+                NetBackend::User {
+                    tftp: None,
+                    bootfile: None,
+                },
+            ))
+        };
+        let mut variants: Vec<Variant<'_>> = vec![
+            (
+                format!("lifeboat ROM ({label})"),
+                Box::new(move || lifeboat(rom)),
+            ),
+            (
+                format!("U-Boot ({label})"),
+                Box::new(move || uboot_run(board, Some(model))),
+            ),
+        ];
+        if let Some(b) = baseline {
+            variants.push((
+                format!("  baseline ROM ({label})"),
+                Box::new(move || lifeboat(b)),
+            ));
+        }
+        let medians = interleaved_runs(&variants);
+        for (name, ours) in [
+            ("lifeboat", medians[0]),
+            ("baseline", *medians.get(2).unwrap_or(&None)),
+        ] {
+            if let (Some(ours), Some(theirs)) = (ours, medians[1]) {
+                println!(
+                    "{:<24} {name}'s prompt {:.2} of U-Boot's (target: at most 0.50)",
+                    "",
+                    ours / theirs
+                );
+            }
         }
     }
 }
@@ -307,6 +396,12 @@ fn main() {
     if let Some(b) = &baseline {
         println!("baseline rows: the media in {}", b.display());
     }
+    println!("with the NIC (slirp), lifeboat.rom and U-Boot in turn:");
+    let baseline_rom = baseline.as_ref().map(|b| b.join(media::ROM_FILE));
+    nic_rows(&set.rom, baseline_rom.as_deref());
+    if std::env::var("LIFEBOAT_BOOT_ROWS").as_deref() == Ok("nic") {
+        return;
+    }
     for (medium, name) in [
         (Medium::Floppy, "lifeboat floppy (pc)"),
         (Medium::Usb, "lifeboat usb (pc)"),
@@ -350,7 +445,9 @@ fn main() {
             .map(|_| uefi_run(board, &set.uefi_disk, &dir))
             .collect();
         match runs {
-            Ok(runs) => row(name, &runs),
+            Ok(runs) => {
+                row(name, &runs);
+            }
             Err(e) => println!("{name:<24} FAILED: {e}"),
         }
     }
@@ -377,9 +474,13 @@ fn main() {
         println!("{name:<24} skipped: {UBOOT_ROM} is missing (Debian package u-boot-qemu)");
         return;
     }
-    let runs: Result<Vec<Run>, String> = (0..run_count()).map(|_| uboot_run()).collect();
+    let runs: Result<Vec<Run>, String> = (0..run_count())
+        .map(|_| uboot_run(MachineType::Q35, None))
+        .collect();
     match runs {
-        Ok(runs) => row(name, &runs),
+        Ok(runs) => {
+            row(name, &runs);
+        }
         Err(e) => println!("{name:<24} FAILED: {e}"),
     }
     println!("(banner: lifeboat `{BANNER}`, U-Boot `U-Boot 2023.01`; prompt: `monitor> ` / `=>`)");

@@ -358,26 +358,47 @@ fn two_nics(first: NicModel, second: NicModel) {
     assert_eq!(nics[2], using1, "the default interface is 1 (inside)");
 
     set_address(&mut q, SLIRP_GUEST, None);
-    assert_eq!(command1(&mut q, "interface"), "interface 1");
+    // `interface` shows the selected NIC (started behind the prompt, or now) and its link.
+    let shown = command(&mut q, "interface");
+    check_state(&shown, &[], 1);
     let p = ping(&mut q, Some(SLIRP_HOST), PING_OK);
     let rtt = check_all_replies(&p, SLIRP_HOST, None);
     eprintln!("  default 1: {rtt}");
 
-    assert_eq!(command1(&mut q, "interface 0"), "interface 0");
+    // Selecting interface 0 starts its NIC at once (announcing it), so the ping says nothing
+    // more before its own lines.
+    let shown = command(&mut q, "interface 0");
+    check_state(&shown, &[&using0], 0);
     let p = ping(&mut q, Some(SLIRP_HOST), PING_OK);
-    let rtt = check_all_replies(&p, SLIRP_HOST, Some(&using0));
+    let rtt = check_all_replies(&p, SLIRP_HOST, None);
     eprintln!("  interface 0: {rtt}");
 
-    assert_eq!(command1(&mut q, "interface 1"), "interface 1");
+    let shown = command(&mut q, "interface 1");
+    check_state(&shown, &[&using1], 1);
     let p = ping(&mut q, Some(SLIRP_HOST), PING_OK);
-    let rtt = check_all_replies(&p, SLIRP_HOST, Some(&using1));
+    let rtt = check_all_replies(&p, SLIRP_HOST, None);
     eprintln!("  interface 1: {rtt}");
 
     assert_eq!(
         command1(&mut q, "interface 2"),
         "interface: no interface 2; choose 0 to 1"
     );
-    assert_eq!(command1(&mut q, "interface"), "interface 1");
+    let shown = command(&mut q, "interface");
+    check_state(&shown, &[], 1);
+}
+
+/// The answer of `interface [N]`: the `head` lines, then `interface N: link up` or `down`
+/// (a NIC started a moment ago may still be negotiating).
+#[track_caller]
+fn check_state(shown: &[String], head: &[&str], n: usize) {
+    assert_eq!(shown.len(), head.len() + 1, "{shown:#?}");
+    assert_eq!(&shown[..head.len()], head, "{shown:#?}");
+    let link = shown[head.len()].strip_prefix(&format!("interface {n}: link "));
+    assert!(
+        matches!(link, Some("up" | "down")),
+        "{:?} should be interface {n}: link up or down",
+        shown[head.len()]
+    );
 }
 
 on_nics!(
@@ -391,6 +412,66 @@ on_nics!(
     i82558b_and_e1000_default_to_inside_and_switch => E1000,
     i82558b_and_e1000e_default_to_inside_and_switch => E1000e,
 );
+
+// 6. The NIC starts behind the prompt (issue 23 item 5).
+
+/// The prompt comes before any NIC is started; a command typed at once (here before the
+/// prompt is even printed) starts the NIC itself, waits for its link and gets every reply;
+/// `interface` then shows its link up.
+#[test]
+fn a_command_typed_at_the_prompt_waits_for_the_nic_started_behind_it() {
+    let mut q = launch(&unit(&[(NicModel::E1000, slirp())]));
+    expect_banner(&mut q);
+    q.send(ESC).expect("sending ESC");
+    expect(&mut q, HELP_HINT, REPLY);
+    q.send(format!("address {SLIRP_GUEST}\rping {SLIRP_HOST}\r").as_bytes())
+        .expect("typing ahead");
+    expect(&mut q, PROMPT, REPLY);
+    let echo = expect(&mut q, PROMPT, REPLY);
+    assert_eq!(
+        lines(&echo),
+        [
+            format!("address {SLIRP_GUEST}"),
+            format!("address {SLIRP_GUEST}")
+        ]
+    );
+    expect(&mut q, &format!("ping {SLIRP_HOST}\r\n"), REPLY);
+    let start = Instant::now();
+    let p = Ping {
+        lines: lines(&expect(&mut q, PROMPT, PING_OK)),
+        elapsed: start.elapsed(),
+    };
+    check_all_replies(&p, SLIRP_HOST, None);
+    assert_eq!(command1(&mut q, "interface"), "interface 0: link up");
+}
+
+/// A NIC that cannot start (QEMU gives it a multicast MAC, which no driver may use) is
+/// reported once, in one line after the prompt, which is then shown again; it is not tried
+/// again behind the prompt, and the commands that need it say the same line each.
+#[test]
+fn a_nic_that_cannot_start_is_reported_once_behind_the_prompt() {
+    let mut m = unit(&[(NicModel::E1000, slirp())]);
+    m.nics[0].mac = Some("01:02:03:04:05:06".into());
+    let (mut q, nics) = boot(&m);
+    let name = model_name(NicModel::E1000);
+    assert_eq!(
+        nics,
+        [
+            format!("0: {name} @ PCI(bus:0 dev:3 irq:11)"),
+            format!("Using 0: {name} @ PCI(bus:0 dev:3 irq:11), MAC unreadable"),
+        ]
+    );
+    let failed =
+        format!("interface 0 ({name}): cannot start the NIC: no valid MAC address could be read");
+    // The line comes after the prompt, on a line of its own, and the prompt again after it.
+    assert_eq!(expect(&mut q, PROMPT, REPLY), format!("\r\n{failed}\r\n"));
+    // Idle at the prompt again (the command ran from there): nothing more was said.
+    assert_eq!(command1(&mut q, "server"), "server not set");
+    assert_eq!(command1(&mut q, "interface"), failed);
+    set_address(&mut q, SLIRP_GUEST, None);
+    assert_eq!(command1(&mut q, &format!("ping {SLIRP_HOST}")), failed);
+    assert_eq!(q.transcript().matches(&failed).count(), 3);
+}
 
 // ---------------------------------------------------------------------------------------
 // 4. Real Linux hosts behind a tap, in private network namespaces.

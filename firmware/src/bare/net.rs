@@ -1,10 +1,11 @@
-//! The network side of the monitor, wiring only: the NIC listing at start-up, the open NIC,
-//! and the library's sessions (`ping`, `tftp`, `address dhcp`) run over it with the TSC
-//! clock and the UART console.
+//! The network side of the monitor, wiring only: the NIC listing before the prompt, the
+//! open NIC (started behind the prompt: `net::bringup`), and the library's sessions (`ping`,
+//! `tftp`, `address dhcp`) run over it with the TSC clock and the UART console.
 use core::fmt::{self, Write};
 use core::net::Ipv4Addr;
 
 use lifeboat_firmware::monitor::MacDisplay;
+use lifeboat_firmware::net::bringup::Bringup;
 use lifeboat_firmware::net::session::{
     self, Clock, Console, Download, Key, Lease, TftpOptions, TypeAhead,
 };
@@ -23,8 +24,12 @@ pub struct Network {
     /// The NIC in use and its interface number. One at a time: drivers keep their
     /// descriptor rings in static memory, one set per driver kind.
     open: Option<(usize, AnyNic)>,
+    /// Whether [`Network::find`] has run.
+    found: bool,
     /// The interface last named in a `Using N: ...` line.
     announced: Option<usize>,
+    /// Which interface to start behind the prompt.
+    bringup: Bringup,
 }
 
 struct Pci<'a>(&'a NicInfo);
@@ -75,27 +80,27 @@ fn seed() -> u64 {
 }
 
 impl Network {
-    /// Find the NICs and start the default interface's, saying nothing yet (see
-    /// [`Network::report`]). Called first thing at power-on: a NIC's receiver needs time
-    /// after it is enabled (QEMU's e1000 takes no frame for one second after each RCTL write;
-    /// a real PHY needs about as long to negotiate), which then passes during the banner and
-    /// the boot window instead of at the operator's first `ping` or `tftp`.
-    pub fn start() -> Self {
-        let mut net = Network {
-            list: probe(),
+    /// Nothing found or started yet: [`Network::find`] finds the NICs (during the
+    /// flash-boot window, while the operator decides), [`Network::bring_up`] starts the
+    /// selected one behind the prompt.
+    pub fn new() -> Self {
+        Network {
+            list: NicList::new(),
+            found: false,
             open: None,
             announced: None,
-        };
-        if let Some(i) = net.default_interface() {
-            if let Some(info) = net.list.get(i).copied() {
-                if let Ok(n) = AnyNic::open(&info) {
-                    defmt::info!("interface {=usize} open at power-on", i);
-                    net.open = Some((i, n));
-                }
-                // A NIC that cannot start says why in `report`, which tries again.
-            }
+            bringup: Bringup::default(),
         }
-        net
+    }
+
+    /// Find the NICs (PCI and MAC address; none is started), once: true if this call did.
+    pub fn find(&mut self) -> bool {
+        if self.found {
+            return false;
+        }
+        self.list = probe();
+        self.found = true;
+        true
     }
 
     /// Stop the open NIC (reset it): before an image is started, which must find no NIC
@@ -104,9 +109,11 @@ impl Network {
         self.open = None;
     }
 
-    /// List every supported NIC as the PIX does and announce the default interface
-    /// (starting it if [`Network::start`] could not).
+    /// List every supported NIC as the PIX does (finding them first if the flash-boot window
+    /// did not) and announce the default interface (its NIC starts behind the prompt:
+    /// [`Network::bring_up`]).
     pub fn report(&mut self, con: &mut Uart16550) {
+        self.find();
         if self.list.is_empty() {
             let _ = write!(con, "No supported network interface found (e1000, e1000e, i8255x, virtio-net); ping and tftp are unavailable.\r\n");
         }
@@ -124,7 +131,50 @@ impl Network {
         if let Some(i) = self.default_interface() {
             let _ = write!(con, "\r\n");
             self.announce(con, i);
-            let _ = self.nic(con, i);
+        }
+    }
+
+    /// With the console idle at the prompt: start the selected interface's NIC if it is due
+    /// ([`Bringup::due`]). True when a line was printed (the NIC could not start), after
+    /// which the caller shows the prompt and the line typed so far again.
+    pub fn bring_up(&mut self, con: &mut Uart16550, selected: usize) -> bool {
+        let open = self.open.as_ref().map(|(i, _)| *i);
+        let Some(i) = self.bringup.due(selected, self.list.len(), open) else {
+            return false;
+        };
+        !self.open_nic(con, i, "\r\n")
+    }
+
+    /// Start interface `i`'s NIC (dropping, so resetting, any other first); if it cannot
+    /// start, say why in one line after `lead`.
+    fn open_nic(&mut self, con: &mut Uart16550, i: usize, lead: &str) -> bool {
+        self.open = None;
+        let Some(info) = self.list.get(i).copied() else {
+            return false;
+        };
+        match AnyNic::open(&info) {
+            Ok(n) => {
+                defmt::info!("interface {=usize} open", i);
+                self.open = Some((i, n));
+                true
+            }
+            Err(e) => {
+                let _ = write!(
+                    con,
+                    "{lead}interface {i} ({}): cannot start the NIC: {e}\r\n",
+                    info.model.name()
+                );
+                false
+            }
+        }
+    }
+
+    /// `interface`: `interface N: link up` (or down) for interface `i`, whose NIC is started
+    /// now if it is not running (one that cannot start says why instead).
+    pub fn show(&mut self, con: &mut Uart16550, i: usize) {
+        if let Some(nic) = self.nic(con, i) {
+            let link = if nic.link_up() { "up" } else { "down" };
+            let _ = write!(con, "interface {i}: link {link}\r\n");
         }
     }
 
@@ -157,22 +207,9 @@ impl Network {
     /// The NIC for interface `i`, started if needed (closing any other first).
     fn nic(&mut self, con: &mut Uart16550, i: usize) -> Option<&mut AnyNic> {
         if !matches!(self.open, Some((j, _)) if j == i) {
-            self.open = None; // drop (reset) the previous NIC before opening another
-            let info = *self.list.get(i)?;
             self.announce(con, i);
-            match AnyNic::open(&info) {
-                Ok(n) => {
-                    defmt::info!("interface {=usize} open", i);
-                    self.open = Some((i, n));
-                }
-                Err(e) => {
-                    let _ = write!(
-                        con,
-                        "interface {i} ({}): cannot start the NIC: {e}\r\n",
-                        info.model.name()
-                    );
-                    return None;
-                }
+            if !self.open_nic(con, i, "") {
+                return None;
             }
         }
         self.open.as_mut().map(|(_, n)| n)

@@ -70,8 +70,8 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     let _com2 = unsafe { Uart16550::new(COM2, 115_200) };
     super::logger::init(cfg.log_level);
     defmt::info!("lifeboat {=str} up, TSC {=u64} kHz", VERSION, tsc_khz);
-    // The default NIC starts now, so its receiver is ready by the time anyone types.
-    let mut net = super::net::Network::start();
+    // The NICs are found during the boot window and started behind the prompt (net::bringup).
+    let mut net = super::net::Network::new();
 
     let _ = write!(con, "\r\nlifeboat recovery monitor {VERSION}\r\n");
     match &boot {
@@ -155,7 +155,7 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     };
     if !cfg.boothelper {
         let _ = write!(con, "\r\nUse BREAK or ESC to interrupt flash boot.\r\nUse SPACE to begin flash boot immediately.\r\n");
-        match boot_window(&mut con, cfg.boot_timeout_s) {
+        match boot_window(&mut con, cfg.boot_timeout_s, &mut net) {
             Window::Interrupted => {
                 defmt::info!("flash boot interrupted");
                 let _ = write!(con, "Flash boot interrupted.\r\n");
@@ -215,7 +215,11 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
                 // A BREAK at the prompt means nothing; the line being typed is kept.
                 Some(UartEvent::Break) => continue,
                 None => {
-                    // Nothing typed: sleep until the next tick (1 ms) instead of spinning.
+                    // Nothing typed: start the selected NIC if it is due (net::bringup),
+                    // else sleep until the next tick (1 ms) instead of spinning.
+                    if net.bring_up(&mut con, monitor.settings().interface) {
+                        monitor.redraw(&mut con);
+                    }
                     lifeboat_hal::cpu::idle();
                     continue;
                 }
@@ -266,6 +270,7 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
             },
             Action::Fault(kind) => crash(kind),
             Action::FlashTest(args) => super::flash::flashtest(&mut con, args.kib, args.pio),
+            Action::Interface(i) => net.show(&mut con, i),
         }
         if typeahead.lost > 0 {
             let _ = write!(
@@ -279,13 +284,15 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     }
 }
 
-/// Wait for ESC / BREAK (monitor) or SPACE (boot now) up to `seconds`.
-fn boot_window(con: &mut Uart16550, seconds: u32) -> Window {
+/// Wait for ESC / BREAK (monitor) or SPACE (boot now) up to `seconds`; the NICs are found
+/// meanwhile (a key typed during that waits in the UART).
+fn boot_window(con: &mut Uart16550, seconds: u32, net: &mut super::net::Network) -> Window {
     let deadline = timer::now_us() + u64::from(seconds) * 1_000_000;
     while timer::now_us() < deadline {
         match con.try_read() {
             Some(UartEvent::Break) | Some(UartEvent::Byte(ESC)) => return Window::Interrupted,
             Some(UartEvent::Byte(b' ')) => return Window::BootNow,
+            _ if net.find() => {}
             _ => lifeboat_hal::cpu::idle(),
         }
     }

@@ -64,6 +64,9 @@ pub enum Action {
     /// `flashtest [KIB] [pio]`: erase, program and verify this many KiB (`None`: one erase
     /// unit) from the start of the flash with [`flashtest::run`].
     FlashTest(FlashTestArgs),
+    /// `interface [N]`: this interface is the selected one now: say so with the state of its
+    /// NIC (`interface N: link up`; it is started if it is not running).
+    Interface(usize),
 }
 
 /// The monitor's command interpreter; see the module docs.
@@ -113,6 +116,12 @@ impl Monitor {
     /// Writes the prompt followed by one space, e.g. "monitor> ".
     pub fn print_prompt<W: Write + ?Sized>(&self, out: &mut W) {
         let _ = write!(out, "{} ", self.prompt);
+    }
+
+    /// Writes the prompt and the line typed so far: after a message the caller printed while
+    /// the operator was at the prompt (the line is kept; the message ends in "\r\n").
+    pub fn redraw<W: Write + ?Sized>(&self, out: &mut W) {
+        let _ = write!(out, "{} {}", self.prompt, self.editor.current());
     }
 
     /// Takes a DHCP lease into the settings and shows it as the manual commands echo it.
@@ -285,7 +294,7 @@ fn execute<W: Write + ?Sized>(
             if let Some(number) = number {
                 settings.interface = number;
             }
-            write!(out, "interface {}\r\n", settings.interface)?;
+            return Ok(Action::Interface(settings.interface));
         }
         Command::Trace(trace) => {
             if let Some(trace) = trace {

@@ -105,16 +105,22 @@ fn show_and_set_the_other_values() {
     assert!(answer(&mut m, "server").ends_with("\r\nserver not set\r\nmonitor> "));
     assert!(answer(&mut m, "gateway").ends_with("\r\ngateway not set\r\nmonitor> "));
     assert!(answer(&mut m, "file").ends_with("\r\nfile not set\r\nmonitor> "));
-    assert!(answer(&mut m, "interface").ends_with("\r\ninterface 0\r\nmonitor> "));
+    assert_eq!(
+        type_in(&mut m, "interface\r"),
+        ("interface\r\n".into(), vec![Action::Interface(0)])
+    );
     assert!(answer(&mut m, "trace").ends_with("\r\ntrace off\r\nmonitor> "));
 
     assert!(answer(&mut m, "g 10.0.2.2").ends_with("\r\ngateway 10.0.2.2\r\nmonitor> "));
-    assert!(answer(&mut m, "i 1").ends_with("\r\ninterface 1\r\nmonitor> "));
+    assert_eq!(
+        type_in(&mut m, "i 1\r"),
+        ("i 1\r\n".into(), vec![Action::Interface(1)])
+    );
     assert!(answer(&mut m, "trace on").ends_with("\r\ntrace on\r\nmonitor> "));
     assert!(answer(&mut m, "f cdisk").ends_with("\r\nfile cdisk\r\nmonitor> "));
 
     assert!(answer(&mut m, "gateway").ends_with("\r\ngateway 10.0.2.2\r\nmonitor> "));
-    assert!(answer(&mut m, "interface").ends_with("\r\ninterface 1\r\nmonitor> "));
+    assert_eq!(type_in(&mut m, "interface\r").1, [Action::Interface(1)]);
     assert!(answer(&mut m, "trace").ends_with("\r\ntrace on\r\nmonitor> "));
     assert!(answer(&mut m, "file").ends_with("\r\nfile cdisk\r\nmonitor> "));
     assert!(answer(&mut m, "trace off").ends_with("\r\ntrace off\r\nmonitor> "));
@@ -201,7 +207,7 @@ fn bad_input_gets_one_line_and_changes_nothing() {
     answer(&mut m, "serv 10.0.0.2");
     answer(&mut m, "file good.bin");
     answer(&mut m, "gateway 10.0.0.254");
-    answer(&mut m, "interface 1");
+    type_in(&mut m, "interface 1\r");
     answer(&mut m, "trace on");
     let before = m.settings().clone();
 
@@ -402,7 +408,23 @@ fn one_interface() {
     let mut m = Monitor::new(MONITOR_PROMPT, 1);
     assert!(answer(&mut m, "interface 1")
         .ends_with("\r\ninterface: no interface 1; the only one is 0\r\nmonitor> "));
-    assert!(answer(&mut m, "interface 0").ends_with("\r\ninterface 0\r\nmonitor> "));
+    assert_eq!(
+        type_in(&mut m, "interface 0\r"),
+        ("interface 0\r\n".into(), vec![Action::Interface(0)])
+    );
+}
+
+/// A message printed at the prompt (a NIC that failed to start behind it) is followed by
+/// the prompt and the line typed so far, which the monitor still holds.
+#[test]
+fn redraw_shows_the_prompt_and_the_line_typed_so_far() {
+    let mut m = monitor();
+    type_in(&mut m, "serv");
+    let mut out = String::new();
+    m.redraw(&mut out);
+    assert_eq!(out, "monitor> serv");
+    let (out, _) = type_in(&mut m, "er 10.0.0.1\r");
+    assert!(out.ends_with("\r\nserver 10.0.0.1\r\nmonitor> "), "{out:?}");
 }
 
 #[test]
@@ -410,7 +432,7 @@ fn settings_mut_presets_are_shown() {
     let mut m = monitor();
     m.settings_mut().interface = 1;
     m.settings_mut().server = Some(ip(10, 0, 2, 2));
-    assert!(answer(&mut m, "i").ends_with("\r\ninterface 1\r\nmonitor> "));
+    assert_eq!(type_in(&mut m, "i\r").1, [Action::Interface(1)]);
     assert!(answer(&mut m, "s").ends_with("\r\nserver 10.0.2.2\r\nmonitor> "));
 }
 

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arp_watch;
+pub mod bringup;
 pub mod dhcp_guard;
 pub mod dns;
 pub mod echo;

@@ -245,8 +245,9 @@ pub struct AhciFlash {
 pub fn find() -> Option<Result<AhciFlash, AhciError>> {
     // SAFETY: hal is the only user of PCI configuration space; lifeboat is single-threaded.
     let mut cfg = unsafe { Config::new() };
-    let hba =
-        pci::scan(&mut cfg).find(|d| d.class == 0x01 && d.subclass == 0x06 && d.prog_if == 0x01)?;
+    let hba = pci::scan(&mut cfg)
+        .only(|i| i.class == 0x01 && i.subclass == 0x06 && i.prog_if == 0x01)
+        .next()?;
     // No ABAR below 4 GiB (the BIOS assigns it) is no flash either.
     let abar = hba.bars[5].mem_addr().filter(|&a| a < 1 << 32)?;
     hba.enable(

@@ -111,6 +111,9 @@ mod ctrl {
 const STATUS_LU: u32 = 1 << 1;
 /// 82574 STATUS.GIO_MASTER_ENABLE: requests still outstanding.
 const STATUS_GIO_MASTER_ENABLE: u32 = 1 << 19;
+/// After CTRL.RST the device takes no register access for about 1 µs (§13.4.1).
+const RST_SETTLE_US: u64 = 2;
+
 /// 82574 EECD.AUTO_RD: the NVM auto-read after reset is done.
 const EECD_AUTO_RD: u32 = 1 << 9;
 /// 82574 CTRL_EXT.DRV_LOAD: a driver has loaded.
@@ -358,7 +361,9 @@ impl E1000 {
             });
         }
         regs.write32(reg::CTRL, regs.read32(reg::CTRL) | ctrl::RST);
-        timer::delay_us(1000);
+        // §13.4.1: about 1 µs before the device answers again; then its own bit says when
+        // the reset is done (no fixed millisecond: QEMU clears it at once).
+        timer::delay_us(RST_SETTLE_US);
         if !timer::poll_until(100_000, || regs.read32(reg::CTRL) & ctrl::RST == 0) {
             return Err(NicError::ResetTimeout);
         }
@@ -491,7 +496,10 @@ impl Drop for E1000 {
         self.regs.write32(reg::IMC, 0xFFFF_FFFF);
         self.regs
             .write32(reg::CTRL, self.regs.read32(reg::CTRL) | ctrl::RST);
-        timer::delay_us(1000);
+        timer::delay_us(RST_SETTLE_US);
+        // Bus mastering goes off once the reset has stopped the device (its own bit, at
+        // most 100 ms, as in `new`).
+        timer::poll_until(100_000, || self.regs.read32(reg::CTRL) & ctrl::RST == 0);
         // SAFETY: hal is the only user of PCI configuration space (ports or ECAM).
         let mut cfg = unsafe { Config::new() };
         self.pci.disable(&mut cfg, command::BUS_MASTER);

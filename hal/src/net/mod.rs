@@ -217,7 +217,10 @@ pub fn probe() -> NicList {
     // SAFETY: hal is the only user of PCI configuration space; lifeboat is single-threaded.
     let mut cfg = unsafe { Config::new() };
     let mut list = NicList::new();
-    for dev in pci::scan(&mut cfg) {
+    // Only the NICs are read in full (their BARs sized): see `Scan::only`.
+    let nics =
+        pci::scan(&mut cfg).only(|i| NicModel::identify(i.vendor, i.device, i.revision).is_some());
+    for dev in nics {
         if let Some(model) = NicModel::identify(dev.vendor, dev.device, dev.revision) {
             list.push(NicInfo {
                 model,

@@ -170,12 +170,14 @@ fn bus_master(channel: Channel) -> Option<IoPorts> {
     // SAFETY: hal is the only user of PCI configuration space; lifeboat is single-threaded.
     let mut cfg = unsafe { Config::new() };
     let native_bit = if channel.index == 0 { 1 << 0 } else { 1 << 2 };
-    let ide = pci::scan(&mut cfg).find(|d| {
-        d.class == 0x01
-            && d.subclass == 0x01
-            && d.prog_if & 0x80 != 0
-            && d.prog_if & native_bit == 0
-    })?;
+    let ide = pci::scan(&mut cfg)
+        .only(|i| i.class == 0x01 && i.subclass == 0x01)
+        .find(|d| {
+            d.class == 0x01
+                && d.subclass == 0x01
+                && d.prog_if & 0x80 != 0
+                && d.prog_if & native_bit == 0
+        })?;
     let port = ide.bars[4].io_port()?;
     ide.enable(&mut cfg, pci_command::IO_SPACE | pci_command::BUS_MASTER);
     // SAFETY: BAR4 of the IDE controller decoding the legacy ports we drive is its bus-master
