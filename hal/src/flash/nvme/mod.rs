@@ -226,8 +226,9 @@ pub struct NvmeFlash {
 pub fn find() -> Option<Result<NvmeFlash, NvmeError>> {
     // SAFETY: hal is the only user of PCI configuration space; lifeboat is single-threaded.
     let mut cfg = unsafe { Config::new() };
-    let ctrl =
-        pci::scan(&mut cfg).find(|d| d.class == 0x01 && d.subclass == 0x08 && d.prog_if == 0x02)?;
+    let ctrl = pci::scan(&mut cfg)
+        .only(|i| i.class == 0x01 && i.subclass == 0x08 && i.prog_if == 0x02)
+        .next()?;
     // A UEFI firmware may place the 64-bit BAR0 above 4 GiB: then its GiB is mapped.
     let bar = ctrl.bars[0].mem_addr().unwrap_or(0);
     if bar == 0 || !cpu::map_mmio(bar, WINDOW) {
