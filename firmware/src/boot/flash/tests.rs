@@ -80,6 +80,7 @@ fn trust(key: Option<[u8; 32]>) -> Trust<'static> {
         ram: &USABLE,
         firmware: FIRMWARE,
         linux_staging: STAGING,
+        floor: crate::install::dialogue::INSTALL_FLOOR,
     }
 }
 

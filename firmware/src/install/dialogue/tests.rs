@@ -63,6 +63,7 @@ fn trust(key: Option<[u8; 32]>, boothelper: bool) -> Trust<'static> {
         ram: &RAM,
         firmware: FW,
         linux_staging: 0x600_0000,
+        floor: crate::install::dialogue::INSTALL_FLOOR,
     }
 }
 
