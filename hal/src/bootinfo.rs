@@ -188,6 +188,22 @@ pub unsafe fn write_handoff(handoff: &Handoff, bootinfo_addr: usize) {
     }
 }
 
+/// Names the event log a measured flat64 image finds at `addr` (`len` bytes) in the
+/// boot-info block ([`abi::field::EVENT_LOG`]).
+///
+/// # Safety
+/// As [`write_handoff`]: `bootinfo_addr` is the entry's block, whose 8 bytes at
+/// [`abi::field::EVENT_LOG`] nothing else uses.
+pub unsafe fn write_event_log(bootinfo_addr: usize, addr: u32, len: u32) {
+    let mut raw = [0u8; 8];
+    raw[..4].copy_from_slice(&addr.to_le_bytes());
+    raw[4..].copy_from_slice(&len.to_le_bytes());
+    // SAFETY: the caller guarantees the block; the field lies inside it.
+    unsafe {
+        core::ptr::write_volatile((bootinfo_addr + abi::field::EVENT_LOG) as *mut [u8; 8], raw)
+    }
+}
+
 /// For a started image: the hand-off in the boot-info block it got in `rdi`, if the
 /// firmware left one.
 ///

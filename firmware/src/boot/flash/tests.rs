@@ -517,6 +517,7 @@ fn a_linux_image_is_laid_out_by_the_boot_protocol() {
         entry,
         zero_page,
         handoff,
+        ..
     }) = flash_boot(unit, &t, machine, &mut u.ram, &mut out)
     else {
         panic!("{out}")

@@ -1,0 +1,160 @@
+//! The unit's TPM at the console: the banner's `TPM=` line, the floor at power-on, the
+//! measurements before a flash boot and `version`'s lines. The library decides and
+//! marshals ([`tpm`]); this only reaches the TIS driver.
+use core::fmt::Write;
+
+use embedded_storage::nor_flash::NorFlash;
+use lifeboat_firmware::config::TPM_REQUIRED;
+use lifeboat_firmware::install::dialogue::Trust;
+use lifeboat_firmware::install::Slots;
+use lifeboat_firmware::tpm::{self, floor, log, Error, Transport};
+use lifeboat_hal::tpm::{Tis, TisError};
+use lifeboat_hal::uart::Uart16550;
+
+/// The TPM found at start-up, as the library's transport.
+pub struct Tpm {
+    tis: Tis,
+    vendor: [u8; 4],
+}
+
+fn error(e: TisError) -> Error {
+    match e {
+        TisError::Absent => Error::Absent,
+        TisError::NotTpm2 => Error::Interface("not a TPM 2.0"),
+        TisError::Timeout(s) => Error::Timeout(s),
+        TisError::Protocol(s) => Error::Interface(s),
+    }
+}
+
+impl Transport for Tpm {
+    fn transact(&mut self, cmd: &[u8], rsp: &mut [u8]) -> Result<usize, Error> {
+        self.tis.transact(cmd, rsp).map_err(error)
+    }
+}
+
+/// The vendor ID as text (printable ASCII only).
+fn vendor(con: &mut Uart16550, v: &[u8; 4]) {
+    for &b in v.iter().filter(|b| b.is_ascii_graphic()) {
+        let _ = con.write_char(b as char);
+    }
+}
+
+/// `TPM=2.0 <vendor> (TIS)` or `TPM=none` (with why, when something answered but does not
+/// work): the TPM started (TPM2_Startup, unless the BIOS did).
+pub fn banner(con: &mut Uart16550) -> Option<Tpm> {
+    // SAFETY: 0xFED40000 is the PC Client platform's TPM window, decoded by the TPM or by
+    // nothing, mapped uncacheable by every entry; this is the only `Tis`.
+    let found = unsafe { Tis::probe() }.map_err(error).and_then(|tis| {
+        let mut t = Tpm {
+            tis,
+            vendor: [0; 4],
+        };
+        tpm::startup(&mut t)?;
+        t.vendor = tpm::manufacturer(&mut t)?;
+        Ok(t)
+    });
+    match found {
+        Ok(t) => {
+            let _ = write!(con, "TPM=2.0 ");
+            vendor(con, &t.vendor);
+            let _ = write!(con, " (TIS)\r\n");
+            Some(t)
+        }
+        Err(Error::Absent) => {
+            let _ = write!(con, "TPM=none\r\n");
+            None
+        }
+        Err(e) => {
+            let _ = write!(con, "TPM=none ({e})\r\n");
+            None
+        }
+    }
+}
+
+/// At power-on, after the record's confirmation: the TPM's floor follows a confirmed image
+/// up and is locked until reset ([`floor::settle`]), and becomes part of `trust`. A TPM
+/// that fails is dropped (one line says why); with `required`, a missing or failed TPM
+/// refuses every install and flash boot.
+pub fn settle<F: NorFlash>(
+    con: &mut Uart16550,
+    tpm: &mut Option<Tpm>,
+    slots: Option<&mut Slots<F>>,
+    trust: &mut Trust<'_>,
+    required: bool,
+) {
+    if let Some(t) = tpm {
+        match floor::settle(t, slots, trust) {
+            Ok(f) => trust.floor = trust.floor.max(f),
+            Err(e) => {
+                let _ = write!(con, "TPM: {e}; its floor is not in force\r\n");
+                *tpm = None;
+            }
+        }
+    }
+    if tpm.is_none() && required && trust.broken.is_none() {
+        trust.broken = Some(TPM_REQUIRED);
+        let _ = write!(
+            con,
+            "Warning: {TPM_REQUIRED}: installs and flash boot are refused until it is repaired\r\n"
+        );
+    }
+}
+
+/// Before a flash boot: the configuration, the command line and the image extended into
+/// PCRs 8 and 9 and logged in `log` ([`log::measure`]). False (one line said why) when the
+/// image must not start: the TPM failed and `required`.
+pub fn measure(
+    con: &mut Uart16550,
+    tpm: &mut Option<Tpm>,
+    m: &log::Measurement<'_>,
+    event_log: &mut log::EventLog,
+    required: bool,
+) -> bool {
+    let Some(t) = tpm else {
+        return !required;
+    };
+    match log::measure(t, m, event_log) {
+        Ok(()) => true,
+        Err(e) => {
+            *tpm = None;
+            if required {
+                let _ = write!(
+                    con,
+                    "Flash boot refused: the image cannot be measured: {e}; entering the monitor.\r\n"
+                );
+                false
+            } else {
+                let _ = write!(con, "Warning: the image is not measured: {e}\r\n");
+                true
+            }
+        }
+    }
+}
+
+/// `version`'s TPM lines: the TPM, its floor and PCRs 8 and 9, or why there is none.
+pub fn version(con: &mut Uart16550, tpm: &mut Option<Tpm>, trust: &Trust<'_>) {
+    let Some(t) = tpm else {
+        let _ = write!(
+            con,
+            "TPM=none: the floor is the record's and the built-in one only; nothing is measured\r\n"
+        );
+        return;
+    };
+    let _ = write!(con, "TPM=2.0 ");
+    vendor(con, &t.vendor);
+    let _ = write!(con, ", floor {}\r\n", trust.floor);
+    match tpm::pcr_read(t, [log::PCR_CONFIG, log::PCR_IMAGE]) {
+        Ok(values) => {
+            for (pcr, v) in [log::PCR_CONFIG, log::PCR_IMAGE].iter().zip(values) {
+                let _ = write!(con, "PCR {pcr} sha256 ");
+                for b in v {
+                    let _ = write!(con, "{b:02x}");
+                }
+                let _ = write!(con, "\r\n");
+            }
+        }
+        Err(e) => {
+            let _ = write!(con, "TPM: {e}\r\n");
+        }
+    }
+}
