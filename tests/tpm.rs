@@ -1,0 +1,143 @@
+//! The unit's TPM under QEMU with swtpm (issue 24).
+//!
+//! 1. q35 from its disk, the slots on the AHCI disk: 2.0(1) installed and confirmed raises
+//!    the TPM's floor to 2.0(0); the flash then erased as a flash programmer would: the
+//!    TPM's floor holds, a 1.0(5) fetched over TFTP is refused and nothing is written; the
+//!    same 1.0(5) written into the flash behind the firmware's back (with a record saying it
+//!    is confirmed) is refused by the flash boot and never runs.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use lifeboat::media;
+use lifeboat_firmware::image::Version;
+use lifeboat_firmware::install::sim::SimFlash;
+use lifeboat_firmware::install::{Slot, Slots};
+use lifeboat_qemu::swtpm::{self, Swtpm};
+use lifeboat_qemu::{Machine, MachineType, NicModel};
+
+const STARTED: Duration = Duration::from_secs(30);
+/// The AHCI disk that holds the slots.
+const FLASH_LEN: usize = 16 << 20;
+type Flash = SimFlash<512, 4096>;
+
+fn tpm_or_skip(test: &str) -> bool {
+    match swtpm::unavailable() {
+        Some(why) => {
+            skip_or_fail(test, &why);
+            false
+        }
+        None => true,
+    }
+}
+
+fn with_tpm(m: Machine, tpm: &Swtpm) -> Machine {
+    tpm.qemu_args().into_iter().fold(m, Machine::arg)
+}
+
+/// Writes the unit's flash to `path` after `f` has run the slot logic on a blank one.
+fn prepare_flash(path: &Path, f: impl FnOnce(&mut Slots<Flash>)) {
+    let mut s = Slots::new(Flash::new(FLASH_LEN, 7)).unwrap();
+    f(&mut s);
+    std::fs::write(path, &s.into_flash().mem).unwrap();
+}
+
+#[test]
+fn on_q35_the_tpm_floor_outlives_an_erased_flash() {
+    if !tpm_or_skip("on_q35_the_tpm_floor_outlives_an_erased_flash") {
+        return;
+    }
+    let d = scratch_dir("tpm-floor");
+    let state = d.join("tpm");
+    let _ = std::fs::remove_dir_all(&state);
+    let flash = d.join("ahci.img");
+    blank(&flash, FLASH_LEN);
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("two.bin"),
+        media::demo_image(Version::new(2, 0, 1)),
+    )
+    .unwrap();
+    let old = media::demo_image(Version::new(1, 0, 5));
+    std::fs::write(root.join("old.bin"), &old).unwrap();
+    let unit = |tpm: &Swtpm| {
+        with_tpm(
+            machine(Medium::Disk, 2)
+                .machine_type(MachineType::Q35)
+                .ide_disk(2, &flash)
+                .nic(NicModel::E1000e, user_net(&root)),
+            tpm,
+        )
+    };
+    let net = |q: &mut Qemu| {
+        command1(q, "address 10.0.2.15");
+        command1(q, "server 10.0.2.2");
+    };
+
+    // 2.0(1) installed, run, confirmed; the next power-on raises both floors.
+    let tpm = Swtpm::start(&state).unwrap();
+    let mut q = launch(&unit(&tpm));
+    let banner = expect_banner(&mut q);
+    assert!(banner.contains("TPM=2.0 IBM (TIS)\r\n"), "{banner}");
+    q.send(ESC).unwrap();
+    expect(&mut q, PROMPT, REPLY);
+    net(&mut q);
+    tftp_install(&mut q, "two.bin", "2.0(1)");
+    q.send_line("reload").unwrap();
+    expect(&mut q, "demo image 2.0(1) running", STARTED);
+    expect(&mut q, "demo image: boot confirmed", REPLY);
+    q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+    to_prompt(&mut q);
+    let v = command(&mut q, "version").join("\n");
+    assert!(v.contains(", floor 2.0(0), "), "{v}");
+    assert!(v.contains("TPM=2.0 IBM, floor 2.0(0)"), "{v}");
+    drop(q);
+    drop(tpm);
+
+    // A flash programmer erases the flash: the record's floor is gone, the TPM's is not.
+    std::fs::write(&flash, vec![0xFFu8; FLASH_LEN]).unwrap();
+    let tpm = Swtpm::start(&state).unwrap();
+    let mut q = launch(&unit(&tpm));
+    to_prompt(&mut q);
+    let v = command(&mut q, "version").join("\n");
+    assert!(v.contains("Unit record: none"), "{v}");
+    assert!(v.contains("TPM=2.0 IBM, floor 2.0(0)"), "{v}");
+    net(&mut q);
+    command1(&mut q, "file old.bin");
+    q.send_line("tftp").unwrap();
+    expect(&mut q, "tftp\r\n", REPLY);
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains("image version 1.0(5) is older than 2.0(0), the oldest this unit installs\r\nNothing was written to flash."),
+        "{out}"
+    );
+    assert!(std::fs::read(&flash).unwrap().iter().all(|&b| b == 0xFF));
+    drop(q);
+    drop(tpm);
+
+    // The same 1.0(5) written behind the firmware's back, confirmed as far as the record
+    // says: the flash boot refuses it, and it never runs.
+    prepare_flash(&flash, |s| {
+        assert_eq!(s.install(&old, |_, _| {}), Ok(Slot::A));
+        assert_eq!(s.begin_boot(), Some(Slot::A));
+        let t = s.token().unwrap();
+        assert_eq!(s.confirm(t), Ok(true));
+    });
+    let tpm = Swtpm::start(&state).unwrap();
+    let mut q = launch(&unit(&tpm));
+    let out = expect(
+        &mut q,
+        "Flash boot: no valid image installed in flash; entering the monitor.",
+        STARTED,
+    );
+    assert!(
+        out.contains("Flash boot: slot A: image version 1.0(5) is older than 2.0(0), the oldest this unit installs"),
+        "{out}"
+    );
+    assert!(!out.contains("demo image 1.0(5) running"), "{out}");
+    expect(&mut q, PROMPT, REPLY);
+}
