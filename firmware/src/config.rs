@@ -289,8 +289,9 @@ mod tests {
 
     #[test]
     fn all_keys() {
-        let (c, n) =
-            parse("# lifeboat\nboot_timeout = 5\nbaud=115200\nlog=info\nmode=boothelper\n");
+        let (c, n) = parse(
+            "# lifeboat\nboot_timeout = 5\nbaud=115200\nlog=info\nmode=boothelper\ntpm=required\n",
+        );
         assert_eq!(n, 0);
         assert_eq!(
             c,
@@ -301,6 +302,7 @@ mod tests {
                 boothelper: true,
                 public_key: None,
                 trust_broken: None,
+                tpm_required: true,
             }
         );
     }
