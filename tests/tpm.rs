@@ -141,3 +141,95 @@ fn on_q35_the_tpm_floor_outlives_an_erased_flash() {
     assert!(!out.contains("demo image 1.0(5) running"), "{out}");
     expect(&mut q, PROMPT, REPLY);
 }
+
+/// The lines the demo image prints after a measured boot: the event log and PCRs 8, 9.
+fn measured(out: &str) -> (Vec<u8>, [[u8; 32]; 2]) {
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let mut log = Vec::new();
+    let mut pcrs = [[0u8; 32]; 2];
+    for l in out.lines() {
+        if let Some(h) = l.trim_end().strip_prefix("demo image: log ") {
+            log.extend(hex(h));
+        }
+        for (i, n) in [8, 9].iter().enumerate() {
+            if let Some(h) = l
+                .trim_end()
+                .strip_prefix(&format!("demo image: PCR {n} sha256 "))
+            {
+                pcrs[i].copy_from_slice(&hex(h));
+            }
+        }
+    }
+    let len: usize = out
+        .split("demo image: event log ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no event log in {out}"));
+    assert_eq!(log.len(), len, "{out}");
+    (log, pcrs)
+}
+
+/// lifeboat as the system ROM on a pc (no SeaBIOS: lifeboat starts the TPM itself): the
+/// demo 2.0(1) is measured before it starts; the PCRs it reads from the TPM equal the event
+/// log it was handed, replayed on the host, and PCR 9 is the image's own digest extended.
+/// Then the TPM dies during the boot window: one line says the image is not measured, and
+/// (the TPM optional) the image starts.
+#[test]
+fn from_the_rom_the_pcrs_equal_the_event_log_and_a_dead_tpm_is_one_line() {
+    use lifeboat_firmware::image::{Header, HEADER_LEN};
+    use lifeboat_firmware::tpm::log;
+    if !tpm_or_skip("from_the_rom_the_pcrs_equal_the_event_log_and_a_dead_tpm_is_one_line") {
+        return;
+    }
+    let d = scratch_dir("tpm-rom");
+    let state = d.join("tpm");
+    let _ = std::fs::remove_dir_all(&state);
+    let disk = d.join("ide.img");
+    blank(&disk, FLASH_LEN);
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let two = media::demo_image(Version::new(2, 0, 1));
+    std::fs::write(root.join("two.bin"), &two).unwrap();
+    let mut tpm = Swtpm::start(&state).unwrap();
+    let m = Machine::rom(common::media(2).rom)
+        .ide_disk(2, &disk)
+        .nic(NicModel::E1000, user_net(&root));
+    let mut q = launch(&with_tpm(m, &tpm));
+    let banner = expect_banner(&mut q);
+    assert!(banner.contains("TPM=2.0 IBM (TIS)\r\n"), "{banner}");
+    q.send(ESC).unwrap();
+    expect(&mut q, PROMPT, REPLY);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    tftp_install(&mut q, "two.bin", "2.0(1)");
+    q.send_line("reload").unwrap();
+    expect(&mut q, "demo image 2.0(1) running", STARTED);
+    let out = expect(&mut q, "demo image: boot confirmed", REPLY);
+    let (event_log, pcrs) = measured(&out);
+    assert_eq!(log::replay(&event_log, 8), Some(pcrs[0]), "{out}");
+    assert_eq!(log::replay(&event_log, 9), Some(pcrs[1]), "{out}");
+    let mut payload_sha = [0u8; 32];
+    payload_sha.copy_from_slice(Header::new_checked(&two[..HEADER_LEN]).unwrap().sha256());
+    assert_eq!(pcrs[1], log::extend(&[0; 32], &payload_sha));
+    assert_ne!(pcrs[0], [0; 32]);
+
+    // The TPM dies while the unit waits in its boot window.
+    q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+    expect(&mut q, USE_BREAK, BOOT);
+    tpm.kill();
+    q.send(b" ").unwrap();
+    let out = expect(&mut q, "demo image 2.0(1) running", STARTED);
+    let said: Vec<&str> = out.lines().filter(|l| l.contains("TPM")).collect();
+    assert_eq!(said.len(), 1, "{out}");
+    assert_eq!(
+        said[0],
+        "Warning: the image is not measured: the TPM has failed (response code 0x9) and no longer answers",
+        "{out}"
+    );
+}

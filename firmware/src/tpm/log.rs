@@ -188,16 +188,21 @@ pub fn events<'a>(log: &'a [u8], mut each: impl FnMut(Event<'a>)) -> bool {
     parse().is_some()
 }
 
+/// What a TPM's SHA-256 PCR holding `pcr` holds after an extend with `digest`.
+pub fn extend(pcr: &[u8; 32], digest: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(pcr);
+    h.update(digest);
+    h.finalize().into()
+}
+
 /// The SHA-256 value PCR `pcr` holds after the log's extends, starting from zero; `None`
 /// when the log does not parse.
 pub fn replay(log: &[u8], pcr: u32) -> Option<[u8; 32]> {
     let mut v = [0u8; 32];
     let ok = events(log, |e| {
         if let (true, Some(d)) = (e.pcr == pcr && e.kind != EV_NO_ACTION, e.sha256) {
-            let mut h = Sha256::new();
-            h.update(v);
-            h.update(d);
-            v = h.finalize().into();
+            v = extend(&v, &d);
         }
     });
     ok.then_some(v)

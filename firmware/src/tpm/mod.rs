@@ -30,6 +30,9 @@ pub const MAX_MESSAGE: usize = 256;
 /// Tags (TPM 2.0 Part 2, 6.9).
 pub const ST_NO_SESSIONS: u16 = 0x8001;
 pub const ST_SESSIONS: u16 = 0x8002;
+/// TPM 1.2's response tag: a TPM 2.0 sends it only for a fatal error it cannot parse the
+/// command of (and QEMU for a TPM that has gone).
+pub const ST_RSP_COMMAND: u16 = 0x00C4;
 
 /// Command codes (Part 2, 6.5).
 pub mod cc {
@@ -78,6 +81,9 @@ pub enum Error {
     Refused { cc: u32, rc: u32 },
     /// The floor's NV index exists with attributes or a size lifeboat never gives it.
     Foreign { attributes: u32, size: u16 },
+    /// The TPM answers only with a fatal error (a TPM 1.2-style `TPM_FAIL` header, what
+    /// QEMU's TIS sends once its TPM is gone).
+    Failed { rc: u32 },
 }
 
 impl fmt::Display for Error {
@@ -89,6 +95,9 @@ impl fmt::Display for Error {
             Error::Malformed(why) => write!(f, "the TPM's response is malformed ({why})"),
             Error::Refused { cc, rc } => {
                 write!(f, "the TPM refused command {cc:#x} (response code {rc:#x})")
+            }
+            Error::Failed { rc } => {
+                write!(f, "the TPM has failed (response code {rc:#x}) and no longer answers")
             }
             Error::Foreign { attributes, size } => write!(
                 f,
@@ -198,6 +207,9 @@ pub fn response(cc: u32, sent: u16, rsp: &[u8]) -> Result<Reader<'_>, Error> {
     let code = r.u32()?;
     if size as usize != rsp.len() {
         return Err(Error::Malformed("its size field is not its length"));
+    }
+    if tag == ST_RSP_COMMAND && code != rc::SUCCESS {
+        return Err(Error::Failed { rc: code });
     }
     if tag != ST_NO_SESSIONS && tag != ST_SESSIONS {
         return Err(Error::Malformed("unknown tag"));

@@ -165,6 +165,16 @@ fn errors_are_one_line() {
     }
 }
 
+/// QEMU's answer once its TPM has gone (TPM 1.2's header, TPM_FAIL): the TPM has failed.
+#[test]
+fn a_tpm_that_has_gone_is_failed() {
+    let dead = hex("00c40000000a00000009");
+    assert_eq!(
+        response(cc::PCR_EXTEND, ST_SESSIONS, &dead).unwrap_err(),
+        Error::Failed { rc: 9 }
+    );
+}
+
 /// The floor only rises; it is locked until the TPM's next reset; after the reset the
 /// firmware may raise it again.
 #[test]
