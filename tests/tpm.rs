@@ -233,3 +233,94 @@ fn from_the_rom_the_pcrs_equal_the_event_log_and_a_dead_tpm_is_one_line() {
         "{out}"
     );
 }
+
+/// pc from its disk (SeaBIOS): a disk configured `tpm=required` on a unit without a TPM
+/// refuses the flash boot and every install, with the reason; the same unit given a TPM
+/// boots the same image measured (SeaBIOS started the TPM; lifeboat's PCRs 8 and 9 are its
+/// own), and the PCRs equal the event log.
+#[test]
+fn on_pc_a_required_tpm_that_is_missing_refuses_and_a_present_one_measures() {
+    use lifeboat_firmware::tpm::log;
+    if !tpm_or_skip("on_pc_a_required_tpm_that_is_missing_refuses_and_a_present_one_measures") {
+        return;
+    }
+    let d = scratch_dir("tpm-required");
+    let cfg = media::MediaConfig {
+        boot_timeout_s: 1,
+        ..media::MediaConfig::default()
+    };
+    let mut img = media::image(Medium::Disk, &cfg).unwrap();
+    let text = format!("{}tpm=required\n", cfg.to_text());
+    img[512..1024].fill(0);
+    img[512..512 + text.len()].copy_from_slice(text.as_bytes());
+    let disk = d.join("disk.img");
+    std::fs::write(&disk, &img).unwrap();
+    let flash = d.join("pflash.img");
+    let one = media::demo_image(Version::new(1, 0, 1));
+    let pflash = |path: &Path| {
+        let mut s = Slots::new(SimFlash::<512, 4096>::new(4 << 20, 3)).unwrap();
+        assert_eq!(s.install(&one, |_, _| {}), Ok(Slot::A));
+        std::fs::write(path, &s.into_flash().mem).unwrap();
+    };
+    pflash(&flash);
+    let root = d.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("one.bin"), &one).unwrap();
+    let unit = || {
+        Machine::new(Medium::Disk, &disk)
+            .pflash(&flash)
+            .nic(NicModel::E1000, user_net(&root))
+    };
+    let required = "the configuration requires a TPM (tpm=required) and none works";
+
+    let mut q = launch(&unit());
+    let out = expect(&mut q, "entering the monitor.", BOOT);
+    assert!(out.contains("TPM=none\r\n"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Warning: {required}: installs and flash boot are refused until it is repaired\r\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!("Flash boot refused: {required}; ")),
+        "{out}"
+    );
+    assert!(!out.contains("demo image"), "{out}");
+    expect(&mut q, PROMPT, REPLY);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    command1(&mut q, "file one.bin");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains(&format!("Install refused: {required};")),
+        "{out}"
+    );
+    let v = command(&mut q, "version").join("\n");
+    assert!(v.contains("TPM=none: "), "{v}");
+    drop(q);
+
+    let state = d.join("tpm");
+    let _ = std::fs::remove_dir_all(&state);
+    let tpm = Swtpm::start(&state).unwrap();
+    let mut q = launch(&with_tpm(unit(), &tpm));
+    let banner = expect_banner(&mut q);
+    assert!(banner.contains("TPM=2.0 IBM (TIS)\r\n"), "{banner}");
+    expect(&mut q, "demo image 1.0(1) running", STARTED);
+    let out = expect(&mut q, "demo image: boot confirmed", REPLY);
+    let (event_log, pcrs) = measured(&out);
+    assert_eq!(log::replay(&event_log, 8), Some(pcrs[0]), "{out}");
+    assert_eq!(log::replay(&event_log, 9), Some(pcrs[1]), "{out}");
+    // PCR 8's first event is the configuration sector lifeboat runs by.
+    let mut first = None;
+    assert!(log::events(&event_log, |e| {
+        first.get_or_insert(e.sha256);
+    }));
+    let sector: [u8; 32] = sha256(&img[512..1024]);
+    assert_eq!(first, Some(Some(sector)), "{out}");
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    lifeboat_firmware::tpm::log::sha256(b)
+}

@@ -110,8 +110,8 @@ pub fn measure(
     m: &Measurement<'_>,
     log: &mut EventLog,
 ) -> Result<(), super::Error> {
-    let config: [u8; 32] = Sha256::digest(m.config).into();
-    let cmdline: [u8; 32] = Sha256::digest(m.cmdline).into();
+    let config = sha256(m.config);
+    let cmdline = sha256(m.cmdline);
     for (pcr, digest, text) in [
         (PCR_CONFIG, &config, &b"lifeboat configuration"[..]),
         (PCR_CONFIG, &cmdline, b"lifeboat command line"),
@@ -186,6 +186,11 @@ pub fn events<'a>(log: &'a [u8], mut each: impl FnMut(Event<'a>)) -> bool {
         Some(())
     };
     parse().is_some()
+}
+
+/// SHA-256 of `b` (for verifiers: what an event's digest is of).
+pub fn sha256(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
 }
 
 /// What a TPM's SHA-256 PCR holding `pcr` holds after an extend with `digest`.
