@@ -324,3 +324,76 @@ fn on_pc_a_required_tpm_that_is_missing_refuses_and_a_present_one_measures() {
 fn sha256(b: &[u8]) -> [u8; 32] {
     lifeboat_firmware::tpm::log::sha256(b)
 }
+
+/// Debian's kernel booted from the flash (pc, from disk: SeaBIOS) reads PCRs 8 and 9 from
+/// the TPM (`/sys/class/tpm/tpm0/pcr-sha256/N`, its own TIS driver) and they equal what the
+/// host computes from the event log's contents: the configuration sector and the command
+/// line extended into PCR 8, the image's payload digest into PCR 9.
+#[test]
+fn debian_linux_booted_from_flash_reads_the_measured_pcrs() {
+    use lifeboat_firmware::image::{HeaderRepr, Kind, PLATFORM};
+    use lifeboat_firmware::tpm::log::extend;
+    if !tpm_or_skip("debian_linux_booted_from_flash_reads_the_measured_pcrs") {
+        return;
+    }
+    let Some(assets) = linux_assets() else {
+        return;
+    };
+    let d = scratch_dir("tpm-linux");
+    let busybox = std::fs::read(assets.vmlinuz.with_file_name("busybox")).unwrap();
+    let init = "#!/bin/busybox sh\n\
+        /bin/busybox mkdir -p /sys\n\
+        /bin/busybox mount -t sysfs sysfs /sys\n\
+        for n in 8 9; do /bin/busybox echo \"lifeboat-test: pcr $n $(/bin/busybox cat /sys/class/tpm/tpm0/pcr-sha256/$n)\"; done\n\
+        /bin/busybox poweroff -f\n";
+    let initrd = lifeboat_qemu::linux::cpio(&[
+        ("bin", 0o040755, b""),
+        ("bin/busybox", 0o100755, &busybox),
+        ("init", 0o100755, init.as_bytes()),
+    ]);
+    let cmdline = "console=ttyS0,9600 panic=-1 quiet";
+    let mut payload = std::fs::read(&assets.vmlinuz).unwrap();
+    payload.extend_from_slice(&initrd);
+    let header = HeaderRepr {
+        platform: PLATFORM,
+        version: Version::new(6, 1, 0),
+        kind: Kind::Linux,
+        load: 0,
+        entry: 0,
+        initrd_len: initrd.len() as u64,
+        cmdline,
+    }
+    .emit(&payload)
+    .unwrap();
+    let mut img = header.to_vec();
+    img.extend_from_slice(&payload);
+    let flash = d.join("ide.img");
+    let mut s = Slots::new(SimFlash::<512, 4096>::new(64 << 20, 9)).unwrap();
+    assert_eq!(s.install(&img, |_, _| {}), Ok(Slot::A));
+    std::fs::write(&flash, &s.into_flash().mem).unwrap();
+
+    let disk = common::media(1).disk;
+    let sector = std::fs::read(&disk).unwrap()[512..1024].to_vec();
+    let state = d.join("tpm");
+    let _ = std::fs::remove_dir_all(&state);
+    let tpm = Swtpm::start(&state).unwrap();
+    let m = machine(Medium::Disk, 1).ide_disk(2, &flash);
+    let mut q = launch(&with_tpm(m, &tpm));
+    expect(&mut q, "Flash boot: slot A, image 6.1(0) (linux", STARTED);
+    let mut got = Vec::new();
+    for n in [8, 9] {
+        expect(
+            &mut q,
+            &format!("lifeboat-test: pcr {n} "),
+            Duration::from_secs(120),
+        );
+        got.push(expect(&mut q, "\r\n", REPLY).trim().to_ascii_lowercase());
+    }
+    let hex = |v: [u8; 32]| v.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let pcr8 = extend(
+        &extend(&[0; 32], &sha256(&sector)),
+        &sha256(cmdline.as_bytes()),
+    );
+    let pcr9 = extend(&[0; 32], &sha256(&payload));
+    assert_eq!(got, vec![hex(pcr8), hex(pcr9)]);
+}
