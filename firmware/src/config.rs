@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn tpm_is_required_or_optional_and_fails_closed() {
         assert!(!parse("").0.tpm_required);
-        assert_eq!(parse("tpm=required\n").0.tpm_required, true);
+        assert!(parse("tpm=required\n").0.tpm_required);
         assert_eq!(parse("tpm=optional\n"), (BootConfig::default(), 0));
         for bad in ["tpm=reqired", "tpm=", "tpm=yes"] {
             let (c, n) = parse(bad);
