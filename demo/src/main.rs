@@ -70,9 +70,8 @@ mod bare {
         // SAFETY: `boot_info` is the rdi the firmware entered us with (its boot-info block).
         let handoff = unsafe { lifeboat_hal::bootinfo::read_handoff(boot_info as usize) };
         // SAFETY: as above.
-        if let Some((addr, len)) =
-            unsafe { lifeboat_hal::bootinfo::read_event_log(boot_info as usize) }
-        {
+        let event_log = unsafe { lifeboat_hal::bootinfo::read_event_log(boot_info as usize) };
+        if let Some((addr, len)) = event_log {
             measured(addr, len);
         }
         if let Some(a) = handoff.and_then(|h| h.activation) {
