@@ -5,6 +5,14 @@
 //!    TPM's floor holds, a 1.0(5) fetched over TFTP is refused and nothing is written; the
 //!    same 1.0(5) written into the flash behind the firmware's back (with a record saying it
 //!    is confirmed) is refused by the flash boot and never runs.
+//! 2. lifeboat as the system ROM on pc: the demo image is measured; the PCRs it reads from
+//!    the TPM equal its event log replayed on the host; swtpm killed in the boot window is
+//!    one line, and the image starts (TPM optional).
+//! 3. pc from its disk: `tpm=required` without a TPM refuses the flash boot and the install;
+//!    with swtpm (after SeaBIOS) the image is measured, PCRs equal to the log.
+//! 4. Debian's kernel booted from the flash reads PCRs 8 and 9 through its own TPM driver:
+//!    equal to the host's computation.
+//! 5. Under OVMF on q35: the TPM found, the floor settled, the image measured.
 
 mod common;
 
@@ -396,4 +404,51 @@ fn debian_linux_booted_from_flash_reads_the_measured_pcrs() {
     );
     let pcr9 = extend(&[0; 32], &sha256(&payload));
     assert_eq!(got, vec![hex(pcr8), hex(pcr9)]);
+}
+
+/// Under OVMF (the UEFI disk on q35): OVMF has started the TPM and measured itself into PCRs
+/// 0-7; lifeboat finds it, keeps its floor in an owner index (OVMF leaves the owner
+/// hierarchy usable), and the demo 2.0(1) planted in the pflash is measured before it
+/// starts: its PCRs 8 and 9 equal the event log replayed on the host.
+#[test]
+fn under_ovmf_the_tpm_is_found_and_the_image_measured() {
+    use lifeboat_firmware::tpm::log;
+    if !tpm_or_skip("under_ovmf_the_tpm_is_found_and_the_image_measured") {
+        return;
+    }
+    let d = scratch_dir("tpm-uefi");
+    let ovmf = d.join("OVMF.fd");
+    if let Err(e) = std::fs::copy(lifeboat_qemu::OVMF, &ovmf) {
+        skip_or_fail(
+            "under_ovmf_the_tpm_is_found_and_the_image_measured",
+            &format!(
+                "{}: {e} (install the Debian package ovmf)",
+                lifeboat_qemu::OVMF
+            ),
+        );
+        return;
+    }
+    let flash = d.join("pflash.img");
+    let two = media::demo_image(Version::new(2, 0, 1));
+    let mut s = Slots::new(SimFlash::<512, 4096>::new(4 << 20, 5)).unwrap();
+    assert_eq!(s.install(&two, |_, _| {}), Ok(Slot::A));
+    std::fs::write(&flash, &s.into_flash().mem).unwrap();
+    let state = d.join("tpm");
+    let _ = std::fs::remove_dir_all(&state);
+    let tpm = Swtpm::start(&state).unwrap();
+    let m = Machine::new(Medium::Disk, &common::media(1).uefi_disk)
+        .medium_snapshot(true)
+        .machine_type(MachineType::Q35)
+        .ovmf(&ovmf)
+        .pflash(&flash);
+    let mut q = launch(&with_tpm(m, &tpm));
+    let banner = expect(&mut q, USE_BREAK, Duration::from_secs(60));
+    assert!(banner.contains("(UEFI)\r\n"), "{banner}");
+    assert!(banner.contains("TPM=2.0 IBM (TIS)\r\n"), "{banner}");
+    assert!(!banner.contains("TPM: "), "{banner}");
+    expect(&mut q, "demo image 2.0(1) running", STARTED);
+    let out = expect(&mut q, "demo image: boot confirmed", REPLY);
+    let (event_log, pcrs) = measured(&out);
+    assert_eq!(log::replay(&event_log, 8), Some(pcrs[0]), "{out}");
+    assert_eq!(log::replay(&event_log, 9), Some(pcrs[1]), "{out}");
 }
