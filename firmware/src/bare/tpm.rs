@@ -111,6 +111,12 @@ pub fn measure(
     required: bool,
 ) -> bool {
     let Some(t) = tpm else {
+        if required {
+            let _ = write!(
+                con,
+                "Flash boot refused: {TPM_REQUIRED}; entering the monitor.\r\n"
+            );
+        }
         return !required;
     };
     match log::measure(t, m, event_log) {
