@@ -6,8 +6,9 @@
 //!    same 1.0(5) written into the flash behind the firmware's back (with a record saying it
 //!    is confirmed) is refused by the flash boot and never runs.
 //! 2. lifeboat as the system ROM on pc: the demo image is measured; the PCRs it reads from
-//!    the TPM equal its event log replayed on the host; swtpm killed in the boot window is
-//!    one line, and the image starts (TPM optional).
+//!    the TPM equal its event log replayed on the host; the floor outlives the erased ATA
+//!    flash; swtpm killed in the boot window is one line, and the image starts (TPM
+//!    optional).
 //! 3. pc from its disk: `tpm=required` without a TPM refuses the flash boot and the install;
 //!    with swtpm (after SeaBIOS) the image is measured, PCRs equal to the log.
 //! 4. Debian's kernel booted from the flash reads PCRs 8 and 9 through its own TPM driver:
@@ -186,13 +187,14 @@ fn measured(out: &str) -> (Vec<u8>, [[u8; 32]; 2]) {
 /// lifeboat as the system ROM on a pc (no SeaBIOS: lifeboat starts the TPM itself): the
 /// demo 2.0(1) is measured before it starts; the PCRs it reads from the TPM equal the event
 /// log it was handed, replayed on the host, and PCR 9 is the image's own digest extended.
-/// Then the TPM dies during the boot window: one line says the image is not measured, and
-/// (the TPM optional) the image starts.
+/// It confirms: the TPM's floor rises to 2.0(0) and outlives the ATA flash erased (1.0(5)
+/// refused). Then the TPM dies during the boot window: one line says the image is not
+/// measured, and (the TPM optional) the image starts.
 #[test]
-fn from_the_rom_the_pcrs_equal_the_event_log_and_a_dead_tpm_is_one_line() {
+fn from_the_rom_measured_boot_the_floor_after_an_erased_flash_and_a_dead_tpm() {
     use lifeboat_firmware::image::{Header, HEADER_LEN};
     use lifeboat_firmware::tpm::log;
-    if !tpm_or_skip("from_the_rom_the_pcrs_equal_the_event_log_and_a_dead_tpm_is_one_line") {
+    if !tpm_or_skip("from_the_rom_measured_boot_the_floor_after_an_erased_flash_and_a_dead_tpm") {
         return;
     }
     let d = scratch_dir("tpm-rom");
@@ -208,7 +210,7 @@ fn from_the_rom_the_pcrs_equal_the_event_log_and_a_dead_tpm_is_one_line() {
     let m = Machine::rom(common::media(2).rom)
         .ide_disk(2, &disk)
         .nic(NicModel::E1000, user_net(&root));
-    let mut q = launch(&with_tpm(m, &tpm));
+    let mut q = launch(&with_tpm(m.clone(), &tpm));
     let banner = expect_banner(&mut q);
     assert!(banner.contains("TPM=2.0 IBM (TIS)\r\n"), "{banner}");
     q.send(ESC).unwrap();
@@ -227,8 +229,33 @@ fn from_the_rom_the_pcrs_equal_the_event_log_and_a_dead_tpm_is_one_line() {
     assert_eq!(pcrs[1], log::extend(&[0; 32], &payload_sha));
     assert_ne!(pcrs[0], [0; 32]);
 
-    // The TPM dies while the unit waits in its boot window.
+    // The confirmation raised both floors at the next power-on; then the ATA flash is
+    // erased: the TPM's floor holds from the ROM too, and a 1.0(5) is refused.
     q.qmp(r#"{"execute":"system_reset"}"#).expect("reset");
+    to_prompt(&mut q);
+    let v = command(&mut q, "version").join("\n");
+    assert!(v.contains("TPM=2.0 IBM, floor 2.0(0)"), "{v}");
+    drop(q);
+    drop(tpm);
+    std::fs::write(&disk, vec![0xFFu8; FLASH_LEN]).unwrap();
+    let old = media::demo_image(Version::new(1, 0, 5));
+    std::fs::write(root.join("old.bin"), &old).unwrap();
+    let mut tpm = Swtpm::start(&state).unwrap();
+    let mut q = launch(&with_tpm(m, &tpm));
+    to_prompt(&mut q);
+    command1(&mut q, "address 10.0.2.15");
+    command1(&mut q, "server 10.0.2.2");
+    command1(&mut q, "file old.bin");
+    q.send_line("tftp").unwrap();
+    let out = expect(&mut q, PROMPT, Duration::from_secs(60));
+    assert!(
+        out.contains("image version 1.0(5) is older than 2.0(0), the oldest this unit installs\r\nNothing was written to flash."),
+        "{out}"
+    );
+    tftp_install(&mut q, "two.bin", "2.0(1)");
+
+    // The TPM dies while the unit waits in its boot window.
+    q.send_line("reload").unwrap();
     expect(&mut q, USE_BREAK, BOOT);
     tpm.kill();
     q.send(b" ").unwrap();
