@@ -206,7 +206,7 @@ fn from_the_rom_measured_boot_the_floor_after_an_erased_flash_and_a_dead_tpm() {
     std::fs::create_dir_all(&root).unwrap();
     let two = media::demo_image(Version::new(2, 0, 1));
     std::fs::write(root.join("two.bin"), &two).unwrap();
-    let mut tpm = Swtpm::start(&state).unwrap();
+    let tpm = Swtpm::start(&state).unwrap();
     let m = Machine::rom(common::media(2).rom)
         .ide_disk(2, &disk)
         .nic(NicModel::E1000, user_net(&root));
