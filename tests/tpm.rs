@@ -360,10 +360,12 @@ fn sha256(b: &[u8]) -> [u8; 32] {
     lifeboat_firmware::tpm::log::sha256(b)
 }
 
-/// Debian's kernel booted from the flash (pc, from disk: SeaBIOS) reads PCRs 8 and 9 from
-/// the TPM (`/sys/class/tpm/tpm0/pcr-sha256/N`, its own TIS driver) and they equal what the
-/// host computes from the event log's contents: the configuration sector and the command
-/// line extended into PCR 8, the image's payload digest into PCR 9.
+/// Debian's kernel booted from the flash (pc, from disk: SeaBIOS; a TPM with the SHA-256
+/// bank alone) reads PCRs 8 and 9 from the TPM (`/sys/class/tpm/tpm0/pcr-sha256/N`, its
+/// own TIS driver) and they equal what the host computes from the measured contents: the
+/// configuration sector and the command line into PCR 8, the payload digest into PCR 9.
+/// Its copy of the firmware's event log (`binary_bios_measurements`, read from the ACPI
+/// TPM2 table's log area: SeaBIOS's entries, then lifeboat's three) replays to the same.
 #[test]
 fn debian_linux_booted_from_flash_reads_the_measured_pcrs() {
     use lifeboat_firmware::image::{HeaderRepr, Kind, PLATFORM};
@@ -380,6 +382,9 @@ fn debian_linux_booted_from_flash_reads_the_measured_pcrs() {
         /bin/busybox mkdir -p /sys\n\
         /bin/busybox mount -t sysfs sysfs /sys\n\
         for n in 8 9; do /bin/busybox echo \"lifeboat-test: pcr $n $(/bin/busybox cat /sys/class/tpm/tpm0/pcr-sha256/$n)\"; done\n\
+        /bin/busybox mount -t securityfs securityfs /sys/kernel/security\n\
+        /bin/busybox od -An -v -tx1 /sys/kernel/security/tpm0/binary_bios_measurements | /bin/busybox sed 's/^/lifeboat-test: log /'\n\
+        /bin/busybox echo 'lifeboat-test: log end'\n\
         /bin/busybox poweroff -f\n";
     let initrd = lifeboat_qemu::linux::cpio(&[
         ("bin", 0o040755, b""),
@@ -411,6 +416,9 @@ fn debian_linux_booted_from_flash_reads_the_measured_pcrs() {
     let sector = std::fs::read(&disk).unwrap()[512..1024].to_vec();
     let state = d.join("tpm");
     let _ = std::fs::remove_dir_all(&state);
+    // A TPM with the SHA-256 bank alone: SeaBIOS's log then names SHA-256 only, and takes
+    // lifeboat's entries (which carry SHA-256 digests only).
+    swtpm::manufacture(&state, "sha256").unwrap();
     let tpm = Swtpm::start(&state).unwrap();
     let m = machine(Medium::Disk, 1).ide_disk(2, &flash);
     let mut q = launch(&with_tpm(m, &tpm));
@@ -431,6 +439,29 @@ fn debian_linux_booted_from_flash_reads_the_measured_pcrs() {
     );
     let pcr9 = extend(&[0; 32], &sha256(&payload));
     assert_eq!(got, vec![hex(pcr8), hex(pcr9)]);
+    // The kernel's own copy of the firmware's event log (SeaBIOS's, from the ACPI TPM2
+    // table, with lifeboat's entries after it) replays to the same PCRs.
+    let dump = expect(&mut q, "lifeboat-test: log end", Duration::from_secs(120));
+    let bytes: Vec<u8> = dump
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("lifeboat-test: log "))
+        .flat_map(|l| {
+            l.split_whitespace()
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+        })
+        .collect();
+    let mut ours = 0;
+    assert!(lifeboat_firmware::tpm::log::events(&bytes, |e| {
+        ours += usize::from(e.pcr == 8 || e.pcr == 9);
+    }));
+    assert_eq!(
+        ours,
+        3,
+        "{}",
+        q.transcript().split("lifeboat-test").next().unwrap_or("")
+    );
+    assert_eq!(lifeboat_firmware::tpm::log::replay(&bytes, 8), Some(pcr8));
+    assert_eq!(lifeboat_firmware::tpm::log::replay(&bytes, 9), Some(pcr9));
 }
 
 /// Under OVMF (the UEFI disk on q35): OVMF has started the TPM and measured itself into PCRs

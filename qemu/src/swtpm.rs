@@ -21,6 +21,28 @@ pub fn unavailable() -> Option<String> {
     }
 }
 
+/// Manufactures a new TPM in `state` with only the PCR banks `banks` active (e.g. `sha256`;
+/// swtpm's own default is SHA-1 and SHA-256), as `swtpm_setup` (Debian `swtpm-tools`) does.
+pub fn manufacture(state: &Path, banks: &str) -> Result<(), String> {
+    std::fs::create_dir_all(state).map_err(|e| format!("{}: {e}", state.display()))?;
+    let out = Command::new("swtpm_setup")
+        .arg("--tpm2")
+        .arg("--tpmstate")
+        .arg(state)
+        .args(["--pcr-banks", banks, "--overwrite"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("swtpm_setup: {e} (Debian: apt-get install swtpm-tools)"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "swtpm_setup failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 impl Swtpm {
     /// Starts swtpm on the state in `state` (created when missing); the TPM is manufactured
     /// on first use. Returns once its control socket exists (up to 10 s).

@@ -262,6 +262,15 @@ pub fn boot(
     if !super::tpm::measure(con, tpm, &m, &mut event_log, required) {
         return;
     }
+    // A kernel finds lifeboat's entries in the ACPI TPM2 table's log area.
+    if let (Launch::Linux { .. }, true) = (&launch, tpm.is_some()) {
+        if !super::tpm::acpi_log(machine.rsdp, &event_log, trust.ram) {
+            let _ = write!(
+                con,
+                "Warning: the event log is not handed to the kernel (no ACPI TPM2 log area of the SHA-256 bank alone); it reads the PCRs only\r\n"
+            );
+        }
+    }
     // A flat64 image finds the log in low memory (where a kernel's zero page would go).
     let mut logged = (0, 0);
     if let (Launch::Flat64 { .. }, true) = (&launch, tpm.is_some()) {

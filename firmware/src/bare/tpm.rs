@@ -7,6 +7,7 @@ use embedded_storage::nor_flash::NorFlash;
 use lifeboat_firmware::config::TPM_REQUIRED;
 use lifeboat_firmware::install::dialogue::Trust;
 use lifeboat_firmware::install::Slots;
+use lifeboat_firmware::ram::RamRegion;
 use lifeboat_firmware::tpm::{self, floor, log, Error, Transport};
 use lifeboat_hal::tpm::{Tis, TisError};
 use lifeboat_hal::uart::Uart16550;
@@ -135,6 +136,42 @@ pub fn measure(
             }
         }
     }
+}
+
+/// After the measurements, for a kernel: lifeboat's log entries joined to the platform's
+/// log in the ACPI TPM2 table's log area (SeaBIOS's, or the empty one the ROM's table loader
+/// made), where Linux reads the firmware's event log. Nothing when the tables have no such
+/// area, it is not below 4 GiB clear of usable RAM, or it holds no log of that format.
+pub fn acpi_log(rsdp: u64, event_log: &log::EventLog, usable: &[RamRegion]) -> bool {
+    const MAX: usize = 256 * 1024;
+    let below_4g = |a: u64, len: usize| a != 0 && a.saturating_add(len as u64) <= 1 << 32;
+    let mut read = |a: u64, buf: &mut [u8]| {
+        below_4g(a, buf.len()) && {
+            // SAFETY: below 4 GiB (identity-mapped); only read, and only the ACPI tables
+            // the RSDP leads to, which nothing of ours writes.
+            let src = unsafe { lifeboat_hal::jump::ram(a, buf.len()) };
+            buf.copy_from_slice(src);
+            true
+        }
+    };
+    // Stage 2 leaves the RSDP unknown (0): then it is where the BIOS put it.
+    let rsdp = match rsdp {
+        0 => log::find_rsdp(&mut read),
+        a => Some(a),
+    };
+    let Some((lasa, laml)) = rsdp.and_then(|r| log::acpi_log_area(&mut read, r)) else {
+        return false;
+    };
+    let clear = usable
+        .iter()
+        .all(|r| lasa.saturating_add(laml as u64) <= r.base || lasa >= r.base + r.len);
+    if !(laml <= MAX && below_4g(lasa, laml) && clear) {
+        return false;
+    }
+    // SAFETY: the platform's log area, reserved memory (not usable RAM, checked above)
+    // below 4 GiB that only the platform's log uses; the kernel reads it after the jump.
+    let area = unsafe { lifeboat_hal::jump::ram(lasa, laml) };
+    log::append_to(area, event_log.bytes()).is_some()
 }
 
 /// `version`'s TPM lines: the TPM, its floor and PCRs 8 and 9, or why there is none.

@@ -136,14 +136,20 @@ pub struct Event<'a> {
 
 /// Reads a crypto-agile log (the Spec ID event first) and calls `each` for every entry
 /// after it; false when the log does not parse (a verifier then trusts none of it).
-pub fn events<'a>(log: &'a [u8], mut each: impl FnMut(Event<'a>)) -> bool {
+pub fn events<'a>(log: &'a [u8], each: impl FnMut(Event<'a>)) -> bool {
+    scan(log, each).is_some()
+}
+
+/// [`events`], returning where the last entry ends: an entry of type 0 with no data ends
+/// the log (Linux's rule: a platform's log area is zero after its last entry).
+fn scan<'a>(log: &'a [u8], mut each: impl FnMut(Event<'a>)) -> Option<usize> {
     fn le32(b: &[u8], at: usize) -> Option<u32> {
         Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
     }
     fn le16(b: &[u8], at: usize) -> Option<u16> {
         Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
     }
-    let mut parse = || -> Option<()> {
+    let mut parse = || -> Option<usize> {
         // TCG_PCR_EVENT: pcr, type, SHA-1 digest, size, Spec ID event.
         let spec_len = le32(log, 28)? as usize;
         let spec = log.get(32..32usize.checked_add(spec_len)?)?;
@@ -159,6 +165,7 @@ pub fn events<'a>(log: &'a [u8], mut each: impl FnMut(Event<'a>)) -> bool {
         };
         let mut at = 32 + spec_len;
         while at < log.len() {
+            let start = at;
             let pcr = le32(log, at)?;
             let kind = le32(log, at + 4)?;
             let count = le32(log, at + 8)?;
@@ -174,6 +181,9 @@ pub fn events<'a>(log: &'a [u8], mut each: impl FnMut(Event<'a>)) -> bool {
                 at += 2 + len;
             }
             let size = le32(log, at)? as usize;
+            if kind == 0 && size == 0 {
+                return Some(start);
+            }
             let data = log.get(at + 4..(at + 4).checked_add(size)?)?;
             at += 4 + size;
             each(Event {
@@ -183,9 +193,84 @@ pub fn events<'a>(log: &'a [u8], mut each: impl FnMut(Event<'a>)) -> bool {
                 data,
             });
         }
-        Some(())
+        Some(at)
     };
-    parse().is_some()
+    parse()
+}
+
+/// Adds the entries of `ours` (an [`EventLog`]'s bytes) to the platform's log in `area` (the
+/// ACPI TPM2 table's log area, where Linux reads the firmware's log): after its last entry
+/// when it holds a crypto-agile log of the SHA-256 bank alone (SeaBIOS's on such a TPM), or
+/// `ours` whole when it is empty (zeros, as the ROM's table loader leaves it). `None`, the
+/// area unchanged, when it holds anything else (a log that also names SHA-1: lifeboat
+/// extends and logs SHA-256 only) or has no room. Returns the bytes of log in the area.
+pub fn append_to(area: &mut [u8], ours: &[u8]) -> Option<usize> {
+    let own_end = scan(ours, |_| {})?;
+    // Where our entries start: after our Spec ID event.
+    let spec_len = u32::from_le_bytes(ours.get(28..32)?.try_into().ok()?) as usize;
+    let first = 32 + spec_len;
+    // Each entry must carry a digest for every algorithm the log's Spec ID event names
+    // (Linux drops a log whose entries do not): only a log of the SHA-256 bank alone, as
+    // lifeboat's (numberOfAlgorithms and the one algorithm at bytes 56..64), takes them.
+    let (at, bytes) = match scan(area, |_| {}) {
+        Some(end) if area.get(56..64) == ours.get(56..64) => (end, ours.get(first..own_end)?),
+        Some(_) => return None,
+        None if area.iter().take(own_end).all(|&b| b == 0) => (0, ours.get(..own_end)?),
+        None => return None,
+    };
+    let dst = area.get_mut(at..at.checked_add(bytes.len())?)?;
+    dst.copy_from_slice(bytes);
+    Some(at + bytes.len())
+}
+
+/// The RSDP where a BIOS leaves it (ACPI 6.5, 5.2.5.1): on a 16-byte boundary in
+/// 0xE0000-0xFFFFF (SeaBIOS puts it there; the EBDA is not searched).
+pub fn find_rsdp(read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> Option<u64> {
+    (0xE_0000u64..0x10_0000).step_by(16).find(|&a| {
+        let mut sig = [0u8; 8];
+        read(a, &mut sig) && &sig == b"RSD PTR "
+    })
+}
+
+/// Finds the ACPI TPM2 table's log area (LASA, LAML; ACPI TPM2 table revision 4, 76 bytes)
+/// from the RSDP at `rsdp`, reading memory through `read` (false: not readable).
+pub fn acpi_log_area(
+    read: &mut dyn FnMut(u64, &mut [u8]) -> bool,
+    rsdp: u64,
+) -> Option<(u64, usize)> {
+    let mut r = [0u8; 36];
+    if !read(rsdp, &mut r) || &r[..8] != b"RSD PTR " {
+        return None;
+    }
+    let le = |b: &[u8]| b.iter().rev().fold(0u64, |v, &x| v << 8 | u64::from(x));
+    // ACPI 2.0 and later: the XSDT (8-byte entries); else the RSDT (4-byte entries).
+    let (root, width) = if r[15] >= 2 && le(&r[24..32]) != 0 {
+        (le(&r[24..32]), 8)
+    } else {
+        (le(&r[16..20]), 4)
+    };
+    let mut h = [0u8; 36];
+    if !read(root, &mut h) {
+        return None;
+    }
+    let n = (le(&h[4..8]) as usize).saturating_sub(36) / width;
+    for i in 0..n.min(64) {
+        let mut e = [0u8; 8];
+        if !read(root + 36 + (i * width) as u64, &mut e[..width]) {
+            return None;
+        }
+        let table = le(&e[..width]);
+        let mut t = [0u8; 76];
+        if read(table, &mut t[..36])
+            && &t[..4] == b"TPM2"
+            && le(&t[4..8]) >= 76
+            && read(table, &mut t)
+        {
+            let (laml, lasa) = (le(&t[64..68]) as usize, le(&t[68..76]));
+            return (lasa != 0 && laml != 0).then_some((lasa, laml));
+        }
+    }
+    None
 }
 
 /// SHA-256 of `b` (for verifiers: what an event's digest is of).

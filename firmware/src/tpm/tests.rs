@@ -272,3 +272,144 @@ fn pcrs_equal_the_event_log_replayed() {
         let _ = log::replay(&l.bytes()[..cut], 9);
     }
 }
+
+/// A platform's log area: SeaBIOS-like (a Spec ID event with SHA-256, one entry, zeros after
+/// it) gets lifeboat's entries after its own; one that names SHA-1 too is left alone; an empty area gets lifeboat's log
+/// whole; an area holding something else, or too small, is left alone. The result replays
+/// to the PCRs lifeboat extended.
+#[test]
+fn lifeboat_entries_join_the_platforms_log_area() {
+    let mut t = FakeTpm::new();
+    startup(&mut t).unwrap();
+    let mut ours = log::EventLog::new();
+    let m = log::Measurement {
+        config: b"x",
+        cmdline: b"console=ttyS0",
+        payload_sha256: [3; 32],
+        what: "lifeboat image 6.1(0)",
+    };
+    log::measure(&mut t, &m, &mut ours).unwrap();
+    let [p8, p9] = pcr_read(&mut t, [8, 9]).unwrap();
+
+    // SeaBIOS's shape on a TPM with SHA-1 and SHA-256 banks: Spec ID with two algorithms,
+    // one EV_SEPARATOR on PCR 0 (both digests).
+    let mut platform = Vec::new();
+    let mut spec = b"Spec ID Event03\0".to_vec();
+    spec.extend([0, 0, 0, 0, 0, 2, 0, 2]);
+    spec.extend(2u32.to_le_bytes());
+    spec.extend([0x04, 0, 20, 0, 0x0B, 0, 32, 0, 0]);
+    platform.extend(0u32.to_le_bytes());
+    platform.extend(3u32.to_le_bytes());
+    platform.extend([0; 20]);
+    platform.extend((spec.len() as u32).to_le_bytes());
+    platform.extend(&spec);
+    platform.extend(0u32.to_le_bytes());
+    platform.extend(4u32.to_le_bytes());
+    platform.extend(2u32.to_le_bytes());
+    platform.extend([0x04, 0]);
+    platform.extend([0xAA; 20]);
+    platform.extend([0x0B, 0]);
+    platform.extend([0xBB; 32]);
+    platform.extend(4u32.to_le_bytes());
+    platform.extend([0; 4]);
+    // With SHA-1 named too, lifeboat's SHA-256-only entries would break the log: left alone.
+    let mut two_banks = platform.clone();
+    two_banks.resize(4096, 0);
+    let before = two_banks.clone();
+    assert_eq!(log::append_to(&mut two_banks, ours.bytes()), None);
+    assert_eq!(two_banks, before);
+    // The same platform log of the SHA-256 bank alone takes them.
+    let mut platform = Vec::new();
+    let mut spec = b"Spec ID Event03\0".to_vec();
+    spec.extend([0, 0, 0, 0, 0, 2, 0, 2]);
+    spec.extend(1u32.to_le_bytes());
+    spec.extend([0x0B, 0, 32, 0, 0]);
+    platform.extend(0u32.to_le_bytes());
+    platform.extend(3u32.to_le_bytes());
+    platform.extend([0; 20]);
+    platform.extend((spec.len() as u32).to_le_bytes());
+    platform.extend(&spec);
+    platform.extend(0u32.to_le_bytes());
+    platform.extend(4u32.to_le_bytes());
+    platform.extend(1u32.to_le_bytes());
+    platform.extend([0x0B, 0]);
+    platform.extend([0xBB; 32]);
+    platform.extend(4u32.to_le_bytes());
+    platform.extend([0; 4]);
+    let mut area = platform.clone();
+    area.resize(4096, 0);
+    let used = log::append_to(&mut area, ours.bytes()).unwrap();
+    assert!(area[used..].iter().all(|&b| b == 0));
+    assert_eq!(log::replay(&area, 8), Some(p8));
+    assert_eq!(log::replay(&area, 9), Some(p9));
+    let mut n = 0;
+    assert!(log::events(&area, |_| n += 1));
+    assert_eq!(n, 4);
+
+    let mut empty = vec![0u8; 4096];
+    let used = log::append_to(&mut empty, ours.bytes()).unwrap();
+    assert_eq!(&empty[..used], ours.bytes());
+
+    let mut foreign = vec![0x5Au8; 4096];
+    assert_eq!(log::append_to(&mut foreign, ours.bytes()), None);
+    assert!(foreign.iter().all(|&b| b == 0x5A));
+    let mut small = platform.clone();
+    small.resize(platform.len() + 10, 0);
+    let before = small.clone();
+    assert_eq!(log::append_to(&mut small, ours.bytes()), None);
+    assert_eq!(small, before);
+}
+
+/// The TPM2 table's log area found from the RSDP through the XSDT, and through the RSDT
+/// of an ACPI 1.0 RSDP; nothing for a bad signature or a table without the log fields.
+#[test]
+fn the_acpi_tpm2_log_area_is_found_from_the_rsdp() {
+    let mut mem = vec![0u8; 0x4000];
+    let put = |m: &mut Vec<u8>, at: usize, b: &[u8]| m[at..at + b.len()].copy_from_slice(b);
+    // RSDP at 0x100 (revision 2), RSDT at 0x200, XSDT at 0x300, a FACP at 0x400, TPM2 at 0x500.
+    put(&mut mem, 0x100, b"RSD PTR ");
+    mem[0x100 + 15] = 2;
+    put(&mut mem, 0x100 + 16, &0x200u32.to_le_bytes());
+    put(&mut mem, 0x100 + 24, &0x300u64.to_le_bytes());
+    put(&mut mem, 0x200, b"RSDT");
+    put(&mut mem, 0x204, &(36u32 + 8).to_le_bytes());
+    put(&mut mem, 0x200 + 36, &0x400u32.to_le_bytes());
+    put(&mut mem, 0x200 + 40, &0x500u32.to_le_bytes());
+    put(&mut mem, 0x300, b"XSDT");
+    put(&mut mem, 0x304, &(36u32 + 16).to_le_bytes());
+    put(&mut mem, 0x300 + 36, &0x400u64.to_le_bytes());
+    put(&mut mem, 0x300 + 44, &0x500u64.to_le_bytes());
+    put(&mut mem, 0x400, b"FACP");
+    put(&mut mem, 0x404, &244u32.to_le_bytes());
+    put(&mut mem, 0x500, b"TPM2");
+    put(&mut mem, 0x504, &76u32.to_le_bytes());
+    put(&mut mem, 0x500 + 64, &0x1000u32.to_le_bytes());
+    put(&mut mem, 0x500 + 68, &0x2000u64.to_le_bytes());
+    let find = |mem: &Vec<u8>| {
+        let mut read = |a: u64, b: &mut [u8]| match mem.get(a as usize..a as usize + b.len()) {
+            Some(s) => {
+                b.copy_from_slice(s);
+                true
+            }
+            None => false,
+        };
+        log::acpi_log_area(&mut read, 0x100)
+    };
+    assert_eq!(find(&mem), Some((0x2000, 0x1000)));
+    mem[0x100 + 15] = 0; // ACPI 1.0: the RSDT
+    assert_eq!(find(&mem), Some((0x2000, 0x1000)));
+    put(&mut mem, 0x504, &64u32.to_le_bytes()); // revision 3: no log fields
+    assert_eq!(find(&mem), None);
+    put(&mut mem, 0x504, &76u32.to_le_bytes());
+    put(&mut mem, 0x100, b"RSD PTX ");
+    assert_eq!(find(&mem), None);
+    // Where a BIOS leaves it: found on a 16-byte boundary of 0xE0000-0xFFFFF, not elsewhere.
+    let mut bios = vec![0u8; 0x10_0000];
+    bios[0xF_5A10..0xF_5A18].copy_from_slice(b"RSD PTR ");
+    bios[0xD_0000..0xD_0008].copy_from_slice(b"RSD PTR ");
+    let mut read = |a: u64, b: &mut [u8]| {
+        b.copy_from_slice(&bios[a as usize..a as usize + b.len()]);
+        true
+    };
+    assert_eq!(log::find_rsdp(&mut read), Some(0xF_5A10));
+}
