@@ -91,7 +91,7 @@ impl Tis {
         t.regs.write8(reg::ACCESS, access::REQUEST_USE);
         let want = access::ACTIVE_LOCALITY | access::REG_VALID_STS;
         if !poll_until(TIMEOUT_A, || t.regs.read8(reg::ACCESS) & want == want) {
-            return Err(TisError::Timeout("requesting locality 0"));
+            return Err(TisError::Timeout("locality 0"));
         }
         if (t.sts() >> sts::FAMILY_SHIFT) & 3 != sts::FAMILY_2_0 {
             return Err(TisError::NotTpm2);
@@ -125,7 +125,7 @@ impl Tis {
         }) {
             Ok(n as usize)
         } else {
-            Err(TisError::Timeout("waiting for burstCount"))
+            Err(TisError::Timeout("burstCount"))
         }
     }
 
@@ -143,7 +143,7 @@ impl Tis {
             return Err(TisError::Protocol("response buffer shorter than a header"));
         }
         self.regs.write32(reg::STS, sts::COMMAND_READY);
-        self.wait(sts::COMMAND_READY, TIMEOUT_B, "waiting for commandReady")?;
+        self.wait(sts::COMMAND_READY, TIMEOUT_B, "commandReady")?;
         let mut sent = 0;
         while sent < cmd.len() {
             let n = self.burst()?.min(cmd.len() - sent);
@@ -151,7 +151,7 @@ impl Tis {
                 self.regs.write8(reg::DATA_FIFO, b);
             }
             sent += n;
-            let s = self.wait(sts::STS_VALID, TIMEOUT_C, "waiting for stsValid")?;
+            let s = self.wait(sts::STS_VALID, TIMEOUT_C, "stsValid")?;
             let expect = s & sts::EXPECT != 0;
             if expect != (sent < cmd.len()) {
                 return Err(TisError::Protocol(
@@ -163,7 +163,7 @@ impl Tis {
         self.wait(
             sts::STS_VALID | sts::DATA_AVAIL,
             COMMAND_DURATION,
-            "waiting for the response",
+            "the response",
         )?;
         // The header first (its size), then the rest.
         let mut got = 0;
@@ -181,14 +181,10 @@ impl Tis {
                 }
             }
             if got < len {
-                self.wait(
-                    sts::STS_VALID | sts::DATA_AVAIL,
-                    TIMEOUT_C,
-                    "waiting for dataAvail",
-                )?;
+                self.wait(sts::STS_VALID | sts::DATA_AVAIL, TIMEOUT_C, "dataAvail")?;
             }
         }
-        let s = self.wait(sts::STS_VALID, TIMEOUT_C, "waiting for stsValid")?;
+        let s = self.wait(sts::STS_VALID, TIMEOUT_C, "stsValid")?;
         if s & sts::DATA_AVAIL != 0 {
             return Err(TisError::Protocol("more response bytes than its size"));
         }

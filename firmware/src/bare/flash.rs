@@ -267,7 +267,7 @@ pub fn boot(
         if !super::tpm::acpi_log(machine.rsdp, &event_log, trust.ram) {
             let _ = write!(
                 con,
-                "Warning: the event log is not handed to the kernel (no ACPI TPM2 log area of the SHA-256 bank alone); it reads the PCRs only\r\n"
+                "Warning: no ACPI TPM2 log area takes the SHA-256 event log\r\n"
             );
         }
     }

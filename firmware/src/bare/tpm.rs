@@ -179,7 +179,7 @@ pub fn version(con: &mut Uart16550, tpm: &mut Option<Tpm>, trust: &Trust<'_>) {
     let Some(t) = tpm else {
         let _ = write!(
             con,
-            "TPM=none: the floor is the record's and the built-in one only; nothing is measured\r\n"
+            "TPM=none: the record's and the built-in floor only; nothing measured\r\n"
         );
         return;
     };

@@ -101,8 +101,7 @@ impl fmt::Display for Error {
             }
             Error::Foreign { attributes, size } => write!(
                 f,
-                "the floor's NV index {:#010x} was not made by lifeboat (attributes {attributes:#010x}, {size} bytes)",
-                floor::NV_INDEX
+                "the floor's NV index was not made by lifeboat (attributes {attributes:#010x}, {size} bytes)"
             ),
         }
     }
@@ -319,14 +318,14 @@ pub fn pcr_read<const N: usize>(
         return Err(Error::Malformed("not the PCRs asked for"));
     }
     if r.u32()? as usize != N {
-        return Err(Error::Malformed("not as many PCR values as asked for"));
+        return Err(Error::Malformed("not the PCRs asked for"));
     }
     let mut out = [[0u8; 32]; N];
     for o in &mut out {
         o.copy_from_slice(
             r.sized()?
                 .try_into()
-                .map_err(|_| Error::Malformed("a PCR value is not 32 bytes"))
+                .map_err(|_| Error::Malformed("not the PCRs asked for"))
                 .map(|d: &[u8; 32]| &d[..])?,
         );
     }

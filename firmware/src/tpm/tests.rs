@@ -148,7 +148,7 @@ fn hostile_answers_are_errors_never_panics() {
 fn errors_are_one_line() {
     for e in [
         Error::Absent,
-        Error::Timeout("waiting for commandReady"),
+        Error::Timeout("commandReady"),
         Error::Interface("x"),
         Error::Malformed("y"),
         Error::Refused {
