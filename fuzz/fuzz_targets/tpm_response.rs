@@ -3,11 +3,13 @@
 //! once it is used up the TPM stops answering: a timeout). Lifeboat's power-on runs on it:
 //! `startup`, `manufacturer`, `floor::raise` to 2.0(0), `floor::lock`, `log::measure`,
 //! `pcr_read` of PCRs 8 and 9. The whole input is also read as a TCG2 event log
-//! (`log::events`, `log::replay`).
+//! (`log::events`, `log::replay`), as a platform's log area lifeboat's entries join
+//! (`log::append_to`), and as memory holding ACPI tables from address 0 (`acpi_log_area`).
 //!
 //! Checks: no panic, no hang; every error displays as one line; a floor `raise` returns is
 //! never below the one asked for (it is believed only once read back); PCR values read are
-//! exactly 32 bytes each.
+//! exactly 32 bytes each; an area `append_to` accepts holds a log that parses, one it refuses
+//! is unchanged.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -65,4 +67,18 @@ fuzz_target!(|data: &[u8]| {
     assert!(log::events(l.bytes(), |_| {}));
     let _ = log::events(data, |e| assert!(e.data.len() <= data.len()));
     let _ = log::replay(data, 9);
+    // The input as a platform's log area: lifeboat's entries join it or it is left alone.
+    let mut area = data.to_vec();
+    match log::append_to(&mut area, l.bytes()) {
+        Some(n) => assert!(n <= area.len() && log::events(&area[..n], |_| {})),
+        None => assert_eq!(area, data),
+    }
+    let mut read = |a: u64, b: &mut [u8]| match data.get(a as usize..).and_then(|d| d.get(..b.len())) {
+        Some(s) => {
+            b.copy_from_slice(s);
+            true
+        }
+        None => false,
+    };
+    let _ = log::acpi_log_area(&mut read, 0);
 });
