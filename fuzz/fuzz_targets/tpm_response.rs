@@ -73,12 +73,13 @@ fuzz_target!(|data: &[u8]| {
         Some(n) => assert!(n <= area.len() && log::events(&area[..n], |_| {})),
         None => assert_eq!(area, data),
     }
-    let mut read = |a: u64, b: &mut [u8]| match data.get(a as usize..).and_then(|d| d.get(..b.len())) {
-        Some(s) => {
-            b.copy_from_slice(s);
-            true
-        }
-        None => false,
-    };
+    let mut read =
+        |a: u64, b: &mut [u8]| match data.get(a as usize..).and_then(|d| d.get(..b.len())) {
+            Some(s) => {
+                b.copy_from_slice(s);
+                true
+            }
+            None => false,
+        };
     let _ = log::acpi_log_area(&mut read, 0);
 });
