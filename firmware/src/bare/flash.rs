@@ -245,6 +245,11 @@ pub fn boot(
     };
     // Measured before it starts: the configuration, the command line, the image.
     let Ok(h) = Header::new_checked(&header[..]) else {
+        // Not reached: flash_boot verified this header.
+        let _ = write!(
+            con,
+            "Flash boot: the header does not parse; entering the monitor.\r\n"
+        );
         return;
     };
     let mut what: heapless::String<48> = heapless::String::new();
