@@ -18,6 +18,9 @@
 //! on slirp (q35 with its e1000e, pc with an e1000), their runs taken in turn, and print
 //! lifeboat's prompt as a fraction of U-Boot's (target: at most 0.5). `LIFEBOAT_BOOT_ROWS=nic`
 //! runs only those rows (and the sizes).
+//!
+//! The rows "+ TPM" (disk and ROM on pc) are the same media with swtpm attached, run in turn
+//! with a row without: the difference is the TPM's cost at power-on.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -330,6 +333,47 @@ fn nic_rows(rom: &Path, baseline: Option<&Path>) {
     }
 }
 
+/// The TPM's cost at power-on: the disk (SeaBIOS) and the ROM on pc, each run in turn
+/// without and with a TPM (swtpm, its state kept between runs as a unit's chip keeps it:
+/// the TIS probe, TPM2_Startup, the vendor, the floor's index read, raised when needed and
+/// write-locked). The measurements before a flash boot (three extends) are not in this path.
+fn tpm_rows(set: &media::MediaSet, dir: &Path) {
+    use lifeboat_qemu::swtpm::{self, Swtpm};
+    if let Some(why) = swtpm::unavailable() {
+        println!("{:<24} skipped: {why}", "lifeboat + TPM");
+        return;
+    }
+    let state = dir.join("tpm");
+    for (name, unit) in [
+        (
+            "lifeboat disk (pc)",
+            Machine::new(Medium::Disk, &set.disk).medium_snapshot(true),
+        ),
+        ("lifeboat ROM (pc)", Machine::rom(&set.rom)),
+    ] {
+        let (mut without, mut with) = (Vec::new(), Vec::new());
+        for _ in 0..run_count() {
+            match machine_run(unit.clone()) {
+                Ok(r) => without.push(r),
+                Err(e) => println!("{name:<24} FAILED: {e}"),
+            }
+            let run = Swtpm::start(&state).and_then(|tpm| {
+                let m = tpm.qemu_args().into_iter().fold(unit.clone(), Machine::arg);
+                machine_run(m)
+            });
+            match run {
+                Ok(r) => with.push(r),
+                Err(e) => println!("{name:<24} + TPM FAILED: {e}"),
+            }
+        }
+        row(name, &without);
+        row(
+            &format!("  {} + TPM", name.trim_start_matches("lifeboat ")),
+            &with,
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would run this too: skip then.
     if !std::env::args().any(|a| a == "--bench") {
@@ -468,6 +512,8 @@ fn main() {
             machine_run(Machine::rom(rom).machine_type(board))
         });
     }
+
+    tpm_rows(&set, &dir);
 
     let name = "U-Boot 2023.01 (q35)";
     if !Path::new(UBOOT_ROM).exists() {

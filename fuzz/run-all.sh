@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")"
 secs=${1:?usage: run-all.sh SECONDS [TARGET...]}
 shift
-targets=${*:-"image_header config_sector linux_header dhcp_offer tftp_packet frame_classifier slot_records http_response table_loader"}
+targets=${*:-"image_header config_sector linux_header dhcp_offer tftp_packet frame_classifier slot_records http_response table_loader tpm_response"}
 export RUSTC_BOOTSTRAP=1
 nice -n 15 cargo fuzz build >/dev/null 2>&1 || { echo "cargo fuzz build failed" >&2; exit 1; }
 printf '%-18s %8s %12s %10s %10s %8s\n' target seconds runs cov features crashes

@@ -7,6 +7,7 @@
 //! 0x08 u32 config address 0x0C u32 config length 0x10 u32 packed firmware size
 //! 0x14 u32 flags          0x18 u64 ACPI RSDP     0x20 E820 entries, 24 bytes each, ≤ 64
 //! 0x6F0 u64 ECAM base, u8 last bus (flags bit 2)  0x700 the hand-off (28 bytes)
+//! 0x740 u32 event log address, u32 its length (a measured flat64 image)
 //! ```
 use crate::le;
 
@@ -41,6 +42,9 @@ pub mod field {
     pub const ECAM: usize = 0x6F0;
     /// The hand-off ([`super::handoff`]).
     pub const HANDOFF: usize = 0x700;
+    /// Written by the firmware for a flat64 image it measured: u32 address, u32 length of
+    /// the TCG2 crypto-agile event log of what it extended (both 0: none).
+    pub const EVENT_LOG: usize = 0x740;
 }
 
 /// Bits of the flags word.

@@ -8,7 +8,7 @@ pub const LEN: usize = 512;
 /// [`crate::memory::CONFIG_ADDR`]).
 pub const SECTOR_LBA: u64 = 1;
 /// The keys the firmware knows (exactly these, lower case).
-pub const KEYS: [&str; 5] = [BOOT_TIMEOUT, BAUD, LOG, MODE, PUBKEY];
+pub const KEYS: [&str; 6] = [BOOT_TIMEOUT, BAUD, LOG, MODE, PUBKEY, TPM];
 /// Seconds before the flash boot.
 pub const BOOT_TIMEOUT: &str = "boot_timeout";
 /// The console speed (one of [`BAUDS`]).
@@ -19,6 +19,8 @@ pub const LOG: &str = "log";
 pub const MODE: &str = "mode";
 /// The unit's ed25519 key, 64 hex digits.
 pub const PUBKEY: &str = "pubkey";
+/// `required` or `optional`: whether installs and flash boots need a working TPM.
+pub const TPM: &str = "tpm";
 /// The console speeds the firmware accepts.
 pub const BAUDS: [u32; 7] = [1200, 2400, 4800, 9600, 19200, 38400, 115200];
 /// The console speed without a `baud=` line.

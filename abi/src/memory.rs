@@ -46,6 +46,11 @@ pub const FIRMWARE_STACK_LEN: u64 = 256 * 1024;
 /// Where a Linux image's payload is staged while a flash boot verifies and takes it apart:
 /// above the kernel's usual 16 MiB + 64 MiB `init_size`.
 pub const LINUX_STAGING: u64 = 0x600_0000;
+/// Where a flat64 image measured into the TPM finds the event log (the place a Linux
+/// kernel's zero page takes; a flat64 image has none), [`EVENT_LOG_MAX`] bytes at most.
+pub const EVENT_LOG: u64 = 0x9_0000;
+/// Bytes the event log may take.
+pub const EVENT_LOG_MAX: usize = 0x1000;
 /// The end of the identity map every entry builds (the low 4 GiB): nothing is placed above.
 pub const IDENTITY_MAP_END: u64 = 1 << 32;
 

@@ -291,6 +291,7 @@ fn install(image: &Path, device: Option<&Path>, yes: bool) -> Result<(), String>
         ram: &ram,
         firmware: ram::FIRMWARE,
         linux_staging: ram::LINUX_STAGING,
+        floor: lifeboat_firmware::install::dialogue::INSTALL_FLOOR,
     };
     let mut con = Terminal {
         yes,

@@ -74,6 +74,7 @@ pub fn gather(booted: BootArgs, dev: Result<BlockDev, String>) -> Status {
         ram: &[],
         firmware: crate::ram::FIRMWARE,
         linux_staging: crate::ram::LINUX_STAGING,
+        floor: INSTALL_FLOOR,
     };
     version_report(&mut s, &mut st.report, &trust);
     st.report = st.report.replace("\r\n", "\n");

@@ -31,6 +31,10 @@ pub struct BootConfig {
     /// Why the configuration is refused (see the module documentation): every install and
     /// flash boot is then refused with this reason.
     pub trust_broken: Option<&'static str>,
+    /// `tpm=required`: a missing or failing TPM refuses installs and flash boots
+    /// ([`TPM_REQUIRED`]); `tpm=optional` (the default): without one the unit keeps only
+    /// the record's and the built-in floor.
+    pub tpm_required: bool,
 }
 
 impl Default for BootConfig {
@@ -42,6 +46,7 @@ impl Default for BootConfig {
             boothelper: false,
             public_key: None,
             trust_broken: None,
+            tpm_required: false,
         }
     }
 }
@@ -86,10 +91,13 @@ pub const UNKNOWN_LINE: &str = "the configuration has a line that is not a known
 pub const BAD_PUBKEY: &str = "the configuration's pubkey line does not parse";
 pub const ZERO_KEY: &str = "the configuration's pubkey is all zeros";
 pub const SECURE_BOOT_KEYLESS: &str = "no pubkey in the configuration under UEFI Secure Boot";
+pub const BAD_TPM: &str = "the configuration's tpm line is neither required nor optional";
+/// With `tpm=required`, when the TPM is missing or fails (the TPM's own line says how).
+pub const TPM_REQUIRED: &str = "the configuration requires a TPM (tpm=required) and none works";
 /// For a unit whose configuration sector could not be read at all.
 pub const UNREADABLE: &str = "the configuration sector could not be read";
 
-use lifeboat_abi::config::{BAUD, BAUDS, BOOT_TIMEOUT, LOG, MODE, PUBKEY};
+use lifeboat_abi::config::{BAUD, BAUDS, BOOT_TIMEOUT, LOG, MODE, PUBKEY, TPM};
 
 /// The warning for a line that names `pubkey` and does not give a key.
 const MUST_BE_PUBKEY: &str = "must be pubkey=<64 hex digits>";
@@ -191,6 +199,12 @@ impl BootConfig {
                 "boothelper" => self.boothelper = true,
                 _ => return Err(("mode must be monitor or boothelper", None)),
             },
+            // A misspelt `required` must not become optional: it fails closed.
+            TPM => match v {
+                "required" => self.tpm_required = true,
+                "optional" => self.tpm_required = false,
+                _ => return Err(("tpm must be required or optional", Some(BAD_TPM))),
+            },
             _ => return Err(("unknown key (keys are lower case)", Some(UNKNOWN_LINE))),
         }
         Ok(())
@@ -237,6 +251,17 @@ mod tests {
     }
 
     #[test]
+    fn tpm_is_required_or_optional_and_fails_closed() {
+        assert!(!parse("").0.tpm_required);
+        assert!(parse("tpm=required\n").0.tpm_required);
+        assert_eq!(parse("tpm=optional\n"), (BootConfig::default(), 0));
+        for bad in ["tpm=reqired", "tpm=", "tpm=yes"] {
+            let (c, n) = parse(bad);
+            assert_eq!((c.trust_broken, n), (Some(BAD_TPM), 1), "{bad}");
+        }
+    }
+
+    #[test]
     fn pubkey_is_64_hex_digits() {
         let (c, n) = parse(&format!("pubkey={KEY}\n"));
         assert_eq!((n, c.trust_broken), (0, None));
@@ -264,8 +289,9 @@ mod tests {
 
     #[test]
     fn all_keys() {
-        let (c, n) =
-            parse("# lifeboat\nboot_timeout = 5\nbaud=115200\nlog=info\nmode=boothelper\n");
+        let (c, n) = parse(
+            "# lifeboat\nboot_timeout = 5\nbaud=115200\nlog=info\nmode=boothelper\ntpm=required\n",
+        );
         assert_eq!(n, 0);
         assert_eq!(
             c,
@@ -276,6 +302,7 @@ mod tests {
                 boothelper: true,
                 public_key: None,
                 trust_broken: None,
+                tpm_required: true,
             }
         );
     }

@@ -14,3 +14,4 @@ pub mod net;
 pub mod ram;
 pub mod recovery;
 pub mod settings;
+pub mod tpm;

@@ -124,6 +124,7 @@ fuzz_target!(|steps: Vec<Step>| {
         ram: &USABLE,
         firmware: FIRMWARE,
         linux_staging: 0x200_0000,
+        floor: lifeboat_firmware::install::dialogue::INSTALL_FLOOR,
     };
     let machine = Machine { e820: &[], rsdp: 0 };
     let mut flash = Ata::new(FLASH, 1);

@@ -188,6 +188,38 @@ pub unsafe fn write_handoff(handoff: &Handoff, bootinfo_addr: usize) {
     }
 }
 
+/// Names the event log a measured flat64 image finds at `addr` (`len` bytes) in the
+/// boot-info block ([`abi::field::EVENT_LOG`]).
+///
+/// # Safety
+/// As [`write_handoff`]: `bootinfo_addr` is the entry's block, whose 8 bytes at
+/// [`abi::field::EVENT_LOG`] nothing else uses.
+pub unsafe fn write_event_log(bootinfo_addr: usize, addr: u32, len: u32) {
+    let mut raw = [0u8; 8];
+    raw[..4].copy_from_slice(&addr.to_le_bytes());
+    raw[4..].copy_from_slice(&len.to_le_bytes());
+    // SAFETY: the caller guarantees the block; the field lies inside it.
+    unsafe {
+        core::ptr::write_volatile((bootinfo_addr + abi::field::EVENT_LOG) as *mut [u8; 8], raw)
+    }
+}
+
+/// For a started flat64 image: the event log the firmware named in the boot-info block
+/// (address, length), if it measured the image.
+///
+/// # Safety
+/// `bootinfo_addr` must be the `rdi` the firmware entered the image with.
+pub unsafe fn read_event_log(bootinfo_addr: usize) -> Option<(u32, u32)> {
+    // SAFETY: the caller guarantees the block; the field lies inside it.
+    let raw = unsafe {
+        core::ptr::read_volatile((bootinfo_addr + abi::field::EVENT_LOG) as *const [u8; 8])
+    };
+    let addr = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    let len = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]);
+    (addr != 0 && len != 0 && len as usize <= lifeboat_abi::memory::EVENT_LOG_MAX)
+        .then_some((addr, len))
+}
+
 /// For a started image: the hand-off in the boot-info block it got in `rdi`, if the
 /// firmware left one.
 ///

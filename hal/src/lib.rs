@@ -26,4 +26,5 @@ pub mod platform;
 pub mod regs;
 pub mod reset;
 pub mod timer;
+pub mod tpm;
 pub mod uart;

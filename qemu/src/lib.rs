@@ -23,6 +23,7 @@ mod qmp;
 pub mod rng;
 mod session;
 pub mod skip;
+pub mod swtpm;
 mod transcript;
 
 pub use find::{find_qemu, QEMU_ENV};

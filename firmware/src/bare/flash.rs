@@ -3,12 +3,14 @@
 //! hand-off and the jump ([`boot_flash::flash_boot`] decides everything else).
 use core::fmt::Write;
 
+use lifeboat_abi::memory;
 use lifeboat_firmware::boot::flash::{self as boot_flash, Launch, Machine, Ram};
-use lifeboat_firmware::image::HEADER_LEN;
+use lifeboat_firmware::image::{Header, HEADER_LEN};
 use lifeboat_firmware::install::dialogue::{self, Key, Operator, Trust};
 use lifeboat_firmware::install::Slots;
 use lifeboat_firmware::monitor::flashtest;
 use lifeboat_firmware::ram::{mapped_ram, RamRegion};
+use lifeboat_firmware::tpm::log;
 use lifeboat_hal::bootinfo::{write_handoff, BootInfo};
 use lifeboat_hal::flash::{self, ata::AtaError};
 use lifeboat_hal::timer;
@@ -216,6 +218,7 @@ pub fn boot(
     bootinfo: Option<&BootInfo>,
     bootinfo_addr: usize,
     trust: &Trust<'_>,
+    tpm: (&mut Option<super::tpm::Tpm>, bool),
 ) {
     let e820: heapless::Vec<(u64, u64, u32), 64> = bootinfo
         .map(|b| {
@@ -236,11 +239,60 @@ pub fn boot(
     let Some(launch) = boot_flash::flash_boot(unit, trust, machine, &mut ram, con) else {
         return;
     };
-    let handoff = match &launch {
-        Launch::Flat64 { handoff, .. } | Launch::Linux { handoff, .. } => *handoff,
+    let (handoff, header) = match &launch {
+        Launch::Flat64 {
+            handoff, header, ..
+        }
+        | Launch::Linux {
+            handoff, header, ..
+        } => (*handoff, *header),
     };
+    // Measured before it starts: the configuration, the command line, the image.
+    let Ok(h) = Header::new_checked(&header[..]) else {
+        // Not reached: flash_boot verified this header.
+        let _ = write!(
+            con,
+            "Flash boot: the header does not parse; entering the monitor.\r\n"
+        );
+        return;
+    };
+    let mut what: heapless::String<48> = heapless::String::new();
+    let _ = write!(what, "lifeboat image {}", h.version());
+    let mut payload_sha256 = [0u8; 32];
+    payload_sha256.copy_from_slice(h.sha256());
+    let m = log::Measurement {
+        config: bootinfo.map_or(&[][..], |b| b.config),
+        cmdline: h.cmdline().as_bytes(),
+        payload_sha256,
+        what: &what,
+    };
+    let mut event_log = log::EventLog::new();
+    let (tpm, required) = tpm;
+    if !super::tpm::measure(con, tpm, &m, &mut event_log, required) {
+        return;
+    }
+    // A kernel finds lifeboat's entries in the ACPI TPM2 table's log area.
+    if let (Launch::Linux { .. }, true) = (&launch, tpm.is_some()) {
+        if !super::tpm::acpi_log(machine.rsdp, &event_log, trust.ram) {
+            let _ = write!(
+                con,
+                "Warning: no ACPI TPM2 log area takes the SHA-256 event log\r\n"
+            );
+        }
+    }
+    // A flat64 image finds the log in low memory (where a kernel's zero page would go).
+    let mut logged = (0, 0);
+    if let (Launch::Flat64 { .. }, true) = (&launch, tpm.is_some()) {
+        let bytes = event_log.bytes();
+        if let Some(dst) = ram.slice(memory::EVENT_LOG, bytes.len().min(memory::EVENT_LOG_MAX)) {
+            dst.copy_from_slice(&bytes[..dst.len()]);
+            logged = (memory::EVENT_LOG as u32, dst.len() as u32);
+        }
+    }
     // SAFETY: bootinfo_addr is the block stage 2 wrote; the hand-off bytes are unused by it.
     unsafe { write_handoff(&handoff, bootinfo_addr) };
+    // SAFETY: as above (the event log's field is unused by the entry too).
+    unsafe { lifeboat_hal::bootinfo::write_event_log(bootinfo_addr, logged.0, logged.1) };
     // The operator sees the whole line before the image takes the UART.
     con.flush();
     match launch {

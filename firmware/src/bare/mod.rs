@@ -4,6 +4,7 @@ mod flash;
 mod logger;
 mod net;
 mod startup;
+mod tpm;
 
 /// The firmware's version, as the banner and `version` print it.
 const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -118,6 +118,7 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
         }
     }
     let found_flash = super::flash::banner(&mut con);
+    let mut tpm = super::tpm::banner(&mut con);
     if timer::calibration_failed() {
         let _ = write!(
             con,
@@ -129,7 +130,7 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     }
     // Trust comes from this medium's own configuration; one that cannot be read fails closed.
     let (ram, firmware) = super::flash::boot_ram(boot.as_ref().ok());
-    let trust = Trust::new(
+    let mut trust = Trust::new(
         boot.is_ok().then_some(&cfg),
         &ram,
         firmware,
@@ -146,7 +147,14 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
         boot.as_ref().map(|b| b.medium),
         Ok(Medium::Diskette) | Ok(Medium::UsbStick)
     );
-    let unit = super::flash::power_on_records(&mut con, found_flash, &trust, own_medium);
+    let mut unit = super::flash::power_on_records(&mut con, found_flash, &trust, own_medium);
+    super::tpm::settle(
+        &mut con,
+        &mut tpm,
+        unit.as_mut().ok(),
+        &mut trust,
+        cfg.tpm_required,
+    );
 
     let prompt = if cfg.boothelper {
         BOOTHELPER_PROMPT
@@ -162,7 +170,14 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
             }
             Window::BootNow | Window::TimedOut => {
                 net.stop(); // no NIC may run into the image
-                super::flash::boot(&mut con, unit, boot.as_ref().ok(), bootinfo_addr, &trust)
+                super::flash::boot(
+                    &mut con,
+                    unit,
+                    boot.as_ref().ok(),
+                    bootinfo_addr,
+                    &trust,
+                    (&mut tpm, cfg.tpm_required),
+                )
             }
         }
     }
@@ -229,7 +244,10 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
         match action {
             Action::None => continue,
             Action::Reload => reload(&mut con),
-            Action::Version => super::flash::version(&mut con, &trust),
+            Action::Version => {
+                super::flash::version(&mut con, &trust);
+                super::tpm::version(&mut con, &mut tpm, &trust);
+            }
             Action::Ping(target) => net.ping(&mut con, monitor.settings(), target, &mut typeahead),
             Action::Dhcp => {
                 let lease = net.dhcp(&mut con, monitor.settings(), &mut typeahead);

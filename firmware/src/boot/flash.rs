@@ -54,10 +54,12 @@ pub enum Launch {
         header: [u8; HEADER_LEN],
         handoff: Handoff,
     },
-    /// Enter the kernel's 64-bit entry with `rsi` = the zero page.
+    /// Enter the kernel's 64-bit entry with `rsi` = the zero page. `header`: the image's
+    /// (what the caller measures).
     Linux {
         entry: u64,
         zero_page: u64,
+        header: [u8; HEADER_LEN],
         handoff: Handoff,
     },
 }
@@ -334,9 +336,12 @@ fn lay_out_linux(
         initrd_len,
         plan.initrd_addr
     );
+    let mut header = [0u8; HEADER_LEN];
+    header.copy_from_slice(h.bytes());
     Some(Launch::Linux {
         entry: plan.entry,
         zero_page: plan.params_addr,
+        header,
         handoff,
     })
 }

@@ -83,6 +83,9 @@ pub struct Trust<'a> {
     pub ram: &'a [RamRegion],
     pub firmware: RamRegion,
     pub linux_staging: u64,
+    /// The floor kept outside the flash: the built-in [`INSTALL_FLOOR`], or the TPM's when
+    /// it holds a higher one ([`crate::tpm::floor`]). The unit record's applies on top.
+    pub floor: Version,
 }
 
 impl<'a> Trust<'a> {
@@ -102,6 +105,7 @@ impl<'a> Trust<'a> {
             ram,
             firmware,
             linux_staging,
+            floor: INSTALL_FLOOR,
         }
     }
 }
@@ -117,7 +121,7 @@ pub(crate) fn boot_policy<F: NorFlash>(s: &mut Slots<F>, trust: &Trust<'_>) -> O
     };
     s.set_policy(BootPolicy {
         platform: PLATFORM,
-        floor: INSTALL_FLOOR,
+        floor: trust.floor.max(INSTALL_FLOOR),
         key,
     });
     key
@@ -151,7 +155,9 @@ pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
         .bootable()
         .and_then(|slot| s.check(slot).ok())
         .map(|h| h.version());
-    let floor = unit.map_or(INSTALL_FLOOR, |u| u.floor.max(INSTALL_FLOOR));
+    let floor = unit
+        .map_or(INSTALL_FLOOR, |u| u.floor)
+        .max(trust.floor.max(INSTALL_FLOOR));
     let policy = Policy {
         platform: PLATFORM,
         floor,
@@ -320,11 +326,11 @@ pub fn version_report<F: NorFlash, W: Write + ?Sized>(
                     let _ = write!(con, "none");
                 }
             }
-            // The floor in force: the built-in one or the record's, whichever is higher.
+            // The floor in force: the built-in one, the TPM's or the record's, the highest.
             let _ = write!(
                 con,
                 ", floor {}, activation key ",
-                u.floor.max(INSTALL_FLOOR)
+                u.floor.max(trust.floor.max(INSTALL_FLOOR))
             );
             match &u.activation {
                 Some(k) => activation::write(con, k),

@@ -80,6 +80,7 @@ fn trust(key: Option<[u8; 32]>) -> Trust<'static> {
         ram: &USABLE,
         firmware: FIRMWARE,
         linux_staging: STAGING,
+        floor: crate::install::dialogue::INSTALL_FLOOR,
     }
 }
 
@@ -516,6 +517,7 @@ fn a_linux_image_is_laid_out_by_the_boot_protocol() {
         entry,
         zero_page,
         handoff,
+        ..
     }) = flash_boot(unit, &t, machine, &mut u.ram, &mut out)
     else {
         panic!("{out}")
@@ -580,4 +582,119 @@ fn the_second_copy_is_made_once_and_only_when_missing() {
     let ops = u.flash.ops;
     u.power_on(None, true);
     assert_eq!(u.flash.ops, ops);
+}
+
+/// A power-on as `bare::startup` makes it on a unit with a TPM: the TPM reset and started,
+/// the records, the TPM's floor settled (raised to a confirmed image's train, locked), and
+/// the flash boot under the higher of the floors.
+fn power_on_with_tpm<const W: usize, const E: usize>(
+    u: &mut Unit<W, E>,
+    tpm: &mut crate::tpm::fake::FakeTpm,
+    key: Option<[u8; 32]>,
+) -> Boot {
+    tpm.reset();
+    crate::tpm::startup(tpm).unwrap();
+    let mut t = trust(key);
+    u.out.clear();
+    let token = u.cmos.take();
+    let mut unit = power_on(Some(&mut u.flash), &t, token, true, &mut u.out);
+    t.floor = crate::tpm::floor::settle(tpm, unit.as_mut().ok(), &t).unwrap();
+    let machine = Machine {
+        e820: &E820,
+        rsdp: 0,
+    };
+    match flash_boot(unit, &t, machine, &mut u.ram, &mut u.out) {
+        Some(Launch::Flat64 {
+            header, handoff, ..
+        }) => Boot::Started {
+            version: Header::new_checked(header).unwrap().version(),
+            token: handoff.token,
+        },
+        Some(Launch::Linux { .. }) => unreachable!("flat64 images only"),
+        None => Boot::Monitor,
+    }
+}
+
+/// Issue 24: a unit confirms 2.0(1); its TPM's floor follows to 2.0(0) at the next
+/// power-on. A flash programmer erases the flash and writes a 1.0(5) with a record that
+/// says it is confirmed: the flash boot refuses it by the TPM's floor, and the TPM's floor
+/// stays where it was.
+#[test]
+fn the_tpm_floor_outlives_an_erased_flash() {
+    let mut tpm = crate::tpm::fake::FakeTpm::new();
+    let mut u: Unit<4, 4096> = Unit::new(24);
+    let two = image(Version::new(2, 0, 1), None);
+    assert_eq!(u.install(&two), Slot::A);
+    let b = power_on_with_tpm(&mut u, &mut tpm, None);
+    assert_eq!(started(b), Some(Version::new(2, 0, 1)), "{}", u.out);
+    // Before the confirmation the TPM holds the built-in floor only.
+    assert_eq!(
+        crate::tpm::floor::read(&mut tpm),
+        Ok(Some(Version::new(1, 0, 0)))
+    );
+    u.run_and_confirm(b);
+    assert_eq!(
+        started(power_on_with_tpm(&mut u, &mut tpm, None)),
+        Some(Version::new(2, 0, 1))
+    );
+    assert_eq!(
+        crate::tpm::floor::read(&mut tpm),
+        Ok(Some(Version::new(2, 0, 0)))
+    );
+
+    u.flash.mem.fill(0xFF);
+    let old = image(Version::new(1, 0, 5), None);
+    assert_eq!(u.install(&old), Slot::A);
+    let mut s = u.slots();
+    assert_eq!(s.begin_boot(), Some(Slot::A));
+    let t = s.token().unwrap();
+    assert_eq!(s.confirm(t), Ok(true));
+    assert_eq!(power_on_with_tpm(&mut u, &mut tpm, None), Boot::Monitor);
+    assert!(
+        u.out.contains("Flash boot: slot A: image version 1.0(5) is older than 2.0(0), the oldest this unit installs\r\n"),
+        "{}",
+        u.out
+    );
+    assert_eq!(
+        crate::tpm::floor::read(&mut tpm),
+        Ok(Some(Version::new(2, 0, 0)))
+    );
+    // Without the TPM the same flash boots the 1.0(5): the floor that held was the TPM's.
+    assert_eq!(started(u.power_on(None, true)), Some(Version::new(1, 0, 5)));
+}
+
+/// A record written by a flash programmer that calls an image confirmed moves the TPM's
+/// floor only to an image the unit itself would boot: on a keyed unit, an unsigned 9.0
+/// "confirmed" in the record leaves the TPM's floor where it was.
+#[test]
+fn a_forged_record_cannot_push_the_tpm_floor() {
+    let kp = keypair(5);
+    let key = Some(*kp.pk);
+    let mut tpm = crate::tpm::fake::FakeTpm::new();
+    let mut u: Unit<4, 4096> = Unit::new(25);
+    let nine = image(v(9, 0), None);
+    assert_eq!(u.install(&nine), Slot::A);
+    let mut s = u.slots();
+    assert_eq!(s.begin_boot(), Some(Slot::A));
+    let t = s.token().unwrap();
+    assert_eq!(s.confirm(t), Ok(true));
+    assert_eq!(power_on_with_tpm(&mut u, &mut tpm, key), Boot::Monitor);
+    assert_eq!(
+        crate::tpm::floor::read(&mut tpm),
+        Ok(Some(Version::new(1, 0, 0)))
+    );
+    // A signed 3.0 confirmed by the unit moves it.
+    u.flash.mem.fill(0xFF);
+    let three = image(v(3, 0), Some(&kp));
+    assert_eq!(u.install(&three), Slot::A);
+    let b = power_on_with_tpm(&mut u, &mut tpm, key);
+    u.run_and_confirm(b);
+    assert_eq!(
+        started(power_on_with_tpm(&mut u, &mut tpm, key)),
+        Some(v(3, 0))
+    );
+    assert_eq!(
+        crate::tpm::floor::read(&mut tpm),
+        Ok(Some(Version::new(3, 0, 0)))
+    );
 }

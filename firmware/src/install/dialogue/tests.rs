@@ -63,6 +63,7 @@ fn trust(key: Option<[u8; 32]>, boothelper: bool) -> Trust<'static> {
         ram: &RAM,
         firmware: FW,
         linux_staging: 0x600_0000,
+        floor: crate::install::dialogue::INSTALL_FLOOR,
     }
 }
 
@@ -577,4 +578,34 @@ fn esc_or_break_typed_at_any_boothelper_question_writes_nothing() {
         assert_eq!(s.record(), None, "{at}");
         assert!(s.flash().mem.iter().all(|&b| b == 0xFF), "{at}");
     }
+}
+
+/// The floor kept outside the flash (the TPM's, [`Trust::floor`]) refuses an install on a
+/// unit whose flash holds no record at all, before anything is written; `version` shows it.
+#[test]
+fn the_trusts_floor_refuses_an_install_without_any_record() {
+    let mut s = Slots::new(Nor::new(64 * 1024, 24)).unwrap();
+    let before = s.flash().mem.clone();
+    let mut c = Script::default();
+    let t = Trust {
+        floor: Version::new(2, 0, 0),
+        ..trust(None, false)
+    };
+    assert!(!run(
+        &mut s,
+        &image(Version::new(1, 0, 5), 0x200_0000, None),
+        &t,
+        &mut c
+    ));
+    assert_eq!(
+        c.out,
+        "image version 1.0(5) is older than 2.0(0), the oldest this unit installs\r\nNothing was written to flash.\r\n"
+    );
+    assert_eq!(s.flash().mem, before);
+    assert!(run(
+        &mut s,
+        &image(Version::new(2, 0, 1), 0x200_0000, None),
+        &t,
+        &mut Script::default()
+    ));
 }
