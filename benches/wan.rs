@@ -61,7 +61,7 @@ fn base(lab: &Lab) -> Machine {
         .netns(lab.netns().to_owned())
 }
 
-/// lifeboat: `cmd` (tftp or http URL) after address, server, file and an answered ping.
+/// lifeboat: `cmd` (tftp or http URL) after address, server, file and a ping with an answer.
 fn ours(
     floppy: &Path,
     lab: &Lab,
@@ -87,7 +87,8 @@ fn ours(
     ] {
         q.send_line(&line).map_err(|e| e.to_string())?;
         let out = expect(&mut q, "monitor> ", T)?;
-        if line == "ping" && !out.contains("Success rate is 100 percent") {
+        // On the lossy path a lost echo is the path, not a fault: one answer is enough.
+        if line == "ping" && (!out.contains("Success rate") || out.contains("rate is 0 percent")) {
             return Err(format!("no answer to ping: {out:?}"));
         }
     }
@@ -326,14 +327,14 @@ fn main() {
         }
     }
 
+    if !(want("tftp") || want("uboot") || want("atftp")) {
+        return;
+    }
     println!();
     println!("Lock-step and windowed TFTP across the unbounded path (one run per row)");
     println!("| client | server | 16 MiB | rate |");
     println!("|---|---|---|---|");
     for server in [Server::TftpdHpa, Server::Atftpd] {
-        if !(want("tftp") || want("uboot") || want("atftp")) {
-            break;
-        }
         if let Some(why) = lab_unavailable(server) {
             println!("| | {server:?} | skipped: {why} | |");
             continue;
