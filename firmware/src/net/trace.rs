@@ -321,11 +321,6 @@ impl TcpCounts {
         self.high = None;
     }
 
-    /// One past the highest sequence number that has arrived on this connection.
-    pub fn front(&self) -> Option<u32> {
-        self.high
-    }
-
     fn watch(&mut self, frame: &[u8]) -> Option<()> {
         let eth = EthernetFrame::new_checked(frame).ok()?;
         if eth.ethertype() != EthernetProtocol::Ipv4 {

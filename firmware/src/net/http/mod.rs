@@ -4,13 +4,11 @@
 //! - [`url`]: strict `http://` URL parsing and redirect resolution;
 //! - [`response`]: a streaming response parser (head limits, Content-Length, chunked);
 //! - [`client`]: the download as a sans-IO state machine (redirects, resume by Range);
-//! - [`session`]: the client over a smoltcp TCP socket with a window sized for long paths;
-//! - [`window`]: the receive window policy (grows with what a round trip delivers).
+//! - [`session`]: the client over a smoltcp TCP socket with a window sized for long paths.
 pub mod client;
 pub mod response;
 pub mod session;
 pub mod url;
-pub mod window;
 
 #[cfg(test)]
 mod session_tests;

@@ -4,8 +4,7 @@
 //! Throughput over a long path comes from the receive window: the TCP receive ring is carved
 //! from the end of the download buffer (up to [`RING`], 2 MiB, so smoltcp offers window
 //! scaling), the body is copied out of it as it arrives, and nothing per segment goes to the
-//! console. How much of the ring is offered follows what the path delivers per round trip
-//! ([`RxWindow`]): received bytes beyond that are left on the ring until the file's end is in.
+//! console.
 //!
 //! Waits end on their own: a connection that brings nothing for `STALL` is resumed, and a
 //! download that brings fewer than [`SLOW_BYTES`] in [`SLOW_SECONDS`] (a silent server, a
@@ -21,7 +20,6 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpAddress;
 
 use super::client::{Event, HttpClient, HttpError, SLOW_BYTES, SLOW_SECONDS};
-use super::window::RxWindow;
 use crate::net::arp_watch::{ArpState, ArpWatch};
 use crate::net::dns;
 use crate::net::session::{
@@ -186,7 +184,6 @@ pub fn http<D: Device, K: Console + ?Sized>(
     let h = sockets.add(sock);
     let h_dns = sockets.add(dns_sock);
     let mut lookup: Option<Lookup> = None;
-    let mut window = RxWindow::new(ring_len);
 
     let trace = s.trace;
     let _ = write!(con, "http {}", client.url_text());
@@ -296,7 +293,6 @@ pub fn http<D: Device, K: Console + ?Sized>(
         match conn {
             Conn::Connecting(since) => {
                 if sock.state() == tcp::State::Established {
-                    window.connected((now - since).total_micros());
                     if trace {
                         let _ = write!(con, "[established]");
                     }
@@ -320,27 +316,15 @@ pub fn http<D: Device, K: Console + ?Sized>(
             }
             Conn::Open(last) => {
                 let mut got = false;
-                if let Some(front) = log.borrow().tcp.and_then(|t| t.front()) {
-                    window.on_arrival(now.total_micros() as u64, front);
-                }
-                // What the window policy lets go of the ring; bytes after an outcome or a
-                // redirect are dropped with the connection.
-                let rest = match client.progress() {
-                    (reached, Some(total)) => Some(total.saturating_sub(reached)),
-                    _ => None,
-                };
-                let mut budget = window.take(now.total_micros() as u64, sock.recv_queue(), rest);
-                while sock.can_recv() && budget > 0 {
+                while sock.can_recv() {
+                    // Everything is taken off the ring (the window stays open); bytes after
+                    // an outcome or a redirect are dropped with the connection.
                     let r = sock.recv(|data| {
-                        let n = data.len().min(budget);
                         if client.outcome().is_none() && !client.wants_connection() {
-                            client.on_data(&data[..n], buf, &mut |e| ev(con, e));
+                            client.on_data(data, buf, &mut |e| ev(con, e));
                         }
-                        (n, n)
+                        (data.len(), data.len())
                     });
-                    if let Ok(n) = r {
-                        budget -= n;
-                    }
                     match r {
                         Ok(n) if n > 0 => got = true,
                         _ => break,
