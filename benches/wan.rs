@@ -44,10 +44,7 @@ const BOUNDED: Impairment = Impairment {
 };
 const BOUNDED_NAME: &str = "100 Mbit/s, queue 1,000";
 /// The bounded path with 1 % of the frames lost each way.
-const BOUNDED_LOSSY: Impairment = Impairment {
-    loss: 1,
-    ..BOUNDED
-};
+const BOUNDED_LOSSY: Impairment = Impairment { loss: 1, ..BOUNDED };
 const BOUNDED_LOSSY_NAME: &str = "100 Mbit/s, queue 1,000, 1 % loss";
 
 fn expect(q: &mut Qemu, needle: &str, t: Duration) -> Result<String, String> {
@@ -288,7 +285,11 @@ fn main() {
     let only = std::env::var("LIFEBOAT_WAN_ROWS").ok();
     let want = |r: &str| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == r));
     let paths = std::env::var("LIFEBOAT_WAN_PATHS").ok();
-    let want_path = |r: &str| paths.as_deref().is_none_or(|o| o.split(',').any(|n| n == r));
+    let want_path = |r: &str| {
+        paths
+            .as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n == r))
+    };
     let runs = std::env::var("LIFEBOAT_WAN_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
