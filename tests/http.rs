@@ -80,16 +80,20 @@ fn assert_received(out: &str, data: &[u8]) {
 }
 
 fn sixteen_mib_over_rtt_50ms(model: NicModel, loss: u32, seed: u64) {
-    if skip() {
-        return;
-    }
-    let data = pattern(16 * MIB, seed);
-    let root = root_with(&format!("wan{loss}-{model:?}"), &[("big.bin", &data)]);
     let imp = Impairment {
         loss,
         delay_ms: 25,
         ..Default::default()
     };
+    sixteen_mib_through(model, imp, seed);
+}
+
+fn sixteen_mib_through(model: NicModel, imp: Impairment, seed: u64) {
+    if skip() {
+        return;
+    }
+    let data = pattern(16 * MIB, seed);
+    let root = root_with(&format!("wan{seed}-{model:?}"), &[("big.bin", &data)]);
     let lab = Lab::new(Server::Nginx, imp, &root, seed).unwrap_or_else(|e| panic!("lab: {e}"));
     let mut q = unit(model, &lab, None);
     command1(&mut q, "trace on");
@@ -99,7 +103,21 @@ fn sixteen_mib_over_rtt_50ms(model: NicModel, loss: u32, seed: u64) {
         Duration::from_secs(300),
     );
     assert_received(&out, &data);
-    eprintln!("{model:?}: 16 MiB, RTT 50 ms, loss {loss} %:\n{out}");
+    eprintln!("{model:?}: 16 MiB through {imp:?}:\n{out}");
+}
+
+/// The long path through a bottleneck that holds a bounded queue (100 Mbit/s behind 1,000
+/// frames, as in `benches/wan.rs`), at 1 % loss: tail drops and random losses together.
+#[test]
+fn sixteen_mib_through_a_bounded_queue_at_1_percent_loss() {
+    let imp = Impairment {
+        loss: 1,
+        delay_ms: 25,
+        rate_mbit: 100,
+        queue: 1000,
+        ..Default::default()
+    };
+    sixteen_mib_through(NicModel::E1000, imp, 13);
 }
 
 on_nics!(

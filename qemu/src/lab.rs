@@ -74,7 +74,8 @@ pub enum Server {
 }
 
 /// Loss, duplication and reordering in percent per frame; a one-way delay in each direction
-/// (RTT = 2 × `delay_ms`) and a rate limit in Mbit/s per direction (0: none).
+/// (RTT = 2 × `delay_ms`) and a rate limit in Mbit/s per direction (0: none), in front of
+/// which at most `queue` frames wait (0: no bound; a frame that finds it full is dropped).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Impairment {
     pub loss: u32,
@@ -82,6 +83,7 @@ pub struct Impairment {
     pub reorder: u32,
     pub delay_ms: u32,
     pub rate_mbit: u32,
+    pub queue: u32,
 }
 
 /// A namespace with a tap, a server on it and the bridge; QEMU joins with [`Lab::machine`].
@@ -174,6 +176,7 @@ impl Lab {
             .args(["--reorder", &imp.reorder.to_string()])
             .args(["--delay", &imp.delay_ms.to_string()])
             .args(["--rate", &imp.rate_mbit.to_string()])
+            .args(["--queue", &imp.queue.to_string()])
             .args(["--seed", &seed.to_string()]);
         lab.children
             .push(b.spawn().map_err(|e| format!("bridge: {e}"))?);

@@ -6,10 +6,12 @@ reproducible). Both directions get the same treatment; ARP is never dropped (so 
 test measures the transfer, not neighbour discovery).
 
 usage: lossy-bridge.py TAP LISTEN_PORT QEMU_PORT [--loss P] [--dup P] [--reorder P]
-                       [--delay MS] [--rate MBIT] [--seed N] [--stats FILE]
+                       [--delay MS] [--rate MBIT] [--queue N] [--seed N] [--stats FILE]
 Percentages are per frame. --delay holds every frame MS milliseconds in each direction (a
 long path: RTT = 2 x MS), --rate sends at most MBIT megabits per second in each direction
-(frames queue behind each other), both without reordering. Reordering holds a frame back until the next frame in the
+(frames queue behind each other), both without reordering. --queue bounds that queue: at
+most N frames wait for the rate-limited link in each direction and a frame that finds N
+waiting is dropped (tail drop, like a router's buffer or the kernel's txqueuelen). Reordering holds a frame back until the next frame in the
 same direction has gone (or 20 ms pass). On SIGTERM it writes its counters to --stats.
 """
 import argparse, fcntl, os, random, select, signal, socket, struct, sys, time
@@ -23,19 +25,24 @@ def main():
     ap.add_argument("--loss", type=float, default=0); ap.add_argument("--dup", type=float, default=0)
     ap.add_argument("--reorder", type=float, default=0); ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--delay", type=float, default=0); ap.add_argument("--rate", type=float, default=0)
+    ap.add_argument("--queue", type=int, default=0)
     ap.add_argument("--stats")
     a = ap.parse_args()
+    if a.queue > 0 and a.rate <= 0:
+        ap.error("--queue needs --rate (without a bottleneck nothing waits)")
     rng = random.Random(a.seed)
     tap = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(tap, TUNSETIFF, struct.pack("16sH", a.tap.encode(), IFF_TAP | IFF_NO_PI))
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", a.listen))
     qemu = ("127.0.0.1", a.qemu)
-    stats = {"frames": 0, "dropped": 0, "duplicated": 0, "reordered": 0}
+    stats = {"frames": 0, "dropped": 0, "duplicated": 0, "reordered": 0, "overflowed": 0}
     held = {}  # direction -> (frame, deadline)
     import collections
     line = {"to_qemu": collections.deque(), "to_tap": collections.deque()}  # (due, frame)
     free_at = {"to_qemu": 0.0, "to_tap": 0.0}  # when the rate limit lets the next frame go
+    # Frames not yet through the bottleneck: the times their last bit leaves it.
+    waiting = {"to_qemu": collections.deque(), "to_tap": collections.deque()}
 
     def send(direction, frame):
         try:
@@ -50,10 +57,17 @@ def main():
         if a.delay <= 0 and a.rate <= 0:
             send(direction, frame)
             return
-        due = time.monotonic()
+        now = due = time.monotonic()
         if a.rate > 0:
+            w = waiting[direction]
+            while w and w[0] <= now:
+                w.popleft()
+            if a.queue > 0 and len(w) >= a.queue:
+                stats["overflowed"] += 1
+                return
             due = max(due, free_at[direction]) + len(frame) * 8 / (a.rate * 1e6)
             free_at[direction] = due
+            w.append(due)
         line[direction].append((due + a.delay / 1000.0, frame))
 
     def flush():
