@@ -4,7 +4,7 @@
 use core::fmt::Write;
 
 use lifeboat_firmware::boot::flash::{self as boot_flash, InRam, Launch, Machine, Ram};
-use lifeboat_firmware::image::HEADER_LEN;
+use lifeboat_firmware::image::{PayloadSums, HEADER_LEN};
 use lifeboat_firmware::install::dialogue::{self, Key, Operator, Trust};
 use lifeboat_firmware::install::Slots;
 use lifeboat_firmware::monitor::flashtest;
@@ -118,13 +118,14 @@ impl Operator for Console<'_> {
 pub fn install_download(
     con: &mut Uart16550,
     image: &[u8],
+    sums: Option<PayloadSums>,
     scratch: &mut [u8],
     trust: &Trust<'_>,
 ) -> bool {
     let Some(mut s) = slots(con) else {
         return false;
     };
-    dialogue::install_download(&mut s, &mut Console(con), image, scratch, trust)
+    dialogue::install_download(&mut s, &mut Console(con), image, sums, scratch, trust)
 }
 
 /// `version`: this firmware, the flash, each slot (judged by `trust`, as the flash boot

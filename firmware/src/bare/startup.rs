@@ -277,7 +277,9 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
                     if let Some(d) = download {
                         // The rest of the buffer is scratch for the install's read-back.
                         let (image, scratch) = buf.split_at_mut(d.len as usize);
-                        if super::flash::install_download(&mut con, image, scratch, &trust) {
+                        if super::flash::install_download(
+                            &mut con, image, d.payload, scratch, &trust,
+                        ) {
                             if cfg.boothelper {
                                 removal_countdown(&mut con, medium_name);
                             }

@@ -12,8 +12,9 @@ use smoltcp::wire::{IpAddress, IpEndpoint};
 
 use super::{
     diagnose_arp, interface, received, route, send_frame, ArpPrimer, Clock, Console, Dots,
-    Download, TypeAhead, KEY_POLL,
+    Download, Landing, TypeAhead, KEY_POLL,
 };
+use crate::image::StreamCheck;
 use crate::net::arp_watch::{ArpState, ArpWatch};
 use crate::net::tftp::{ClientConfig, Event, TftpClient, TftpError, TraceCode};
 use crate::net::trace::{FrameTrace, GroupRoute, TraceLog, TransferContext};
@@ -97,6 +98,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     seed: u64,
     typeahead: &mut TypeAhead,
 ) -> Option<Download> {
+    // Every block is written through `landing`, which hashes it as it lands in order.
+    let mut landing = Landing {
+        buf,
+        check: StreamCheck::default(),
+    };
     let Some(server) = s.server else {
         let _ = write!(con, "tftp: server not set\r\n");
         return None;
@@ -229,7 +235,7 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         while let Ok((data, meta)) = sock.recv() {
             let IpAddress::Ipv4(ip) = meta.endpoint.addr;
             let from = SocketAddrV4::new(ip, meta.endpoint.port);
-            client.on_datagram(now, from, data, buf, &mut on_event);
+            client.on_datagram(now, from, data, &mut landing, &mut on_event);
         }
         if let (None, Some(group), Some(server)) =
             (joined, client.multicast_group(), client.server_addr())
@@ -307,7 +313,16 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         );
     }
     match client.outcome() {
-        Some(Ok(len)) => Some(received(con, buf, len, (end - start).total_micros())),
+        Some(Ok(len)) => {
+            let streamed = landing.check.finish(len);
+            Some(received(
+                con,
+                landing.buf,
+                len,
+                (end - start).total_micros(),
+                streamed,
+            ))
+        }
         Some(Err(e)) => {
             let _ = write!(con, "tftp: {e}\r\n");
             if matches!(e, TftpError::Timeout { .. }) {
