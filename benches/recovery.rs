@@ -16,7 +16,7 @@
 //!
 //! Median of `RUNS`; the recovery and U-Boot runs alternate. `LIFEBOAT_BENCH_ROWS=cold`
 //! stops after the cold-boot rows (flat64 unsigned, flat64 signed on a unit with a key,
-//! Linux).
+//! Linux); `LIFEBOAT_BENCH_ROWS=recovery` skips them.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -82,6 +82,20 @@ fn cold(m: &Machine, marker: &str) -> Result<f64, String> {
     Ok(t0.elapsed().as_secs_f64())
 }
 
+/// With `LIFEBOAT_BENCH_TRANSCRIPTS=<dir>`, each run's console transcript goes to
+/// `<dir>/<label>-<n>.txt` (to compare, say, the kernel's own timestamps after each hand-off).
+fn keep_transcript(q: &Qemu, label: &str) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if let Some(dir) = std::env::var_os("LIFEBOAT_BENCH_TRANSCRIPTS") {
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(
+            Path::new(&dir).join(format!("{label}-{n}.txt")),
+            q.transcript(),
+        );
+    }
+}
+
 /// Seconds at each milestone of one run, from a common start.
 struct Phases {
     t0: Instant,
@@ -115,7 +129,7 @@ impl Phases {
 
 /// The whole recovery, phase by phase from `tftp`'s Enter to the marker (and the seconds
 /// from launch).
-fn recovery(m: &Machine, file: &str, from_ram: bool) -> Result<(Phases, f64), String> {
+fn recovery(m: &Machine, file: &str, from_ram: bool, label: &str) -> Result<(Phases, f64), String> {
     let mut p = Phases::start();
     let mut q = Qemu::launch(m).map_err(|e| e.to_string())?;
     wait(&mut q, "Use SPACE")?;
@@ -154,6 +168,7 @@ fn recovery(m: &Machine, file: &str, from_ram: bool) -> Result<(Phases, f64), St
     wait(&mut q, MARKER)?;
     p.mark("kernel to the initramfs marker");
     let from_start = p.t0.elapsed().as_secs_f64();
+    keep_transcript(&q, label);
     Ok((p, from_start))
 }
 
@@ -190,6 +205,7 @@ fn uboot(root: &Path, initrd_len: usize) -> Result<(Phases, f64), String> {
     wait(&mut q, MARKER)?;
     p.mark("kernel to the initramfs marker");
     let from_start = p.t0.elapsed().as_secs_f64();
+    keep_transcript(&q, "uboot");
     Ok((p, from_start))
 }
 
@@ -268,12 +284,15 @@ fn main() {
     println!("| what | seconds | from QEMU start |");
     println!("|---|---|---|");
 
+    // `LIFEBOAT_BENCH_ROWS=recovery`: only the recovery rows.
+    let recovery_only = std::env::var("LIFEBOAT_BENCH_ROWS").as_deref() == Ok("recovery");
     // flat64 on pflash, then the same image signed on a unit with a key: the difference is
     // the signature check every flash boot makes.
     let pflash = dir.join("pflash.img");
     std::fs::write(&pflash, vec![0xFFu8; 4 << 20]).unwrap();
     let m = unit(&set.disk, &root).pflash(&pflash);
     match install(&m, "demo-image.bin") {
+        Ok(()) if recovery_only => {}
         Ok(()) => show(
             "lifeboat: cold boot to the flat64 demo image (pflash)",
             runs(|| cold(&m, "demo image 1.0(1) running")),
@@ -305,6 +324,7 @@ fn main() {
     std::fs::write(&pflash, vec![0xFFu8; 4 << 20]).unwrap();
     let m = unit(&keyed.disk, &root).pflash(&pflash);
     match install(&m, "demo-signed.bin") {
+        Ok(()) if recovery_only => {}
         Ok(()) => show(
             "lifeboat: the same, signed, on a unit with a key (signature checked at boot)",
             runs(|| cold(&m, "demo image 1.0(1) running")),
@@ -317,6 +337,7 @@ fn main() {
         std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
         let m = unit(&set.disk, &root).ide_disk(2, &cf);
         match install(&m, "linux.img") {
+            Ok(()) if recovery_only => {}
             Ok(()) => show(
                 "lifeboat: cold boot to the Linux initramfs marker (ATA flash)",
                 runs(|| cold(&m, MARKER)),
@@ -337,16 +358,16 @@ fn main() {
         for _ in 0..RUNS {
             std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
             let m = unit(&set.disk, &root).ide_disk(2, &cf);
-            ram.push(recovery(&m, "linux.img", true));
+            ram.push(recovery(&m, "linux.img", true, "boot"));
             if have_uboot {
                 theirs.push(uboot(&root, initrd_len));
             }
             std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
-            reset.push(recovery(&m, "linux.img", false));
+            reset.push(recovery(&m, "linux.img", false, "reload"));
             if let Some(disk) = &baseline {
                 std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
                 let m = unit(disk, &root).ide_disk(2, &cf);
-                before.push(recovery(&m, "linux.img", false));
+                before.push(recovery(&m, "linux.img", false, "baseline"));
             }
         }
         let ours = show_phases(

@@ -510,13 +510,15 @@ impl PayloadSums {
 
 /// A download's checks computed as its bytes land in the buffer, while the CPU waits for
 /// the network anyway: the whole file's CRC-32 (the `Received` line) and the payload's
-/// [`PayloadSums`] (everything after the first [`HEADER_LEN`] bytes). Fed every write to
-/// the buffer, in the order made ([`StreamCheck::landed`]); it holds only while each
-/// write starts exactly where the bytes written so far end. A write anywhere else (a
-/// block written again, or one that landed out of order: TFTP retransmissions, a
-/// multicast pass) spoils it, and the caller makes the full pass over the buffer instead.
+/// [`PayloadSums`] (everything after the first [`HEADER_LEN`] bytes). Told of every write
+/// to the buffer, in the order made ([`StreamCheck::landed`]), and hashing what landed when
+/// the caller has time ([`StreamCheck::catch_up`]: after the ACK has left); it holds only
+/// while each write starts exactly where the bytes written so far end. A write anywhere
+/// else (a block written again, or one that landed out of order: a multicast pass) spoils
+/// it, and the caller makes the full pass over the buffer instead.
 pub struct StreamCheck {
-    done: u64,
+    written: u64,
+    hashed: u64,
     file: crate::crc32::Digest,
     payload: PayloadCheck,
     spoiled: bool,
@@ -525,7 +527,8 @@ pub struct StreamCheck {
 impl Default for StreamCheck {
     fn default() -> Self {
         StreamCheck {
-            done: 0,
+            written: 0,
+            hashed: 0,
             file: CRC32.digest(),
             payload: PayloadCheck::default(),
             spoiled: false,
@@ -534,25 +537,37 @@ impl Default for StreamCheck {
 }
 
 impl StreamCheck {
-    /// `data` was just written at `offset` of the buffer.
-    pub fn landed(&mut self, offset: u64, data: &[u8]) {
-        if self.spoiled || offset != self.done {
+    /// `len` bytes were just written at `offset` of the buffer.
+    pub fn landed(&mut self, offset: u64, len: usize) {
+        if offset != self.written {
             self.spoiled = true;
-            return;
         }
-        self.file.update(data);
-        let skip = (HEADER_LEN as u64)
-            .saturating_sub(offset)
-            .min(data.len() as u64);
-        self.payload.update(&data[skip as usize..]);
-        self.done += data.len() as u64;
+        self.written = self.written.max(offset.saturating_add(len as u64));
     }
 
-    /// For a download of `len` bytes: the whole file's CRC-32 and the payload's sums
-    /// (`None` for a file shorter than a header), when exactly its `len` bytes landed once
-    /// each, in order; `None` otherwise (make the full pass).
-    pub fn finish(self, len: u64) -> Option<(u32, Option<PayloadSums>)> {
-        if self.spoiled || self.done != len {
+    /// Hashes what landed since the last call; `buf` is the buffer the writes went to.
+    pub fn catch_up(&mut self, buf: &[u8]) {
+        if self.spoiled || self.hashed >= self.written {
+            return;
+        }
+        let Some(data) = buf.get(self.hashed as usize..self.written as usize) else {
+            self.spoiled = true;
+            return;
+        };
+        self.file.update(data);
+        let skip = (HEADER_LEN as u64)
+            .saturating_sub(self.hashed)
+            .min(data.len() as u64);
+        self.payload.update(&data[skip as usize..]);
+        self.hashed = self.written;
+    }
+
+    /// For a download of `len` bytes in `buf`: the whole file's CRC-32 and the payload's
+    /// sums (`None` for a file shorter than a header), when exactly its `len` bytes landed
+    /// once each, in order; `None` otherwise (make the full pass).
+    pub fn finish(mut self, buf: &[u8], len: u64) -> Option<(u32, Option<PayloadSums>)> {
+        self.catch_up(buf);
+        if self.spoiled || self.written != len {
             return None;
         }
         let payload = (len >= HEADER_LEN as u64).then(|| self.payload.sums());
@@ -949,32 +964,42 @@ mod tests {
         (CRC32.checksum(data), payload)
     }
 
-    /// Fed in order, in pieces of any size (across the header's end too), the stream's
-    /// sums are the full pass's; a write again, a gap, a write past what landed, or a
-    /// length other than what landed gives none.
+    /// Fed in order, in pieces of any size (across the header's end too), hashed after each
+    /// piece or only at the end, the stream's sums are the full pass's; a write again, a
+    /// gap, a write past what landed, or a length other than what landed gives none.
     #[test]
     fn stream_check_holds_only_for_each_byte_landed_once_in_order() {
         let data: std::vec::Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 13) as u8).collect();
         for piece in [1, 100, 319, 320, 321, 512, 1468, 5000] {
-            let mut c = StreamCheck::default();
-            for (i, chunk) in data.chunks(piece).enumerate() {
-                c.landed((i * piece) as u64, chunk);
+            for catch_up in [false, true] {
+                let mut c = StreamCheck::default();
+                for (i, chunk) in data.chunks(piece).enumerate() {
+                    c.landed((i * piece) as u64, chunk.len());
+                    if catch_up {
+                        c.catch_up(&data);
+                    }
+                }
+                assert_eq!(
+                    c.finish(&data, data.len() as u64),
+                    Some(full(&data)),
+                    "{piece}"
+                );
             }
-            assert_eq!(c.finish(data.len() as u64), Some(full(&data)), "{piece}");
         }
         let short = &data[..HEADER_LEN - 1];
         let mut c = StreamCheck::default();
-        c.landed(0, short);
+        c.landed(0, short.len());
         assert_eq!(
-            c.finish(short.len() as u64),
+            c.finish(short, short.len() as u64),
             Some((CRC32.checksum(short), None))
         );
         let spoiled = |writes: &[(usize, usize)], len: usize| {
             let mut c = StreamCheck::default();
             for &(at, n) in writes {
-                c.landed(at as u64, &data[at..at + n]);
+                c.landed(at as u64, n);
+                c.catch_up(&data);
             }
-            c.finish(len as u64)
+            c.finish(&data, len as u64)
         };
         // Again (a retransmitted block written twice), ahead, out of order, short, long.
         assert_eq!(spoiled(&[(0, 512), (0, 512), (512, 4488)], 5000), None);
@@ -983,6 +1008,12 @@ mod tests {
         assert_eq!(spoiled(&[(0, 4000)], 5000), None);
         assert_eq!(spoiled(&[(0, 5000)], 4000), None);
         assert_eq!(spoiled(&[(0, 5000)], 5000), Some(full(&data)));
+        // Written again before it was hashed: still spoiled.
+        let mut c = StreamCheck::default();
+        c.landed(0, 512);
+        c.landed(0, 512);
+        c.landed(512, 4488);
+        assert_eq!(c.finish(&data, 5000), None);
     }
 
     /// `verify_with` given sums decides by them (a stream that hashed something else is

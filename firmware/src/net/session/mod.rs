@@ -235,8 +235,20 @@ impl Sink for Landing<'_> {
     }
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), SinkFull> {
         self.buf.write_at(offset, data)?;
-        self.check.landed(offset, data);
+        self.check.landed(offset, data.len());
         Ok(())
+    }
+}
+
+impl Landing<'_> {
+    /// Hashes what landed since the last call (the session calls it once its ACK is out).
+    pub fn catch_up(&mut self) {
+        self.check.catch_up(self.buf);
+    }
+
+    /// [`StreamCheck::finish`] for a download of `len` bytes.
+    pub fn finish(&mut self, len: u64) -> Option<(u32, Option<PayloadSums>)> {
+        core::mem::take(&mut self.check).finish(self.buf, len)
     }
 }
 
