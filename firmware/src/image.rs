@@ -512,7 +512,8 @@ impl PayloadSums {
 /// the network anyway: the whole file's CRC-32 (the `Received` line) and the payload's
 /// [`PayloadSums`] (everything after the first [`HEADER_LEN`] bytes). Told of every write
 /// to the buffer, in the order made ([`StreamCheck::landed`]), and hashing what landed when
-/// the caller has time ([`StreamCheck::catch_up`]: after the ACK has left); it holds only
+/// the caller has time ([`StreamCheck::catch_up`]: a little at a time, while it waits for
+/// the next datagram); it holds only
 /// while each write starts exactly where the bytes written so far end. A write anywhere
 /// else (a block written again, or one that landed out of order: a multicast pass) spoils
 /// it, and the caller makes the full pass over the buffer instead.
@@ -545,12 +546,14 @@ impl StreamCheck {
         self.written = self.written.max(offset.saturating_add(len as u64));
     }
 
-    /// Hashes what landed since the last call; `buf` is the buffer the writes went to.
-    pub fn catch_up(&mut self, buf: &[u8]) {
+    /// Hashes what landed since the last call, at most `max` bytes of it; `buf` is the
+    /// buffer the writes went to.
+    pub fn catch_up(&mut self, buf: &[u8], max: usize) {
         if self.spoiled || self.hashed >= self.written {
             return;
         }
-        let Some(data) = buf.get(self.hashed as usize..self.written as usize) else {
+        let end = self.written.min(self.hashed.saturating_add(max as u64));
+        let Some(data) = buf.get(self.hashed as usize..end as usize) else {
             self.spoiled = true;
             return;
         };
@@ -559,14 +562,14 @@ impl StreamCheck {
             .saturating_sub(self.hashed)
             .min(data.len() as u64);
         self.payload.update(&data[skip as usize..]);
-        self.hashed = self.written;
+        self.hashed = end;
     }
 
     /// For a download of `len` bytes in `buf`: the whole file's CRC-32 and the payload's
     /// sums (`None` for a file shorter than a header), when exactly its `len` bytes landed
     /// once each, in order; `None` otherwise (make the full pass).
     pub fn finish(mut self, buf: &[u8], len: u64) -> Option<(u32, Option<PayloadSums>)> {
-        self.catch_up(buf);
+        self.catch_up(buf, usize::MAX);
         if self.spoiled || self.written != len {
             return None;
         }
@@ -976,7 +979,7 @@ mod tests {
                 for (i, chunk) in data.chunks(piece).enumerate() {
                     c.landed((i * piece) as u64, chunk.len());
                     if catch_up {
-                        c.catch_up(&data);
+                        c.catch_up(&data, 100 + i % 700);
                     }
                 }
                 assert_eq!(
@@ -997,7 +1000,7 @@ mod tests {
             let mut c = StreamCheck::default();
             for &(at, n) in writes {
                 c.landed(at as u64, n);
-                c.catch_up(&data);
+                c.catch_up(&data, usize::MAX);
             }
             c.finish(&data, len as u64)
         };

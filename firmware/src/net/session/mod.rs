@@ -241,9 +241,10 @@ impl Sink for Landing<'_> {
 }
 
 impl Landing<'_> {
-    /// Hashes what landed since the last call (the session calls it once its ACK is out).
-    pub fn catch_up(&mut self) {
-        self.check.catch_up(self.buf);
+    /// Hashes up to `max` bytes of what landed and is not hashed yet (the session calls it
+    /// while it waits for the next datagram).
+    pub fn catch_up(&mut self, max: usize) {
+        self.check.catch_up(self.buf, max);
     }
 
     /// [`StreamCheck::finish`] for a download of `len` bytes.

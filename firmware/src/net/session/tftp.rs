@@ -83,6 +83,9 @@ pub fn igmp_frame(mac: [u8; 6], ip: Ipv4Addr, group: Ipv4Addr, join: bool) -> [u
     f
 }
 
+/// Bytes hashed per idle turn of the session loop ([`Landing::catch_up`]).
+const CATCH_UP: usize = 512;
+
 /// `tftp`: downloads `settings.file` from `settings.server` into `buf`, printing the PIX's
 /// lines: `tftp FILE@SERVER`, progress dots (and trace codes), then `Received N bytes ...`
 /// or `tftp: <why>`. Returns the download when the file arrived whole.
@@ -232,10 +235,12 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             }
             _ => {}
         };
+        let mut got = false;
         while let Ok((data, meta)) = sock.recv() {
             let IpAddress::Ipv4(ip) = meta.endpoint.addr;
             let from = SocketAddrV4::new(ip, meta.endpoint.port);
             client.on_datagram(now, from, data, &mut landing, &mut on_event);
+            got = true;
         }
         if let (None, Some(group), Some(server)) =
             (joined, client.multicast_group(), client.server_addr())
@@ -279,8 +284,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             // microsecond between DATA in and ACK out is lost throughput.
             iface.poll(now, &mut dev, &mut sockets);
         }
-        // Hash what landed while the server sends the next blocks.
-        landing.catch_up();
+        // Nothing came: hash a little of what landed while the server sends the next
+        // blocks (a little, so that the next DATA waits at most that long for its ACK).
+        if !got && !sent {
+            landing.catch_up(CATCH_UP);
+        }
         if client.outcome().is_some() {
             end = now;
             break;

@@ -327,8 +327,8 @@ fn run_with(
             }
         }
         wire = later;
-        // As the session does once its ACK is out.
-        landing.catch_up();
+        // As the session does while it waits.
+        landing.catch_up(700);
         // After the server's DATA: a stray must not push out the ACK it just queued.
         for (from, b) in inject(t) {
             client.on_datagram(Instant::from_millis(t), from, &b, &mut landing, &mut |e| {
