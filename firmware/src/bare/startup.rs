@@ -236,9 +236,9 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
             Action::None => continue,
             Action::Reload => reload(&mut con),
             Action::Boot => {
-                net.stop(); // no NIC may run into the image
-                            // Handed over as an address: no reference to the buffer lives while the
-                            // boot writes RAM.
+                // No NIC may run into the image; the buffer is handed over as an address,
+                // so no reference to it lives while the boot writes RAM.
+                net.stop();
                 let raw = buffer.take().map(|b| (b.as_mut_ptr(), b.len()));
                 super::flash::boot_now(
                     &mut con,
