@@ -278,7 +278,7 @@ fn boot<F: NorFlash>(
     machine: Machine<'_>,
     ram: &mut impl Ram,
     con: &mut impl Write,
-    installed: Option<InRam>,
+    mut installed: Option<InRam>,
 ) -> Option<Launch> {
     if let Some(why) = trust.broken {
         let _ = write!(con, "Flash boot refused: {why}; entering the monitor.\r\n");
@@ -297,7 +297,10 @@ fn boot<F: NorFlash>(
     // unreadable sector or no room in RAM included, makes that slot bad.
     let mut loaded: Option<Loaded> = None;
     let chosen = s.begin_boot_with(|s, slot| {
-        let r: Checked = load(s, slot, trust, ram, installed).map(|l| {
+        // The RAM holds the installed image only until the boot first writes RAM: only the
+        // first load may take it from there (the loads of the other slot, or a second one
+        // of this slot, read the flash).
+        let r: Checked = load(s, slot, trust, ram, installed.take()).map(|l| {
             loaded = Some(l);
             l.header
         });
@@ -324,7 +327,7 @@ fn boot<F: NorFlash>(
     let image = match loaded {
         Some(l) if l.slot == slot => l,
         // The RAM holds the other slot's image (or none): load this one again.
-        _ => match load(&mut s, slot, trust, ram, installed) {
+        _ => match load(&mut s, slot, trust, ram, None) {
             Ok(l) => l,
             Err(e) => {
                 let _ = write!(

@@ -770,3 +770,20 @@ fn a_linux_image_from_ram_is_laid_out_by_the_boot_protocol() {
         "{out}"
     );
 }
+
+/// A boot from RAM that cannot be recorded goes to the confirmed image, read from flash:
+/// the RAM is never taken for an image after the boot has written RAM.
+#[test]
+fn a_boot_from_ram_that_cannot_be_recorded_starts_the_confirmed_image_from_flash() {
+    let mut u: Unit<512, 512> = Unit::new(39);
+    confirmed_then_new(&mut u);
+    u.flash.bad_write.push(0..8192);
+    let b = u.start_from_ram(&image(v(2, 0), None), None);
+    assert_eq!(started(b), Some(v(1, 0)), "{}", u.out);
+    assert!(
+        u.out.contains("Flash boot: slot A, image 1.0(1)"),
+        "{}",
+        u.out
+    );
+    assert!(!u.out.contains("Boot from RAM"), "{}", u.out);
+}
