@@ -5,8 +5,10 @@
 //!   start to `demo image ... running` (flat64, pflash) and to the initramfs marker (Debian's
 //!   cloud kernel + busybox initramfs, ATA flash);
 //! - the whole recovery of that Linux image, phase by phase: from `tftp`'s Enter through
-//!   download, verification, install, `reload`, SPACE at the window, flash boot, to the
-//!   initramfs marker;
+//!   download, verification, install, then `boot` (the image started from the RAM it was
+//!   installed from) or `reload`, SPACE at the window and flash boot, to the initramfs
+//!   marker; with `LIFEBOAT_RECOVERY_BASELINE=<boot disk image>` also another build's
+//!   firmware by `reload` (before/after in one run);
 //! - U-Boot 2023.01 (Debian `u-boot-qemu`, the 32-bit `qemu-x86` build: the 64-bit build hangs
 //!   in `zboot` with this kernel) doing `tftpboot` of the kernel and the initramfs and `zboot`,
 //!   phase by phase from the first `tftpboot`'s Enter to the marker; both totals also from
@@ -14,7 +16,7 @@
 //!
 //! Median of `RUNS`; the recovery and U-Boot runs alternate. `LIFEBOAT_BENCH_ROWS=cold`
 //! stops after the cold-boot rows (flat64 unsigned, flat64 signed on a unit with a key,
-//! Linux).
+//! Linux); `LIFEBOAT_BENCH_ROWS=recovery` skips them.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -80,6 +82,20 @@ fn cold(m: &Machine, marker: &str) -> Result<f64, String> {
     Ok(t0.elapsed().as_secs_f64())
 }
 
+/// With `LIFEBOAT_BENCH_TRANSCRIPTS=<dir>`, each run's console transcript goes to
+/// `<dir>/<label>-<n>.txt` (to compare, say, the kernel's own timestamps after each hand-off).
+fn keep_transcript(q: &Qemu, label: &str) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if let Some(dir) = std::env::var_os("LIFEBOAT_BENCH_TRANSCRIPTS") {
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(
+            Path::new(&dir).join(format!("{label}-{n}.txt")),
+            q.transcript(),
+        );
+    }
+}
+
 /// Seconds at each milestone of one run, from a common start.
 struct Phases {
     t0: Instant,
@@ -113,7 +129,7 @@ impl Phases {
 
 /// The whole recovery, phase by phase from `tftp`'s Enter to the marker (and the seconds
 /// from launch).
-fn recovery(m: &Machine, file: &str) -> Result<(Phases, f64), String> {
+fn recovery(m: &Machine, file: &str, from_ram: bool, label: &str) -> Result<(Phases, f64), String> {
     let mut p = Phases::start();
     let mut q = Qemu::launch(m).map_err(|e| e.to_string())?;
     wait(&mut q, "Use SPACE")?;
@@ -136,15 +152,23 @@ fn recovery(m: &Machine, file: &str) -> Result<(Phases, f64), String> {
     wait(&mut q, "Installed ")?;
     wait(&mut q, "monitor> ")?;
     p.mark("install (write, read back)");
-    q.send(b"reload\r").map_err(|e| e.to_string())?;
-    wait(&mut q, "Use SPACE")?;
-    p.mark("reboot (BIOS, lifeboat start-up)");
-    q.send(b" ").map_err(|e| e.to_string())?;
-    wait(&mut q, "verified; starting it.")?;
-    p.mark("flash boot (read, verify, place)");
+    if from_ram {
+        q.send(b"boot\r").map_err(|e| e.to_string())?;
+        wait(&mut q, "Boot from RAM: ")?;
+        wait(&mut q, "verified; starting it.")?;
+        p.mark("`boot` (no reset; copy from RAM, place)");
+    } else {
+        q.send(b"reload\r").map_err(|e| e.to_string())?;
+        wait(&mut q, "Use SPACE")?;
+        p.mark("reboot (BIOS, lifeboat start-up)");
+        q.send(b" ").map_err(|e| e.to_string())?;
+        wait(&mut q, "verified; starting it.")?;
+        p.mark("flash boot (read, verify, place)");
+    }
     wait(&mut q, MARKER)?;
     p.mark("kernel to the initramfs marker");
     let from_start = p.t0.elapsed().as_secs_f64();
+    keep_transcript(&q, label);
     Ok((p, from_start))
 }
 
@@ -181,6 +205,7 @@ fn uboot(root: &Path, initrd_len: usize) -> Result<(Phases, f64), String> {
     wait(&mut q, MARKER)?;
     p.mark("kernel to the initramfs marker");
     let from_start = p.t0.elapsed().as_secs_f64();
+    keep_transcript(&q, "uboot");
     Ok((p, from_start))
 }
 
@@ -259,12 +284,15 @@ fn main() {
     println!("| what | seconds | from QEMU start |");
     println!("|---|---|---|");
 
+    // `LIFEBOAT_BENCH_ROWS=recovery`: only the recovery rows.
+    let recovery_only = std::env::var("LIFEBOAT_BENCH_ROWS").as_deref() == Ok("recovery");
     // flat64 on pflash, then the same image signed on a unit with a key: the difference is
     // the signature check every flash boot makes.
     let pflash = dir.join("pflash.img");
     std::fs::write(&pflash, vec![0xFFu8; 4 << 20]).unwrap();
     let m = unit(&set.disk, &root).pflash(&pflash);
     match install(&m, "demo-image.bin") {
+        Ok(()) if recovery_only => {}
         Ok(()) => show(
             "lifeboat: cold boot to the flat64 demo image (pflash)",
             runs(|| cold(&m, "demo image 1.0(1) running")),
@@ -296,6 +324,7 @@ fn main() {
     std::fs::write(&pflash, vec![0xFFu8; 4 << 20]).unwrap();
     let m = unit(&keyed.disk, &root).pflash(&pflash);
     match install(&m, "demo-signed.bin") {
+        Ok(()) if recovery_only => {}
         Ok(()) => show(
             "lifeboat: the same, signed, on a unit with a key (signature checked at boot)",
             runs(|| cold(&m, "demo image 1.0(1) running")),
@@ -308,6 +337,7 @@ fn main() {
         std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
         let m = unit(&set.disk, &root).ide_disk(2, &cf);
         match install(&m, "linux.img") {
+            Ok(()) if recovery_only => {}
             Ok(()) => show(
                 "lifeboat: cold boot to the Linux initramfs marker (ATA flash)",
                 runs(|| cold(&m, MARKER)),
@@ -319,27 +349,47 @@ fn main() {
         }
         // Interleaved (ours, U-Boot, ours, ...) so that a machine getting slower or faster
         // during the run weighs on both alike.
+        // `LIFEBOAT_RECOVERY_BASELINE=<disk image>`: a row for another build's firmware
+        // (its boot disk, as `cargo run -- media` writes it), recovering by `reload`.
+        let baseline = std::env::var_os("LIFEBOAT_RECOVERY_BASELINE").map(PathBuf::from);
         let have_uboot = Path::new(UBOOT32).exists();
-        let mut mine = Vec::new();
-        let mut theirs = Vec::new();
+        let (mut ram, mut reset, mut before, mut theirs) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..RUNS {
             std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
-            mine.push(recovery(
-                &unit(&set.disk, &root).ide_disk(2, &cf),
-                "linux.img",
-            ));
+            let m = unit(&set.disk, &root).ide_disk(2, &cf);
+            ram.push(recovery(&m, "linux.img", true, "boot"));
             if have_uboot {
                 theirs.push(uboot(&root, initrd_len));
             }
+            std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
+            reset.push(recovery(&m, "linux.img", false, "reload"));
+            if let Some(disk) = &baseline {
+                std::fs::write(&cf, vec![0xFFu8; 64 << 20]).unwrap();
+                let m = unit(disk, &root).ide_disk(2, &cf);
+                before.push(recovery(&m, "linux.img", false, "baseline"));
+            }
         }
-        let ours = show_phases("lifeboat recovery", mine.into_iter().collect());
+        let ours = show_phases(
+            "lifeboat recovery, `boot` from RAM",
+            ram.into_iter().collect(),
+        );
+        show_phases(
+            "lifeboat recovery, `reload` and flash boot",
+            reset.into_iter().collect(),
+        );
+        if baseline.is_some() {
+            show_phases(
+                "baseline firmware, `reload` and flash boot",
+                before.into_iter().collect(),
+            );
+        }
         if have_uboot {
             let theirs = show_phases("U-Boot 2023.01", theirs.into_iter().collect());
             if let (Some(a), Some(b)) = (ours, theirs) {
                 println!(
-                    "\nWhole recovery (tftp + verify + install + reboot + flash boot + kernel) {a:.2} s vs U-Boot's tftpboot + zboot of the same kernel {b:.2} s: {:.0} % {}.",
-                    (1.0 - a / b).abs() * 100.0,
-                    if a < b { "faster" } else { "slower" }
+                    "\nWhole recovery (tftp + verify + install + `boot` + kernel) {a:.2} s vs U-Boot's tftpboot + zboot of the same kernel {b:.2} s: {:.2}x U-Boot's speed.",
+                    b / a
                 );
             }
         } else {

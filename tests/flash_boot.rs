@@ -35,12 +35,12 @@ fn unit(flash: &Path, root: &Path, nic: NicModel) -> Machine {
     )
 }
 
-fn install(q: &mut Qemu, file: &str, version: &str) {
+fn install(q: &mut Qemu, file: &str, version: &str) -> String {
     command1(q, "address 10.0.2.15");
     command1(q, "server 10.0.2.2");
     let ping = command(q, "ping").join("\n");
     assert!(ping.contains("Success rate is 100 percent (5/5)"), "{ping}");
-    tftp_install(q, file, version);
+    tftp_install(q, file, version)
 }
 
 /// q35: the demo image comes over the e1000e, goes to the SATA disk on AHCI port 2, and
@@ -88,6 +88,53 @@ fn on_q35_the_image_installed_to_an_ahci_disk_boots() {
     expect_banner(&mut q);
     q.send(b" ").unwrap();
     expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+}
+
+/// `boot` right after an install starts the image from the RAM it was installed from, with
+/// no reset (the PIX monitor starts the image it downloaded); its confirmation counts at the
+/// next reset, and `boot` with nothing just installed is the flash boot, without a reset.
+#[test]
+fn boot_after_an_install_starts_the_image_from_ram_and_it_confirms() {
+    let flash = tmp("pflash-boot-now.img");
+    std::fs::write(&flash, vec![0xFFu8; 4 << 20]).unwrap();
+    let root = tmp("root-boot-now");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("demo-image.bin"),
+        media::demo_image(media::DEMO_VERSION),
+    )
+    .unwrap();
+    let mut q = launch(&unit(&flash, &root, NicModel::E1000));
+    to_prompt(&mut q);
+    let out = install(&mut q, "demo-image.bin", "1.0(1)");
+    assert!(
+        out.contains("Type boot to start it now (no reset).\r\n"),
+        "{out}"
+    );
+    q.send_line("boot").unwrap();
+    let out = expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    assert!(
+        out.contains("boot\r\nBoot from RAM: slot A, image 1.0(1) (flat64, ")
+            && out.contains("verified; starting it.\r\n"),
+        "{out}"
+    );
+    assert!(!out.contains("Rebooting"), "{out}");
+    expect(&mut q, "demo image: boot confirmed\r\n", REPLY);
+    // A reset (CMOS, where the token waits, survives it; a new QEMU would not).
+    q.qmp(r#"{"execute":"system_reset"}"#)
+        .expect("system_reset");
+    to_prompt(&mut q);
+    let version = command(&mut q, "version").join("\n");
+    assert!(
+        version.contains("Slot A: 1.0(1), ") && version.contains(", selected, boots next"),
+        "{version}"
+    );
+    q.send_line("boot").unwrap();
+    let out = expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
+    assert!(
+        out.contains("Flash boot: slot A, image 1.0(1) (flat64, "),
+        "{out}"
+    );
 }
 
 on_nics!(

@@ -299,7 +299,7 @@ fn install(image: &Path, device: Option<&Path>, yes: bool) -> Result<(), String>
         transcript: String::new(),
     };
     let mut scratch = vec![0u8; 1 << 20];
-    if install_download(&mut s, &mut con, &bytes, &mut scratch, &trust) {
+    if install_download(&mut s, &mut con, &bytes, None, &mut scratch, &trust) {
         Ok(())
     } else {
         let os = s.flash().last_error().map(|e| e.to_string());

@@ -474,18 +474,107 @@ impl PayloadCheck {
     }
     /// Compares with the header: CRC first (the PIX's checksum message), then SHA-256.
     pub fn finish<T: AsRef<[u8]>>(self, h: &Header<T>) -> Result<(), Refusal> {
-        let actual = self.crc.finalize();
-        if actual != h.payload_crc() {
+        self.sums().check(h)
+    }
+    /// The CRC-32 and SHA-256 of what was fed.
+    pub fn sums(self) -> PayloadSums {
+        PayloadSums {
+            crc32: self.crc.finalize(),
+            sha256: self.sha.finalize().into(),
+        }
+    }
+}
+
+/// A payload's CRC-32 and SHA-256, computed ([`PayloadCheck::sums`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadSums {
+    pub crc32: u32,
+    pub sha256: [u8; 32],
+}
+
+impl PayloadSums {
+    /// Compares with the header: CRC first (the PIX's checksum message), then SHA-256.
+    pub fn check<T: AsRef<[u8]>>(&self, h: &Header<T>) -> Result<(), Refusal> {
+        if self.crc32 != h.payload_crc() {
             return Err(Refusal::PayloadCrc {
                 expected: h.payload_crc(),
-                actual,
+                actual: self.crc32,
             });
         }
-        let digest = self.sha.finalize();
-        if digest.as_slice() != h.sha256() {
+        if self.sha256[..] != *h.sha256() {
             return Err(Refusal::Sha256);
         }
         Ok(())
+    }
+}
+
+/// A download's checks computed as its bytes land in the buffer, while the CPU waits for
+/// the network anyway: the whole file's CRC-32 (the `Received` line) and the payload's
+/// [`PayloadSums`] (everything after the first [`HEADER_LEN`] bytes). Told of every write
+/// to the buffer, in the order made ([`StreamCheck::landed`]), and hashing what landed when
+/// the caller has time ([`StreamCheck::catch_up`]: a little at a time, while it waits for
+/// the next datagram); it holds only
+/// while each write starts exactly where the bytes written so far end. A write anywhere
+/// else (a block written again, or one that landed out of order: a multicast pass) spoils
+/// it, and the caller makes the full pass over the buffer instead.
+pub struct StreamCheck {
+    written: u64,
+    hashed: u64,
+    file: crate::crc32::Digest,
+    payload: PayloadCheck,
+    spoiled: bool,
+}
+
+impl Default for StreamCheck {
+    fn default() -> Self {
+        StreamCheck {
+            written: 0,
+            hashed: 0,
+            file: CRC32.digest(),
+            payload: PayloadCheck::default(),
+            spoiled: false,
+        }
+    }
+}
+
+impl StreamCheck {
+    /// `len` bytes were just written at `offset` of the buffer.
+    pub fn landed(&mut self, offset: u64, len: usize) {
+        if offset != self.written {
+            self.spoiled = true;
+        }
+        self.written = self.written.max(offset.saturating_add(len as u64));
+    }
+
+    /// Hashes what landed since the last call, at most `max` bytes of it; `buf` is the
+    /// buffer the writes went to.
+    pub fn catch_up(&mut self, buf: &[u8], max: usize) {
+        if self.spoiled || self.hashed >= self.written {
+            return;
+        }
+        let end = self.written.min(self.hashed.saturating_add(max as u64));
+        let Some(data) = buf.get(self.hashed as usize..end as usize) else {
+            self.spoiled = true;
+            return;
+        };
+        self.file.update(data);
+        let skip = (HEADER_LEN as u64)
+            .saturating_sub(self.hashed)
+            .min(data.len() as u64);
+        self.payload.update(&data[skip as usize..]);
+        self.hashed = end;
+    }
+
+    /// For a download of `len` bytes in `buf`: the whole file's CRC-32 and the payload's
+    /// sums (`None` for a file shorter than a header), when exactly its `len` bytes landed
+    /// once each, in order; `None` otherwise (make the full pass).
+    pub fn finish(mut self, buf: &[u8], len: u64) -> Option<(u32, Option<PayloadSums>)> {
+        self.catch_up(buf, usize::MAX);
+        if self.spoiled || self.written != len {
+            return None;
+        }
+        let payload = (len >= HEADER_LEN as u64).then(|| self.payload.sums());
+        Some((self.file.finalize(), payload))
     }
 }
 
@@ -495,6 +584,17 @@ pub fn verify<'b>(
     image: &'b [u8],
     policy: &Policy<'_>,
 ) -> Result<(Header<&'b [u8]>, Verdict), Refusal> {
+    verify_with(image, policy, None)
+}
+
+/// [`verify`], with the payload's sums already computed when given (`sums`: those of
+/// exactly `image[HEADER_LEN..]`, as [`StreamCheck`] computes them while the download
+/// lands); without them the payload is hashed here.
+pub fn verify_with<'b>(
+    image: &'b [u8],
+    policy: &Policy<'_>,
+    sums: Option<PayloadSums>,
+) -> Result<(Header<&'b [u8]>, Verdict), Refusal> {
     let h = Header::new_checked(image)?;
     let present = (image.len() - HEADER_LEN) as u64;
     if h.payload_len() != present {
@@ -503,9 +603,12 @@ pub fn verify<'b>(
             present,
         });
     }
-    let mut check = PayloadCheck::default();
-    check.update(&image[HEADER_LEN..]);
-    check.finish(&h)?;
+    let sums = sums.unwrap_or_else(|| {
+        let mut check = PayloadCheck::default();
+        check.update(&image[HEADER_LEN..]);
+        check.sums()
+    });
+    sums.check(&h)?;
     policy.admit(&h)?;
     let verdict = match policy.installed {
         Some(installed) if h.version() < installed => Verdict::Downgrade { installed },
@@ -853,6 +956,105 @@ mod tests {
             .emit(b"")
             .unwrap_err(),
             BuildError::CmdlineTooLong
+        );
+    }
+
+    /// The sums of `data` by a full pass: the file's CRC-32 and the payload's.
+    fn full(data: &[u8]) -> (u32, Option<PayloadSums>) {
+        let mut p = PayloadCheck::default();
+        p.update(&data[HEADER_LEN.min(data.len())..]);
+        let payload = (data.len() >= HEADER_LEN).then(|| p.sums());
+        (CRC32.checksum(data), payload)
+    }
+
+    /// Fed in order, in pieces of any size (across the header's end too), hashed after each
+    /// piece or only at the end, the stream's sums are the full pass's; a write again, a
+    /// gap, a write past what landed, or a length other than what landed gives none.
+    #[test]
+    fn stream_check_holds_only_for_each_byte_landed_once_in_order() {
+        let data: std::vec::Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for piece in [1, 100, 319, 320, 321, 512, 1468, 5000] {
+            for catch_up in [false, true] {
+                let mut c = StreamCheck::default();
+                for (i, chunk) in data.chunks(piece).enumerate() {
+                    c.landed((i * piece) as u64, chunk.len());
+                    if catch_up {
+                        c.catch_up(&data, 100 + i % 700);
+                    }
+                }
+                assert_eq!(
+                    c.finish(&data, data.len() as u64),
+                    Some(full(&data)),
+                    "{piece}"
+                );
+            }
+        }
+        let short = &data[..HEADER_LEN - 1];
+        let mut c = StreamCheck::default();
+        c.landed(0, short.len());
+        assert_eq!(
+            c.finish(short, short.len() as u64),
+            Some((CRC32.checksum(short), None))
+        );
+        let spoiled = |writes: &[(usize, usize)], len: usize| {
+            let mut c = StreamCheck::default();
+            for &(at, n) in writes {
+                c.landed(at as u64, n);
+                c.catch_up(&data, usize::MAX);
+            }
+            c.finish(&data, len as u64)
+        };
+        // Again (a retransmitted block written twice), ahead, out of order, short, long.
+        assert_eq!(spoiled(&[(0, 512), (0, 512), (512, 4488)], 5000), None);
+        assert_eq!(spoiled(&[(0, 512), (1024, 512)], 5000), None);
+        assert_eq!(spoiled(&[(512, 4488), (0, 512)], 5000), None);
+        assert_eq!(spoiled(&[(0, 4000)], 5000), None);
+        assert_eq!(spoiled(&[(0, 5000)], 4000), None);
+        assert_eq!(spoiled(&[(0, 5000)], 5000), Some(full(&data)));
+        // Written again before it was hashed: still spoiled.
+        let mut c = StreamCheck::default();
+        c.landed(0, 512);
+        c.landed(0, 512);
+        c.landed(512, 4488);
+        assert_eq!(c.finish(&data, 5000), None);
+    }
+
+    /// `verify_with` given sums decides by them (a stream that hashed something else is
+    /// refused as a bad checksum), and given none hashes the image itself.
+    #[test]
+    fn verify_with_decides_by_the_sums_it_is_given() {
+        let payload = [0x5Au8; 1000];
+        let h = HeaderRepr {
+            platform: PLATFORM,
+            version: Version::new(2, 0, 0),
+            kind: Kind::Flat64,
+            load: 0x200_0000,
+            entry: 0x200_0000,
+            initrd_len: 0,
+            cmdline: "",
+        }
+        .emit(&payload)
+        .unwrap();
+        let mut img = h.to_vec();
+        img.extend_from_slice(&payload);
+        let policy = Policy {
+            platform: PLATFORM,
+            floor: Version::new(1, 0, 0),
+            installed: None,
+            public_key: None,
+        };
+        let right = full(&img).1;
+        assert!(verify_with(&img, &policy, right).is_ok());
+        assert!(verify_with(&img, &policy, None).is_ok());
+        let mut other = full(&img[..img.len() - 1]).1.unwrap();
+        assert!(matches!(
+            verify_with(&img, &policy, Some(other)),
+            Err(Refusal::PayloadCrc { .. })
+        ));
+        other.crc32 = right.unwrap().crc32;
+        assert_eq!(
+            verify_with(&img, &policy, Some(other)).unwrap_err(),
+            Refusal::Sha256
         );
     }
 }

@@ -36,12 +36,14 @@ pub unsafe fn enter_flat64(entry: u64, boot_info: u64, header: u64, stack_top: u
     unsafe {
         asm!(
             "cli",
-            "mov rsp, {stack}",
+            "mov rsp, rcx",
             "xor ebp, ebp",
             "push 0",          // fake return address: the image must not return
-            "jmp {entry}",
-            entry = in(reg) entry,
-            stack = in(reg) stack_top,
+            "jmp rax",
+            // Fixed registers: with `reg` the compiler may give `entry` rbp, which the
+            // `xor ebp, ebp` above clears (a jump to 0, seen once the code around it grew).
+            in("rax") entry,
+            in("rcx") stack_top,
             in("rdi") boot_info,
             in("rsi") header,
             options(noreturn)

@@ -4,8 +4,8 @@
 use core::fmt::Write;
 
 use lifeboat_abi::memory;
-use lifeboat_firmware::boot::flash::{self as boot_flash, Launch, Machine, Ram};
-use lifeboat_firmware::image::{Header, HEADER_LEN};
+use lifeboat_firmware::boot::flash::{self as boot_flash, InRam, Launch, Machine, Ram};
+use lifeboat_firmware::image::{Header, PayloadSums, HEADER_LEN};
 use lifeboat_firmware::install::dialogue::{self, Key, Operator, Trust};
 use lifeboat_firmware::install::Slots;
 use lifeboat_firmware::monitor::flashtest;
@@ -124,13 +124,14 @@ impl Operator for Console<'_> {
 pub fn install_download(
     con: &mut Uart16550,
     image: &[u8],
+    sums: Option<PayloadSums>,
     scratch: &mut [u8],
     trust: &Trust<'_>,
 ) -> bool {
     let Some(mut s) = slots(con) else {
         return false;
     };
-    dialogue::install_download(&mut s, &mut Console(con), image, scratch, trust)
+    dialogue::install_download(&mut s, &mut Console(con), image, sums, scratch, trust)
 }
 
 /// `version`: this firmware, the flash, each slot (judged by `trust`, as the flash boot
@@ -191,9 +192,10 @@ impl BootRam<'_> {
 impl Ram for BootRam<'_> {
     fn slice(&mut self, base: u64, len: usize) -> Option<&mut [u8]> {
         // SAFETY: `may_write` admits only usable RAM below 4 GiB (identity-mapped) clear of
-        // the firmware, its stack and .bss (the NIC rings), or the low area above; the
-        // monitor has not started (no download buffer), and the slice borrows `self`, so
-        // no other slice made here lives at the same time.
+        // the firmware, its stack and .bss (the NIC rings), or the low area above; no
+        // reference to the download buffer lives meanwhile (the monitor's `boot` hands it
+        // over as an address, [`boot_now`]), and the slice borrows `self`, so no other
+        // slice made here lives at the same time.
         self.may_write(base, len)
             .then(|| unsafe { lifeboat_hal::jump::ram(base, len) })
     }
@@ -220,6 +222,36 @@ pub fn boot(
     trust: &Trust<'_>,
     tpm: (&mut Option<super::tpm::Tpm>, bool),
 ) {
+    boot_with(con, unit, None, bootinfo, bootinfo_addr, trust, tpm)
+}
+
+/// The monitor's `boot` (the caller has stopped every NIC and holds no reference to the
+/// download buffer): the flash boot now, without a reset; `installed`, the image the last
+/// command installed, still in the download buffer, starts from there
+/// ([`boot_flash::start_installed`]). Returns (to the monitor) when there is nothing to
+/// start, the line saying why already printed.
+pub fn boot_now(
+    con: &mut Uart16550,
+    installed: Option<InRam>,
+    bootinfo: Option<&BootInfo>,
+    bootinfo_addr: usize,
+    trust: &Trust<'_>,
+    tpm: (&mut Option<super::tpm::Tpm>, bool),
+) {
+    // The power-on records were taken at power-on; this only opens the slots.
+    let unit = boot_flash::power_on(flash::probe(), trust, None, false, con);
+    boot_with(con, unit, installed, bootinfo, bootinfo_addr, trust, tpm)
+}
+
+fn boot_with(
+    con: &mut Uart16550,
+    unit: Result<Slots<flash::AnyFlash>, &'static str>,
+    installed: Option<InRam>,
+    bootinfo: Option<&BootInfo>,
+    bootinfo_addr: usize,
+    trust: &Trust<'_>,
+    tpm: (&mut Option<super::tpm::Tpm>, bool),
+) {
     let e820: heapless::Vec<(u64, u64, u32), 64> = bootinfo
         .map(|b| {
             b.memory_map()
@@ -236,7 +268,11 @@ pub fn boot(
         ram: trust.ram,
         firmware: trust.firmware,
     };
-    let Some(launch) = boot_flash::flash_boot(unit, trust, machine, &mut ram, con) else {
+    let launch = match installed {
+        Some(i) => boot_flash::start_installed(unit, i, trust, machine, &mut ram, con),
+        None => boot_flash::flash_boot(unit, trust, machine, &mut ram, con),
+    };
+    let Some(launch) = launch else {
         return;
     };
     let (handoff, header) = match &launch {

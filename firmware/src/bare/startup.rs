@@ -1,6 +1,7 @@
 //! Power-on: banner, the flash-boot window, then the monitor loop.
 use core::fmt::Write;
 
+use lifeboat_firmware::boot::flash::InRam;
 use lifeboat_firmware::config::{BootConfig, ConfigWarning};
 use lifeboat_firmware::install::dialogue::Trust;
 use lifeboat_firmware::monitor::{Action, FaultKind, Monitor, BOOTHELPER_PROMPT, MONITOR_PROMPT};
@@ -204,6 +205,9 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
     }
     let _ = write!(con, "Use ? for help.\r\n");
     monitor.print_prompt(&mut con);
+    // The image the last command installed, still in the download buffer: what `boot`
+    // starts from RAM. Forgotten by anything that may write the buffer or the flash.
+    let mut installed: Option<InRam> = None;
     let mut reported_lost = con.dropped();
     let mut typeahead = TypeAhead::default();
     loop {
@@ -241,9 +245,33 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
             },
         };
         let action = monitor.feed(b, &mut con);
+        if matches!(
+            action,
+            Action::Tftp(_) | Action::Http | Action::FlashTest(_)
+        ) {
+            installed = None;
+        }
         match action {
             Action::None => continue,
             Action::Reload => reload(&mut con),
+            Action::Boot => {
+                // No NIC may run into the image; the buffer is handed over as an address,
+                // so no reference to it lives while the boot writes RAM.
+                net.stop();
+                let raw = buffer.take().map(|b| (b.as_mut_ptr(), b.len()));
+                super::flash::boot_now(
+                    &mut con,
+                    installed.take(),
+                    boot.as_ref().ok(),
+                    bootinfo_addr,
+                    &trust,
+                    (&mut tpm, cfg.tpm_required),
+                );
+                // SAFETY: the region `download_buffer` gave (usable RAM, above the
+                // firmware, taken once); nothing was started and no other reference to
+                // it exists. Its contents may have been overwritten by the boot.
+                buffer = raw.map(|(p, n)| unsafe { core::slice::from_raw_parts_mut(p, n) });
+            }
             Action::Version => {
                 super::flash::version(&mut con, &trust);
                 super::tpm::version(&mut con, &mut tpm, &trust);
@@ -272,10 +300,17 @@ pub fn run(bootinfo_addr: usize, on_exception: fn(&ExceptionFrame) -> !) -> ! {
                     if let Some(d) = download {
                         // The rest of the buffer is scratch for the install's read-back.
                         let (image, scratch) = buf.split_at_mut(d.len as usize);
-                        let installed =
-                            super::flash::install_download(&mut con, image, scratch, &trust);
-                        if installed && cfg.boothelper {
-                            removal_countdown(&mut con, medium_name);
+                        if super::flash::install_download(
+                            &mut con, image, d.payload, scratch, &trust,
+                        ) {
+                            if cfg.boothelper {
+                                removal_countdown(&mut con, medium_name);
+                            }
+                            installed = Some(InRam {
+                                addr: image.as_ptr() as u64,
+                                len: image.len(),
+                            });
+                            let _ = write!(con, "Type boot to start it now (no reset).\r\n");
                         }
                     }
                 }

@@ -22,8 +22,8 @@ pub trait Ram {
     /// The `len` bytes at `base`; `None` when they are not RAM a boot may write (the
     /// implementation checks that itself: outside usable RAM, over the firmware).
     fn slice(&mut self, base: u64, len: usize) -> Option<&mut [u8]>;
-    /// Copies `len` bytes from `from` to `to` (the two do not overlap); false when either
-    /// is not RAM a boot may touch.
+    /// Copies `len` bytes from `from` to `to` (the two may overlap: a memmove); false when
+    /// either is not RAM a boot may touch.
     fn copy(&mut self, from: u64, to: u64, len: usize) -> bool;
 }
 
@@ -124,6 +124,9 @@ struct Loaded {
     /// A `linux` image's kernel and where its pieces go (planned before the slot is chosen,
     /// so a kernel that cannot be placed makes the slot bad).
     linux: Option<(linux::Kernel, linux::Plan)>,
+    /// How the operator is told it starts: "Flash boot", or "Boot from RAM" for an image
+    /// taken from where it was just installed from ([`InRam`]).
+    how: &'static str,
 }
 
 /// Reads the image in `slot` into the RAM it will run from and checks it there (header,
@@ -134,16 +137,26 @@ fn load<F: NorFlash>(
     slot: Slot,
     trust: &Trust<'_>,
     ram: &mut impl Ram,
+    installed: Option<InRam>,
 ) -> Result<Loaded, Refusal> {
     let mut base = 0;
-    let (header, payload) = s.load_into(slot, |h| {
-        base = placement(h, trust.ram, &[trust.firmware], trust.linux_staging)?;
-        ram.slice(base, h.payload_len() as usize)
-            .ok_or(Refusal::Placement {
-                load: base,
-                len: h.payload_len(),
-            })
-    })?;
+    let from_ram = installed.filter(|r| r.holds(s, slot, ram));
+    let how = if from_ram.is_some() {
+        "Boot from RAM"
+    } else {
+        "Flash boot"
+    };
+    let (header, payload) = match from_ram {
+        Some(r) => r.copy_out(trust, ram, &mut base)?,
+        None => s.load_into(slot, |h| {
+            base = placement(h, trust.ram, &[trust.firmware], trust.linux_staging)?;
+            ram.slice(base, h.payload_len() as usize)
+                .ok_or(Refusal::Placement {
+                    load: base,
+                    len: h.payload_len(),
+                })
+        })?,
+    };
     let linux = match header.kind() {
         Ok(Kind::Linux) => {
             let kernel_file = &payload[..header.kernel_len() as usize];
@@ -169,7 +182,56 @@ fn load<F: NorFlash>(
         header,
         base,
         linux,
+        how,
     })
+}
+
+/// An image the monitor has just installed, still in RAM: `len` bytes (header and payload)
+/// at `addr`, exactly the bytes the install verified (CRC-32, SHA-256, the unit's policy)
+/// and read back from the slot it wrote, unchanged since (the caller's contract: nothing
+/// ran in between that writes RAM). [`start_installed`] starts it from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InRam {
+    pub addr: u64,
+    pub len: usize,
+}
+
+impl InRam {
+    /// Whether `slot` holds this image: its header in flash is, byte for byte, the one in
+    /// RAM (the header carries the payload's lengths, CRC-32 and SHA-256), for this length.
+    fn holds<F: NorFlash>(&self, s: &mut Slots<F>, slot: Slot, ram: &mut impl Ram) -> bool {
+        let Ok(Some(flash)) = s.header(slot) else {
+            return false;
+        };
+        Header::new_checked(flash).is_ok_and(|h| h.image_len() == self.len as u64)
+            && ram
+                .slice(self.addr, HEADER_LEN)
+                .is_some_and(|b| *b == flash[..])
+    }
+
+    /// [`Slots::load_into`] without the flash: the payload copied from RAM to where it
+    /// runs (`base`), not hashed again (it was, at install).
+    fn copy_out<'r>(
+        &self,
+        trust: &Trust<'_>,
+        ram: &'r mut impl Ram,
+        base: &mut u64,
+    ) -> Result<(Header<[u8; HEADER_LEN]>, &'r mut [u8]), Refusal> {
+        let mut h = [0u8; HEADER_LEN];
+        h.copy_from_slice(
+            ram.slice(self.addr, HEADER_LEN)
+                .ok_or(Refusal::Unreadable)?,
+        );
+        let header = Header::new_checked(h)?;
+        let len = header.payload_len();
+        *base = placement(&header, trust.ram, &[trust.firmware], trust.linux_staging)?;
+        let no_room = Refusal::Placement { load: *base, len };
+        if !ram.copy(self.addr + HEADER_LEN as u64, *base, len as usize) {
+            return Err(no_room);
+        }
+        let payload = ram.slice(*base, len as usize).ok_or(no_room)?;
+        Ok((header, payload))
+    }
 }
 
 /// Prints why a slot was refused (an empty slot, no header at all, says nothing).
@@ -192,6 +254,34 @@ pub fn flash_boot<F: NorFlash>(
     ram: &mut impl Ram,
     con: &mut impl Write,
 ) -> Option<Launch> {
+    boot(unit, trust, machine, ram, con, None)
+}
+
+/// The monitor's `boot` right after an install: the same decision as [`flash_boot`] (the
+/// budget spent and recorded, the token, the slot choice, the unit's policy, the layout),
+/// but the slot whose image is `installed` is taken from that RAM instead of being read
+/// from flash and hashed again, and there is no reset before it. A power cut or a fault
+/// from here on is a boot that counted: an image that never confirms still rolls back
+/// after its budget.
+pub fn start_installed<F: NorFlash>(
+    unit: Result<Slots<F>, &'static str>,
+    installed: InRam,
+    trust: &Trust<'_>,
+    machine: Machine<'_>,
+    ram: &mut impl Ram,
+    con: &mut impl Write,
+) -> Option<Launch> {
+    boot(unit, trust, machine, ram, con, Some(installed))
+}
+
+fn boot<F: NorFlash>(
+    unit: Result<Slots<F>, &'static str>,
+    trust: &Trust<'_>,
+    machine: Machine<'_>,
+    ram: &mut impl Ram,
+    con: &mut impl Write,
+    mut installed: Option<InRam>,
+) -> Option<Launch> {
     if let Some(why) = trust.broken {
         let _ = write!(con, "Flash boot refused: {why}; entering the monitor.\r\n");
         return None;
@@ -209,7 +299,10 @@ pub fn flash_boot<F: NorFlash>(
     // unreadable sector or no room in RAM included, makes that slot bad.
     let mut loaded: Option<Loaded> = None;
     let chosen = s.begin_boot_with(|s, slot| {
-        let r: Checked = load(s, slot, trust, ram).map(|l| {
+        // The RAM holds the installed image only until the boot first writes RAM: only the
+        // first load may take it from there (the loads of the other slot, or a second one
+        // of this slot, read the flash).
+        let r: Checked = load(s, slot, trust, ram, installed.take()).map(|l| {
             loaded = Some(l);
             l.header
         });
@@ -236,7 +329,7 @@ pub fn flash_boot<F: NorFlash>(
     let image = match loaded {
         Some(l) if l.slot == slot => l,
         // The RAM holds the other slot's image (or none): load this one again.
-        _ => match load(&mut s, slot, trust, ram) {
+        _ => match load(&mut s, slot, trust, ram, None) {
             Ok(l) => l,
             Err(e) => {
                 let _ = write!(
@@ -257,7 +350,8 @@ pub fn flash_boot<F: NorFlash>(
         None => {
             let _ = write!(
                 con,
-                "Flash boot: slot {slot}, image {version} (flat64, {} bytes) verified; starting it.\r\n",
+                "{}: slot {slot}, image {version} (flat64, {} bytes) verified; starting it.\r\n",
+                image.how,
                 h.payload_len()
             );
             let mut header = [0u8; HEADER_LEN];
@@ -328,7 +422,8 @@ fn lay_out_linux(
     }
     let _ = write!(
         con,
-        "Flash boot: slot {}, image {} (linux, kernel {} bytes at {:#x}, initrd {} bytes at {:#x}) verified; starting it.\r\n",
+        "{}: slot {}, image {} (linux, kernel {} bytes at {:#x}, initrd {} bytes at {:#x}) verified; starting it.\r\n",
+        image.how,
         image.slot,
         h.version(),
         k.kernel_len,

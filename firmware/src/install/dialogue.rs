@@ -10,7 +10,7 @@ use embedded_storage::nor_flash::NorFlash;
 
 use super::{BootPolicy, Slots, State};
 use crate::activation::{self, ActivationKey};
-use crate::image::{verify, Policy, Verdict, Version, PLATFORM};
+use crate::image::{verify_with, PayloadSums, Policy, Verdict, Version, PLATFORM};
 use crate::ram::{placement, RamRegion};
 use crate::recovery::{ActivationPrompt, Question};
 
@@ -133,10 +133,14 @@ pub(crate) fn boot_policy<F: NorFlash>(s: &mut Slots<F>, trust: &Trust<'_>) -> O
 /// not hold the image to keep (the confirmed one, else the one the unit's flash boot would
 /// start: both judged by its policy, [`Slots::keep`]), read it back, select it. A refused or
 /// declined image leaves the flash untouched. True when installed.
+///
+/// `sums`: the payload's CRC-32 and SHA-256 when the download computed them as it landed
+/// ([`crate::image::StreamCheck`]); `None` hashes the payload here.
 pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
     s: &mut Slots<F>,
     con: &mut O,
     image: &[u8],
+    sums: Option<PayloadSums>,
     scratch: &mut [u8],
     trust: &Trust<'_>,
 ) -> bool {
@@ -164,15 +168,16 @@ pub fn install_download<F: NorFlash, O: Operator + ?Sized>(
         installed,
         public_key: key.as_ref(),
     };
-    let mut result = verify(image, &policy);
+    let mut result = verify_with(image, &policy, sums);
     if let (true, Some(own), Ok(_)) = (trust.boothelper, trust.key.as_ref(), &result) {
         if Some(*own) != key {
-            result = verify(
+            result = verify_with(
                 image,
                 &Policy {
                     public_key: Some(own),
                     ..policy
                 },
+                sums,
             );
         }
     }

@@ -40,6 +40,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         "set or show this unit's IP address; MASK defaults to 255.255.255.0; dhcp asks a DHCP server",
     ),
     info(
+        "boot",
+        "boot",
+        "start the image in flash now, without a reset (one just installed: from RAM)",
+    ),
+    info(
         "dns",
         "dns [IP]",
         "set or show the DNS server http asks for a URL's host name",
@@ -160,6 +165,8 @@ pub enum Command {
     Http(Option<crate::net::http::url::UrlBuf>),
     /// `reload`.
     Reload,
+    /// `boot`.
+    Boot,
     /// `server [IP]`.
     Server(Option<Ipv4Addr>),
     /// `tftp [BLKSIZE]`.
@@ -300,6 +307,7 @@ enum Verb {
     Ping,
     Http,
     Reload,
+    Boot,
     Server,
     Tftp,
     Trace,
@@ -317,6 +325,7 @@ fn verb_of(name: &str) -> Option<Verb> {
         "ping" => Verb::Ping,
         "http" => Verb::Http,
         "reload" => Verb::Reload,
+        "boot" => Verb::Boot,
         "server" => Verb::Server,
         "tftp" => Verb::Tftp,
         "trace" => Verb::Trace,
@@ -418,7 +427,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
         | Verb::Trace
         | Verb::Http
         | Verb::Tftp => 1,
-        Verb::Help | Verb::Reload | Verb::Version => 0,
+        Verb::Help | Verb::Reload | Verb::Boot | Verb::Version => 0,
     };
     if extra || arg_count > max_args {
         return Err(CommandError::TooManyArguments(info));
@@ -438,6 +447,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError<'_>> {
     Ok(match verb {
         Verb::Help => Command::Help,
         Verb::Reload => Command::Reload,
+        Verb::Boot => Command::Boot,
         Verb::Version => Command::Version,
         Verb::Tftp => match arg {
             None => Command::Tftp(None),
@@ -777,6 +787,12 @@ mod tests {
         assert_eq!(parse("address dhcp"), Ok(Command::AddressDhcp));
         assert_eq!(parse("addr DHCP"), Ok(Command::AddressDhcp));
         assert_eq!(parse("reload"), Ok(Command::Reload));
+        assert_eq!(parse("boot"), Ok(Command::Boot));
+        assert_eq!(parse("b"), Ok(Command::Boot));
+        assert_eq!(
+            parse("boot now").unwrap_err().to_string(),
+            "boot: too many arguments; usage: boot"
+        );
         assert_eq!(parse("?"), Ok(Command::Help));
         assert_eq!(parse("h"), Ok(Command::Help));
         assert_eq!(parse("ht"), Ok(Command::Http(None)));

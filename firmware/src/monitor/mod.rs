@@ -48,6 +48,9 @@ pub enum Action {
     None,
     /// `reload`: restart the machine.
     Reload,
+    /// `boot`: the flash boot now, without a reset; an image just installed is started
+    /// from the RAM it was installed from (`boot::flash::start_installed`).
+    Boot,
     /// `ping`: send the echoes to this address (see [`PingSession`](crate::net::ping::PingSession)).
     Ping(Ipv4Addr),
     /// `tftp [BLKSIZE]`: download `settings().file` from `settings().server`, with this block
@@ -363,6 +366,7 @@ fn execute<W: Write + ?Sized>(
             }
         }
         Command::Reload => return Ok(Action::Reload),
+        Command::Boot => return Ok(Action::Boot),
         Command::Version => return Ok(Action::Version),
         Command::CrashTest(kind) => return Ok(Action::Fault(kind)),
         Command::FlashTest(args) => return Ok(Action::FlashTest(args)),

@@ -345,6 +345,8 @@ fn reload_and_crashtest_return_actions_and_print_nothing() {
     let mut m = monitor();
     let (out, actions) = type_in(&mut m, "r\r");
     assert_eq!((out.as_str(), actions), ("r\r\n", vec![Action::Reload]));
+    let (out, actions) = type_in(&mut m, "boot\r");
+    assert_eq!((out.as_str(), actions), ("boot\r\n", vec![Action::Boot]));
     for (kind, fault) in [
         ("page-fault", FaultKind::PageFault),
         ("invalid-opcode", FaultKind::InvalidOpcode),

@@ -24,6 +24,8 @@ const FIRMWARE: RamRegion = RamRegion {
     len: 0x30_0000,
 };
 const STAGING: u64 = 0x300_0000;
+/// Where the monitor's download buffer holds an image it just installed.
+const DOWNLOAD: u64 = 0x80_0000;
 const USABLE: [RamRegion; 2] = [
     RamRegion {
         base: 0,
@@ -130,6 +132,35 @@ impl<const W: usize, const E: usize> Unit<W, E> {
             rsdp: 0,
         };
         let launch = flash_boot(unit, &t, machine, &mut self.ram, &mut self.out);
+        self.outcome(launch)
+    }
+
+    /// The monitor's `boot` right after installing `img` from its download buffer (at
+    /// [`DOWNLOAD`] in RAM): the image starts from that RAM, no power-on between.
+    fn install_and_start(&mut self, img: &[u8], key: Option<[u8; 32]>) -> Boot {
+        self.install(img);
+        self.start_from_ram(img, key)
+    }
+
+    /// [`start_installed`] with `img` in the download buffer (installed or not).
+    fn start_from_ram(&mut self, img: &[u8], key: Option<[u8; 32]>) -> Boot {
+        let t = trust(key);
+        self.out.clear();
+        self.ram.mem[DOWNLOAD as usize..][..img.len()].copy_from_slice(img);
+        let unit = Slots::new(&mut self.flash).map_err(|_| "no slots");
+        let machine = Machine {
+            e820: &E820,
+            rsdp: 0,
+        };
+        let installed = InRam {
+            addr: DOWNLOAD,
+            len: img.len(),
+        };
+        let launch = start_installed(unit, installed, &t, machine, &mut self.ram, &mut self.out);
+        self.outcome(launch)
+    }
+
+    fn outcome(&mut self, launch: Option<Launch>) -> Boot {
         if self.flash.dead {
             self.flash.reboot();
             return Boot::Cut;
@@ -467,10 +498,9 @@ fn an_empty_unit_enters_the_monitor() {
     );
 }
 
-/// A `linux` image: the kernel and initrd land where the plan puts them, the command line
-/// carries the token, the zero page points at both.
-#[test]
-fn a_linux_image_is_laid_out_by_the_boot_protocol() {
+/// A `linux` image of version 3.0(1) (a kernel of 5,000 bytes, an initrd of 777, the
+/// command line `console=ttyS0`): the image, the kernel file, the initrd.
+fn linux_image() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let mut kernel = vec![0u8; 40 * 512 + 5000];
     let f = |o: usize, b: &[u8], k: &mut Vec<u8>| k[o..o + b.len()].copy_from_slice(b);
     f(0x1F1, &[39], &mut kernel);
@@ -504,6 +534,14 @@ fn a_linux_image_is_laid_out_by_the_boot_protocol() {
     .unwrap();
     let mut img = h.to_vec();
     img.extend_from_slice(&payload);
+    (img, kernel, initrd)
+}
+
+/// A `linux` image: the kernel and initrd land where the plan puts them, the command line
+/// carries the token, the zero page points at both.
+#[test]
+fn a_linux_image_is_laid_out_by_the_boot_protocol() {
+    let (img, kernel, initrd) = linux_image();
     let mut u: Unit<4, 4096> = Unit::new(19);
     u.install(&img);
     let t = trust(None);
@@ -697,4 +735,172 @@ fn a_forged_record_cannot_push_the_tpm_floor() {
         crate::tpm::floor::read(&mut tpm),
         Ok(Some(Version::new(3, 0, 0)))
     );
+}
+
+/// The monitor's `boot` right after an install starts the image from the RAM it was
+/// installed from, as a boot that counts: with the budget spent by it, a new image that
+/// never confirms gets `BOOT_BUDGET - 1` more power-ons, then the confirmed one boots.
+#[test]
+fn a_boot_from_ram_counts_and_a_never_confirming_image_still_rolls_back() {
+    let mut u: Unit<4, 4096> = Unit::new(25);
+    let one = image(v(1, 0), None);
+    assert_eq!(u.install(&one), Slot::A);
+    let b = u.power_on(None, true);
+    u.run_and_confirm(b);
+    assert_eq!(started(u.power_on(None, true)), Some(v(1, 0)));
+    let two = image(v(2, 0), None);
+    assert_eq!(started(u.install_and_start(&two, None)), Some(v(2, 0)));
+    assert!(
+        u.out.contains(
+            "Boot from RAM: slot B, image 2.0(1) (flat64, 3000 bytes) verified; starting it."
+        ),
+        "{}",
+        u.out
+    );
+    let r = u.record().unwrap();
+    assert_eq!(r.slot, Slot::B);
+    assert_eq!(
+        r.state,
+        State::New {
+            boots_left: BOOT_BUDGET - 1
+        }
+    );
+    assert!(r.started);
+    let mut starts = 1;
+    while started(u.power_on(None, true)) == Some(v(2, 0)) {
+        starts += 1;
+        assert!(starts <= BOOT_BUDGET, "{}", u.out);
+    }
+    assert_eq!(starts, BOOT_BUDGET);
+    assert_eq!(started(u.power_on(None, true)), Some(v(1, 0)));
+    assert!(slot_bytes(&u, &one));
+}
+
+/// A boot from RAM whose token comes back confirms the image, as a flash boot's does.
+#[test]
+fn a_boot_from_ram_hands_over_the_token_that_confirms() {
+    let mut u: Unit<4, 4096> = Unit::new(27);
+    let b = u.install_and_start(&image(v(1, 0), None), None);
+    assert_eq!(started(b), Some(v(1, 0)), "{}", u.out);
+    u.run_and_confirm(b);
+    assert_eq!(started(u.power_on(None, true)), Some(v(1, 0)));
+    let r = u.record().unwrap();
+    assert_eq!((r.state, r.confirmed), (State::Confirmed, Some(Slot::A)));
+}
+
+/// A power cut at every operation of a boot from RAM: the new image starts at most its
+/// budget over that boot and the power-ons after it, the confirmed image is never touched,
+/// and every boot that keeps its power starts an image.
+#[test]
+fn power_cut_at_every_operation_of_a_boot_from_ram() {
+    for k in 0..16 {
+        let mut u: Unit<4, 4096> = Unit::new(k as u64 + 31);
+        let one = confirmed_then_new(&mut u);
+        let two = image(v(2, 0), None);
+        u.flash.cut_at = Some(u.flash.ops + k);
+        let b = u.start_from_ram(&two, None);
+        u.flash.cut_at = None;
+        let mut new_starts = usize::from(started(b) == Some(v(2, 0)));
+        if b != Boot::Cut {
+            assert_eq!(started(b), Some(v(2, 0)), "cut {k}: {b:?}\n{}", u.out);
+        }
+        for boot in 0..6 {
+            match u.power_on(None, true) {
+                Boot::Started { version, .. } => {
+                    if version == v(2, 0) {
+                        new_starts += 1;
+                    }
+                }
+                other => panic!("cut {k} boot {boot}: {other:?}\n{}", u.out),
+            }
+            assert!(
+                slot_bytes(&u, &one),
+                "cut {k}: the confirmed image was touched"
+            );
+        }
+        assert!(
+            new_starts <= BOOT_BUDGET as usize,
+            "cut {k}: {new_starts} starts"
+        );
+        assert_eq!(started(u.power_on(None, true)), Some(v(1, 0)), "cut {k}");
+    }
+}
+
+/// The RAM stands in only for the slot whose header is the RAM image's, byte for byte;
+/// everything else is the flash boot's: an image in RAM that is not installed is not what
+/// starts, and an installed image the unit's policy refuses (unsigned, on a unit with a
+/// key) does not start from RAM either.
+#[test]
+fn a_boot_from_ram_starts_only_the_installed_image_under_the_units_policy() {
+    let mut u: Unit<4, 4096> = Unit::new(33);
+    confirmed_then_new(&mut u);
+    let b = u.start_from_ram(&image(v(3, 0), None), None);
+    assert_eq!(started(b), Some(v(2, 0)), "{}", u.out);
+    assert!(
+        u.out.contains("Flash boot: slot B, image 2.0(1)"),
+        "{}",
+        u.out
+    );
+
+    let key = keypair(3);
+    let mut u: Unit<4, 4096> = Unit::new(35);
+    u.install(&image(v(1, 0), Some(&key)));
+    let b = u.power_on(Some(*key.pk), true);
+    u.run_and_confirm(b);
+    u.power_on(Some(*key.pk), true);
+    let b = u.install_and_start(&image(v(2, 0), None), Some(*key.pk));
+    assert_eq!(started(b), Some(v(1, 0)), "{}", u.out);
+    assert!(u.out.contains("Flash boot: slot B: "), "{}", u.out);
+}
+
+/// A `linux` image started from RAM is laid out as a flash boot lays it out.
+#[test]
+fn a_linux_image_from_ram_is_laid_out_by_the_boot_protocol() {
+    let (img, kernel, initrd) = linux_image();
+    let mut u: Unit<4, 4096> = Unit::new(37);
+    u.install(&img);
+    u.ram.mem[DOWNLOAD as usize..][..img.len()].copy_from_slice(&img);
+    let unit = Slots::new(&mut u.flash).map_err(|_| "no slots");
+    let machine = Machine {
+        e820: &E820,
+        rsdp: 0,
+    };
+    let installed = InRam {
+        addr: DOWNLOAD,
+        len: img.len(),
+    };
+    let mut out = String::new();
+    let Some(Launch::Linux {
+        entry, zero_page, ..
+    }) = start_installed(unit, installed, &trust(None), machine, &mut u.ram, &mut out)
+    else {
+        panic!("{out}")
+    };
+    assert_eq!(entry, (16 << 20) + 0x200);
+    let mem = &u.ram.mem;
+    assert_eq!(&mem[16 << 20..(16 << 20) + 5000], &kernel[40 * 512..]);
+    let zp = &mem[zero_page as usize..zero_page as usize + 4096];
+    let le32 = |o: usize| u32::from_le_bytes(zp[o..o + 4].try_into().unwrap()) as usize;
+    assert_eq!(&mem[le32(0x218)..le32(0x218) + 777], &initrd[..]);
+    assert!(
+        out.contains("Boot from RAM: slot A, image 3.0(1) (linux, kernel 5000 bytes at 0x1000000, initrd 777 bytes at"),
+        "{out}"
+    );
+}
+
+/// A boot from RAM that cannot be recorded goes to the confirmed image, read from flash:
+/// the RAM is never taken for an image after the boot has written RAM.
+#[test]
+fn a_boot_from_ram_that_cannot_be_recorded_starts_the_confirmed_image_from_flash() {
+    let mut u: Unit<512, 512> = Unit::new(39);
+    confirmed_then_new(&mut u);
+    u.flash.bad_write.push(0..8192);
+    let b = u.start_from_ram(&image(v(2, 0), None), None);
+    assert_eq!(started(b), Some(v(1, 0)), "{}", u.out);
+    assert!(
+        u.out.contains("Flash boot: slot A, image 1.0(1)"),
+        "{}",
+        u.out
+    );
+    assert!(!u.out.contains("Boot from RAM"), "{}", u.out);
 }

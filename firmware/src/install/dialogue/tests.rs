@@ -89,7 +89,7 @@ fn image(version: Version, load: u64, sign: Option<&ed25519_compact::KeyPair>) -
 }
 
 fn run(s: &mut Slots<Nor>, img: &[u8], t: &Trust<'_>, script: &mut Script) -> bool {
-    install_download(s, script, img, &mut [], t)
+    install_download(s, script, img, None, &mut [], t)
 }
 
 fn kp(seed: u8) -> ed25519_compact::KeyPair {
@@ -567,7 +567,7 @@ fn esc_or_break_typed_at_any_boothelper_question_writes_nothing() {
             out: String::new(),
             keys: typed.into(),
         };
-        let installed = install_download(&mut s, &mut o, &img, &mut [], &trust(None, true));
+        let installed = install_download(&mut s, &mut o, &img, None, &mut [], &trust(None, true));
         assert!(!installed, "{at}: {}", o.out);
         assert!(
             o.out.contains("Nothing was written to flash."),

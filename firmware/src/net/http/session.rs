@@ -400,7 +400,7 @@ pub fn http<D: Device, K: Console + ?Sized>(
         );
     }
     match client.outcome() {
-        Some(Ok(len)) => Some(received(con, buf, *len, (end - start).total_micros())),
+        Some(Ok(len)) => Some(received(con, buf, *len, (end - start).total_micros(), None)),
         Some(Err(e)) => {
             let _ = write!(con, "http: {e}\r\n");
             if matches!(e, HttpError::NoConnection) {

@@ -32,6 +32,8 @@ pub use self::ping::ping;
 pub use self::tftp::{igmp_frame, tftp, TftpOptions, PATH_BLKSIZE};
 use super::arp_watch::ArpState;
 pub use super::lease::Lease;
+use super::tftp::{Sink, SinkFull};
+use crate::image::{PayloadSums, StreamCheck};
 use crate::settings::Settings;
 
 /// Time, in smoltcp's type.
@@ -192,21 +194,63 @@ impl Dots {
 
 /// The line that closes a whole download (`Received N bytes in S s (R MiB/s), CRC-32 X`),
 /// and the download for the install that follows.
+/// `streamed`: the file's CRC-32 and payload sums computed as it landed
+/// ([`crate::image::StreamCheck::finish`]); `None` makes the full pass here (the payload's
+/// sums are then left to the install's check).
 pub(crate) fn received<K: Write + ?Sized>(
     con: &mut K,
     buf: &[u8],
     len: u64,
     micros: u64,
+    streamed: Option<(u32, Option<PayloadSums>)>,
 ) -> Download {
-    let n = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
-    let crc32 = crate::image::CRC32.checksum(&buf[..n]);
+    let (crc32, payload) = streamed.unwrap_or_else(|| {
+        let n = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
+        (crate::image::CRC32.checksum(&buf[..n]), None)
+    });
     let _ = write!(
         con,
         "Received {len} bytes in {} s ({} MiB/s), CRC-32 {crc32:#010x}\r\n",
         Micros(micros),
         Rate(len, micros)
     );
-    Download { len, micros, crc32 }
+    Download {
+        len,
+        micros,
+        crc32,
+        payload,
+    }
+}
+
+/// The download buffer as the TFTP client's [`Sink`], every write also fed to a
+/// [`StreamCheck`].
+pub(crate) struct Landing<'b> {
+    pub buf: &'b mut [u8],
+    pub check: StreamCheck,
+}
+
+impl Sink for Landing<'_> {
+    fn capacity(&self) -> u64 {
+        self.buf.capacity()
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), SinkFull> {
+        self.buf.write_at(offset, data)?;
+        self.check.landed(offset, data.len());
+        Ok(())
+    }
+}
+
+impl Landing<'_> {
+    /// Hashes up to `max` bytes of what landed and is not hashed yet (the session calls it
+    /// while it waits for the next datagram).
+    pub fn catch_up(&mut self, max: usize) {
+        self.check.catch_up(self.buf, max);
+    }
+
+    /// [`StreamCheck::finish`] for a download of `len` bytes.
+    pub fn finish(&mut self, len: u64) -> Option<(u32, Option<PayloadSums>)> {
+        core::mem::take(&mut self.check).finish(self.buf, len)
+    }
 }
 
 /// How often the session asks for the next hop's MAC itself until it answers.
@@ -308,6 +352,9 @@ pub struct Download {
     pub len: u64,
     pub micros: u64,
     pub crc32: u32,
+    /// The payload's CRC-32 and SHA-256 computed as the bytes landed, when they landed in
+    /// order (for [`crate::image::verify_with`]); `None`: not computed.
+    pub payload: Option<PayloadSums>,
 }
 
 struct Micros(u64);

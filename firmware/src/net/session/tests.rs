@@ -560,6 +560,10 @@ fn tftp_downloads_with_progress_and_crc() {
     assert_eq!(&buf[..300_000], &file[..]);
     let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&file);
     assert_eq!(d.crc32, crc);
+    // The payload's sums were computed as the blocks landed, for the install's check.
+    let mut full = crate::image::PayloadCheck::default();
+    full.update(&file[crate::image::HEADER_LEN..]);
+    assert_eq!(d.payload, Some(full.sums()));
     assert!(
         con.out
             .starts_with("tftp pix601.bin@10.0.2.2..\r\nReceived 300000 bytes in "),

@@ -12,8 +12,9 @@ use smoltcp::wire::{IpAddress, IpEndpoint};
 
 use super::{
     diagnose_arp, interface, received, route, send_frame, ArpPrimer, Clock, Console, Dots,
-    Download, TypeAhead, KEY_POLL,
+    Download, Landing, TypeAhead, KEY_POLL,
 };
+use crate::image::StreamCheck;
 use crate::net::arp_watch::{ArpState, ArpWatch};
 use crate::net::tftp::{ClientConfig, Event, TftpClient, TftpError, TraceCode};
 use crate::net::trace::{FrameTrace, GroupRoute, TraceLog, TransferContext};
@@ -82,6 +83,9 @@ pub fn igmp_frame(mac: [u8; 6], ip: Ipv4Addr, group: Ipv4Addr, join: bool) -> [u
     f
 }
 
+/// Bytes hashed per idle turn of the session loop ([`Landing::catch_up`]).
+const CATCH_UP: usize = 512;
+
 /// `tftp`: downloads `settings.file` from `settings.server` into `buf`, printing the PIX's
 /// lines: `tftp FILE@SERVER`, progress dots (and trace codes), then `Received N bytes ...`
 /// or `tftp: <why>`. Returns the download when the file arrived whole.
@@ -97,6 +101,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
     seed: u64,
     typeahead: &mut TypeAhead,
 ) -> Option<Download> {
+    // Every block is written through `landing`, which hashes it as it lands in order.
+    let mut landing = Landing {
+        buf,
+        check: StreamCheck::default(),
+    };
     let Some(server) = s.server else {
         let _ = write!(con, "tftp: server not set\r\n");
         return None;
@@ -226,10 +235,12 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             }
             _ => {}
         };
+        let mut got = false;
         while let Ok((data, meta)) = sock.recv() {
             let IpAddress::Ipv4(ip) = meta.endpoint.addr;
             let from = SocketAddrV4::new(ip, meta.endpoint.port);
-            client.on_datagram(now, from, data, buf, &mut on_event);
+            client.on_datagram(now, from, data, &mut landing, &mut on_event);
+            got = true;
         }
         if let (None, Some(group), Some(server)) =
             (joined, client.multicast_group(), client.server_addr())
@@ -273,6 +284,11 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
             // microsecond between DATA in and ACK out is lost throughput.
             iface.poll(now, &mut dev, &mut sockets);
         }
+        // Nothing came: hash a little of what landed while the server sends the next
+        // blocks (a little, so that the next DATA waits at most that long for its ACK).
+        if !got && !sent {
+            landing.catch_up(CATCH_UP);
+        }
         if client.outcome().is_some() {
             end = now;
             break;
@@ -307,7 +323,16 @@ pub fn tftp<D: Device, K: Console + ?Sized>(
         );
     }
     match client.outcome() {
-        Some(Ok(len)) => Some(received(con, buf, len, (end - start).total_micros())),
+        Some(Ok(len)) => {
+            let streamed = landing.finish(len);
+            Some(received(
+                con,
+                landing.buf,
+                len,
+                (end - start).total_micros(),
+                streamed,
+            ))
+        }
         Some(Err(e)) => {
             let _ = write!(con, "tftp: {e}\r\n");
             if matches!(e, TftpError::Timeout { .. }) {

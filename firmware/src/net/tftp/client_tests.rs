@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 use std::vec::Vec;
 
 use super::*;
+use crate::image::{PayloadCheck, PayloadSums, StreamCheck, HEADER_LEN};
+use crate::net::session::Landing;
 use crate::net::tftp::wire::{error_code, parse, Options, Repr};
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 2);
@@ -216,6 +218,9 @@ struct Net {
 
 struct Run {
     outcome: Result<u64, TftpError>,
+    /// The file's CRC-32 and payload sums computed as the blocks landed (`None`: they did
+    /// not land once each, in order, and the session makes the full pass).
+    streamed: Option<(u32, Option<PayloadSums>)>,
     buf: Vec<u8>,
     events: Vec<Event>,
     server_errors: Vec<u16>,
@@ -258,6 +263,11 @@ fn run_with(
     let mut srv = Server::new(server, data.to_vec());
     let mut client = TftpClient::new(&cfg, Instant::from_millis(0));
     let mut buf = vec![0u8; capacity];
+    // The session's sink: every block hashed as it lands, in order.
+    let mut landing = Landing {
+        buf: &mut buf[..],
+        check: StreamCheck::default(),
+    };
     let mut events = Vec::new();
     // (deliver at, to_server, bytes)
     let mut wire: VecDeque<(i64, bool, Vec<u8>)> = VecDeque::new();
@@ -311,15 +321,17 @@ fn run_with(
                 srv.handle(t, &b, &mut out);
             } else {
                 let from = SocketAddrV4::new(SERVER_IP, SERVER_TID);
-                client.on_datagram(Instant::from_millis(t), from, &b, &mut buf[..], &mut |e| {
+                client.on_datagram(Instant::from_millis(t), from, &b, &mut landing, &mut |e| {
                     events.push(e)
                 });
             }
         }
         wire = later;
+        // As the session does while it waits.
+        landing.catch_up(700);
         // After the server's DATA: a stray must not push out the ACK it just queued.
         for (from, b) in inject(t) {
-            client.on_datagram(Instant::from_millis(t), from, &b, &mut buf[..], &mut |e| {
+            client.on_datagram(Instant::from_millis(t), from, &b, &mut landing, &mut |e| {
                 events.push(e)
             });
         }
@@ -331,8 +343,11 @@ fn run_with(
         t += 1;
         assert!(t < 600_000, "simulation did not end");
     }
+    let outcome = client.outcome().unwrap();
+    let streamed = outcome.as_ref().ok().and_then(|&len| landing.finish(len));
     Run {
-        outcome: client.outcome().unwrap(),
+        outcome,
+        streamed,
         buf,
         events,
         server_errors: srv.errors,
@@ -365,6 +380,13 @@ fn traces(r: &Run, code: TraceCode) -> usize {
 fn assert_file(r: &Run, data: &[u8]) {
     assert_eq!(r.outcome, Ok(data.len() as u64));
     assert_eq!(&r.buf[..data.len()], data);
+    // What was hashed as it landed is what a full pass over the file gives.
+    if let Some((crc, payload)) = r.streamed {
+        assert_eq!(crc, crate::image::CRC32.checksum(data));
+        let mut full = PayloadCheck::default();
+        full.update(&data[HEADER_LEN..]);
+        assert_eq!(payload, Some(full.sums()));
+    }
 }
 
 #[test]
@@ -440,6 +462,7 @@ fn block_numbers_roll_over_to_one() {
 #[test]
 fn loss_duplication_and_reordering_for_many_seeds() {
     let data = file(30_000, 6);
+    let mut streamed = [0; 2];
     for seed in 0..200 {
         let net = Net {
             loss: 10,
@@ -459,7 +482,12 @@ fn loss_duplication_and_reordering_for_many_seeds() {
         };
         let r = run_with(cfg, srv, &data, net, seed, 1 << 20, |_| Vec::new());
         assert_file(&r, &data);
+        streamed[usize::from(r.streamed.is_some())] += 1;
     }
+    // The unicast client stores each block once, in order, whatever the network does (a
+    // duplicate or an early block is never written): every transfer was hashed as it
+    // landed. (Multicast, whose blocks land out of order, falls back: tested below.)
+    assert_eq!(streamed, [0, 200]);
 }
 
 #[test]
@@ -1430,4 +1458,47 @@ fn multicast_blocks_that_contradict_the_size_end_the_transfer() {
     );
     assert!(matches!(c.outcome(), Some(Err(TftpError::TooLarge { .. }))));
     assert!(small[1024..].iter().all(|&b| b == 0));
+}
+
+/// A multicast transfer's blocks land where they belong, in any order: the sums computed
+/// as they landed are given up for the full pass; the same transfer in order (a duplicate
+/// of a block already held included) is hashed as it lands, and right.
+#[test]
+fn multicast_blocks_out_of_order_make_the_session_hash_the_whole_file_again() {
+    let blksize = 512;
+    let data = file(512 * 5 + 100, 43);
+    let t = |ms| Instant::from_millis(ms);
+    for (order, hashed) in [
+        (&[4u16, 2, 6, 5, 1, 3][..], false),
+        (&[1u16, 2, 3, 4, 5, 6][..], true),
+        // A block it holds already is not written again.
+        (&[1u16, 2, 2, 3, 4, 5, 6][..], true),
+    ] {
+        let mut c = mc_client(20);
+        let mut buf = vec![0u8; 1 << 16];
+        let mut landing = Landing {
+            buf: &mut buf[..],
+            check: StreamCheck::default(),
+        };
+        let mut ev = Vec::new();
+        let oack = mc_oack(512, Some(data.len() as u64), "239.255.0.1,1758,1");
+        c.on_datagram(t(1), TID, &oack, &mut landing, &mut |e| ev.push(e));
+        for &n in order {
+            let b = data_block(&data, blksize, n);
+            c.on_datagram(t(10), TID, &b, &mut landing, &mut |e| ev.push(e));
+        }
+        assert_eq!(c.outcome(), Some(Ok(data.len() as u64)), "{order:?}");
+        let streamed = landing.finish(data.len() as u64);
+        assert_eq!(&buf[..data.len()], &data[..], "{order:?}");
+        match streamed {
+            Some((crc, payload)) => {
+                assert!(hashed, "{order:?}: hashed out of order");
+                assert_eq!(crc, crate::image::CRC32.checksum(&data));
+                let mut full = PayloadCheck::default();
+                full.update(&data[HEADER_LEN..]);
+                assert_eq!(payload, Some(full.sums()));
+            }
+            None => assert!(!hashed, "{order:?}: in order, but not hashed"),
+        }
+    }
 }
