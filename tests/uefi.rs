@@ -571,14 +571,27 @@ fn q35_uefi_installs_to_an_ahci_disk_and_boots_it() {
 /// `reload`. The NVMe namespace wins over the pflash unit 1 the unit also has.
 #[test]
 fn q35_uefi_installs_to_nvme_and_boots_it() {
-    let d = dir("q35-nvme");
-    let Some(ovmf) = ovmf(&d, "q35_uefi_installs_to_nvme_and_boots_it") else {
+    uefi_installs_to_nvme_and_boots_it(Q35, "q35_uefi_installs_to_nvme_and_boots_it");
+}
+
+/// The same on pc with an e1000 (OVMF places the NVMe BAR in pc's own 64-bit window).
+#[test]
+fn pc_uefi_installs_to_nvme_and_boots_it() {
+    uefi_installs_to_nvme_and_boots_it(
+        (MachineType::Pc, NicModel::E1000),
+        "pc_uefi_installs_to_nvme_and_boots_it",
+    );
+}
+
+fn uefi_installs_to_nvme_and_boots_it(board: (MachineType, NicModel), test: &str) {
+    let d = dir(test);
+    let Some(ovmf) = ovmf(&d, test) else {
         return;
     };
     let (flash, root) = files(&d);
     let disk = d.join("nvme.img");
     std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap();
-    let m = unit(Q35, Medium::Disk, &ovmf, &flash, &root);
+    let m = unit(board, Medium::Disk, &ovmf, &flash, &root);
     let mut q = launch(&with_nvme(m, &disk.display().to_string(), ""));
     let banner = to_monitor(&mut q);
     assert!(
