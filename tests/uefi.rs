@@ -548,22 +548,11 @@ fn q35_uefi_installs_to_an_ahci_disk_and_boots_it() {
     let disk = d.join("ahci.img");
     std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap();
     let m = unit(Q35, Medium::Disk, &ovmf, &flash, &root).ide_disk(2, &disk);
-    let mut q = launch(&m);
-    let banner = to_monitor(&mut q);
-    assert!(
-        banner.contains("Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n"),
-        "{banner}"
+    installs_to_the_disk_and_boots_it(
+        &m,
+        &disk,
+        "Flash=AHCI \"QEMU HARDDISK\" 16 MiB @ port 2\r\n",
     );
-    command1(&mut q, "address 10.0.2.15");
-    command1(&mut q, "server 10.0.2.2");
-    tftp_install(&mut q, "demo-image.bin", "1.0(1)");
-    let demo = media::demo_image(media::DEMO_VERSION);
-    let bytes = std::fs::read(&disk).unwrap();
-    assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
-    q.send_line("reload").unwrap();
-    expect(&mut q, "Rebooting...", REPLY);
-    uefi_banner(&mut q);
-    expect(&mut q, "demo image 1.0(1) running\r\n", STARTED);
 }
 
 /// q35 under UEFI with an NVMe controller (OVMF's own NVMe driver set it up first): the
@@ -592,17 +581,21 @@ fn uefi_installs_to_nvme_and_boots_it(board: (MachineType, NicModel), test: &str
     let disk = d.join("nvme.img");
     std::fs::write(&disk, vec![0u8; 16 << 20]).unwrap();
     let m = unit(board, Medium::Disk, &ovmf, &flash, &root);
-    let mut q = launch(&with_nvme(m, &disk.display().to_string(), ""));
+    let m = with_nvme(m, &disk.display().to_string(), "");
+    installs_to_the_disk_and_boots_it(&m, &disk, "Flash=NVMe \"QEMU NVMe Ctrl\" 16 MiB @ 00:0");
+}
+
+/// The unit `m` names `flash` (the disk file) on its banner's line, installs the demo image
+/// from its TFTP root to the disk (checked in the file) and flash-boots it after `reload`.
+fn installs_to_the_disk_and_boots_it(m: &Machine, disk: &Path, flash: &str) {
+    let mut q = launch(m);
     let banner = to_monitor(&mut q);
-    assert!(
-        banner.contains("Flash=NVMe \"QEMU NVMe Ctrl\" 16 MiB @ 00:0"),
-        "{banner}"
-    );
+    assert!(banner.contains(flash), "{banner}");
     command1(&mut q, "address 10.0.2.15");
     command1(&mut q, "server 10.0.2.2");
     tftp_install(&mut q, "demo-image.bin", "1.0(1)");
     let demo = media::demo_image(media::DEMO_VERSION);
-    let bytes = std::fs::read(&disk).unwrap();
+    let bytes = std::fs::read(disk).unwrap();
     assert_eq!(&bytes[8192..8192 + demo.len()], &demo[..]);
     q.send_line("reload").unwrap();
     expect(&mut q, "Rebooting...", REPLY);
